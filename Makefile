@@ -1,0 +1,38 @@
+# mqsim: every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/mqsim demo
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q -n 2 tests
+	$(BIN)/python -m pytest -q -n 2 --nbmake notebooks
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check sim tests benchmarks tools
+	$(BIN)/ruff check sim tests benchmarks tools
+
+format: $(STAMP)
+	$(BIN)/ruff format sim tests benchmarks tools
+	$(BIN)/ruff check --fix sim tests benchmarks tools
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) results

@@ -1,0 +1,1 @@
+"""Broker models, one package per system."""

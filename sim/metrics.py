@@ -1,0 +1,263 @@
+"""The Recorder: the one place that counts.
+
+Brokers and clients report every state change of a message to it with one call. It keeps
+counters, a streaming latency histogram, time series sampled at a fixed interval and, only when
+asked, a per-message trace. Nothing here grows with the number of messages unless tracing is on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+from hdrh.histogram import HdrHistogram
+
+from sim.message import Message, State
+
+__all__ = ["EVENTS", "LatencyHistogram", "Recorder"]
+
+# The lifecycle events a trace row can name, in the order a message usually meets them.
+EVENTS = (
+    "produced",
+    "published",
+    "rejected",
+    "enqueued",
+    "delivered",
+    "processed",
+    "acked",
+    "requeued",
+    "dead-lettered",
+    "expired",
+    "dropped",
+    "lost",
+)
+
+NANOSECONDS = 1e9
+_BUFFER = 8192
+
+
+class LatencyHistogram:
+    """An HdrHistogram of latencies in seconds (stored in nanoseconds, 3 significant digits).
+
+    Values are buffered and added to the histogram a block at a time with numpy, using the same
+    bucket arithmetic as `HdrHistogram.record_value`: recording one value at a time in pure Python
+    would cost more than the rest of a message's simulation.
+    """
+
+    def __init__(self, highest_seconds: float = 30 * 86400.0) -> None:
+        self.histogram = HdrHistogram(1, int(highest_seconds * NANOSECONDS), 3)
+        self._counts = np.ctypeslib.as_array(self.histogram.counts)
+        self._buffer: list[float] = []
+        self.count = 0
+        self.total = 0.0  # exact sum, so the mean is not rounded to histogram buckets
+        self.max = 0.0
+
+    def record(self, seconds: float) -> None:
+        self.count += 1
+        self.total += seconds
+        if seconds > self.max:
+            self.max = seconds
+        buffer = self._buffer
+        buffer.append(seconds)
+        if len(buffer) >= _BUFFER:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        h = self.histogram
+        values = np.asarray(self._buffer) * NANOSECONDS
+        values = np.minimum(np.rint(values), h.highest_trackable_value).astype(np.int64)
+        self._buffer.clear()
+        # bit_length(v | sub_bucket_mask), exact through frexp since values stay below 2**53
+        pow2ceiling = np.frexp((values | h.sub_bucket_mask).astype(np.float64))[1]
+        bucket = pow2ceiling - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+        sub_bucket = values >> (bucket + h.unit_magnitude)
+        index = ((bucket + 1) << h.sub_bucket_half_count_magnitude) + (
+            sub_bucket - h.sub_bucket_half_count
+        )
+        np.add.at(self._counts, index, 1)
+        h.total_count += len(values)
+        h.min_value = min(h.min_value, int(values.min()))
+        h.max_value = max(h.max_value, int(values.max()))
+
+    def percentile(self, p: float) -> float:
+        self.flush()
+        if self.count == 0:
+            return float("nan")
+        return self.histogram.get_value_at_percentile(p) / NANOSECONDS
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else float("nan")
+
+    def cdf(self) -> tuple[np.ndarray, np.ndarray]:
+        """(latency seconds, cumulative fraction) at each non-empty bucket."""
+        self.flush()
+        h = self.histogram
+        nonzero = np.flatnonzero(self._counts)
+        if self.count == 0 or nonzero.size == 0:
+            return np.empty(0), np.empty(0)
+        values = np.array(
+            [h.get_highest_equivalent_value(h.get_value_from_index(i)) for i in nonzero]
+        )
+        fraction = np.cumsum(self._counts[nonzero]) / h.total_count
+        return values / NANOSECONDS, fraction
+
+
+class Recorder:
+    """Counts, histograms, samples and (optionally) traces everything a run does."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        warmup: float = 0.0,
+        sample_interval: float = 1.0,
+        trace: bool = False,
+    ) -> None:
+        self.env = env
+        self.warmup = warmup
+        self.sample_interval = sample_interval
+        self.produced = 0
+        self.published = 0
+        self.copies = 0  # extra copies made by routing one message to several queues or groups
+        self.delivered = 0
+        self.redelivered = 0
+        self.processed_total = 0
+        self.acked = 0
+        self.requeued = 0
+        self.max_queue_depth = 0
+        self.states = [0] * len(State)  # copies per state; LIVE is the backlog
+        self.processed_after_warmup = 0
+        self.processed_by: Counter[str] = Counter()
+        self.latency = LatencyHistogram()
+        self.counters: Counter[str] = Counter()  # model-specific counts (timeouts, retries...)
+        self.trace: list[tuple[float, int, str, str]] | None = [] if trace else None
+        self._gauges: list[tuple[str, Callable[[], float]]] = []
+        self._rows: list[list[float]] = []
+        self._last_processed = 0
+        self._last_produced = 0
+
+    # ----- what the model reports (one call per state change) -----
+    def _log(self, msg: Message, event: str, component: str) -> None:
+        if self.trace is not None:
+            self.trace.append((self.env.now, msg.id, event, component))
+
+    def _final(self, msg: Message, state: State) -> None:
+        # A processed message stays processed: its effect happened, whatever comes after.
+        if msg.state is not State.PROCESSED:
+            self.states[msg.state] -= 1
+            self.states[state] += 1
+            msg.state = state
+
+    def produced_message(self, msg: Message, component: str) -> None:
+        self.produced += 1
+        self.states[State.LIVE] += 1
+        self._log(msg, "produced", component)
+
+    def copied(self, msg: Message) -> None:
+        """`msg` is an extra copy (fan-out, another consumer group): one more copy to account for."""
+        self.copies += 1
+        self.states[State.LIVE] += 1
+
+    def published_message(self, msg: Message, component: str) -> None:
+        self.published += 1
+        self._log(msg, "published", component)
+
+    def rejected(self, msg: Message, component: str) -> None:
+        self._final(msg, State.REJECTED)
+        self._log(msg, "rejected", component)
+
+    def enqueued(self, msg: Message, component: str, depth: int) -> None:
+        if depth > self.max_queue_depth:
+            self.max_queue_depth = depth
+        self._log(msg, "enqueued", component)
+
+    def delivered_message(self, msg: Message, component: str) -> None:
+        self.delivered += 1
+        if msg.deliveries > 1:
+            self.redelivered += 1
+        self._log(msg, "delivered", component)
+
+    def processed(self, msg: Message, component: str) -> None:
+        self.processed_total += 1
+        msg.processed += 1
+        self.processed_by[component] += 1
+        if msg.processed == 1:
+            if msg.state is not State.LIVE:  # e.g. dead-lettered, then processed from a DLQ
+                self.states[msg.state] -= 1
+                self.states[State.LIVE] += 1
+            self._final(msg, State.PROCESSED)
+            if msg.produced_at >= self.warmup:
+                self.processed_after_warmup += 1
+                self.latency.record(self.env.now - msg.produced_at)
+        self._log(msg, "processed", component)
+
+    def acked_message(self, msg: Message, component: str) -> None:
+        self.acked += 1
+        self._log(msg, "acked", component)
+
+    def requeued_message(self, msg: Message, component: str) -> None:
+        self.requeued += 1
+        self._log(msg, "requeued", component)
+
+    def dead_lettered(self, msg: Message, component: str) -> None:
+        self._final(msg, State.DEAD_LETTERED)
+        self._log(msg, "dead-lettered", component)
+
+    def expired(self, msg: Message, component: str) -> None:
+        self._final(msg, State.EXPIRED)
+        self._log(msg, "expired", component)
+
+    def dropped(self, msg: Message, component: str) -> None:
+        self._final(msg, State.DROPPED)
+        self._log(msg, "dropped", component)
+
+    def lost(self, msg: Message, component: str) -> None:
+        self._final(msg, State.LOST)
+        self._log(msg, "lost", component)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self.counters[name] += amount
+
+    # ----- time series -----
+    def gauge(self, name: str, read: Callable[[], float]) -> None:
+        """Sample `read()` into the column `name` at every sampling instant."""
+        self._gauges.append((name, read))
+
+    def start_sampling(self) -> None:
+        self.env.process(self._sample_loop())
+
+    def _sample_loop(self):  # type: ignore[no-untyped-def]
+        interval = self.sample_interval
+        while True:
+            self._sample()
+            yield self.env.timeout(interval)
+
+    def sample_now(self) -> None:
+        """Take a sample at the current time (the run's end) unless one was just taken."""
+        if not self._rows or self._rows[-1][0] < self.env.now:
+            self._sample()
+
+    def _sample(self) -> None:
+        unique = self.states[State.PROCESSED]
+        now = self.env.now
+        interval = (now - self._rows[-1][0]) if self._rows else self.sample_interval
+        interval = interval or self.sample_interval
+        row = [
+            now,
+            (self.produced - self._last_produced) / interval,
+            (unique - self._last_processed) / interval,
+        ]
+        self._last_produced, self._last_processed = self.produced, unique
+        row.extend(read() for _, read in self._gauges)
+        self._rows.append(row)
+
+    def timeseries_columns(self) -> list[str]:
+        return ["time", "produced_rate", "throughput", *(name for name, _ in self._gauges)]
+
+    @property
+    def rows(self) -> list[list[float]]:
+        return self._rows
