@@ -158,7 +158,7 @@ class Recorder:
         self._log(msg, "produced", component)
 
     def copied(self, msg: Message) -> None:
-        """`msg` is an extra copy (fan-out, another consumer group): one more copy to account for."""
+        """`msg` is an extra copy (fan-out, another consumer group): one more to account for."""
         self.copies += 1
         self.states[State.LIVE] += 1
 

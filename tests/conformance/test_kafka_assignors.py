@@ -207,7 +207,7 @@ def _check_cooperative_round(previous: dict[str, Any], target: dict[str, Any]) -
 
 
 def test_unknown_strategy_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="range.*roundrobin.*sticky.*cooperative-sticky"):
+    with pytest.raises(ValueError, match=r"range.*roundrobin.*sticky.*cooperative-sticky"):
         assign("uniform", {"C0": ["t"]}, {"t": 1})
 
 

@@ -9,6 +9,7 @@ is a failure, not a skip: CI must never pass without having compared against the
 
 from __future__ import annotations
 
+import itertools
 import json
 from functools import cache
 from pathlib import Path
@@ -77,8 +78,10 @@ def test_golden_data_present() -> None:
     data = _require_data()
     assert data["verification_all_ok"] is True
     assert len(data["cases"]) > 0
-    assert all(set(case["partition"]) == {str(n) for n in data["partition_counts"]}
-               for case in data["cases"])
+    assert all(
+        set(case["partition"]) == {str(n) for n in data["partition_counts"]}
+        for case in data["cases"]
+    )
 
 
 @pytest.mark.parametrize("case", _case_params())
@@ -107,7 +110,8 @@ def _verification_params(group: str) -> list[Any]:
     if data is None:
         return [pytest.param(None, id=MISSING)]
     return [
-        pytest.param(vector, id=f"{group}-{i}") for i, vector in enumerate(data["verification"][group])
+        pytest.param(vector, id=f"{group}-{i}")
+        for i, vector in enumerate(data["verification"][group])
     ]
 
 
@@ -167,7 +171,7 @@ def test_sticky_partitioner_is_deterministic_and_spreads() -> None:
 
     sequence = run(11)
     assert sequence == run(11)
-    assert all(a != b for a, b in zip(sequence, sequence[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(sequence))
     assert set(sequence) == {0, 1, 2, 3}
 
 

@@ -80,7 +80,7 @@ class RabbitMQConfig(StrictModel):
         return self
 
     def destinations(self) -> set[str]:
-        """Names a producer may publish `to`: an exchange, or a queue through the default exchange."""
+        """Names a producer may publish `to`: an exchange, or a queue (via the default exchange)."""
         return {q.name for q in self.queues} | {e.name for e in self.exchanges}
 
     def sources(self) -> set[str]:

@@ -1,0 +1,33 @@
+"""Which charts a scenario's results get, and writing them as PNG files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from sim.results import Results
+from sim.viz.latency import plot_latency_cdf
+from sim.viz.style import save
+from sim.viz.timeseries import plot_queue_depth
+from sim.viz.topology import plot_topology
+
+__all__ = ["scenario_charts", "write_charts"]
+
+
+def scenario_charts(results: Results) -> dict[str, Callable[[], Figure]]:
+    """Chart name -> a function drawing it (drawn lazily, one figure open at a time)."""
+    return {
+        "queue_depth": lambda: plot_queue_depth(results),
+        "latency_cdf": lambda: plot_latency_cdf(results),
+        "topology": lambda: plot_topology(results.topology, f"{results.scenario_name}: topology"),
+    }
+
+
+def write_charts(results: Results, folder: str | Path, prefix: str = "") -> list[Path]:
+    """Draw every chart of `results` into `folder` as `<prefix><chart>.png`."""
+    return [
+        save(draw(), Path(folder) / f"{prefix}{name}.png")
+        for name, draw in scenario_charts(results).items()
+    ]

@@ -1,0 +1,57 @@
+"""Queue depth (and other sampled series) over simulated time."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from sim.results import Results
+from sim.units import format_duration
+from sim.viz.style import line_styles, new_figure, subtitle
+
+__all__ = ["plot_queue_depth"]
+
+
+def _time_axis(duration: float) -> tuple[float, str]:
+    """A scale and a unit that keep the time axis' numbers short."""
+    for unit, scale in (("h", 3600.0), ("min", 60.0), ("s", 1.0)):
+        if duration >= 3 * scale:
+            return scale, unit
+    return 1e-3, "ms"
+
+
+def plot_queue_depth(results: Results) -> Figure:
+    """Ready messages per queue over time (one line per queue)."""
+    frame = results.timeseries
+    columns = [c for c in frame.columns if c.startswith("depth.")]
+    scale, unit = _time_axis(results.duration)
+    fig, ax = new_figure()
+    styles = line_styles()
+    markevery = max(1, len(frame) // 12)
+    for column in columns:
+        style = next(styles)
+        ax.plot(
+            frame["time"] / scale,
+            frame[column],
+            label=column.removeprefix("depth."),
+            markevery=markevery,
+            markersize=4,
+            linewidth=1.4,
+            **style,
+        )
+    if results.warmup > 0:
+        ax.axvspan(0, results.warmup / scale, color="0.9", zorder=0, label="warm-up")
+    ax.set_title(f"{results.scenario_name}: queue depth over time")
+    ax.set_xlabel(f"simulated time ({unit})")
+    ax.set_ylabel("ready messages (count)")
+    ax.set_xlim(0, results.duration / scale)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    if columns:
+        ax.legend(title="queue", loc="upper left", fontsize=8)
+    peak = results.summary["max_queue_depth"]
+    subtitle(
+        fig,
+        f"Messages waiting in each queue, sampled every "
+        f"{format_duration(results.timeseries['time'].diff().median() or 0)}; peak {peak}.",
+    )
+    return fig
