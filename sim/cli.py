@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -94,15 +95,41 @@ def _summary_table(rows: list[tuple[str, dict[str, Any]]], first: str = "scenari
     return table
 
 
-def _write_atomically(results: Results, out: Path) -> None:
+def _run_all(
+    scenario: Scenario, seed: int | None = None, duration: str | None = None, trace: bool = False
+) -> dict[str, Results]:
+    """{variant: Results} for a scenario with variants, else {"": Results}."""
+    runs = {}
+    for name, variant in (scenario.variant_scenarios() or {"": scenario}).items():
+        with _progress_bar(f"{scenario.name} {name}".strip()) as progress:
+            runs[name] = run_scenario(
+                variant, seed=seed, duration=duration, trace=trace, progress=progress
+            )
+    return runs
+
+
+def _write_runs(runs: dict[str, Results], folder: Path, prefix: str = "") -> None:
+    from sim.viz import write_charts, write_variant_charts
+
+    if list(runs) == [""]:
+        write_charts(runs[""], folder, prefix)
+        return
+    write_variant_charts(runs, folder, prefix)
+
+
+def _write_atomically(runs: dict[str, Results], out: Path) -> None:
     """Write the results folder next to its place, then swap it in: never half a folder."""
     from sim.viz import write_charts
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        results.to_dir(staging)
-        write_charts(results, staging)
+        for variant, results in runs.items():
+            target = staging / variant if variant else staging
+            results.to_dir(target)
+            if variant:
+                write_charts(results, target)
+        _write_runs(runs, staging)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
@@ -137,6 +164,9 @@ def run_command(
 ) -> None:
     """Run one scenario: print its summary, write summary.json, timeseries.csv and charts.
 
+    A scenario with `variants:` runs each variant on the same seed, writes DIR/<variant>/ for
+    each, draws them on shared axes in DIR/, and with --json prints {variant: summary}.
+
     [bold]Examples[/bold]
 
       mqsim run scenarios/mm1.yaml
@@ -147,19 +177,21 @@ def run_command(
     """
     loaded = _load(scenario)
     try:
-        with _progress_bar(loaded.name) as progress:
-            results = run_scenario(
-                loaded, seed=seed, duration=duration, trace=trace, progress=progress
-            )
+        runs = _run_all(loaded, seed=seed, duration=duration, trace=trace)
     except ScenarioError as error:
         _fail(error.with_source(str(scenario)))
         return
     target = out if out is not None else Path("results") / loaded.name
-    _write_atomically(results, target)
+    _write_atomically(runs, target)
     if as_json:
-        sys.stdout.write(results.summary_json() + "\n")
+        if list(runs) == [""]:
+            sys.stdout.write(runs[""].summary_json() + "\n")
+        else:
+            payload = {name: json.loads(r.summary_json()) for name, r in runs.items()}
+            sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
-    stdout.print(_summary_table([(loaded.name, results.summary)]))
+    rows = [(name or loaded.name, r.summary) for name, r in runs.items()]
+    stdout.print(_summary_table(rows, first="variant" if len(runs) > 1 else "scenario"))
     stdout.print(f"results and charts in {target}/")
 
 
@@ -222,20 +254,18 @@ def demo_command(
 
       mqsim demo --dir scenarios --figures figures
     """
-    from sim.viz import write_charts
-
     files = _scenario_files(folder)
-    loaded = []
-    for path in files:  # validate everything before writing anything
-        loaded.append(_load(path))
+    loaded = [_load(path) for path in files]  # validate everything before writing anything
     rows = []
     for scenario in loaded:
-        with _progress_bar(scenario.name) as progress:
-            results = run_scenario(scenario, progress=progress)
-        write_charts(results, figures, prefix=f"{scenario.name}_")
-        rows.append((scenario.name, results.summary))
+        runs = _run_all(scenario)
+        _write_runs(runs, figures, prefix=f"{scenario.name}_")
+        rows.extend(
+            (f"{scenario.name} ({name})" if name else scenario.name, r.summary)
+            for name, r in runs.items()
+        )
     stdout.print(_summary_table(rows))
-    stdout.print(f"charts of {len(rows)} scenarios in {figures}/")
+    stdout.print(f"charts of {len(loaded)} scenarios in {figures}/")
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from sim.scenario.schema import LinkOverride
 from sim.topology import build_topology
 from sim.units import parse_duration
 
-__all__ = ["RunContext", "run"]
+__all__ = ["RunContext", "run", "run_variants"]
 
 Progress = Callable[[float], None]
 
@@ -76,6 +76,25 @@ def run(
     return _collect(scenario, seed, until, recorder)
 
 
+def run_variants(
+    scenario: Scenario | str | Path,
+    seed: int | None = None,
+    duration: float | str | None = None,
+    trace: bool = False,
+) -> dict[str, Results]:
+    """Run every variant of `scenario` on the same seed: {variant name: Results}.
+
+    A scenario without variants gives {"": its own Results}.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    variants = scenario.variant_scenarios() or {"": scenario}
+    return {
+        name: run(variant, seed=seed, duration=duration, trace=trace)
+        for name, variant in variants.items()
+    }
+
+
 def _advance(env: simpy.Environment, until: float, progress: Progress | None) -> None:
     if progress is None:
         env.run(until=until)
@@ -96,6 +115,7 @@ def _collect(scenario: Scenario, seed: int, until: float, recorder: Recorder) ->
         trace = pd.DataFrame(recorder.trace, columns=["time", "message_id", "event", "component"])
     return Results(
         scenario_name=scenario.name,
+        variant=scenario.variant,
         seed=seed,
         summary=summary,
         timeseries=timeseries,

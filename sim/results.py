@@ -100,6 +100,12 @@ class Results:
     topology: nx.DiGraph = field(default_factory=nx.DiGraph)
     duration: float = 0.0
     warmup: float = 0.0
+    variant: str = ""
+
+    @property
+    def label(self) -> str:
+        """The scenario's name, with the variant's when there is one: chart titles use it."""
+        return f"{self.scenario_name} ({self.variant})" if self.variant else self.scenario_name
 
     def summary_json(self) -> str:
         return json.dumps(_json_safe(self.summary), indent=2, sort_keys=False)

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.scenario.errors import ScenarioError, format_path
+from sim.scenario.overrides import apply_overrides
 from sim.scenario.schema import Scenario
 
 __all__ = ["load_scenario", "validate"]
@@ -45,7 +46,27 @@ def validate(data: Any, source: str = "") -> Scenario:
         raise ScenarioError(message, format_path(loc), source)
     scenario._raw = copy.deepcopy(data)
     scenario._source = source
+    variant_scenarios(scenario)  # a variant that does not validate is an error in the file
     return scenario
+
+
+def variant_scenarios(scenario: Scenario) -> dict[str, Scenario]:
+    """name -> the base scenario with that variant's dotted-path overrides applied."""
+    built: dict[str, Scenario] = {}
+    for name, changes in scenario.variants.items():
+        base = scenario.raw
+        base.pop("variants", None)
+        try:
+            data = apply_overrides(base, changes)
+            if "variants" in data:
+                raise ScenarioError("a variant cannot have variants of its own", "variants")
+            variant = validate(data, scenario.source)
+        except ScenarioError as error:
+            path = ".".join(p for p in (f"variants.{name}", error.path) if p)
+            raise ScenarioError(error.message, path, scenario.source) from None
+        variant._variant = name
+        built[name] = variant
+    return built
 
 
 def _reference_errors(scenario: Scenario):  # type: ignore[no-untyped-def]

@@ -69,9 +69,11 @@ class Scenario(StrictModel):
     broker: BrokerConfig
     producers: list[ProducerConfig] = []
     consumers: list[ConsumerConfig] = []
+    variants: dict[str, dict[str, Any]] = {}
 
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
     _source: str = PrivateAttr(default="")
+    _variant: str = PrivateAttr(default="")
 
     @model_validator(mode="after")
     def _check_times(self) -> Scenario:
@@ -91,6 +93,11 @@ class Scenario(StrictModel):
         return self._source
 
     @property
+    def variant(self) -> str:
+        """The variant's name, for a scenario made by `variant_scenarios` ('' for the base)."""
+        return self._variant
+
+    @property
     def raw(self) -> dict[str, Any]:
         """The plain data it was built from: what overrides edit and what worker processes get."""
         return copy.deepcopy(self._raw)
@@ -107,6 +114,15 @@ class Scenario(StrictModel):
         from sim.scenario.load import validate
 
         return validate(data, source)
+
+    def variant_scenarios(self) -> dict[str, Scenario]:
+        """Each named variant as a scenario of its own: the base with the variant's overrides.
+
+        Variants share the base's seed, so they compare on common random numbers.
+        """
+        from sim.scenario.load import variant_scenarios
+
+        return variant_scenarios(self)
 
     def override(self, changes: dict[str, Any]) -> Scenario:
         """A new scenario with values replaced at dotted paths, e.g. {"consumers.0.replicas": 4}."""

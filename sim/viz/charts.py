@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
 from sim.results import Results
+from sim.viz.compare import compare_charts
 from sim.viz.latency import plot_latency_cdf
 from sim.viz.style import save
 from sim.viz.timeseries import plot_queue_depth
 from sim.viz.topology import plot_topology
 
-__all__ = ["scenario_charts", "write_charts"]
+__all__ = ["scenario_charts", "write_charts", "write_variant_charts"]
 
 
 def scenario_charts(results: Results) -> dict[str, Callable[[], Figure]]:
@@ -21,7 +22,7 @@ def scenario_charts(results: Results) -> dict[str, Callable[[], Figure]]:
     return {
         "queue_depth": lambda: plot_queue_depth(results),
         "latency_cdf": lambda: plot_latency_cdf(results),
-        "topology": lambda: plot_topology(results.topology, f"{results.scenario_name}: topology"),
+        "topology": lambda: plot_topology(results.topology, f"{results.label}: topology"),
     }
 
 
@@ -31,3 +32,13 @@ def write_charts(results: Results, folder: str | Path, prefix: str = "") -> list
         save(draw(), Path(folder) / f"{prefix}{name}.png")
         for name, draw in scenario_charts(results).items()
     ]
+
+
+def write_variant_charts(
+    runs: Mapping[str, Results], folder: str | Path, prefix: str = ""
+) -> list[Path]:
+    """The comparison charts of a scenario's variants, plus its topology drawing."""
+    first = next(iter(runs.values()))
+    charts = dict(compare_charts(runs))
+    charts["topology"] = lambda: plot_topology(first.topology, f"{first.scenario_name}: topology")
+    return [save(draw(), Path(folder) / f"{prefix}{name}.png") for name, draw in charts.items()]

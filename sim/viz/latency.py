@@ -35,7 +35,7 @@ def plot_latency_cdf(results: Results) -> Figure:
             )
         if frame["latency"].iloc[-1] > 50 * max(frame["latency"].iloc[0], 1e-9):
             ax.set_xscale("log")
-    ax.set_title(f"{results.scenario_name}: end-to-end latency distribution")
+    ax.set_title(f"{results.label}: end-to-end latency distribution")
     ax.set_xlabel("latency from produce to processing done (s)")
     ax.set_ylabel("fraction of messages at or below (CDF)")
     ax.set_ylim(0, 1.02)

@@ -8,10 +8,10 @@ from sim.results import Results
 from sim.units import format_duration
 from sim.viz.style import line_styles, new_figure, subtitle
 
-__all__ = ["plot_queue_depth"]
+__all__ = ["plot_queue_depth", "time_axis"]
 
 
-def _time_axis(duration: float) -> tuple[float, str]:
+def time_axis(duration: float) -> tuple[float, str]:
     """A scale and a unit that keep the time axis' numbers short."""
     for unit, scale in (("h", 3600.0), ("min", 60.0), ("s", 1.0)):
         if duration >= 3 * scale:
@@ -23,7 +23,7 @@ def plot_queue_depth(results: Results) -> Figure:
     """Ready messages per queue over time (one line per queue)."""
     frame = results.timeseries
     columns = [c for c in frame.columns if c.startswith("depth.")]
-    scale, unit = _time_axis(results.duration)
+    scale, unit = time_axis(results.duration)
     fig, ax = new_figure()
     styles = line_styles()
     markevery = max(1, len(frame) // 12)
@@ -40,7 +40,7 @@ def plot_queue_depth(results: Results) -> Figure:
         )
     if results.warmup > 0:
         ax.axvspan(0, results.warmup / scale, color="0.9", zorder=0, label="warm-up")
-    ax.set_title(f"{results.scenario_name}: queue depth over time")
+    ax.set_title(f"{results.label}: queue depth over time")
     ax.set_xlabel(f"simulated time ({unit})")
     ax.set_ylabel("ready messages (count)")
     ax.set_xlim(0, results.duration / scale)

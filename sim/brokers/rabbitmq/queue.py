@@ -148,7 +148,6 @@ class ClassicQueue:
         msg.expires_at = expires_at
         self._push(msg)
         self.ready_bytes += msg.size
-        self.recorder.enqueued(msg, self.name, self.ready_count)
         if self.overflow == "drop-head":
             while self.ready_count and self._over_limit():
                 head = self._take()
@@ -156,6 +155,8 @@ class ClassicQueue:
                     self.dead_letter(head, "maxlen")
                 else:
                     self.recorder.dropped(head, self.name)
+        # Reported after drop-head trimming, so the peak depth never exceeds the limit.
+        self.recorder.enqueued(msg, self.name, self.ready_count)
         self.dispatch()
         self._schedule_expiry()
         return True

@@ -1,0 +1,85 @@
+"""Variants of one scenario side by side, on shared axes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from matplotlib.figure import Figure
+
+from sim.results import Results
+from sim.viz.style import line_styles, new_figure, subtitle
+from sim.viz.timeseries import time_axis
+
+__all__ = ["compare_charts", "plot_compare_depth", "plot_compare_latency"]
+
+
+def _name(runs: Mapping[str, Results]) -> str:
+    return next(iter(runs.values())).scenario_name if runs else ""
+
+
+def plot_compare_depth(runs: Mapping[str, Results]) -> Figure:
+    """Total ready messages over time, one line per variant."""
+    duration = max(r.duration for r in runs.values())
+    scale, unit = time_axis(duration)
+    fig, ax = new_figure()
+    styles = line_styles()
+    for variant, results in runs.items():
+        frame = results.timeseries
+        depth = frame[[c for c in frame.columns if c.startswith("depth.")]].sum(axis=1)
+        ax.plot(
+            frame["time"] / scale,
+            depth,
+            label=variant,
+            markevery=max(1, len(frame) // 12),
+            markersize=4,
+            linewidth=1.4,
+            **next(styles),
+        )
+    ax.set_title(f"{_name(runs)}: queue depth by variant")
+    ax.set_xlabel(f"simulated time ({unit})")
+    ax.set_ylabel("ready messages, all queues (count)")
+    ax.set_xlim(0, duration / scale)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(title="variant", fontsize=8)
+    subtitle(fig, "Same seed for every variant, so they differ only by what the variant changes.")
+    return fig
+
+
+def plot_compare_latency(runs: Mapping[str, Results]) -> Figure:
+    """Latency CDF per variant, with each variant's p99 in the legend."""
+    fig, ax = new_figure()
+    styles = line_styles()
+    span = []
+    for variant, results in runs.items():
+        frame = results.latency
+        if frame.empty:
+            continue
+        style = next(styles)
+        p99 = results.summary["latency_p99"]
+        ax.step(
+            frame["latency"],
+            frame["cumulative_fraction"],
+            where="post",
+            color=style["color"],
+            linestyle=style["linestyle"],
+            label=f"{variant} (p99 {p99:.3g} s)",
+        )
+        span.extend([frame["latency"].iloc[0], frame["latency"].iloc[-1]])
+    if span and max(span) > 50 * max(min(span), 1e-9):
+        ax.set_xscale("log")
+    ax.set_title(f"{_name(runs)}: end-to-end latency by variant")
+    ax.set_xlabel("latency from produce to processing done (s)")
+    ax.set_ylabel("fraction of messages at or below (CDF)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, alpha=0.3, which="both")
+    ax.legend(title="variant", fontsize=8, loc="lower right")
+    subtitle(fig, "Further left is faster; a long flat tail is a few very slow messages.")
+    return fig
+
+
+def compare_charts(runs: Mapping[str, Results]) -> dict[str, Callable[[], Figure]]:
+    return {
+        "compare_queue_depth": lambda: plot_compare_depth(runs),
+        "compare_latency_cdf": lambda: plot_compare_latency(runs),
+    }
