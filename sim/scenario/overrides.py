@@ -20,30 +20,39 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """Set each dotted path in `data` (edited in place and returned). Lists take indices."""
+    """Set each dotted path in `data` (edited in place and returned). Lists take indices.
+
+    Keys that contain dots themselves (Kafka's `enable.auto.commit`) are matched whole when the
+    mapping already has them: the longest existing key wins.
+    """
     for path, value in changes.items():
-        parts = path.split(".")
-        node: Any = data
-        for depth, part in enumerate(parts):
-            where = ".".join(parts[:depth]) or "the scenario"
-            last = depth == len(parts) - 1
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ScenarioError(
-                        f"no item {part!r} in {where} (it has {len(node)} items)", path
-                    )
-                index = int(part)
-                if last:
-                    node[index] = value
-                else:
-                    node = node[index]
-            elif isinstance(node, dict):
-                if last:
-                    node[part] = value
-                else:
-                    if part not in node:
-                        node[part] = {}
-                    node = node[part]
-            else:
-                raise ScenarioError(f"{where} is a single value, it has no field {part!r}", path)
+        _set(data, path.split("."), value, path)
     return data
+
+
+def _set(node: Any, parts: list[str], value: Any, path: str) -> None:
+    done: list[str] = []
+    while parts:
+        where = ".".join(done) or "the scenario"
+        if isinstance(node, list):
+            part = parts[0]
+            if not part.isdigit() or int(part) >= len(node):
+                raise ScenarioError(f"no item {part!r} in {where} (it has {len(node)} items)", path)
+            take = 1
+        elif isinstance(node, dict):
+            take = next(
+                (n for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in node),
+                1,
+            )
+        else:
+            raise ScenarioError(f"{where} is a single value, it has no field {parts[0]!r}", path)
+        key = ".".join(parts[:take])
+        done.extend(parts[:take])
+        parts = parts[take:]
+        index: Any = int(key) if isinstance(node, list) else key
+        if not parts:
+            node[index] = value
+            return
+        if isinstance(node, dict) and key not in node:
+            node[key] = {}
+        node = node[index]
