@@ -63,7 +63,10 @@ def run(
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     seed = scenario.seed if seed is None else int(seed)
-    until = scenario.duration if duration is None else parse_duration(duration)
+    try:
+        until = scenario.duration if duration is None else parse_duration(duration)
+    except ValueError as error:
+        raise ScenarioError(str(error), "duration") from None
     if until <= scenario.warmup:
         raise ScenarioError(f"must be longer than the warmup ({scenario.warmup:g}s)", "duration")
     env = simpy.Environment()

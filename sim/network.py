@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -15,25 +16,37 @@ __all__ = ["Link"]
 class Link:
     """Calls `fn(*args)` after a delay drawn from the hop's distribution, in sending order.
 
-    A zero-delay link calls at once (the ideal network costs no event at all); otherwise one
-    timeout event carries the call, so a message in flight is passive data, never a process.
+    A zero-delay link calls at once (the ideal network costs no event at all). Otherwise calls
+    wait in a deque and one timer at a time delivers the oldest: a hop is one TCP connection,
+    so nothing overtakes what was sent before it, and a message in flight is passive data.
     """
 
-    __slots__ = ("_delay", "_last", "env", "instant")
+    __slots__ = ("_delay", "_in_flight", "_last", "env", "instant")
 
     def __init__(self, env: simpy.Environment, delay: Distribution, sampler: Sampler) -> None:
         self.env = env
         self.instant = delay.kind == "constant" and delay.params[0] == 0.0
         self._delay = sampler
         self._last = 0.0
+        self._in_flight: deque[tuple[float, Callable[..., Any], tuple[Any, ...]]] = deque()
 
     def send(self, fn: Callable[..., Any], *args: Any) -> None:
         if self.instant:
             fn(*args)
             return
-        # A hop is one TCP connection: nothing overtakes what was sent before it.
-        now = self.env.now
-        arrival = max(now + self._delay(), self._last)
+        arrival = max(self.env.now + self._delay(), self._last)
         self._last = arrival
-        event = self.env.timeout(arrival - now)
-        event.callbacks.append(lambda _event: fn(*args))
+        self._in_flight.append((arrival, fn, args))
+        if len(self._in_flight) == 1:
+            self._arm()
+
+    def _arm(self) -> None:
+        arrival = self._in_flight[0][0]
+        timer = self.env.timeout(max(0.0, arrival - self.env.now))
+        timer.callbacks.append(self._deliver)
+
+    def _deliver(self, _event: Any) -> None:
+        _, fn, args = self._in_flight.popleft()
+        if self._in_flight:
+            self._arm()
+        fn(*args)

@@ -79,25 +79,20 @@ class RabbitMQBroker:
         msg.exchange = exchange
         targets = self.destinations(exchange, routing_key, msg.headers)
         recorder = self.recorder
+        recorder.published_message(msg, exchange or "(default)")
         if not targets:
             self.unroutable += 1
             recorder.count("unroutable")
             recorder.dropped(msg, exchange or "(default)")
             return True
-        accepted_all = True
-        accepted_any = False
+        accepted = True
         for i, queue in enumerate(targets):
             copy = msg
             if i:
                 copy = msg.copy()
                 recorder.copied(copy)
-            if queue.offer(copy):
-                accepted_any = True
-            else:
-                accepted_all = False
-        if accepted_any:
-            recorder.published_message(msg, exchange or "(default)")
-        return accepted_all
+            accepted = queue.offer(copy) and accepted
+        return accepted
 
     # ----- dead-lettering -----
     def dead_letter(self, queue: ClassicQueue, msg: Message, reason: str) -> None:

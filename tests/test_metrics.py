@@ -1,0 +1,91 @@
+"""The Recorder's streaming pieces: histogram, time series, trace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import simpy
+from hdrh.histogram import HdrHistogram
+
+import sim
+from sim.metrics import EVENTS, NANOSECONDS, LatencyHistogram
+from tests.helpers import scenario_from
+
+
+def test_block_recording_equals_hdrhistogram_record_value() -> None:
+    values = np.random.default_rng(1).lognormal(-3, 2.5, 30_000)  # ns to hours
+    ours = LatencyHistogram()
+    reference = HdrHistogram(1, ours.histogram.highest_trackable_value, 3)
+    for v in values:
+        ours.record(float(v))
+        reference.record_value(round(v * NANOSECONDS))
+    ours.flush()
+    np.testing.assert_array_equal(
+        np.ctypeslib.as_array(ours.histogram.counts), np.ctypeslib.as_array(reference.counts)
+    )
+    for p in (50, 90, 99, 99.9):
+        assert ours.percentile(p) == reference.get_value_at_percentile(p) / NANOSECONDS
+    assert ours.mean == pytest.approx(values.mean(), rel=1e-12)  # exact, not bucketed
+    assert ours.max == values.max()
+
+
+def test_cdf_ends_at_one_and_is_monotonic() -> None:
+    hist = LatencyHistogram()
+    for v in np.random.default_rng(2).exponential(1.0, 5000):
+        hist.record(float(v))
+    values, fraction = hist.cdf()
+    assert fraction[-1] == pytest.approx(1.0)
+    assert np.all(np.diff(values) > 0) and np.all(np.diff(fraction) >= 0)
+
+
+def test_timeseries_is_sampled_at_the_interval_with_a_final_row() -> None:
+    results = sim.run(scenario_from(duration=100.0, sample_interval="7s"))
+    times = results.timeseries["time"].to_numpy()
+    assert times[0] == 0 and times[-1] == 100.0
+    np.testing.assert_allclose(np.diff(times[:-1]), 7.0)
+    assert {"produced_rate", "throughput", "depth.q", "unacked.q"} <= set(
+        results.timeseries.columns
+    )
+    # the sampled rates integrate back to the counts
+    span = np.diff(times)
+    produced = (results.timeseries["produced_rate"].to_numpy()[1:] * span).sum()
+    assert produced == pytest.approx(results.summary["produced"])
+
+
+def test_trace_is_off_by_default_and_complete_when_on() -> None:
+    scenario = scenario_from(duration=50.0)
+    assert sim.run(scenario).trace is None
+    trace = sim.run(scenario, trace=True).trace
+    assert list(trace.columns) == ["time", "message_id", "event", "component"]
+    assert set(trace.event) <= set(EVENTS)
+    assert trace.time.is_monotonic_increasing
+    per_message = trace.groupby("message_id").event.apply(list)
+    done = per_message[per_message.apply(lambda e: "acked" in e)]
+    assert len(done) > 10
+    for events in done:
+        assert events == ["produced", "published", "enqueued", "delivered", "processed", "acked"]
+
+
+def test_latency_ignores_messages_produced_during_warmup() -> None:
+    scenario = scenario_from(duration=200.0, warmup=100.0)
+    results = sim.run(scenario, trace=True)
+    t = results.trace
+    produced = t[t.event == "produced"].set_index("message_id").time
+    processed = t[t.event == "processed"].set_index("message_id").time
+    late = processed[produced.loc[processed.index] >= 100.0]
+    latencies = late - produced.loc[late.index]
+    assert results.summary["latency_mean"] == pytest.approx(latencies.mean())
+    assert results.summary["throughput"] == pytest.approx(len(late) / 100.0)
+
+
+def test_recorder_memory_does_not_keep_messages() -> None:
+    env = simpy.Environment()
+    from sim.message import Message
+    from sim.metrics import Recorder
+
+    recorder = Recorder(env)
+    msg = Message(1, 0.0)
+    recorder.produced_message(msg, "p")
+    recorder.processed(msg, "c")
+    assert recorder.trace is None
+    assert not any(isinstance(v, Message) for v in vars(recorder).values())
