@@ -19,9 +19,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mqsim demo
 
+# One pytest run over the tests and the notebooks (nbmake executes each notebook).
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -n 2 tests
-	$(BIN)/python -m pytest -q -n 2 --nbmake notebooks
+	$(BIN)/python -m pytest -q -n 2 --nbmake tests notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check sim tests benchmarks tools
