@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from sim.scenario import Scenario
 
@@ -23,3 +27,23 @@ def scenario_from(**overrides: Any) -> Scenario:
     }
     data.update(overrides)
     return Scenario.from_dict(data)
+
+
+@cache
+def golden(relative: str) -> Any:
+    """The golden data file `shared/conformance/<relative>`, or None when it is missing."""
+    path = CONFORMANCE / relative
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def require_golden(relative: str) -> Any:
+    """The golden data, or a failing test (never a skip) naming where it was expected."""
+    data = golden(relative)
+    if data is None:
+        pytest.fail(
+            f"golden data not found at {CONFORMANCE / relative}: "
+            "put a copy of shared/ beside the repository"
+        )
+    return data

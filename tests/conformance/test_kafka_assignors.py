@@ -12,9 +12,6 @@ A missing data directory is a failure, not a skip.
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,30 +22,10 @@ from sim.brokers.kafka import (
     cooperative_first_assignment,
     cooperative_revocations,
 )
+from tests.helpers import golden, require_golden
 
-# The project is checked out beside shared/: <parent>/main/tests/conformance/this_file.py.
-CONFORMANCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
-DATA_FILE = CONFORMANCE_DIR / "kafka" / "assignors.json"
 MISSING = "golden-data-missing"
 RECORDED = ("range", "roundrobin", "sticky")
-
-
-@cache
-def _data() -> dict[str, Any] | None:
-    if not DATA_FILE.is_file():
-        return None
-    with DATA_FILE.open(encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def _require_data() -> dict[str, Any]:
-    data = _data()
-    if data is None:
-        pytest.fail(
-            f"Kafka assignor golden data not found at {DATA_FILE}. The conformance data must "
-            "sit in ../shared/conformance relative to the repository root."
-        )
-    return data
 
 
 def _subscriptions(members: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -61,7 +38,7 @@ def _instance_ids(members: list[dict[str, Any]]) -> dict[str, str]:
 
 def _case_params() -> list[Any]:
     """(case, strategy, expected, use_instance_ids) for every case and every strategy."""
-    data = _data()
+    data = golden("kafka/assignors.json")
     if data is None:
         return [pytest.param(None, None, None, None, id=MISSING)]
     params = []
@@ -89,7 +66,7 @@ def _case_params() -> list[Any]:
 
 
 def _legacy_params() -> list[Any]:
-    data = _data()
+    data = golden("kafka/assignors.json")
     if data is None:
         return [pytest.param(None, None, id=MISSING)]
     return [
@@ -101,7 +78,7 @@ def _legacy_params() -> list[Any]:
 
 def _step_params() -> list[Any]:
     """(sequence, step index, strategy) for every step of every sticky sequence."""
-    data = _data()
+    data = golden("kafka/assignors.json")
     if data is None:
         return [pytest.param(None, None, None, id=MISSING)]
     return [
@@ -113,7 +90,7 @@ def _step_params() -> list[Any]:
 
 
 def test_golden_data_present() -> None:
-    data = _require_data()
+    data = require_golden("kafka/assignors.json")
     assert data["cases"], "no assignor cases"
     assert data["sticky_sequences"], "no sticky sequences"
 
@@ -126,7 +103,7 @@ def test_case(
     use_instance_ids: bool | None,
 ) -> None:
     if case is None or strategy is None:
-        _require_data()
+        require_golden("kafka/assignors.json")
         return
     members = case["members"]
     instance_ids = _instance_ids(members) if use_instance_ids else None
@@ -139,7 +116,7 @@ def test_case(
 def test_case_kafka_python_2_0_2(case: dict[str, Any] | None, strategy: str | None) -> None:
     """kafka-python 2.0.2 had no static membership: its answers are the member-id order."""
     if case is None or strategy is None:
-        _require_data()
+        require_golden("kafka/assignors.json")
         return
     got = assign(strategy, _subscriptions(case["members"]), case["partitions"])
     assert got == case["kafka_python_2_0_2"]["assignments"][strategy]
@@ -163,7 +140,7 @@ def test_sticky_sequence_step(
     seq: dict[str, Any] | None, index: int | None, strategy: str | None
 ) -> None:
     if seq is None or index is None or strategy is None:
-        _require_data()
+        require_golden("kafka/assignors.json")
         return
     step = seq["steps"][index]
     previous, generations = _previous_inputs(seq, index)

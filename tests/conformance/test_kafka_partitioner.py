@@ -10,38 +10,15 @@ is a failure, not a skip: CI must never pass without having compared against the
 from __future__ import annotations
 
 import itertools
-import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from sim.brokers.kafka import StickyPartitioner, default_partition, murmur2, to_positive
+from tests.helpers import golden, require_golden
 
-# The project is checked out beside shared/: <parent>/main/tests/conformance/this_file.py.
-CONFORMANCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
-DATA_FILE = CONFORMANCE_DIR / "kafka" / "partitioner.json"
 MISSING = "golden-data-missing"
-
-
-@cache
-def _data() -> dict[str, Any] | None:
-    if not DATA_FILE.is_file():
-        return None
-    with DATA_FILE.open(encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def _require_data() -> dict[str, Any]:
-    data = _data()
-    if data is None:
-        pytest.fail(
-            f"Kafka partitioner golden data not found at {DATA_FILE}. The conformance data must "
-            "sit in ../shared/conformance relative to the repository root."
-        )
-    return data
 
 
 def _case_id(case: dict[str, Any]) -> str:
@@ -49,14 +26,14 @@ def _case_id(case: dict[str, Any]) -> str:
 
 
 def _case_params() -> list[Any]:
-    data = _data()
+    data = golden("kafka/partitioner.json")
     if data is None:
         return [pytest.param(None, id=MISSING)]
     return [pytest.param(case, id=_case_id(case)) for case in data["cases"]]
 
 
 def _partition_params() -> list[Any]:
-    data = _data()
+    data = golden("kafka/partitioner.json")
     if data is None:
         return [pytest.param(None, None, id=MISSING)]
     return [
@@ -75,7 +52,7 @@ def _key(case: dict[str, Any]) -> bytes:
 
 
 def test_golden_data_present() -> None:
-    data = _require_data()
+    data = require_golden("kafka/partitioner.json")
     assert data["verification_all_ok"] is True
     assert len(data["cases"]) > 0
     assert all(
@@ -87,7 +64,7 @@ def test_golden_data_present() -> None:
 @pytest.mark.parametrize("case", _case_params())
 def test_murmur2_matches_java(case: dict[str, Any] | None) -> None:
     if case is None:
-        _require_data()
+        require_golden("kafka/partitioner.json")
         return
     key = _key(case)
     h = murmur2(key)
@@ -100,13 +77,13 @@ def test_murmur2_matches_java(case: dict[str, Any] | None) -> None:
 @pytest.mark.parametrize(("case", "num_partitions"), _partition_params())
 def test_default_partition(case: dict[str, Any] | None, num_partitions: int | None) -> None:
     if case is None or num_partitions is None:
-        _require_data()
+        require_golden("kafka/partitioner.json")
         return
     assert default_partition(_key(case), num_partitions) == case["partition"][str(num_partitions)]
 
 
 def _verification_params(group: str) -> list[Any]:
-    data = _data()
+    data = golden("kafka/partitioner.json")
     if data is None:
         return [pytest.param(None, id=MISSING)]
     return [
@@ -119,7 +96,7 @@ def _verification_params(group: str) -> list[Any]:
 def test_java_utilstest_vectors(vector: dict[str, Any] | None) -> None:
     """Kafka's own ``UtilsTest.testMurmur2`` vectors."""
     if vector is None:
-        _require_data()
+        require_golden("kafka/partitioner.json")
         return
     assert murmur2(vector["key_utf8"].encode("utf-8")) == vector["expected_signed"]
 
@@ -127,7 +104,7 @@ def test_java_utilstest_vectors(vector: dict[str, Any] | None) -> None:
 @pytest.mark.parametrize("vector", _verification_params("kafka_python_tests"))
 def test_kafka_python_vectors(vector: dict[str, Any] | None) -> None:
     if vector is None:
-        _require_data()
+        require_golden("kafka/partitioner.json")
         return
     key = bytes.fromhex(vector["key_hex"])
     assert default_partition(key, vector["num_partitions"]) == vector["expected"]

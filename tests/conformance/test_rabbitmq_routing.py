@@ -8,8 +8,6 @@ broker. Missing data is a failure, never a skip: a green run must mean the cases
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,20 +19,12 @@ from sim.brokers.rabbitmq.routing import (
     route,
     topic_matches,
 )
+from tests.helpers import CONFORMANCE, golden
 
-CONFORMANCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
-ROUTING_JSON = CONFORMANCE_DIR / "rabbitmq" / "routing.json"
-
-
-def _load() -> dict[str, Any] | None:
-    try:
-        return json.loads(ROUTING_JSON.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-
-
-DATA = _load()
-MISSING = f"golden data not found at {ROUTING_JSON}: put a copy of shared/ beside the repository"
+DATA = golden("rabbitmq/routing.json")
+MISSING = (
+    f"golden data not found at {CONFORMANCE}/rabbitmq/routing.json: put shared/ beside the repo"
+)
 
 
 def _short(key: str) -> str:
