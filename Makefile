@@ -24,12 +24,12 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q -n 2 --nbmake tests notebooks
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check sim tests benchmarks tools
-	$(BIN)/ruff check sim tests benchmarks tools
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 
 format: $(STAMP)
-	$(BIN)/ruff format sim tests benchmarks tools
-	$(BIN)/ruff check --fix sim tests benchmarks tools
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
