@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 # One pytest run over the tests and the notebooks (nbmake executes each notebook).
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -n 2 --nbmake tests notebooks
+	$(BIN)/python -m pytest -q -n 2 --nbmake tests $(wildcard notebooks/*.ipynb)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
