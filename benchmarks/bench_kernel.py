@@ -94,7 +94,7 @@ def case_drain(messages: int) -> dict[str, Any]:
     for _ in range(10):
         started = time.perf_counter()
         for _ in range(tenth):
-            ok, _msg = channel.basic_get("q")
+            ok, _props, _body = channel.basic_get("q")
             channel.basic_ack(ok.delivery_tag)
         timings.append((time.perf_counter() - started) / tenth)
     return {

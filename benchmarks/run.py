@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_kernel
+import bench_sweep
 
 
 def kernel() -> None:
@@ -45,3 +46,4 @@ def kernel() -> None:
 
 if __name__ == "__main__":
     kernel()
+    bench_sweep.main()

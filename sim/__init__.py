@@ -1,7 +1,19 @@
 """mqsim: a discrete-event simulator of message queues and streams."""
 
+from sim.experiments import Replications, Sweep, replicate, sweep
 from sim.kernel import run, run_variants
 from sim.results import Results
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["Results", "Scenario", "ScenarioError", "load_scenario", "run", "run_variants"]
+__all__ = [
+    "Replications",
+    "Results",
+    "Scenario",
+    "ScenarioError",
+    "Sweep",
+    "load_scenario",
+    "replicate",
+    "run",
+    "run_variants",
+    "sweep",
+]

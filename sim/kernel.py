@@ -6,18 +6,21 @@ import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import simpy
 
 from sim.brokers.registry import broker_module
 from sim.distributions import Distribution, Sampler
+from sim.faults import apply as apply_faults
 from sim.metrics import Recorder
 from sim.network import Link
 from sim.randomness import RandomStreams
 from sim.results import Results, summarize
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.scenario.schema import LinkOverride
+from sim.services import build as build_services
 from sim.topology import build_topology
 from sim.units import parse_duration
 
@@ -35,6 +38,15 @@ class RunContext:
     recorder: Recorder
     streams: RandomStreams
     message_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    # Fault targets: name -> the parts it names (a consumer's name names all its replicas).
+    parts: dict[str, list[Any]] = field(default_factory=dict)
+    # Model-specific tables for Results.tables: name -> builds the DataFrame at the run's end.
+    tables: dict[str, Callable[[], pd.DataFrame]] = field(default_factory=dict)
+
+    def register_part(self, part: Any, *names: str) -> None:
+        """Make `part` (which has the hooks of sim.faults.Faultable) a target of `names`."""
+        for name in dict.fromkeys(names):
+            self.parts.setdefault(name, []).append(part)
 
     def sampler(self, stream: str, distribution: Distribution) -> Sampler:
         """A sampler of `distribution` on the random stream named `stream`."""
@@ -72,11 +84,13 @@ def run(
     env = simpy.Environment()
     recorder = Recorder(env, scenario.warmup, scenario.interval, trace)
     ctx = RunContext(env, scenario, recorder, RandomStreams(seed))
-    broker_module(scenario.broker.type).build(ctx)
+    broker = broker_module(scenario.broker.type).build(ctx)
+    build_services(ctx, broker)
+    apply_faults(ctx)
     recorder.start_sampling()
     _advance(env, until, progress)
     recorder.sample_now()
-    return _collect(scenario, seed, until, recorder)
+    return _collect(scenario, seed, until, recorder, ctx.tables)
 
 
 def run_variants(
@@ -108,7 +122,14 @@ def _advance(env: simpy.Environment, until: float, progress: Progress | None) ->
         progress(step / steps)
 
 
-def _collect(scenario: Scenario, seed: int, until: float, recorder: Recorder) -> Results:
+def _collect(
+    scenario: Scenario,
+    seed: int,
+    until: float,
+    recorder: Recorder,
+    tables: dict[str, Callable[[], pd.DataFrame]] | None = None,
+) -> Results:
+    built = {name: make() for name, make in (tables or {}).items()}  # may add final counts
     summary = summarize(recorder, until, scenario.warmup)
     timeseries = pd.DataFrame(recorder.rows, columns=recorder.timeseries_columns())
     values, fraction = recorder.latency.cdf()
@@ -116,6 +137,7 @@ def _collect(scenario: Scenario, seed: int, until: float, recorder: Recorder) ->
     trace = None
     if recorder.trace is not None:
         trace = pd.DataFrame(recorder.trace, columns=["time", "message_id", "event", "component"])
+    events = pd.DataFrame(recorder.events, columns=["time", "component", "event"])
     return Results(
         scenario_name=scenario.name,
         variant=scenario.variant,
@@ -124,7 +146,9 @@ def _collect(scenario: Scenario, seed: int, until: float, recorder: Recorder) ->
         timeseries=timeseries,
         latency=latency,
         trace=trace,
+        events=events,
         topology=build_topology(scenario),
         duration=until,
         warmup=scenario.warmup,
+        tables=built,
     )

@@ -135,6 +135,7 @@ class Recorder:
         self.latency = LatencyHistogram()
         self.counters: Counter[str] = Counter()  # model-specific counts (timeouts, retries...)
         self.trace: list[tuple[float, int, str, str]] | None = [] if trace else None
+        self.events: list[tuple[float, str, str]] = []  # (time, component, event): faults...
         self._gauges: list[tuple[str, Callable[[], float]]] = []
         self._rows: list[list[float]] = []
         self._last_processed = 0
@@ -190,8 +191,11 @@ class Recorder:
                 self.states[msg.state] -= 1
                 self.states[State.LIVE] += 1
             self._final(msg, State.PROCESSED)
-            if msg.produced_at >= self.warmup:
+            # Throughput counts what finishes inside the measurement window, whenever it was
+            # produced: an overloaded queue still works at full speed on its old backlog.
+            if self.env.now >= self.warmup:
                 self.processed_after_warmup += 1
+            if msg.produced_at >= self.warmup:
                 self.latency.record(self.env.now - msg.produced_at)
         self._log(msg, "processed", component)
 
@@ -221,6 +225,10 @@ class Recorder:
 
     def count(self, name: str, amount: int = 1) -> None:
         self.counters[name] += amount
+
+    def event(self, component: str, event: str) -> None:
+        """Something that happened to a part rather than to a message ("down start", ...)."""
+        self.events.append((self.env.now, component, event))
 
     # ----- time series -----
     def gauge(self, name: str, read: Callable[[], float]) -> None:

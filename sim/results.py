@@ -97,10 +97,16 @@ class Results:
     timeseries: pd.DataFrame
     latency: pd.DataFrame
     trace: pd.DataFrame | None = None
+    # What happened to parts (time, component, event), e.g. fault windows: "down start"...
+    events: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["time", "component", "event"])
+    )
     topology: nx.DiGraph = field(default_factory=nx.DiGraph)
     duration: float = 0.0
     warmup: float = 0.0
     variant: str = ""
+    # Model-specific tables by name, e.g. "kafka.assignments" (who owned which partition when).
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -111,13 +117,18 @@ class Results:
         return json.dumps(_json_safe(self.summary), indent=2, sort_keys=False)
 
     def to_dir(self, path: str | Path) -> Path:
-        """Write summary.json, timeseries.csv and, when traced, trace.csv into `path`."""
+        """Write summary.json, timeseries.csv, trace.csv when traced, events.csv if any, and
+        one <name>.csv per model table."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "summary.json").write_text(self.summary_json() + "\n")
         self.timeseries.to_csv(folder / "timeseries.csv", index=False)
         if self.trace is not None:
             self.trace.to_csv(folder / "trace.csv", index=False)
+        if not self.events.empty:
+            self.events.to_csv(folder / "events.csv", index=False)
+        for name, table in self.tables.items():
+            table.to_csv(folder / f"{name}.csv", index=False)
         return folder
 
     def conservation_gap(self) -> int:

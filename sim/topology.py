@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
+from sim.services.topology import add_to_graph as add_services
+
 if TYPE_CHECKING:
     from sim.scenario.schema import Scenario
 
@@ -24,4 +26,6 @@ def build_topology(scenario: Scenario) -> nx.DiGraph:
         label = consumer.name if consumer.replicas == 1 else f"{consumer.name} x{consumer.replicas}"
         graph.add_node(f"consumer:{consumer.name}", kind="consumer", label=label)
         graph.add_edge(consumer.from_, f"consumer:{consumer.name}", label="")
+        graph.nodes[f"consumer:{consumer.name}"]["replicas"] = consumer.replicas
+    add_services(scenario, graph)
     return graph

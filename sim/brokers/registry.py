@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
+
+from sim.brokers.kafka.config import KafkaConfig
 from sim.brokers.rabbitmq.config import RabbitMQConfig
 
 __all__ = ["BROKER_CONFIGS", "BrokerConfig", "broker_module"]
 
 # broker.type -> its scenario section; the model module is imported only when a run needs it.
-BROKER_CONFIGS: dict[str, type] = {"rabbitmq": RabbitMQConfig}
-_MODULES = {"rabbitmq": "sim.brokers.rabbitmq.runtime"}
+BROKER_CONFIGS: dict[str, type] = {"rabbitmq": RabbitMQConfig, "kafka": KafkaConfig}
+_MODULES = {"rabbitmq": "sim.brokers.rabbitmq.runtime", "kafka": "sim.brokers.kafka.runtime"}
 
-# With one model the section is that model; with several it is a union picked by `type`.
-BrokerConfig = RabbitMQConfig
+# The section is a union picked by `type` (pydantic's discriminated union).
+BrokerConfig = Annotated[RabbitMQConfig | KafkaConfig, Field(discriminator="type")]
 
 
 def broker_module(broker_type: str) -> Any:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.clients.load import LoadSchedule
 from sim.distributions import Distribution, Sampler
 from sim.message import Message
 
@@ -34,6 +35,12 @@ class Producer:
         if config.arrivals == "poisson" and rate > 0:
             gap = Distribution("exp", (1.0 / rate,))
         self.interarrival = gap.sampler(ctx.streams.generator(f"producer:{config.name}/arrivals"))
+        if config.schedule or config.spikes:  # a varying rate: see sim/clients/load.py
+            poisson = config.arrivals == "poisson"
+            unit = Distribution("exp", (1.0,)) if poisson else Distribution.constant(1.0)
+            profile = LoadSchedule.of(rate, config.schedule, config.spikes)
+            arrivals = ctx.streams.generator(f"producer:{config.name}/arrivals")
+            self.interarrival = profile.gaps(unit.sampler(arrivals), config.start)
         self._keys = _key_chooser(config.routing_key, ctx, config.name)
         ctx.env.process(self.run())
 

@@ -9,9 +9,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sim.faults import reference_errors as fault_reference_errors
 from sim.scenario.errors import ScenarioError, format_path
 from sim.scenario.overrides import apply_overrides
 from sim.scenario.schema import Scenario
+from sim.services.config import reference_errors as service_reference_errors
 
 __all__ = ["load_scenario", "validate"]
 
@@ -86,17 +88,49 @@ def _reference_errors(scenario: Scenario):  # type: ignore[no-untyped-def]
                 ("consumers", i, "from"),
                 f"unknown source {consumer.from_!r} (known: " + (", ".join(sources) + ")"),
             )
+    yield from service_reference_errors(scenario)
+    yield from fault_reference_errors(scenario)
+    yield from _broker_only_fields(scenario)
+    check_clients = getattr(broker, "client_errors", None)
+    if check_clients is not None:
+        yield from check_clients(scenario)
+
+
+def _broker_only_fields(scenario: Scenario):  # type: ignore[no-untyped-def]
+    """Producer/consumer fields marked `json_schema_extra={"broker": X}` used under another type."""
+    kind = scenario.broker.type
+    for section in ("producers", "consumers"):
+        for i, item in enumerate(getattr(scenario, section)):
+            fields = type(item).model_fields
+            for name in sorted(item.model_fields_set):
+                extra = fields[name].json_schema_extra
+                only = extra.get("broker") if isinstance(extra, dict) else None
+                if only is not None and only != kind:
+                    yield (
+                        (section, i, fields[name].alias or name),
+                        f"applies only to broker type {only!r}, not {kind!r}",
+                    )
 
 
 def _first_error(error: ValidationError, source: str) -> ScenarioError:
     """Pydantic's first complaint, rewritten as `path: what was expected`."""
     detail = error.errors(include_url=False)[0]
-    loc = tuple(detail["loc"])
+    loc, model = _without_union_tags(tuple(detail["loc"]))
     kind = detail["type"]
     message = detail["msg"]
     if kind == "extra_forbidden":
-        known = _known_keys(Scenario, loc[:-1])
+        known = _known_keys(model)
         message = f"unknown key {loc[-1]!r}" + (f" (known: {', '.join(known)})" if known else "")
+    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+        # A discriminated union (broker.type): name the field and the known values.
+        ctx = detail.get("ctx") or {}
+        field = str(ctx.get("discriminator", "type")).strip("'")
+        loc = (*loc, field)
+        known = sorted(t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",") if t)
+        if kind == "union_tag_not_found":
+            message = "required field is missing"
+        else:
+            message = f"unknown {field} {ctx.get('tag')!r} (known: {', '.join(known)})"
     elif kind == "missing":
         message = "required field is missing"
     elif kind.startswith("value_error") or kind == "assertion_error":
@@ -108,19 +142,43 @@ def _first_error(error: ValidationError, source: str) -> ScenarioError:
     return ScenarioError(message, format_path(loc), source)
 
 
-def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The keys the model at `loc` accepts, to list beside an unknown one."""
-    current: Any = model
+def _without_union_tags(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
+    """Pydantic puts the chosen member's tag in the path of a discriminated union
+    (`broker.kafka.topics`); drop it (`broker.topics`). Also returns the model the path's last
+    key was looked up in (None when unknown), to list the keys it accepts."""
+    clean: list[Any] = []
+    current: Any = Scenario
+    container: type[BaseModel] | None = None
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or current is None:
+            clean.append(part)
             continue
-        field = _field(current, part)
-        if field is None:
-            return []
-        current = _model_in(field.annotation)
-        if current is None:
-            return []
-    return sorted((f.alias or name) for name, f in current.model_fields.items())
+        models = _models_in(current)
+        tagged = [m for m in models if part in _tags(m)] if len(models) > 1 else []
+        if tagged:
+            current = tagged[0]
+            continue
+        container = next((m for m in models if _field(m, part) is not None), None)
+        if container is None:
+            container = models[0] if len(models) == 1 else None
+            current = None
+        else:
+            current = _field(container, part).annotation
+        clean.append(part)
+    return tuple(clean), container
+
+
+def _tags(model: type[BaseModel]) -> tuple[Any, ...]:
+    """The values of a model's `type: Literal[...]` field: its tag in a discriminated union."""
+    field = model.model_fields.get("type")
+    return getattr(field.annotation, "__args__", ()) if field is not None else ()
+
+
+def _known_keys(model: type[BaseModel] | None) -> list[str]:
+    """The keys `model` accepts, to list beside an unknown one."""
+    if model is None:
+        return []
+    return sorted((f.alias or name) for name, f in model.model_fields.items())
 
 
 def _field(model: type[BaseModel], key: str) -> Any:
@@ -130,11 +188,14 @@ def _field(model: type[BaseModel], key: str) -> Any:
     return None
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation can hold (through unions, lists, dicts and Annotated)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+        return [annotation]
+    found: list[type[BaseModel]] = []
     for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
+        found.extend(m for m in _models_in(arg) if m not in found)
+    origin = getattr(annotation, "__origin__", None)  # Annotated[X, ...] keeps X here
+    if not found and origin is not None and origin is not annotation:
+        found.extend(_models_in(origin))
+    return found

@@ -16,7 +16,10 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     path, sep, value = text.partition("=")
     if not sep or not path.strip():
         raise ScenarioError(f"expected PATH=VALUE, got {text!r}", "--set")
-    return path.strip(), yaml.safe_load(value) if value.strip() else ""
+    try:
+        return path.strip(), yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        raise ScenarioError(f"cannot read the value {value!r} (YAML)", path.strip()) from None
 
 
 def apply_overrides(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

@@ -7,9 +7,21 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
+from sim.brokers.kafka.config import (
+    KAFKA_ONLY,
+    Acks,
+    ConsumerCrash,
+    Millis,
+    Replay,
+    Strategy,
+)
+from sim.brokers.rabbitmq.config import RABBITMQ_ONLY, Priority
 from sim.brokers.registry import BrokerConfig
+from sim.clients.load import Schedule, Spikes
 from sim.distributions import Distribution
+from sim.faults import FaultConfig
 from sim.fields import Dist, Duration, Rate, Size, StrictModel
+from sim.services.config import ClientConfig, ServiceConfig
 
 __all__ = ["ConsumerConfig", "LinkConfig", "ProducerConfig", "Scenario"]
 
@@ -41,7 +53,29 @@ class ProducerConfig(StrictModel):
     routing_key: str | list[str] | None = None
     start: Duration = 0.0
     stop: Duration | None = None
+    schedule: Schedule = []  # rate steps [{at, rate}] after `rate` (sim/clients/load.py)
+    spikes: Spikes = []  # bursts [{at, duration, rate or factor}] over the base rate
     network: LinkOverride | None = None
+    # RabbitMQ message properties: AMQP headers, priority (one value or a uniform pick from a
+    # list), per-message TTL (`expiration`), and mandatory (return it if no queue takes it).
+    headers: dict[str, Any] | None = Field(default=None, json_schema_extra=RABBITMQ_ONLY)
+    priority: Priority = Field(default=None, json_schema_extra=RABBITMQ_ONLY)
+    ttl: Duration | None = Field(default=None, json_schema_extra=RABBITMQ_ONLY)
+    mandatory: bool = Field(default=False, json_schema_extra=RABBITMQ_ONLY)
+    # Kafka (broker.type: kafka; sim/brokers/kafka/config.py): record keys ("key-0".."key-N-1"
+    # for an int, else the given list; none: null keys, the sticky partitioner), an explicit
+    # partition, and the producer's own settings by their Kafka names.
+    keys: int | list[str] | None = Field(default=None, json_schema_extra=KAFKA_ONLY)
+    key_distribution: Literal["uniform", "zipf"] | None = Field(
+        default=None, json_schema_extra=KAFKA_ONLY
+    )
+    partition: int | None = Field(default=None, ge=0, json_schema_extra=KAFKA_ONLY)
+    acks: Acks | None = Field(default=None, json_schema_extra=KAFKA_ONLY)
+    linger_ms: Millis | None = Field(default=None, alias="linger.ms", json_schema_extra=KAFKA_ONLY)
+    batch_size: Size | None = Field(default=None, alias="batch.size", json_schema_extra=KAFKA_ONLY)
+    delivery_timeout_ms: Millis | None = Field(
+        default=None, alias="delivery.timeout.ms", json_schema_extra=KAFKA_ONLY
+    )
 
 
 class ConsumerConfig(StrictModel):
@@ -54,6 +88,39 @@ class ConsumerConfig(StrictModel):
     ack: Literal["manual", "auto"] = "manual"
     service_time: Dist = Distribution.constant(0.0)
     network: LinkOverride | None = None
+    # Failed processing (RabbitMQ): each delivery fails with `nack_probability`, and always if
+    # the message carries the header `poison_header`; a failure is a basic.nack that requeues
+    # it (`requeue: true`) or dead-letters / drops it (`requeue: false`).
+    nack_probability: float = Field(default=0.0, ge=0.0, le=1.0, json_schema_extra=RABBITMQ_ONLY)
+    poison_header: str | None = Field(default=None, json_schema_extra=RABBITMQ_ONLY)
+    requeue: bool = Field(default=True, json_schema_extra=RABBITMQ_ONLY)
+    # Kafka (broker.type: kafka; sim/brokers/kafka/config.py): the consumer's settings by their
+    # Kafka names (group.id defaults to the consumer's name), the application's commit strategy
+    # when auto-commit is off, and a crash schedule and a replay (stand-ins for `faults:`).
+    group_id: str | None = Field(default=None, alias="group.id", json_schema_extra=KAFKA_ONLY)
+    enable_auto_commit: bool | None = Field(
+        default=None, alias="enable.auto.commit", json_schema_extra=KAFKA_ONLY
+    )
+    auto_commit_interval_ms: Millis | None = Field(
+        default=None, alias="auto.commit.interval.ms", json_schema_extra=KAFKA_ONLY
+    )
+    auto_offset_reset: Literal["earliest", "latest", "none"] | None = Field(
+        default=None, alias="auto.offset.reset", json_schema_extra=KAFKA_ONLY
+    )
+    commit: Literal["after-processing", "before-processing"] | None = Field(
+        default=None, json_schema_extra=KAFKA_ONLY
+    )
+    max_poll_records: int | None = Field(
+        default=None, ge=1, alias="max.poll.records", json_schema_extra=KAFKA_ONLY
+    )
+    partition_assignment_strategy: Strategy | None = Field(
+        default=None, alias="partition.assignment.strategy", json_schema_extra=KAFKA_ONLY
+    )
+    session_timeout_ms: Millis | None = Field(
+        default=None, alias="session.timeout.ms", json_schema_extra=KAFKA_ONLY
+    )
+    crash: ConsumerCrash | None = Field(default=None, json_schema_extra=KAFKA_ONLY)
+    replay: Replay | None = Field(default=None, json_schema_extra=KAFKA_ONLY)
 
 
 class Scenario(StrictModel):
@@ -69,6 +136,9 @@ class Scenario(StrictModel):
     broker: BrokerConfig
     producers: list[ProducerConfig] = []
     consumers: list[ConsumerConfig] = []
+    services: list[ServiceConfig] = []  # synchronous services (sim/services/)
+    clients: list[ClientConfig] = []  # open-loop load on services
+    faults: list[FaultConfig] = []  # sim/faults.py
     variants: dict[str, dict[str, Any]] = {}
 
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -82,9 +152,12 @@ class Scenario(StrictModel):
         if self.warmup >= self.duration:
             raise ValueError(f"warmup ({self.warmup:g}s) must be shorter than duration")
         names = [p.name for p in self.producers] + [c.name for c in self.consumers]
+        names += [s.name for s in self.services] + [c.name for c in self.clients]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate is not None:
-            raise ValueError(f"the name {duplicate!r} is used by two producers or consumers")
+            raise ValueError(
+                f"the name {duplicate!r} is used twice (producers, consumers, services, clients)"
+            )
         return self
 
     @property

@@ -2,16 +2,45 @@
 
 from sim.viz.charts import scenario_charts, write_charts, write_variant_charts
 from sim.viz.compare import plot_compare_depth, plot_compare_latency
+from sim.viz.consumers import plot_compare_messages_per_consumer, plot_messages_per_consumer
+from sim.viz.experiments import (
+    plot_outcomes,
+    plot_scaling,
+    plot_service_timeline,
+    plot_spike,
+    processing_rate,
+)
+from sim.viz.kafka import (
+    plot_compare_lag,
+    plot_consumer_lag,
+    plot_delivery_outcomes,
+    plot_partition_assignment,
+    plot_throughput_vs_consumers,
+)
 from sim.viz.latency import plot_latency_cdf
+from sim.viz.sweep import plot_sweep
 from sim.viz.timeseries import plot_queue_depth
 from sim.viz.topology import plot_topology
 
 __all__ = [
     "plot_compare_depth",
+    "plot_compare_lag",
     "plot_compare_latency",
+    "plot_compare_messages_per_consumer",
+    "plot_consumer_lag",
+    "plot_delivery_outcomes",
     "plot_latency_cdf",
+    "plot_messages_per_consumer",
+    "plot_outcomes",
+    "plot_partition_assignment",
     "plot_queue_depth",
+    "plot_scaling",
+    "plot_service_timeline",
+    "plot_spike",
+    "plot_sweep",
+    "plot_throughput_vs_consumers",
     "plot_topology",
+    "processing_rate",
     "scenario_charts",
     "write_charts",
     "write_variant_charts",

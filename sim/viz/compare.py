@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from matplotlib.figure import Figure
 
 from sim.results import Results
+from sim.viz.consumers import has_several_consumers, plot_compare_messages_per_consumer
+from sim.viz.experiments import experiment_charts
 from sim.viz.style import line_styles, new_figure, subtitle
 from sim.viz.timeseries import time_axis
 
@@ -82,4 +84,10 @@ def compare_charts(runs: Mapping[str, Results]) -> dict[str, Callable[[], Figure
     return {
         "compare_queue_depth": lambda: plot_compare_depth(runs),
         "compare_latency_cdf": lambda: plot_compare_latency(runs),
+        **(
+            {"compare_messages_per_consumer": lambda: plot_compare_messages_per_consumer(runs)}
+            if any(has_several_consumers(r) for r in runs.values())
+            else {}
+        ),
+        **experiment_charts(runs),  # timeline, spike, outcomes, scaling: when their data is there
     }

@@ -1,4 +1,5 @@
-"""Kafka's client-side algorithms (partitioner, group assignors) as pure, bit-exact functions."""
+"""The Kafka model: Kafka's client-side algorithms (partitioner, group assignors) as pure,
+bit-exact functions, and a cluster with producer and consumer clients in simulated time."""
 
 from sim.brokers.kafka.assignors import (
     STRATEGIES,
@@ -8,18 +9,41 @@ from sim.brokers.kafka.assignors import (
     cooperative_first_assignment,
     cooperative_revocations,
 )
+from sim.brokers.kafka.cluster import KafkaCluster, KafkaError
+from sim.brokers.kafka.config import KafkaConfig
+from sim.brokers.kafka.consumer import ConsumerRebalanceListener, ConsumerRecord, KafkaConsumer
 from sim.brokers.kafka.partitioner import (
     StickyPartitioner,
     default_partition,
     murmur2,
     to_positive,
 )
+from sim.brokers.kafka.producer import FutureRecordMetadata, KafkaProducer, RecordMetadata
+from sim.brokers.kafka.settings import (
+    ConsumerSettings,
+    CostSettings,
+    ProducerSettings,
+    TopicSettings,
+)
 
 __all__ = [
     "STRATEGIES",
     "Assignment",
+    "ConsumerRebalanceListener",
+    "ConsumerRecord",
+    "ConsumerSettings",
+    "CostSettings",
+    "FutureRecordMetadata",
+    "KafkaCluster",
+    "KafkaConfig",
+    "KafkaConsumer",
+    "KafkaError",
+    "KafkaProducer",
+    "ProducerSettings",
+    "RecordMetadata",
     "StickyPartitioner",
     "TopicPartition",
+    "TopicSettings",
     "assign",
     "cooperative_first_assignment",
     "cooperative_revocations",

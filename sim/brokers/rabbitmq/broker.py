@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import simpy
 
+from sim.brokers.rabbitmq.cost import CostModel, SerialStage
+from sim.brokers.rabbitmq.errors import PreconditionFailed
 from sim.brokers.rabbitmq.queue import ClassicQueue, make_queue
 from sim.brokers.rabbitmq.routing import ExchangeType, route
 from sim.message import Message
 from sim.metrics import Recorder
 
-__all__ = ["Exchange", "RabbitMQBroker"]
+__all__ = ["Confirm", "Exchange", "RabbitMQBroker"]
 
 
 @dataclass
@@ -22,32 +27,86 @@ class Exchange:
     bindings: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
 
 
-class RabbitMQBroker:
-    """One RabbitMQ node. Clients talk to it through `Channel`s with pika's verbs."""
+class Confirm(StrEnum):
+    """What the broker answers a publish (publisher confirms)."""
 
-    def __init__(self, env: simpy.Environment, recorder: Recorder | None = None) -> None:
+    ACK = "ack"  # every queue took it, or no queue did and it was not mandatory
+    NACK = "nack"  # a queue refused it (reject-publish)
+    RETURNED = "returned"  # mandatory and unroutable: basic.return, then basic.ack
+    PENDING = "pending"  # the cost model is on: queue processes answer later
+
+
+class _PendingConfirm:
+    """Gathers the answers of the queues a message went to (cost model only): ack only if all
+    took it, as the broker confirms a message once every queue has."""
+
+    __slots__ = ("accepted", "broker", "on_confirm", "waiting")
+
+    def __init__(self, broker: RabbitMQBroker, waiting: int, on_confirm: Any) -> None:
+        self.broker = broker
+        self.waiting = waiting
+        self.accepted = True
+        self.on_confirm = on_confirm
+
+    def answer(self, accepted: bool) -> None:
+        self.accepted = self.accepted and accepted
+        self.waiting -= 1
+        if not self.waiting:
+            self.broker._confirmed(Confirm.ACK if self.accepted else Confirm.NACK, self.on_confirm)
+
+
+OnConfirm = Callable[[Confirm], Any]
+
+
+class RabbitMQBroker:
+    """One RabbitMQ node. Clients talk to it through `Channel`s with pika's verbs.
+
+    `cost` (a CostModel) makes routing and each queue process take time; without it the broker
+    is ideal and instant.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        recorder: Recorder | None = None,
+        cost: CostModel | None = None,
+        message_ids: Iterator[int] | None = None,
+    ) -> None:
         self.env = env
         self.recorder = recorder if recorder is not None else Recorder(env)
+        self.cost = cost
+        self.message_ids = message_ids if message_ids is not None else itertools.count(1)
         self.exchanges: dict[str, Exchange] = {}
         self.queues: dict[str, ClassicQueue] = {}
         self.unroutable = 0
 
     # ----- declarations -----
     def exchange_declare(self, exchange: str, exchange_type: str = "direct") -> Exchange:
+        if exchange == "":
+            raise PreconditionFailed("the default exchange cannot be declared")
         kind = ExchangeType(exchange_type).value
         existing = self.exchanges.get(exchange)
         if existing is not None:
             if existing.type != kind:
-                raise ValueError(f"exchange {exchange!r} exists with type {existing.type!r}")
+                raise PreconditionFailed(
+                    f"exchange {exchange!r} exists with type {existing.type!r}, not {kind!r}"
+                )
             return existing
         self.exchanges[exchange] = created = Exchange(exchange, kind)
         return created
 
     def queue_declare(self, queue: str, arguments: dict[str, Any] | None = None) -> ClassicQueue:
+        """Declare a queue, or return the existing one if declared with the same arguments."""
         existing = self.queues.get(queue)
         if existing is not None:
+            if dict(arguments or {}) != existing.arguments:
+                raise PreconditionFailed(
+                    f"queue {queue!r} exists with arguments {existing.arguments}, not {arguments}"
+                )
             return existing
         self.queues[queue] = created = make_queue(self, queue, arguments)
+        if self.cost is not None:
+            created.stage = SerialStage(self.env, self.cost.queue_time(created.kind))
         return created
 
     def queue_bind(
@@ -59,92 +118,168 @@ class RabbitMQBroker:
     ) -> None:
         if queue not in self.queues:
             raise KeyError(f"no queue {queue!r}")
-        self.exchanges[exchange].bindings.append((queue, routing_key, arguments))
+        if exchange not in self.exchanges:
+            raise KeyError(f"no exchange {exchange!r}")
+        binding = (queue, routing_key, arguments)
+        bindings = self.exchanges[exchange].bindings
+        if binding not in bindings:  # binding twice is a no-op, as in the broker
+            bindings.append(binding)
 
     # ----- routing -----
     def destinations(self, exchange: str, routing_key: str, headers: Any) -> list[ClassicQueue]:
         if exchange == "":  # the default exchange: every queue is bound by its own name
             queue = self.queues.get(routing_key)
             return [] if queue is None else [queue]
-        ex = self.exchanges[exchange]
+        ex = self.exchanges.get(exchange)
+        if ex is None:
+            raise KeyError(f"no exchange {exchange!r}")  # the broker's 404 NOT_FOUND
         return [self.queues[name] for name in route(ex.type, ex.bindings, routing_key, headers)]
 
-    def publish(self, msg: Message, exchange: str = "", routing_key: str = "") -> bool:
-        """Route `msg` into every matching queue. Returns the publisher confirm: True for ack.
+    def publish(
+        self,
+        msg: Message,
+        exchange: str = "",
+        routing_key: str = "",
+        mandatory: bool = False,
+        on_confirm: OnConfirm | None = None,
+    ) -> Confirm:
+        """Route `msg` into every matching queue and return the publisher confirm.
 
-        A message no queue takes is dropped (and counted unroutable); RabbitMQ still acks it.
-        A message refused by a queue (reject-publish) is nacked.
+        A message no queue takes is dropped and counted `unroutable` (RabbitMQ still acks it),
+        or, when `mandatory`, returned to the publisher (counted `returned`). A message a queue
+        refuses (reject-publish) is nacked, and counted `nacked`. `on_confirm(confirm)` is
+        called with the final answer, at once on the ideal broker, later with a cost model.
         """
         msg.routing_key = routing_key
         msg.exchange = exchange
-        targets = self.destinations(exchange, routing_key, msg.headers)
         recorder = self.recorder
-        recorder.published_message(msg, exchange or "(default)")
+        where = exchange or "(default)"
+        if exchange == "" and on_confirm is None and self.cost is None:
+            # The common case, kept short: one queue (or none) by name, an instant answer.
+            queue = self.queues.get(routing_key)
+            if queue is not None:
+                recorder.published_message(msg, where)
+                accepted = queue.accept(msg)
+                if not accepted:
+                    recorder.count("nacked")
+                return Confirm.ACK if accepted else Confirm.NACK
+        targets = self.destinations(exchange, routing_key, msg.headers)
+        recorder.published_message(msg, where)
         if not targets:
+            if mandatory:
+                recorder.count("returned")
+                recorder.rejected(msg, where)
+                return self._confirmed(Confirm.RETURNED, on_confirm)
             self.unroutable += 1
             recorder.count("unroutable")
-            recorder.dropped(msg, exchange or "(default)")
-            return True
+            recorder.dropped(msg, where)
+            return self._confirmed(Confirm.ACK, on_confirm)
+        copies = [msg]
+        for _ in targets[1:]:
+            twin = msg.copy()
+            recorder.copied(twin)
+            copies.append(twin)
+        if self.cost is not None:
+            pending = _PendingConfirm(self, len(targets), on_confirm)
+            if self.cost.routing > 0:
+                # The publishing channel routes before any queue sees the message.
+                self.env.timeout(self.cost.routing).callbacks.append(
+                    lambda _e: self._offer_all(targets, copies, pending.answer)
+                )
+            else:
+                self._offer_all(targets, copies, pending.answer)
+            return Confirm.PENDING
         accepted = True
-        for i, queue in enumerate(targets):
-            copy = msg
-            if i:
-                copy = msg.copy()
-                recorder.copied(copy)
-            accepted = queue.offer(copy) and accepted
-        return accepted
+        for queue, copy in zip(targets, copies, strict=True):
+            accepted = bool(queue.offer(copy)) and accepted
+        return self._confirmed(Confirm.ACK if accepted else Confirm.NACK, on_confirm)
+
+    @staticmethod
+    def _offer_all(targets: list[ClassicQueue], copies: list[Message], answer: Any) -> None:
+        for queue, copy in zip(targets, copies, strict=True):
+            queue.offer(copy, answer)
+
+    def _confirmed(self, confirm: Confirm, on_confirm: OnConfirm | None) -> Confirm:
+        if confirm is Confirm.NACK:
+            self.recorder.count("nacked")
+        if on_confirm is not None:
+            on_confirm(confirm)
+        return confirm
 
     # ----- dead-lettering -----
     def dead_letter(self, queue: ClassicQueue, msg: Message, reason: str) -> None:
-        """Republish `msg` to the queue's dead-letter exchange with an `x-death` entry."""
+        """Republish `msg` to the queue's dead-letter exchange (rabbit_dead_letter).
+
+        The copy gets an `x-death` entry (and `original-expiration` if it had a per-message
+        TTL, which it loses), is published by the dead-letter exchange with the queue's
+        dead-letter routing key or its own, starts unredelivered, and loses quorum queues'
+        `x-delivery-count`. A dead-letter exchange that does not exist drops it; so does a
+        cycle back to a queue it died in, unless a consumer rejected it on the way.
+        """
         self.recorder.dead_lettered(msg, queue.name)
         exchange = queue.dead_letter_exchange
         if exchange is None or (exchange != "" and exchange not in self.exchanges):
             return
-        original_key = msg.routing_key
         headers = dict(msg.headers or {})
         headers.pop("x-delivery-count", None)
-        _add_x_death(headers, queue.name, reason, msg.exchange, original_key, self.env.now)
+        death: dict[str, Any] = {
+            "count": 1,
+            "reason": reason,
+            "queue": queue.name,
+            "time": self.env.now,
+            "exchange": msg.exchange,
+            "routing-keys": [msg.routing_key],
+        }
+        if msg.ttl is not None:
+            death["original-expiration"] = expiration_text(msg.ttl)
+        _add_x_death(headers, death)
+        key = queue.dead_letter_routing_key
         msg.headers = headers
-        # The dead-lettered copy starts a new life: not redelivered, no per-message TTL left.
         msg.deliveries = 0
         msg.ttl = None
-        key = queue.dead_letter_routing_key
-        targets = self.destinations(exchange, original_key if key is None else key, headers)
+        msg.expires_at = float("inf")
+        msg.exchange = exchange
+        if key is not None:
+            msg.routing_key = key
+        targets = self.destinations(exchange, msg.routing_key, headers)
+        if reason != "rejected":
+            targets = [t for t in targets if not _is_cycle(t.name, headers["x-death"])]
         for i, target in enumerate(targets):
             copy = msg
             if i:
                 copy = msg.copy()
                 self.recorder.copied(copy)
             target.offer(copy)
-        if key is not None:
-            msg.routing_key = key
 
 
-def _add_x_death(
-    headers: dict[str, Any], queue: str, reason: str, exchange: str, routing_key: str, now: float
-) -> None:
-    """RabbitMQ's x-death list: one entry per (queue, reason), most recent first, with a count."""
+def expiration_text(ttl: float) -> str:
+    """The AMQP `expiration` property: milliseconds as a decimal string."""
+    return str(round(ttl * 1000))
+
+
+def _add_x_death(headers: dict[str, Any], death: dict[str, Any]) -> None:
+    """RabbitMQ's x-death list: one entry per (queue, reason), most recent first. Dying again
+    the same way moves the old entry to the front with its count plus one, keeping its other
+    fields (rabbit_dead_letter:update_x_death_header)."""
     deaths: list[dict[str, Any]] = [dict(d) for d in headers.get("x-death", [])]
     for entry in deaths:
-        if entry["queue"] == queue and entry["reason"] == reason:
+        if entry["queue"] == death["queue"] and entry["reason"] == death["reason"]:
             entry["count"] += 1
             deaths.remove(entry)
             deaths.insert(0, entry)
             break
     else:
-        deaths.insert(
-            0,
-            {
-                "count": 1,
-                "reason": reason,
-                "queue": queue,
-                "time": now,
-                "exchange": exchange,
-                "routing-keys": [routing_key],
-            },
-        )
+        deaths.insert(0, death)
     headers["x-death"] = deaths
-    headers.setdefault("x-first-death-reason", reason)
-    headers.setdefault("x-first-death-queue", queue)
-    headers.setdefault("x-first-death-exchange", exchange)
+    headers.setdefault("x-first-death-reason", death["reason"])
+    headers.setdefault("x-first-death-queue", death["queue"])
+    headers.setdefault("x-first-death-exchange", death["exchange"])
+
+
+def _is_cycle(queue: str, deaths: list[dict[str, Any]]) -> bool:
+    """Would dead-lettering into `queue` close a loop with no consumer rejection in it?
+    (rabbit_dead_letter:is_cycle: such a message is dropped rather than looping forever.)"""
+    for i, entry in enumerate(deaths):
+        if entry["queue"] == queue:
+            return all(d["reason"] != "rejected" for d in deaths[: i + 1])
+    return False

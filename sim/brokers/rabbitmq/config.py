@@ -3,20 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from sim.fields import Duration, Size, StrictModel
+from sim.brokers.rabbitmq.cost import CLASSIC_QUEUE_RATE, QUORUM_PERSISTENCE, CostModel
+from sim.fields import Duration, Rate, Size, StrictModel
 
 __all__ = [
+    "RABBITMQ_ONLY",
     "BindingConfig",
+    "CostConfig",
     "ExchangeConfig",
+    "Priority",
     "QueueConfig",
     "RabbitMQConfig",
 ]
 
 ExchangeType = Literal["direct", "fanout", "topic", "headers"]
+
+# Producer and consumer fields that only the RabbitMQ model reads (sim/scenario/load.py refuses
+# them under another broker type).
+RABBITMQ_ONLY = {"broker": "rabbitmq"}
+
+
+def _check_priority(value: int | list[int] | None) -> int | list[int] | None:
+    values = [value] if isinstance(value, int) else (value or [])
+    bad = [v for v in values if not 0 <= v <= 255]
+    if bad:
+        raise ValueError(f"a priority is an AMQP octet, from 0 to 255, got {bad[0]}")
+    return value
+
+
+#: A producer's message priority: one value, or a list to pick from uniformly.
+Priority = Annotated[int | list[int] | None, AfterValidator(_check_priority)]
 
 
 class ExchangeConfig(StrictModel):
@@ -37,6 +57,38 @@ class QueueConfig(StrictModel):
     dead_letter_routing_key: str | None = None
     delivery_limit: int | None = Field(default=None, ge=0)
     max_priority: int | None = Field(default=None, ge=1, le=255)
+
+    @model_validator(mode="after")
+    def _supported(self) -> QueueConfig:
+        """What RabbitMQ 3.10 refuses or ignores for this queue type is an error here."""
+        if self.type == "quorum":
+            if self.max_priority is not None:
+                raise ValueError("max_priority: quorum queues have no priorities (RabbitMQ 3.10)")
+            if self.overflow == "reject-publish-dlx":
+                raise ValueError(
+                    "overflow: quorum queues do not support reject-publish-dlx "
+                    "(RabbitMQ falls back to drop-head)"
+                )
+        elif self.delivery_limit is not None:
+            raise ValueError("delivery_limit: only quorum queues have a delivery limit")
+        if self.dead_letter_routing_key is not None and self.dead_letter_exchange is None:
+            raise ValueError("dead_letter_routing_key needs a dead_letter_exchange")
+        return self
+
+    def label(self) -> str:
+        """The queue's name and the arguments that shape what it does, for drawings."""
+        notes = [self.type] if self.type != "classic" else []
+        if self.max_length is not None:
+            notes.append(f"max {self.max_length}, {self.overflow}")
+        if self.max_length_bytes is not None:
+            notes.append(f"max {self.max_length_bytes} B, {self.overflow}")
+        if self.message_ttl is not None:
+            notes.append(f"ttl {self.message_ttl:g}s")
+        if self.delivery_limit is not None:
+            notes.append(f"delivery limit {self.delivery_limit}")
+        if self.max_priority is not None:
+            notes.append(f"priorities 0-{self.max_priority}")
+        return self.name + (f"\n({'; '.join(notes)})" if notes else "")
 
     def arguments(self) -> dict[str, Any]:
         """The same queue as `queue_declare(arguments=...)` would declare it."""
@@ -63,11 +115,29 @@ class BindingConfig(StrictModel):
     arguments: dict[str, Any] | None = None
 
 
+class CostConfig(StrictModel):
+    """The broker's own costs (opt-in: `cost: {}` takes the published defaults, see cost.py)."""
+
+    routing: Duration = 0.0  # per message, in the publishing channel
+    queue_rate: Rate = CLASSIC_QUEUE_RATE  # messages a classic queue's process handles per second
+    persistence: Duration = QUORUM_PERSISTENCE  # extra per message in a quorum queue
+
+    @model_validator(mode="after")
+    def _positive_rate(self) -> CostConfig:
+        if self.queue_rate <= 0:
+            raise ValueError("queue_rate must be positive")
+        return self
+
+    def model(self) -> CostModel:
+        return CostModel(self.routing, self.queue_rate, self.persistence)
+
+
 class RabbitMQConfig(StrictModel):
     type: Literal["rabbitmq"]
     exchanges: list[ExchangeConfig] = []
     queues: list[QueueConfig] = Field(min_length=1)
     bindings: list[BindingConfig] = []
+    cost: CostConfig | None = None  # None: the ideal broker, instant and without limits
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> RabbitMQConfig:
@@ -111,12 +181,22 @@ class RabbitMQConfig(StrictModel):
                 )
 
     def add_to_graph(self, graph: Any) -> None:
-        """Exchanges and queues as nodes, bindings as edges labelled with their keys."""
+        """Exchanges and queues as nodes, bindings as edges labelled with their keys, and
+        dead-letter edges from a queue to its dead-letter exchange."""
+        graph.graph["default_exchange"] = True  # publishing to a queue goes through it
         for exchange in self.exchanges:
             graph.add_node(
                 exchange.name, kind="exchange", label=f"{exchange.name}\n({exchange.type})"
             )
         for queue in self.queues:
-            graph.add_node(queue.name, kind="queue", label=queue.name)
+            graph.add_node(queue.name, kind="queue", label=queue.label())
         for binding in self.bindings:
-            graph.add_edge(binding.exchange, binding.queue, label=binding.routing_key)
+            key = binding.routing_key
+            if binding.arguments:
+                key = ", ".join(f"{k}={v}" for k, v in binding.arguments.items())
+            graph.add_edge(binding.exchange, binding.queue, label=key)
+        for queue in self.queues:
+            if queue.dead_letter_exchange:  # the default exchange "" is not drawn
+                graph.add_edge(
+                    queue.name, queue.dead_letter_exchange, label="dead letters", dead_letter=True
+                )

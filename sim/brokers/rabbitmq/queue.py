@@ -1,25 +1,39 @@
 """A RabbitMQ queue: ready messages, its consumers with their prefetch credit, and dispatch.
 
-Classic queues are the base class; quorum queues override the hooks where RabbitMQ's two queue
-types differ (where a returned message goes, how max-length rejects). Semantics follow the
-recordings in shared/conformance/rabbitmq (see its README) and RabbitMQ's documentation.
+Classic queues are the base class; priority queues (`x-max-priority`) and quorum queues override
+the hooks where they differ (where a returned message goes, how max-length rejects, what counts
+as a consumer). Every rule here is checked against recordings of a real RabbitMQ 3.10.8
+(shared/conformance/rabbitmq/delivery_traces.json, replayed by
+tests/conformance/test_rabbitmq_delivery.py); where the recordings are silent the comment names
+the broker source the rule follows (rabbit_amqqueue_process.erl, rabbit_fifo.erl).
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from sim.brokers.rabbitmq.errors import PreconditionFailed
 from sim.message import Message
 
 if TYPE_CHECKING:
     from sim.brokers.rabbitmq.broker import RabbitMQBroker
     from sim.brokers.rabbitmq.channel import Channel
+    from sim.brokers.rabbitmq.cost import SerialStage
 
-__all__ = ["ClassicQueue", "ConsumerSlot", "QuorumQueue", "make_queue"]
+__all__ = [
+    "ClassicQueue",
+    "ConsumerSlot",
+    "Entry",
+    "PriorityQueue",
+    "QuorumQueue",
+    "make_queue",
+]
 
 INF = float("inf")
+OVERFLOWS = ("drop-head", "reject-publish", "reject-publish-dlx")
 
 
 class ConsumerSlot:
@@ -28,6 +42,7 @@ class ConsumerSlot:
     __slots__ = (
         "auto_ack",
         "callback",
+        "cancelled",
         "channel",
         "in_active",
         "prefetch",
@@ -52,10 +67,16 @@ class ConsumerSlot:
         self.auto_ack = auto_ack
         self.callback = callback
         self.unacked = 0
-        self.in_active = False
+        self.in_active = False  # waiting in the queue's round-robin turn
+        self.cancelled = False
 
     def has_credit(self) -> bool:
+        # An auto-ack consumer is never limited: prefetch counts unacknowledged deliveries only.
         return self.auto_ack or self.prefetch == 0 or self.unacked < self.prefetch
+
+
+#: One outstanding delivery: the consumer it went to (None for basic.get) and the message.
+Entry = tuple[ConsumerSlot | None, Message]
 
 
 class ClassicQueue:
@@ -64,13 +85,14 @@ class ClassicQueue:
     Fresh messages wait in a deque; a requeued message goes back to its original position
     (a heap keyed by arrival number), so redelivery follows queue order, as the broker does.
     Consumers with free credit take turns (round-robin); one that runs out of credit leaves the
-    turn and rejoins at the back when an ack frees a slot, as rabbit_queue_consumers does.
+    turn and rejoins at the back when an ack frees a slot, so each freed slot goes to the
+    consumer that freed it (rabbit_queue_consumers).
     """
 
     kind = "classic"
 
     def __init__(self, broker: RabbitMQBroker, name: str, arguments: dict[str, Any] | None) -> None:
-        args = dict(arguments or {})
+        args = _checked_arguments(name, arguments, self.kind)
         self.broker = broker
         self.env = broker.env
         self.recorder = broker.recorder
@@ -86,16 +108,24 @@ class ClassicQueue:
         self.consumers: list[ConsumerSlot] = []
         self.unacked = 0
         self.ready_bytes = 0
+        self.stage: SerialStage | None = None  # the queue process, when the cost model is on
         self._fresh: deque[Message] = deque()
         self._returned: list[tuple[int, Message]] = []  # heap by original arrival number
         self._active: deque[ConsumerSlot] = deque()
         self._arrivals = 0
         self._expiry_at = INF
+        self._may_expire = self.message_ttl < INF  # set by the first per-message TTL too
+        self._dispatching = False
 
     # ----- the ready list (hooks a subclass may replace) -----
     @property
     def ready_count(self) -> int:
         return len(self._fresh) + len(self._returned)
+
+    @property
+    def consumer_count(self) -> int:
+        """What queue.declare-ok reports as consumer_count."""
+        return len(self.consumers)
 
     def _push(self, msg: Message) -> None:
         self._fresh.append(msg)
@@ -122,6 +152,7 @@ class ClassicQueue:
 
     # ----- publishing -----
     def _over_limit(self, extra_count: int = 0, extra_bytes: int = 0) -> bool:
+        """Max length counts ready messages only, never unacknowledged ones."""
         if self.max_length is not None and self.ready_count + extra_count > self.max_length:
             return True
         limit = self.max_length_bytes
@@ -131,8 +162,21 @@ class ClassicQueue:
         """reject-publish: would this message take the queue over its limit?"""
         return self._over_limit(1, msg.size)
 
-    def offer(self, msg: Message) -> bool:
-        """A routed message arrives. False: refused (the publisher's confirm is a nack)."""
+    def offer(self, msg: Message, on_answer: Any = None) -> bool | None:
+        """A routed message arrives: True when accepted, False when refused (the publisher's
+        confirm is then a nack). With a cost model the queue process answers later, through
+        `on_answer(accepted)`, and this returns None."""
+        if self.stage is None:
+            return self.accept(msg)
+        self.stage.send(self._accept_later, msg, on_answer)
+        return None
+
+    def _accept_later(self, msg: Message, on_answer: Any) -> None:
+        accepted = self.accept(msg)
+        if on_answer is not None:
+            on_answer(accepted)
+
+    def accept(self, msg: Message) -> bool:
         if self.overflow != "drop-head" and self._refuses(msg):
             if self.overflow == "reject-publish-dlx" and self.dead_letter_exchange is not None:
                 self.dead_letter(msg, "maxlen")
@@ -141,31 +185,38 @@ class ClassicQueue:
             return False
         msg.seq = self._arrivals
         self._arrivals += 1
-        now = self.env.now
-        expires_at = now + self.message_ttl
         if msg.ttl is not None:
-            expires_at = min(expires_at, now + msg.ttl)
-        msg.expires_at = expires_at
+            self._may_expire = True
+            msg.expires_at = self.env.now + min(self.message_ttl, msg.ttl)
+        else:
+            msg.expires_at = self.env.now + self.message_ttl
         self._push(msg)
         self.ready_bytes += msg.size
-        if self.overflow == "drop-head":
-            while self.ready_count and self._over_limit():
-                head = self._take()
-                if self.dead_letter_exchange is not None:
-                    self.dead_letter(head, "maxlen")
-                else:
-                    self.recorder.dropped(head, self.name)
+        if self.overflow == "drop-head" and self._over_limit():
+            # An idle consumer takes the message before anything is dropped: the broker tries a
+            # direct delivery first (deliver_or_enqueue, then maybe_drop_head).
+            self.dispatch()
+            self._drop_head()
         # Reported after drop-head trimming, so the peak depth never exceeds the limit.
         self.recorder.enqueued(msg, self.name, self.ready_count)
         self.dispatch()
-        self._schedule_expiry()
         return True
 
+    def _drop_head(self) -> None:
+        while self.ready_count and self._over_limit():
+            head = self._take()
+            if self.dead_letter_exchange is not None:
+                self.dead_letter(head, "maxlen")
+            else:
+                self.recorder.dropped(head, self.name)
+
     # ----- expiry (only at the head, as RabbitMQ does) -----
-    def _expire_head(self) -> None:
+    def _expire_head(self, inclusive: bool) -> None:
+        """Expire messages at the head whose time is up. Dispatch passes inclusive=False, so a
+        message with TTL 0 still goes to a consumer that can take it at once, as documented."""
         now = self.env.now
         head = self._peek()
-        while head is not None and head.expires_at <= now:
+        while head is not None and (head.expires_at <= now if inclusive else head.expires_at < now):
             self._take()
             self._expire(head)
             head = self._peek()
@@ -186,7 +237,7 @@ class ClassicQueue:
 
     def _on_expiry_timer(self, _event: Any) -> None:
         self._expiry_at = INF
-        self._expire_head()
+        self._expire_head(inclusive=True)
         self._schedule_expiry()
 
     # ----- consumers and dispatch -----
@@ -196,69 +247,98 @@ class ClassicQueue:
         self.dispatch()
 
     def remove_consumer(self, slot: ConsumerSlot) -> None:
+        """basic.cancel: no more deliveries; what the consumer holds stays unacknowledged."""
         self.consumers.remove(slot)
+        slot.cancelled = True
         if slot.in_active:
             self._active.remove(slot)
             slot.in_active = False
 
     def _activate(self, slot: ConsumerSlot) -> None:
-        if not slot.in_active and slot.has_credit() and slot in self.consumers:
+        if not slot.in_active and not slot.cancelled and slot.has_credit():
             self._active.append(slot)
             slot.in_active = True
 
     def dispatch(self) -> None:
-        """Hand ready messages to consumers with credit, taking turns."""
+        """Hand ready messages to consumers with credit, taking turns.
+
+        A consumer's callback may ack, nack or cancel at once; the dispatch already running then
+        picks up the change instead of starting another one inside it.
+        """
         active = self._active
-        while active and self.ready_count:
-            self._expire_head()
-            if not self.ready_count:
-                break
-            slot = active.popleft()
-            msg = self._take()
-            if not slot.auto_ack:
-                slot.unacked += 1
-                self.unacked += 1
-            slot.channel.deliver(slot, msg)
-            if slot.has_credit():
-                active.append(slot)
-            else:
-                slot.in_active = False
-        self._schedule_expiry()
+        if active and not self._dispatching:
+            self._dispatching = True
+            try:
+                while active and self.ready_count:
+                    if self._may_expire:
+                        self._expire_head(inclusive=False)
+                        if not self.ready_count:
+                            break
+                    slot = active.popleft()
+                    slot.in_active = False
+                    msg = self._take()
+                    if not slot.auto_ack:
+                        slot.unacked += 1
+                        self.unacked += 1
+                    slot.channel.deliver(slot, msg)
+                    self._activate(slot)  # back of the turn if it still has credit
+            finally:
+                self._dispatching = False
+        if self._may_expire:
+            self._schedule_expiry()
 
     def basic_get(self) -> Message | None:
-        self._expire_head()
+        if self._may_expire:
+            self._expire_head(inclusive=False)
         if not self.ready_count:
             return None
         msg = self._take()
-        self._schedule_expiry()
+        if self._may_expire:
+            self._schedule_expiry()
         return msg
 
-    # ----- settling deliveries -----
+    # ----- settling deliveries (one call per ack/nack/reject/recover/close, as the channel
+    # hands the queue all the tags of one command at once) -----
     def _release(self, slot: ConsumerSlot | None) -> None:
         self.unacked -= 1
         if slot is not None:
             slot.unacked -= 1
             self._activate(slot)
 
-    def ack(self, slot: ConsumerSlot | None, msg: Message) -> None:
+    def ack(self, entries: Iterable[Entry]) -> None:
+        for slot, msg in entries:
+            self._release(slot)
+            self.recorder.acked_message(msg, self.name)
+        self.dispatch()
+
+    def ack_one(self, slot: ConsumerSlot | None, msg: Message) -> None:
+        """`ack([(slot, msg)])` without building the list: the path every processed message
+        takes."""
         self._release(slot)
         self.recorder.acked_message(msg, self.name)
         self.dispatch()
 
-    def discard(self, slot: ConsumerSlot | None, msg: Message) -> None:
-        """nack/reject without requeue: dead-letter it if the queue can, else drop it."""
-        self._release(slot)
-        if self.dead_letter_exchange is not None:
-            self.dead_letter(msg, "rejected")
-        else:
-            self.recorder.dropped(msg, self.name)
+    def discard(self, entries: Iterable[Entry]) -> None:
+        """nack/reject without requeue: dead-lettered (reason rejected), else dropped."""
+        for slot, msg in entries:
+            self._release(slot)
+            if self.dead_letter_exchange is not None:
+                self.dead_letter(msg, "rejected")
+            else:
+                self.recorder.dropped(msg, self.name)
         self.dispatch()
 
-    def requeue(self, slot: ConsumerSlot | None, msg: Message, closing: bool = False) -> None:
-        """nack/reject with requeue (closing=False) or a return by channel close or recover."""
-        self._release(slot)
-        self.recorder.requeued_message(msg, self.name)
-        self._return(msg, closing)
+    def requeue(self, entries: Iterable[Entry], closing: bool = False) -> None:
+        """nack/reject with requeue, or basic.recover (closing=False); a channel that closed or
+        died returns what it held (closing=True). All are put back before any is redelivered,
+        then drop-head trims the queue back to its limit (rabbit_amqqueue_process:
+        requeue_and_run); reject-publish queues may stay over it."""
+        for slot, msg in entries:
+            self._release(slot)
+            self.recorder.requeued_message(msg, self.name)
+            self._return(msg, closing)
+        if self.overflow == "drop-head":
+            self._drop_head()
         self.dispatch()
 
     def _return(self, msg: Message, closing: bool) -> None:
@@ -270,13 +350,83 @@ class ClassicQueue:
         self.broker.dead_letter(self, msg, reason)
 
 
-class QuorumQueue(ClassicQueue):
-    """Quorum-queue differences, as recorded from RabbitMQ 3.10.
+class _Lane:
+    """One priority level of a priority queue: fresh messages and returned ones, as above."""
 
-    Without a delivery limit a nacked message goes to the back, while a channel close returns
-    messages to the front; with a delivery limit, returns go to the front in return order, and a
-    message delivered more than limit + 1 times is dead-lettered (reason delivery_limit).
-    reject-publish refuses only once the queue is already over its limit.
+    __slots__ = ("fresh", "returned")
+
+    def __init__(self) -> None:
+        self.fresh: deque[Message] = deque()
+        self.returned: list[tuple[int, Message]] = []
+
+    def __len__(self) -> int:
+        return len(self.fresh) + len(self.returned)
+
+    def _returned_first(self) -> bool:
+        fresh, returned = self.fresh, self.returned
+        return bool(returned) and (not fresh or returned[0][0] < fresh[0].seq)
+
+    def peek(self) -> Message:
+        return self.returned[0][1] if self._returned_first() else self.fresh[0]
+
+    def pop(self) -> Message:
+        return heapq.heappop(self.returned)[1] if self._returned_first() else self.fresh.popleft()
+
+
+class PriorityQueue(ClassicQueue):
+    """A classic queue declared with `x-max-priority`: higher priorities are delivered first,
+    FIFO within a priority. A message's priority is capped at the maximum; no priority is 0
+    (RabbitMQ "Priority Queue Support"). Expiry and drop-head act on the next message to be
+    delivered, the head of the highest non-empty priority."""
+
+    def __init__(self, broker: RabbitMQBroker, name: str, arguments: dict[str, Any] | None) -> None:
+        super().__init__(broker, name, arguments)
+        self.max_priority = int(self.arguments["x-max-priority"])
+        self._lanes = [_Lane() for _ in range(self.max_priority + 1)]
+        self._count = 0
+
+    @property
+    def ready_count(self) -> int:
+        return self._count
+
+    def _lane(self, msg: Message) -> _Lane:
+        return self._lanes[min(max(msg.priority, 0), self.max_priority)]
+
+    def _push(self, msg: Message) -> None:
+        self._lane(msg).fresh.append(msg)
+        self._count += 1
+
+    def _push_returned(self, msg: Message, closing: bool) -> None:
+        heapq.heappush(self._lane(msg).returned, (msg.seq, msg))
+        self._count += 1
+
+    def _peek(self) -> Message | None:
+        for lane in reversed(self._lanes):
+            if lane:
+                return lane.peek()
+        return None
+
+    def _pop(self) -> Message:
+        for lane in reversed(self._lanes):
+            if lane:
+                self._count -= 1
+                return lane.pop()
+        raise IndexError("pop from an empty queue")
+
+
+class QuorumQueue(ClassicQueue):
+    """Quorum-queue differences, as recorded from RabbitMQ 3.10 (rabbit_fifo).
+
+    - Where returns go: without a delivery limit a nacked or rejected message goes to the back;
+      a message returned by a closed channel goes to the front. With a delivery limit, every
+      return goes to the front, in return order.
+    - Every return counts in the `x-delivery-count` header; a message returned more than
+      `x-delivery-limit` times is dead-lettered (reason delivery_limit) instead.
+    - reject-publish refuses only once the queue is already over its limit (6 accepted for 5);
+      reject-publish-dlx is not supported and falls back to drop-head
+      (rabbit_quorum_queue:overflow/3 logs "Invalid overflow strategy" and uses the default).
+    - A cancelled consumer still counts in consumer_count until it has settled all it holds.
+    - basic.get always carries `x-delivery-count` (0 before any return).
     """
 
     kind = "quorum"
@@ -284,11 +434,18 @@ class QuorumQueue(ClassicQueue):
     def __init__(self, broker: RabbitMQBroker, name: str, arguments: dict[str, Any] | None) -> None:
         super().__init__(broker, name, arguments)
         self.delivery_limit: int | None = self.arguments.get("x-delivery-limit")
+        if self.overflow == "reject-publish-dlx":
+            self.overflow = "drop-head"
         self._front: deque[Message] = deque()  # returned to the front, oldest return first
+        self._lingering: list[ConsumerSlot] = []  # cancelled, still holding messages
 
     @property
     def ready_count(self) -> int:
         return len(self._front) + len(self._fresh)
+
+    @property
+    def consumer_count(self) -> int:
+        return len(self.consumers) + len(self._lingering)
 
     def _push_returned(self, msg: Message, closing: bool) -> None:
         if closing or self.delivery_limit is not None:
@@ -307,6 +464,16 @@ class QuorumQueue(ClassicQueue):
     def _refuses(self, msg: Message) -> bool:
         return self._over_limit()
 
+    def remove_consumer(self, slot: ConsumerSlot) -> None:
+        super().remove_consumer(slot)
+        if slot.unacked:
+            self._lingering.append(slot)
+
+    def _release(self, slot: ConsumerSlot | None) -> None:
+        super()._release(slot)
+        if slot is not None and slot.cancelled and not slot.unacked and slot in self._lingering:
+            self._lingering.remove(slot)
+
     def _return(self, msg: Message, closing: bool) -> None:
         returns = (msg.headers or {}).get("x-delivery-count", 0) + 1
         msg.headers = {**(msg.headers or {}), "x-delivery-count": returns}
@@ -315,11 +482,50 @@ class QuorumQueue(ClassicQueue):
             return
         super()._return(msg, closing)
 
+    def basic_get(self) -> Message | None:
+        msg = super().basic_get()
+        if msg is not None and "x-delivery-count" not in (msg.headers or {}):
+            msg.headers = {**(msg.headers or {}), "x-delivery-count": 0}
+        return msg
+
+
+def _checked_arguments(name: str, arguments: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    """The queue arguments mqsim models, checked as queue.declare checks them
+    (rabbit_amqqueue:declare_args); other `x-` arguments are accepted and ignored, as the
+    broker ignores unknown ones."""
+    args = dict(arguments or {})
+
+    def fail(problem: str) -> None:
+        raise PreconditionFailed(f"invalid arg for queue {name!r}: {problem}")
+
+    for key in ("x-max-length", "x-max-length-bytes", "x-delivery-limit"):
+        value = args.get(key)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            fail(f"{key} must be a non-negative integer, got {value!r}")
+    ttl = args.get("x-message-ttl")
+    if ttl is not None and (not isinstance(ttl, int | float) or ttl < 0):
+        fail(f"x-message-ttl must be a non-negative number of milliseconds, got {ttl!r}")
+    overflow = args.get("x-overflow", "drop-head")
+    if overflow not in OVERFLOWS:
+        fail(f"x-overflow must be one of {', '.join(OVERFLOWS)}, got {overflow!r}")
+    if "x-dead-letter-routing-key" in args and "x-dead-letter-exchange" not in args:
+        fail("x-dead-letter-routing-key needs x-dead-letter-exchange")
+    priority = args.get("x-max-priority")
+    if priority is not None:
+        if kind == "quorum":
+            # Priorities came to quorum queues in RabbitMQ 3.12; 3.10 refuses the argument.
+            fail("x-max-priority is not supported by quorum queues")
+        if not isinstance(priority, int) or not 0 <= priority <= 255:
+            fail(f"x-max-priority must be an integer from 0 to 255, got {priority!r}")
+    return args
+
 
 def make_queue(broker: RabbitMQBroker, name: str, arguments: dict[str, Any] | None) -> ClassicQueue:
     kind = (arguments or {}).get("x-queue-type", "classic")
     if kind == "quorum":
         return QuorumQueue(broker, name, arguments)
     if kind != "classic":
-        raise ValueError(f"unknown x-queue-type {kind!r} (known: classic, quorum)")
+        raise PreconditionFailed(f"unknown x-queue-type {kind!r} (known: classic, quorum)")
+    if (arguments or {}).get("x-max-priority"):
+        return PriorityQueue(broker, name, arguments)
     return ClassicQueue(broker, name, arguments)

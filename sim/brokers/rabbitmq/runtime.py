@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
+
+import simpy
 
 from sim.brokers.rabbitmq.broker import RabbitMQBroker
 from sim.brokers.rabbitmq.channel import Channel, Deliver
 from sim.clients.producer import Producer
+from sim.distributions import Sampler
 from sim.message import Message
 
 if TYPE_CHECKING:
-    import simpy
-
     from sim.brokers.rabbitmq.config import RabbitMQConfig
     from sim.kernel import RunContext
-    from sim.scenario.schema import ConsumerConfig
+    from sim.scenario.schema import ConsumerConfig, ProducerConfig
 
 __all__ = ["QueueConsumer", "build"]
 
 
 def build(ctx: RunContext) -> RabbitMQBroker:
     config: RabbitMQConfig = ctx.scenario.broker  # type: ignore[assignment]
-    broker = RabbitMQBroker(ctx.env, ctx.recorder)
+    cost = config.cost.model() if config.cost is not None else None
+    broker = RabbitMQBroker(ctx.env, ctx.recorder, cost=cost, message_ids=ctx.message_ids)
     for exchange in config.exchanges:
         broker.exchange_declare(exchange.name, exchange.type)
     for queue in config.queues:
@@ -34,22 +36,56 @@ def build(ctx: RunContext) -> RabbitMQBroker:
         ctx.recorder.gauge(f"depth.{name}", lambda q=queue: q.ready_count)
         ctx.recorder.gauge(f"unacked.{name}", lambda q=queue: q.unacked)
     for producer in ctx.scenario.producers:
-        Producer(ctx, producer, _sender(broker, producer.to))
+        Producer(ctx, producer, _sender(ctx, broker, producer))
     for consumer in ctx.scenario.consumers:
         for replica in range(consumer.replicas):
-            QueueConsumer(ctx, broker, consumer, replica)
+            part = QueueConsumer(ctx, broker, consumer, replica)
+            ctx.register_part(part, consumer.name, f"{consumer.name}.{replica}")  # fault target
     return broker
 
 
-def _sender(broker: RabbitMQBroker, to: str) -> Any:
-    if to in broker.exchanges:
-        return lambda msg: broker.publish(msg, to, msg.routing_key)
-    return lambda msg: broker.publish(msg, "", to)  # the default exchange routes by queue name
+def _sender(ctx: RunContext, broker: RabbitMQBroker, config: ProducerConfig) -> Any:
+    """What a producer's messages go through: their AMQP properties, then basic.publish to an
+    exchange, or to a queue through the default exchange (which routes by queue name)."""
+    to_exchange = config.to in broker.exchanges
+    exchange = config.to if to_exchange else ""
+    headers, ttl, mandatory = config.headers, config.ttl, config.mandatory
+    priority: Callable[[], int] | None = None
+    if isinstance(config.priority, int):
+        fixed = config.priority
+        priority = lambda: fixed  # noqa: E731
+    elif config.priority:
+        stream = ctx.streams.generator(f"producer:{config.name}/priority")
+        priority = Sampler.choice(list(config.priority), stream)
+    publish = broker.publish
+    key = None if to_exchange else config.to
+    if headers is None and ttl is None and priority is None:
+        if to_exchange:
+            return lambda msg: publish(msg, exchange, msg.routing_key, mandatory)
+        return lambda msg: publish(msg, "", key, mandatory)
+
+    def send(msg: Message) -> None:
+        # Headers are shared, never mutated: the broker always replaces a message's headers.
+        if headers is not None:
+            msg.headers = headers
+        if ttl is not None:
+            msg.ttl = ttl
+        if priority is not None:
+            msg.priority = priority()
+        publish(msg, exchange, msg.routing_key if to_exchange else config.to, mandatory)
+
+    return send
 
 
 class QueueConsumer:
     """One consumer replica: a channel with basic.qos(prefetch) and basic.consume, and one worker
-    that processes deliveries one at a time, then acks (manual) or not (auto-ack)."""
+    that processes deliveries one at a time, then acks (manual) or not (auto-ack).
+
+    A delivery fails with the consumer's `nack_probability`, and always when the message
+    carries its `poison_header`; a failure is nacked with the consumer's `requeue` (manual ack)
+    or, with auto-ack, is simply lost: the broker forgot the message when it sent it.
+    `crash()` kills the consumer: its channel closes, so the broker requeues what it held.
+    """
 
     def __init__(
         self, ctx: RunContext, broker: RabbitMQBroker, config: ConsumerConfig, replica: int
@@ -62,13 +98,24 @@ class QueueConsumer:
         inbound = ctx.link(owner, "broker_to_consumer", config.network)
         self._ack_link = ctx.link(owner, "consumer_to_broker", config.network)
         self.service_time = ctx.sampler(f"{owner}/service", config.service_time)
+        self._failure_draw: Sampler | None = None
+        # Set by fault hooks (sim/faults.py): a service-time factor, a failure probability, and
+        # a paused (down) consumer that neither consumes nor works until it comes back.
+        self.slowdown = 1.0
+        self.error_probability = config.nack_probability
+        self._paused = False
+        self._streams, self._owner = ctx.streams, owner
+        if config.nack_probability > 0:
+            failures = ctx.streams.generator(f"{owner}/failures")
+            self._failure_draw = Sampler(lambda n: failures.random(n).tolist())
         self.channel = Channel(broker, self.name, link=None if inbound.instant else inbound)
         self.channel.basic_qos(prefetch_count=config.prefetch)
         self.auto_ack = config.ack == "auto"
         self.buffer: deque[tuple[int, Message]] = deque()
+        self._current: Message | None = None
         self._wakeup: simpy.Event | None = None
         self.channel.basic_consume(config.from_, self.on_message, auto_ack=self.auto_ack)
-        self.env.process(self.run())
+        self.process = self.env.process(self.run())
 
     def on_message(self, channel: Channel, method: Deliver, msg: Message, body: Any) -> None:
         self.buffer.append((method.delivery_tag, msg))
@@ -77,16 +124,103 @@ class QueueConsumer:
             self._wakeup = None
             wakeup.succeed()
 
+    def _fails(self, msg: Message) -> bool:
+        poison = self.config.poison_header
+        if poison is not None and msg.headers is not None and poison in msg.headers:
+            return True
+        draw = self._failure_draw
+        return draw is not None and draw() < self.error_probability
+
+    def _settle(self, tag: int, ok: bool) -> None:
+        """Runs when the ack or nack reaches the broker; one sent by a consumer that has
+        crashed since never arrives (the broker already requeued the message)."""
+        if not self.channel.is_open:
+            return
+        if ok:
+            self.channel.basic_ack(tag)
+        else:
+            self.channel.basic_nack(tag, requeue=self.config.requeue)
+
     def run(self) -> Generator[Any, Any, None]:
         env, buffer, recorder, name = self.env, self.buffer, self.recorder, self.name
         service_time, timeout, auto_ack = self.service_time, env.timeout, self.auto_ack
-        ack_link, ack = self._ack_link, self.channel.basic_ack
-        while True:
-            if not buffer:
-                self._wakeup = env.event()
-                yield self._wakeup
-            tag, msg = buffer.popleft()
-            yield timeout(service_time())
-            recorder.processed(msg, name)
-            if not auto_ack:
-                ack_link.send(ack, tag)
+        ack_link, settle = self._ack_link, self._settle
+        if not ack_link.instant:  # an ack in flight must not reach a channel a restart opened
+            channel, settle_now = self.channel, settle
+            settle = lambda tag, ok: channel.is_open and settle_now(tag, ok)  # noqa: E731
+        checks_failures = self._failure_draw is not None or self.config.poison_header is not None
+        try:
+            while True:
+                while not buffer or self._paused:
+                    self._wakeup = env.event()
+                    yield self._wakeup
+                tag, msg = buffer.popleft()
+                self._current = msg
+                yield timeout(service_time() * self.slowdown)
+                self._current = None
+                if (checks_failures or self.error_probability) and self._fails(msg):
+                    recorder.count("consumer_failures")
+                    if auto_ack:
+                        recorder.lost(msg, name)
+                    else:
+                        ack_link.send(settle, tag, False)
+                    continue
+                recorder.processed(msg, name)
+                if not auto_ack:
+                    ack_link.send(settle, tag, True)
+        except simpy.Interrupt:
+            return
+
+    def crash(self) -> None:
+        """The consumer dies mid-work. With manual acks the broker requeues every message it
+        held, the one in progress too (at-least-once); with auto-ack those are lost
+        (at-most-once)."""
+        if not self.channel.is_open:
+            return
+        if self.auto_ack:
+            held = ([self._current] if self._current is not None else []) + [
+                msg for _tag, msg in self.buffer
+            ]
+            for msg in held:
+                self.recorder.lost(msg, self.name)
+        self.buffer.clear()
+        self._current = None
+        self._wakeup = None
+        self.channel.close()
+        if self.process.is_alive:
+            self.process.interrupt("crash")
+
+    # ----- the other fault hooks (sim/faults.py) -----
+    def restart(self) -> None:
+        """Come back after a crash: a new channel, basic.qos and basic.consume, a new worker."""
+        if self.channel.is_open:
+            return
+        old = self.channel
+        self.channel = Channel(old.broker, self.name, link=old.link)
+        self.channel.basic_qos(prefetch_count=self.config.prefetch)
+        if not self._paused:
+            self.channel.basic_consume(self.config.from_, self.on_message, auto_ack=self.auto_ack)
+        self.process = self.env.process(self.run())
+
+    def go_down(self) -> None:
+        """Stop consuming (basic.cancel) after the message in hand; the rest stays unacked."""
+        self._paused = True
+        for tag in list(self.channel.consumers):
+            self.channel.basic_cancel(tag)
+
+    def come_up(self) -> None:
+        self._paused = False
+        if self.channel.is_open:
+            self.channel.basic_consume(self.config.from_, self.on_message, auto_ack=self.auto_ack)
+            wakeup, self._wakeup = self._wakeup, None
+            if wakeup is not None:
+                wakeup.succeed()
+
+    def set_slowdown(self, factor: float) -> None:
+        self.slowdown = factor
+
+    def set_error_probability(self, probability: float) -> None:
+        self.error_probability = probability
+        if probability > 0 and self._failure_draw is None:
+            failures = self._streams.generator(f"{self._owner}/failures")
+            self._failure_draw = Sampler(lambda n: failures.random(n).tolist())

@@ -1,0 +1,722 @@
+"""A Kafka cluster: brokers, replicated partitions, the controller, retention and cleaning.
+
+What is modelled, and where it comes from (Kafka 3.x, KRaft mode):
+
+- Replica placement: `AdminUtils.assignReplicasToBrokersRackUnaware` with start index 0 and
+  replica shift 0 (Kafka draws both at random; fixed here so runs are reproducible).
+- The leader appends a produce request's batches to its log; followers copy each batch after
+  `replication_delay` (their fetch round trip). The high watermark (HW) is the smallest log end
+  offset (LEO) in the in-sync replica set (ISR); consumers read only below it, and an acks=all
+  produce is answered once the HW passes its records (`DelayedProduce`). With acks=all, fewer
+  than `min.insync.replicas` in the ISR refuses the write (NOT_ENOUGH_REPLICAS, retriable).
+- A broker that crashes is fenced by the controller after `broker.session.timeout.ms` (9 s
+  default): it leaves every ISR (never emptying one, as Kafka keeps the last member) and each
+  partition it led gets a new leader, the first replica in assignment order that is alive and in
+  the ISR. With none, the partition stays offline, unless `unclean.leader.election.enable` lets
+  any live replica lead. The new leader's log is the truth: records past its LEO are truncated.
+  Records the producer had been told were written (acks=1 and 0; acks=all too after an unclean
+  election) are then lost; ones it is still waiting on are retried, and the idempotent
+  producer's (producer id, sequence) lets the broker drop a retry whose batch it already has.
+- Retention (`log.retention.check.interval.ms`): whole segments below the HW whose newest record
+  is older than `retention.ms`, or that bring the log over `retention.bytes`, are deleted from the
+  front (`UnifiedLog.deleteOldSegments`). Compaction (`cleanup.policy=compact`, every
+  `log.cleaner.backoff.ms`) keeps the latest record per key in the closed segments and drops
+  tombstones older than `delete.retention.ms` (`LogCleaner`; the dirty-ratio trigger is not
+  modelled: the cleaner cleans whenever it runs).
+- Cost model (optional): each broker handles produce requests one at a time, each taking
+  `CostSettings.request_time`; without it the broker is ideal and takes no time.
+
+One physical log per partition stands for all its replicas: followers are always a prefix of
+the leader in this model, so a replica is just its LEO. Accounting (the Recorder) happens here:
+committed records become one copy per reading consumer group (`Partition.attach`), and records
+deleted, compacted or truncated end as expired, dropped or lost.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.brokers.kafka.log import PartitionLog, Record
+from sim.brokers.kafka.settings import CostSettings, TopicSettings
+from sim.distributions import Distribution, Sampler
+from sim.message import State
+from sim.metrics import Recorder
+from sim.network import Link
+from sim.randomness import RandomStreams
+
+if TYPE_CHECKING:
+    from sim.brokers.kafka.group import GroupCoordinator
+    from sim.brokers.kafka.producer import ProducerBatch, ProduceRequest
+
+__all__ = [
+    "BrokerNode",
+    "KafkaCluster",
+    "KafkaError",
+    "Partition",
+    "Topic",
+    "replica_assignment",
+]
+
+# Error codes a produce may get back (names of org.apache.kafka.common.protocol.Errors).
+NONE = "NONE"
+NOT_LEADER = "NOT_LEADER_OR_FOLLOWER"
+NOT_ENOUGH_REPLICAS = "NOT_ENOUGH_REPLICAS"
+NETWORK_EXCEPTION = "NETWORK_EXCEPTION"
+INVALID_RECORD = "INVALID_RECORD"  # a null key on a compacted topic
+UNKNOWN_TOPIC = "UNKNOWN_TOPIC_OR_PARTITION"
+RETRIABLE = frozenset({NOT_LEADER, NOT_ENOUGH_REPLICAS, NETWORK_EXCEPTION})
+
+
+class KafkaError(Exception):
+    """An error a Kafka client would raise, named by its error code."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        self.code = code
+        super().__init__(f"{code}: {message}" if message else code)
+
+    @property
+    def retriable(self) -> bool:
+        return self.code in RETRIABLE
+
+
+def replica_assignment(partitions: int, replication_factor: int, brokers: int) -> list[list[int]]:
+    """Replica lists per partition, as `assignReplicasToBrokersRackUnaware` with start index 0
+    and first shift 0: the first replica walks the brokers, the others follow at a shift that
+    grows by one each time the first replica wraps around."""
+    if replication_factor > brokers:
+        raise ValueError(
+            f"replication factor {replication_factor} is larger than the {brokers} broker(s)"
+        )
+    result = []
+    shift = 0
+    for p in range(partitions):
+        if p > 0 and p % brokers == 0:
+            shift += 1
+        first = p % brokers
+        replicas = [first]
+        for j in range(replication_factor - 1):
+            replicas.append((first + 1 + (shift + j) % (brokers - 1)) % brokers)
+        result.append(replicas)
+    return result
+
+
+class BrokerNode:
+    """One broker process: alive or crashed, and (with a cost model) its request queue."""
+
+    def __init__(self, cluster: KafkaCluster, broker_id: int) -> None:
+        self.cluster = cluster
+        self.id = broker_id
+        self.alive = True
+        self.crashed_at = -math.inf
+        self._queue: deque[ProduceRequest] = deque()
+        self._wakeup: simpy.Event | None = None
+        if cluster.cost is not None:
+            cluster.env.process(self._serve())
+
+    def handle(self, request: ProduceRequest) -> None:
+        """A produce request arrives (after the producer->broker hop)."""
+        if not self.alive:
+            request.fail(NETWORK_EXCEPTION)
+            return
+        if self.cluster.cost is None:
+            self.cluster.process_produce(self, request)
+            return
+        self._queue.append(request)
+        if self._wakeup is not None:
+            wakeup, self._wakeup = self._wakeup, None
+            wakeup.succeed()
+
+    def _serve(self):  # type: ignore[no-untyped-def]
+        # One request handler, first come first served: the cost model's queue.
+        env, cost = self.cluster.env, self.cluster.cost
+        assert cost is not None
+        while True:
+            if not self._queue:
+                self._wakeup = env.event()
+                yield self._wakeup
+                continue
+            request = self._queue.popleft()
+            yield env.timeout(cost.request_time(len(request.batches), request.size))
+            if self.alive:
+                self.cluster.process_produce(self, request)
+            else:
+                request.fail(NETWORK_EXCEPTION)
+
+    def crash(self) -> None:
+        self.alive = False
+        self.crashed_at = self.cluster.env.now
+        queued, self._queue = list(self._queue), deque()
+        for request in queued:
+            request.fail(NETWORK_EXCEPTION)
+
+
+class Partition:
+    """One partition: its replicas, leader, ISR, high watermark, log, and the groups reading it."""
+
+    def __init__(self, cluster: KafkaCluster, topic: Topic, index: int, replicas: list[int]):
+        self.cluster = cluster
+        self.topic = topic
+        self.index = index
+        self.name = f"{topic.name}-{index}"
+        self.replicas = replicas
+        self.leader: int | None = replicas[0]
+        self.isr: list[int] = list(replicas)
+        self.leo: dict[int, int] = dict.fromkeys(replicas, 0)
+        self.hw = 0
+        self.epoch = 0
+        settings = topic.settings
+        self.log = PartitionLog(settings.segment_bytes, settings.segment_age, cluster.env.now)
+        # Reader slots: one per consumer group reading this partition, with its copy horizon.
+        self.readers: list[str] = []
+        self.reader_start: list[int] = []
+        self._slots: dict[str, int] = {}
+        self.waiters: list[Callable[[], None]] = []  # consumers waiting for new data
+        self._acks: deque[tuple[int, int, Callable[[str], None]]] = deque()  # (end, epoch, done)
+        self._dedupe: dict[int, deque[tuple[int, int, int]]] = {}  # pid -> (seq, base, count)
+        self._replication = cluster.replication_link(self.name)
+
+    # ----- state -----
+    @property
+    def available(self) -> bool:
+        return self.leader is not None and self.cluster.brokers[self.leader].alive
+
+    @property
+    def log_start_offset(self) -> int:
+        return self.log.log_start_offset
+
+    @property
+    def log_end_offset(self) -> int:
+        return self.log.log_end_offset
+
+    def lag(self, committed: int | None, slot_start: int | None) -> int:
+        """Consumer lag as `kafka-consumer-groups` shows it: HW minus the committed offset."""
+        base = committed if committed is not None else slot_start
+        if base is None:
+            base = self.log_start_offset
+        return max(0, self.hw - base)
+
+    # ----- producing -----
+    def append(self, batch: ProducerBatch, acks: int, done: Callable[[str], None]) -> None:
+        """Append a producer batch at the leader; `done(error)` answers the producer."""
+        recorder = self.cluster.recorder
+        if not self.available:
+            done(NOT_LEADER)
+            return
+        if acks == -1 and len(self.isr) < self.topic.settings.min_insync_replicas:
+            recorder.count("kafka.not_enough_replicas")
+            done(NOT_ENOUGH_REPLICAS)
+            return
+        if self.topic.settings.compacts and any(key is None for _, key, _, _ in batch.items):
+            done(INVALID_RECORD)
+            return
+        duplicate = self._duplicate_of(batch)
+        if duplicate is not None:
+            batch.base_offset = duplicate
+            recorder.count("kafka.duplicate_batches_dropped")
+            self._answer_when_replicated(batch, acks, done)
+            return
+        now = self.cluster.env.now
+        items = [
+            (msg, key, size, tombstone, msg.produced_at)
+            for msg, key, size, tombstone in batch.items
+        ]
+        records = self.log.append(items, now, batch)
+        batch.base_offset = records[0].offset
+        self._remember(batch)
+        depth = self.log.count
+        name = self.name
+        first_time = not batch.published
+        batch.published = True
+        for record in records:
+            if first_time:
+                recorder.published_message(record.msg, name)
+            recorder.enqueued(record.msg, name, depth)
+        leader = self.leader
+        assert leader is not None
+        self.leo[leader] = self.log.log_end_offset
+        recorder.count("kafka.batches_appended")
+        if len(self.replicas) > 1:
+            self._replication.send(self._replicated, self.epoch, self.log.log_end_offset)
+        self._answer_when_replicated(batch, acks, done)
+        self._advance_hw()
+
+    def _answer_when_replicated(
+        self, batch: ProducerBatch, acks: int, done: Callable[[str], None]
+    ) -> None:
+        if acks != -1:
+            done(NONE)
+            return
+        end = batch.base_offset + len(batch.items)
+        if self.hw >= end:
+            done(NONE)
+        else:
+            self._acks.append((end, self.epoch, done))
+
+    def _duplicate_of(self, batch: ProducerBatch) -> int | None:
+        for seq, base, _count in self._dedupe.get(batch.producer_id, ()):
+            if seq == batch.sequence:
+                return base
+        return None
+
+    def _remember(self, batch: ProducerBatch) -> None:
+        # The broker keeps the last 5 batches per producer (ProducerStateEntry), enough for
+        # max.in.flight.requests.per.connection <= 5 with idempotence.
+        entries = self._dedupe.setdefault(batch.producer_id, deque(maxlen=5))
+        entries.append((batch.sequence, batch.base_offset, len(batch.items)))
+
+    # ----- replication -----
+    def _replicated(self, epoch: int, end: int) -> None:
+        """Followers have fetched everything up to `end` (if the leader has not changed)."""
+        if epoch != self.epoch or not self.available:
+            return  # a new leader since, or the leader died before the followers fetched
+        end = min(end, self.log.log_end_offset)
+        brokers = self.cluster.brokers
+        for replica in self.replicas:
+            if replica != self.leader and brokers[replica].alive and self.leo[replica] < end:
+                self.leo[replica] = end
+                if replica not in self.isr and end >= self.hw:
+                    self.isr.append(replica)  # caught up: back in sync (ISR expansion)
+                    self.cluster.recorder.count("kafka.isr_expansions")
+        self._advance_hw()
+
+    def _advance_hw(self) -> None:
+        if self.leader is None:
+            return
+        hw = min(self.leo[r] for r in self.isr)
+        if hw <= self.hw:
+            return
+        old, self.hw = self.hw, hw
+        if self.readers:
+            self._make_copies(old, hw)
+        acks = self._acks
+        while acks and acks[0][0] <= hw:
+            _, _, done = acks.popleft()
+            done(NONE)
+        self.wake_waiters()
+
+    def wake_waiters(self) -> None:
+        """Tell the consumers waiting on this partition that there may be something to read."""
+        if self.waiters:
+            waiters, self.waiters = self.waiters, []
+            for wake in waiters:
+                wake()
+
+    def shrink_isr(self, broker: int) -> None:
+        if broker in self.isr and len(self.isr) > 1:
+            self.isr.remove(broker)
+            self.cluster.recorder.count("kafka.isr_shrinks")
+            self._advance_hw()
+
+    # ----- consumer groups: one copy of each committed record per group -----
+    def slot_of(self, group: str) -> int | None:
+        return self._slots.get(group)
+
+    def attach(self, group: str, start: int) -> int:
+        """Make `group` a reader of this partition from offset `start`: every committed record
+        from there on (and every later one) becomes a copy the group must account for.
+        Attaching again with an earlier start extends the group's horizon backwards."""
+        slot = self._slots.get(group)
+        if slot is None:
+            slot = len(self.readers)
+            self._slots[group] = slot
+            self.readers.append(group)
+            self.reader_start.append(math.inf)
+        old = self.reader_start[slot]
+        if start < old:
+            self.reader_start[slot] = start
+            for record in self.log.records_from(start):
+                if record.offset >= min(old, self.hw):
+                    break
+                self._claim(record, slot)
+        return slot
+
+    def _make_copies(self, old_hw: int, new_hw: int) -> None:
+        starts = self.reader_start
+        for record in self.log.records_from(old_hw):
+            if record.offset >= new_hw:
+                break
+            for slot, start in enumerate(starts):
+                if record.offset >= start:
+                    self._claim(record, slot)
+
+    def _claim(self, record: Record, slot: int) -> None:
+        copies = record.copies
+        if copies is None:
+            record.copies = copies = [None] * (slot + 1)
+            copies[slot] = record.msg  # the first group to read a record takes the message
+            return
+        if len(copies) <= slot:
+            copies.extend([None] * (slot + 1 - len(copies)))
+        if copies[slot] is None:
+            twin = record.msg.copy()
+            copies[slot] = twin
+            self.cluster.recorder.copied(twin)
+
+    # ----- reading -----
+    def fetch(self, position: int, max_records: int) -> tuple[list[Record], int]:
+        """Committed records from `position` (the caller checked it is in range)."""
+        return self.log.read(position, max_records, self.hw)
+
+    def in_range(self, position: int) -> bool:
+        return self.log.log_start_offset <= position <= self.log.log_end_offset
+
+    def offset_for_time(self, timestamp: float) -> int | None:
+        return self.log.offset_for_timestamp(timestamp)
+
+    # ----- failures -----
+    def fail_pending(self, error: str) -> None:
+        """Answer every acks=all produce still waiting here with `error`."""
+        acks, self._acks = self._acks, deque()
+        for _, _, done in acks:
+            done(error)
+
+    def elect(self, reason: str) -> None:
+        """Choose a leader among live replicas, as the controller does; truncate to its log."""
+        cluster = self.cluster
+        alive = [r for r in self.replicas if cluster.brokers[r].alive]
+        clean = [r for r in alive if r in self.isr]
+        if clean:
+            leader = clean[0]
+        elif alive and self.topic.settings.unclean_leader_election_enable:
+            leader = alive[0]
+            cluster.recorder.count("kafka.unclean_elections")
+            self.isr = [leader]
+        else:
+            if self.leader is not None:
+                cluster.recorder.count("kafka.offline_partitions")
+            self.leader = None
+            self.fail_pending(NOT_LEADER)
+            return
+        previous = self.leader
+        self.leader = leader
+        self.epoch += 1
+        if previous != leader:
+            cluster.recorder.count("kafka.leader_elections")
+        self.fail_pending(NOT_LEADER)
+        new_end = self.leo[leader]
+        truncated = self.log.truncate_to(new_end) if new_end < self.log.log_end_offset else []
+        for replica in self.replicas:
+            self.leo[replica] = min(self.leo[replica], self.log.log_end_offset)
+        self.isr = [r for r in self.isr if cluster.brokers[r].alive] or [leader]
+        if leader not in self.isr:
+            self.isr.append(leader)
+        cut = self.log.log_end_offset
+        for entries in self._dedupe.values():
+            kept = [e for e in entries if e[1] + e[2] <= cut]
+            entries.clear()
+            entries.extend(kept)
+        self.hw = min(self.hw, cut)
+        if truncated:
+            cluster.recorder.count("kafka.truncated_records", len(truncated))
+            cluster.records_gone(self, truncated, "lost", pending_survive=True)
+        self._advance_hw()
+        self.wake_waiters()  # readable again, even if no new record comes
+        for replica in self.replicas:
+            if replica != leader and cluster.brokers[replica].alive:
+                self._replication.send(self._replicated, self.epoch, self.log.log_end_offset)
+                break
+        cluster.leadership_changed(self, reason)
+
+    def broker_back(self, broker: int) -> None:
+        """A replica's broker restarted: lead if the partition was offline, else catch up."""
+        if self.leader is None:
+            self.elect("broker restarted")
+            return
+        self.leo[broker] = min(self.leo[broker], self.log.log_end_offset)
+        self._replication.send(self._replicated, self.epoch, self.log.log_end_offset)
+
+
+class Topic:
+    def __init__(self, cluster: KafkaCluster, name: str, settings: TopicSettings) -> None:
+        self.name = name
+        self.settings = settings
+        placement = replica_assignment(
+            settings.partitions, settings.replication_factor, len(cluster.brokers)
+        )
+        self.partitions = [Partition(cluster, self, i, r) for i, r in enumerate(placement)]
+
+
+class KafkaCluster:
+    """Brokers, topics, the controller's failover, retention and cleaning, and the group
+    coordinator. Clients (`KafkaProducer`, `KafkaConsumer`) talk to it in simulated time."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        brokers: int = 1,
+        recorder: Recorder | None = None,
+        streams: RandomStreams | None = None,
+        replication_delay: Distribution | float = 0.0,
+        broker_session_timeout: float = 9.0,
+        retention_check_interval: float = 300.0,
+        cleaner_backoff: float = 15.0,
+        initial_rebalance_delay: float = 3.0,
+        rebalance_time: float = 0.0,
+        cost: CostSettings | None = None,
+        message_ids: Iterator[int] | None = None,
+    ) -> None:
+        from sim.brokers.kafka.group import GroupCoordinator
+
+        if brokers < 1:
+            raise ValueError("a cluster needs at least one broker")
+        self.env = env
+        self.recorder = recorder if recorder is not None else Recorder(env)
+        self.streams = streams if streams is not None else RandomStreams(0)
+        if not isinstance(replication_delay, Distribution):
+            replication_delay = Distribution.constant(float(replication_delay))
+        self.replication_delay = replication_delay
+        self.broker_session_timeout = broker_session_timeout
+        self.retention_check_interval = retention_check_interval
+        self.cleaner_backoff = cleaner_backoff
+        self.cost = cost
+        self.message_ids = message_ids if message_ids is not None else itertools.count(1)
+        self.producer_ids = itertools.count(1)
+        self.brokers = [BrokerNode(self, i) for i in range(brokers)]
+        self.topics: dict[str, Topic] = {}
+        self.coordinator: GroupCoordinator = GroupCoordinator(
+            self, initial_rebalance_delay, rebalance_time
+        )
+        self._leadership_listeners: list[Callable[[Partition], None]] = []
+        self._maintenance_started = False
+
+    # ----- topics -----
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        replication_factor: int = 1,
+        config: dict[str, Any] | None = None,
+    ) -> Topic:
+        """Create a topic (like `kafka-topics --create --config k=v`)."""
+        if name in self.topics:
+            raise KafkaError("TOPIC_ALREADY_EXISTS", name)
+        settings = TopicSettings.from_config(
+            {"partitions": partitions, "replication.factor": replication_factor, **(config or {})}
+        )
+        return self.add_topic(name, settings)
+
+    def add_topic(self, name: str, settings: TopicSettings) -> Topic:
+        topic = Topic(self, name, settings)
+        self.topics[name] = topic
+        self._start_maintenance()
+        return topic
+
+    def partition(self, topic: str, index: int) -> Partition:
+        try:
+            return self.topics[topic].partitions[index]
+        except (KeyError, IndexError):
+            raise KafkaError(UNKNOWN_TOPIC, f"{topic}-{index}") from None
+
+    def partitions_for(self, topic: str) -> list[int]:
+        if topic not in self.topics:
+            raise KafkaError(UNKNOWN_TOPIC, topic)
+        return list(range(len(self.topics[topic].partitions)))
+
+    def all_partitions(self) -> Iterator[Partition]:
+        for topic in self.topics.values():
+            yield from topic.partitions
+
+    def replication_link(self, owner: str) -> Link:
+        delay = self.replication_delay
+        rng = None if delay.kind == "constant" else self.streams.generator(f"kafka:{owner}/fetch")
+        return Link(self.env, delay, Sampler.of(delay, rng))
+
+    # ----- producing -----
+    def process_produce(self, broker: BrokerNode, request: ProduceRequest) -> None:
+        """The broker appends every batch of a request and answers per the request's acks."""
+        self.recorder.count("kafka.produce_requests")
+        for batch in request.batches:
+            partition = self.partition(batch.topic, batch.partition)
+            if partition.leader != broker.id or not broker.alive:
+                request.batch_done(batch, NOT_LEADER)
+                continue
+            partition.append(
+                batch, request.acks, lambda error, b=batch: request.batch_done(b, error)
+            )
+
+    def leadership_changed(self, partition: Partition, reason: str) -> None:
+        for listener in list(self._leadership_listeners):
+            listener(partition)
+
+    def on_leadership_change(self, listener: Callable[[Partition], None]) -> None:
+        self._leadership_listeners.append(listener)
+
+    # ----- broker failures -----
+    def crash_broker(self, broker_id: int) -> None:
+        """The broker process dies: its connections drop at once; the controller notices after
+        `broker.session.timeout.ms` and moves leadership away."""
+        broker = self.brokers[broker_id]
+        if not broker.alive:
+            return
+        broker.crash()
+        self.recorder.count("kafka.broker_crashes")
+        for partition in self.all_partitions():
+            if partition.leader == broker_id:
+                partition.fail_pending(NETWORK_EXCEPTION)
+        crashed_at = broker.crashed_at
+        timer = self.env.timeout(self.broker_session_timeout)
+        timer.callbacks.append(lambda _e: self._fence(broker_id, crashed_at))
+
+    def _fence(self, broker_id: int, crashed_at: float) -> None:
+        broker = self.brokers[broker_id]
+        if broker.alive or broker.crashed_at != crashed_at:
+            return  # it came back (or crashed again) before the controller gave up on it
+        for partition in self.all_partitions():
+            if broker_id not in partition.replicas:
+                continue
+            partition.shrink_isr(broker_id)
+            if partition.leader == broker_id:
+                partition.elect("leader fenced")
+
+    def restart_broker(self, broker_id: int) -> None:
+        broker = self.brokers[broker_id]
+        if broker.alive:
+            return
+        broker.alive = True
+        for partition in self.all_partitions():
+            if broker_id in partition.replicas:
+                if partition.leader == broker_id:
+                    # Back before being fenced: it still leads, its log intact.
+                    continue
+                partition.broker_back(broker_id)
+
+    # ----- what happens to records that leave a log -----
+    def records_gone(
+        self, partition: Partition, records: list[Record], how: str, pending_survive: bool = False
+    ) -> None:
+        """Account for records removed from `partition`: each live copy ends `how` (expired,
+        dropped, lost). With `pending_survive`, records whose batch the producer is still
+        retrying are not final: the retry will append them again."""
+        recorder = self.recorder
+        final = {"expired": recorder.expired, "dropped": recorder.dropped, "lost": recorder.lost}[
+            how
+        ]
+        name = partition.name
+        live = State.LIVE
+        for record in records:
+            if pending_survive and record.batch is not None and not record.batch.acknowledged:
+                continue
+            copies = record.copies
+            if copies is None:
+                if record.msg.state is live:
+                    final(record.msg, name)
+                continue
+            for copy in copies:
+                if copy is not None and copy.state is live:
+                    final(copy, name)
+
+    # ----- retention and cleaning -----
+    def _start_maintenance(self) -> None:
+        if self._maintenance_started:
+            return
+        self._maintenance_started = True
+        self.env.process(self._retention_loop())
+        self.env.process(self._cleaner_loop())
+
+    def _retention_loop(self):  # type: ignore[no-untyped-def]
+        while True:
+            yield self.env.timeout(self.retention_check_interval)
+            self.apply_retention()
+
+    def _cleaner_loop(self):  # type: ignore[no-untyped-def]
+        while True:
+            yield self.env.timeout(self.cleaner_backoff)
+            self.clean()
+
+    def apply_retention(self) -> None:
+        """Delete whole old segments by time and by size, as the log manager's check does."""
+        now = self.env.now
+        for topic in self.topics.values():
+            settings = topic.settings
+            if not settings.deletes:
+                continue
+            for partition in topic.partitions:
+                log = partition.log
+                deleted: list[Record] = []
+                # By time: oldest first, while the newest record of the segment is too old.
+                while len(log.segments) and log.count:
+                    segment = log.segments[0]
+                    upper = (
+                        log.segments[1].base_offset if len(log.segments) > 1 else log.log_end_offset
+                    )
+                    if (
+                        not segment.records
+                        or segment.max_timestamp >= now - settings.retention
+                        or upper > partition.hw
+                    ):
+                        break
+                    deleted.extend(log.delete_oldest_segment(now))
+                # By size: drop the oldest segments while the rest still exceed retention.bytes.
+                excess = log.size - settings.retention_bytes
+                while log.count and excess > 0:
+                    segment = log.segments[0]
+                    upper = (
+                        log.segments[1].base_offset if len(log.segments) > 1 else log.log_end_offset
+                    )
+                    if excess - segment.size < 0 or upper > partition.hw:
+                        break
+                    excess -= segment.size
+                    deleted.extend(log.delete_oldest_segment(now))
+                if deleted:
+                    self.recorder.count("kafka.retention_deleted", len(deleted))
+                    self.records_gone(partition, deleted, "expired")
+
+    def clean(self) -> None:
+        """Compact every compacted topic: latest record per key in the closed segments."""
+        now = self.env.now
+        for topic in self.topics.values():
+            settings = topic.settings
+            if not settings.compacts:
+                continue
+            horizon = now - settings.delete_retention
+            for partition in topic.partitions:
+                hw = partition.hw
+                latest: dict[bytes | None, int] = {}
+                for record in partition.log.closed_records():
+                    if record.offset < hw:
+                        latest[record.key] = record.offset
+
+                def keep(
+                    record: Record,
+                    latest: dict[Any, int] = latest,
+                    hw: int = hw,
+                    horizon: float = horizon,
+                ) -> bool:
+                    if record.offset >= hw:
+                        return True
+                    if latest.get(record.key) != record.offset:
+                        return False  # a newer value for the key follows
+                    return not (record.tombstone and record.timestamp < horizon)
+
+                removed = partition.log.compact(keep)
+                if removed:
+                    self.recorder.count("kafka.compacted", len(removed))
+                    self.records_gone(partition, removed, "dropped")
+
+    # ----- reports -----
+    def describe(self) -> list[dict[str, Any]]:
+        """One row per partition: leader, replicas, ISR, offsets, retained records and bytes."""
+        rows = []
+        for partition in self.all_partitions():
+            rows.append(
+                {
+                    "topic": partition.topic.name,
+                    "partition": partition.index,
+                    "leader": -1 if partition.leader is None else partition.leader,
+                    "replicas": " ".join(map(str, partition.replicas)),
+                    "isr": " ".join(map(str, sorted(partition.isr))),
+                    "log_start_offset": partition.log_start_offset,
+                    "high_watermark": partition.hw,
+                    "log_end_offset": partition.log_end_offset,
+                    "records": partition.log.count,
+                    "bytes": partition.log.size,
+                    "segments": len(partition.log.segments),
+                }
+            )
+        return rows

@@ -1,0 +1,466 @@
+"""The Kafka consumer client in simulated time: subscribe or assign, poll, commit, seek.
+
+A consumer tracks a *position* per assigned partition (the next offset `poll` returns) and
+commits offsets to its group's coordinator; nothing is removed from the log when it reads.
+`poll()` first does the group's business (rejoin a rebalance, revoking partitions as the
+protocol says; auto-commit when `auto.commit.interval.ms` has passed, committing the positions
+reached by the previous polls), then returns up to `max.poll.records` committed records from its
+partitions, taking partitions in turn. A partition without a usable position starts from the
+group's committed offset, else from `auto.offset.reset` (earliest: log start; latest: the high
+watermark; none: an error), as does a position that retention has deleted from under it.
+
+Calls act at the current simulated time and never block: a test script advances the
+environment between calls; a simulated application yields `wait()` until there is something
+to poll. `processed(record)` tells the Recorder the application finished a record, and
+`crash()` kills the consumer without a commit or a LeaveGroup: what it had polled but not
+processed is redelivered to the next owner if its offset was not committed, and lost if it was.
+
+Sources: `org.apache.kafka.clients.consumer.KafkaConsumer` javadoc ("Offsets and Consumer
+Position", "Manual Offset Control", "Controlling The Consumer's Position"), `Fetcher`,
+`ConsumerCoordinator` (onJoinPrepare, maybeAutoCommitOffsetsAsync).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+import simpy
+
+from sim.brokers.kafka.cluster import KafkaCluster, KafkaError
+from sim.brokers.kafka.group import ConsumerGroup, Member, TopicPartition
+from sim.brokers.kafka.settings import ConsumerSettings
+from sim.message import Message, State
+from sim.network import Link
+
+if TYPE_CHECKING:
+    from sim.brokers.kafka.log import Record
+
+__all__ = ["ConsumerRebalanceListener", "ConsumerRecord", "KafkaConsumer"]
+
+
+class ConsumerRecord(NamedTuple):
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float  # simulated seconds (Kafka's CreateTime, in seconds)
+    key: bytes | None
+    value: Any  # None for a tombstone (and for simulated payloads, which are only a size)
+    message: Message  # this group's copy: what the Recorder counts
+
+
+class ConsumerRebalanceListener(Protocol):
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None: ...
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None: ...
+
+
+class KafkaConsumer:
+    """A consumer client with Kafka's settings (`{"group.id": "billing", ...}`).
+
+    `link_in` delays the wake-up when data arrives for an idle consumer (broker->consumer);
+    `link_out` delays commits reaching the coordinator (consumer->broker). Both default to an
+    ideal network.
+    """
+
+    def __init__(
+        self,
+        cluster: KafkaCluster,
+        config: dict[str, Any] | ConsumerSettings | None = None,
+        *,
+        link_in: Link | None = None,
+        link_out: Link | None = None,
+    ) -> None:
+        from sim.distributions import Distribution, Sampler
+
+        self.cluster = cluster
+        self.env = cluster.env
+        self.recorder = cluster.recorder
+        self.settings = (
+            config
+            if isinstance(config, ConsumerSettings)
+            else ConsumerSettings.from_config(config or {})
+        )
+        self.client_id = self.settings.client_id
+        self.group_id = self.settings.group_id
+        self.strategy = self.settings.partition_assignment_strategy
+        instant = Distribution.constant(0.0)
+        self.link_in = link_in or Link(self.env, instant, Sampler.of(instant, None))
+        self.link_out = link_out or Link(self.env, instant, Sampler.of(instant, None))
+        # Which reader slot (one per group) accounts for what this consumer reads.
+        self.reader = self.group_id if self.group_id is not None else f"{self.client_id}"
+        self._group: ConsumerGroup | None = None
+        self._member: Member | None = None
+        self._subscription: list[str] | None = None
+        self._listener: ConsumerRebalanceListener | None = None
+        self._assignment: set[TopicPartition] = set()
+        self._positions: dict[TopicPartition, int] = {}
+        self._sent_commits: dict[TopicPartition, int] = {}
+        self._in_hand: deque[ConsumerRecord] = deque()
+        self._next_auto_commit = self.env.now + self.settings.auto_commit_interval
+        self._turn = 0
+        self._waiting: simpy.Event | None = None
+        self._watching: set[TopicPartition] = set()  # partitions that will wake us on new data
+        self._closed = False
+        self.crashed = False
+
+    # ----- subscribing -----
+    def subscribe(
+        self, topics: Iterable[str], listener: ConsumerRebalanceListener | None = None
+    ) -> None:
+        """Join `group.id`'s group for these topics; partitions come with the next rebalance."""
+        self._check_open()
+        if self.group_id is None:
+            raise KafkaError("INVALID_GROUP_ID", "subscribe() needs a group.id")
+        topics = list(topics)
+        for topic in topics:
+            self.cluster.partitions_for(topic)
+        self._subscription = topics
+        self._listener = listener
+        group = self.cluster.coordinator.group(self.group_id, self.strategy)
+        self._group = group
+        if self._member is not None:
+            self._member.topics = topics
+            group.request_rebalance(f"{self.client_id} changed its subscription")
+        else:
+            self._member = group.add(self, topics)
+
+    def unsubscribe(self) -> None:
+        self._leave("left")
+        self._subscription = None
+
+    def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        """Manual assignment: read these partitions, outside any group membership."""
+        self._check_open()
+        if self._member is not None:
+            raise KafkaError("ILLEGAL_STATE", "subscribe() and assign() cannot be mixed")
+        wanted = {(str(t), int(p)) for t, p in partitions}
+        for topic, p in wanted:
+            self.cluster.partition(topic, p)
+        for tp in self._assignment - wanted:
+            self._positions.pop(tp, None)
+        self._assignment = wanted
+        if self.group_id is not None:
+            self._group = self.cluster.coordinator.group(self.group_id, self.strategy)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._assignment)
+
+    def subscription(self) -> list[str] | None:
+        return None if self._subscription is None else list(self._subscription)
+
+    # ----- polling -----
+    def poll(self, max_records: int | None = None) -> list[ConsumerRecord]:
+        """Records from the assigned partitions (at most `max.poll.records`); [] if none now."""
+        self._check_open()
+        self._group_poll()
+        if self.settings.enable_auto_commit and self.env.now >= self._next_auto_commit:
+            self._auto_commit()
+        budget = self.settings.max_poll_records if max_records is None else max_records
+        if not self._assignment or budget <= 0:
+            return []
+        order = sorted(self._assignment)
+        start = self._turn % len(order)
+        self._turn += 1
+        found: list[ConsumerRecord] = []
+        for tp in order[start:] + order[:start]:
+            if len(found) >= budget:
+                break
+            self._fetch(tp, budget - len(found), found)
+        return found
+
+    def _fetch(self, tp: TopicPartition, budget: int, found: list[ConsumerRecord]) -> None:
+        partition = self.cluster.partition(*tp)
+        if not partition.available:
+            return
+        position = self._positions.get(tp)
+        if position is None or not partition.in_range(position):
+            position = self._reset_position(tp, out_of_range=position is not None)
+        records, position = partition.fetch(position, budget)
+        self._positions[tp] = position
+        if not records:
+            return
+        slot = partition.slot_of(self.reader)
+        recorder, name = self.recorder, partition.name
+        for record in records:
+            msg = self._copy_for(partition, record, slot)
+            msg.deliveries += 1
+            recorder.delivered_message(msg, name)
+            consumer_record = ConsumerRecord(
+                tp[0],
+                tp[1],
+                record.offset,
+                record.timestamp,
+                record.key,
+                None if record.tombstone else record.msg.body,
+                msg,
+            )
+            found.append(consumer_record)
+            self._in_hand.append(consumer_record)
+
+    def _copy_for(self, partition: Any, record: Record, slot: int | None) -> Message:
+        copies = record.copies
+        if slot is None or copies is None or slot >= len(copies) or copies[slot] is None:
+            slot = partition.attach(self.reader, record.offset)
+            copies = record.copies
+            assert copies is not None
+        msg = copies[slot]
+        assert msg is not None
+        return msg
+
+    def wait(self, timeout: float | None = None) -> simpy.Event:
+        """An event that fires when `poll` may have something to do (data, a rebalance) or
+        after `timeout` seconds. Only one wait at a time."""
+        event = self.env.event()
+        if self._closed:
+            return event  # a dead consumer waits forever
+        if self._has_work():
+            event.succeed()
+            return event
+        self._waiting = event
+        for tp in self._assignment - self._watching:
+            self._watching.add(tp)
+            self.cluster.partition(*tp).waiters.append(partial(self._data_arrived, tp))
+        if timeout is not None:
+            timer = self.env.timeout(timeout)
+            timer.callbacks.append(lambda _e, ev=event: self._wake(ev))
+        return event
+
+    def _has_work(self) -> bool:
+        group, member = self._group, self._member
+        if member is not None and group is not None and group.needs_join(member):
+            return True
+        for tp in self._assignment:
+            partition = self.cluster.partition(*tp)
+            if not partition.available:
+                continue
+            position = self._positions.get(tp)
+            if position is None or position < partition.hw or not partition.in_range(position):
+                return True
+        return False
+
+    def _data_arrived(self, tp: TopicPartition) -> None:
+        self._watching.discard(tp)
+        event = self._waiting
+        if event is not None and not event.triggered:
+            self.link_in.send(self._wake, event)
+
+    def _wake(self, event: simpy.Event) -> None:
+        if self._waiting is event:
+            self._waiting = None
+        if not event.triggered:
+            event.succeed()
+
+    def _group_needs_poll(self) -> None:
+        """The coordinator wants this member to poll (a rebalance, a new assignment)."""
+        self.wakeup()
+
+    def wakeup(self) -> None:
+        """End a `wait()` now (KafkaConsumer.wakeup interrupts a blocking poll)."""
+        event = self._waiting
+        if event is not None:
+            self._wake(event)
+
+    # ----- positions -----
+    def _reset_position(self, tp: TopicPartition, out_of_range: bool = False) -> int:
+        partition = self.cluster.partition(*tp)
+        committed = None if out_of_range else self.committed(tp)
+        if committed is not None and partition.in_range(committed):
+            position = committed
+        else:
+            policy = self.settings.auto_offset_reset
+            if policy == "earliest":
+                position = partition.log_start_offset
+            elif policy == "latest":
+                position = partition.hw
+            else:
+                raise KafkaError(
+                    "OFFSET_OUT_OF_RANGE" if out_of_range else "NO_OFFSET_FOR_PARTITION",
+                    f"{partition.name} and auto.offset.reset=none",
+                )
+        self._set_position(tp, position)
+        return position
+
+    def _set_position(self, tp: TopicPartition, position: int) -> None:
+        self._positions[tp] = position
+        self.cluster.partition(*tp).attach(self.reader, position)
+
+    def position(self, tp: TopicPartition) -> int:
+        """The offset of the next record `poll` will return from `tp`."""
+        tp = (tp[0], int(tp[1]))
+        self._require_assigned(tp)
+        position = self._positions.get(tp)
+        if position is None:
+            position = self._reset_position(tp)
+        return position
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """Make the next poll read `tp` from `offset` (replay when it is behind the position)."""
+        tp = (tp[0], int(tp[1]))
+        self._require_assigned(tp)
+        if offset < 0:
+            raise ValueError("offsets are non-negative")
+        self._set_position(tp, offset)
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        for tp in partitions or sorted(self._assignment):
+            self.seek(tp, self.cluster.partition(*tp).log_start_offset)
+
+    def seek_to_end(self, *partitions: TopicPartition) -> None:
+        for tp in partitions or sorted(self._assignment):
+            self.seek(tp, self.cluster.partition(*tp).hw)
+
+    def offsets_for_times(
+        self, timestamps: dict[TopicPartition, float]
+    ) -> dict[TopicPartition, int | None]:
+        """For each partition, the earliest offset whose timestamp (seconds) is >= the given one;
+        None when every record is older."""
+        return {
+            tp: self.cluster.partition(*tp).offset_for_time(ts) for tp, ts in timestamps.items()
+        }
+
+    def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: self.cluster.partition(*tp).log_start_offset for tp in partitions}
+
+    def end_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: self.cluster.partition(*tp).hw for tp in partitions}
+
+    # ----- committing -----
+    def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
+        """Commit `offsets` (default: the current positions) for the group. The commit reaches
+        the coordinator after the consumer->broker hop."""
+        self._check_open()
+        if self._group is None:
+            raise KafkaError("INVALID_GROUP_ID", "commit() needs a group.id")
+        if offsets is None:
+            offsets = {tp: p for tp, p in self._positions.items() if tp in self._assignment}
+        else:
+            offsets = {(t, int(p)): int(o) for (t, p), o in offsets.items()}
+        if not offsets:
+            return
+        self._sent_commits.update(offsets)
+        self.recorder.count("kafka.commits")
+        self.link_out.send(self._group.commit, dict(offsets))
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        """The group's last committed offset for `tp` (None: never committed)."""
+        if self.group_id is None:
+            return None
+        return self.cluster.coordinator.committed(self.group_id, (tp[0], int(tp[1])))
+
+    def _auto_commit(self) -> None:
+        self._next_auto_commit = self.env.now + self.settings.auto_commit_interval
+        if self._group is not None and self._positions:
+            self.commit()
+
+    # ----- the application's side -----
+    def processed(self, record: ConsumerRecord) -> None:
+        """The application finished `record` (not a Kafka call: the simulator counts it)."""
+        self.recorder.processed(record.message, self.client_id)
+        in_hand = self._in_hand
+        if in_hand and in_hand[0] is record:
+            in_hand.popleft()
+        else:
+            with contextlib.suppress(ValueError):
+                in_hand.remove(record)
+
+    def crash(self) -> None:
+        """Die at once: no commit, no LeaveGroup. The coordinator notices after
+        `session.timeout.ms`; until then nobody reads this consumer's partitions."""
+        if self._closed:
+            return
+        self.crashed = True
+        self._abandon_in_hand()
+        self._closed = True
+        self._waiting = None
+        if self._member is not None and self._group is not None:
+            self._group.member_crashed(self._member)
+            self.recorder.count("kafka.consumer_crashes")
+
+    def close(self) -> None:
+        """Commit (with auto-commit) and leave the group: a rebalance starts at once."""
+        if self._closed:
+            return
+        if self._member is None and self.settings.enable_auto_commit and self._group is not None:
+            self.commit()  # a member commits while revoking, in _leave
+        self._leave("left")
+        self._abandon_in_hand()
+        self._closed = True
+        self._waiting = None
+
+    def _abandon_in_hand(self) -> None:
+        """Records polled but never processed: redelivered later unless their offset is
+        already committed, in which case the group will never read them again."""
+        recorder = self.recorder
+        for record in self._in_hand:
+            tp = (record.topic, record.partition)
+            committed = max(self.committed(tp) or 0, self._sent_commits.get(tp, 0))
+            if record.offset < committed and record.message.state is State.LIVE:
+                recorder.lost(record.message, f"{record.topic}-{record.partition}")
+        self._in_hand.clear()
+
+    def _leave(self, how: str) -> None:
+        member, group = self._member, self._group
+        if member is None or group is None:
+            return
+        self._revoke(set(self._assignment))
+        self._member = None
+        group.remove(member, how)
+
+    # ----- the group protocol, client side -----
+    def _group_poll(self) -> None:
+        group, member = self._group, self._member
+        if group is None or member is None or not group.needs_join(member):
+            return
+        if not group.cooperative:
+            self._revoke(set(self._assignment))  # eager: give everything up before rejoining
+        group.join(member)
+
+    def _revoke(self, partitions: set[TopicPartition]) -> None:
+        """ConsumerCoordinator.onJoinPrepare / revocation: commit, tell the listener, drop."""
+        if not partitions:
+            return
+        if self.settings.enable_auto_commit and self._group is not None:
+            offsets = {tp: p for tp, p in self._positions.items() if tp in partitions}
+            if offsets:
+                self.commit(offsets)
+            self._next_auto_commit = self.env.now + self.settings.auto_commit_interval
+        if self._listener is not None:
+            self._listener.on_partitions_revoked(set(partitions))
+        for tp in partitions:
+            self._positions.pop(tp, None)
+        self._assignment -= partitions
+        if self._member is not None and self._group is not None:
+            self._group.release(self._member, partitions)
+
+    def _assignment_received(
+        self, granted: set[TopicPartition], revoked: set[TopicPartition]
+    ) -> None:
+        """SyncGroup answered: drop what must be revoked, start on what was added."""
+        if self._closed:
+            return
+        self._revoke(revoked & self._assignment)
+        added = granted - self._assignment
+        self._assignment = set(granted)
+        for tp in list(self._positions):
+            if tp not in self._assignment:
+                self._positions.pop(tp)
+        if self._member is not None and self._group is not None:
+            self._group.acquire(self._member, set(granted))
+        if added and self._listener is not None:
+            self._listener.on_partitions_assigned(set(added))
+        self._group_needs_poll()
+
+    # ----- checks -----
+    def _check_open(self) -> None:
+        if self._closed:
+            raise KafkaError("ILLEGAL_STATE", f"consumer {self.client_id} is closed")
+
+    def _require_assigned(self, tp: TopicPartition) -> None:
+        if tp not in self._assignment:
+            raise KafkaError("ILLEGAL_STATE", f"no current assignment for partition {tp}")
+
+    def __repr__(self) -> str:
+        return f"KafkaConsumer({self.client_id!r}, group={self.group_id!r})"

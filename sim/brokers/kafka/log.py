@@ -1,0 +1,291 @@
+"""One partition's log: an append-only sequence of records in segments, with offsets and timestamps.
+
+Kafka stores a partition as a list of segment files; the active (last) segment takes appends and
+rolls when it would exceed `segment.bytes` or is older than `segment.ms`. Retention never removes
+single records: it deletes whole closed segments from the front (the log start offset then jumps
+to the next segment's base offset), and compaction rewrites closed segments keeping the latest
+record per key. Offsets are never reused while the log lives, and after compaction they have gaps.
+
+Sources: Kafka documentation, "Log" and "Log Compaction" (kafka.apache.org/documentation/#log,
+#compaction); `kafka.log.UnifiedLog` / `LocalLog` (roll, deleteOldSegments, truncateTo) and
+`kafka.log.LogCleaner` (Kafka 3.x).
+
+The log is passive data: it knows nothing of replication, consumers or the Recorder. Records
+removed from it are returned to the caller, which decides what they mean (expired, lost...).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from sim.message import Message
+
+__all__ = ["BATCH_OVERHEAD", "RECORD_OVERHEAD", "PartitionLog", "Record", "Segment", "record_size"]
+
+# Message format v2 (KIP-98): a RecordBatch header is 61 bytes; each record adds a few varint
+# fields (length, attributes, timestamp and offset deltas, key and value lengths, header count),
+# about 8 bytes for small records. Used for segment sizes, retention.bytes and batch.size.
+BATCH_OVERHEAD = 61
+RECORD_OVERHEAD = 8
+
+
+def record_size(value_size: int, key: bytes | None) -> int:
+    """Bytes one record takes in a batch (and on disk)."""
+    return RECORD_OVERHEAD + value_size + (len(key) if key is not None else 0)
+
+
+class Record:
+    """One record in a partition's log.
+
+    `msg` is the produced message. `copies` holds, per reader slot (one slot per consumer group
+    reading the partition, see `Partition.attach`), that group's copy of the message: the first
+    group to read the record takes `msg` itself, each further group a `msg.copy()`. It stays None
+    until some group's copy horizon covers the record.
+    """
+
+    __slots__ = ("batch", "copies", "key", "msg", "offset", "size", "timestamp", "tombstone")
+
+    def __init__(
+        self,
+        offset: int,
+        timestamp: float,
+        msg: Message,
+        key: bytes | None,
+        size: int,
+        tombstone: bool = False,
+        batch: Any = None,
+    ) -> None:
+        self.offset = offset
+        self.timestamp = timestamp
+        self.msg = msg
+        self.key = key
+        self.size = size
+        self.tombstone = tombstone
+        self.batch = batch  # the producer batch it came in: truncation asks if it is still pending
+        self.copies: list[Message | None] | None = None
+
+    def __repr__(self) -> str:
+        return f"Record(offset={self.offset}, key={self.key!r}, tombstone={self.tombstone})"
+
+
+class Segment:
+    """A run of records sharing one file in Kafka: deleted or cleaned as a whole."""
+
+    __slots__ = ("base_offset", "contiguous", "created_at", "max_timestamp", "records", "size")
+
+    def __init__(self, base_offset: int, created_at: float) -> None:
+        self.base_offset = base_offset
+        self.created_at = created_at
+        self.records: list[Record] = []
+        self.size = 0
+        self.max_timestamp = float("-inf")
+        self.contiguous = True  # offsets are base, base+1, ... until compaction leaves gaps
+
+    def index_of(self, offset: int) -> int:
+        """Index of the first record with offset >= `offset`."""
+        if self.contiguous:
+            return min(max(offset - self.base_offset, 0), len(self.records))
+        return bisect_left(self.records, offset, key=_offset)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def _offset(record: Record) -> int:
+    return record.offset
+
+
+class PartitionLog:
+    """Segments of records, the log start offset and the log end offset (the next offset)."""
+
+    def __init__(self, segment_bytes: float, segment_seconds: float, now: float = 0.0) -> None:
+        self.segment_bytes = segment_bytes
+        self.segment_seconds = segment_seconds
+        self.segments: deque[Segment] = deque([Segment(0, now)])
+        self.log_start_offset = 0
+        self.log_end_offset = 0
+        self.size = 0  # bytes in every segment
+        self.count = 0  # records in every segment
+
+    # ----- appending -----
+    def _maybe_roll(self, incoming: int, now: float) -> Segment:
+        # UnifiedLog.maybeRoll: roll a non-empty active segment that would overflow segment.bytes
+        # or that has lived segment.ms.
+        active = self.segments[-1]
+        if active.records and (
+            active.size + incoming > self.segment_bytes
+            or now - active.created_at >= self.segment_seconds
+        ):
+            return self.roll(now)
+        return active
+
+    def roll(self, now: float) -> Segment:
+        """Close the active segment and start a new one at the log end offset."""
+        active = self.segments[-1]
+        if not active.records:
+            active.base_offset = self.log_end_offset
+            active.created_at = now
+            return active
+        fresh = Segment(self.log_end_offset, now)
+        self.segments.append(fresh)
+        return fresh
+
+    def append(
+        self,
+        items: list[tuple[Message, bytes | None, int, bool, float]],
+        now: float,
+        batch: Any = None,
+    ) -> list[Record]:
+        """Append one batch of (message, key, size, tombstone, timestamp): offsets are given here.
+
+        A batch is never split across segments, as in Kafka.
+        """
+        incoming = sum(item[2] for item in items)
+        segment = self._maybe_roll(incoming, now)
+        if not segment.records:
+            segment.created_at = now
+        offset = self.log_end_offset
+        records = segment.records
+        appended = []
+        for msg, key, size, tombstone, timestamp in items:
+            record = Record(offset, timestamp, msg, key, size, tombstone, batch)
+            records.append(record)
+            appended.append(record)
+            if timestamp > segment.max_timestamp:
+                segment.max_timestamp = timestamp
+            offset += 1
+        segment.size += incoming
+        self.size += incoming
+        self.count += len(appended)
+        self.log_end_offset = offset
+        return appended
+
+    # ----- reading -----
+    def _segment_index(self, offset: int) -> int:
+        """Index of the segment that holds `offset` (or the first after it)."""
+        segments = self.segments
+        i = len(segments) - 1
+        while i > 0 and segments[i].base_offset > offset:
+            i -= 1
+        return i
+
+    def read(self, offset: int, max_records: int, upper: int) -> tuple[list[Record], int]:
+        """Records with `offset` <= record offset < `upper`, at most `max_records`, and the
+        position after them (past any gap compaction left, up to `upper`)."""
+        found: list[Record] = []
+        if offset >= upper:
+            return found, offset
+        segments = self.segments
+        i = self._segment_index(offset)
+        position = offset
+        while i < len(segments) and len(found) < max_records:
+            segment = segments[i]
+            records = segment.records
+            j = segment.index_of(position)
+            while j < len(records) and len(found) < max_records:
+                record = records[j]
+                if record.offset >= upper:
+                    return found, max(position, min(record.offset, upper))
+                found.append(record)
+                position = record.offset + 1
+                j += 1
+            i += 1
+        if len(found) < max_records:
+            position = max(position, upper)  # nothing left below `upper`: skip compacted gaps
+        return found, position
+
+    def records_from(self, offset: int) -> Iterator[Record]:
+        """Every record at or after `offset`, in offset order."""
+        segments = self.segments
+        i = self._segment_index(offset)
+        first = True
+        while i < len(segments):
+            segment = segments[i]
+            start = segment.index_of(offset) if first else 0
+            first = False
+            records = segment.records
+            for j in range(start, len(records)):
+                yield records[j]
+            i += 1
+
+    def offset_for_timestamp(self, timestamp: float) -> int | None:
+        """The earliest offset whose timestamp is >= `timestamp` (ListOffsets by time), or None."""
+        for segment in self.segments:
+            if segment.max_timestamp < timestamp:
+                continue
+            for record in segment.records:
+                if record.timestamp >= timestamp:
+                    return record.offset
+        return None
+
+    # ----- removing -----
+    def delete_oldest_segment(self, now: float) -> list[Record]:
+        """Delete the first segment (rolling first when it is the active one)."""
+        if len(self.segments) == 1:
+            self.roll(now)
+        if len(self.segments) == 1:  # the only segment is empty: nothing to delete
+            return []
+        segment = self.segments.popleft()
+        self.size -= segment.size
+        self.count -= len(segment.records)
+        self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
+        return segment.records
+
+    def truncate_to(self, offset: int) -> list[Record]:
+        """Remove every record at or after `offset` (a follower that becomes leader has less)."""
+        removed: list[Record] = []
+        segments = self.segments
+        while len(segments) > 1 and segments[-1].base_offset >= offset:
+            segment = segments.pop()
+            removed[:0] = segment.records
+        active = segments[-1]
+        cut = active.index_of(offset)
+        tail = active.records[cut:]
+        if tail:
+            del active.records[cut:]
+            removed[:0] = tail
+        if removed:
+            active.size = sum(r.size for r in active.records)
+            active.max_timestamp = max((r.timestamp for r in active.records), default=float("-inf"))
+            self.size = sum(s.size for s in segments)
+            self.count -= len(removed)
+        self.log_end_offset = min(self.log_end_offset, max(offset, self.log_start_offset))
+        return removed
+
+    def compact(self, keep: Any) -> list[Record]:
+        """Rewrite every closed segment keeping the records for which `keep(record)` is true.
+
+        Segments the cleaner empties are dropped, except that the log start offset stays where it
+        was: compaction never moves it (consumers reading from it skip the gap).
+        """
+        removed: list[Record] = []
+        segments = self.segments
+        survivors: deque[Segment] = deque()
+        last = len(segments) - 1
+        for i, segment in enumerate(segments):
+            if i == last:
+                survivors.append(segment)
+                continue
+            kept = []
+            for record in segment.records:
+                (kept if keep(record) else removed).append(record)
+            if len(kept) != len(segment.records):
+                segment.records = kept
+                segment.contiguous = False
+                segment.size = sum(r.size for r in kept)
+                segment.max_timestamp = max((r.timestamp for r in kept), default=float("-inf"))
+            if kept:
+                survivors.append(segment)
+        self.segments = survivors
+        self.size = sum(s.size for s in survivors)
+        self.count -= len(removed)
+        return removed
+
+    def closed_records(self) -> Iterator[Record]:
+        """Records of every segment but the active one (what the cleaner may rewrite)."""
+        segments = self.segments
+        for i in range(len(segments) - 1):
+            yield from segments[i].records

@@ -1,0 +1,502 @@
+"""The Kafka producer client in simulated time: partitioner, record accumulator, sender, retries.
+
+`send` picks a partition (an explicit one; else murmur2 of the key; else the sticky partition)
+and appends the record to that partition's open batch in the accumulator. A batch is sent when
+it is full (`batch.size`), has waited `linger.ms`, or `flush()` is called; the sender then drains
+the first batch of *every* partition led by that broker into one produce request
+(`RecordAccumulator.ready` / `drain`), keeping at most `max.in.flight.requests.per.connection`
+requests in flight per broker. `acks` decides when the broker answers: 0 never (the send is done
+when it leaves), 1 after the leader appended, all after the ISR has it. Retriable errors
+(NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, a dropped connection) send the batch again after
+`retry.backoff.ms`, until `delivery.timeout.ms` has passed since the batch was created; the
+producer is idempotent (Kafka 3.x's default), so a retry never duplicates a record.
+
+Sources: `org.apache.kafka.clients.producer.KafkaProducer`, `internals.RecordAccumulator`,
+`internals.Sender`; KIP-480 (sticky partitioner); KIP-91 (delivery.timeout.ms); KIP-98.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import simpy
+
+from sim.brokers.kafka.cluster import NONE, RETRIABLE, KafkaCluster, KafkaError
+from sim.brokers.kafka.log import BATCH_OVERHEAD, record_size
+from sim.brokers.kafka.partitioner import StickyPartitioner, default_partition
+from sim.brokers.kafka.settings import ProducerSettings
+from sim.message import Message, State
+from sim.network import Link
+
+__all__ = [
+    "FutureRecordMetadata",
+    "KafkaProducer",
+    "ProduceRequest",
+    "ProducerBatch",
+    "RecordMetadata",
+]
+
+INF = float("inf")
+
+
+class RecordMetadata(NamedTuple):
+    topic: str
+    partition: int
+    offset: int  # -1 with acks=0: the producer never hears back
+    timestamp: float
+
+
+class FutureRecordMetadata:
+    """What `send` returns: completed when the broker answers (or at once with acks=0).
+
+    In simulated time nothing blocks: advance the environment, then read `.value` / `.get()`.
+    """
+
+    __slots__ = ("_callbacks", "exception", "is_done", "value")
+
+    def __init__(self) -> None:
+        self.is_done = False
+        self.value: RecordMetadata | None = None
+        self.exception: KafkaError | None = None
+        self._callbacks: list[Callable[[FutureRecordMetadata], None]] = []
+
+    def succeeded(self) -> bool:
+        return self.is_done and self.exception is None
+
+    def failed(self) -> bool:
+        return self.is_done and self.exception is not None
+
+    def get(self) -> RecordMetadata:
+        """The record's metadata; raises its error, or RuntimeError if not answered yet."""
+        if not self.is_done:
+            raise RuntimeError("not answered yet: run the simulation further first")
+        if self.exception is not None:
+            raise self.exception
+        assert self.value is not None
+        return self.value
+
+    def add_callback(self, fn: Callable[[FutureRecordMetadata], None]) -> None:
+        if self.is_done:
+            fn(self)
+        else:
+            self._callbacks.append(fn)
+
+    def _complete(self, value: RecordMetadata | None, error: KafkaError | None) -> None:
+        self.is_done = True
+        self.value = value
+        self.exception = error
+        callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            fn(self)
+
+
+class ProducerBatch:
+    """Records for one partition, sent and acknowledged together."""
+
+    __slots__ = (
+        "acknowledged",
+        "attempts",
+        "base_offset",
+        "created_at",
+        "done",
+        "full",
+        "futures",
+        "items",
+        "partition",
+        "producer_id",
+        "published",
+        "retry_at",
+        "sequence",
+        "size",
+        "topic",
+    )
+
+    def __init__(
+        self, topic: str, partition: int, producer_id: int, sequence: int, now: float
+    ) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.producer_id = producer_id
+        self.sequence = sequence  # per producer and partition: the broker's duplicate check
+        self.created_at = now
+        self.items: list[tuple[Message, bytes | None, int, bool]] = []
+        self.futures: list[FutureRecordMetadata | None] | None = None
+        self.size = BATCH_OVERHEAD
+        self.full = False
+        self.attempts = 0
+        self.retry_at = -INF
+        self.base_offset = -1
+        self.published = False  # appended to a log at least once
+        self.acknowledged = False  # the broker said it is written (or acks=0 sent it)
+        self.done = False  # the producer is finished with it (succeeded or failed)
+
+
+class ProduceRequest:
+    """One ProduceRequest: batches for partitions led by one broker, answered together."""
+
+    __slots__ = ("_pending", "acks", "batches", "errors", "node", "producer", "size")
+
+    def __init__(
+        self, producer: KafkaProducer, node: int, batches: list[ProducerBatch], acks: int
+    ) -> None:
+        self.producer = producer
+        self.node = node
+        self.batches = batches
+        self.acks = acks
+        self.size = sum(b.size for b in batches)
+        self.errors: dict[int, str] = {}  # id(batch) -> error code
+        self._pending = len(batches)
+
+    def batch_done(self, batch: ProducerBatch, error: str) -> None:
+        """The broker's answer for one batch; the response goes when every batch has one."""
+        key = id(batch)
+        if key in self.errors:
+            return
+        self.errors[key] = error
+        if error == NONE:
+            batch.acknowledged = True
+        elif self.acks == 0:
+            self.producer.lost_without_answer(batch)
+        self._pending -= 1
+        if self._pending == 0 and self.acks != 0:
+            self.producer.response_link.send(self.producer.on_response, self)
+
+    def fail(self, error: str) -> None:
+        """The connection dropped: every batch not answered yet gets `error`."""
+        for batch in self.batches:
+            self.batch_done(batch, error)
+
+
+class KafkaProducer:
+    """A producer client with Kafka's settings (`{"acks": "all", "linger.ms": 5, ...}`).
+
+    `link` carries requests to the brokers and `response_link` the answers back (default: an
+    ideal network). `rng` draws the sticky partitioner's choices.
+    """
+
+    def __init__(
+        self,
+        cluster: KafkaCluster,
+        config: dict[str, Any] | ProducerSettings | None = None,
+        *,
+        name: str = "producer",
+        link: Link | None = None,
+        response_link: Link | None = None,
+        rng: Any = None,
+    ) -> None:
+        from sim.distributions import Distribution, Sampler
+
+        self.cluster = cluster
+        self.env = cluster.env
+        self.recorder = cluster.recorder
+        self.name = name
+        self.settings = (
+            config
+            if isinstance(config, ProducerSettings)
+            else ProducerSettings.from_config(config or {})
+        )
+        instant = Distribution.constant(0.0)
+        self.link = link or Link(self.env, instant, Sampler.of(instant, None))
+        self.response_link = response_link or Link(self.env, instant, Sampler.of(instant, None))
+        self._rng = rng if rng is not None else cluster.streams.generator(f"producer:{name}/sticky")
+        self.producer_id = next(cluster.producer_ids)
+        self._batches: dict[tuple[str, int], deque[ProducerBatch]] = {}
+        self._sequences: dict[tuple[str, int], int] = {}
+        self._sticky: dict[str, StickyPartitioner] = {}
+        self._in_flight: dict[int, int] = {}
+        self._incomplete = 0
+        self._flushing = 0
+        self._flush_waiters: list[simpy.Event] = []
+        self._wake_at = INF
+        self._closed = False
+        cluster.on_leadership_change(lambda _partition: self._run_sender())
+
+    # ----- the client API -----
+    def send(
+        self,
+        topic: str,
+        value: bytes | str | None = None,
+        key: bytes | str | None = None,
+        headers: dict[str, Any] | None = None,
+        partition: int | None = None,
+        timestamp_ms: float | None = None,
+    ) -> FutureRecordMetadata:
+        """Send a record (a `value` of None is a tombstone). Returns its future."""
+        data = value.encode() if isinstance(value, str) else value
+        key_bytes = key.encode() if isinstance(key, str) else key
+        msg = Message(
+            next(self.cluster.message_ids),
+            self.env.now if timestamp_ms is None else timestamp_ms / 1000.0,
+            size=len(data) if data is not None else 0,
+            key=key_bytes,
+            headers=None if headers is None else dict(headers),
+            body=data,
+        )
+        self.recorder.produced_message(msg, self.name)
+        future = FutureRecordMetadata()
+        self.send_message(topic, msg, key_bytes, partition, data is None, future)
+        return future
+
+    def send_message(
+        self,
+        topic: str,
+        msg: Message,
+        key: bytes | None = None,
+        partition: int | None = None,
+        tombstone: bool = False,
+        future: FutureRecordMetadata | None = None,
+    ) -> None:
+        """Send an already-counted message (the scenario's producers call this)."""
+        if self._closed:
+            raise KafkaError("ILLEGAL_STATE", "the producer is closed")
+        partitions = self.cluster.partitions_for(topic)
+        size = record_size(msg.size, key)
+        if partition is not None:
+            if not 0 <= partition < len(partitions):
+                raise KafkaError("UNKNOWN_TOPIC_OR_PARTITION", f"{topic}-{partition}")
+            chosen = partition
+        elif key is not None:
+            chosen = default_partition(key, len(partitions))
+        else:
+            sticky = self._sticky.get(topic)
+            if sticky is None:
+                sticky = self._sticky[topic] = StickyPartitioner(len(partitions), self._rng)
+            chosen = sticky.partition()
+            if self._needs_new_batch((topic, chosen), size):
+                # KIP-480: a record that would open a new batch first moves the sticky partition.
+                chosen = sticky.batch_complete()
+        self._append((topic, chosen), msg, key, size, tombstone, future)
+
+    def flush(self) -> simpy.Event:
+        """Send everything now; the event fires when every record sent so far is answered."""
+        event = self.env.event()
+        if self._incomplete == 0:
+            event.succeed()
+            return event
+        self._flushing += 1
+        self._flush_waiters.append(event)
+        self._run_sender()
+        return event
+
+    def close(self) -> simpy.Event:
+        """Flush, then refuse further sends."""
+        event = self.flush()
+        self._closed = True
+        return event
+
+    def partitions_for(self, topic: str) -> list[int]:
+        return self.cluster.partitions_for(topic)
+
+    @property
+    def buffered(self) -> int:
+        """Records waiting in the accumulator (not yet sent)."""
+        return sum(len(b.items) for dq in self._batches.values() for b in dq)
+
+    # ----- the accumulator -----
+    def _needs_new_batch(self, tp: tuple[str, int], size: int) -> bool:
+        dq = self._batches.get(tp)
+        if not dq:
+            return True
+        last = dq[-1]
+        return last.full or last.attempts > 0 or not self._fits(last, size)
+
+    def _fits(self, batch: ProducerBatch, size: int) -> bool:
+        return not batch.items or batch.size + size <= self.settings.batch_size
+
+    def _append(
+        self,
+        tp: tuple[str, int],
+        msg: Message,
+        key: bytes | None,
+        size: int,
+        tombstone: bool,
+        future: FutureRecordMetadata | None,
+    ) -> None:
+        dq = self._batches.get(tp)
+        if dq is None:
+            dq = self._batches[tp] = deque()
+        batch = dq[-1] if dq else None
+        became_ready = False
+        if batch is None or batch.full or batch.attempts > 0 or not self._fits(batch, size):
+            if batch is not None and not batch.full:
+                batch.full = True
+                became_ready = True
+            sequence = self._sequences.get(tp, 0)
+            self._sequences[tp] = sequence + 1
+            batch = ProducerBatch(tp[0], tp[1], self.producer_id, sequence, self.env.now)
+            dq.append(batch)
+            self._incomplete += 1
+            if self.settings.linger > 0:
+                self._schedule_wake(self.env.now + self.settings.linger)
+            else:
+                became_ready = True
+        batch.items.append((msg, key, size, tombstone))
+        if future is not None:
+            if batch.futures is None:
+                batch.futures = [None] * (len(batch.items) - 1)
+            batch.futures.append(future)
+        elif batch.futures is not None:
+            batch.futures.append(None)
+        batch.size += size
+        if batch.size >= self.settings.batch_size:
+            batch.full = True
+            became_ready = True
+        if became_ready:
+            self._run_sender()
+
+    # ----- the sender -----
+    def _schedule_wake(self, at: float) -> None:
+        if at >= self._wake_at:
+            return
+        self._wake_at = at
+        timer = self.env.timeout(max(0.0, at - self.env.now))
+        timer.callbacks.append(self._on_wake)
+
+    def _on_wake(self, _event: Any) -> None:
+        if self.env.now >= self._wake_at:
+            self._wake_at = INF
+        self._run_sender()
+
+    def _ready_nodes(self) -> set[int]:
+        """Brokers with a sendable batch (`RecordAccumulator.ready`); expires stuck batches."""
+        now = self.env.now
+        linger = self.settings.linger
+        ready: set[int] = set()
+        next_check = INF
+        for tp, dq in self._batches.items():
+            if not dq:
+                continue
+            first = dq[0]
+            if now - first.created_at >= self.settings.delivery_timeout:
+                self._expire(tp, dq)
+                if not dq:
+                    continue
+                first = dq[0]
+            next_check = min(next_check, first.created_at + self.settings.delivery_timeout)
+            if first.retry_at > now:
+                next_check = min(next_check, first.retry_at)
+                continue
+            partition = self.cluster.partition(*tp)
+            if not partition.available:
+                continue
+            leader = partition.leader
+            assert leader is not None
+            if self._in_flight.get(leader, 0) >= self.settings.max_in_flight:
+                continue
+            lingered = first.created_at + linger
+            if len(dq) > 1 or first.full or now >= lingered or self._flushing:
+                ready.add(leader)
+            else:
+                next_check = min(next_check, lingered)
+        if next_check < INF:
+            self._schedule_wake(next_check)
+        return ready
+
+    def _run_sender(self) -> None:
+        while True:
+            nodes = self._ready_nodes()
+            sent = False
+            for node in sorted(nodes):
+                if self._in_flight.get(node, 0) < self.settings.max_in_flight:
+                    sent |= self._send_to(node)
+            if not sent:
+                return
+
+    def _send_to(self, node: int) -> bool:
+        """Drain the first batch of every partition led by `node` into one request."""
+        now = self.env.now
+        batches = []
+        for tp, dq in self._batches.items():
+            if not dq or dq[0].retry_at > now:
+                continue
+            partition = self.cluster.partition(*tp)
+            if partition.leader != node or not partition.available:
+                continue
+            batch = dq.popleft()
+            batch.full = True
+            batches.append(batch)
+        if not batches:
+            return False
+        acks = self.settings.acks
+        request = ProduceRequest(self, node, batches, acks)
+        recorder = self.recorder
+        recorder.count("kafka.requests")
+        recorder.count("kafka.batches", len(batches))
+        if acks == 0:
+            for batch in batches:
+                batch.acknowledged = True
+                self._finish(batch, None)
+        else:
+            self._in_flight[node] = self._in_flight.get(node, 0) + 1
+        broker = self.cluster.brokers[node]
+        self.link.send(broker.handle, request)
+        return True
+
+    def on_response(self, request: ProduceRequest) -> None:
+        """The broker's answer to a request (after the broker->producer hop)."""
+        self._in_flight[request.node] -= 1
+        now = self.env.now
+        for batch in request.batches:
+            error = request.errors.get(id(batch), NONE)
+            if error == NONE:
+                self._finish(batch, None)
+            elif error in RETRIABLE and now - batch.created_at < self.settings.delivery_timeout:
+                batch.attempts += 1
+                batch.retry_at = now + self.settings.retry_backoff
+                self.recorder.count("kafka.retries")
+                self._requeue(batch)
+                self._schedule_wake(batch.retry_at)
+            else:
+                self._finish(batch, KafkaError(error, f"{batch.topic}-{batch.partition}"))
+        self._run_sender()
+
+    def lost_without_answer(self, batch: ProducerBatch) -> None:
+        """acks=0: a batch the broker could not write is gone, and nobody will know."""
+        for msg, *_ in batch.items:
+            if msg.state is State.LIVE:
+                self.recorder.lost(msg, f"{batch.topic}-{batch.partition}")
+
+    def _requeue(self, batch: ProducerBatch) -> None:
+        # Retried batches go back to the front in sequence order (insertInSequenceOrder).
+        dq = self._batches[(batch.topic, batch.partition)]
+        index = 0
+        while index < len(dq) and dq[index].attempts > 0 and dq[index].sequence < batch.sequence:
+            index += 1
+        dq.insert(index, batch)
+
+    def _expire(self, tp: tuple[str, int], dq: deque[ProducerBatch]) -> None:
+        now = self.env.now
+        while dq and now - dq[0].created_at >= self.settings.delivery_timeout:
+            batch = dq.popleft()
+            self._finish(batch, KafkaError("REQUEST_TIMED_OUT", f"{tp[0]}-{tp[1]} expired"))
+
+    def _finish(self, batch: ProducerBatch, error: KafkaError | None) -> None:
+        if batch.done:
+            return
+        batch.done = True
+        self._incomplete -= 1
+        name = f"{batch.topic}-{batch.partition}"
+        if error is not None:
+            self.recorder.count("kafka.failed_batches")
+            for msg, *_ in batch.items:
+                self.recorder.rejected(msg, name)
+        futures = batch.futures
+        if futures is not None:
+            for i, future in enumerate(futures):
+                if future is None:
+                    continue
+                if error is not None:
+                    future._complete(None, error)
+                else:
+                    offset = -1 if self.settings.acks == 0 else batch.base_offset + i
+                    msg = batch.items[i][0]
+                    future._complete(
+                        RecordMetadata(batch.topic, batch.partition, offset, msg.produced_at), None
+                    )
+        if self._incomplete == 0 and self._flush_waiters:
+            waiters, self._flush_waiters = self._flush_waiters, []
+            self._flushing = 0
+            for event in waiters:
+                event.succeed()

@@ -1,0 +1,361 @@
+"""Builds a scenario's Kafka cluster, producers and consumer applications on a run's environment.
+
+Scenario producers are the generic open-loop `Producer` (its arrivals, schedules and spikes)
+feeding a `KafkaProducer` client; the network hop producer->broker carries the client's
+requests, not single records, so batching happens before it. Each consumer replica is an
+application running Kafka's poll loop with one of three commit strategies:
+
+- auto-commit (`enable.auto.commit`, the default): `poll` commits what the previous polls
+  returned every `auto.commit.interval.ms`; a crash replays up to an interval's worth of work.
+- `commit: after-processing`: commit once the polled batch is processed (at least once: a crash
+  mid-batch replays the processed part of the batch).
+- `commit: before-processing`: commit right after `poll`, then process (at most once: a crash
+  mid-batch loses the rest of the batch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from sim.brokers.kafka.cluster import KafkaCluster
+from sim.brokers.kafka.consumer import KafkaConsumer
+from sim.brokers.kafka.producer import KafkaProducer
+from sim.brokers.kafka.settings import ConsumerSettings, ProducerSettings
+from sim.clients.producer import Producer
+from sim.distributions import Distribution, Sampler
+from sim.message import Message
+from sim.network import Link
+from sim.units import format_duration
+
+if TYPE_CHECKING:
+    from sim.brokers.kafka.config import KafkaConfig
+    from sim.kernel import RunContext
+    from sim.scenario.schema import ConsumerConfig, ProducerConfig
+
+__all__ = ["ConsumerApp", "ProducerApp", "build"]
+
+TopicPartition = tuple[str, int]
+
+
+def build(ctx: RunContext) -> KafkaCluster:
+    config: KafkaConfig = ctx.scenario.broker  # type: ignore[assignment]
+    cluster = KafkaCluster(
+        ctx.env,
+        brokers=config.brokers,
+        recorder=ctx.recorder,
+        streams=ctx.streams,
+        replication_delay=config.replication_delay,
+        broker_session_timeout=config.broker_session_timeout_ms,
+        retention_check_interval=config.log_retention_check_interval_ms,
+        cleaner_backoff=config.log_cleaner_backoff_ms,
+        initial_rebalance_delay=config.group_initial_rebalance_delay_ms,
+        rebalance_time=config.rebalance_time,
+        cost=None if config.cost is None else config.cost.settings(),
+        message_ids=ctx.message_ids,
+    )
+    for topic in config.topics:
+        cluster.add_topic(topic.name, topic.settings())
+    for producer in ctx.scenario.producers:
+        ProducerApp(ctx, cluster, producer)
+    apps: list[ConsumerApp] = []
+    for consumer in ctx.scenario.consumers:
+        replicas = [ConsumerApp(ctx, cluster, consumer, r) for r in range(consumer.replicas)]
+        apps.extend(replicas)
+        if consumer.replay is not None:
+            ctx.env.process(_replay(ctx, replicas, consumer.replay.at, consumer.replay.by_duration))
+    for failure in config.failures:
+        ctx.env.process(
+            _broker_failure(ctx, cluster, failure.broker, failure.at, failure.restart_after)
+        )
+    _gauges(ctx, cluster)
+    _tables(ctx, cluster)
+    read = {c.from_ for c in ctx.scenario.consumers}
+    ctx.recorder.count("kafka.consumers", len(apps))
+    ctx.recorder.count(
+        "kafka.partitions", sum(t.partitions for t in config.topics if t.name in read)
+    )
+    return cluster
+
+
+# ----- producers -----
+class ProducerApp:
+    """A scenario producer: the generic open-loop arrivals, sent through a KafkaProducer."""
+
+    def __init__(self, ctx: RunContext, cluster: KafkaCluster, config: ProducerConfig) -> None:
+        from sim.scenario.schema import LinkOverride
+
+        owner = f"producer:{config.name}"
+        settings = ProducerSettings()
+        changes = {
+            "acks": config.acks,
+            "linger": config.linger_ms,
+            "batch_size": config.batch_size,
+            "delivery_timeout": config.delivery_timeout_ms,
+        }
+        settings = dataclasses.replace(
+            settings, **{k: v for k, v in changes.items() if v is not None}
+        )
+        hop = ctx.link(owner, "producer_to_broker", config.network)
+        # Answers come back over the same hop's delay distribution, drawn on a stream of their own.
+        delay = (
+            config.network.producer_to_broker
+            if config.network is not None and config.network.producer_to_broker is not None
+            else ctx.scenario.network.producer_to_broker
+        )
+        response = Link(ctx.env, delay, ctx.sampler(f"{owner}/broker_to_producer", delay))
+        self.client = KafkaProducer(
+            cluster,
+            settings,
+            name=config.name,
+            link=hop,
+            response_link=response,
+            rng=ctx.streams.generator(f"{owner}/sticky"),
+        )
+        self.topic = config.to
+        self.partition = config.partition
+        self.next_key = _key_chooser(config, ctx)
+        # The Producer's own hop is made instant: the delay belongs to the client's requests.
+        instant = LinkOverride(producer_to_broker=Distribution.constant(0.0))
+        Producer(ctx, config.model_copy(update={"network": instant}), self.send)
+
+    def send(self, msg: Message) -> None:
+        key = self.next_key()
+        msg.key = key
+        self.client.send_message(self.topic, msg, key, self.partition)
+
+
+def _key_chooser(config: ProducerConfig, ctx: RunContext) -> Callable[[], bytes | None]:
+    keys = config.keys
+    if keys is None:
+        return lambda: None
+    names = [f"key-{i}" for i in range(keys)] if isinstance(keys, int) else list(keys)
+    encoded = [name.encode() for name in names]
+    rng = ctx.streams.generator(f"producer:{config.name}/keys")
+    if config.key_distribution == "zipf":
+        # Zipf's law over the keys: the k-th most frequent key has weight 1/k (a few hot keys).
+        weights = 1.0 / np.arange(1, len(encoded) + 1)
+        p = weights / weights.sum()
+        return Sampler(lambda n: [encoded[i] for i in rng.choice(len(encoded), n, p=p)])
+    return Sampler.choice(encoded, rng)
+
+
+# ----- consumers -----
+class ConsumerApp:
+    """One consumer replica: a Kafka client and the application's poll loop around it."""
+
+    def __init__(
+        self, ctx: RunContext, cluster: KafkaCluster, config: ConsumerConfig, replica: int
+    ) -> None:
+        self.ctx = ctx
+        self.env = ctx.env
+        self.cluster = cluster
+        self.config = config
+        self.name = config.name if config.replicas == 1 else f"{config.name}.{replica}"
+        owner = f"consumer:{config.name}.{replica}"  # stable when replicas are added
+        self.service_time = ctx.sampler(f"{owner}/service", config.service_time)
+        self.link_in = ctx.link(owner, "broker_to_consumer", config.network)
+        self.link_out = ctx.link(owner, "consumer_to_broker", config.network)
+        self.settings = _consumer_settings(config, self.name)
+        auto = self.settings.enable_auto_commit
+        self.strategy = "auto" if auto else (config.commit or "after-processing")
+        self.consumer: KafkaConsumer | None = None
+        self._replay_from: float | None = None
+        self.process = self.env.process(self.run())
+        crash = config.crash
+        if crash is not None and crash.replica == replica:
+            self.env.process(self._crashes(crash.at, crash.restart_after))
+
+    def run(self) -> Generator[Any, Any, None]:
+        consumer = KafkaConsumer(
+            self.cluster, self.settings, link_in=self.link_in, link_out=self.link_out
+        )
+        self.consumer = consumer
+        listener = _CommitOnRevoke(consumer) if self.strategy == "after-processing" else None
+        consumer.subscribe([self.config.from_], listener)
+        timeout, service = self.env.timeout, self.service_time
+        before = self.strategy == "before-processing"
+        after = self.strategy == "after-processing"
+        try:
+            while True:
+                if self._replay_from is not None:
+                    self._seek_back(consumer, self._replay_from)
+                    self._replay_from = None
+                records = consumer.poll()
+                if not records:
+                    yield consumer.wait()
+                    continue
+                if before:
+                    consumer.commit()
+                for record in records:
+                    yield timeout(service())
+                    consumer.processed(record)
+                if after:
+                    consumer.commit()
+        except simpy.Interrupt:
+            consumer.crash()
+
+    def replay(self, since: float) -> None:
+        """Seek back to `since` (simulated time) at the next turn of the poll loop."""
+        if self.consumer is not None and not self.consumer.crashed:
+            self._replay_from = since
+            self.consumer.wakeup()
+
+    def _seek_back(self, consumer: KafkaConsumer, since: float) -> None:
+        assigned = sorted(consumer.assignment())
+        found = consumer.offsets_for_times(dict.fromkeys(assigned, since))
+        for tp in assigned:
+            offset = found[tp]
+            if offset is None:
+                consumer.seek_to_end(tp)
+            else:
+                consumer.seek(tp, offset)
+        self.ctx.recorder.count("kafka.replays")
+
+    def _crashes(
+        self, times: list[float], restart_after: float | None
+    ) -> Generator[Any, Any, None]:
+        for at in sorted(times):
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
+            if self.consumer is None or self.consumer.crashed or not self.process.is_alive:
+                continue
+            self.process.interrupt("crash")
+            self.ctx.recorder.event(f"consumer {self.name}", "crash")
+            if restart_after is not None:
+                yield self.env.timeout(restart_after)
+                self.process = self.env.process(self.run())
+                self.ctx.recorder.event(f"consumer {self.name}", "restart")
+
+
+class _CommitOnRevoke:
+    """ConsumerRebalanceListener of the commit-after-processing application: commit what was
+    processed before giving partitions up (the Kafka javadoc's recommended pattern)."""
+
+    def __init__(self, consumer: KafkaConsumer) -> None:
+        self.consumer = consumer
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.consumer.commit()
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass
+
+
+def _consumer_settings(config: ConsumerConfig, client_id: str) -> ConsumerSettings:
+    changes = {
+        "group_id": config.group_id or config.name,
+        "client_id": client_id,
+        "enable_auto_commit": config.enable_auto_commit,
+        "auto_commit_interval": config.auto_commit_interval_ms,
+        "auto_offset_reset": config.auto_offset_reset,
+        "max_poll_records": config.max_poll_records,
+        "partition_assignment_strategy": config.partition_assignment_strategy,
+        "session_timeout": config.session_timeout_ms,
+    }
+    return dataclasses.replace(
+        ConsumerSettings(), **{k: v for k, v in changes.items() if v is not None}
+    )
+
+
+def _replay(
+    ctx: RunContext, apps: list[ConsumerApp], at: float, by_duration: float
+) -> Generator[Any, Any, None]:
+    yield ctx.env.timeout(at)
+    if apps:
+        group = apps[0].settings.group_id
+        ctx.recorder.event(f"group {group}", f"replays the last {format_duration(by_duration)}")
+    for app in apps:
+        app.replay(at - by_duration)
+
+
+def _broker_failure(
+    ctx: RunContext, cluster: KafkaCluster, broker: int, at: float, restart_after: float | None
+) -> Generator[Any, Any, None]:
+    yield ctx.env.timeout(at)
+    cluster.crash_broker(broker)
+    ctx.recorder.event(f"broker {broker}", "crash")
+    if restart_after is not None:
+        yield ctx.env.timeout(restart_after)
+        cluster.restart_broker(broker)
+        ctx.recorder.event(f"broker {broker}", "restart")
+
+
+# ----- what the run reports -----
+def _gauges(ctx: RunContext, cluster: KafkaCluster) -> None:
+    """Consumer lag per group and partition (`lag.<group>.<topic>-<p>`) and retained records
+    per topic (`records.<topic>`), sampled into the time series."""
+    recorder, coordinator = ctx.recorder, cluster.coordinator
+    groups: dict[str, str] = {}
+    for consumer in ctx.scenario.consumers:
+        groups.setdefault(consumer.group_id or consumer.name, consumer.from_)
+    for group, topic in groups.items():
+        for partition in cluster.topics[topic].partitions:
+            tp = (topic, partition.index)
+
+            def lag(partition: Any = partition, group: str = group, tp: TopicPartition = tp):
+                slot = partition.slot_of(group)
+                start = None if slot is None else partition.reader_start[slot]
+                return partition.lag(coordinator.committed(group, tp), start)
+
+            recorder.gauge(f"lag.{group}.{partition.name}", lag)
+    for name, topic in cluster.topics.items():
+        recorder.gauge(f"records.{name}", lambda t=topic: sum(p.log.count for p in t.partitions))
+
+
+def _tables(ctx: RunContext, cluster: KafkaCluster) -> None:
+    coordinator = cluster.coordinator
+
+    def assignments() -> pd.DataFrame:
+        coordinator.finish()
+        columns = ["group", "topic", "partition", "member", "start", "end"]
+        return pd.DataFrame(coordinator.assignment_rows, columns=columns)
+
+    def members() -> pd.DataFrame:
+        columns = ["group", "member", "member_id", "joined", "left", "how"]
+        return pd.DataFrame(coordinator.member_rows, columns=columns)
+
+    def rebalances() -> pd.DataFrame:
+        columns = ["group", "generation", "started", "completed", "members", "strategy", "reason"]
+        return pd.DataFrame(coordinator.rebalance_rows, columns=columns)
+
+    def partitions() -> pd.DataFrame:
+        return pd.DataFrame(cluster.describe())
+
+    def offsets() -> pd.DataFrame:
+        rows = []
+        for group_id, group in sorted(coordinator.groups.items()):
+            for partition in cluster.all_partitions():
+                tp = (partition.topic.name, partition.index)
+                slot = partition.slot_of(group_id)
+                if slot is None and tp not in group.committed:
+                    continue
+                committed = group.committed.get(tp)
+                start = None if slot is None else partition.reader_start[slot]
+                rows.append(
+                    {
+                        "group": group_id,
+                        "topic": tp[0],
+                        "partition": tp[1],
+                        "committed": -1 if committed is None else committed,
+                        "log_start_offset": partition.log_start_offset,
+                        "high_watermark": partition.hw,
+                        "lag": partition.lag(committed, start),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    ctx.tables.update(
+        {
+            "kafka.assignments": assignments,
+            "kafka.members": members,
+            "kafka.rebalances": rebalances,
+            "kafka.partitions": partitions,
+            "kafka.offsets": offsets,
+        }
+    )

@@ -1,0 +1,317 @@
+"""A service: a pool of workers taking calls (and queue deliveries) from one waiting line.
+
+Each worker slot is one long-lived process; calls waiting for a worker are passive data in a
+deque. A worker spends the service time, then makes the downstream calls in order, holding
+itself busy until each answers or times out (retrying with backoff, behind an optional circuit
+breaker), then publishes to the broker if the service hands work off asynchronously, and answers.
+
+A worker skips a call whose caller has already stopped waiting (gRPC-style deadline
+propagation: https://grpc.io/docs/guides/deadlines/), so abandoned work is not done twice.
+The hooks at the end let sim/faults.py take the service down, slow it, crash it or make it fail.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.distributions import Distribution
+from sim.services.calls import Breaker, Call, CallerView, Outcome
+
+if TYPE_CHECKING:
+    from sim.kernel import RunContext
+    from sim.message import Message
+    from sim.services.config import ServiceConfig
+    from sim.services.ports import BrokerPort
+
+__all__ = ["Service"]
+
+OK, ERROR, REFUSED, FULL, TIMEOUT, OPEN = (
+    Outcome.OK,
+    Outcome.ERROR,
+    Outcome.REFUSED,
+    Outcome.FULL,
+    Outcome.TIMEOUT,
+    Outcome.OPEN,
+)
+UNIFORM = Distribution("uniform", (0.0, 1.0))
+
+
+class Service:
+    def __init__(self, ctx: RunContext, config: ServiceConfig, port: BrokerPort | None) -> None:
+        self.ctx = ctx
+        self.env = ctx.env
+        self.recorder = ctx.recorder
+        self.config = config
+        self.name = name = config.name
+        self.workers = config.workers
+        self.line: deque[Call] = deque()
+        self.busy = 0
+        self.up = True  # False while a `down` fault holds it (a hung service)
+        self.crashed = False
+        self.slowdown = 1.0
+        self.error_probability = 0.0
+        self.view = CallerView()  # how its callers see it
+        self.callees: list[Service] = []
+        self.breakers: dict[str, Breaker] = {}
+        self._service_time = ctx.sampler(f"service:{name}/service", config.service_time)
+        self._errors = ctx.sampler(f"service:{name}/errors", UNIFORM)
+        self._jitter = ctx.sampler(f"service:{name}/backoff", UNIFORM)
+        self._answered = self._on_downstream_answer  # one bound method, reused by every call
+        self._idle: deque[simpy.Event] = deque()
+        self._current: list[Call | None] = [None] * config.workers
+        self._pending: list[Call | None] = [None] * config.workers
+        self._keys = {
+            kind: f"{kind}.{name}"
+            for kind in ("calls", "errors", "refused", "rejected", "skipped", "late")
+        }
+        self._port = port
+        self._publish: Callable[[Message], bool] | None = None
+        if config.publishes_to is not None and port is not None:
+            self._publish = port.publisher(config.publishes_to, config.routing_key)
+        self.channel: Any = None
+        if config.consumes is not None:
+            self._subscribe()
+        self._processes = [self.env.process(self._worker(slot)) for slot in range(self.workers)]
+        self._gauges()
+
+    def connect(self, services: dict[str, Service]) -> None:
+        """Resolve the services it calls, with one breaker per callee when configured."""
+        self.callees = [services[name] for name in self.config.calls]
+        breaker = self.config.circuit_breaker
+        if breaker is not None:
+            for callee in self.callees:
+                self.breakers[callee.name] = found = Breaker(breaker)
+                self.recorder.gauge(f"breaker.{self.name}.{callee.name}", lambda b=found: b.state)
+
+    def _gauges(self) -> None:
+        gauge, name, now = self.recorder.gauge, self.name, lambda: self.env.now
+        gauge(f"busy.{name}", lambda: self.busy)
+        gauge(f"backlog.{name}", self.backlog)
+        gauge(f"success_rate.{name}", lambda: self.view.roll(now()).success_rate)
+        gauge(f"latency_p99.{name}", lambda: self.view.roll(now()).p99)
+        gauge(f"latency_mean.{name}", lambda: self.view.roll(now()).mean)
+
+    def backlog(self) -> int:
+        """Work waiting for it: its line, plus the ready messages of the queue it consumes."""
+        waiting = len(self.line)
+        if self._port is not None and self.config.consumes is not None:
+            waiting += self._port.ready(self.config.consumes)
+        return waiting
+
+    # ----- taking work -----
+    def submit(self, call: Call) -> None:
+        """A synchronous call arrives (it may be answered at once: refused, or line full)."""
+        self.recorder.count(self._keys["calls"])
+        if self.crashed:
+            self.recorder.count(self._keys["refused"])
+            call.answer(REFUSED)
+            return
+        limit = self.config.queue_limit
+        if limit is not None and len(self.line) >= limit:
+            if self.up:  # a hung service cannot even refuse: the call is never answered
+                self.recorder.count(self._keys["rejected"])
+                call.answer(FULL)
+            return
+        self.line.append(call)
+        if self.up:
+            self._wake_one()
+
+    def _on_delivery(self, channel: Any, method: Any, msg: Message, body: Any) -> None:
+        if not channel.is_open:  # in flight to a channel that has since closed
+            return
+        call = Call(msg, self.env.now)
+        call.handed_off = True  # the broker owns it: acked, requeued or lost
+        call.channel, call.tag = channel, method.delivery_tag
+        self.line.append(call)
+        if self.up and not self.crashed:
+            self._wake_one()
+
+    def _subscribe(self) -> None:
+        config = self.config
+        prefetch = config.workers if config.prefetch is None else config.prefetch
+        assert self._port is not None and config.consumes is not None
+        self.channel = self._port.subscribe(
+            self.name, config.consumes, prefetch, config.ack == "auto", self._on_delivery
+        )
+
+    def _wake_one(self) -> None:
+        idle = self._idle
+        while idle:
+            wake = idle.popleft()
+            if not wake.triggered:
+                wake.succeed()
+                return
+
+    def _wake_all(self) -> None:
+        for _ in range(len(self._idle)):
+            self._wake_one()
+
+    # ----- the workers -----
+    def _worker(self, slot: int) -> Generator[Any, Any, None]:
+        env, line, recorder, skipped = self.env, self.line, self.recorder, self._keys["skipped"]
+        while True:
+            if not line or not self.up or self.crashed:
+                wake = env.event()
+                self._idle.append(wake)
+                yield wake
+                continue
+            call = line.popleft()
+            if call.caller_gave_up:
+                recorder.count(skipped)
+                continue
+            self._current[slot] = call
+            self.busy += 1
+            try:
+                outcome = yield from self._handle(call, slot)
+            except simpy.Interrupt:  # down or crashed: the fault hook dealt with the call
+                continue
+            finally:
+                self.busy -= 1
+                self._current[slot] = None
+                self._pending[slot] = None
+            self._finish(call, outcome)
+
+    def _handle(self, call: Call, slot: int) -> Generator[Any, Any, Outcome]:
+        env = self.env
+        yield env.timeout(self._service_time() * self.slowdown)
+        if self.error_probability and self._errors() < self.error_probability:
+            return ERROR
+        for callee in self.callees:
+            outcome = yield from self._call(callee, call, slot)
+            if outcome is not OK:
+                return ERROR
+        if self._publish is not None:
+            root = call.root
+            if root.caller_gave_up and not root.handed_off:
+                return ERROR  # its client gave up: publishing would do work nobody awaits
+            root.handed_off = True
+            if not self._publish(call.msg):
+                return ERROR  # refused by the broker (reject-publish), which recorded it
+        return OK
+
+    def _finish(self, call: Call, outcome: Outcome) -> None:
+        recorder = self.recorder
+        if outcome is not OK:
+            recorder.count(self._keys["errors"])
+        if call.channel is not None:  # a delivery from its queue
+            if outcome is OK:
+                recorder.processed(call.msg, self.name)
+                if self.config.ack == "manual":
+                    call.channel.basic_ack(call.tag)
+            elif self.config.ack == "manual":
+                call.channel.basic_nack(call.tag, requeue=True)
+            else:
+                recorder.lost(call.msg, self.name)  # auto-acked: nothing can bring it back
+            return
+        if call.caller_gave_up:
+            recorder.count(self._keys["late"])
+        call.answer(outcome)
+
+    # ----- calling downstream -----
+    def _call(self, callee: Service, parent: Call, slot: int) -> Generator[Any, Any, Outcome]:
+        """One downstream call with its retries; the worker stays busy throughout."""
+        env, recorder, config = self.env, self.recorder, self.config
+        retries, timeout = config.retries, config.timeout
+        breaker = self.breakers.get(callee.name)
+        outcome = ERROR
+        for attempt in range(retries.max + 1):
+            if attempt:
+                recorder.count(f"retries.{callee.name}")
+                yield env.timeout(self._backoff(attempt))
+            if breaker is not None and not breaker.allow(env.now):
+                recorder.count(f"breaker_open.{callee.name}")
+                return OPEN
+            sub = Call(parent.msg, env.now, parent.root, self._answered)
+            sub.event = event = env.event()
+            self._pending[slot] = sub
+            callee.submit(sub)
+            if timeout is not None and not event.triggered:
+                timer = env.timeout(timeout)
+                timer.callbacks.append(lambda _t, s=sub: self._time_out(s))
+            outcome = yield event
+            self._pending[slot] = None
+            callee.view.record(outcome is OK, env.now - sub.sent_at)
+            if breaker is not None:
+                breaker.record(outcome is OK, env.now)
+            if outcome is OK:
+                return OK
+            if outcome is TIMEOUT:
+                recorder.count(f"timeouts.{callee.name}")
+        return outcome
+
+    def _on_downstream_answer(self, call: Call, outcome: Outcome) -> None:
+        event = call.event
+        if event is not None and not event.triggered:
+            event.succeed(outcome)
+
+    def _time_out(self, call: Call) -> None:
+        event = call.event
+        if event is not None and not event.triggered:
+            call.caller_gave_up = True
+            event.succeed(TIMEOUT)
+
+    def _backoff(self, attempt: int) -> float:
+        retries = self.config.retries
+        delay = min(retries.max_backoff, retries.backoff * retries.multiplier ** (attempt - 1))
+        if retries.jitter == "full":
+            return delay * self._jitter()
+        if retries.jitter == "equal":
+            return delay / 2 + delay / 2 * self._jitter()
+        return delay
+
+    # ----- fault hooks (sim/faults.py) -----
+    def go_down(self) -> None:
+        """Hang: work in progress stops and goes back to the head of the line; nothing is
+        answered, and calls keep piling up in the line until the service comes back."""
+        self.up = False
+        for slot, call in enumerate(self._current):
+            if call is None:
+                continue
+            self._abandon_downstream(slot)
+            self.line.appendleft(call)
+            self._processes[slot].interrupt("down")
+
+    def come_up(self) -> None:
+        self.up = True
+        self._wake_all()
+
+    def crash(self) -> None:
+        """Die: every held call is answered with a connection error at once, new calls are
+        refused; the consumer channel closes, so the broker requeues its unacked messages."""
+        self.crashed = True
+        held = [call for call in self._current if call is not None]
+        for slot, call in enumerate(self._current):
+            if call is not None:
+                self._abandon_downstream(slot)
+                self._processes[slot].interrupt("crash")
+        held.extend(self.line)
+        self.line.clear()
+        for call in held:
+            if call.channel is None:
+                call.answer(ERROR)
+            elif self.config.ack == "auto":
+                self.recorder.lost(call.msg, self.name)
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+
+    def restart(self) -> None:
+        self.crashed = False
+        if self.config.consumes is not None:
+            self._subscribe()
+        self._wake_all()
+
+    def set_slowdown(self, factor: float) -> None:
+        self.slowdown = factor
+
+    def set_error_probability(self, probability: float) -> None:
+        self.error_probability = probability
+
+    def _abandon_downstream(self, slot: int) -> None:
+        pending = self._pending[slot]
+        if pending is not None:
+            pending.caller_gave_up = True  # its answer, if any, will find nobody listening

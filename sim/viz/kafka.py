@@ -1,0 +1,315 @@
+"""Kafka charts: consumer lag per partition, partition assignment over time, throughput against the
+number of consumers, and what failures cost by variant. Drawn from Results only: the `lag.*`
+time series, the `kafka.*` tables and the summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from sim.results import Results
+from sim.viz.experiments import processing_rate
+from sim.viz.style import line_styles, new_figure, subtitle
+from sim.viz.timeseries import time_axis
+
+__all__ = [
+    "kafka_compare_charts",
+    "kafka_scenario_charts",
+    "lag_columns",
+    "plot_compare_lag",
+    "plot_consumer_lag",
+    "plot_delivery_outcomes",
+    "plot_partition_assignment",
+    "plot_throughput_vs_consumers",
+]
+
+_HATCHES = ["", "//", "..", "xx", "\\\\", "--", "++", "oo"]
+_FILLS = ["#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#fcbba1", "#d9d9d9", "#fff7bc", "#a6bddb"]
+
+
+def lag_columns(results: Results) -> dict[str, list[str]]:
+    """group -> its `lag.<group>.<topic>-<p>` columns, in partition order."""
+    groups: dict[str, list[str]] = {}
+    for column in results.timeseries.columns:
+        if column.startswith("lag."):
+            group = column[len("lag.") :].rsplit(".", 1)[0]
+            groups.setdefault(group, []).append(column)
+    return groups
+
+
+def _mark_events(ax, results: Results, scale: float) -> None:  # type: ignore[no-untyped-def]
+    events = results.events
+    if events is None or events.empty:
+        return
+    for i, (_, row) in enumerate(events.iterrows()):
+        ax.axvline(row["time"] / scale, color="0.4", linestyle=":", linewidth=1.0)
+        ax.annotate(
+            f"{row['component']} {row['event']}",
+            xy=(row["time"] / scale, 0.97 - 0.09 * (i % 3)),  # staggered: labels never overlap
+            xycoords=("data", "axes fraction"),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="top",
+            fontsize=7.5,
+            color="0.2",
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+        )
+
+
+def plot_consumer_lag(results: Results) -> Figure:
+    """One panel per consumer group: lag (high watermark minus committed offset) per partition."""
+    groups = lag_columns(results)
+    frame = results.timeseries
+    scale, unit = time_axis(results.duration)
+    rows = max(1, len(groups))
+    fig, axes = new_figure(9.0, 2.0 + 1.9 * rows, nrows=rows, sharex=True, squeeze=False)
+    markevery = max(1, len(frame) // 12)
+    for ax, (group, columns) in zip(axes[:, 0], groups.items(), strict=False):
+        styles = line_styles()
+        for column in columns:
+            ax.plot(
+                frame["time"] / scale,
+                frame[column],
+                label=column.rsplit(".", 1)[1],
+                markevery=markevery,
+                markersize=3.5,
+                linewidth=1.2,
+                **next(styles),
+            )
+        _mark_events(ax, results, scale)
+        ax.set_title(f"group {group}", fontsize=10, loc="left")
+        ax.set_ylabel("lag (records)")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend(
+            title="partition",
+            fontsize=7,
+            title_fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+        )
+    axes[-1, 0].set_xlabel(f"simulated time ({unit})")
+    axes[-1, 0].set_xlim(0, results.duration / scale)
+    fig.suptitle(f"{results.label}: consumer lag per partition")
+    subtitle(
+        fig,
+        "Lag = records a group has not committed yet (high watermark minus committed offset).",
+    )
+    return fig
+
+
+def _assignment_group(results: Results) -> str | None:
+    table = results.tables.get("kafka.assignments")
+    if table is None or table.empty:
+        return None
+    rebalances = results.tables.get("kafka.rebalances")
+    if rebalances is not None and not rebalances.empty:
+        counts = rebalances["group"].value_counts()
+        return str(counts.index[0])
+    return str(table["group"].iloc[0])
+
+
+def plot_partition_assignment(results: Results, group: str | None = None) -> Figure:
+    """Which member consumed each partition, over time, for one group (the one that rebalanced
+    most): a bar per ownership; the shaded spans are rebalances (JoinGroup to SyncGroup)."""
+    table = results.tables["kafka.assignments"]
+    group = group or _assignment_group(results)
+    own = table[table["group"] == group]
+    scale, unit = time_axis(results.duration)
+    partitions = sorted({(t, p) for t, p in zip(own["topic"], own["partition"], strict=True)})
+    fig, ax = new_figure(9.0, 1.6 + 0.45 * max(1, len(partitions)))
+    members_table = results.tables.get("kafka.members", pd.DataFrame())
+    members = list(dict.fromkeys(members_table.get("member", pd.Series(dtype=str))))
+    in_group = members_table[members_table["group"] == group] if len(members_table) else None
+    if in_group is not None:
+        members = list(dict.fromkeys(in_group["member"]))
+    members = members or sorted(set(own["member"]))
+    style = {
+        m: (_FILLS[i % len(_FILLS)], _HATCHES[i % len(_HATCHES)]) for i, m in enumerate(members)
+    }
+    row = {tp: i for i, tp in enumerate(partitions)}
+    for _, r in own.iterrows():
+        fill, hatch = style.get(r["member"], ("white", ""))
+        y = row[(r["topic"], r["partition"])]
+        start, width = r["start"] / scale, (r["end"] - r["start"]) / scale
+        ax.barh(
+            y, width, left=start, height=0.7, color=fill, hatch=hatch, edgecolor="black", lw=0.6
+        )
+        if width > 0.06 * results.duration / scale:
+            ax.text(
+                start + width / 2,
+                y,
+                r["member"],
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
+            )
+    rebalances = results.tables.get("kafka.rebalances")
+    if rebalances is not None and not rebalances.empty:
+        for _, r in rebalances[rebalances["group"] == group].iterrows():
+            if r["completed"] > r["started"]:
+                ax.axvspan(r["started"] / scale, r["completed"] / scale, color="0.85", zorder=0)
+    _mark_events(ax, results, scale)
+    ax.set_yticks(range(len(partitions)), [f"{t}-{p}" for t, p in partitions])
+    ax.invert_yaxis()
+    ax.set_xlim(0, results.duration / scale)
+    ax.set_xlabel(f"simulated time ({unit})")
+    ax.set_ylabel("partition")
+    ax.set_title(f"{results.label}: partition assignment of group {group}")
+    owners = set(own["member"])
+    handles = [
+        Patch(facecolor=style[m][0], hatch=style[m][1], edgecolor="black", label=m)
+        for m in members
+        if m in owners
+    ]
+    handles.append(Patch(facecolor="0.85", label="rebalancing"))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    idle = [m for m in members if m not in owners]
+    note = f" Idle members (no partition): {', '.join(idle)}." if idle else ""
+    subtitle(fig, "Who consumed each partition when; gaps are partitions nobody read." + note)
+    return fig
+
+
+def plot_throughput_vs_consumers(runs: Mapping[str, Results]) -> Figure:
+    """Records processed per second against the number of consumers in the group."""
+    points = sorted(
+        (r.summary["kafka.consumers"], processing_rate(r), name) for name, r in runs.items()
+    )
+    first = next(iter(runs.values()))
+    partitions = first.summary.get("kafka.partitions", 0)
+    fig, ax = new_figure()
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    ax.plot(xs, ys, color="black", marker="o", linewidth=1.4)
+    for x, y, _ in points:
+        ax.annotate(
+            f"{y:.0f}/s",
+            xy=(x, y),
+            xytext=(0, 7),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+        )
+    if partitions:
+        ax.axvline(partitions, color="0.4", linestyle="--", linewidth=1.0)
+        ax.annotate(
+            f"{partitions} partitions",
+            xy=(partitions, 0.05),
+            xycoords=("data", "axes fraction"),
+            xytext=(4, 0),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    ax.set_title(f"{first.scenario_name}: throughput vs number of consumers")
+    ax.set_xlabel("consumers in the group (count)")
+    ax.set_ylabel("records processed (per second)")
+    ax.set_xticks(xs)
+    ax.set_ylim(0, max(ys) * 1.2 if ys and np.isfinite(max(ys)) else 1)
+    ax.grid(True, alpha=0.3)
+    subtitle(
+        fig, "A partition has one reader per group: consumers past the partition count sit idle."
+    )
+    return fig
+
+
+def plot_delivery_outcomes(runs: Mapping[str, Results]) -> Figure:
+    """Duplicates, lost and expired records per variant."""
+    kinds = [
+        ("duplicates", "processed twice", "//"),
+        ("lost", "lost", "xx"),
+        ("expired", "expired", ".."),
+    ]
+    names = list(runs)
+    x = np.arange(len(names))
+    width = 0.8 / len(kinds)
+    fig, ax = new_figure()
+    top = 0
+    for i, (key, label, hatch) in enumerate(kinds):
+        values = [runs[n].summary.get(key, 0) for n in names]
+        top = max(top, *values)
+        bars = ax.bar(
+            x + (i - 1) * width,
+            values,
+            width,
+            label=label,
+            color="white",
+            edgecolor="black",
+            hatch=hatch,
+        )
+        ax.bar_label(bars, fontsize=8, padding=2)
+    first = next(iter(runs.values()))
+    ax.set_xticks(x, names, fontsize=8)
+    ax.set_ylabel("records (count)")
+    ax.set_xlabel("variant")
+    ax.set_ylim(0, max(1, top) * 1.2)
+    ax.set_title(f"{first.scenario_name}: records processed twice, lost or expired, by variant")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    subtitle(fig, "Same seed for every variant: the difference is what the variant changes.")
+    return fig
+
+
+def plot_compare_lag(runs: Mapping[str, Results]) -> Figure:
+    """Total lag of every group, over time, one line per variant."""
+    first = next(iter(runs.values()))
+    duration = max(r.duration for r in runs.values())
+    scale, unit = time_axis(duration)
+    fig, ax = new_figure()
+    styles = line_styles()
+    for name, results in runs.items():
+        frame = results.timeseries
+        columns = [c for cols in lag_columns(results).values() for c in cols]
+        ax.plot(
+            frame["time"] / scale,
+            frame[columns].sum(axis=1),
+            label=name,
+            markevery=max(1, len(frame) // 12),
+            markersize=4,
+            linewidth=1.3,
+            **next(styles),
+        )
+    _mark_events(ax, first, scale)
+    ax.set_title(f"{first.scenario_name}: total consumer lag by variant")
+    ax.set_xlabel(f"simulated time ({unit})")
+    ax.set_ylabel("lag, all partitions (records)")
+    ax.set_xlim(0, duration / scale)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(title="variant", fontsize=8)
+    subtitle(fig, "Records produced but not yet committed by their consumer group.")
+    return fig
+
+
+def kafka_scenario_charts(results: Results) -> dict[str, Callable[[], Figure]]:
+    """The Kafka charts a single run's data allows."""
+    charts: dict[str, Callable[[], Figure]] = {}
+    if lag_columns(results):
+        charts["consumer_lag"] = lambda: plot_consumer_lag(results)
+    table = results.tables.get("kafka.assignments")
+    if table is not None and not table.empty:
+        charts["partition_assignment"] = lambda: plot_partition_assignment(results)
+    return charts
+
+
+def kafka_compare_charts(runs: Mapping[str, Results]) -> dict[str, Callable[[], Figure]]:
+    """The Kafka charts comparing a scenario's variants, when their data is there."""
+    values = list(runs.values())
+    if not values or not all(lag_columns(r) for r in values):
+        return {}
+    charts: dict[str, Callable[[], Figure]] = {"compare_lag": lambda: plot_compare_lag(runs)}
+    consumers = {r.summary.get("kafka.consumers") for r in values}
+    if None not in consumers and len(consumers) > 1:
+        charts["throughput_vs_consumers"] = lambda: plot_throughput_vs_consumers(runs)
+    if any(r.summary.get(k, 0) for r in values for k in ("duplicates", "lost", "expired")):
+        charts["delivery_outcomes"] = lambda: plot_delivery_outcomes(runs)
+    with_table = [r for r in values if "partition_assignment" in kafka_scenario_charts(r)]
+    if with_table:
+        # The variant with the most members shows most (idle members, more rebalances).
+        busiest = max(with_table, key=lambda r: len(r.tables.get("kafka.members", ())))
+        charts["partition_assignment"] = lambda: plot_partition_assignment(busiest)
+    return charts

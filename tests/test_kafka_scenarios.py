@@ -1,0 +1,245 @@
+"""Kafka scenarios: validation with one-line errors, Kafka setting names and overrides, the
+scenario files (conservation, and what each is meant to show), determinism, tables and charts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sim
+from sim.scenario import ScenarioError, apply_overrides, parse_assignment
+from sim.viz.charts import scenario_charts
+from sim.viz.kafka import kafka_compare_charts
+from sim.viz.style import save
+from tests.helpers import ROOT
+
+SCENARIOS = ROOT / "scenarios"
+KAFKA_FILES = sorted(SCENARIOS.glob("kafka_*.yaml"))
+
+
+def _data(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "k",
+        "duration": 20.0,
+        "broker": {
+            "type": "kafka",
+            "group.initial.rebalance.delay.ms": 0,
+            "topics": [{"name": "events", "partitions": 3}],
+        },
+        "producers": [{"name": "p", "to": "events", "rate": 50.0, "keys": 20}],
+        "consumers": [{"name": "c", "from": "events", "service_time": "5ms"}],
+    }
+    data.update(changes)
+    return data
+
+
+def _error(data: dict[str, Any]) -> str:
+    with pytest.raises(ScenarioError) as caught:
+        sim.Scenario.from_dict(data, "x.yaml")
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_errors_inside_the_kafka_section_name_the_path_without_the_union_tag() -> None:
+    broker = _data()["broker"]
+    message = _error(_data(broker={**broker, "topics": [{"name": "e", "partitions": 0}]}))
+    assert message.startswith("x.yaml: broker.topics[0].partitions: ")
+    message = _error(_data(broker={**broker, "topics": [{"name": "e", "retention": 5}]}))
+    assert message.startswith("x.yaml: broker.topics[0].retention: unknown key 'retention'")
+    assert "retention.ms" in message  # the known keys are the topic's, by Kafka's names
+    assert _error(_data(broker={"type": "kafak"})) == (
+        "x.yaml: broker.type: unknown type 'kafak' (known: kafka, rabbitmq)"
+    )
+    message = _error(
+        _data(broker={**broker, "brokers": 1, "topics": [{"name": "e", "replication.factor": 3}]})
+    )
+    assert "replication.factor 3 is more than the 1 broker(s)" in message
+
+
+def test_settings_of_the_other_broker_type_are_refused() -> None:
+    producer = {"name": "p", "to": "events", "rate": 1.0, "routing_key": "a.b"}
+    assert _error(_data(producers=[producer])) == (
+        "x.yaml: producers[0].routing_key: is not used by broker type 'kafka'"
+    )
+    consumer = {"name": "c", "from": "events", "prefetch": 10}
+    assert "consumers[0].prefetch" in _error(_data(consumers=[consumer]))
+    rabbit = {
+        "broker": {"type": "rabbitmq", "queues": [{"name": "q"}]},
+        "producers": [{"name": "p", "to": "q", "rate": 1.0, "linger.ms": 5}],
+        "consumers": [],
+    }
+    assert _error(_data(**rabbit)) == (
+        "x.yaml: producers[0].linger.ms: applies only to broker type 'kafka', not 'rabbitmq'"
+    )
+
+
+def test_kafka_settings_that_contradict_each_other_are_refused() -> None:
+    consumer = {"name": "c", "from": "events", "commit": "before-processing"}
+    assert "needs enable.auto.commit: false" in _error(_data(consumers=[consumer]))
+    members = [
+        {"name": "a", "from": "events", "group.id": "g"},
+        {"name": "b", "from": "events", "group.id": "g", "partition.assignment.strategy": "sticky"},
+    ]
+    assert "the members of a group must agree" in _error(_data(consumers=members))
+    producer = {"name": "p", "to": "events", "rate": 1.0, "partition": 3}
+    assert "partitions 0..2" in _error(_data(producers=[producer]))
+    broker = {"type": "kafka", "topics": [{"name": "events", "cleanup.policy": "compact"}]}
+    producer = {"name": "p", "to": "events", "rate": 1.0}
+    assert "records need keys" in _error(_data(broker=broker, producers=[producer]))
+    crash = {"name": "c", "from": "events", "crash": {"at": [1], "replica": 2}}
+    assert "replicas 0..0" in _error(_data(consumers=[crash]))
+
+
+def test_ms_settings_read_bare_numbers_as_milliseconds() -> None:
+    consumer = {
+        "name": "c",
+        "from": "events",
+        "session.timeout.ms": 10_000,
+        "auto.commit.interval.ms": "2s",
+    }
+    producer = {"name": "p", "to": "events", "rate": 1.0, "linger.ms": 5, "acks": "all"}
+    scenario = sim.Scenario.from_dict(_data(consumers=[consumer], producers=[producer]))
+    assert scenario.consumers[0].session_timeout_ms == 10.0
+    assert scenario.consumers[0].auto_commit_interval_ms == 2.0
+    assert scenario.producers[0].linger_ms == 0.005
+    assert scenario.producers[0].acks == -1
+
+
+def test_dotted_kafka_keys_are_overridden_whole() -> None:
+    consumer = {"name": "c", "from": "events", "enable.auto.commit": True}
+    scenario = sim.Scenario.from_dict(_data(consumers=[consumer]))
+    path, value = parse_assignment("consumers.0.enable.auto.commit=false")
+    changed = scenario.override({path: value, "consumers.0.commit": "before-processing"})
+    assert changed.consumers[0].enable_auto_commit is False
+    assert changed.consumers[0].commit == "before-processing"
+    raw = apply_overrides(scenario.raw, {"broker.topics.0.retention.ms": 60_000})
+    assert raw["broker"]["topics"][0]["retention.ms"] == 60_000
+    assert sim.Scenario.from_dict(raw).broker.topics[0].retention_ms == 60.0
+
+
+def test_lag_columns_and_tables() -> None:
+    results = sim.run(sim.Scenario.from_dict(_data()))
+    assert results.conservation_gap() == 0
+    columns = [c for c in results.timeseries.columns if c.startswith("lag.")]
+    assert columns == [f"lag.c.events-{p}" for p in range(3)]
+    offsets = results.tables["kafka.offsets"].set_index("partition")
+    last = results.timeseries.iloc[-1]
+    for p in range(3):
+        assert last[f"lag.c.events-{p}"] == offsets.loc[p, "lag"]
+        assert (
+            offsets.loc[p, "lag"] == offsets.loc[p, "high_watermark"] - offsets.loc[p, "committed"]
+        )
+    owners = results.tables["kafka.assignments"]
+    assert sorted(owners["partition"]) == [0, 1, 2] and set(owners["member"]) == {"c"}
+    assert set(results.tables) >= {"kafka.partitions", "kafka.members", "kafka.rebalances"}
+
+
+def test_results_write_their_tables(tmp_path: Path) -> None:
+    results = sim.run(sim.Scenario.from_dict(_data()))
+    results.to_dir(tmp_path)
+    assert (tmp_path / "kafka.assignments.csv").read_text().startswith("group,topic,partition")
+
+
+# ----- the scenario files -----
+SHORT = {  # long enough to include what each scenario is about
+    "kafka_broker_failure": "45s",
+    "kafka_consumer_crash": "100s",
+    "kafka_consumer_groups": "1min",
+    "kafka_replay": "2.5h",
+    "kafka_retention": "20min",
+    "kafka_scaling": "30s",
+}
+
+
+def _runs(name: str) -> dict[str, sim.Results]:
+    scenario = sim.load_scenario(SCENARIOS / f"{name}.yaml")
+    variants = scenario.variant_scenarios() or {"": scenario}
+    return {v: sim.run(s, duration=SHORT[name]) for v, s in variants.items()}
+
+
+def test_every_kafka_scenario_is_named_after_its_file_and_has_a_short_run() -> None:
+    assert {p.stem for p in KAFKA_FILES} == set(SHORT)
+    for path in KAFKA_FILES:
+        assert sim.load_scenario(path).name == path.stem
+
+
+@pytest.mark.parametrize("name", sorted(SHORT))
+def test_scenario_conserves_every_copy(name: str) -> None:
+    for results in _runs(name).values():
+        s = results.summary
+        assert results.conservation_gap() == 0
+        assert s["processed_total"] == s["processed"] + s["duplicates"]
+
+
+def test_consumer_crash_shows_what_each_commit_strategy_costs() -> None:
+    runs = _runs("kafka_consumer_crash")
+    batch = 100  # max.poll.records
+    auto, after, before = (
+        runs[v].summary
+        for v in ("auto-commit", "commit-after-processing", "commit-before-processing")
+    )
+    assert auto["lost"] == 0 and auto["duplicates"] > batch  # seconds of work since a commit
+    assert after["lost"] == 0 and after["duplicates"] <= batch  # at most the unfinished batch
+    assert before["duplicates"] == 0 and 0 < before["lost"] <= batch  # its unprocessed rest
+
+
+def test_broker_failure_loses_writes_with_acks_1_only() -> None:
+    runs = _runs("kafka_broker_failure")
+    assert runs["acks-all"].summary["lost"] == 0
+    # Broker 0 led 2 of the 6 partitions (100 records/s); its followers were 100 ms behind.
+    assert 0 < runs["acks-1"].summary["lost"] < 40
+
+
+def test_scaling_is_flat_past_the_partition_count() -> None:
+    from sim.viz.experiments import processing_rate
+
+    runs = _runs("kafka_scaling")
+    rates = {r.summary["kafka.consumers"]: processing_rate(r) for r in runs.values()}
+    for n in (1, 2, 4):
+        assert rates[n] == pytest.approx(50.0 * n, rel=0.05)  # 20 ms a record each
+    assert rates[6] == rates[4] and rates[8] == rates[4]
+
+
+def test_replay_processes_the_last_hour_again() -> None:
+    results = _runs("kafka_replay")[""]
+    s = results.summary
+    assert s["kafka.replays"] == 3  # each of the three consumers seeked back
+    expected = 3.0 * 3600  # records produced in the hour before the replay, at 3/s
+    assert s["duplicates"] == pytest.approx(expected, rel=0.04)
+    assert s["lost"] == 0
+
+
+def test_retention_expires_what_the_slow_group_had_not_read() -> None:
+    results = _runs("kafka_retention")[""]
+    assert results.summary["expired"] > 0
+    offsets = results.tables["kafka.offsets"].set_index(["group", "partition"])
+    for p in (0, 1):
+        assert offsets.loc[("alerts", p), "lag"] < 50
+        assert offsets.loc[("reports", p), "lag"] > 500
+
+
+def test_same_seed_same_results() -> None:
+    first = _runs("kafka_consumer_groups")[""]
+    second = _runs("kafka_consumer_groups")[""]
+    assert first.summary == second.summary
+    assert first.timeseries.equals(second.timeseries)
+
+
+def test_kafka_charts_are_drawn_when_their_data_is_there(tmp_path: Path) -> None:
+    crash = _runs("kafka_consumer_crash")
+    single = scenario_charts(crash["auto-commit"])
+    assert {"consumer_lag", "partition_assignment"} <= set(single)
+    assert "queue_depth" not in single  # a stream has no queue depth
+    compared = kafka_compare_charts(crash)
+    assert {"compare_lag", "delivery_outcomes", "partition_assignment"} <= set(compared)
+    assert "throughput_vs_consumers" not in compared  # every variant has 2 consumers
+    for name, draw in {**single, **compared}.items():
+        fig = draw()
+        texts = [ax.get_title() for ax in fig.axes] + [fig._suptitle.get_text()] * bool(
+            fig._suptitle
+        )
+        assert any(texts), name
+        assert save(fig, tmp_path / f"{name}.png").stat().st_size > 5000
