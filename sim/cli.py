@@ -45,7 +45,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 # Piped output (make demo in CI, a log) keeps the table whole rather than squeezed to 80 columns.
-stdout = Console(width=None if sys.stdout.isatty() else 150)
+stdout = Console(width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True)
 SCENARIO_DIR = Path("scenarios")
 
@@ -128,24 +128,18 @@ def _write_runs(runs: dict[str, Results], folder: Path, prefix: str = "") -> Non
 
 
 def _write_atomically(runs: dict[str, Results], out: Path) -> None:
-    """Write the results folder next to its place, then swap it in: never half a folder."""
+    """Each run's results and charts (one folder per variant), swapped in whole."""
     from sim.viz import write_charts
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    def write(staging: Path) -> None:
         for variant, results in runs.items():
             target = staging / variant if variant else staging
             results.to_dir(target)
             if variant:
                 write_charts(results, target)
         _write_runs(runs, staging)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+
+    _replace_folder(out, write)
 
 
 def _load(path: Path, assignments: list[str] | None = None) -> Scenario:

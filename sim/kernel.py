@@ -69,8 +69,9 @@ def run(
 ) -> Results:
     """Simulate `scenario` (a Scenario or a path to a scenario file) and return its Results.
 
-    `seed` and `duration` replace the scenario's own; `trace=True` keeps one row per state
-    change of every message (memory then grows with the message count).
+    `seed` and `duration` replace the scenario's own; `trace=True` (or the scenario's own
+    `trace: true`) keeps one row per state change of every message (memory then grows with
+    the message count).
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -82,7 +83,7 @@ def run(
     if until <= scenario.warmup:
         raise ScenarioError(f"must be longer than the warmup ({scenario.warmup:g}s)", "duration")
     env = simpy.Environment()
-    recorder = Recorder(env, scenario.warmup, scenario.interval, trace)
+    recorder = Recorder(env, scenario.warmup, scenario.interval, trace or scenario.trace)
     ctx = RunContext(env, scenario, recorder, RandomStreams(seed))
     broker = broker_module(scenario.broker.type).build(ctx)
     build_services(ctx, broker)

@@ -40,6 +40,7 @@ class Message:
         "headers",
         "id",
         "key",
+        "persistent",
         "priority",
         "processed",
         "produced_at",
@@ -71,6 +72,7 @@ class Message:
         self.headers = headers
         self.priority = priority
         self.body = body  # only teaching scripts set one; simulated payloads are just a size
+        self.persistent = False  # AMQP delivery_mode 2: written to disk by a durable queue
         self.deliveries = 0  # times handed to a consumer
         self.redelivered = False  # the AMQP flag: set once the broker has handed it out before
         self.processed = 0  # times a consumer finished processing it (over 1: duplicates)
@@ -92,6 +94,7 @@ class Message:
             self.body,
         )
         twin.exchange = self.exchange
+        twin.persistent = self.persistent
         twin.ttl = self.ttl
         twin.expires_at = self.expires_at
         return twin

@@ -190,6 +190,7 @@ class Recorder:
             if msg.state is not State.LIVE:  # e.g. dead-lettered, then processed from a DLQ
                 self.states[msg.state] -= 1
                 self.states[State.LIVE] += 1
+                msg.state = State.LIVE  # else _final would take it from the old state again
             self._final(msg, State.PROCESSED)
             # Throughput counts what finishes inside the measurement window, whenever it was
             # produced: an overloaded queue still works at full speed on its old backlog.

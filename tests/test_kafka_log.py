@@ -194,3 +194,21 @@ def test_a_null_key_on_a_compacted_topic_is_refused() -> None:
     env.run(until=1.0)
     assert future.failed() and future.exception.code == "INVALID_RECORD"
     assert cluster.recorder.states[State.REJECTED] == 1
+
+
+def test_a_record_compacted_while_a_consumer_holds_it_is_processed_not_dropped() -> None:
+    env, cluster = _cluster_with_topic(
+        {"cleanup.policy": "compact", "segment.bytes": 2 * record_size(1, b"k")}
+    )
+    producer = KafkaProducer(cluster)
+    for value in (b"a", b"b", b"c"):  # one key; segments [a, b] [c]: a is superseded by b
+        producer.send("t", value=value, key=b"k")
+    consumer = KafkaConsumer(cluster, {"group.id": "g", "auto.offset.reset": "earliest"})
+    consumer.assign([("t", 0)])
+    held = consumer.poll(max_records=1)[0]
+    env.run(until=1.5)  # the cleaner runs: the held record is dropped from the log
+    states = cluster.recorder.states
+    assert held.message.state is State.DROPPED and states[State.DROPPED] == 1
+    consumer.processed(held)  # the consumer had it already: its effect happened
+    assert states[State.PROCESSED] == 1 and states[State.DROPPED] == 0
+    assert states[State.LIVE] == 2  # b and c, still unread

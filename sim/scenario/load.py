@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.faults import reference_errors as fault_reference_errors
+from sim.guarantees.config import reference_errors as guarantee_reference_errors
 from sim.scenario.errors import ScenarioError, format_path
 from sim.scenario.overrides import apply_overrides
 from sim.scenario.schema import Scenario
@@ -90,6 +91,7 @@ def _reference_errors(scenario: Scenario):  # type: ignore[no-untyped-def]
             )
     yield from service_reference_errors(scenario)
     yield from fault_reference_errors(scenario)
+    yield from guarantee_reference_errors(scenario)
     yield from _broker_only_fields(scenario)
     check_clients = getattr(broker, "client_errors", None)
     if check_clients is not None:

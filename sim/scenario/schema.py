@@ -21,6 +21,7 @@ from sim.clients.load import Schedule, Spikes
 from sim.distributions import Distribution
 from sim.faults import FaultConfig
 from sim.fields import Dist, Duration, Rate, Size, StrictModel
+from sim.guarantees.config import GuaranteeConfig
 from sim.services.config import ClientConfig, ServiceConfig
 
 __all__ = ["ConsumerConfig", "LinkConfig", "ProducerConfig", "Scenario"]
@@ -62,6 +63,19 @@ class ProducerConfig(StrictModel):
     priority: Priority = Field(default=None, json_schema_extra=RABBITMQ_ONLY)
     ttl: Duration | None = Field(default=None, json_schema_extra=RABBITMQ_ONLY)
     mandatory: bool = Field(default=False, json_schema_extra=RABBITMQ_ONLY)
+    # delivery_mode 2: a durable queue keeps the message across a broker restart (pika's
+    # default is transient, delivery_mode 1).
+    persistent: bool = Field(default=False, json_schema_extra=RABBITMQ_ONLY)
+    # An unreliable network (sim/guarantees/publish.py): each publish is lost on the way, or
+    # its confirm on the way back, with these probabilities; with `retry_after` the producer
+    # publishes a message again when its confirm has not come that long after the publish.
+    publish_loss_probability: float = Field(
+        default=0.0, ge=0.0, le=1.0, json_schema_extra=RABBITMQ_ONLY
+    )
+    confirm_loss_probability: float = Field(
+        default=0.0, ge=0.0, le=1.0, json_schema_extra=RABBITMQ_ONLY
+    )
+    retry_after: Duration | None = Field(default=None, gt=0, json_schema_extra=RABBITMQ_ONLY)
     # Kafka (broker.type: kafka; sim/brokers/kafka/config.py): record keys ("key-0".."key-N-1"
     # for an int, else the given list; none: null keys, the sticky partitioner), an explicit
     # partition, and the producer's own settings by their Kafka names.
@@ -94,6 +108,9 @@ class ConsumerConfig(StrictModel):
     nack_probability: float = Field(default=0.0, ge=0.0, le=1.0, json_schema_extra=RABBITMQ_ONLY)
     poison_header: str | None = Field(default=None, json_schema_extra=RABBITMQ_ONLY)
     requeue: bool = Field(default=True, json_schema_extra=RABBITMQ_ONLY)
+    # Delivery guarantees (sim/guarantees/): the strategy the consumer applies its side effects
+    # with, and where and how often its processing fails; effects go to the run's ledger.
+    guarantee: GuaranteeConfig | None = None
     # Kafka (broker.type: kafka; sim/brokers/kafka/config.py): the consumer's settings by their
     # Kafka names (group.id defaults to the consumer's name), the application's commit strategy
     # when auto-commit is off, and a crash schedule and a replay (stand-ins for `faults:`).
@@ -140,6 +157,9 @@ class Scenario(StrictModel):
     clients: list[ClientConfig] = []  # open-loop load on services
     faults: list[FaultConfig] = []  # sim/faults.py
     variants: dict[str, dict[str, Any]] = {}
+    # Keep the per-message trace (as `sim.run(..., trace=True)`): for small teaching runs
+    # whose charts draw single messages.
+    trace: bool = False
 
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
     _source: str = PrivateAttr(default="")

@@ -10,6 +10,7 @@ from sim.viz.experiments import (
     plot_spike,
     processing_rate,
 )
+from sim.viz.guarantees import plot_effect_matrix, plot_effects, plot_strategy_cost
 from sim.viz.kafka import (
     plot_compare_lag,
     plot_consumer_lag,
@@ -19,6 +20,7 @@ from sim.viz.kafka import (
 )
 from sim.viz.latency import plot_latency_cdf
 from sim.viz.sweep import plot_sweep
+from sim.viz.timeline import plot_message_timeline
 from sim.viz.timeseries import plot_queue_depth
 from sim.viz.topology import plot_topology
 
@@ -29,7 +31,10 @@ __all__ = [
     "plot_compare_messages_per_consumer",
     "plot_consumer_lag",
     "plot_delivery_outcomes",
+    "plot_effect_matrix",
+    "plot_effects",
     "plot_latency_cdf",
+    "plot_message_timeline",
     "plot_messages_per_consumer",
     "plot_outcomes",
     "plot_partition_assignment",
@@ -37,6 +42,7 @@ __all__ = [
     "plot_scaling",
     "plot_service_timeline",
     "plot_spike",
+    "plot_strategy_cost",
     "plot_sweep",
     "plot_throughput_vs_consumers",
     "plot_topology",

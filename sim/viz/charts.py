@@ -11,9 +11,11 @@ from sim.results import Results
 from sim.viz.compare import compare_charts
 from sim.viz.consumers import has_several_consumers, plot_messages_per_consumer
 from sim.viz.experiments import experiment_charts
+from sim.viz.guarantees import guarantee_charts
 from sim.viz.kafka import kafka_compare_charts, kafka_scenario_charts
 from sim.viz.latency import plot_latency_cdf
 from sim.viz.style import save
+from sim.viz.timeline import has_timeline, plot_message_timeline
 from sim.viz.timeseries import plot_queue_depth
 from sim.viz.topology import plot_topology
 
@@ -33,6 +35,13 @@ def scenario_charts(results: Results) -> dict[str, Callable[[], Figure]]:
             else {}
         ),
         **experiment_charts({results.variant or results.scenario_name: results}, compare=False),
+        # effects lost / once / duplicated, and each message's path in a small traced run
+        **guarantee_charts({results.variant or results.scenario_name: results}),
+        **(
+            {"message_timeline": lambda: plot_message_timeline(results)}
+            if has_timeline(results)
+            else {}
+        ),
     }
 
 

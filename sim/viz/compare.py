@@ -9,7 +9,9 @@ from matplotlib.figure import Figure
 from sim.results import Results
 from sim.viz.consumers import has_several_consumers, plot_compare_messages_per_consumer
 from sim.viz.experiments import experiment_charts
+from sim.viz.guarantees import guarantee_charts
 from sim.viz.style import line_styles, new_figure, subtitle
+from sim.viz.timeline import has_timeline, plot_message_timeline
 from sim.viz.timeseries import time_axis
 
 __all__ = ["compare_charts", "plot_compare_depth", "plot_compare_latency"]
@@ -90,4 +92,10 @@ def compare_charts(runs: Mapping[str, Results]) -> dict[str, Callable[[], Figure
             else {}
         ),
         **experiment_charts(runs),  # timeline, spike, outcomes, scaling: when their data is there
+        **guarantee_charts(runs),  # effects lost / once / duplicated, with a ledger
+        **(
+            {"message_timeline": lambda: plot_message_timeline(runs)}
+            if runs and all(has_timeline(r) for r in runs.values())
+            else {}
+        ),
     }

@@ -236,8 +236,15 @@ def plot_spike(runs: Mapping[str, Results]) -> Figure:
     return fig
 
 
+def _outcomes_differ(runs: Mapping[str, Results]) -> bool:
+    """Do the variants lose different numbers of messages (lost, rejected, dropped...)?"""
+    keys = [key for key, _label, _hatch in _OUTCOMES if key not in ("processed", "backlog_at_end")]
+    return len({tuple(r.summary.get(k, 0) for k in keys) for r in runs.values()}) > 1
+
+
 def plot_outcomes(runs: Mapping[str, Results]) -> Figure:
     """What became of every request, per variant: one stacked bar of final states."""
+    what = "requests" if all(_has_services(r) for r in runs.values()) else "messages"
     fig, ax = new_figure(9.0, 1.8 + 0.6 * len(runs))
     names = list(runs)
     left = np.zeros(len(names))
@@ -269,12 +276,15 @@ def plot_outcomes(runs: Mapping[str, Results]) -> Figure:
                 )
         left += counts
     ax.invert_yaxis()
-    ax.set_xlabel("requests (count)")
+    ax.set_xlabel(f"{what} (count)")
     ax.set_ylabel("variant")
-    ax.set_title(f"{_title(runs)}: what became of every request")
+    ax.set_title(f"{_title(runs)}: what became of every {what[:-1]}")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), title="final state")
     ax.grid(True, axis="x", alpha=0.3)
-    subtitle(fig, "Each bar adds up to the requests the clients sent (conservation).")
+    sent = (
+        "requests the clients sent" if what == "requests" else "messages produced, copies included"
+    )
+    subtitle(fig, f"Each bar adds up to the {sent} (conservation).")
     return fig
 
 
@@ -360,7 +370,7 @@ def experiment_charts(
         charts["spike"] = lambda: plot_spike(runs)
     elif with_services:
         charts["timeline"] = lambda: plot_service_timeline(runs)
-    if compare and with_services and len(runs) > 1:
+    if compare and len(runs) > 1 and (with_services or _outcomes_differ(runs)):
         charts["outcomes"] = lambda: plot_outcomes(runs)
     counts = {_consumer_count(r) for r in runs.values()}
     if compare and len(runs) >= 3 and len(counts) == len(runs):

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -41,7 +42,7 @@ def lag_columns(results: Results) -> dict[str, list[str]]:
     return groups
 
 
-def _mark_events(ax, results: Results, scale: float) -> None:  # type: ignore[no-untyped-def]
+def _mark_events(ax: Axes, results: Results, scale: float) -> None:
     events = results.events
     if events is None or events.empty:
         return

@@ -37,7 +37,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -132,7 +132,7 @@ class BrokerNode:
             wakeup, self._wakeup = self._wakeup, None
             wakeup.succeed()
 
-    def _serve(self):  # type: ignore[no-untyped-def]
+    def _serve(self) -> Generator[Any, Any, None]:
         # One request handler, first come first served: the cost model's queue.
         env, cost = self.cluster.env, self.cluster.cost
         assert cost is not None
@@ -159,7 +159,9 @@ class BrokerNode:
 class Partition:
     """One partition: its replicas, leader, ISR, high watermark, log, and the groups reading it."""
 
-    def __init__(self, cluster: KafkaCluster, topic: Topic, index: int, replicas: list[int]):
+    def __init__(
+        self, cluster: KafkaCluster, topic: Topic, index: int, replicas: list[int]
+    ) -> None:
         self.cluster = cluster
         self.topic = topic
         self.index = index
@@ -177,7 +179,7 @@ class Partition:
         self.reader_start: list[int] = []
         self._slots: dict[str, int] = {}
         self.waiters: list[Callable[[], None]] = []  # consumers waiting for new data
-        self._acks: deque[tuple[int, int, Callable[[str], None]]] = deque()  # (end, epoch, done)
+        self._acks: deque[tuple[int, Callable[[str], None]]] = deque()  # acks=all: (end, done)
         self._dedupe: dict[int, deque[tuple[int, int, int]]] = {}  # pid -> (seq, base, count)
         self._replication = cluster.replication_link(self.name)
 
@@ -256,7 +258,7 @@ class Partition:
         if self.hw >= end:
             done(NONE)
         else:
-            self._acks.append((end, self.epoch, done))
+            self._acks.append((end, done))
 
     def _duplicate_of(self, batch: ProducerBatch) -> int | None:
         for seq, base, _count in self._dedupe.get(batch.producer_id, ()):
@@ -296,7 +298,7 @@ class Partition:
             self._make_copies(old, hw)
         acks = self._acks
         while acks and acks[0][0] <= hw:
-            _, _, done = acks.popleft()
+            _, done = acks.popleft()
             done(NONE)
         self.wake_waiters()
 
@@ -373,7 +375,7 @@ class Partition:
     def fail_pending(self, error: str) -> None:
         """Answer every acks=all produce still waiting here with `error`."""
         acks, self._acks = self._acks, deque()
-        for _, _, done in acks:
+        for _, done in acks:
             done(error)
 
     def elect(self, reason: str) -> None:
@@ -600,8 +602,9 @@ class KafkaCluster:
         name = partition.name
         live = State.LIVE
         for record in records:
-            if pending_survive and record.batch is not None and not record.batch.acknowledged:
-                continue
+            batch = record.batch
+            if pending_survive and batch is not None and not (batch.acknowledged or batch.done):
+                continue  # unanswered and not given up: the producer will send it again
             copies = record.copies
             if copies is None:
                 if record.msg.state is live:
@@ -619,12 +622,12 @@ class KafkaCluster:
         self.env.process(self._retention_loop())
         self.env.process(self._cleaner_loop())
 
-    def _retention_loop(self):  # type: ignore[no-untyped-def]
+    def _retention_loop(self) -> Generator[Any, Any, None]:
         while True:
             yield self.env.timeout(self.retention_check_interval)
             self.apply_retention()
 
-    def _cleaner_loop(self):  # type: ignore[no-untyped-def]
+    def _cleaner_loop(self) -> Generator[Any, Any, None]:
         while True:
             yield self.env.timeout(self.cleaner_backoff)
             self.clean()

@@ -159,7 +159,9 @@ PRODUCER_FIELDS = frozenset(
         "network",
     }
 )
-CONSUMER_FIELDS = frozenset({"name", "from_", "replicas", "service_time", "network"})
+CONSUMER_FIELDS = frozenset(
+    {"name", "from_", "replicas", "service_time", "network", "guarantee"}  # sim/guarantees/
+)
 
 
 class KafkaConfig(StrictModel):

@@ -231,7 +231,9 @@ class ConsumerGroup:
             self._since[tp] = (member.name, now)
         member.owned |= partitions
 
-    def release(self, member: Member, partitions: set[TopicPartition], keep_owned: bool = False):
+    def release(
+        self, member: Member, partitions: set[TopicPartition], keep_owned: bool = False
+    ) -> None:
         now = self.env.now
         rows = self.coordinator.assignment_rows
         for tp in sorted(partitions & member.owned):

@@ -369,12 +369,12 @@ class KafkaProducer:
             if not dq:
                 continue
             first = dq[0]
-            if now - first.created_at >= self.settings.delivery_timeout:
+            if self._expired(first, now):
                 self._expire(tp, dq)
                 if not dq:
                     continue
                 first = dq[0]
-            next_check = min(next_check, first.created_at + self.settings.delivery_timeout)
+            next_check = min(next_check, self._deadline(first))
             if first.retry_at > now:
                 next_check = min(next_check, first.retry_at)
                 continue
@@ -442,7 +442,7 @@ class KafkaProducer:
             error = request.errors.get(id(batch), NONE)
             if error == NONE:
                 self._finish(batch, None)
-            elif error in RETRIABLE and now - batch.created_at < self.settings.delivery_timeout:
+            elif error in RETRIABLE and not self._expired(batch, now):
                 batch.attempts += 1
                 batch.retry_at = now + self.settings.retry_backoff
                 self.recorder.count("kafka.retries")
@@ -466,9 +466,16 @@ class KafkaProducer:
             index += 1
         dq.insert(index, batch)
 
+    def _deadline(self, batch: ProducerBatch) -> float:
+        return batch.created_at + self.settings.delivery_timeout
+
+    def _expired(self, batch: ProducerBatch, now: float) -> bool:
+        # Compared as a deadline, the same sum the wake-up timer uses: never off by a rounding.
+        return self._deadline(batch) <= now
+
     def _expire(self, tp: tuple[str, int], dq: deque[ProducerBatch]) -> None:
         now = self.env.now
-        while dq and now - dq[0].created_at >= self.settings.delivery_timeout:
+        while dq and self._expired(dq[0], now):
             batch = dq.popleft()
             self._finish(batch, KafkaError("REQUEST_TIMED_OUT", f"{tp[0]}-{tp[1]} expired"))
 

@@ -44,7 +44,10 @@ TopicPartition = tuple[str, int]
 
 
 def build(ctx: RunContext) -> KafkaCluster:
+    from sim.guarantees import build as guarantees  # consumers with a `guarantee:` section
+
     config: KafkaConfig = ctx.scenario.broker  # type: ignore[assignment]
+    effects = guarantees.attach(ctx)  # before any message id is taken: the ledger issues them
     cluster = KafkaCluster(
         ctx.env,
         brokers=config.brokers,
@@ -65,7 +68,16 @@ def build(ctx: RunContext) -> KafkaCluster:
         ProducerApp(ctx, cluster, producer)
     apps: list[ConsumerApp] = []
     for consumer in ctx.scenario.consumers:
-        replicas = [ConsumerApp(ctx, cluster, consumer, r) for r in range(consumer.replicas)]
+        if effects is not None and consumer.name in effects:
+            from sim.guarantees.kafka import GuaranteedConsumerApp
+
+            shared = effects[consumer.name]
+            replicas: list[ConsumerApp] = [
+                GuaranteedConsumerApp(ctx, cluster, consumer, r, shared)
+                for r in range(consumer.replicas)
+            ]
+        else:
+            replicas = [ConsumerApp(ctx, cluster, consumer, r) for r in range(consumer.replicas)]
         apps.extend(replicas)
         if consumer.replay is not None:
             ctx.env.process(_replay(ctx, replicas, consumer.replay.at, consumer.replay.by_duration))
@@ -298,7 +310,7 @@ def _gauges(ctx: RunContext, cluster: KafkaCluster) -> None:
         for partition in cluster.topics[topic].partitions:
             tp = (topic, partition.index)
 
-            def lag(partition: Any = partition, group: str = group, tp: TopicPartition = tp):
+            def lag(partition: Any = partition, group: str = group, tp: TopicPartition = tp) -> int:
                 slot = partition.slot_of(group)
                 start = None if slot is None else partition.reader_start[slot]
                 return partition.lag(coordinator.committed(group, tp), start)

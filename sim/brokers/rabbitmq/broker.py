@@ -79,6 +79,10 @@ class RabbitMQBroker:
         self.exchanges: dict[str, Exchange] = {}
         self.queues: dict[str, ClassicQueue] = {}
         self.unroutable = 0
+        self.up = True
+        self.channels: list[Any] = []  # every channel opened; a crash closes the open ones
+        # Scenario clients (consumers) that a crash kills and a restart lets reconnect.
+        self.connections: list[Any] = []
 
     # ----- declarations -----
     def exchange_declare(self, exchange: str, exchange_type: str = "direct") -> Exchange:
@@ -95,8 +99,13 @@ class RabbitMQBroker:
         self.exchanges[exchange] = created = Exchange(exchange, kind)
         return created
 
-    def queue_declare(self, queue: str, arguments: dict[str, Any] | None = None) -> ClassicQueue:
-        """Declare a queue, or return the existing one if declared with the same arguments."""
+    def queue_declare(
+        self, queue: str, arguments: dict[str, Any] | None = None, durable: bool = False
+    ) -> ClassicQueue:
+        """Declare a queue, or return the existing one if declared with the same arguments.
+
+        A quorum queue is always durable, whatever `durable` says (RabbitMQ refuses a
+        non-durable one; here the flag is simply implied)."""
         existing = self.queues.get(queue)
         if existing is not None:
             if dict(arguments or {}) != existing.arguments:
@@ -105,6 +114,7 @@ class RabbitMQBroker:
                 )
             return existing
         self.queues[queue] = created = make_queue(self, queue, arguments)
+        created.durable = durable or created.kind == "quorum"
         if self.cost is not None:
             created.stage = SerialStage(self.env, self.cost.queue_time(created.kind))
         return created
@@ -154,6 +164,10 @@ class RabbitMQBroker:
         msg.exchange = exchange
         recorder = self.recorder
         where = exchange or "(default)"
+        if not self.up:  # the connection is refused: the publisher learns it was not taken
+            recorder.published_message(msg, where)
+            recorder.rejected(msg, "broker down")
+            return self._confirmed(Confirm.NACK, on_confirm)
         if exchange == "" and on_confirm is None and self.cost is None:
             # The common case, kept short: one queue (or none) by name, an instant answer.
             queue = self.queues.get(routing_key)
@@ -205,6 +219,31 @@ class RabbitMQBroker:
         if on_confirm is not None:
             on_confirm(confirm)
         return confirm
+
+    # ----- a node crash -----
+    def crash(self) -> None:
+        """The node dies. Every connection drops, so unacked messages go back to their queues
+        (rabbit_amqqueue requeues them on channel close); then what does not survive a restart
+        is gone: non-durable queues lose everything, durable queues their transient messages
+        (only persistent messages in durable queues are on disk)."""
+        if not self.up:
+            return
+        self.up = False
+        for client in self.connections:
+            client.crash()
+        for channel in self.channels:  # scripts' channels: the connection is gone
+            channel.close()
+        self.channels.clear()
+        for queue in self.queues.values():
+            queue.lose_volatile()
+
+    def restart(self) -> None:
+        """The node is back: clients reconnect and consume again."""
+        if self.up:
+            return
+        self.up = True
+        for client in self.connections:
+            client.restart()
 
     # ----- dead-lettering -----
     def dead_letter(self, queue: ClassicQueue, msg: Message, reason: str) -> None:

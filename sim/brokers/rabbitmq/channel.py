@@ -53,6 +53,7 @@ class BasicProperties:
     priority: int | None = None
     expiration: str | None = None  # per-message TTL in milliseconds, a string as in AMQP
     message_id: str | None = None
+    delivery_mode: int | None = None  # 2: persistent (survives a broker restart in a durable queue)
 
 
 class Deliver(NamedTuple):
@@ -106,6 +107,9 @@ class Channel:
         self._tags = itertools.count(1)
         self._consumer_tags = itertools.count(1)
         self._on_return: list[OnReturn] = []
+        if not broker.up:
+            raise ChannelClosed("the broker is down: connection refused")
+        broker.channels.append(self)
 
     def _check_open(self) -> None:
         if not self.is_open:
@@ -131,7 +135,7 @@ class Channel:
             if declared is None:
                 raise KeyError(f"no queue {queue!r}")  # the broker's 404 NOT_FOUND
         else:
-            declared = self.broker.queue_declare(queue, arguments)
+            declared = self.broker.queue_declare(queue, arguments, durable=durable)
         return QueueDeclareOk(queue, declared.ready_count, declared.consumer_count)
 
     def queue_bind(
@@ -189,6 +193,7 @@ class Channel:
         )
         if props.expiration is not None:
             msg.ttl = float(props.expiration) / 1000.0
+        msg.persistent = props.delivery_mode == 2
         self.broker.recorder.produced_message(msg, self.name)
         confirm = self.broker.publish(msg, exchange, routing_key, mandatory)
         if confirm is Confirm.RETURNED:

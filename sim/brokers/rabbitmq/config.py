@@ -57,11 +57,20 @@ class QueueConfig(StrictModel):
     dead_letter_routing_key: str | None = None
     delivery_limit: int | None = Field(default=None, ge=0)
     max_priority: int | None = Field(default=None, ge=1, le=255)
+    # Survives a broker restart (with its persistent messages). Clients declare non-durable
+    # queues unless they ask; quorum queues are always durable.
+    durable: bool | None = None
+
+    @property
+    def is_durable(self) -> bool:
+        return self.type == "quorum" if self.durable is None else self.durable
 
     @model_validator(mode="after")
     def _supported(self) -> QueueConfig:
         """What RabbitMQ 3.10 refuses or ignores for this queue type is an error here."""
         if self.type == "quorum":
+            if self.durable is False:
+                raise ValueError("durable: quorum queues are always durable")
             if self.max_priority is not None:
                 raise ValueError("max_priority: quorum queues have no priorities (RabbitMQ 3.10)")
             if self.overflow == "reject-publish-dlx":

@@ -97,6 +97,7 @@ class ClassicQueue:
         self.env = broker.env
         self.recorder = broker.recorder
         self.name = name
+        self.durable = False  # set by the broker's queue_declare: survives a broker restart
         self.arguments = args
         self.max_length: int | None = args.get("x-max-length")
         self.max_length_bytes: int | None = args.get("x-max-length-bytes")
@@ -238,6 +239,23 @@ class ClassicQueue:
     def _on_expiry_timer(self, _event: Any) -> None:
         self._expiry_at = INF
         self._expire_head(inclusive=True)
+        self._schedule_expiry()
+
+    # ----- a broker crash -----
+    def lose_volatile(self) -> None:
+        """After a broker crash: keep only what was on disk, in queue order. A non-durable
+        queue loses everything; a durable one its transient messages (quorum queues persist
+        every message, whatever its delivery mode)."""
+        survivors = []
+        while self.ready_count:
+            msg = self._take()
+            if self.durable and (msg.persistent or self.kind == "quorum"):
+                survivors.append(msg)
+            else:
+                self.recorder.lost(msg, self.name)
+        for msg in survivors:
+            self._push(msg)
+            self.ready_bytes += msg.size
         self._schedule_expiry()
 
     # ----- consumers and dispatch -----

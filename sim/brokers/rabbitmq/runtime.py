@@ -23,25 +23,56 @@ __all__ = ["QueueConsumer", "build"]
 
 
 def build(ctx: RunContext) -> RabbitMQBroker:
+    from sim.guarantees import build as guarantees  # consumers with a `guarantee:` section
+    from sim.guarantees.publish import republishing
+
     config: RabbitMQConfig = ctx.scenario.broker  # type: ignore[assignment]
+    effects = guarantees.attach(ctx)  # before any message id is taken: the ledger issues them
     cost = config.cost.model() if config.cost is not None else None
     broker = RabbitMQBroker(ctx.env, ctx.recorder, cost=cost, message_ids=ctx.message_ids)
     for exchange in config.exchanges:
         broker.exchange_declare(exchange.name, exchange.type)
     for queue in config.queues:
-        broker.queue_declare(queue.name, queue.arguments())
+        broker.queue_declare(queue.name, queue.arguments(), durable=queue.is_durable)
     for binding in config.bindings:
         broker.queue_bind(binding.queue, binding.exchange, binding.routing_key, binding.arguments)
     for name, queue in broker.queues.items():
         ctx.recorder.gauge(f"depth.{name}", lambda q=queue: q.ready_count)
         ctx.recorder.gauge(f"unacked.{name}", lambda q=queue: q.unacked)
     for producer in ctx.scenario.producers:
-        Producer(ctx, producer, _sender(ctx, broker, producer))
+        Producer(ctx, producer, republishing(ctx, producer, _sender(ctx, broker, producer)))
     for consumer in ctx.scenario.consumers:
         for replica in range(consumer.replicas):
-            part = QueueConsumer(ctx, broker, consumer, replica)
+            if effects is not None and consumer.name in effects:
+                from sim.guarantees.rabbitmq import GuaranteedConsumer
+
+                part = GuaranteedConsumer(ctx, broker, consumer, replica, effects[consumer.name])
+            else:
+                part = QueueConsumer(ctx, broker, consumer, replica)
             ctx.register_part(part, consumer.name, f"{consumer.name}.{replica}")  # fault target
+            broker.connections.append(part)
+    ctx.register_part(BrokerNode(broker), "broker")
     return broker
+
+
+class BrokerNode:
+    """The broker as a fault target: only a crash (and restart) means anything for a node."""
+
+    name = "broker"
+
+    def __init__(self, broker: RabbitMQBroker) -> None:
+        self.broker = broker
+
+    def crash(self) -> None:
+        self.broker.crash()
+
+    def restart(self) -> None:
+        self.broker.restart()
+
+    def go_down(self) -> None:
+        raise NotImplementedError("validation allows only crash faults on the broker")
+
+    come_up = set_slowdown = set_error_probability = go_down  # type: ignore[assignment]
 
 
 def _sender(ctx: RunContext, broker: RabbitMQBroker, config: ProducerConfig) -> Any:
@@ -50,6 +81,7 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: ProducerConfig) -> 
     to_exchange = config.to in broker.exchanges
     exchange = config.to if to_exchange else ""
     headers, ttl, mandatory = config.headers, config.ttl, config.mandatory
+    persistent = config.persistent
     priority: Callable[[], int] | None = None
     if isinstance(config.priority, int):
         fixed = config.priority
@@ -59,7 +91,7 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: ProducerConfig) -> 
         priority = Sampler.choice(list(config.priority), stream)
     publish = broker.publish
     key = None if to_exchange else config.to
-    if headers is None and ttl is None and priority is None:
+    if headers is None and ttl is None and priority is None and not persistent:
         if to_exchange:
             return lambda msg: publish(msg, exchange, msg.routing_key, mandatory)
         return lambda msg: publish(msg, "", key, mandatory)
@@ -72,6 +104,7 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: ProducerConfig) -> 
             msg.ttl = ttl
         if priority is not None:
             msg.priority = priority()
+        msg.persistent = persistent
         publish(msg, exchange, msg.routing_key if to_exchange else config.to, mandatory)
 
     return send
