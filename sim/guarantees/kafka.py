@@ -96,6 +96,7 @@ class GuaranteedConsumerApp(ConsumerApp):
         consumer.subscribe([self.config.from_], listener)
         try:
             while True:
+                yield from self.wait_while_down()
                 records = consumer.poll()
                 if not records:
                     yield consumer.wait()
@@ -130,7 +131,7 @@ class GuaranteedConsumerApp(ConsumerApp):
             point == "after-ack" and self.guarantee == "at-most-once"
         ):
             self._crash(point, message_id)
-        work = self.service_time()
+        work = self.service_time() * self.slowdown  # a `slow` fault stretches the work
         if point == "during-processing":
             yield self.env.timeout(work * self.plan.fraction())
             self._crash(point, message_id)

@@ -78,6 +78,8 @@ def build(ctx: RunContext) -> KafkaCluster:
             ]
         else:
             replicas = [ConsumerApp(ctx, cluster, consumer, r) for r in range(consumer.replicas)]
+        for r, app in enumerate(replicas):
+            ctx.register_part(app, consumer.name, f"{consumer.name}.{r}")  # fault target
         apps.extend(replicas)
         if consumer.replay is not None:
             ctx.env.process(_replay(ctx, replicas, consumer.replay.at, consumer.replay.by_duration))
@@ -178,6 +180,14 @@ class ConsumerApp:
         self.strategy = "auto" if auto else (config.commit or "after-processing")
         self.consumer: KafkaConsumer | None = None
         self._replay_from: float | None = None
+        # Set by fault hooks (sim/faults.py): a service-time factor, a processing failure
+        # probability, and a paused (down) application that stops polling until it comes back.
+        self.slowdown = 1.0
+        self.error_probability = 0.0
+        failures = ctx.streams.generator(f"{owner}/failures")
+        self._failures = Sampler(lambda n: failures.random(n).tolist())
+        self._paused = False
+        self._resume: simpy.Event | None = None
         self.process = self.env.process(self.run())
         crash = config.crash
         if crash is not None and crash.replica == replica:
@@ -190,11 +200,11 @@ class ConsumerApp:
         self.consumer = consumer
         listener = _CommitOnRevoke(consumer) if self.strategy == "after-processing" else None
         consumer.subscribe([self.config.from_], listener)
-        timeout, service = self.env.timeout, self.service_time
         before = self.strategy == "before-processing"
         after = self.strategy == "after-processing"
         try:
             while True:
+                yield from self.wait_while_down()
                 if self._replay_from is not None:
                     self._seek_back(consumer, self._replay_from)
                     self._replay_from = None
@@ -205,12 +215,54 @@ class ConsumerApp:
                 if before:
                     consumer.commit()
                 for record in records:
-                    yield timeout(service())
+                    yield from self.work()
                     consumer.processed(record)
                 if after:
                     consumer.commit()
         except simpy.Interrupt:
             consumer.crash()
+
+    def work(self) -> Generator[Any, Any, None]:
+        """Process one record: its service time (times any slowdown), again after a failure
+        (the application retries the record in place: Kafka has no per-record redelivery)."""
+        timeout, service = self.env.timeout, self.service_time
+        yield timeout(service() * self.slowdown)
+        while self.error_probability and self._failures() < self.error_probability:
+            self.ctx.recorder.count("consumer_failures")
+            yield timeout(service() * self.slowdown)
+
+    def wait_while_down(self) -> Generator[Any, Any, None]:
+        while self._paused:
+            self._resume = self.env.event()
+            yield self._resume
+
+    # ----- fault hooks (sim/faults.py) -----
+    def crash(self) -> None:
+        """The process dies: nothing more is committed; the group notices after
+        session.timeout.ms and moves its partitions to the others."""
+        if self.process.is_alive:
+            self.process.interrupt("crash")
+
+    def restart(self) -> None:
+        """A new process joins the group again and resumes from the committed offsets."""
+        if not self.process.is_alive:
+            self.process = self.env.process(self.run())
+
+    def go_down(self) -> None:
+        """Stop polling (the heartbeat thread keeps the membership: no rebalance)."""
+        self._paused = True
+
+    def come_up(self) -> None:
+        self._paused = False
+        resume, self._resume = self._resume, None
+        if resume is not None:
+            resume.succeed()
+
+    def set_slowdown(self, factor: float) -> None:
+        self.slowdown = factor
+
+    def set_error_probability(self, probability: float) -> None:
+        self.error_probability = probability
 
     def replay(self, since: float) -> None:
         """Seek back to `since` (simulated time) at the next turn of the poll loop."""
