@@ -149,3 +149,15 @@ def test_scenarios_are_immutable() -> None:
     scenario = scenario_from()
     with pytest.raises(Exception, match="frozen"):
         scenario.duration = 5  # type: ignore[misc]
+
+
+def test_overrides_know_setting_names_with_dots() -> None:
+    """`enable.auto.commit` is one key, even where the file does not set it yet."""
+    scenario = load_scenario(ROOT / "scenarios" / "kafka_consumer_groups.yaml")
+    consumer = dict(scenario.raw["consumers"][0])
+    consumer.pop("enable.auto.commit", None)
+    consumer.pop("commit", None)
+    bare = scenario.override({"consumers.0": consumer})
+    changed = bare.override({"consumers.0.enable.auto.commit": False})
+    assert changed.consumers[0].enable_auto_commit is False
+    assert "enable" not in changed.raw["consumers"][0]
