@@ -64,6 +64,8 @@ def write_variant_charts(
     kafka = kafka_compare_charts(runs)
     if "throughput_vs_consumers" in kafka:
         charts.pop("scaling", None)  # the Kafka chart says where the partitions cap it
+    if "delivery_outcomes" in kafka:
+        charts.pop("outcomes", None)  # the Kafka chart zooms in on the few records that differ
     charts.update(kafka)
     charts["topology"] = lambda: plot_topology(first.topology, f"{first.scenario_name}: topology")
     return [save(draw(), Path(folder) / f"{prefix}{name}.png") for name, draw in charts.items()]

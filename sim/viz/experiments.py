@@ -237,9 +237,16 @@ def plot_spike(runs: Mapping[str, Results]) -> Figure:
 
 
 def _outcomes_differ(runs: Mapping[str, Results]) -> bool:
-    """Do the variants lose different numbers of messages (lost, rejected, dropped...)?"""
+    """Do the variants lose different numbers of messages (lost, rejected, dropped...), and
+    enough of them (2% of a variant's messages) for a bar of all messages to show it?"""
     keys = [key for key, _label, _hatch in _OUTCOMES if key not in ("processed", "backlog_at_end")]
-    return len({tuple(r.summary.get(k, 0) for k in keys) for r in runs.values()}) > 1
+    if len({tuple(r.summary.get(k, 0) for k in keys) for r in runs.values()}) < 2:
+        return False
+    shares = (
+        sum(r.summary.get(k, 0) for k in keys) / max(1, r.summary["produced"] + r.summary["copies"])
+        for r in runs.values()
+    )
+    return max(shares) >= 0.02
 
 
 def plot_outcomes(runs: Mapping[str, Results]) -> Figure:
