@@ -14,7 +14,7 @@ import pandas as pd
 from sim.message import State
 from sim.metrics import Recorder
 
-__all__ = ["SUMMARY_KEYS", "Results", "summarize"]
+__all__ = ["FINAL_STATES", "SUMMARY_KEYS", "Results", "summarize"]
 
 # Keys every summary has, whatever the broker (later models add their own beside these).
 SUMMARY_KEYS = (
@@ -38,6 +38,18 @@ SUMMARY_KEYS = (
     "latency_max",
     "throughput",
     "max_queue_depth",
+)
+
+
+# Where every copy of a message ends up: these add up to produced + copies in every run.
+FINAL_STATES = (
+    "processed",
+    "lost",
+    "dropped",
+    "dead_lettered",
+    "expired",
+    "rejected",
+    "backlog_at_end",
 )
 
 
@@ -134,16 +146,5 @@ class Results:
     def conservation_gap(self) -> int:
         """produced + copies minus the copies accounted for by final states: 0 in every run."""
         s = self.summary
-        accounted = sum(
-            s[k]
-            for k in (
-                "processed",
-                "lost",
-                "dropped",
-                "dead_lettered",
-                "expired",
-                "rejected",
-                "backlog_at_end",
-            )
-        )
+        accounted = sum(s[k] for k in FINAL_STATES)
         return s["produced"] + s["copies"] - accounted

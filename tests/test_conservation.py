@@ -9,16 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.results import SUMMARY_KEYS
+from sim.results import FINAL_STATES, SUMMARY_KEYS
 from tests.helpers import scenario_from
-
-FINAL = ("processed", "lost", "dropped", "dead_lettered", "expired", "rejected", "backlog_at_end")
 
 
 def check(results: sim.Results) -> dict[str, Any]:
     s = results.summary
     assert set(SUMMARY_KEYS) <= set(s)
-    assert s["produced"] + s["copies"] == sum(s[k] for k in FINAL)
+    assert s["produced"] + s["copies"] == sum(s[k] for k in FINAL_STATES)
     assert results.conservation_gap() == 0
     assert s["processed_total"] == s["processed"] + s["duplicates"]
     assert s["delivered"] >= s["processed_total"]

@@ -27,6 +27,7 @@ from sim.experiments import (
 from sim.experiments.spec import RunSpec
 from sim.experiments.worker import numeric_summary
 from sim.randomness import spawn_seeds
+from sim.results import FINAL_STATES
 from tests.helpers import ROOT, scenario_from
 
 # M/M/1 with lambda = 1/s and mu = 2/s (rho 0.5): mean time in system W = 1 / (mu - lambda).
@@ -87,18 +88,7 @@ def test_replications_are_independent_runs_on_spawned_seeds() -> None:
     for seed, (_, row) in zip(reps.seeds, reps.runs.iterrows(), strict=True):
         alone = numeric_summary(sim.run(scenario, seed=seed).summary)
         assert {k: row[k] for k in alone} == alone
-        accounted = sum(
-            row[k]
-            for k in (
-                "processed",
-                "lost",
-                "dropped",
-                "dead_lettered",
-                "expired",
-                "rejected",
-                "backlog_at_end",
-            )
-        )
+        accounted = sum(row[k] for k in FINAL_STATES)
         assert row["produced"] + row["copies"] == accounted  # conservation, run by run
     table = reps.table
     assert table.at["produced", "mean"] == pytest.approx(reps.runs["produced"].mean())

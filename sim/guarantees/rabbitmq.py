@@ -73,9 +73,8 @@ class GuaranteedConsumer(QueueConsumer):
         checks_failures = self._failure_draw is not None or self.config.poison_header is not None
         try:
             while True:
-                while not buffer or self._paused:
-                    self._wakeup = env.event()
-                    yield self._wakeup
+                if not buffer or self._paused:  # a generator only when it must wait
+                    yield from self.wait_for_work()
                 tag, msg = buffer.popleft()
                 self._current = msg
                 self._acked_in_hand = auto_ack

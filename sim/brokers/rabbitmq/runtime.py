@@ -184,9 +184,8 @@ class QueueConsumer:
         checks_failures = self._failure_draw is not None or self.config.poison_header is not None
         try:
             while True:
-                while not buffer or self._paused:
-                    self._wakeup = env.event()
-                    yield self._wakeup
+                if not buffer or self._paused:  # a generator only when it must wait
+                    yield from self.wait_for_work()
                 tag, msg = buffer.popleft()
                 self._current = msg
                 yield timeout(service_time() * self.slowdown)
@@ -203,6 +202,12 @@ class QueueConsumer:
                     ack_link.send(settle, tag, True)
         except simpy.Interrupt:
             return
+
+    def wait_for_work(self) -> Generator[Any, Any, None]:
+        """Sleep until a delivery is in the buffer and the consumer is not down."""
+        while not self.buffer or self._paused:
+            self._wakeup = self.env.event()
+            yield self._wakeup
 
     def crash(self) -> None:
         """The consumer dies mid-work. With manual acks the broker requeues every message it
