@@ -97,12 +97,17 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel what has not started and end the workers now, rather than after their runs."""
     # Python 3.14 has pool.terminate_workers(); before it the processes are only reachable here.
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
             process.terminate()
     for process in processes:
         process.join(timeout=5)
+    # Join the pool's manager thread now: left to the interpreter's exit, it can race the
+    # closing of its wake-up pipe and print a "Bad file descriptor" traceback (CPython 3.11).
+    if manager is not None:
+        manager.join(timeout=5)
 
 
 @contextmanager
