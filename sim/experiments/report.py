@@ -51,6 +51,9 @@ def sweep_table(result: Sweep, metric: str) -> Table:
     for name in result.parameters:
         table.add_column(name)
     _stat_columns(table, result.level)
-    for _, row in result.metric(metric).iterrows():
-        table.add_row(*(str(row[name]) for name in result.parameters), *_stat_cells(row))
+    frame = result.metric(metric)
+    for i, (_, row) in enumerate(frame.iterrows()):
+        # Parameters from their own columns: a row of mixed types would turn 4 into 4.0.
+        params = (str(frame[name].iloc[i]) for name in result.parameters)
+        table.add_row(*params, *_stat_cells(row))
     return table
