@@ -50,8 +50,10 @@ def test_errors_inside_the_kafka_section_name_the_path_without_the_union_tag() -
     message = _error(_data(broker={**broker, "topics": [{"name": "e", "retention": 5}]}))
     assert message.startswith("x.yaml: broker.topics[0].retention: unknown key 'retention'")
     assert "retention.ms" in message  # the known keys are the topic's, by Kafka's names
+    from sim.brokers.registry import BROKER_CONFIGS  # every registered broker type
+
     assert _error(_data(broker={"type": "kafak"})) == (
-        "x.yaml: broker.type: unknown type 'kafak' (known: kafka, rabbitmq)"
+        f"x.yaml: broker.type: unknown type 'kafak' (known: {', '.join(sorted(BROKER_CONFIGS))})"
     )
     message = _error(
         _data(broker={**broker, "brokers": 1, "topics": [{"name": "e", "replication.factor": 3}]})

@@ -16,7 +16,9 @@ from sim.brokers.kafka.config import (
     Strategy,
 )
 from sim.brokers.rabbitmq.config import RABBITMQ_ONLY, Priority
+from sim.brokers.redis_streams.config import REDIS_ONLY
 from sim.brokers.registry import BrokerConfig
+from sim.brokers.sqs.config import SQS_ONLY
 from sim.clients.load import Schedule, Spikes
 from sim.distributions import Distribution
 from sim.faults import FaultConfig
@@ -90,6 +92,9 @@ class ProducerConfig(StrictModel):
     delivery_timeout_ms: Millis | None = Field(
         default=None, alias="delivery.timeout.ms", json_schema_extra=KAFKA_ONLY
     )
+    # SQS (broker.type: sqs; sim/brokers/sqs/config.py): the MessageGroupId of a FIFO queue's
+    # messages, one group or a uniform pick from a list.
+    message_group: str | list[str] | None = Field(default=None, json_schema_extra=SQS_ONLY)
 
 
 class ConsumerConfig(StrictModel):
@@ -138,6 +143,16 @@ class ConsumerConfig(StrictModel):
     )
     crash: ConsumerCrash | None = Field(default=None, json_schema_extra=KAFKA_ONLY)
     replay: Replay | None = Field(default=None, json_schema_extra=KAFKA_ONLY)
+    # SQS (broker.type: sqs): ReceiveMessage's MaxNumberOfMessages, and WaitTimeSeconds (long
+    # polling; unset: the queue's receive_wait_time).
+    max_messages: int = Field(default=1, ge=1, le=10, json_schema_extra=SQS_ONLY)
+    wait_time: Duration | None = Field(default=None, le=20.0, json_schema_extra=SQS_ONLY)
+    # Redis Streams (broker.type: redis; sim/brokers/redis_streams/config.py): the consumer group
+    # the replicas read in with XREADGROUP (each replica is the group's consumer
+    # `<name>.<i>`), and the idle time after which a replica XAUTOCLAIMs entries another one
+    # left pending (unset: pending entries wait for their own consumer).
+    group: str | None = Field(default=None, min_length=1, json_schema_extra=REDIS_ONLY)
+    claim_idle: Duration | None = Field(default=None, gt=0, json_schema_extra=REDIS_ONLY)
 
 
 class Scenario(StrictModel):

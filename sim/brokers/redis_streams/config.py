@@ -1,0 +1,159 @@
+"""The `broker:` section of a scenario for the Redis Streams model (type: redis)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, model_validator
+
+from sim.brokers.redis_streams.stream import NODE_MAX_ENTRIES
+from sim.fields import StrictModel
+
+if TYPE_CHECKING:
+    from sim.scenario.schema import Scenario
+
+__all__ = ["REDIS_ONLY", "GroupConfig", "RedisConfig", "StreamConfig"]
+
+Loc = tuple[str | int, ...]
+
+# Marks consumer fields that only the Redis model reads (sim/scenario/load.py refuses them
+# under another broker type).
+REDIS_ONLY = {"broker": "redis"}
+
+# Fields of ProducerConfig / ConsumerConfig the Redis model reads; any other explicitly set
+# field belongs to another broker model and is an error under type: redis.
+PRODUCER_FIELDS = frozenset(
+    {
+        "name",
+        "to",
+        "rate",
+        "arrivals",
+        "message_size",
+        "start",
+        "stop",
+        "schedule",
+        "spikes",
+        "network",
+    }
+)
+CONSUMER_FIELDS = frozenset(
+    {"name", "from_", "replicas", "prefetch", "ack", "service_time", "network"}
+)
+
+
+class StreamConfig(StrictModel):
+    """A stream key; producers XADD to it, with `MAXLEN [~] maxlen` when `maxlen` is set."""
+
+    name: str = Field(min_length=1)
+    maxlen: int | None = Field(default=None, ge=0)
+    approximate: bool = False  # MAXLEN ~: trim whole radix-tree nodes only
+
+    @model_validator(mode="after")
+    def _approximate_needs_maxlen(self) -> StreamConfig:
+        if self.approximate and self.maxlen is None:
+            raise ValueError("approximate: applies only with maxlen")
+        return self
+
+
+class GroupConfig(StrictModel):
+    """A consumer group, created at the start with XGROUP CREATE <stream> <name> <start>."""
+
+    stream: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    start: Literal["$", "0"] = "$"
+
+
+class RedisConfig(StrictModel):
+    type: Literal["redis"]
+    streams: list[StreamConfig] = Field(min_length=1)
+    groups: list[GroupConfig] = []
+    stream_node_max_entries: int = Field(
+        default=NODE_MAX_ENTRIES, ge=1, alias="stream-node-max-entries"
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> RedisConfig:
+        names = [s.name for s in self.streams]
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice is not None:
+            raise ValueError(f"streams: the name {twice!r} is used twice")
+        pairs = [(g.stream, g.name) for g in self.groups]
+        twice_group = next((p for p in pairs if pairs.count(p) > 1), None)
+        if twice_group is not None:
+            raise ValueError(
+                f"groups: stream {twice_group[0]!r} has group {twice_group[1]!r} twice"
+            )
+        return self
+
+    def stream(self, name: str) -> StreamConfig:
+        return next(s for s in self.streams if s.name == name)
+
+    def groups_of(self, stream: str) -> list[str]:
+        return [g.name for g in self.groups if g.stream == stream]
+
+    def destinations(self) -> set[str]:
+        """Names a producer may XADD `to`: streams."""
+        return {s.name for s in self.streams}
+
+    def sources(self) -> set[str]:
+        """Names a consumer may read `from`: streams."""
+        return {s.name for s in self.streams}
+
+    def reference_errors(self) -> Iterator[tuple[Loc, str]]:
+        streams = sorted(self.destinations())
+        for i, group in enumerate(self.groups):
+            if group.stream not in streams:
+                yield (
+                    ("broker", "groups", i, "stream"),
+                    f"unknown stream {group.stream!r} (known: {', '.join(streams)})",
+                )
+
+    def client_errors(self, scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+        """Producer and consumer fields this model does not read, and consumer groups."""
+        for i, producer in enumerate(scenario.producers):
+            yield from _foreign_fields(("producers", i), producer, PRODUCER_FIELDS)
+        for i, consumer in enumerate(scenario.consumers):
+            yield from _foreign_fields(("consumers", i), consumer, CONSUMER_FIELDS)
+            known = self.groups_of(consumer.from_)
+            if consumer.group is None:
+                yield (
+                    ("consumers", i, "group"),
+                    "required field is missing (the consumer group to read in, known: "
+                    + (", ".join(known) or "none, add broker.groups")
+                    + ")",
+                )
+            elif consumer.group not in known:
+                yield (
+                    ("consumers", i, "group"),
+                    f"stream {consumer.from_!r} has no group {consumer.group!r} (known: "
+                    + (", ".join(known) or "none")
+                    + ")",
+                )
+            if consumer.claim_idle is not None and consumer.ack == "auto":
+                yield (
+                    ("consumers", i, "claim_idle"),
+                    "needs ack: manual (NOACK reads leave nothing pending to claim)",
+                )
+
+    def add_to_graph(self, graph: Any) -> None:
+        """Streams as nodes, labelled with their trimming and consumer groups."""
+        for stream in self.streams:
+            notes = []
+            if stream.maxlen is not None:
+                notes.append(f"MAXLEN {'~ ' if stream.approximate else ''}{stream.maxlen}")
+            groups = self.groups_of(stream.name)
+            if groups:
+                notes.append("groups: " + ", ".join(groups))
+            label = stream.name + (f"\n({'; '.join(notes)})" if notes else "")
+            graph.add_node(stream.name, kind="topic", label=label)
+
+
+def _foreign_fields(loc: Loc, item: Any, allowed: frozenset[str]) -> Iterator[tuple[Loc, str]]:
+    fields = type(item).model_fields
+    for name in sorted(item.model_fields_set):
+        info = fields[name]
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if name in allowed or extra.get("broker") == "redis":
+            continue
+        yield ((*loc, info.alias or name), "is not used by broker type 'redis'")

@@ -1,0 +1,293 @@
+"""Builds a scenario's Redis server, stream producers and consumer-group consumers on a run.
+
+Producers XADD (`*` ids, with the stream's MAXLEN). Every consumer group of a stream gets its
+own copy of each entry's message (recorder.copied), as each group reads the whole stream.
+Consumer replicas are the group's consumers `<name>.<i>`: they XREADGROUP new entries (COUNT =
+prefetch, blocking), process them, and XACK (ack: manual) or read with NOACK (ack: auto).
+
+What the Recorder hears, per group copy:
+- an entry trimmed by MAXLEN (or deleted) before its group read it: `dropped`;
+- a pending entry whose consumer crashed stays pending (the copy stays live: backlog) until a
+  consumer XAUTOCLAIMs it (`claim_idle`) or the crashed one restarts and re-reads its own
+  pending entries (XREADGROUP ... 0), as the Redis Streams guide recommends on restart;
+- a pending entry trimmed meanwhile comes back from XAUTOCLAIM as a deleted id: `dropped`;
+- with NOACK, what a crashed consumer held is `lost` (the server forgot it when it sent it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.brokers.redis_streams.server import RedisStreamsServer
+from sim.brokers.redis_streams.stream import Group, StreamId
+from sim.clients.producer import Producer
+from sim.distributions import Sampler
+from sim.message import Message
+
+if TYPE_CHECKING:
+    from sim.brokers.redis_streams.config import RedisConfig
+    from sim.kernel import RunContext
+    from sim.scenario.schema import ConsumerConfig
+
+__all__ = ["RedisStreamsBroker", "StreamConsumer", "build"]
+
+
+def build(ctx: RunContext) -> RedisStreamsBroker:
+    config: RedisConfig = ctx.scenario.broker  # type: ignore[assignment]
+    broker = RedisStreamsBroker(ctx, config)
+    for producer in ctx.scenario.producers:
+        Producer(ctx, producer, broker.sender(producer.to))
+    for consumer in ctx.scenario.consumers:
+        for replica in range(consumer.replicas):
+            part = StreamConsumer(ctx, broker, consumer, replica)
+            ctx.register_part(part, consumer.name, part.name)  # fault target
+    return broker
+
+
+class RedisStreamsBroker:
+    """The server with the scenario's streams and groups, and the message accounting."""
+
+    def __init__(self, ctx: RunContext, config: RedisConfig) -> None:
+        self.env = ctx.env
+        self.recorder = ctx.recorder
+        self.config = config
+        self.server = RedisStreamsServer(ctx.env, config.stream_node_max_entries)
+        self.server.on_removed = self._removed
+        # stream -> its groups in order: group i reads copy i of each entry's messages
+        self.groups: dict[str, list[str]] = {
+            s.name: config.groups_of(s.name) for s in config.streams
+        }
+        # (stream, group) -> id -> the group's copy of an entry pending in it (bounded by the
+        # PEL): what a deleted id returned by XAUTOCLAIM was
+        self.pending: dict[tuple[str, str], dict[StreamId, Message]] = {}
+        for group in config.groups:
+            self.server.xgroup_create(group.stream, group.name, group.start, mkstream=True)
+            self.pending[(group.stream, group.name)] = {}
+        self._gauges(ctx)
+
+    def _gauges(self, ctx: RunContext) -> None:
+        server, recorder = self.server, self.recorder
+        names = [g.name for g in self.config.groups]
+        for stream in self.config.streams:
+            recorder.gauge(f"length.{stream.name}", lambda s=stream.name: server.xlen(s))
+        for group in self.config.groups:
+            label = group.name if names.count(group.name) == 1 else f"{group.stream}.{group.name}"
+            state = lambda g=group: server.streams[g.stream].groups[g.name]  # noqa: E731
+            recorder.gauge(f"pending.{label}", lambda st=state: len(st().pel))
+            # the group's backlog: entries not yet delivered to it plus those pending in it
+            recorder.gauge(
+                f"depth.{label}",
+                lambda st=state, s=group.stream: (
+                    server.streams[s].count_after(st().last_id) + len(st().pel)
+                ),
+            )
+
+    def sender(self, stream: str) -> Any:
+        """XADD of a producer's message: one copy per consumer group of the stream."""
+        config = self.config.stream(stream)
+        extra_groups = max(0, len(self.groups[stream]) - 1)
+        recorder, xadd = self.recorder, self.server.xadd
+        maxlen, approx = config.maxlen, config.approximate
+
+        def send(msg: Message) -> None:
+            copies = [msg]
+            for _ in range(extra_groups):
+                twin = msg.copy()
+                recorder.copied(twin)
+                copies.append(twin)
+            recorder.published_message(msg, stream)
+            xadd(stream, copies, "*", maxlen=maxlen, approximate=approx)
+            length = self.server.xlen(stream)
+            for copy in copies:
+                recorder.enqueued(copy, stream, length)
+
+        return send
+
+    def copy_index(self, stream: str, group: str) -> int:
+        return self.groups[stream].index(group)
+
+    def _removed(
+        self, stream: str, group: Group | None, entries: list[tuple[StreamId, Any]]
+    ) -> None:
+        """Entries trimmed or deleted before `group` read them: its copies are dropped."""
+        index = 0 if group is None else self.copy_index(stream, group.name)
+        for _stream_id, copies in entries:
+            self.recorder.dropped(copies[index], stream)
+
+
+class StreamConsumer:
+    """One consumer replica: XREADGROUP (COUNT prefetch, BLOCK), process one entry at a time,
+    XACK; with `claim_idle`, every `claim_idle` an XAUTOCLAIM of entries idle that long."""
+
+    def __init__(
+        self, ctx: RunContext, broker: RedisStreamsBroker, config: ConsumerConfig, replica: int
+    ) -> None:
+        self.env = ctx.env
+        self.recorder = ctx.recorder
+        self.broker = broker
+        self.server = broker.server
+        self.config = config
+        self.name = f"{config.name}.{replica}"
+        self.stream = config.from_
+        self.group = str(config.group)
+        self.copy = broker.copy_index(self.stream, self.group)
+        self.pending = broker.pending[(self.stream, self.group)]
+        self.noack = config.ack == "auto"
+        self.count = config.prefetch or None  # COUNT 0: no limit
+        self.claim_ms = None if config.claim_idle is None else int(config.claim_idle * 1000)
+        owner = f"consumer:{self.name}"
+        self._streams = ctx.streams
+        self._owner = owner
+        self.service_time = ctx.sampler(f"{owner}/service", config.service_time)
+        self._to_consumer = ctx.link(owner, "broker_to_consumer", config.network)
+        self._to_broker = ctx.link(owner, "consumer_to_broker", config.network)
+        self.slowdown = 1.0
+        self.error_probability = 0.0
+        self._failure_draw: Sampler | None = None
+        self._held: list[Message] = []  # read, not yet finished (lost on a crash with NOACK)
+        self._paused = False
+        self._wakeup: simpy.Event | None = None
+        self.crashed = False
+        self.process = self.env.process(self.run())
+
+    # ----- the work loop -----
+    def run(self) -> Generator[Any, Any, None]:
+        env, server, name = self.env, self.server, self.name
+        history = not self.noack  # start by re-reading our own pending entries (after a crash)
+        next_claim = env.now + (self.claim_ms or 0) / 1000.0
+        cursor = "0-0"
+        try:
+            while True:
+                while self._paused:
+                    self._wakeup = env.event()
+                    yield self._wakeup
+                if self.claim_ms is not None and env.now >= next_claim:
+                    cursor, entries, deleted = server.xautoclaim(
+                        self.stream, self.group, name, self.claim_ms, cursor, self.count or 100
+                    )
+                    self._forget(deleted)
+                    next_claim = env.now + self.claim_ms / 1000.0
+                elif history:
+                    reply = server.xreadgroup(self.group, name, {self.stream: "0"}, self.count)
+                    entries = reply[0][1]
+                    history = bool(entries)
+                else:
+                    block = (
+                        0 if self.claim_ms is None else max(1, int((next_claim - env.now) * 1000))
+                    )
+                    reply = yield from server.xreadgroup_wait(
+                        self.group, name, {self.stream: ">"}, self.count, block, self.noack
+                    )
+                    entries = reply[0][1] if reply else []
+                if not entries:
+                    continue
+                yield from self._receive(entries)
+                yield from self._handle(entries)
+        except simpy.Interrupt:
+            return
+
+    def _receive(self, entries: list[Any]) -> Generator[Any, Any, None]:
+        """Take the messages of a read or claim; wait out the reply's network hop."""
+        copy, recorder, name, pending, held = (
+            self.copy,
+            self.recorder,
+            self.name,
+            self.pending,
+            self._held,
+        )
+        for stream_id, copies in entries:
+            if copies is None:  # deleted while pending: nothing to process
+                self._forget([stream_id])
+                continue
+            msg = copies[copy]
+            msg.deliveries += 1
+            recorder.delivered_message(msg, name)
+            held.append(msg)
+            if not self.noack:
+                pending[_parse(stream_id)] = msg
+        if not self._to_consumer.instant:
+            arrived = self.env.event()
+            self._to_consumer.send(arrived.succeed)
+            yield arrived
+
+    def _handle(self, entries: list[Any]) -> Generator[Any, Any, None]:
+        env, recorder, name = self.env, self.recorder, self.name
+        for stream_id, copies in entries:
+            if copies is None:
+                continue
+            msg = copies[self.copy]
+            yield env.timeout(self.service_time() * self.slowdown)
+            self._held.remove(msg)
+            if self._fails():
+                recorder.count("consumer_failures")
+                if self.noack:
+                    recorder.lost(msg, name)
+                continue  # not acked: it stays pending, for a restart or a claim
+            recorder.processed(msg, name)
+            if not self.noack:
+                self._to_broker.send(self._ack, stream_id, msg)
+
+    def _ack(self, stream_id: str, msg: Message) -> None:
+        """XACK reaching the server; 0 when another consumer's ack or a claim came first."""
+        if self.server.xack(self.stream, self.group, stream_id):
+            self.pending.pop(_parse(stream_id), None)
+            self.recorder.acked_message(msg, self.name)
+
+    def _forget(self, deleted: list[str]) -> None:
+        """Pending ids whose entries were trimmed away: the group's copies are dropped."""
+        for stream_id in deleted:
+            msg = self.pending.pop(_parse(stream_id), None)
+            if msg is not None:
+                self.recorder.dropped(msg, self.stream)
+            self.server.xack(self.stream, self.group, stream_id)
+
+    def _fails(self) -> bool:
+        draw = self._failure_draw
+        return draw is not None and self.error_probability > 0 and draw() < self.error_probability
+
+    # ----- fault hooks (sim/faults.py) -----
+    def crash(self) -> None:
+        """The consumer dies: its pending entries stay in the group's PEL under its name
+        (nobody else gets them unless they are claimed); with NOACK what it held is lost."""
+        if self.crashed:
+            return
+        self.crashed = True
+        if self.noack:
+            for msg in self._held:
+                self.recorder.lost(msg, self.name)
+        self._held.clear()
+        if self.process.is_alive:
+            self.process.interrupt("crash")
+
+    def restart(self) -> None:
+        if not self.crashed:
+            return
+        self.crashed = False
+        self.process = self.env.process(self.run())
+
+    def go_down(self) -> None:
+        """Stop reading after the current batch; pending entries stay pending."""
+        self._paused = True
+
+    def come_up(self) -> None:
+        self._paused = False
+        wakeup, self._wakeup = self._wakeup, None
+        if wakeup is not None and not wakeup.triggered:
+            wakeup.succeed()
+
+    def set_slowdown(self, factor: float) -> None:
+        self.slowdown = factor
+
+    def set_error_probability(self, probability: float) -> None:
+        self.error_probability = probability
+        if probability > 0 and self._failure_draw is None:
+            failures = self._streams.generator(f"{self._owner}/failures")
+            self._failure_draw = Sampler(lambda n: failures.random(n).tolist())
+
+
+def _parse(stream_id: str) -> StreamId:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq)

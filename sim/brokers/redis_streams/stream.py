@@ -1,0 +1,382 @@
+"""A Redis stream's data: entries in radix-tree nodes, consumer groups and their pending lists.
+
+Follows redis-server 7.0 (src/t_stream.c): a stream is a radix tree of listpack nodes, each
+holding up to `stream-node-max-entries` (default 100) entries; XDEL and exact trimming only mark
+entries deleted inside a node (the node keeps its slot count), a node whose entries are all
+deleted is freed, and `MAXLEN ~` / `MINID ~` free whole nodes only (streamTrim). A consumer group
+has a last-delivered id, an entries-read counter and a Pending Entries List (PEL) of NACKs
+(owner, delivery time, delivery count) shared with its consumers' own PELs.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = [
+    "MAX_ID",
+    "NODE_MAX_ENTRIES",
+    "ZERO_ID",
+    "Consumer",
+    "Group",
+    "Nack",
+    "SortedIds",
+    "Stream",
+    "StreamId",
+    "format_id",
+]
+
+StreamId = tuple[int, int]  # (milliseconds, sequence): tuples order like Redis stream ids
+ZERO_ID: StreamId = (0, 0)
+MAX_ID: StreamId = (2**64 - 1, 2**64 - 1)
+NODE_MAX_ENTRIES = 100  # redis.conf `stream-node-max-entries` default
+
+
+def format_id(stream_id: StreamId) -> str:
+    return f"{stream_id[0]}-{stream_id[1]}"
+
+
+class _Node:
+    """One listpack: entries in id order with a deleted flag each (slots are never reused)."""
+
+    __slots__ = ("first_live", "ids", "live", "valid", "values")
+
+    def __init__(self) -> None:
+        self.ids: list[StreamId] = []
+        self.values: list[Any] = []
+        self.live: list[bool] = []
+        self.valid = 0  # entries not deleted (the listpack's first integer)
+        self.first_live = 0  # index below which every slot is deleted: trims start here
+
+    def drop_values(self) -> None:
+        self.values = []
+
+
+class SortedIds:
+    """A dict of id -> value that iterates in id order, like Redis's rax-backed PELs.
+
+    Ids are mostly added in increasing order (reads with `>`), so insertion appends; removal is
+    lazy (the id stays in the order list until a compaction), so acks cost O(1).
+    """
+
+    __slots__ = ("_dead", "_order", "items")
+
+    def __init__(self) -> None:
+        self.items: dict[StreamId, Any] = {}
+        self._order: list[StreamId] = []
+        self._dead = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, key: StreamId) -> bool:
+        return key in self.items
+
+    def get(self, key: StreamId) -> Any:
+        return self.items.get(key)
+
+    def add(self, key: StreamId, value: Any) -> None:
+        if key in self.items:
+            self.items[key] = value
+            return
+        order = self._order
+        if order and key <= order[-1]:
+            index = bisect_left(order, key)
+            if index < len(order) and order[index] == key:  # a lazily removed slot
+                self._dead -= 1
+            else:
+                insort(order, key)
+        else:
+            order.append(key)
+        self.items[key] = value
+
+    def remove(self, key: StreamId) -> Any:
+        value = self.items.pop(key)
+        self._dead += 1
+        if self._dead > 64 and self._dead > len(self.items):
+            self._order = [k for k in self._order if k in self.items]
+            self._dead = 0
+        return value
+
+    def from_id(self, start: StreamId, end: StreamId = MAX_ID) -> Iterator[StreamId]:
+        """Ids from `start` to `end`, both inclusive, in order (safe to remove while iterating)."""
+        order, items = self._order, self.items
+        index = bisect_left(order, start)
+        while index < len(order):
+            key = order[index]
+            if key > end:
+                return
+            index += 1
+            if key in items:
+                yield key  # a compaction meanwhile makes a new list: this one stays valid
+
+    def first(self) -> StreamId | None:
+        return next(self.from_id(ZERO_ID), None)
+
+    def last(self) -> StreamId | None:
+        order, items = self._order, self.items
+        for key in reversed(order):
+            if key in items:
+                return key
+        return None
+
+
+class Consumer:
+    __slots__ = ("name", "pel", "seen_time")
+
+    def __init__(self, name: str, now_ms: int) -> None:
+        self.name = name
+        self.pel = SortedIds()  # id -> Nack (the same objects as the group's PEL)
+        self.seen_time = now_ms  # XINFO CONSUMERS `idle` is measured from here
+
+
+class Nack:
+    """A pending entry: who has it, when it was last delivered, how many times."""
+
+    __slots__ = ("consumer", "delivery_count", "delivery_time")
+
+    def __init__(self, consumer: Consumer | None, now_ms: int) -> None:
+        self.consumer = consumer
+        self.delivery_time = now_ms
+        self.delivery_count = 1  # streamCreateNACK
+
+
+class Group:
+    __slots__ = ("consumers", "entries_read", "last_id", "name", "pel")
+
+    def __init__(self, name: str, last_id: StreamId, entries_read: int | None) -> None:
+        self.name = name
+        self.last_id = last_id
+        self.entries_read = entries_read  # None: SCG_INVALID_ENTRIES_READ
+        self.pel = SortedIds()  # id -> Nack
+        self.consumers: dict[str, Consumer] = {}
+
+    def consumer(self, name: str, now_ms: int) -> tuple[Consumer, bool]:
+        """The named consumer, created if missing; and whether it was created."""
+        found = self.consumers.get(name)
+        if found is not None:
+            return found, False
+        created = self.consumers[name] = Consumer(name, now_ms)
+        return created, True
+
+    def remove_pending(self, stream_id: StreamId) -> Nack:
+        nack: Nack = self.pel.remove(stream_id)
+        if nack.consumer is not None:
+            nack.consumer.pel.remove(stream_id)
+        return nack
+
+
+class Stream:
+    """The entries of one stream key and its consumer groups."""
+
+    def __init__(self, node_max_entries: int = NODE_MAX_ENTRIES) -> None:
+        self.node_max_entries = node_max_entries
+        self._nodes: list[_Node] = []
+        self._firsts: list[StreamId] = []  # each node's master id (its first slot)
+        self.length = 0
+        self.last_id: StreamId = ZERO_ID
+        self.entries_added = 0
+        self.max_deleted_id: StreamId = ZERO_ID  # the highest id XDEL removed
+        self.groups: dict[str, Group] = {}
+
+    # ----- reading -----
+    @property
+    def node_count(self) -> int:
+        return len(self._nodes)
+
+    @property
+    def first_id(self) -> StreamId:
+        """The first live entry's id, 0-0 when empty (XINFO `recorded-first-entry-id`)."""
+        first = next(self.entries_from(ZERO_ID), None)
+        return ZERO_ID if first is None else first[0]
+
+    def get(self, stream_id: StreamId) -> Any:
+        """The entry's value, or None if there is no such (live) entry."""
+        found = self._locate(stream_id)
+        if found is None:
+            return None
+        node, index = found
+        return node.values[index]
+
+    def exists(self, stream_id: StreamId) -> bool:
+        return self._locate(stream_id) is not None
+
+    def _locate(self, stream_id: StreamId) -> tuple[_Node, int] | None:
+        at = bisect_right(self._firsts, stream_id) - 1
+        if at < 0:
+            return None
+        node = self._nodes[at]
+        index = bisect_left(node.ids, stream_id)
+        if index < len(node.ids) and node.ids[index] == stream_id and node.live[index]:
+            return node, index
+        return None
+
+    def entries_from(
+        self, start: StreamId, end: StreamId = MAX_ID
+    ) -> Iterator[tuple[StreamId, Any]]:
+        """Live entries with start <= id <= end, in id order."""
+        nodes = self._nodes
+        at = max(0, bisect_right(self._firsts, start) - 1)
+        while at < len(nodes):
+            node = nodes[at]
+            index = max(node.first_live, bisect_left(node.ids, start))
+            ids, live, values = node.ids, node.live, node.values
+            while index < len(ids):
+                key = ids[index]
+                if key > end:
+                    return
+                if live[index]:
+                    yield key, values[index]
+                index += 1
+            at += 1
+
+    def last_entry(self) -> tuple[StreamId, Any] | None:
+        """The newest live entry (id, value), or None when the stream is empty."""
+        for node in reversed(self._nodes):
+            for index in range(len(node.ids) - 1, -1, -1):
+                if node.live[index]:
+                    return node.ids[index], node.values[index]
+        return None
+
+    def count_after(self, stream_id: StreamId) -> int:
+        """How many live entries have an id greater than `stream_id` (a group's unread)."""
+        total = 0
+        for node in reversed(self._nodes):
+            if node.ids[0] > stream_id:
+                total += node.valid
+                continue
+            index = bisect_right(node.ids, stream_id)
+            total += sum(node.live[index:])
+            break
+        return total
+
+    # ----- writing -----
+    def append(self, stream_id: StreamId, value: Any) -> None:
+        """Add an entry (the caller checked that the id is greater than the top id)."""
+        nodes = self._nodes
+        if not nodes or len(nodes[-1].ids) >= self.node_max_entries:
+            nodes.append(_Node())
+            self._firsts.append(stream_id)
+        node = nodes[-1]
+        node.ids.append(stream_id)
+        node.values.append(value)
+        node.live.append(True)
+        node.valid += 1
+        self.length += 1
+        self.last_id = stream_id
+        self.entries_added += 1
+
+    def delete(self, stream_id: StreamId) -> Any:
+        """XDEL one entry: its value, or None if it does not exist."""
+        found = self._locate(stream_id)
+        if found is None:
+            return None
+        node, index = found
+        value = node.values[index]
+        node.live[index] = False
+        node.values[index] = None
+        node.valid -= 1
+        self.length -= 1
+        if stream_id > self.max_deleted_id:
+            self.max_deleted_id = stream_id
+        if node.valid == 0:  # the last entry of a listpack: the node is freed
+            at = self._nodes.index(node)
+            del self._nodes[at]
+            del self._firsts[at]
+        return value
+
+    def trim(
+        self, strategy: str, threshold: int | StreamId, approx: bool, limit: int
+    ) -> list[tuple[StreamId, Any]]:
+        """streamTrim: remove from the head until MAXLEN entries remain or ids reach MINID.
+
+        Whole nodes go first; with `approx` trimming stops at the first node it cannot free
+        whole. `limit` (0: none) caps the entries removed, checked a whole node at a time.
+        Returns the removed (id, value) pairs, oldest first.
+        """
+        removed: list[tuple[StreamId, Any]] = []
+        nodes, firsts = self._nodes, self._firsts
+        gone = 0  # whole nodes freed from the front
+        deleted = 0
+        maxlen = threshold if strategy == "MAXLEN" else 0
+        if strategy == "MAXLEN" and self.length <= maxlen:  # type: ignore[operator]
+            return removed
+        while gone < len(nodes):
+            if limit and deleted + self.node_max_entries > limit:
+                break
+            node = nodes[gone]
+            if strategy == "MAXLEN":
+                remove_node = self.length - node.valid >= maxlen  # type: ignore[operator]
+            else:
+                remove_node = node.ids[-1] < threshold  # type: ignore[operator]
+            if remove_node:
+                removed.extend(
+                    (key, value)
+                    for key, value, live in zip(node.ids, node.values, node.live, strict=True)
+                    if live
+                )
+                self.length -= node.valid
+                deleted += node.valid
+                gone += 1
+                continue
+            if approx:
+                break
+            index = node.first_live
+            while index < len(node.ids):
+                if strategy == "MAXLEN":
+                    if self.length <= maxlen:  # type: ignore[operator]
+                        break
+                elif node.ids[index] >= threshold:  # type: ignore[operator]
+                    break
+                if node.live[index]:
+                    removed.append((node.ids[index], node.values[index]))
+                    node.live[index] = False
+                    node.values[index] = None
+                    node.valid -= 1
+                    self.length -= 1
+                    deleted += 1
+                index += 1
+            node.first_live = index
+            break
+        if gone:
+            del nodes[:gone]
+            del firsts[:gone]
+        return removed
+
+    def has_tombstones_from(self, start: StreamId) -> bool:
+        """streamRangeHasTombstones(s, start, NULL): an XDEL at or after `start` fragments the
+        count of entries, so a group's entries-read cannot be kept by counting."""
+        if not self.length or self.max_deleted_id == ZERO_ID:
+            return False
+        if self.first_id > self.max_deleted_id:
+            return False
+        return start <= self.max_deleted_id
+
+    def estimate_entries_read(self, stream_id: StreamId) -> int | None:
+        """streamEstimateDistanceFromFirstEverEntry: the entries-added number of `stream_id`, or
+        None when it cannot be known."""
+        if not self.entries_added:
+            return 0
+        if not self.length and stream_id <= self.last_id:
+            return self.entries_added
+        if stream_id == self.last_id:
+            return self.entries_added
+        if stream_id > self.last_id:
+            return None
+        first = self.first_id
+        if self.max_deleted_id == ZERO_ID or self.max_deleted_id < first:
+            if stream_id < first:
+                return self.entries_added - self.length
+            if stream_id == first:
+                return self.entries_added - self.length + 1
+        return None
+
+    def lag(self, group: Group) -> int | None:
+        """streamReplyWithCGLag: entries added that the group has not read (None: unknown)."""
+        if not self.entries_added:
+            return 0
+        if group.entries_read is not None and not self.has_tombstones_from(group.last_id):
+            return self.entries_added - group.entries_read
+        estimate = self.estimate_entries_read(group.last_id)
+        return None if estimate is None else self.entries_added - estimate

@@ -1,0 +1,191 @@
+"""The `broker:` section of a scenario for the Amazon SQS model (type: sqs).
+
+Queue attributes are SQS's, in snake_case and with units (`visibility_timeout: 30s`); their
+defaults and limits are those of the SQS Developer Guide (queue attributes, quotas).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, model_validator
+
+from sim.brokers.sqs.queue import QueueSettings
+from sim.fields import Duration, StrictModel
+
+if TYPE_CHECKING:
+    from sim.scenario.schema import Scenario
+
+__all__ = ["SQS_ONLY", "QueueConfig", "RedriveConfig", "SQSConfig"]
+
+Loc = tuple[str | int, ...]
+
+# Producer and consumer fields that only the SQS model reads (sim/scenario/load.py refuses them
+# under another broker type).
+SQS_ONLY = {"broker": "sqs"}
+
+# Quotas (Developer Guide, "Amazon SQS message quotas"), in seconds.
+MAX_VISIBILITY_TIMEOUT = 43200.0  # 12 hours
+MIN_RETENTION, MAX_RETENTION = 60.0, 1209600.0  # 1 minute .. 14 days
+MAX_DELAY = 900.0  # 15 minutes
+MAX_WAIT_TIME = 20.0  # long polling
+
+
+class RedriveConfig(StrictModel):
+    """The RedrivePolicy: after `max_receive_count` receives, a message moves to the DLQ."""
+
+    dead_letter_queue: str = Field(min_length=1)
+    max_receive_count: int = Field(ge=1, le=1000)
+
+
+class QueueConfig(StrictModel):
+    """A queue and its attributes (AWS's defaults)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    fifo: bool = False
+    visibility_timeout: Duration = 30.0
+    message_retention: Duration = 345600.0
+    delay: Duration = 0.0
+    receive_wait_time: Duration = 0.0
+    content_based_deduplication: bool = False
+    redrive: RedriveConfig | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> QueueConfig:
+        limits = {
+            "visibility_timeout": (0.0, MAX_VISIBILITY_TIMEOUT),
+            "message_retention": (MIN_RETENTION, MAX_RETENTION),
+            "delay": (0.0, MAX_DELAY),
+            "receive_wait_time": (0.0, MAX_WAIT_TIME),
+        }
+        for field, (low, high) in limits.items():
+            value = getattr(self, field)
+            if not low <= value <= high:
+                raise ValueError(f"{field} must be from {low:g}s to {high:g}s, got {value:g}s")
+        if self.fifo != self.name.endswith(".fifo"):
+            raise ValueError("a FIFO queue's name ends with '.fifo', and only a FIFO queue's")
+        if self.content_based_deduplication and not self.fifo:
+            raise ValueError("content_based_deduplication applies only to FIFO queues")
+        return self
+
+    def settings(self) -> QueueSettings:
+        redrive = self.redrive
+        return QueueSettings(
+            fifo=self.fifo,
+            visibility_timeout=self.visibility_timeout,
+            message_retention=self.message_retention,
+            delay=self.delay,
+            receive_wait_time=self.receive_wait_time,
+            content_based_deduplication=self.content_based_deduplication,
+            max_receive_count=redrive.max_receive_count if redrive else None,
+            dead_letter_queue=redrive.dead_letter_queue if redrive else None,
+        )
+
+    def label(self) -> str:
+        kind = "FIFO" if self.fifo else "standard"
+        return f"{self.name}\n({kind}, visibility {self.visibility_timeout:g}s)"
+
+
+# Fields of ProducerConfig / ConsumerConfig the SQS model reads besides the SQS_ONLY ones; any
+# other explicitly set field belongs to another broker model and is an error under type: sqs.
+PRODUCER_FIELDS = frozenset(
+    {
+        "name",
+        "to",
+        "rate",
+        "arrivals",
+        "message_size",
+        "start",
+        "stop",
+        "schedule",
+        "spikes",
+        "network",
+    }
+)
+CONSUMER_FIELDS = frozenset({"name", "from_", "replicas", "service_time", "network", "ack"})
+
+
+class SQSConfig(StrictModel):
+    type: Literal["sqs"]
+    queues: list[QueueConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> SQSConfig:
+        seen: set[str] = set()
+        for queue in self.queues:
+            if queue.name in seen:
+                raise ValueError(f"queues: the name {queue.name!r} is used twice")
+            seen.add(queue.name)
+        return self
+
+    def queue(self, name: str) -> QueueConfig:
+        return next(q for q in self.queues if q.name == name)
+
+    def destinations(self) -> set[str]:
+        """Names a producer may send `to`: queues."""
+        return {q.name for q in self.queues}
+
+    def sources(self) -> set[str]:
+        """Names a consumer may receive `from`: queues."""
+        return {q.name for q in self.queues}
+
+    def reference_errors(self) -> Iterator[tuple[Loc, str]]:
+        queues = {q.name: q for q in self.queues}
+        for i, queue in enumerate(self.queues):
+            if queue.redrive is None:
+                continue
+            loc: Loc = ("broker", "queues", i, "redrive", "dead_letter_queue")
+            target = queues.get(queue.redrive.dead_letter_queue)
+            if target is None:
+                known = ", ".join(sorted(queues))
+                yield loc, f"unknown queue {queue.redrive.dead_letter_queue!r} (known: {known})"
+            elif target is queue:
+                yield loc, "a queue cannot be its own dead-letter queue"
+            elif target.fifo != queue.fifo:
+                # Developer Guide: "the dead-letter queue of a FIFO queue must also be a FIFO
+                # queue"; likewise for a standard queue.
+                yield (
+                    loc,
+                    f"must be a {'FIFO' if queue.fifo else 'standard'} queue like {queue.name!r}",
+                )
+
+    def client_errors(self, scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+        """Producer and consumer settings that do not fit these queues."""
+        queues = {q.name: q for q in self.queues}
+        for i, producer in enumerate(scenario.producers):
+            yield from _foreign_fields(("producers", i), producer, PRODUCER_FIELDS)
+            queue = queues.get(producer.to)
+            if queue is None:
+                continue
+            if queue.fifo and producer.message_group is None:
+                yield (("producers", i, "message_group"), f"FIFO queue {queue.name!r} needs one")
+            if not queue.fifo and producer.message_group is not None:
+                yield (("producers", i, "message_group"), "applies only to FIFO queues")
+        for i, consumer in enumerate(scenario.consumers):
+            yield from _foreign_fields(("consumers", i), consumer, CONSUMER_FIELDS)
+
+    def add_to_graph(self, graph: Any) -> None:
+        """Queues as nodes, and an edge from each queue to its dead-letter queue."""
+        for queue in self.queues:
+            graph.add_node(queue.name, kind="queue", label=queue.label())
+        for queue in self.queues:
+            if queue.redrive is not None:
+                graph.add_edge(
+                    queue.name,
+                    queue.redrive.dead_letter_queue,
+                    label=f"after {queue.redrive.max_receive_count} receives",
+                    dead_letter=True,
+                )
+
+
+def _foreign_fields(loc: Loc, item: Any, allowed: frozenset[str]) -> Iterator[tuple[Loc, str]]:
+    fields = type(item).model_fields
+    for name in sorted(item.model_fields_set):
+        info = fields[name]
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if name in allowed or extra.get("broker") == "sqs":
+            continue
+        if extra.get("broker") is not None:
+            continue  # another broker's field: sim/scenario/load.py reports it
+        yield ((*loc, info.alias or name), "is not used by broker type 'sqs'")

@@ -1,0 +1,429 @@
+"""One SQS queue: visible, delayed and in-flight messages, visibility timeouts, retention,
+redrive to a dead-letter queue, FIFO message groups and deduplication.
+
+Semantics follow the Amazon SQS Developer Guide and API Reference:
+- Standard queues are at-least-once with best-effort ordering. The model hands out visible
+  messages oldest first (by send order), a message returning from a visibility timeout
+  included: "FIFO-ish", which is one of the orders AWS may produce.
+- A received message is invisible for VisibilityTimeout seconds (queue default, or the
+  ReceiveMessage / ChangeMessageVisibility value), then visible again; every receive increments
+  ApproximateReceiveCount and issues a new receipt handle. DeleteMessage needs the most recent
+  handle: with an older one "the request succeeds, but the message might not be deleted" (API
+  Reference, DeleteMessage); the model does not delete it.
+- Redrive: when a receive would hand out a message whose receive count already reached
+  maxReceiveCount, the message moves to the dead-letter queue instead (moved lazily, at the
+  receive, as SQS does). Its receive count and, on a standard queue, its enqueue timestamp
+  carry over ("the expiration of a message is always based on its original enqueue timestamp",
+  Developer Guide, dead-letter queues); a FIFO DLQ restarts the retention clock.
+- Retention: a message older than MessageRetentionPeriod is deleted, in flight or not.
+- DelaySeconds: a new message stays invisible (delayed) that long.
+- FIFO: messages of one MessageGroupId are delivered in strict order; a group with a message
+  in flight is blocked. A receive "first attempts to return as many messages with the same
+  message group ID as possible" (Developer Guide, FIFO delivery logic): groups are served in the
+  order of their oldest message, each as far as its messages are visible. A send whose
+  deduplication id (MessageDeduplicationId, or SHA-256 of the body with
+  ContentBasedDeduplication) was seen in the last 5 minutes is accepted but not enqueued.
+
+Messages are passive data; one clock process per queue wakes at the next deadline (a heap
+of timers), so no SimPy process exists per message.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+import simpy
+
+from sim.message import Message
+from sim.metrics import Recorder
+
+__all__ = ["DEDUP_INTERVAL", "Entry", "EntryState", "QueueSettings", "SQSQueue"]
+
+DEDUP_INTERVAL = 300.0  # seconds: "the 5-minute deduplication interval" (Developer Guide)
+
+
+class EntryState(IntEnum):
+    DELAYED = 0
+    VISIBLE = 1
+    INFLIGHT = 2
+    GONE = 3  # deleted, expired, moved to the DLQ or purged
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """A queue's attributes, in seconds (AWS defaults: Developer Guide, queue attributes)."""
+
+    fifo: bool = False
+    visibility_timeout: float = 30.0
+    message_retention: float = 345600.0  # 4 days
+    delay: float = 0.0
+    receive_wait_time: float = 0.0
+    content_based_deduplication: bool = False
+    max_receive_count: int | None = None  # redrive policy, with `dead_letter_queue`
+    dead_letter_queue: str | None = None
+
+
+class Entry:
+    """A message stored in a queue: the simulated Message plus SQS's bookkeeping."""
+
+    __slots__ = (
+        "body",
+        "dedup_id",
+        "first_receive_at",
+        "group",
+        "handle",
+        "message_id",
+        "msg",
+        "receive_count",
+        "retain_from",
+        "sent_at",
+        "seq",
+        "sequence_number",
+        "state",
+        "version",
+    )
+
+    def __init__(self, msg: Message, seq: int, message_id: str, body: str, sent_at: float) -> None:
+        self.msg = msg
+        self.seq = seq
+        self.message_id = message_id
+        self.body = body
+        self.sent_at = sent_at
+        self.retain_from = sent_at
+        self.group: str | None = None
+        self.dedup_id: str | None = None
+        self.sequence_number: str | None = None
+        self.first_receive_at: float | None = None
+        self.receive_count = 0
+        self.handle = ""  # the latest receipt handle
+        self.state = EntryState.DELAYED
+        self.version = 0  # bumped when its visibility timer changes: older timers are stale
+
+
+class SQSQueue:
+    """The state of one queue; the API layer (sim/brokers/sqs/service.py) validates requests."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        recorder: Recorder,
+        name: str,
+        settings: QueueSettings,
+        resolve: Callable[[str], SQSQueue],
+    ) -> None:
+        self.env = env
+        self.recorder = recorder
+        self.name = name
+        self.settings = settings
+        self._resolve = resolve  # queue name -> queue (the dead-letter target)
+        self.entries: dict[int, Entry] = {}  # live entries by arrival number
+        self.visible_count = 0
+        self.inflight_count = 0
+        self.delayed_count = 0
+        self._seq = 0
+        self._visible: list[tuple[int, Entry]] = []  # standard: heap by arrival number
+        self._groups: dict[str, deque[Entry]] = {}  # FIFO: a group's undeleted entries, in order
+        self._group_inflight: dict[str, int] = {}
+        self._timers: list[tuple[float, int, int, Entry]] = []  # (due, seq, version, entry)
+        self._arrivals: deque[Entry] = deque()  # retention: oldest first
+        self._dedup: dict[str, float] = {}
+        self._dedup_order: deque[tuple[float, str]] = deque()
+        self._waiters: deque[tuple[simpy.Event, int, float | None]] = deque()
+        self._wake: simpy.Event | None = None
+        env.process(self._clock())
+
+    # ----- sending -----
+    def is_duplicate(self, dedup_id: str) -> bool:
+        """FIFO: was `dedup_id` accepted in the last 5 minutes? (scope: the queue)"""
+        now = self.env.now
+        while self._dedup_order and self._dedup_order[0][0] + DEDUP_INTERVAL <= now:
+            _, old = self._dedup_order.popleft()
+            if self._dedup.get(old, -1.0) + DEDUP_INTERVAL <= now:
+                self._dedup.pop(old, None)
+        seen = self._dedup.get(dedup_id)
+        return seen is not None and seen + DEDUP_INTERVAL > now
+
+    def enqueue(
+        self,
+        msg: Message,
+        message_id: str,
+        body: str,
+        delay: float,
+        group: str | None = None,
+        dedup_id: str | None = None,
+    ) -> Entry:
+        """Store a new message (the caller has checked deduplication)."""
+        self.advance()
+        now = self.env.now
+        self._seq += 1
+        entry = Entry(msg, self._seq, message_id, body, now)
+        entry.group, entry.dedup_id = group, dedup_id
+        if self.settings.fifo:
+            entry.sequence_number = self._sequence_number()
+            if dedup_id is not None:
+                self._dedup[dedup_id] = now
+                self._dedup_order.append((now, dedup_id))
+        self._store(entry, delay)
+        return entry
+
+    def next_sequence_number(self) -> str:
+        """A number for a send that stores nothing (a deduplicated FIFO send)."""
+        self._seq += 1
+        return self._sequence_number()
+
+    def _sequence_number(self) -> str:
+        # Large, increasing, non-consecutive, like AWS's 128-bit SequenceNumber.
+        return str(18_000_000_000_000_000_000 + self._seq * 1_000_003)
+
+    def _store(self, entry: Entry, delay: float) -> None:
+        self.entries[entry.seq] = entry
+        self._arrivals.append(entry)
+        if entry.group is not None:
+            self._groups.setdefault(entry.group, deque()).append(entry)
+        self.recorder.enqueued(entry.msg, self.name, self.visible_count + 1)
+        if delay > 0:
+            entry.state = EntryState.DELAYED
+            self.delayed_count += 1
+            self._timer(self.env.now + delay, entry)
+        else:
+            self._make_visible(entry)
+        self._wake_clock_for_retention()
+
+    def accept_dead_letter(self, entry: Entry) -> None:
+        """A message moved here by another queue's redrive policy (same MessageId)."""
+        self._seq += 1
+        entry.seq = self._seq
+        entry.handle = ""
+        entry.version += 1
+        if self.settings.fifo:
+            entry.retain_from = self.env.now
+        self._store(entry, 0.0)
+
+    # ----- receiving -----
+    def receive(self, max_messages: int, visibility_timeout: float | None) -> list[Entry]:
+        """Hand out up to `max_messages` visible messages at once (short polling)."""
+        self.advance()
+        taken = self._take_fifo(max_messages) if self.settings.fifo else self._take(max_messages)
+        timeout = (
+            self.settings.visibility_timeout if visibility_timeout is None else visibility_timeout
+        )
+        now = self.env.now
+        for entry in taken:
+            self.visible_count -= 1
+            self.inflight_count += 1
+            entry.state = EntryState.INFLIGHT
+            entry.receive_count += 1
+            if entry.first_receive_at is None:
+                entry.first_receive_at = now
+            entry.handle = f"{self.name}#{entry.seq}#{entry.receive_count}"
+            if entry.group is not None:
+                self._group_inflight[entry.group] = self._group_inflight.get(entry.group, 0) + 1
+            entry.msg.deliveries += 1
+            self._timer(now + timeout, entry)
+            self.recorder.delivered_message(entry.msg, self.name)
+        return taken
+
+    def wait_receive(
+        self, max_messages: int, visibility_timeout: float | None, wait: float
+    ) -> Generator[Any, Any, list[Entry]]:
+        """Long polling: return as soon as a message is available, or after `wait` seconds."""
+        taken = self.receive(max_messages, visibility_timeout)
+        if taken or wait <= 0:
+            return taken
+        ready = self.env.event()
+        self._waiters.append((ready, max_messages, visibility_timeout))
+        yield ready | self.env.timeout(wait)
+        if ready.triggered:
+            return ready.value
+        ready.succeed([])  # marks the waiter as gone: _serve_waiters skips it
+        return []
+
+    def _serve_waiters(self) -> None:
+        while self._waiters:
+            ready, count, timeout = self._waiters[0]
+            if ready.triggered:
+                self._waiters.popleft()
+                continue
+            taken = self.receive(count, timeout)
+            if not taken:
+                return
+            self._waiters.popleft()
+            ready.succeed(taken)
+
+    def _take(self, limit: int) -> list[Entry]:
+        out: list[Entry] = []
+        visible = self._visible
+        while visible and len(out) < limit:
+            _, entry = heapq.heappop(visible)
+            if entry.state is not EntryState.VISIBLE:
+                continue  # expired or purged while visible
+            if self._redrive(entry):
+                continue
+            out.append(entry)
+        return out
+
+    def _take_fifo(self, limit: int) -> list[Entry]:
+        out: list[Entry] = []
+        blocked = {g for g, n in self._group_inflight.items() if n > 0}
+        heads = []
+        for group, members in list(self._groups.items()):
+            while members and members[0].state is EntryState.GONE:
+                members.popleft()
+            if not members:
+                del self._groups[group]
+                self._group_inflight.pop(group, None)
+            elif group not in blocked:
+                heads.append((members[0].seq, group))
+        for _, group in sorted(heads):
+            for entry in list(self._groups.get(group, ())):
+                if len(out) >= limit:
+                    return out
+                if entry.state is EntryState.GONE:
+                    continue
+                if entry.state is not EntryState.VISIBLE:
+                    break  # strict order: nothing after a delayed or in-flight message
+                if self._redrive(entry):
+                    continue
+                out.append(entry)
+        return out
+
+    def _redrive(self, entry: Entry) -> bool:
+        """Move `entry` to the dead-letter queue if this receive would exceed maxReceiveCount."""
+        limit = self.settings.max_receive_count
+        if limit is None or entry.receive_count < limit or self.settings.dead_letter_queue is None:
+            return False
+        self._remove(entry)
+        # A copy already processed stays processed in the Recorder: count moves separately.
+        self.recorder.count(f"redriven.{self.name}")
+        self.recorder.dead_lettered(entry.msg, self.name)
+        self._resolve(self.settings.dead_letter_queue).accept_dead_letter(entry)
+        return True
+
+    # ----- settling -----
+    def find(self, handle: str) -> tuple[Entry | None, bool]:
+        """(the live entry a receipt handle names, whether it is the latest handle)."""
+        try:
+            queue, seq, count = handle.split("#")
+            entry = self.entries.get(int(seq)) if queue == self.name else None
+            int(count)
+        except ValueError:
+            raise KeyError(handle) from None
+        if entry is None:
+            return None, False
+        return entry, entry.handle == handle
+
+    def delete(self, entry: Entry) -> None:
+        self._remove(entry)
+        self.recorder.acked_message(entry.msg, self.name)
+
+    def change_visibility(self, entry: Entry, timeout: float) -> None:
+        """Restart an in-flight message's visibility timeout from now (0: visible at once)."""
+        entry.version += 1
+        if timeout <= 0:
+            self._return(entry)
+        else:
+            self._timer(self.env.now + timeout, entry)
+
+    def purge(self) -> int:
+        gone = list(self.entries.values())
+        for entry in gone:
+            self._remove(entry)
+            self.recorder.dropped(entry.msg, self.name)
+        return len(gone)
+
+    def _remove(self, entry: Entry) -> None:
+        state = entry.state
+        unblocks = False
+        if state is EntryState.VISIBLE:
+            self.visible_count -= 1
+        elif state is EntryState.INFLIGHT:
+            self.inflight_count -= 1
+            if entry.group is not None:
+                self._group_inflight[entry.group] -= 1
+                unblocks = self.settings.fifo
+        elif state is EntryState.DELAYED:
+            self.delayed_count -= 1
+        entry.state = EntryState.GONE
+        entry.version += 1
+        self.entries.pop(entry.seq, None)
+        if unblocks:
+            self._serve_waiters()  # its group may be unblocked now
+
+    # ----- time -----
+    def _make_visible(self, entry: Entry) -> None:
+        entry.state = EntryState.VISIBLE
+        self.visible_count += 1
+        if not self.settings.fifo:
+            heapq.heappush(self._visible, (entry.seq, entry))
+        self._serve_waiters()
+
+    def _return(self, entry: Entry) -> None:
+        """An in-flight message becomes visible again (timeout expiry or visibility 0)."""
+        self.inflight_count -= 1
+        if entry.group is not None:
+            self._group_inflight[entry.group] -= 1
+        self.recorder.requeued_message(entry.msg, self.name)
+        self._make_visible(entry)
+        if entry.group is not None:
+            self._serve_waiters()  # its group may be unblocked now
+
+    def _timer(self, due: float, entry: Entry) -> None:
+        first = not self._timers or due < self._timers[0][0]
+        heapq.heappush(self._timers, (due, entry.seq, entry.version, entry))
+        if first:
+            self._poke()
+
+    def _poke(self) -> None:
+        wake, self._wake = self._wake, None
+        if wake is not None and not wake.triggered:
+            wake.succeed()
+
+    def _wake_clock_for_retention(self) -> None:
+        if len(self._arrivals) == 1:
+            self._poke()
+
+    def _next_due(self) -> float | None:
+        arrivals = self._arrivals
+        while arrivals and arrivals[0].state is EntryState.GONE:
+            arrivals.popleft()
+        due = arrivals[0].retain_from + self.settings.message_retention if arrivals else None
+        if self._timers and (due is None or self._timers[0][0] < due):
+            due = self._timers[0][0]
+        return due
+
+    def advance(self) -> None:
+        """Apply every deadline up to now: delays ending, visibility timeouts, retention."""
+        now = self.env.now
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, version, entry = heapq.heappop(timers)
+            if version != entry.version:
+                continue  # reset by a later receive or visibility change, or gone
+            if entry.state is EntryState.DELAYED:
+                self.delayed_count -= 1
+                self._make_visible(entry)
+            elif entry.state is EntryState.INFLIGHT:
+                self._return(entry)
+        retention, arrivals = self.settings.message_retention, self._arrivals
+        while arrivals and arrivals[0].retain_from + retention <= now:
+            entry = arrivals.popleft()
+            if entry.state is not EntryState.GONE:
+                self._remove(entry)
+                self.recorder.expired(entry.msg, self.name)
+
+    def _clock(self) -> Generator[Any, Any, None]:
+        env = self.env
+        while True:
+            due = self._next_due()
+            self._wake = env.event()
+            if due is None:
+                yield self._wake
+            else:
+                yield self._wake | env.timeout(max(0.0, due - env.now))
+            self._wake = None
+            self.advance()

@@ -1,0 +1,190 @@
+"""Builds a scenario's SQS queues, producers and consumers on a run's environment."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.brokers.sqs.queue import Entry, SQSQueue
+from sim.brokers.sqs.service import SQSService
+from sim.clients.producer import Producer
+from sim.distributions import Sampler
+from sim.message import Message
+from sim.network import Link
+
+if TYPE_CHECKING:
+    from sim.brokers.sqs.config import SQSConfig
+    from sim.kernel import RunContext
+    from sim.scenario.schema import ConsumerConfig, ProducerConfig
+
+__all__ = ["SQSConsumer", "build"]
+
+# A consumer short polling an empty queue sleeps this long before the next ReceiveMessage
+# (the SDKs leave it to the application; a tight loop would spin at one simulated instant).
+SHORT_POLL_BACKOFF = 0.1
+
+
+def build(ctx: RunContext) -> SQSService:
+    config: SQSConfig = ctx.scenario.broker  # type: ignore[assignment]
+    service = SQSService(ctx.env, ctx.recorder, ctx.message_ids)
+    for queue in config.queues:  # DLQs are checked at the first redrive, so order is free
+        service.create(queue.name, queue.settings(), {})
+    for name, queue in service.queues.items():
+        ctx.recorder.gauge(f"depth.{name}", lambda q=queue: q.visible_count)
+        ctx.recorder.gauge(f"inflight.{name}", lambda q=queue: q.inflight_count)
+    for producer in ctx.scenario.producers:
+        Producer(ctx, producer, _sender(ctx, service, producer))
+    for consumer in ctx.scenario.consumers:
+        for replica in range(consumer.replicas):
+            part = SQSConsumer(ctx, service.queues[consumer.from_], consumer, replica)
+            ctx.register_part(part, consumer.name, f"{consumer.name}.{replica}")  # fault target
+    return service
+
+
+def _sender(ctx: RunContext, service: SQSService, config: ProducerConfig) -> Any:
+    """SendMessage for each produced message; on a FIFO queue with a MessageGroupId (one
+    group, or a uniform pick from the list) and the message id as MessageDeduplicationId."""
+    queue = service.queues[config.to]
+    send = service.send
+    groups = config.message_group
+    if groups is None:
+        return lambda msg: send(queue, msg, "")
+    if isinstance(groups, str):
+        fixed = groups
+        group: Callable[[], str] = lambda: fixed  # noqa: E731
+    else:
+        group = Sampler.choice(list(groups), ctx.streams.generator(f"producer:{config.name}/group"))
+
+    def send_fifo(msg: Message) -> None:
+        chosen = group()
+        msg.key = chosen
+        send(queue, msg, "", group=chosen, dedup_id=str(msg.id))
+
+    return send_fifo
+
+
+class SQSConsumer:
+    """One consumer replica: a loop of ReceiveMessage (up to `max_messages`, long polling for
+    `wait_time`), then each message processed in turn and deleted with its receipt handle.
+
+    With `ack: manual` (the default) a message is deleted after processing: if processing
+    outlasts the visibility timeout the message has already reappeared (and may be processed
+    again by another replica) and the late DeleteMessage, with a stale receipt handle, deletes
+    nothing. With `ack: auto` it is deleted on receipt (at most once). A failed processing
+    (the fault hook's error probability) deletes nothing: the message reappears after the
+    visibility timeout. `crash()` simply stops the replica: SQS keeps no sessions, so what it
+    held reappears when its visibility timeouts expire.
+    """
+
+    def __init__(
+        self, ctx: RunContext, queue: SQSQueue, config: ConsumerConfig, replica: int
+    ) -> None:
+        self.env = ctx.env
+        self.recorder = ctx.recorder
+        self.queue = queue
+        self.config = config
+        self.name = config.name if config.replicas == 1 else f"{config.name}.{replica}"
+        owner = f"consumer:{config.name}.{replica}"
+        self._request = ctx.link(owner, "consumer_to_broker", config.network)
+        self._reply = ctx.link(owner, "broker_to_consumer", config.network)
+        self.service_time = ctx.sampler(f"{owner}/service", config.service_time)
+        self.max_messages = config.max_messages
+        wait = config.wait_time
+        self.wait_time = queue.settings.receive_wait_time if wait is None else wait
+        self.auto_delete = config.ack == "auto"
+        # Set by fault hooks (sim/faults.py).
+        self.slowdown = 1.0
+        self.error_probability = 0.0
+        self._failure_draw: Sampler | None = None
+        self._streams, self._owner = ctx.streams, owner
+        self._paused = False
+        self._resume: simpy.Event | None = None
+        self._held: deque[Entry] = deque()  # received, not yet processed (in order)
+        self.process: simpy.Process | None = self.env.process(self.run())
+
+    def _hop(self, link: Link) -> Generator[Any, Any, None]:
+        if not link.instant:
+            arrived = self.env.event()
+            link.send(arrived.succeed)
+            yield arrived
+
+    def _delete(self, entry: Entry, handle: str) -> None:
+        """DeleteMessage as it reaches the queue: only the latest receipt handle deletes."""
+        if entry.handle == handle and self.queue.entries.get(entry.seq) is entry:
+            self.queue.delete(entry)
+            return
+        self.recorder.count(f"stale_deletes.{self.queue.name}")
+
+    def run(self) -> Generator[Any, Any, None]:
+        env, queue, recorder, name = self.env, self.queue, self.recorder, self.name
+        timeout, service_time = env.timeout, self.service_time
+        try:
+            while True:
+                while self._paused:
+                    self._resume = env.event()
+                    yield self._resume
+                yield from self._hop(self._request)
+                if self.wait_time > 0:
+                    taken = yield from queue.wait_receive(self.max_messages, None, self.wait_time)
+                else:
+                    taken = queue.receive(self.max_messages, None)
+                yield from self._hop(self._reply)
+                if not taken:
+                    if self.wait_time <= 0:  # short polling an empty queue: poll again soon
+                        yield timeout(SHORT_POLL_BACKOFF)
+                    continue
+                handles = [entry.handle for entry in taken]
+                self._held.extend(taken)
+                if self.auto_delete:
+                    for entry, handle in zip(taken, handles, strict=True):
+                        self._request.send(self._delete, entry, handle)
+                for entry, handle in zip(taken, handles, strict=True):
+                    yield timeout(service_time() * self.slowdown)
+                    self._held.popleft()
+                    draw = self._failure_draw
+                    if draw is not None and draw() < self.error_probability:
+                        recorder.count("consumer_failures")
+                        continue  # not deleted: it reappears after the visibility timeout
+                    recorder.processed(entry.msg, name)
+                    if not self.auto_delete:
+                        self._request.send(self._delete, entry, handle)
+        except simpy.Interrupt:
+            return
+
+    # ----- fault hooks (sim/faults.py) -----
+    def crash(self) -> None:
+        """Stop at once; in-flight messages reappear after their visibility timeouts. With
+        `ack: auto` the unprocessed messages of the batch were already deleted: lost."""
+        if self.auto_delete:
+            for entry in self._held:
+                self.recorder.lost(entry.msg, self.name)
+        self._held.clear()
+        if self.process is not None and self.process.is_alive:
+            self.process.interrupt("crash")
+        self.process = None
+
+    def restart(self) -> None:
+        if self.process is None:
+            self.process = self.env.process(self.run())
+
+    def go_down(self) -> None:
+        """Stop polling after the batch in hand."""
+        self._paused = True
+
+    def come_up(self) -> None:
+        self._paused = False
+        resume, self._resume = self._resume, None
+        if resume is not None and not resume.triggered:
+            resume.succeed()
+
+    def set_slowdown(self, factor: float) -> None:
+        self.slowdown = factor
+
+    def set_error_probability(self, probability: float) -> None:
+        self.error_probability = probability
+        if probability > 0 and self._failure_draw is None:
+            failures = self._streams.generator(f"{self._owner}/failures")
+            self._failure_draw = Sampler(lambda n: failures.random(n).tolist())
