@@ -1,7 +1,7 @@
 """Charts drawn from Results and topology graphs only, never from a running model."""
 
 from sim.viz.charts import scenario_charts, write_charts, write_variant_charts
-from sim.viz.compare import plot_compare_depth, plot_compare_latency
+from sim.viz.compare import plot_compare_depth, plot_compare_latency, plot_delivery_outcomes
 from sim.viz.consumers import plot_compare_messages_per_consumer, plot_messages_per_consumer
 from sim.viz.experiments import (
     plot_outcomes,
@@ -14,7 +14,6 @@ from sim.viz.guarantees import plot_effect_matrix, plot_effects, plot_strategy_c
 from sim.viz.kafka import (
     plot_compare_lag,
     plot_consumer_lag,
-    plot_delivery_outcomes,
     plot_partition_assignment,
     plot_throughput_vs_consumers,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from sim.results import Results
@@ -14,7 +15,12 @@ from sim.viz.style import line_styles, new_figure, subtitle
 from sim.viz.timeline import has_timeline, plot_message_timeline
 from sim.viz.timeseries import time_axis
 
-__all__ = ["compare_charts", "plot_compare_depth", "plot_compare_latency"]
+__all__ = [
+    "compare_charts",
+    "plot_compare_depth",
+    "plot_compare_latency",
+    "plot_delivery_outcomes",
+]
 
 
 def _name(runs: Mapping[str, Results]) -> str:
@@ -82,6 +88,44 @@ def plot_compare_latency(runs: Mapping[str, Results]) -> Figure:
     return fig
 
 
+def plot_delivery_outcomes(runs: Mapping[str, Results]) -> Figure:
+    """Messages processed twice, lost and expired, per variant: what a bar of all messages
+    cannot show when they are few."""
+    kinds = [
+        ("duplicates", "processed twice", "//"),
+        ("lost", "lost", "xx"),
+        ("expired", "expired", ".."),
+    ]
+    names = list(runs)
+    x = np.arange(len(names))
+    width = 0.8 / len(kinds)
+    fig, ax = new_figure()
+    top = 0
+    for i, (key, label, hatch) in enumerate(kinds):
+        values = [runs[n].summary.get(key, 0) for n in names]
+        top = max(top, *values)
+        bars = ax.bar(
+            x + (i - 1) * width,
+            values,
+            width,
+            label=label,
+            color="white",
+            edgecolor="black",
+            hatch=hatch,
+        )
+        ax.bar_label(bars, fontsize=8, padding=2)
+    first = next(iter(runs.values()))
+    ax.set_xticks(x, names, fontsize=8)
+    ax.set_ylabel("messages (count)")
+    ax.set_xlabel("variant")
+    ax.set_ylim(0, max(1, top) * 1.2)
+    ax.set_title(f"{first.scenario_name}: messages processed twice, lost or expired, by variant")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    subtitle(fig, "Same seed for every variant: the difference is what the variant changes.")
+    return fig
+
+
 def compare_charts(runs: Mapping[str, Results]) -> dict[str, Callable[[], Figure]]:
     return {
         "compare_queue_depth": lambda: plot_compare_depth(runs),
@@ -89,6 +133,11 @@ def compare_charts(runs: Mapping[str, Results]) -> dict[str, Callable[[], Figure
         **(
             {"compare_messages_per_consumer": lambda: plot_compare_messages_per_consumer(runs)}
             if any(has_several_consumers(r) for r in runs.values())
+            else {}
+        ),
+        **(
+            {"delivery_outcomes": lambda: plot_delivery_outcomes(runs)}
+            if any(r.summary.get("duplicates", 0) for r in runs.values())
             else {}
         ),
         **experiment_charts(runs),  # timeline, spike, outcomes, scaling: when their data is there

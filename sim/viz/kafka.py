@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from sim.results import Results
+from sim.viz.compare import plot_delivery_outcomes
 from sim.viz.experiments import processing_rate
 from sim.viz.style import line_styles, new_figure, subtitle
 from sim.viz.timeseries import time_axis
@@ -23,7 +24,6 @@ __all__ = [
     "lag_columns",
     "plot_compare_lag",
     "plot_consumer_lag",
-    "plot_delivery_outcomes",
     "plot_partition_assignment",
     "plot_throughput_vs_consumers",
 ]
@@ -215,43 +215,6 @@ def plot_throughput_vs_consumers(runs: Mapping[str, Results]) -> Figure:
     subtitle(
         fig, "A partition has one reader per group: consumers past the partition count sit idle."
     )
-    return fig
-
-
-def plot_delivery_outcomes(runs: Mapping[str, Results]) -> Figure:
-    """Duplicates, lost and expired records per variant."""
-    kinds = [
-        ("duplicates", "processed twice", "//"),
-        ("lost", "lost", "xx"),
-        ("expired", "expired", ".."),
-    ]
-    names = list(runs)
-    x = np.arange(len(names))
-    width = 0.8 / len(kinds)
-    fig, ax = new_figure()
-    top = 0
-    for i, (key, label, hatch) in enumerate(kinds):
-        values = [runs[n].summary.get(key, 0) for n in names]
-        top = max(top, *values)
-        bars = ax.bar(
-            x + (i - 1) * width,
-            values,
-            width,
-            label=label,
-            color="white",
-            edgecolor="black",
-            hatch=hatch,
-        )
-        ax.bar_label(bars, fontsize=8, padding=2)
-    first = next(iter(runs.values()))
-    ax.set_xticks(x, names, fontsize=8)
-    ax.set_ylabel("records (count)")
-    ax.set_xlabel("variant")
-    ax.set_ylim(0, max(1, top) * 1.2)
-    ax.set_title(f"{first.scenario_name}: records processed twice, lost or expired, by variant")
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    subtitle(fig, "Same seed for every variant: the difference is what the variant changes.")
     return fig
 
 
