@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -47,3 +49,13 @@ def require_golden(relative: str) -> Any:
             "put a copy of shared/ beside the repository"
         )
     return data
+
+
+@cache
+def tool(name: str) -> ModuleType:
+    """The script tools/<name>.py as a module (tools/ is not a package: its scripts run alone)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,20 +3,13 @@ and its summaries against the committed golden file."""
 
 from __future__ import annotations
 
-import importlib.util
 from types import ModuleType
 
-from tests.helpers import ROOT, require_golden
+from tests.helpers import require_golden, tool
 
 
 def recorder_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "record_rabbitmq", ROOT / "tools" / "record_rabbitmq.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool("record_rabbitmq")
 
 
 def test_summaries_are_derived_as_in_the_golden_file() -> None:
