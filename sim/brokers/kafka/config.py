@@ -15,6 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, PlainSerializer, PlainValidator, model_validator
 
+from sim.brokers.fields import (
+    GENERIC_CONSUMER_FIELDS,
+    GENERIC_PRODUCER_FIELDS,
+    foreign_fields,
+)
 from sim.brokers.kafka.settings import (
     CostSettings,
     TopicSettings,
@@ -145,23 +150,8 @@ class Replay(StrictModel):
 
 # Fields of ProducerConfig / ConsumerConfig the Kafka model reads; any other explicitly set
 # field belongs to another broker model and is an error under type: kafka.
-PRODUCER_FIELDS = frozenset(
-    {
-        "name",
-        "to",
-        "rate",
-        "arrivals",
-        "message_size",
-        "start",
-        "stop",
-        "schedule",
-        "spikes",
-        "network",
-    }
-)
-CONSUMER_FIELDS = frozenset(
-    {"name", "from_", "replicas", "service_time", "network", "guarantee"}  # sim/guarantees/
-)
+PRODUCER_FIELDS = GENERIC_PRODUCER_FIELDS
+CONSUMER_FIELDS = GENERIC_CONSUMER_FIELDS | {"guarantee"}  # sim/guarantees/
 
 
 class KafkaConfig(StrictModel):
@@ -224,7 +214,7 @@ class KafkaConfig(StrictModel):
         """Producer and consumer settings that do not fit this cluster or each other."""
         topics = {t.name: t for t in self.topics}
         for i, producer in enumerate(scenario.producers):
-            yield from _foreign_fields(("producers", i), producer, PRODUCER_FIELDS)
+            yield from foreign_fields("kafka", ("producers", i), producer, PRODUCER_FIELDS)
             topic = topics.get(producer.to)
             if topic is None:
                 continue
@@ -242,7 +232,7 @@ class KafkaConfig(StrictModel):
                 yield (("producers", i, "key_distribution"), "needs keys")
         strategies: dict[str, tuple[str, int]] = {}
         for i, consumer in enumerate(scenario.consumers):
-            yield from _foreign_fields(("consumers", i), consumer, CONSUMER_FIELDS)
+            yield from foreign_fields("kafka", ("consumers", i), consumer, CONSUMER_FIELDS)
             auto = consumer.enable_auto_commit
             if consumer.commit is not None and auto is not False:
                 yield (
@@ -276,13 +266,3 @@ class KafkaConfig(StrictModel):
         for topic in self.topics:
             label = f"{topic.name}\n({topic.partitions} partitions)"
             graph.add_node(topic.name, kind="topic", label=label)
-
-
-def _foreign_fields(loc: Loc, item: Any, allowed: frozenset[str]) -> Iterator[tuple[Loc, str]]:
-    fields = type(item).model_fields
-    for name in sorted(item.model_fields_set):
-        info = fields[name]
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        if name in allowed or extra.get("broker") == "kafka":
-            continue
-        yield ((*loc, info.alias or name), "is not used by broker type 'kafka'")

@@ -7,6 +7,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
+from sim.brokers.fields import (
+    GENERIC_CONSUMER_FIELDS,
+    GENERIC_PRODUCER_FIELDS,
+    foreign_fields,
+)
 from sim.brokers.redis_streams.stream import NODE_MAX_ENTRIES
 from sim.fields import StrictModel
 
@@ -23,23 +28,8 @@ REDIS_ONLY = {"broker": "redis"}
 
 # Fields of ProducerConfig / ConsumerConfig the Redis model reads; any other explicitly set
 # field belongs to another broker model and is an error under type: redis.
-PRODUCER_FIELDS = frozenset(
-    {
-        "name",
-        "to",
-        "rate",
-        "arrivals",
-        "message_size",
-        "start",
-        "stop",
-        "schedule",
-        "spikes",
-        "network",
-    }
-)
-CONSUMER_FIELDS = frozenset(
-    {"name", "from_", "replicas", "prefetch", "ack", "service_time", "network"}
-)
+PRODUCER_FIELDS = GENERIC_PRODUCER_FIELDS
+CONSUMER_FIELDS = GENERIC_CONSUMER_FIELDS | {"prefetch", "ack"}
 
 
 class StreamConfig(StrictModel):
@@ -112,9 +102,9 @@ class RedisConfig(StrictModel):
     def client_errors(self, scenario: Scenario) -> Iterator[tuple[Loc, str]]:
         """Producer and consumer fields this model does not read, and consumer groups."""
         for i, producer in enumerate(scenario.producers):
-            yield from _foreign_fields(("producers", i), producer, PRODUCER_FIELDS)
+            yield from foreign_fields("redis", ("producers", i), producer, PRODUCER_FIELDS)
         for i, consumer in enumerate(scenario.consumers):
-            yield from _foreign_fields(("consumers", i), consumer, CONSUMER_FIELDS)
+            yield from foreign_fields("redis", ("consumers", i), consumer, CONSUMER_FIELDS)
             known = self.groups_of(consumer.from_)
             if consumer.group is None:
                 yield (
@@ -147,13 +137,3 @@ class RedisConfig(StrictModel):
                 notes.append("groups: " + ", ".join(groups))
             label = stream.name + (f"\n({'; '.join(notes)})" if notes else "")
             graph.add_node(stream.name, kind="topic", label=label)
-
-
-def _foreign_fields(loc: Loc, item: Any, allowed: frozenset[str]) -> Iterator[tuple[Loc, str]]:
-    fields = type(item).model_fields
-    for name in sorted(item.model_fields_set):
-        info = fields[name]
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        if name in allowed or extra.get("broker") == "redis":
-            continue
-        yield ((*loc, info.alias or name), "is not used by broker type 'redis'")

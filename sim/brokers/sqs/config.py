@@ -11,6 +11,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
+from sim.brokers.fields import (
+    GENERIC_CONSUMER_FIELDS,
+    GENERIC_PRODUCER_FIELDS,
+    foreign_fields,
+)
 from sim.brokers.sqs.queue import QueueSettings
 from sim.fields import Duration, StrictModel
 
@@ -89,21 +94,8 @@ class QueueConfig(StrictModel):
 
 # Fields of ProducerConfig / ConsumerConfig the SQS model reads besides the SQS_ONLY ones; any
 # other explicitly set field belongs to another broker model and is an error under type: sqs.
-PRODUCER_FIELDS = frozenset(
-    {
-        "name",
-        "to",
-        "rate",
-        "arrivals",
-        "message_size",
-        "start",
-        "stop",
-        "schedule",
-        "spikes",
-        "network",
-    }
-)
-CONSUMER_FIELDS = frozenset({"name", "from_", "replicas", "service_time", "network", "ack"})
+PRODUCER_FIELDS = GENERIC_PRODUCER_FIELDS
+CONSUMER_FIELDS = GENERIC_CONSUMER_FIELDS | {"ack"}
 
 
 class SQSConfig(StrictModel):
@@ -154,7 +146,7 @@ class SQSConfig(StrictModel):
         """Producer and consumer settings that do not fit these queues."""
         queues = {q.name: q for q in self.queues}
         for i, producer in enumerate(scenario.producers):
-            yield from _foreign_fields(("producers", i), producer, PRODUCER_FIELDS)
+            yield from foreign_fields("sqs", ("producers", i), producer, PRODUCER_FIELDS)
             queue = queues.get(producer.to)
             if queue is None:
                 continue
@@ -163,7 +155,7 @@ class SQSConfig(StrictModel):
             if not queue.fifo and producer.message_group is not None:
                 yield (("producers", i, "message_group"), "applies only to FIFO queues")
         for i, consumer in enumerate(scenario.consumers):
-            yield from _foreign_fields(("consumers", i), consumer, CONSUMER_FIELDS)
+            yield from foreign_fields("sqs", ("consumers", i), consumer, CONSUMER_FIELDS)
 
     def add_to_graph(self, graph: Any) -> None:
         """Queues as nodes, and an edge from each queue to its dead-letter queue."""
@@ -177,15 +169,3 @@ class SQSConfig(StrictModel):
                     label=f"after {queue.redrive.max_receive_count} receives",
                     dead_letter=True,
                 )
-
-
-def _foreign_fields(loc: Loc, item: Any, allowed: frozenset[str]) -> Iterator[tuple[Loc, str]]:
-    fields = type(item).model_fields
-    for name in sorted(item.model_fields_set):
-        info = fields[name]
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        if name in allowed or extra.get("broker") == "sqs":
-            continue
-        if extra.get("broker") is not None:
-            continue  # another broker's field: sim/scenario/load.py reports it
-        yield ((*loc, info.alias or name), "is not used by broker type 'sqs'")
