@@ -70,7 +70,7 @@ class GuaranteedConsumer(QueueConsumer):
         ack_first, auto_ack, ack_link = self.ack_first, self.auto_ack, self._ack_link
         channel = self.channel  # acks travel on the channel they were sent on
         crashes = plan.active
-        checks_failures = self._failure_draw is not None or self.config.poison_header is not None
+        checks_failures = self.config.poison_header is not None
         try:
             while True:
                 if not buffer or self._paused:  # a generator only when it must wait

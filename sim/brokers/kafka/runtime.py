@@ -27,6 +27,7 @@ from sim.brokers.kafka.cluster import KafkaCluster
 from sim.brokers.kafka.consumer import KafkaConsumer
 from sim.brokers.kafka.producer import KafkaProducer
 from sim.brokers.kafka.settings import ConsumerSettings, ProducerSettings
+from sim.clients.disturbance import Disturbance
 from sim.clients.producer import Producer
 from sim.distributions import Distribution, Sampler
 from sim.message import Message
@@ -160,7 +161,7 @@ def _key_chooser(config: ProducerConfig, ctx: RunContext) -> Callable[[], bytes 
 
 
 # ----- consumers -----
-class ConsumerApp:
+class ConsumerApp(Disturbance):
     """One consumer replica: a Kafka client and the application's poll loop around it."""
 
     def __init__(
@@ -182,10 +183,7 @@ class ConsumerApp:
         self._replay_from: float | None = None
         # Set by fault hooks (sim/faults.py): a service-time factor, a processing failure
         # probability, and a paused (down) application that stops polling until it comes back.
-        self.slowdown = 1.0
-        self.error_probability = 0.0
-        failures = ctx.streams.generator(f"{owner}/failures")
-        self._failures = Sampler(lambda n: failures.random(n).tolist())
+        self.init_disturbance(ctx, owner)
         self._paused = False
         self._resume: simpy.Event | None = None
         self.process = self.env.process(self.run())
@@ -227,7 +225,7 @@ class ConsumerApp:
         (the application retries the record in place: Kafka has no per-record redelivery)."""
         timeout, service = self.env.timeout, self.service_time
         yield timeout(service() * self.slowdown)
-        while self.error_probability and self._failures() < self.error_probability:
+        while self.failed():
             self.ctx.recorder.count("consumer_failures")
             yield timeout(service() * self.slowdown)
 
@@ -257,12 +255,6 @@ class ConsumerApp:
         resume, self._resume = self._resume, None
         if resume is not None:
             resume.succeed()
-
-    def set_slowdown(self, factor: float) -> None:
-        self.slowdown = factor
-
-    def set_error_probability(self, probability: float) -> None:
-        self.error_probability = probability
 
     def replay(self, since: float) -> None:
         """Seek back to `since` (simulated time) at the next turn of the poll loop."""

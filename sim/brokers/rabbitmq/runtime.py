@@ -10,6 +10,7 @@ import simpy
 
 from sim.brokers.rabbitmq.broker import RabbitMQBroker
 from sim.brokers.rabbitmq.channel import Channel, Deliver
+from sim.clients.disturbance import Disturbance
 from sim.clients.producer import Producer
 from sim.distributions import Sampler
 from sim.message import Message
@@ -110,7 +111,7 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: ProducerConfig) -> 
     return send
 
 
-class QueueConsumer:
+class QueueConsumer(Disturbance):
     """One consumer replica: a channel with basic.qos(prefetch) and basic.consume, and one worker
     that processes deliveries one at a time, then acks (manual) or not (auto-ack).
 
@@ -131,16 +132,8 @@ class QueueConsumer:
         inbound = ctx.link(owner, "broker_to_consumer", config.network)
         self._ack_link = ctx.link(owner, "consumer_to_broker", config.network)
         self.service_time = ctx.sampler(f"{owner}/service", config.service_time)
-        self._failure_draw: Sampler | None = None
-        # Set by fault hooks (sim/faults.py): a service-time factor, a failure probability, and
-        # a paused (down) consumer that neither consumes nor works until it comes back.
-        self.slowdown = 1.0
-        self.error_probability = config.nack_probability
-        self._paused = False
-        self._streams, self._owner = ctx.streams, owner
-        if config.nack_probability > 0:
-            failures = ctx.streams.generator(f"{owner}/failures")
-            self._failure_draw = Sampler(lambda n: failures.random(n).tolist())
+        self.init_disturbance(ctx, owner, config.nack_probability)
+        self._paused = False  # down: neither consumes nor works until it comes back
         self.channel = Channel(broker, self.name, link=None if inbound.instant else inbound)
         self.channel.basic_qos(prefetch_count=config.prefetch)
         self.auto_ack = config.ack == "auto"
@@ -161,8 +154,7 @@ class QueueConsumer:
         poison = self.config.poison_header
         if poison is not None and msg.headers is not None and poison in msg.headers:
             return True
-        draw = self._failure_draw
-        return draw is not None and draw() < self.error_probability
+        return self.failed()
 
     def _settle(self, tag: int, ok: bool) -> None:
         """Runs when the ack or nack reaches the broker; one sent by a consumer that has
@@ -181,7 +173,7 @@ class QueueConsumer:
         if not ack_link.instant:  # an ack in flight must not reach a channel a restart opened
             channel, settle_now = self.channel, settle
             settle = lambda tag, ok: channel.is_open and settle_now(tag, ok)  # noqa: E731
-        checks_failures = self._failure_draw is not None or self.config.poison_header is not None
+        checks_failures = self.config.poison_header is not None
         try:
             while True:
                 if not buffer or self._paused:  # a generator only when it must wait
@@ -253,12 +245,3 @@ class QueueConsumer:
             wakeup, self._wakeup = self._wakeup, None
             if wakeup is not None:
                 wakeup.succeed()
-
-    def set_slowdown(self, factor: float) -> None:
-        self.slowdown = factor
-
-    def set_error_probability(self, probability: float) -> None:
-        self.error_probability = probability
-        if probability > 0 and self._failure_draw is None:
-            failures = self._streams.generator(f"{self._owner}/failures")
-            self._failure_draw = Sampler(lambda n: failures.random(n).tolist())

@@ -23,8 +23,8 @@ import simpy
 
 from sim.brokers.redis_streams.server import RedisStreamsServer
 from sim.brokers.redis_streams.stream import Group, StreamId
+from sim.clients.disturbance import Disturbance
 from sim.clients.producer import Producer
-from sim.distributions import Sampler
 from sim.message import Message
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class RedisStreamsBroker:
             self.recorder.dropped(copies[index], stream)
 
 
-class StreamConsumer:
+class StreamConsumer(Disturbance):
     """One consumer replica: XREADGROUP (COUNT prefetch, BLOCK), process one entry at a time,
     XACK; with `claim_idle`, every `claim_idle` an XAUTOCLAIM of entries idle that long."""
 
@@ -139,14 +139,10 @@ class StreamConsumer:
         self.count = config.prefetch or None  # COUNT 0: no limit
         self.claim_ms = None if config.claim_idle is None else int(config.claim_idle * 1000)
         owner = f"consumer:{self.name}"
-        self._streams = ctx.streams
-        self._owner = owner
         self.service_time = ctx.sampler(f"{owner}/service", config.service_time)
         self._to_consumer = ctx.link(owner, "broker_to_consumer", config.network)
         self._to_broker = ctx.link(owner, "consumer_to_broker", config.network)
-        self.slowdown = 1.0
-        self.error_probability = 0.0
-        self._failure_draw: Sampler | None = None
+        self.init_disturbance(ctx, owner)
         self._held: list[Message] = []  # read, not yet finished (lost on a crash with NOACK)
         self._paused = False
         self._wakeup: simpy.Event | None = None
@@ -221,7 +217,7 @@ class StreamConsumer:
             msg = copies[self.copy]
             yield env.timeout(self.service_time() * self.slowdown)
             self._held.remove(msg)
-            if self._fails():
+            if self.failed():
                 recorder.count("consumer_failures")
                 if self.noack:
                     recorder.lost(msg, name)
@@ -243,10 +239,6 @@ class StreamConsumer:
             if msg is not None:
                 self.recorder.dropped(msg, self.stream)
             self.server.xack(self.stream, self.group, stream_id)
-
-    def _fails(self) -> bool:
-        draw = self._failure_draw
-        return draw is not None and self.error_probability > 0 and draw() < self.error_probability
 
     # ----- fault hooks (sim/faults.py) -----
     def crash(self) -> None:
@@ -277,15 +269,6 @@ class StreamConsumer:
         wakeup, self._wakeup = self._wakeup, None
         if wakeup is not None and not wakeup.triggered:
             wakeup.succeed()
-
-    def set_slowdown(self, factor: float) -> None:
-        self.slowdown = factor
-
-    def set_error_probability(self, probability: float) -> None:
-        self.error_probability = probability
-        if probability > 0 and self._failure_draw is None:
-            failures = self._streams.generator(f"{self._owner}/failures")
-            self._failure_draw = Sampler(lambda n: failures.random(n).tolist())
 
 
 def _parse(stream_id: str) -> StreamId:

@@ -10,6 +10,7 @@ import simpy
 
 from sim.brokers.sqs.queue import Entry, SQSQueue
 from sim.brokers.sqs.service import SQSService
+from sim.clients.disturbance import Disturbance
 from sim.clients.producer import Producer
 from sim.distributions import Sampler
 from sim.message import Message
@@ -66,7 +67,7 @@ def _sender(ctx: RunContext, service: SQSService, config: ProducerConfig) -> Any
     return send_fifo
 
 
-class SQSConsumer:
+class SQSConsumer(Disturbance):
     """One consumer replica: a loop of ReceiveMessage (up to `max_messages`, long polling for
     `wait_time`), then each message processed in turn and deleted with its receipt handle.
 
@@ -96,10 +97,7 @@ class SQSConsumer:
         self.wait_time = queue.settings.receive_wait_time if wait is None else wait
         self.auto_delete = config.ack == "auto"
         # Set by fault hooks (sim/faults.py).
-        self.slowdown = 1.0
-        self.error_probability = 0.0
-        self._failure_draw: Sampler | None = None
-        self._streams, self._owner = ctx.streams, owner
+        self.init_disturbance(ctx, owner)
         self._paused = False
         self._resume: simpy.Event | None = None
         self._held: deque[Entry] = deque()  # received, not yet processed (in order)
@@ -144,8 +142,7 @@ class SQSConsumer:
                 for entry, handle in zip(taken, handles, strict=True):
                     yield timeout(service_time() * self.slowdown)
                     self._held.popleft()
-                    draw = self._failure_draw
-                    if draw is not None and draw() < self.error_probability:
+                    if self.failed():
                         recorder.count("consumer_failures")
                         continue  # not deleted: it reappears after the visibility timeout
                     recorder.processed(entry.msg, name)
@@ -179,12 +176,3 @@ class SQSConsumer:
         resume, self._resume = self._resume, None
         if resume is not None and not resume.triggered:
             resume.succeed()
-
-    def set_slowdown(self, factor: float) -> None:
-        self.slowdown = factor
-
-    def set_error_probability(self, probability: float) -> None:
-        self.error_probability = probability
-        if probability > 0 and self._failure_draw is None:
-            failures = self._streams.generator(f"{self._owner}/failures")
-            self._failure_draw = Sampler(lambda n: failures.random(n).tolist())
