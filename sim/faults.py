@@ -99,6 +99,8 @@ def valid_targets(scenario: Scenario) -> set[str]:
     names = {s.name for s in scenario.services}
     if scenario.broker.type == "rabbitmq":
         names.add("broker")  # the node: crash faults only
+    elif scenario.broker.type == "kafka":
+        names.update(f"broker.{i}" for i in range(scenario.broker.brokers))  # crash faults only
     for consumer in scenario.consumers:
         names.add(consumer.name)
         names.update(f"{consumer.name}.{i}" for i in range(consumer.replicas))
@@ -111,8 +113,8 @@ def reference_errors(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
         if fault.target not in targets:
             known = ", ".join(sorted(targets)) or "none"
             yield ("faults", i, "target"), f"unknown target {fault.target!r} (known: {known})"
-        elif fault.target == "broker" and fault.kind != "crash":
-            yield ("faults", i, "kind"), f"the broker takes crash faults only, not {fault.kind}"
+        elif fault.target.startswith("broker") and fault.kind != "crash":
+            yield ("faults", i, "kind"), f"a broker takes crash faults only, not {fault.kind}"
 
 
 class Faultable(Protocol):

@@ -55,3 +55,19 @@ def test_slow_and_error_faults_cost_time_not_messages(base: sim.Results) -> None
     failing = run_with({"target": "billing", "kind": "error", "probability": 0.3})
     assert failing.summary["consumer_failures"] > 0
     assert failing.summary["lost"] == 0 and failing.summary["duplicates"] == 0
+
+
+def test_a_broker_crash_fault_is_the_same_as_a_broker_failure() -> None:
+    """`faults: [{target: broker.0, kind: crash}]` and `broker.failures` describe one event."""
+    scenario = load_scenario(ROOT / "scenarios" / "kafka_broker_failure.yaml")
+    variants = scenario.variant_scenarios() or {"": scenario}
+    for variant in variants.values():
+        as_failure = sim.run(variant)
+        raw = variant.raw
+        raw["broker"]["failures"] = []
+        raw["faults"] = [{"target": "broker.0", "kind": "crash", "start": "30s", "end": "90s"}]
+        as_fault = sim.run(variant.from_dict(raw))
+        assert as_fault.summary == as_failure.summary
+        assert as_fault.summary["kafka.broker_crashes"] == 1
+    with pytest.raises(sim.ScenarioError, match=r"faults\[0\].target: unknown target 'broker.7'"):
+        scenario.override({"faults": [{"target": "broker.7", "kind": "crash", "start": 1}]})

@@ -84,6 +84,8 @@ def build(ctx: RunContext) -> KafkaCluster:
         apps.extend(replicas)
         if consumer.replay is not None:
             ctx.env.process(_replay(ctx, replicas, consumer.replay.at, consumer.replay.by_duration))
+    for broker_id in range(config.brokers):
+        ctx.register_part(BrokerProcess(cluster, broker_id), f"broker.{broker_id}")
     for failure in config.failures:
         ctx.env.process(
             _broker_failure(ctx, cluster, failure.broker, failure.at, failure.restart_after)
@@ -328,6 +330,26 @@ def _replay(
         ctx.recorder.event(f"group {group}", f"replays the last {format_duration(by_duration)}")
     for app in apps:
         app.replay(at - by_duration)
+
+
+class BrokerProcess:
+    """One broker of the cluster as a fault target: a crash (and restart) is all it takes."""
+
+    def __init__(self, cluster: KafkaCluster, broker_id: int) -> None:
+        self.cluster = cluster
+        self.broker_id = broker_id
+        self.name = f"broker.{broker_id}"
+
+    def crash(self) -> None:
+        self.cluster.crash_broker(self.broker_id)
+
+    def restart(self) -> None:
+        self.cluster.restart_broker(self.broker_id)
+
+    def go_down(self) -> None:
+        raise NotImplementedError("validation allows only crash faults on a broker")
+
+    come_up = set_slowdown = set_error_probability = go_down  # type: ignore[assignment]
 
 
 def _broker_failure(
