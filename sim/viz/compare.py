@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -20,6 +21,7 @@ __all__ = [
     "plot_compare_depth",
     "plot_compare_latency",
     "plot_delivery_outcomes",
+    "plot_variant_totals",
 ]
 
 
@@ -27,32 +29,57 @@ def _name(runs: Mapping[str, Results]) -> str:
     return next(iter(runs.values())).scenario_name if runs else ""
 
 
-def plot_compare_depth(runs: Mapping[str, Results]) -> Figure:
-    """Total ready messages over time, one line per variant."""
+def plot_variant_totals(
+    runs: Mapping[str, Results],
+    total: Callable[[Results], Any],
+    title: str,
+    ylabel: str,
+    caption: str,
+) -> tuple[Figure, Any]:
+    """One line per variant of a series summed from each run's time series, on shared axes.
+
+    Returns the figure and its axes, so a caller can mark more on it.
+    """
     duration = max(r.duration for r in runs.values())
     scale, unit = time_axis(duration)
     fig, ax = new_figure()
     styles = line_styles()
     for variant, results in runs.items():
         frame = results.timeseries
-        depth = frame[[c for c in frame.columns if c.startswith("depth.")]].sum(axis=1)
         ax.plot(
             frame["time"] / scale,
-            depth,
+            total(results),
             label=variant,
             markevery=max(1, len(frame) // 12),
             markersize=4,
             linewidth=1.4,
             **next(styles),
         )
-    ax.set_title(f"{_name(runs)}: queue depth by variant")
+    ax.set_title(f"{_name(runs)}: {title}")
     ax.set_xlabel(f"simulated time ({unit})")
-    ax.set_ylabel("ready messages, all queues (count)")
+    ax.set_ylabel(ylabel)
     ax.set_xlim(0, duration / scale)
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     ax.legend(title="variant", fontsize=8)
-    subtitle(fig, "Same seed for every variant, so they differ only by what the variant changes.")
+    subtitle(fig, caption)
+    return fig, ax
+
+
+def plot_compare_depth(runs: Mapping[str, Results]) -> Figure:
+    """Total ready messages over time, one line per variant."""
+
+    def depth(results: Results) -> Any:
+        frame = results.timeseries
+        return frame[[c for c in frame.columns if c.startswith("depth.")]].sum(axis=1)
+
+    fig, _ax = plot_variant_totals(
+        runs,
+        depth,
+        "queue depth by variant",
+        "ready messages, all queues (count)",
+        "Same seed for every variant, so they differ only by what the variant changes.",
+    )
     return fig
 
 

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from sim.results import Results
-from sim.viz.compare import plot_delivery_outcomes
+from sim.viz.compare import plot_delivery_outcomes, plot_variant_totals
 from sim.viz.experiments import processing_rate
 from sim.viz.style import line_styles, new_figure, subtitle
 from sim.viz.timeseries import time_axis
@@ -220,32 +220,20 @@ def plot_throughput_vs_consumers(runs: Mapping[str, Results]) -> Figure:
 
 def plot_compare_lag(runs: Mapping[str, Results]) -> Figure:
     """Total lag of every group, over time, one line per variant."""
-    first = next(iter(runs.values()))
-    duration = max(r.duration for r in runs.values())
-    scale, unit = time_axis(duration)
-    fig, ax = new_figure()
-    styles = line_styles()
-    for name, results in runs.items():
-        frame = results.timeseries
+
+    def lag(results: Results) -> pd.Series:
         columns = [c for cols in lag_columns(results).values() for c in cols]
-        ax.plot(
-            frame["time"] / scale,
-            frame[columns].sum(axis=1),
-            label=name,
-            markevery=max(1, len(frame) // 12),
-            markersize=4,
-            linewidth=1.3,
-            **next(styles),
-        )
-    _mark_events(ax, first, scale)
-    ax.set_title(f"{first.scenario_name}: total consumer lag by variant")
-    ax.set_xlabel(f"simulated time ({unit})")
-    ax.set_ylabel("lag, all partitions (records)")
-    ax.set_xlim(0, duration / scale)
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
-    ax.legend(title="variant", fontsize=8)
-    subtitle(fig, "Records produced but not yet committed by their consumer group.")
+        return results.timeseries[columns].sum(axis=1)
+
+    fig, ax = plot_variant_totals(
+        runs,
+        lag,
+        "total consumer lag by variant",
+        "lag, all partitions (records)",
+        "Records produced but not yet committed by their consumer group.",
+    )
+    first = next(iter(runs.values()))
+    _mark_events(ax, first, time_axis(max(r.duration for r in runs.values()))[0])
     return fig
 
 

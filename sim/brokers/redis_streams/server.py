@@ -68,6 +68,13 @@ def _range_id(text: str, missing_seq: int) -> tuple[StreamId, bool]:
     return parse_id(text, missing_seq), False
 
 
+def _id_range(low: str, high: str) -> tuple[StreamId, StreamId]:
+    """The inclusive ids between two range bounds (an exclusive `(id` bound moves one id in)."""
+    start, start_open = _range_id(low, 0)
+    end, end_open = _range_id(high, 2**64 - 1)
+    return (_next_id(start) if start_open else start), (_previous_id(end) if end_open else end)
+
+
 def _next_id(stream_id: StreamId) -> StreamId:
     ms, seq = stream_id
     return (ms, seq + 1) if seq < 2**64 - 1 else (ms + 1, 0)
@@ -242,12 +249,7 @@ class RedisStreamsServer:
 
     def xrange(self, name: str, min: str = "-", max: str = "+", count: int | None = None) -> Reply:
         stream = self.streams.get(name)
-        start, start_open = _range_id(min, 0)
-        end, end_open = _range_id(max, 2**64 - 1)
-        if start_open:
-            start = _next_id(start)
-        if end_open:
-            end = _previous_id(end)
+        start, end = _id_range(min, max)
         if stream is None or (count is not None and count <= 0):
             return []
         reply = []
@@ -461,12 +463,7 @@ class RedisStreamsServer:
     ) -> Reply:
         """The extended form: [[id, consumer, idle ms, delivery count], ...]."""
         _, group = self._group(name, groupname, "")
-        start, start_open = _range_id(min, 0)
-        end, end_open = _range_id(max, 2**64 - 1)
-        if start_open:
-            start = _next_id(start)
-        if end_open:
-            end = _previous_id(end)
+        start, end = _id_range(min, max)
         pel = group.pel
         if consumername is not None:
             consumer = group.consumers.get(consumername)
