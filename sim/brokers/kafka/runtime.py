@@ -186,8 +186,6 @@ class ConsumerApp(Disturbance):
         # Set by fault hooks (sim/faults.py): a service-time factor, a processing failure
         # probability, and a paused (down) application that stops polling until it comes back.
         self.init_disturbance(ctx, owner)
-        self._paused = False
-        self._resume: simpy.Event | None = None
         self.process = self.env.process(self.run())
         crash = config.crash
         if crash is not None and crash.replica == replica:
@@ -231,11 +229,6 @@ class ConsumerApp(Disturbance):
             self.ctx.recorder.count("consumer_failures")
             yield timeout(service() * self.slowdown)
 
-    def wait_while_down(self) -> Generator[Any, Any, None]:
-        while self._paused:
-            self._resume = self.env.event()
-            yield self._resume
-
     # ----- fault hooks (sim/faults.py) -----
     def crash(self) -> None:
         """The process dies: nothing more is committed; the group notices after
@@ -250,13 +243,7 @@ class ConsumerApp(Disturbance):
 
     def go_down(self) -> None:
         """Stop polling (the heartbeat thread keeps the membership: no rebalance)."""
-        self._paused = True
-
-    def come_up(self) -> None:
-        self._paused = False
-        resume, self._resume = self._resume, None
-        if resume is not None:
-            resume.succeed()
+        super().go_down()
 
     def replay(self, since: float) -> None:
         """Seek back to `since` (simulated time) at the next turn of the poll loop."""

@@ -133,7 +133,6 @@ class QueueConsumer(Disturbance):
         self._ack_link = ctx.link(owner, "consumer_to_broker", config.network)
         self.service_time = ctx.sampler(f"{owner}/service", config.service_time)
         self.init_disturbance(ctx, owner, config.nack_probability)
-        self._paused = False  # down: neither consumes nor works until it comes back
         self.channel = Channel(broker, self.name, link=None if inbound.instant else inbound)
         self.channel.basic_qos(prefetch_count=config.prefetch)
         self.auto_ack = config.ack == "auto"

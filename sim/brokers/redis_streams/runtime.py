@@ -144,8 +144,6 @@ class StreamConsumer(Disturbance):
         self._to_broker = ctx.link(owner, "consumer_to_broker", config.network)
         self.init_disturbance(ctx, owner)
         self._held: list[Message] = []  # read, not yet finished (lost on a crash with NOACK)
-        self._paused = False
-        self._wakeup: simpy.Event | None = None
         self.crashed = False
         self.process = self.env.process(self.run())
 
@@ -157,9 +155,8 @@ class StreamConsumer(Disturbance):
         cursor = "0-0"
         try:
             while True:
-                while self._paused:
-                    self._wakeup = env.event()
-                    yield self._wakeup
+                if self._paused:
+                    yield from self.wait_while_down()
                 if self.claim_ms is not None and env.now >= next_claim:
                     cursor, entries, deleted = server.xautoclaim(
                         self.stream, self.group, name, self.claim_ms, cursor, self.count or 100
@@ -262,13 +259,7 @@ class StreamConsumer(Disturbance):
 
     def go_down(self) -> None:
         """Stop reading after the current batch; pending entries stay pending."""
-        self._paused = True
-
-    def come_up(self) -> None:
-        self._paused = False
-        wakeup, self._wakeup = self._wakeup, None
-        if wakeup is not None and not wakeup.triggered:
-            wakeup.succeed()
+        super().go_down()
 
 
 def _parse(stream_id: str) -> StreamId:

@@ -98,8 +98,6 @@ class SQSConsumer(Disturbance):
         self.auto_delete = config.ack == "auto"
         # Set by fault hooks (sim/faults.py).
         self.init_disturbance(ctx, owner)
-        self._paused = False
-        self._resume: simpy.Event | None = None
         self._held: deque[Entry] = deque()  # received, not yet processed (in order)
         self.process: simpy.Process | None = self.env.process(self.run())
 
@@ -121,9 +119,8 @@ class SQSConsumer(Disturbance):
         timeout, service_time = env.timeout, self.service_time
         try:
             while True:
-                while self._paused:
-                    self._resume = env.event()
-                    yield self._resume
+                if self._paused:
+                    yield from self.wait_while_down()
                 yield from self._hop(self._request)
                 if self.wait_time > 0:
                     taken = yield from queue.wait_receive(self.max_messages, None, self.wait_time)
@@ -169,10 +166,4 @@ class SQSConsumer(Disturbance):
 
     def go_down(self) -> None:
         """Stop polling after the batch in hand."""
-        self._paused = True
-
-    def come_up(self) -> None:
-        self._paused = False
-        resume, self._resume = self._resume, None
-        if resume is not None and not resume.triggered:
-            resume.succeed()
+        super().go_down()
