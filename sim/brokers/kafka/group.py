@@ -53,7 +53,6 @@ class Member:
     member_id: str
     consumer: KafkaConsumer
     topics: list[str]
-    joined_at: float
     alive: bool = True
     joined: bool = False  # has rejoined the rebalance in progress
     owned: set[TopicPartition] = field(default_factory=set)  # what it consumes now
@@ -102,7 +101,7 @@ class ConsumerGroup:
                 )
             self.strategy = consumer.strategy
         member_id = f"{consumer.client_id}-{next(self.coordinator.member_ids)}"
-        member = Member(member_id, consumer, list(topics), self.env.now)
+        member = Member(member_id, consumer, list(topics))
         self.members[member_id] = member
         self.coordinator.member_rows.append(
             [self.group_id, member.name, member_id, self.env.now, math.nan, "active"]

@@ -77,7 +77,3 @@ class SerialStage:
         self._last = done
         event = self.env.timeout(done - now)
         event.callbacks.append(lambda _event: fn(*args))
-
-    @property
-    def busy_until(self) -> float:
-        return self._last

@@ -592,11 +592,6 @@ class RedisStreamsServer:
         consumer.seen_time = now
         return [format_id(cursor), claimed, deleted]
 
-    def deleted_pending(self, name: str, groupname: str) -> list[StreamId]:
-        """Ids pending in a group whose entries no longer exist (trimmed or deleted)."""
-        stream, group = self._group(name, groupname, "")
-        return [i for i in group.pel.from_id(ZERO_ID) if not stream.exists(i)]
-
     # ----- introspection -----
     def xinfo_stream(self, name: str) -> Reply:
         stream = self.streams.get(name)

@@ -49,9 +49,6 @@ class _Node:
         self.valid = 0  # entries not deleted (the listpack's first integer)
         self.first_live = 0  # index below which every slot is deleted: trims start here
 
-    def drop_values(self) -> None:
-        self.values = []
-
 
 class SortedIds:
     """A dict of id -> value that iterates in id order, like Redis's rax-backed PELs.
