@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from sim.scenario.schema import Scenario
 
 __all__ = [
+    "CrashOnly",
     "FaultConfig",
     "Faultable",
     "apply",
@@ -128,6 +129,19 @@ class Faultable(Protocol):
     def restart(self) -> None: ...
     def set_slowdown(self, factor: float) -> None: ...
     def set_error_probability(self, probability: float) -> None: ...
+
+
+class CrashOnly:
+    """Base of a part that can only crash and restart (a broker node): validation refuses the
+    other fault kinds on it, so their hooks are never called."""
+
+    def go_down(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} takes crash faults only")
+
+    come_up = set_slowdown = go_down
+
+    def set_error_probability(self, probability: float) -> None:
+        self.go_down()
 
 
 class _PartState:

@@ -30,6 +30,7 @@ from sim.brokers.kafka.settings import ConsumerSettings, ProducerSettings
 from sim.clients.disturbance import Disturbance
 from sim.clients.producer import Producer
 from sim.distributions import Distribution, Sampler
+from sim.faults import CrashOnly
 from sim.message import Message
 from sim.network import Link
 from sim.units import format_duration
@@ -319,7 +320,7 @@ def _replay(
         app.replay(at - by_duration)
 
 
-class BrokerProcess:
+class BrokerProcess(CrashOnly):
     """One broker of the cluster as a fault target: a crash (and restart) is all it takes."""
 
     def __init__(self, cluster: KafkaCluster, broker_id: int) -> None:
@@ -332,11 +333,6 @@ class BrokerProcess:
 
     def restart(self) -> None:
         self.cluster.restart_broker(self.broker_id)
-
-    def go_down(self) -> None:
-        raise NotImplementedError("validation allows only crash faults on a broker")
-
-    come_up = set_slowdown = set_error_probability = go_down  # type: ignore[assignment]
 
 
 def _broker_failure(

@@ -13,6 +13,7 @@ from sim.brokers.rabbitmq.channel import Channel, Deliver
 from sim.clients.disturbance import Disturbance
 from sim.clients.producer import Producer
 from sim.distributions import Sampler
+from sim.faults import CrashOnly
 from sim.message import Message
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def build(ctx: RunContext) -> RabbitMQBroker:
     return broker
 
 
-class BrokerNode:
+class BrokerNode(CrashOnly):
     """The broker as a fault target: only a crash (and restart) means anything for a node."""
 
     name = "broker"
@@ -69,11 +70,6 @@ class BrokerNode:
 
     def restart(self) -> None:
         self.broker.restart()
-
-    def go_down(self) -> None:
-        raise NotImplementedError("validation allows only crash faults on the broker")
-
-    come_up = set_slowdown = set_error_probability = go_down  # type: ignore[assignment]
 
 
 def _sender(ctx: RunContext, broker: RabbitMQBroker, config: ProducerConfig) -> Any:
