@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +28,7 @@ from sim.experiments import (
 )
 from sim.experiments.report import replication_table, sweep_table
 from sim.kernel import run as run_scenario
+from sim.outdir import OutputError, check_output, replace_folder
 from sim.results import Results
 from sim.scenario import Scenario, ScenarioError, load_scenario, parse_assignment
 from sim.units import format_duration
@@ -188,17 +187,23 @@ def _interrupted(error: KeyboardInterrupt) -> NoReturn:
 
 
 def _replace_folder(out: Path, write: Callable[[Path], object]) -> None:
-    """Fill a staging folder beside `out`, then swap it in: never half a folder."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    """Fill a staging folder beside `out`, then swap it in: never half a folder, and never a
+    folder that holds anything mqsim did not write (sim/outdir.py)."""
     try:
-        write(staging)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        replace_folder(out, write)
+    except OutputError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+def _check_output(out: Path) -> Path:
+    """Refuse, before anything runs, a results folder that mqsim may not replace."""
+    try:
+        check_output(out)
+    except OutputError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    return out
 
 
 def _replicate_all(
@@ -226,6 +231,8 @@ def _run_replicated(
     out: Path | None,
     as_json: bool,
 ) -> None:
+    # Replications get a folder of their own, so they never replace a single run's results.
+    target = _check_output(out if out is not None else Path("results") / f"{scenario.name}-seeds")
     try:
         scenario = scenario.override(changes) if changes else scenario
         reps = _replicate_all(scenario, seeds, executor, workers)
@@ -234,7 +241,6 @@ def _run_replicated(
     except ScenarioError as error:
         _fail(error if error.source else error.with_source(scenario.source))
         return
-    target = out if out is not None else Path("results") / scenario.name
 
     def write(folder: Path) -> None:
         for name, rep in reps.items():
@@ -262,7 +268,12 @@ def run_command(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Results folder \\[default: results/<scenario name>/]."),
+        typer.Option(
+            help=(
+                "Results folder \\[default: results/NAME/, with --seeds results/NAME-seeds/, "
+                "where NAME is the scenario's name]."
+            )
+        ),
     ] = None,
     trace: Annotated[bool, typer.Option(help="Keep a per-message trace (trace.csv).")] = False,
     as_json: Annotated[
@@ -307,12 +318,12 @@ def run_command(
             changes["duration"] = duration
         _run_replicated(loaded, changes, seeds, _executor(workers, dask), workers, out, as_json)
         return
+    target = _check_output(out if out is not None else Path("results") / loaded.name)
     try:
         runs = _run_all(loaded, seed=seed, duration=duration, trace=trace)
     except ScenarioError as error:
         _fail(error.with_source(str(scenario)))
         return
-    target = out if out is not None else Path("results") / loaded.name
     _write_atomically(runs, target)
     if as_json:
         if list(runs) == [""]:
@@ -365,6 +376,7 @@ def sweep_command(
       consumers.0.prefetch=1,10 --dask tcp://scheduler:8786
     """
     loaded = _load(scenario)
+    target = _check_output(out if out is not None else Path("results") / f"{loaded.name}-sweep")
     try:
         given: dict[str, list[Any]] = {}
         for text in assignments:
@@ -390,7 +402,6 @@ def sweep_command(
     if metric not in result.metrics:
         known = ", ".join(result.metrics)
         _fail(ScenarioError(f"no metric {metric!r} (known: {known})", "--metric"))
-    target = out if out is not None else Path("results") / f"{loaded.name}-sweep"
 
     def write(folder: Path) -> None:
         from sim.viz.style import save

@@ -47,6 +47,7 @@ def test_sweep_writes_runs_aggregate_and_a_chart(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
+        ".mqsim-results",
         "aggregate.csv",
         "runs.csv",
         "sweep_latency_mean.png",

@@ -1,0 +1,120 @@
+"""Results folders that mqsim owns: checked before a run, filled in a staging folder, swapped in.
+
+mqsim replaces a folder only when it wrote that folder itself. Every folder it writes holds a
+marker, `.mqsim-results`, listing the files it wrote there. An existing folder may be replaced
+only if it is empty, or if it has the marker and holds nothing but the files the marker lists:
+a file a user added (notes, a subfolder) makes the folder theirs, and the command refuses with
+one line rather than delete it. The current directory and its parents are never replaced.
+
+The swap is two renames in the folder's parent (the old folder aside, the new one in), then
+the old one is deleted: a crash or Ctrl-C at any point before the swap leaves the previous
+results untouched, and the staging folder is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["MARKER", "OutputError", "check_output", "replace_folder"]
+
+MARKER = ".mqsim-results"
+
+
+class OutputError(ValueError):
+    """A results folder mqsim must not write to, said in one line naming the folder."""
+
+
+def _written_files(folder: Path) -> set[str] | None:
+    """The files the marker says mqsim wrote in `folder` (None without a readable marker)."""
+    try:
+        listed = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = listed.get("files") if isinstance(listed, dict) else None
+    return set(files) if isinstance(files, list) else None
+
+
+def _contents(folder: Path) -> set[str]:
+    """Every file and folder under `folder`, as relative POSIX paths (folders too)."""
+    found: set[str] = set()
+    for root, dirs, files in os.walk(folder):
+        base = Path(root).relative_to(folder)
+        for name in dirs + files:
+            found.add((base / name).as_posix())
+    return found - {MARKER}
+
+
+def _folders_of(files: set[str]) -> set[str]:
+    """The folders that hold the listed files (their parents, at every level)."""
+    return {p.as_posix() for f in files for p in Path(f).parents if p != Path(".")}
+
+
+def check_output(out: Path) -> None:
+    """Raise OutputError unless mqsim may (re)place the folder `out`. Touches nothing."""
+    resolved = out.resolve()
+    here = Path.cwd().resolve()
+    if resolved == here or resolved in here.parents:
+        where = "the current directory" if resolved == here else "a parent of the current directory"
+        raise OutputError(
+            f"{out}: is {where}; mqsim writes results into a folder of their own, "
+            "e.g. --out results/run1"
+        )
+    if not out.exists():
+        if out.is_symlink():
+            raise OutputError(f"{out}: is a broken symbolic link; choose another folder")
+        return
+    if not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a folder; choose another name")
+    contents = _contents(out)
+    if not contents and not (out / MARKER).exists():
+        return  # an empty folder: nothing of anyone's is lost
+    written = _written_files(out)
+    if written is None:
+        raise OutputError(
+            f"{out}: holds files that mqsim did not write (no {MARKER} marker); "
+            "choose a new or empty folder"
+        )
+    foreign = sorted(contents - written - _folders_of(written))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise OutputError(
+            f"{out}: holds files that mqsim did not write ({shown}); move them or choose "
+            "another folder"
+        )
+
+
+def replace_folder(out: Path, write: Callable[[Path], object]) -> None:
+    """Fill a staging folder with `write(staging)`, mark it, then swap it in for `out`.
+
+    Checks `out` first (OutputError, nothing touched) and again just before the swap, in case
+    a user put a file there while the run was going.
+    """
+    check_output(out)
+    parent = out.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=parent))
+    aside: Path | None = None
+    try:
+        write(staging)
+        files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+        marker = {"written_by": "mqsim", "files": files}
+        (staging / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+        check_output(out)
+        if out.exists():
+            aside = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=parent))
+            os.replace(out, aside / "previous")  # the old results, out of the way in one rename
+        os.replace(staging, out)
+    except BaseException:
+        if aside is not None and (aside / "previous").exists() and not out.exists():
+            os.replace(aside / "previous", out)  # the swap failed half-way: put the old back
+        raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+        if aside is not None:
+            shutil.rmtree(aside)
