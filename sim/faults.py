@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import Field, model_validator
 
-from sim.fields import Dist, Duration, StrictModel
+from sim.fieldtypes import Dist, Duration, StrictModel
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import simpy
 
-from sim.brokers.redis_streams import RedisStreamsServer
+from sim.brokers.redis import RedisStreamsServer
 from tests.helpers import golden, require_golden, tool
 
 TRACES = "redis/streams_traces.json"

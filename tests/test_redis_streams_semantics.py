@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import simpy
 
-from sim.brokers.redis_streams import RedisStreamsServer, ResponseError, WouldBlock
+from sim.brokers.redis import RedisStreamsServer, ResponseError, WouldBlock
 
 
 def _server() -> tuple[simpy.Environment, RedisStreamsServer]:

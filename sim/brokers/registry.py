@@ -8,7 +8,7 @@ from pydantic import Field
 
 from sim.brokers.kafka.config import KafkaConfig
 from sim.brokers.rabbitmq.config import RabbitMQConfig
-from sim.brokers.redis_streams.config import RedisConfig
+from sim.brokers.redis.config import RedisConfig
 from sim.brokers.sqs.config import SQSConfig
 
 __all__ = ["BROKER_CONFIGS", "BrokerConfig", "broker_module"]
@@ -19,7 +19,7 @@ _MODULES = {"rabbitmq": "sim.brokers.rabbitmq.runtime", "kafka": "sim.brokers.ka
 BROKER_CONFIGS["sqs"] = SQSConfig
 _MODULES["sqs"] = "sim.brokers.sqs.runtime"
 BROKER_CONFIGS["redis"] = RedisConfig
-_MODULES["redis"] = "sim.brokers.redis_streams.runtime"
+_MODULES["redis"] = "sim.brokers.redis.runtime"
 
 # The section is a union picked by `type` (pydantic's discriminated union).
 BrokerConfig = Annotated[

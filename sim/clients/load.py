@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
-from sim.fields import Duration, Rate, StrictModel
+from sim.fieldtypes import Duration, Rate, StrictModel
 
 __all__ = ["LoadSchedule", "RateStep", "Schedule", "Spike", "Spikes"]
 

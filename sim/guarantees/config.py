@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, PlainValidator, model_validator
 
 from sim.distributions import Distribution
-from sim.fields import Dist, Duration, StrictModel
+from sim.fieldtypes import Dist, Duration, StrictModel
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Scenario

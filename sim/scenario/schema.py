@@ -16,13 +16,13 @@ from sim.brokers.kafka.config import (
     Strategy,
 )
 from sim.brokers.rabbitmq.config import RABBITMQ_ONLY, Priority
-from sim.brokers.redis_streams.config import REDIS_ONLY
+from sim.brokers.redis.config import REDIS_ONLY
 from sim.brokers.registry import BrokerConfig
 from sim.brokers.sqs.config import SQS_ONLY
 from sim.clients.load import Schedule, Spikes
 from sim.distributions import Distribution
 from sim.faults import FaultConfig
-from sim.fields import Dist, Duration, Rate, Size, StrictModel
+from sim.fieldtypes import Dist, Duration, Rate, Size, StrictModel
 from sim.guarantees.config import GuaranteeConfig
 from sim.services.config import ClientConfig, ServiceConfig
 
@@ -147,7 +147,7 @@ class ConsumerConfig(StrictModel):
     # polling; unset: the queue's receive_wait_time).
     max_messages: int = Field(default=1, ge=1, le=10, json_schema_extra=SQS_ONLY)
     wait_time: Duration | None = Field(default=None, le=20.0, json_schema_extra=SQS_ONLY)
-    # Redis Streams (broker.type: redis; sim/brokers/redis_streams/config.py): the consumer group
+    # Redis Streams (broker.type: redis; sim/brokers/redis/config.py): the consumer group
     # the replicas read in with XREADGROUP (each replica is the group's consumer
     # `<name>.<i>`), and the idle time after which a replica XAUTOCLAIMs entries another one
     # left pending (unset: pending entries wait for their own consumer).

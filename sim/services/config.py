@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from sim.clients.load import Schedule, Spikes
 from sim.distributions import Distribution
-from sim.fields import Dist, Duration, Rate, Size, StrictModel
+from sim.fieldtypes import Dist, Duration, Rate, Size, StrictModel
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Scenario

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import simpy
 
-from sim.brokers.redis_streams import RedisStreamsServer, ResponseError
+from sim.brokers.redis import RedisStreamsServer, ResponseError
 from tests.helpers import golden, require_golden, tool
 
 TRACES = "redis/streams_traces.json"

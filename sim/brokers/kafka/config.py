@@ -29,7 +29,7 @@ from sim.brokers.kafka.settings import (
     parse_ms,
 )
 from sim.distributions import Distribution
-from sim.fields import Dist, Duration, StrictModel
+from sim.fieldtypes import Dist, Duration, StrictModel
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Scenario

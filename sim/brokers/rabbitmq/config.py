@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from sim.brokers.rabbitmq.cost import CLASSIC_QUEUE_RATE, QUORUM_PERSISTENCE, CostModel
-from sim.fields import Duration, Rate, Size, StrictModel
+from sim.fieldtypes import Duration, Rate, Size, StrictModel
 
 __all__ = [
     "RABBITMQ_ONLY",

@@ -17,7 +17,7 @@ from sim.brokers.fields import (
     foreign_fields,
 )
 from sim.brokers.sqs.queue import QueueSettings
-from sim.fields import Duration, StrictModel
+from sim.fieldtypes import Duration, StrictModel
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Scenario

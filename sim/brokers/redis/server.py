@@ -18,7 +18,7 @@ from typing import Any
 
 import simpy
 
-from sim.brokers.redis_streams.stream import (
+from sim.brokers.redis.stream import (
     MAX_ID,
     NODE_MAX_ENTRIES,
     ZERO_ID,
@@ -655,13 +655,13 @@ class RedisStreamsServer:
         """Run a raw command (["XADD", "s", "*", "f", "v"]) and return its raw reply. A
         command that would block (XREADGROUP ... BLOCK with nothing to read) raises
         WouldBlock: run it with `yield from server.command(...)` inside a SimPy process."""
-        from sim.brokers.redis_streams.commands import execute
+        from sim.brokers.redis.commands import execute
 
         return execute(self, [str(a) for a in args])
 
     def command(self, *args: Any) -> Generator[Any, Any, Reply]:
         """A raw command inside a SimPy process: `reply = yield from server.command(...)`;
         a blocking XREADGROUP waits in simulated time."""
-        from sim.brokers.redis_streams.commands import run
+        from sim.brokers.redis.commands import run
 
         return (yield from run(self, [str(a) for a in args]))

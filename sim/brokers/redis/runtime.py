@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.brokers.redis_streams.server import RedisStreamsServer
-from sim.brokers.redis_streams.stream import Group, StreamId
+from sim.brokers.redis.server import RedisStreamsServer
+from sim.brokers.redis.stream import Group, StreamId
 from sim.clients.disturbance import Disturbance
 from sim.clients.producer import Producer
 from sim.message import Message
 
 if TYPE_CHECKING:
-    from sim.brokers.redis_streams.config import RedisConfig
+    from sim.brokers.redis.config import RedisConfig
     from sim.kernel import RunContext
     from sim.scenario.schema import ConsumerConfig
 

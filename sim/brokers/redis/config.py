@@ -12,8 +12,8 @@ from sim.brokers.fields import (
     GENERIC_PRODUCER_FIELDS,
     foreign_fields,
 )
-from sim.brokers.redis_streams.stream import NODE_MAX_ENTRIES
-from sim.fields import StrictModel
+from sim.brokers.redis.stream import NODE_MAX_ENTRIES
+from sim.fieldtypes import StrictModel
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Scenario

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.redis_streams.server import ResponseError, _integer
+from sim.brokers.redis.server import ResponseError, _integer
 
 if TYPE_CHECKING:
-    from sim.brokers.redis_streams.server import RedisStreamsServer
+    from sim.brokers.redis.server import RedisStreamsServer
 
 __all__ = ["WouldBlock", "execute", "run"]
 
