@@ -1,5 +1,6 @@
 """mqsim: a discrete-event simulator of message queues and streams."""
 
+from sim.brokers.registry import broker_types
 from sim.experiments import Replications, Sweep, replicate, sweep
 from sim.kernel import run, run_variants
 from sim.results import Results
@@ -11,6 +12,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Sweep",
+    "broker_types",
     "load_scenario",
     "replicate",
     "run",

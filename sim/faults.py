@@ -27,13 +27,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import Field, model_validator
 
+from sim.errors import ScenarioError
 from sim.fieldtypes import Dist, Duration, StrictModel
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import pandas as pd
 
-    from sim.kernel import RunContext
-    from sim.scenario.schema import Scenario
+    from sim.context import RunContext
 
 __all__ = [
     "CrashOnly",
@@ -95,27 +97,28 @@ class FaultConfig(StrictModel):
         return math.inf if self.end is None else self.end
 
 
-def valid_targets(scenario: Scenario) -> set[str]:
-    """Names a fault may target: services, consumers, and single replicas (`worker.3`)."""
-    names = {s.name for s in scenario.services}
-    if scenario.broker.type == "rabbitmq":
-        names.add("broker")  # the node: crash faults only
-    elif scenario.broker.type == "kafka":
-        names.update(f"broker.{i}" for i in range(scenario.broker.brokers))  # crash faults only
+def valid_targets(scenario: Any, nodes: Iterable[str] = ()) -> set[str]:
+    """Names a fault may target: services, consumers, single replicas (`worker.3`), and the
+    broker's `nodes` (crash faults only). `scenario` is the validated Scenario."""
+    names = {s.name for s in scenario.services} | set(nodes)
     for consumer in scenario.consumers:
         names.add(consumer.name)
         names.update(f"{consumer.name}.{i}" for i in range(consumer.replicas))
     return names
 
 
-def reference_errors(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
-    targets = valid_targets(scenario)
+def reference_errors(scenario: Any, nodes: Iterable[str] = ()) -> Iterator[tuple[Loc, str]]:
+    nodes = set(nodes)
+    targets = valid_targets(scenario, nodes)
     for i, fault in enumerate(scenario.faults):
         if fault.target not in targets:
             known = ", ".join(sorted(targets)) or "none"
             yield ("faults", i, "target"), f"unknown target {fault.target!r} (known: {known})"
-        elif fault.target.startswith("broker") and fault.kind != "crash":
-            yield ("faults", i, "kind"), f"a broker takes crash faults only, not {fault.kind}"
+        elif fault.target in nodes and fault.kind != "crash":
+            yield (
+                ("faults", i, "kind"),
+                f"a broker node takes crash faults only, not {fault.kind}",
+            )
 
 
 class Faultable(Protocol):
@@ -197,8 +200,6 @@ class _PartState:
 
 def apply(ctx: RunContext) -> None:
     """Schedule every fault of the scenario on the parts it targets (after they are built)."""
-    from sim.scenario.errors import ScenarioError  # the scenario package imports this module
-
     states: dict[int, _PartState] = {}
     for i, fault in enumerate(ctx.scenario.faults):
         parts: list[Faultable] = ctx.parts.get(fault.target, [])

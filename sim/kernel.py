@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import simpy
 
-from sim.brokers.registry import broker_module
-from sim.distributions import Distribution, Sampler
+from sim.brokers.registry import spec_of
+from sim.clients.producer import Producer
+from sim.context import RunContext
+from sim.errors import ScenarioError
 from sim.faults import apply as apply_faults
+from sim.guarantees.publish import republishing
 from sim.metrics import Recorder
-from sim.network import Link
 from sim.randomness import RandomStreams
 from sim.results import Results, summarize
-from sim.scenario import Scenario, ScenarioError, load_scenario
-from sim.scenario.schema import LinkOverride
+from sim.scenario import Scenario, load_scenario
 from sim.services import build as build_services
 from sim.topology import build_topology
 from sim.units import parse_duration
@@ -27,37 +25,6 @@ from sim.units import parse_duration
 __all__ = ["RunContext", "run", "run_variants"]
 
 Progress = Callable[[float], None]
-
-
-@dataclass
-class RunContext:
-    """What every part of a run is built from: the clock, the recorder and the random streams."""
-
-    env: simpy.Environment
-    scenario: Scenario
-    recorder: Recorder
-    streams: RandomStreams
-    message_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    # Fault targets: name -> the parts it names (a consumer's name names all its replicas).
-    parts: dict[str, list[Any]] = field(default_factory=dict)
-    # Model-specific tables for Results.tables: name -> builds the DataFrame at the run's end.
-    tables: dict[str, Callable[[], pd.DataFrame]] = field(default_factory=dict)
-
-    def register_part(self, part: Any, *names: str) -> None:
-        """Make `part` (which has the hooks of sim.faults.Faultable) a target of `names`."""
-        for name in dict.fromkeys(names):
-            self.parts.setdefault(name, []).append(part)
-
-    def sampler(self, stream: str, distribution: Distribution) -> Sampler:
-        """A sampler of `distribution` on the random stream named `stream`."""
-        return distribution.sampler(self.streams.generator(stream))
-
-    def link(self, owner: str, hop: str, override: LinkOverride | None = None) -> Link:
-        """The network hop `hop` ("producer_to_broker", ...) for `owner`, with its own stream."""
-        delay = getattr(override, hop, None) if override is not None else None
-        if delay is None:
-            delay = getattr(self.scenario.network, hop)
-        return Link(self.env, delay, self.sampler(f"{owner}/{hop}", delay))
 
 
 def run(
@@ -85,7 +52,11 @@ def run(
     env = simpy.Environment()
     recorder = Recorder(env, scenario.warmup, scenario.interval, trace or scenario.trace)
     ctx = RunContext(env, scenario, recorder, RandomStreams(seed))
-    broker = broker_module(scenario.broker.type).build(ctx)
+    broker = spec_of(scenario.broker.type).build(ctx)
+    for producer in scenario.producers:
+        sender = broker.sender(producer)
+        send = republishing(ctx, producer, sender.send)
+        Producer(ctx, producer, send, sender.owns_network_hop, sender.stamp)
     build_services(ctx, broker)
     apply_faults(ctx)
     recorder.start_sampling()

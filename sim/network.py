@@ -1,4 +1,5 @@
-"""Links: one-way network hops that deliver a call after a sampled delay, without a process."""
+"""The network around the broker: the scenario's one-way delays, and links, the hops that
+deliver a call after a sampled delay, without a process."""
 
 from __future__ import annotations
 
@@ -9,8 +10,25 @@ from typing import Any
 import simpy
 
 from sim.distributions import Distribution, Sampler
+from sim.fieldtypes import Dist, StrictModel
 
-__all__ = ["Link"]
+__all__ = ["Link", "LinkConfig", "LinkOverride"]
+
+
+class LinkConfig(StrictModel):
+    """One-way network delays of the hops around the broker (zero: the ideal network)."""
+
+    producer_to_broker: Dist = Distribution.constant(0.0)
+    broker_to_consumer: Dist = Distribution.constant(0.0)
+    consumer_to_broker: Dist = Distribution.constant(0.0)
+
+
+class LinkOverride(StrictModel):
+    """Per-producer or per-consumer delays that replace the scenario-wide ones."""
+
+    producer_to_broker: Dist | None = None
+    broker_to_consumer: Dist | None = None
+    consumer_to_broker: Dist | None = None
 
 
 class Link:

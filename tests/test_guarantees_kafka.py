@@ -156,7 +156,8 @@ def test_kafka_exactly_once_scenario_shows_each_strategy() -> None:
         (
             "rabbitmq",
             {"strategy": "kafka-transactions"},
-            "consumers[0].guarantee.strategy: kafka-transactions needs broker type 'kafka'",
+            "consumers[0].guarantee.strategy: kafka-transactions is not run by broker type "
+            "'rabbitmq'",
         ),
         (
             "kafka",

@@ -50,10 +50,10 @@ def test_errors_inside_the_kafka_section_name_the_path_without_the_union_tag() -
     message = _error(_data(broker={**broker, "topics": [{"name": "e", "retention": 5}]}))
     assert message.startswith("x.yaml: broker.topics[0].retention: unknown key 'retention'")
     assert "retention.ms" in message  # the known keys are the topic's, by Kafka's names
-    from sim.brokers.registry import BROKER_CONFIGS  # every registered broker type
+    from sim import broker_types  # every registered broker type
 
     assert _error(_data(broker={"type": "kafak"})) == (
-        f"x.yaml: broker.type: unknown type 'kafak' (known: {', '.join(sorted(BROKER_CONFIGS))})"
+        f"x.yaml: broker.type: unknown type 'kafak' (known: {', '.join(sorted(broker_types()))})"
     )
     message = _error(
         _data(broker={**broker, "brokers": 1, "topics": [{"name": "e", "replication.factor": 3}]})
@@ -64,7 +64,7 @@ def test_errors_inside_the_kafka_section_name_the_path_without_the_union_tag() -
 def test_settings_of_the_other_broker_type_are_refused() -> None:
     producer = {"name": "p", "to": "events", "rate": 1.0, "routing_key": "a.b"}
     assert _error(_data(producers=[producer])) == (
-        "x.yaml: producers[0].routing_key: is not used by broker type 'kafka'"
+        "x.yaml: producers[0].routing_key: not used by broker type 'kafka' (it reads keys)"
     )
     consumer = {"name": "c", "from": "events", "prefetch": 10}
     assert "consumers[0].prefetch" in _error(_data(consumers=[consumer]))
@@ -74,7 +74,7 @@ def test_settings_of_the_other_broker_type_are_refused() -> None:
         "consumers": [],
     }
     assert _error(_data(**rabbit)) == (
-        "x.yaml: producers[0].linger.ms: applies only to broker type 'kafka', not 'rabbitmq'"
+        "x.yaml: producers[0].linger.ms: not used by broker type 'rabbitmq' (a setting of kafka)"
     )
 
 
@@ -104,9 +104,9 @@ def test_ms_settings_read_bare_numbers_as_milliseconds() -> None:
     }
     producer = {"name": "p", "to": "events", "rate": 1.0, "linger.ms": 5, "acks": "all"}
     scenario = sim.Scenario.from_dict(_data(consumers=[consumer], producers=[producer]))
-    assert scenario.consumers[0].session_timeout_ms == 10.0
-    assert scenario.consumers[0].auto_commit_interval_ms == 2.0
-    assert scenario.producers[0].linger_ms == 0.005
+    assert scenario.consumers[0].session_timeout == 10.0
+    assert scenario.consumers[0].auto_commit_interval == 2.0
+    assert scenario.producers[0].linger == 0.005
     assert scenario.producers[0].acks == -1
 
 
@@ -121,7 +121,7 @@ def test_dotted_kafka_keys_are_overridden_whole() -> None:
     base["broker"]["topics"][0]["retention.ms"] = 3_600_000
     raw = apply_overrides(base, {"broker.topics.0.retention.ms": 60_000})
     assert raw["broker"]["topics"][0]["retention.ms"] == 60_000
-    assert sim.Scenario.from_dict(raw).broker.topics[0].retention_ms == 60.0
+    assert sim.Scenario.from_dict(raw).broker.topics[0].retention == 60.0
 
 
 def test_lag_columns_and_tables() -> None:

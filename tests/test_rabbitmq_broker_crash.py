@@ -94,7 +94,7 @@ def test_the_broker_crash_scenario() -> None:
 
 
 def test_bad_broker_faults_are_one_line_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ScenarioError, match=r"faults\[0\].kind: a broker takes crash faults"):
+    with pytest.raises(ScenarioError, match=r"faults\[0\].kind: a broker node takes crash faults"):
         scenario_from(faults=[{"target": "broker", "kind": "slow", "factor": 2, "start": 1}])
     quorum = {"type": "rabbitmq", "queues": [{"name": "q", "type": "quorum", "durable": False}]}
     with pytest.raises(ScenarioError, match="quorum queues are always durable"):

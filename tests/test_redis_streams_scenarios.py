@@ -52,7 +52,8 @@ def _error(data: dict[str, Any]) -> str:
         ),
         (
             {"consumers": [{"name": "c", "from": "s", "group": "g", "nack_probability": 0.1}]},
-            "x.yaml: consumers[0].nack_probability: applies only to broker type 'rabbitmq'",
+            "x.yaml: consumers[0].nack_probability: not used by broker type 'redis' "
+            "(a setting of rabbitmq)",
         ),
         (
             {
@@ -92,7 +93,8 @@ def test_redis_fields_are_refused_under_another_broker() -> None:
         consumers=[{"name": "c", "from": "s", "group": "g"}],
     )
     assert _error(data).startswith(
-        "x.yaml: consumers[0].group: applies only to broker type 'redis', not 'rabbitmq'"
+        "x.yaml: consumers[0].group: not used by broker type 'rabbitmq' "
+        "(each group reads a queue of its own, bound to the exchange)"
     )
 
 

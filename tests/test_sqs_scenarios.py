@@ -224,13 +224,13 @@ consumers: [{consumer}]
             "    - {name: w}",
             "{name: p, to: w, rate: 1}",
             "{name: c, from: w, prefetch: 5}",
-            "consumers[0].prefetch: is not used by broker type 'sqs'",
+            "consumers[0].prefetch: not used by broker type 'sqs' (it reads max_messages)",
         ),
         (
             "    - {name: w}",
             "{name: p, to: w, rate: 1}",
             "{name: c, from: w, requeue: false}",
-            "consumers[0].requeue: applies only to broker type 'rabbitmq', not 'sqs'",
+            "consumers[0].requeue: not used by broker type 'sqs' (a setting of rabbitmq)",
         ),
     ],
 )
@@ -243,7 +243,10 @@ def test_validation_errors_are_one_line(
 
 
 def test_sqs_fields_are_refused_under_another_broker() -> None:
-    with pytest.raises(ScenarioError, match="max_messages: applies only to broker type 'sqs'"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"max_messages: not used by broker type 'rabbitmq' \(it reads prefetch\)",
+    ):
         scenario_from(consumers=[{"name": "c", "from": "q", "max_messages": 5}])
 
 

@@ -10,7 +10,7 @@ from sim.distributions import Sampler
 if TYPE_CHECKING:
     import simpy
 
-    from sim.kernel import RunContext
+    from sim.context import RunContext
 
 __all__ = ["Disturbance"]
 

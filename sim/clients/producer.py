@@ -10,26 +10,45 @@ import numpy as np
 from sim.clients.load import LoadSchedule
 from sim.distributions import Distribution, Sampler
 from sim.message import Message
+from sim.network import Link
 
 if TYPE_CHECKING:
-    from sim.kernel import RunContext
-    from sim.scenario.schema import ProducerConfig
+    from sim.clients.config import ProducerBase
+    from sim.context import RunContext
 
-__all__ = ["Producer"]
+__all__ = ["Producer", "key_chooser"]
+
+_NO_DELAY = Distribution.constant(0.0)
 
 
 class Producer:
     """Sends messages through `send` at the configured rate (Poisson or evenly spaced).
 
-    `send(msg)` is given by the broker model; it is called after the producer->broker delay.
+    `send(msg)` is given by the broker model; it is called after the producer->broker delay,
+    unless `send` makes that hop itself (`owns_network_hop`: a client that batches records
+    sends requests over it). `stamp(msg)`, when given, sets the broker's own message properties
+    as the message is made, so a copy published again carries the same ones. A message gets a
+    key when the producer has `keys`.
     """
 
-    def __init__(self, ctx: RunContext, config: ProducerConfig, send: Callable[[Message], Any]):
+    def __init__(
+        self,
+        ctx: RunContext,
+        config: ProducerBase,
+        send: Callable[[Message], Any],
+        owns_network_hop: bool = False,
+        stamp: Callable[[Message], None] | None = None,
+    ):
         self.ctx = ctx
         self.config = config
         self.name = config.name
         self._send = send
-        self._link = ctx.link(f"producer:{config.name}", "producer_to_broker", config.network)
+        self._stamp = stamp
+        owner = f"producer:{config.name}"
+        if owns_network_hop:  # the client sends its requests over the real hop
+            self._link = Link(ctx.env, _NO_DELAY, Sampler.of(_NO_DELAY, None))
+        else:
+            self._link = ctx.link(owner, "producer_to_broker", config.network)
         rate = config.rate
         gap = Distribution.constant(np.inf if rate == 0 else 1.0 / rate)
         if config.arrivals == "poisson" and rate > 0:
@@ -41,17 +60,18 @@ class Producer:
             profile = LoadSchedule.of(rate, config.schedule, config.spikes)
             arrivals = ctx.streams.generator(f"producer:{config.name}/arrivals")
             self.interarrival = profile.gaps(unit.sampler(arrivals), config.start)
-        self._keys = _key_chooser(config.routing_key, ctx, config.name)
+        self._keys = key_chooser(config, ctx)
         ctx.env.process(self.run())
 
     def run(self) -> Generator[Any, Any, None]:
         env, config = self.ctx.env, self.config
         recorder, ids, link, send = self.ctx.recorder, self.ctx.message_ids, self._link, self._send
-        next_gap, next_key, size, name = (
+        next_gap, next_key, size, name, stamp = (
             self.interarrival,
             self._keys,
             config.message_size,
             self.name,
+            self._stamp,
         )
         stop = config.stop if config.stop is not None else np.inf
         if config.start > 0:
@@ -61,13 +81,24 @@ class Producer:
             yield timeout(next_gap())
             if env.now >= stop:
                 return
-            msg = Message(next(ids), env.now, size, None, next_key())
+            msg = Message(next(ids), env.now, size, None if next_key is None else next_key())
+            if stamp is not None:
+                stamp(msg)
             recorder.produced_message(msg, name)
             link.send(send, msg)
 
 
-def _key_chooser(keys: str | list[str] | None, ctx: RunContext, name: str) -> Callable[[], str]:
-    if keys is None or isinstance(keys, str):
-        fixed = keys or ""
-        return lambda: fixed
-    return Sampler.choice(list(keys), ctx.streams.generator(f"producer:{name}/keys"))
+def key_chooser(config: ProducerBase, ctx: RunContext) -> Callable[[], str] | None:
+    """The producer's keys ("key-0".."key-N-1" for an int, else the given list), drawn
+    uniformly or by Zipf's law (the k-th most frequent key has weight 1/k: a few hot keys)
+    from the stream `producer:<name>/keys`; None without keys."""
+    keys = config.keys
+    if keys is None:
+        return None
+    names = [f"key-{i}" for i in range(keys)] if isinstance(keys, int) else list(keys)
+    rng = ctx.streams.generator(f"producer:{config.name}/keys")
+    if config.key_distribution == "zipf":
+        weights = 1.0 / np.arange(1, len(names) + 1)
+        p = weights / weights.sum()
+        return Sampler(lambda n: [names[i] for i in rng.choice(len(names), n, p=p)])
+    return Sampler.choice(names, rng)

@@ -18,7 +18,7 @@ from sim.guarantees.ledger import EffectLedger
 from sim.guarantees.strategies import SharedEffects
 
 if TYPE_CHECKING:
-    from sim.kernel import RunContext
+    from sim.context import RunContext
 
 __all__ = ["JOURNAL_COLUMNS", "attach"]
 

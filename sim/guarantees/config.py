@@ -20,15 +20,12 @@ Each processing crashes with `crash_probability` at one of the points of the cyc
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainValidator, model_validator
 
 from sim.distributions import Distribution
 from sim.fieldtypes import Dist, Duration, StrictModel
-
-if TYPE_CHECKING:
-    from sim.scenario.schema import Scenario
 
 __all__ = [
     "CRASH_POINTS",
@@ -139,31 +136,15 @@ class GuaranteeConfig(StrictModel):
 Loc = tuple[str | int, ...]
 
 
-def reference_errors(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
-    """Guarantee options that do not fit the rest of the scenario, as (path, message)."""
+def reference_errors(producers: list[Any], consumers: list[Any]) -> Iterator[tuple[Loc, str]]:
+    """Guarantee options that do not fit the scenario's producers and consumers, as (path,
+    message). What each broker supports is checked against its spec (sim/brokers/registry.py)."""
     sources = set()
-    kafka = scenario.broker.type == "kafka"
-    for i, consumer in enumerate(scenario.consumers):
+    for i, consumer in enumerate(consumers):
         guarantee = consumer.guarantee
         if guarantee is None:
             continue
         sources.add(consumer.from_)
-        where = ("consumers", i, "guarantee")
-        if guarantee.strategy == "kafka-transactions" and not kafka:
-            yield (*where, "strategy"), "kafka-transactions needs broker type 'kafka'"
-        if kafka and guarantee.ack_loss_probability > 0:
-            yield (
-                (*where, "ack_loss_probability"),
-                "a Kafka consumer commits offsets rather than acking each message (RabbitMQ only)",
-            )
-        if kafka:
-            for key in ("enable_auto_commit", "auto_commit_interval_ms", "commit"):
-                if key in consumer.model_fields_set:
-                    name = type(consumer).model_fields[key].alias or key
-                    yield (
-                        ("consumers", i, name),
-                        "the guarantee's strategy decides when offsets are committed",
-                    )
         if consumer.ack == "auto" and guarantee.strategy != "at-most-once":
             yield (
                 ("consumers", i, "ack"),
@@ -181,7 +162,7 @@ def reference_errors(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
                 "consumers with a guarantee section share one effect ledger: they must read "
                 f"the same source ({sorted(sources - {consumer.from_})[0]!r})",
             )
-    for i, producer in enumerate(scenario.producers):
+    for i, producer in enumerate(producers):
         if producer.publish_loss_probability + producer.confirm_loss_probability > 1:
             yield (
                 ("producers", i, "confirm_loss_probability"),

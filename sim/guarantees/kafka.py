@@ -27,7 +27,6 @@ the ledger takes its place (what a reader of it would see, and when).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +40,8 @@ from sim.guarantees.strategies import ROUND_TRIPS, EffectStep, SharedEffects
 if TYPE_CHECKING:
     from sim.brokers.kafka.cluster import KafkaCluster
     from sim.brokers.kafka.consumer import ConsumerRecord
-    from sim.kernel import RunContext
-    from sim.scenario.schema import ConsumerConfig
+    from sim.clients.config import ConsumerBase as ConsumerConfig
+    from sim.context import RunContext
 
 __all__ = ["GuaranteedConsumerApp"]
 
@@ -66,7 +65,7 @@ class GuaranteedConsumerApp(ConsumerApp):
         guarantee = shared.config
         owner = f"consumer:{config.name}.{replica}"
         # The strategy commits; auto-commit would commit behind its back.
-        self.settings = dataclasses.replace(self.settings, enable_auto_commit=False)
+        self.settings = self.settings.model_copy(update={"enable_auto_commit": False})
         self.recorder = ctx.recorder
         self.guarantee = guarantee.strategy
         self.read_committed = guarantee.isolation == "read_committed"

@@ -25,8 +25,8 @@ from sim.distributions import Sampler
 from sim.message import Message
 
 if TYPE_CHECKING:
-    from sim.kernel import RunContext
-    from sim.scenario.schema import ProducerConfig
+    from sim.clients.config import ProducerBase as ProducerConfig
+    from sim.context import RunContext
 
 __all__ = ["republishing"]
 

@@ -27,8 +27,8 @@ from sim.message import Message, State
 if TYPE_CHECKING:
     from sim.brokers.rabbitmq.broker import RabbitMQBroker
     from sim.brokers.rabbitmq.channel import Channel
-    from sim.kernel import RunContext
-    from sim.scenario.schema import ConsumerConfig
+    from sim.clients.config import ConsumerBase as ConsumerConfig
+    from sim.context import RunContext
 
 __all__ = ["GuaranteedConsumer"]
 

@@ -1,6 +1,6 @@
 """Scenarios: the schema, the loader with one-line errors, and dotted-path overrides."""
 
-from sim.scenario.errors import ScenarioError
+from sim.errors import ScenarioError
 from sim.scenario.load import load_scenario, validate
 from sim.scenario.overrides import apply_overrides, parse_assignment
 from sim.scenario.schema import ConsumerConfig, ProducerConfig, Scenario

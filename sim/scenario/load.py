@@ -9,9 +9,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sim.brokers.registry import client_errors, spec_of
+from sim.errors import ScenarioError, format_path
 from sim.faults import reference_errors as fault_reference_errors
 from sim.guarantees.config import reference_errors as guarantee_reference_errors
-from sim.scenario.errors import ScenarioError, format_path
 from sim.scenario.overrides import apply_overrides
 from sim.scenario.schema import Scenario
 from sim.services.config import reference_errors as service_reference_errors
@@ -42,7 +43,8 @@ def validate(data: Any, source: str = "") -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError("expected a mapping of scenario fields at the top level", source=source)
     try:
-        scenario = Scenario.model_validate(data)
+        # Files use the documented keys (aliases such as `retention.ms`), never attribute names.
+        scenario = Scenario.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as error:
         raise _first_error(error, source) from None
     for loc, message in _reference_errors(scenario):
@@ -89,29 +91,10 @@ def _reference_errors(scenario: Scenario):  # type: ignore[no-untyped-def]
                 ("consumers", i, "from"),
                 f"unknown source {consumer.from_!r} (known: " + (", ".join(sources) + ")"),
             )
-    yield from service_reference_errors(scenario)
-    yield from fault_reference_errors(scenario)
-    yield from guarantee_reference_errors(scenario)
-    yield from _broker_only_fields(scenario)
-    check_clients = getattr(broker, "client_errors", None)
-    if check_clients is not None:
-        yield from check_clients(scenario)
-
-
-def _broker_only_fields(scenario: Scenario):  # type: ignore[no-untyped-def]
-    """Producer/consumer fields marked `json_schema_extra={"broker": X}` used under another type."""
-    kind = scenario.broker.type
-    for section in ("producers", "consumers"):
-        for i, item in enumerate(getattr(scenario, section)):
-            fields = type(item).model_fields
-            for name in sorted(item.model_fields_set):
-                extra = fields[name].json_schema_extra
-                only = extra.get("broker") if isinstance(extra, dict) else None
-                if only is not None and only != kind:
-                    yield (
-                        (section, i, fields[name].alias or name),
-                        f"applies only to broker type {only!r}, not {kind!r}",
-                    )
+    yield from service_reference_errors(scenario, spec_of(broker.type).service_consumers)
+    yield from fault_reference_errors(scenario, spec_of(broker.type).nodes(broker))
+    yield from guarantee_reference_errors(scenario.producers, scenario.consumers)
+    yield from client_errors(broker, scenario.producers, scenario.consumers)
 
 
 def _first_error(error: ValidationError, source: str) -> ScenarioError:

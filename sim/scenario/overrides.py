@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from sim.scenario.errors import ScenarioError
+from sim.errors import ScenarioError
 
 __all__ = ["apply_overrides", "parse_assignment"]
 
@@ -86,7 +86,10 @@ def _set(node: Any, parts: list[str], value: Any, path: str) -> None:
         parts = parts[take:]
         index: Any = int(key) if isinstance(node, list) else key
         if not parts:
-            node[index] = value
+            if value is None and isinstance(node, dict):
+                node.pop(index, None)  # null unsets a field: it takes its default again
+            else:
+                node[index] = value
             return
         if isinstance(node, dict) and key not in node:
             node[key] = {}

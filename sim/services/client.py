@@ -24,7 +24,7 @@ from sim.message import Message
 from sim.services.calls import Call, Outcome
 
 if TYPE_CHECKING:
-    from sim.kernel import RunContext
+    from sim.context import RunContext
     from sim.services.config import ClientConfig
     from sim.services.service import Service
 

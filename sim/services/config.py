@@ -8,16 +8,13 @@ holds one of its own workers until the answer or its timeout), may call services
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from sim.clients.load import Schedule, Spikes
 from sim.distributions import Distribution
 from sim.fieldtypes import Dist, Duration, Rate, Size, StrictModel
-
-if TYPE_CHECKING:
-    from sim.scenario.schema import Scenario
 
 __all__ = [
     "BreakerConfig",
@@ -113,8 +110,10 @@ class ClientConfig(StrictModel):
         return self
 
 
-def reference_errors(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
-    """Services, queues and exchanges that clients and services name must exist."""
+def reference_errors(scenario: Any, consumers_allowed: bool) -> Iterator[tuple[Loc, str]]:
+    """Services, queues and exchanges that clients and services name must exist; a service
+    consumes only from a broker whose spec allows it (`consumers_allowed`). `scenario` is the
+    validated Scenario (typed loosely: the scenario package imports this one)."""
     services = [s.name for s in scenario.services]
     known = ", ".join(sorted(services)) or "none"
     for i, client in enumerate(scenario.clients):
@@ -131,7 +130,12 @@ def reference_errors(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
                 ("services", i, "publishes_to"),
                 f"unknown destination {service.publishes_to!r} (known: {', '.join(destinations)})",
             )
-        if service.consumes is not None and service.consumes not in sources:
+        if service.consumes is not None and not consumers_allowed:
+            yield (
+                ("services", i, "consumes"),
+                f"services cannot consume from broker type {scenario.broker.type!r} yet",
+            )
+        elif service.consumes is not None and service.consumes not in sources:
             yield (
                 ("services", i, "consumes"),
                 f"unknown queue {service.consumes!r} (known: {', '.join(sources)})",

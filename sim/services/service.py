@@ -22,7 +22,7 @@ from sim.distributions import Distribution
 from sim.services.calls import Breaker, Call, CallerView, Outcome
 
 if TYPE_CHECKING:
-    from sim.kernel import RunContext
+    from sim.context import RunContext
     from sim.message import Message
     from sim.services.config import ServiceConfig
     from sim.services.ports import BrokerPort

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 if TYPE_CHECKING:
-    from sim.scenario.schema import Scenario
+    from typing import Any as Scenario  # the validated Scenario; services sit below it
 
 __all__ = ["add_to_graph"]
 

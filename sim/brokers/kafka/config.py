@@ -9,101 +9,40 @@ name for are in snake_case (`replication_delay`, `rebalance_time`, `failures`, `
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field, PlainSerializer, PlainValidator, model_validator
+from pydantic import Field, model_validator
 
-from sim.brokers.fields import (
-    GENERIC_CONSUMER_FIELDS,
-    GENERIC_PRODUCER_FIELDS,
-    foreign_fields,
-)
 from sim.brokers.kafka.settings import (
+    ConsumerSettings,
     CostSettings,
+    Millis,
+    ProducerSettings,
     TopicSettings,
-    parse_acks,
-    parse_limit_bytes,
-    parse_limit_ms,
-    parse_ms,
 )
+from sim.clients.config import ConsumerBase, ProducerBase
 from sim.distributions import Distribution
 from sim.fieldtypes import Dist, Duration, StrictModel
 
-if TYPE_CHECKING:
-    from sim.scenario.schema import Scenario
-
 __all__ = [
-    "KAFKA_ONLY",
-    "Acks",
     "BrokerFailure",
     "ConsumerCrash",
     "CostConfig",
     "KafkaConfig",
-    "LimitBytes",
-    "LimitMillis",
-    "Millis",
+    "KafkaConsumerConfig",
+    "KafkaProducerConfig",
     "Replay",
-    "Strategy",
     "TopicConfig",
 ]
 
 Loc = tuple[str | int, ...]
 
-# Marks producer/consumer fields that only the Kafka model reads (checked in scenario loading).
-KAFKA_ONLY = {"broker": "kafka"}
 
-
-def _plain(parse: Any) -> PlainValidator:
-    return PlainValidator(parse, json_schema_input_type=str | float)
-
-
-Millis = Annotated[float, _plain(parse_ms)]  # a `.ms` setting, stored in seconds
-LimitMillis = Annotated[float, _plain(parse_limit_ms), PlainSerializer(lambda v: v)]  # -1: none
-LimitBytes = Annotated[float, _plain(parse_limit_bytes)]  # a size; -1: no limit
-Acks = Annotated[int, _plain(parse_acks)]  # 0, 1, or all (-1)
-Strategy = Literal["range", "roundrobin", "sticky", "cooperative-sticky"]  # assignors.STRATEGIES
-
-
-class TopicConfig(StrictModel):
-    """A topic, with Kafka's topic-level setting names and defaults."""
+class TopicConfig(TopicSettings):
+    """A topic: its name and its settings, with Kafka's topic-level names and defaults."""
 
     name: str = Field(min_length=1)
-    partitions: int = Field(default=1, ge=1)
-    replication_factor: int = Field(default=1, ge=1, alias="replication.factor")
-    min_insync_replicas: int = Field(default=1, ge=1, alias="min.insync.replicas")
-    retention_ms: LimitMillis = Field(default=7 * 86400.0, alias="retention.ms")
-    retention_bytes: LimitBytes = Field(default=math.inf, alias="retention.bytes")
-    segment_bytes: LimitBytes = Field(default=float(1024**3), alias="segment.bytes")
-    segment_ms: Millis = Field(default=7 * 86400.0, alias="segment.ms")
-    cleanup_policy: Literal["delete", "compact", "compact,delete", "delete,compact"] = Field(
-        default="delete", alias="cleanup.policy"
-    )
-    delete_retention_ms: Millis = Field(default=86400.0, alias="delete.retention.ms")
-    unclean_leader_election_enable: bool = Field(
-        default=False, alias="unclean.leader.election.enable"
-    )
-
-    @model_validator(mode="after")
-    def _positive(self) -> TopicConfig:
-        if self.segment_bytes <= 0 or self.segment_ms <= 0:
-            raise ValueError("segment.bytes and segment.ms must be positive")
-        return self
-
-    def settings(self) -> TopicSettings:
-        return TopicSettings(
-            partitions=self.partitions,
-            replication_factor=self.replication_factor,
-            min_insync_replicas=self.min_insync_replicas,
-            retention=self.retention_ms,
-            retention_bytes=self.retention_bytes,
-            segment_bytes=self.segment_bytes,
-            segment_age=self.segment_ms,
-            cleanup_policy=",".join(sorted(self.cleanup_policy.split(","))),
-            delete_retention=self.delete_retention_ms,
-            unclean_leader_election_enable=self.unclean_leader_election_enable,
-        )
 
 
 class BrokerFailure(StrictModel):
@@ -117,15 +56,8 @@ class BrokerFailure(StrictModel):
     restart_after: Duration | None = None
 
 
-class CostConfig(StrictModel):
+class CostConfig(CostSettings):
     """Broker time per produce request; defaults and their sources: `CostSettings`."""
-
-    per_request: Duration = CostSettings.per_request
-    per_batch: Duration = CostSettings.per_batch
-    per_byte: Duration = CostSettings.per_byte
-
-    def settings(self) -> CostSettings:
-        return CostSettings(self.per_request, self.per_batch, self.per_byte)
 
 
 class ConsumerCrash(StrictModel):
@@ -148,10 +80,21 @@ class Replay(StrictModel):
     by_duration: Duration
 
 
-# Fields of ProducerConfig / ConsumerConfig the Kafka model reads; any other explicitly set
-# field belongs to another broker model and is an error under type: kafka.
-PRODUCER_FIELDS = GENERIC_PRODUCER_FIELDS
-CONSUMER_FIELDS = GENERIC_CONSUMER_FIELDS | {"guarantee"}  # sim/guarantees/
+class KafkaProducerConfig(ProducerBase, ProducerSettings):
+    """A scenario producer feeding a KafkaProducer client with these settings, records keyed by
+    the shared `keys`, or sent to an explicit `partition`."""
+
+    partition: int | None = Field(default=None, ge=0)
+
+
+class KafkaConsumerConfig(ConsumerBase, ConsumerSettings):
+    """A consumer application around a KafkaConsumer with these settings (`group.id` defaults to
+    the consumer's name), the application's commit strategy when auto-commit is off, and a
+    crash schedule and a replay (stand-ins for `faults:`)."""
+
+    commit: Literal["after-processing", "before-processing"] | None = None
+    crash: ConsumerCrash | None = None
+    replay: Replay | None = None
 
 
 class KafkaConfig(StrictModel):
@@ -210,11 +153,12 @@ class KafkaConfig(StrictModel):
     def reference_errors(self) -> Iterator[tuple[Loc, str]]:
         return iter(())
 
-    def client_errors(self, scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+    def client_errors(
+        self, producers: list[KafkaProducerConfig], consumers: list[KafkaConsumerConfig]
+    ) -> Iterator[tuple[Loc, str]]:
         """Producer and consumer settings that do not fit this cluster or each other."""
         topics = {t.name: t for t in self.topics}
-        for i, producer in enumerate(scenario.producers):
-            yield from foreign_fields("kafka", ("producers", i), producer, PRODUCER_FIELDS)
+        for i, producer in enumerate(producers):
             topic = topics.get(producer.to)
             if topic is None:
                 continue
@@ -223,24 +167,21 @@ class KafkaConfig(StrictModel):
                     ("producers", i, "partition"),
                     f"topic {topic.name!r} has partitions 0..{topic.partitions - 1}",
                 )
-            if "compact" in topic.cleanup_policy and producer.keys is None:
+            if topic.compacts and producer.keys is None:
                 yield (
                     ("producers", i, "keys"),
                     f"topic {topic.name!r} is compacted: records need keys (set keys)",
                 )
-            if producer.key_distribution is not None and producer.keys is None:
-                yield (("producers", i, "key_distribution"), "needs keys")
         strategies: dict[str, tuple[str, int]] = {}
-        for i, consumer in enumerate(scenario.consumers):
-            yield from foreign_fields("kafka", ("consumers", i), consumer, CONSUMER_FIELDS)
+        for i, consumer in enumerate(consumers):
             auto = consumer.enable_auto_commit
-            if consumer.commit is not None and auto is not False:
+            if consumer.commit is not None and auto:
                 yield (
                     ("consumers", i, "commit"),
                     "a commit strategy needs enable.auto.commit: false "
                     "(with auto-commit the consumer commits by itself)",
                 )
-            if consumer.auto_commit_interval_ms is not None and auto is False:
+            if "auto_commit_interval" in consumer.model_fields_set and not auto:
                 yield (
                     ("consumers", i, "auto.commit.interval.ms"),
                     "applies only with enable.auto.commit: true",
@@ -251,8 +192,21 @@ class KafkaConfig(StrictModel):
                     ("consumers", i, "crash", "replica"),
                     f"consumer {consumer.name!r} has replicas 0..{consumer.replicas - 1}",
                 )
+            if consumer.guarantee is not None:
+                for key in ("enable_auto_commit", "auto_commit_interval", "commit"):
+                    if key in consumer.model_fields_set:
+                        name = type(consumer).model_fields[key].alias or key
+                        yield (
+                            ("consumers", i, name),
+                            "the guarantee's strategy decides when offsets are committed",
+                        )
+                if consumer.guarantee.ack_loss_probability > 0:
+                    yield (
+                        ("consumers", i, "guarantee", "ack_loss_probability"),
+                        "a Kafka consumer commits offsets rather than acking each message",
+                    )
             group = consumer.group_id or consumer.name
-            strategy = consumer.partition_assignment_strategy or "range"
+            strategy = consumer.partition_assignment_strategy
             first = strategies.setdefault(group, (strategy, i))
             if first[0] != strategy:
                 yield (

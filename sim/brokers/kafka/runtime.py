@@ -15,40 +15,36 @@ application running Kafka's poll loop with one of three commit strategies:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 import simpy
 
+from sim.brokers.base import Sender, Source
 from sim.brokers.kafka.cluster import KafkaCluster
 from sim.brokers.kafka.consumer import KafkaConsumer
 from sim.brokers.kafka.producer import KafkaProducer
-from sim.brokers.kafka.settings import ConsumerSettings, ProducerSettings
+from sim.brokers.kafka.settings import ConsumerSettings
 from sim.clients.disturbance import Disturbance
-from sim.clients.producer import Producer
-from sim.distributions import Distribution, Sampler
 from sim.faults import CrashOnly
 from sim.message import Message
 from sim.network import Link
 from sim.units import format_duration
 
 if TYPE_CHECKING:
-    from sim.brokers.kafka.config import KafkaConfig
-    from sim.kernel import RunContext
-    from sim.scenario.schema import ConsumerConfig, ProducerConfig
+    from sim.brokers.kafka.config import KafkaConfig, KafkaConsumerConfig, KafkaProducerConfig
+    from sim.context import RunContext
 
-__all__ = ["ConsumerApp", "ProducerApp", "build"]
+__all__ = ["ConsumerApp", "KafkaRuntime", "build"]
 
 TopicPartition = tuple[str, int]
 
 
-def build(ctx: RunContext) -> KafkaCluster:
+def build(ctx: RunContext) -> KafkaRuntime:
     from sim.guarantees import build as guarantees  # consumers with a `guarantee:` section
 
-    config: KafkaConfig = ctx.scenario.broker  # type: ignore[assignment]
+    config: KafkaConfig = ctx.scenario.broker
     effects = guarantees.attach(ctx)  # before any message id is taken: the ledger issues them
     cluster = KafkaCluster(
         ctx.env,
@@ -61,13 +57,11 @@ def build(ctx: RunContext) -> KafkaCluster:
         cleaner_backoff=config.log_cleaner_backoff_ms,
         initial_rebalance_delay=config.group_initial_rebalance_delay_ms,
         rebalance_time=config.rebalance_time,
-        cost=None if config.cost is None else config.cost.settings(),
+        cost=config.cost,
         message_ids=ctx.message_ids,
     )
     for topic in config.topics:
-        cluster.add_topic(topic.name, topic.settings())
-    for producer in ctx.scenario.producers:
-        ProducerApp(ctx, cluster, producer)
+        cluster.add_topic(topic.name, topic)
     apps: list[ConsumerApp] = []
     for consumer in ctx.scenario.consumers:
         if effects is not None and consumer.name in effects:
@@ -98,69 +92,73 @@ def build(ctx: RunContext) -> KafkaCluster:
     ctx.recorder.count(
         "kafka.partitions", sum(t.partitions for t in config.topics if t.name in read)
     )
-    return cluster
+    return KafkaRuntime(ctx, cluster)
 
 
-# ----- producers -----
-class ProducerApp:
-    """A scenario producer: the generic open-loop arrivals, sent through a KafkaProducer."""
+class KafkaRuntime:
+    """The built Kafka model as the rest of the run sees it (sim/brokers/base.py)."""
 
-    def __init__(self, ctx: RunContext, cluster: KafkaCluster, config: ProducerConfig) -> None:
-        from sim.scenario.schema import LinkOverride
+    def __init__(self, ctx: RunContext, cluster: KafkaCluster) -> None:
+        self.ctx = ctx
+        self.cluster = cluster
+        self._service_clients: dict[str, KafkaProducer] = {}
 
-        owner = f"producer:{config.name}"
-        settings = ProducerSettings()
-        changes = {
-            "acks": config.acks,
-            "linger": config.linger_ms,
-            "batch_size": config.batch_size,
-            "delivery_timeout": config.delivery_timeout_ms,
-        }
-        settings = dataclasses.replace(
-            settings, **{k: v for k, v in changes.items() if v is not None}
-        )
-        hop = ctx.link(owner, "producer_to_broker", config.network)
-        # Answers come back over the same hop's delay distribution, drawn on a stream of their own.
+    def _client(self, name: str, settings: Any, network: Any) -> KafkaProducer:
+        """A KafkaProducer for `name`, sending its requests over its producer->broker hop;
+        answers come back over the same hop's delay distribution, on a stream of their own."""
+        ctx, owner = self.ctx, f"producer:{name}"
+        hop = ctx.link(owner, "producer_to_broker", network)
         delay = (
-            config.network.producer_to_broker
-            if config.network is not None and config.network.producer_to_broker is not None
-            else ctx.scenario.network.producer_to_broker
+            getattr(network, "producer_to_broker", None) or ctx.scenario.network.producer_to_broker
         )
         response = Link(ctx.env, delay, ctx.sampler(f"{owner}/broker_to_producer", delay))
-        self.client = KafkaProducer(
-            cluster,
+        return KafkaProducer(
+            self.cluster,
             settings,
-            name=config.name,
+            name=name,
             link=hop,
             response_link=response,
             rng=ctx.streams.generator(f"{owner}/sticky"),
         )
-        self.topic = config.to
-        self.partition = config.partition
-        self.next_key = _key_chooser(config, ctx)
-        # The Producer's own hop is made instant: the delay belongs to the client's requests.
-        instant = LinkOverride(producer_to_broker=Distribution.constant(0.0))
-        Producer(ctx, config.model_copy(update={"network": instant}), self.send)
 
-    def send(self, msg: Message) -> None:
-        key = self.next_key()
-        msg.key = key
-        self.client.send_message(self.topic, msg, key, self.partition)
+    def sender(self, producer: KafkaProducerConfig) -> Sender:
+        """The producer's records go through a KafkaProducer client with its settings; the
+        client batches them and makes the network hop with its requests."""
+        client = self._client(producer.name, producer, producer.network)
+        topic, partition, send_message = producer.to, producer.partition, client.send_message
+        encoded: dict[Any, bytes] = {}
 
+        def send(msg: Message) -> None:
+            key = msg.key
+            if key is not None:  # keys are bytes to Kafka's partitioner
+                key = encoded.get(key) or encoded.setdefault(key, str(key).encode())
+                msg.key = key
+            send_message(topic, msg, key, partition)
 
-def _key_chooser(config: ProducerConfig, ctx: RunContext) -> Callable[[], bytes | None]:
-    keys = config.keys
-    if keys is None:
-        return lambda: None
-    names = [f"key-{i}" for i in range(keys)] if isinstance(keys, int) else list(keys)
-    encoded = [name.encode() for name in names]
-    rng = ctx.streams.generator(f"producer:{config.name}/keys")
-    if config.key_distribution == "zipf":
-        # Zipf's law over the keys: the k-th most frequent key has weight 1/k (a few hot keys).
-        weights = 1.0 / np.arange(1, len(encoded) + 1)
-        p = weights / weights.sum()
-        return Sampler(lambda n: [encoded[i] for i in rng.choice(len(encoded), n, p=p)])
-    return Sampler.choice(encoded, rng)
+        return Sender(send, owns_network_hop=True)
+
+    def publisher(self, to: str, routing_key: str) -> Callable[[Message], bool]:
+        """A service's records, through a KafkaProducer of its own with Kafka's defaults (the
+        client retries; an answer never blocks the service)."""
+        from sim.brokers.kafka.settings import ProducerSettings
+
+        client = self._service_clients.get(to)
+        if client is None:
+            client = self._client(f"service-to-{to}", ProducerSettings(), None)
+            self._service_clients[to] = client
+        key = routing_key.encode() if routing_key else None
+
+        def publish(msg: Message) -> bool:
+            client.send_message(to, msg, key, None)
+            return True
+
+        return publish
+
+    def sources(self) -> list[Source]:
+        return []
+
+    def retained(self) -> dict[str, Callable[[], int]]:
+        return {}
 
 
 # ----- consumers -----
@@ -168,7 +166,7 @@ class ConsumerApp(Disturbance):
     """One consumer replica: a Kafka client and the application's poll loop around it."""
 
     def __init__(
-        self, ctx: RunContext, cluster: KafkaCluster, config: ConsumerConfig, replica: int
+        self, ctx: RunContext, cluster: KafkaCluster, config: KafkaConsumerConfig, replica: int
     ) -> None:
         self.ctx = ctx
         self.env = ctx.env
@@ -293,19 +291,10 @@ class _CommitOnRevoke:
         pass
 
 
-def _consumer_settings(config: ConsumerConfig, client_id: str) -> ConsumerSettings:
-    changes = {
-        "group_id": config.group_id or config.name,
-        "client_id": client_id,
-        "enable_auto_commit": config.enable_auto_commit,
-        "auto_commit_interval": config.auto_commit_interval_ms,
-        "auto_offset_reset": config.auto_offset_reset,
-        "max_poll_records": config.max_poll_records,
-        "partition_assignment_strategy": config.partition_assignment_strategy,
-        "session_timeout": config.session_timeout_ms,
-    }
-    return dataclasses.replace(
-        ConsumerSettings(), **{k: v for k, v in changes.items() if v is not None}
+def _consumer_settings(config: KafkaConsumerConfig, client_id: str) -> ConsumerSettings:
+    """The consumer's own Kafka settings (it is one), with its group and client ids."""
+    return config.model_copy(
+        update={"group_id": config.group_id or config.name, "client_id": client_id}
     )
 
 

@@ -1,8 +1,10 @@
-"""Kafka's settings by their own names, with Kafka's defaults, read into seconds and bytes.
+"""Kafka's settings by their own names, with Kafka's defaults, read into seconds and bytes: the one
+description of each setting, used by scenario files and by the clients alike.
 
 Scenario files and client configs use Kafka's setting names (`linger.ms`, `acks`,
 `session.timeout.ms`...). A setting ending in `.ms` takes a bare number as milliseconds, as Kafka
-does; a string with a unit (`45s`, `5min`) works too. Everything is stored in seconds.
+does; a string with a unit (`45s`, `5min`) works too. Everything is stored in seconds, under an
+attribute named for what it holds (`linger`, `session_timeout`).
 
 Defaults are Kafka 3.x's (producer, consumer and topic configuration reference,
 kafka.apache.org/documentation/#configuration): acks=all and enable.idempotence=true since 3.0
@@ -13,20 +15,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 
+from pydantic import Field, PlainSerializer, PlainValidator, ValidationError, model_validator
+
+from sim.fieldtypes import StrictModel
 from sim.units import parse_duration, parse_size
 
 __all__ = [
+    "Acks",
     "ConsumerSettings",
     "CostSettings",
+    "LimitBytes",
+    "LimitMillis",
+    "Millis",
     "ProducerSettings",
+    "Strategy",
     "TopicSettings",
     "parse_acks",
     "parse_limit_bytes",
     "parse_limit_ms",
     "parse_ms",
+    "settings_from",
 ]
 
 MS = 1e-3
@@ -65,20 +75,43 @@ def parse_acks(value: Any) -> int:
     raise ValueError(f"acks must be 0, 1 or all, got {value!r}")
 
 
-@dataclass(frozen=True)
-class TopicSettings:
+def _plain(parse: Any) -> PlainValidator:
+    return PlainValidator(parse, json_schema_input_type=str | float)
+
+
+Millis = Annotated[float, _plain(parse_ms)]  # a `.ms` setting, stored in seconds
+LimitMillis = Annotated[float, _plain(parse_limit_ms), PlainSerializer(lambda v: v)]  # -1: none
+LimitBytes = Annotated[float, _plain(parse_limit_bytes)]  # a size; -1: no limit
+Acks = Annotated[int, _plain(parse_acks)]  # 0, 1, or all (-1)
+Size = Annotated[int, _plain(parse_size)]
+Strategy = Literal["range", "roundrobin", "sticky", "cooperative-sticky"]  # assignors.STRATEGIES
+
+
+class TopicSettings(StrictModel):
     """A topic's configuration (topic-level names; broker defaults from Kafka 3.x)."""
 
-    partitions: int = 1
-    replication_factor: int = 1
-    min_insync_replicas: int = 1
-    retention: float = 7 * DAY  # retention.ms (log.retention.hours=168), seconds
-    retention_bytes: float = math.inf  # retention.bytes=-1
-    segment_bytes: float = 1024**3  # segment.bytes=1GiB
-    segment_age: float = 7 * DAY  # segment.ms, seconds
-    cleanup_policy: str = "delete"  # delete, compact or "compact,delete"
-    delete_retention: float = DAY  # delete.retention.ms: how long tombstones stay, seconds
-    unclean_leader_election_enable: bool = False
+    partitions: int = Field(default=1, ge=1)
+    replication_factor: int = Field(default=1, ge=1, alias="replication.factor")
+    min_insync_replicas: int = Field(default=1, ge=1, alias="min.insync.replicas")
+    # log.retention.hours=168
+    retention: LimitMillis = Field(default=7 * DAY, alias="retention.ms")
+    retention_bytes: LimitBytes = Field(default=math.inf, alias="retention.bytes")
+    segment_bytes: LimitBytes = Field(default=float(1024**3), alias="segment.bytes")
+    segment_age: Millis = Field(default=7 * DAY, alias="segment.ms")
+    cleanup_policy: Literal["delete", "compact", "compact,delete", "delete,compact"] = Field(
+        default="delete", alias="cleanup.policy"
+    )
+    # delete.retention.ms: how long tombstones stay
+    delete_retention: Millis = Field(default=DAY, alias="delete.retention.ms")
+    unclean_leader_election_enable: bool = Field(
+        default=False, alias="unclean.leader.election.enable"
+    )
+
+    @model_validator(mode="after")
+    def _positive(self) -> TopicSettings:
+        if self.segment_bytes <= 0 or self.segment_age <= 0:
+            raise ValueError("segment.bytes and segment.ms must be positive")
+        return self
 
     @property
     def deletes(self) -> bool:
@@ -91,86 +124,48 @@ class TopicSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TopicSettings:
         """From Kafka's names (`retention.ms`, `cleanup.policy`...), as kafka-topics takes them."""
-        readers = {
-            "partitions": ("partitions", int),
-            "replication.factor": ("replication_factor", int),
-            "min.insync.replicas": ("min_insync_replicas", int),
-            "retention.ms": ("retention", parse_limit_ms),
-            "retention.bytes": ("retention_bytes", parse_limit_bytes),
-            "segment.bytes": ("segment_bytes", lambda v: float(parse_size(v))),
-            "segment.ms": ("segment_age", parse_ms),
-            "cleanup.policy": ("cleanup_policy", _cleanup_policy),
-            "delete.retention.ms": ("delete_retention", parse_ms),
-            "unclean.leader.election.enable": ("unclean_leader_election_enable", bool),
-        }
-        return cls(**_read(config, readers, "topic"))
+        return settings_from(cls, config, "topic")
 
 
-def _cleanup_policy(value: Any) -> str:
-    parts = sorted(p.strip() for p in str(value).split(","))
-    if not parts or any(p not in ("compact", "delete") for p in parts):
-        raise ValueError(f"cleanup.policy must be delete, compact or compact,delete; got {value!r}")
-    return ",".join(parts)
+class ProducerSettings(StrictModel):
+    """The producer client's settings (ProducerConfig's names and defaults)."""
 
-
-@dataclass(frozen=True)
-class ProducerSettings:
-    acks: int = -1  # all, since Kafka 3.0
-    linger: float = 0.0  # linger.ms, seconds
-    batch_size: int = 16384
-    max_in_flight: int = 5  # max.in.flight.requests.per.connection
-    delivery_timeout: float = 120.0  # delivery.timeout.ms, seconds
-    retry_backoff: float = 0.1  # retry.backoff.ms, seconds
+    acks: Acks = -1  # all, since Kafka 3.0
+    linger: Millis = Field(default=0.0, alias="linger.ms")
+    batch_size: Size = Field(default=16384, alias="batch.size")
+    max_in_flight: int = Field(default=5, ge=1, alias="max.in.flight.requests.per.connection")
+    delivery_timeout: Millis = Field(default=120.0, alias="delivery.timeout.ms")
+    retry_backoff: Millis = Field(default=0.1, alias="retry.backoff.ms")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ProducerSettings:
-        readers = {
-            "acks": ("acks", parse_acks),
-            "linger.ms": ("linger", parse_ms),
-            "batch.size": ("batch_size", parse_size),
-            "max.in.flight.requests.per.connection": ("max_in_flight", _positive_int),
-            "delivery.timeout.ms": ("delivery_timeout", parse_ms),
-            "retry.backoff.ms": ("retry_backoff", parse_ms),
-        }
-        return cls(**_read(config, readers, "producer"))
+        return settings_from(cls, config, "producer")
 
 
-@dataclass(frozen=True)
-class ConsumerSettings:
-    group_id: str | None = None
-    enable_auto_commit: bool = True
-    auto_commit_interval: float = 5.0  # auto.commit.interval.ms, seconds
-    auto_offset_reset: str = "latest"
-    max_poll_records: int = 500
+class ConsumerSettings(StrictModel):
+    """The consumer client's settings (ConsumerConfig's names and defaults)."""
+
+    group_id: str | None = Field(default=None, alias="group.id")
+    enable_auto_commit: bool = Field(default=True, alias="enable.auto.commit")
+    auto_commit_interval: Millis = Field(default=5.0, alias="auto.commit.interval.ms")
+    auto_offset_reset: Literal["earliest", "latest", "none"] = Field(
+        default="latest", alias="auto.offset.reset"
+    )
+    max_poll_records: int = Field(default=500, ge=1, alias="max.poll.records")
     # Kafka 3.x's default list is [range, cooperative-sticky]: range is used until every member
     # has been upgraded, so range here.
-    partition_assignment_strategy: str = "range"
-    session_timeout: float = 45.0  # session.timeout.ms, seconds
-    client_id: str = "consumer"
+    partition_assignment_strategy: Strategy = Field(
+        default="range", alias="partition.assignment.strategy"
+    )
+    session_timeout: Millis = Field(default=45.0, alias="session.timeout.ms")
+    client_id: str = Field(default="consumer", alias="client.id")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ConsumerSettings:
-        readers = {
-            "group.id": ("group_id", lambda v: None if v is None else str(v)),
-            "enable.auto.commit": ("enable_auto_commit", bool),
-            "auto.commit.interval.ms": ("auto_commit_interval", parse_ms),
-            "auto.offset.reset": ("auto_offset_reset", _offset_reset),
-            "max.poll.records": ("max_poll_records", _positive_int),
-            "partition.assignment.strategy": ("partition_assignment_strategy", _strategy),
-            "session.timeout.ms": ("session_timeout", parse_ms),
-            "client.id": ("client_id", str),
-        }
-        return cls(**_read(config, readers, "consumer"))
+        return settings_from(cls, config, "consumer")
 
 
-def _offset_reset(value: Any) -> str:
-    if value not in ("earliest", "latest", "none"):
-        raise ValueError(f"auto.offset.reset must be earliest, latest or none; got {value!r}")
-    return str(value)
-
-
-@dataclass(frozen=True)
-class CostSettings:
+class CostSettings(StrictModel):
     """Broker-side time to handle a produce request: per request, per batch, per byte (seconds).
 
     Defaults from Kreps, Narkhede & Rao, "Kafka: a Distributed Messaging System for Log
@@ -185,37 +180,28 @@ class CostSettings:
     filesystem"), which is why the model has no per-seek term.
     """
 
-    per_request: float = 8.95e-6
-    per_batch: float = 8.95e-6
-    per_byte: float = 10.7e-9
+    per_request: Annotated[float, _plain(parse_duration)] = 8.95e-6
+    per_batch: Annotated[float, _plain(parse_duration)] = 8.95e-6
+    per_byte: Annotated[float, _plain(parse_duration)] = 10.7e-9
 
     def request_time(self, batches: int, size: int) -> float:
         return self.per_request + self.per_batch * batches + self.per_byte * size
 
 
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
-        raise ValueError(f"expected a positive whole number, got {value!r}")
-    return int(value)
+T = TypeVar("T", bound=StrictModel)
 
 
-def _strategy(value: Any) -> str:
-    from sim.brokers.kafka.assignors import STRATEGIES
-
-    if value not in STRATEGIES:
-        raise ValueError(f"unknown assignment strategy {value!r} (known: {', '.join(STRATEGIES)})")
-    return str(value)
-
-
-def _read(
-    config: Mapping[str, Any], readers: dict[str, tuple[str, Any]], what: str
-) -> dict[str, Any]:
-    """Kafka-named settings -> dataclass fields, each read by its parser."""
-    values: dict[str, Any] = {}
-    for key, value in config.items():
-        if key not in readers:
-            known = ", ".join(sorted(readers))
-            raise ValueError(f"unknown {what} setting {key!r} (known: {known})")
-        name, reader = readers[key]
-        values[name] = reader(value)
-    return values
+def settings_from(model: type[T], config: Mapping[str, Any], what: str) -> T:
+    """Kafka-named settings (a dict, as a Kafka client takes them) -> the validated model; an
+    unknown or bad setting is one ValueError naming it."""
+    known = {f.alias or name for name, f in model.model_fields.items()}
+    for key in config:
+        if key not in known:
+            raise ValueError(f"unknown {what} setting {key!r} (known: {', '.join(sorted(known))})")
+    try:
+        return model.model_validate(dict(config))
+    except ValidationError as error:
+        detail = error.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in detail["loc"])
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        raise ValueError(f"{what} setting {where!r}: {message}") from None

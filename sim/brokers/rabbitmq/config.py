@@ -8,23 +8,21 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from sim.brokers.rabbitmq.cost import CLASSIC_QUEUE_RATE, QUORUM_PERSISTENCE, CostModel
+from sim.clients.config import ConsumerBase, ProducerBase
 from sim.fieldtypes import Duration, Rate, Size, StrictModel
 
 __all__ = [
-    "RABBITMQ_ONLY",
     "BindingConfig",
     "CostConfig",
     "ExchangeConfig",
     "Priority",
     "QueueConfig",
     "RabbitMQConfig",
+    "RabbitMQConsumerConfig",
+    "RabbitMQProducerConfig",
 ]
 
 ExchangeType = Literal["direct", "fanout", "topic", "headers"]
-
-# Producer and consumer fields that only the RabbitMQ model reads (sim/scenario/load.py refuses
-# them under another broker type).
-RABBITMQ_ONLY = {"broker": "rabbitmq"}
 
 
 def _check_priority(value: int | list[int] | None) -> int | list[int] | None:
@@ -37,6 +35,31 @@ def _check_priority(value: int | list[int] | None) -> int | list[int] | None:
 
 #: A producer's message priority: one value, or a list to pick from uniformly.
 Priority = Annotated[int | list[int] | None, AfterValidator(_check_priority)]
+
+
+class RabbitMQProducerConfig(ProducerBase):
+    """A producer's AMQP message properties: the routing key (one, or a uniform pick from a
+    list), headers, priority (one value or a uniform pick from a list), per-message TTL
+    (`expiration`), mandatory (return it if no queue takes it) and persistence."""
+
+    routing_key: str | list[str] | None = None
+    headers: dict[str, Any] | None = None
+    priority: Priority = None
+    ttl: Duration | None = None
+    mandatory: bool = False
+    # delivery_mode 2: a durable queue keeps the message across a broker restart (pika's
+    # default is transient, delivery_mode 1).
+    persistent: bool = False
+
+
+class RabbitMQConsumerConfig(ConsumerBase):
+    """Failed processing: each delivery fails with `nack_probability`, and always if the
+    message carries the header `poison_header`; a failure is a basic.nack that requeues it
+    (`requeue: true`) or dead-letters / drops it (`requeue: false`)."""
+
+    nack_probability: float = Field(default=0.0, ge=0.0, le=1.0)
+    poison_header: str | None = None
+    requeue: bool = True
 
 
 class ExchangeConfig(StrictModel):

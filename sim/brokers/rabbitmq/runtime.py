@@ -8,27 +8,29 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.brokers.rabbitmq.broker import RabbitMQBroker
+from sim.brokers.base import Sender, Source
+from sim.brokers.rabbitmq.broker import Confirm, RabbitMQBroker
 from sim.brokers.rabbitmq.channel import Channel, Deliver
 from sim.clients.disturbance import Disturbance
-from sim.clients.producer import Producer
 from sim.distributions import Sampler
 from sim.faults import CrashOnly
 from sim.message import Message
 
 if TYPE_CHECKING:
-    from sim.brokers.rabbitmq.config import RabbitMQConfig
-    from sim.kernel import RunContext
-    from sim.scenario.schema import ConsumerConfig, ProducerConfig
+    from sim.brokers.rabbitmq.config import (
+        RabbitMQConfig,
+        RabbitMQConsumerConfig,
+        RabbitMQProducerConfig,
+    )
+    from sim.context import RunContext
 
-__all__ = ["QueueConsumer", "build"]
+__all__ = ["QueueConsumer", "RabbitMQRuntime", "build"]
 
 
-def build(ctx: RunContext) -> RabbitMQBroker:
+def build(ctx: RunContext) -> RabbitMQRuntime:
     from sim.guarantees import build as guarantees  # consumers with a `guarantee:` section
-    from sim.guarantees.publish import republishing
 
-    config: RabbitMQConfig = ctx.scenario.broker  # type: ignore[assignment]
+    config: RabbitMQConfig = ctx.scenario.broker
     effects = guarantees.attach(ctx)  # before any message id is taken: the ledger issues them
     cost = config.cost.model() if config.cost is not None else None
     broker = RabbitMQBroker(ctx.env, ctx.recorder, cost=cost, message_ids=ctx.message_ids)
@@ -41,8 +43,6 @@ def build(ctx: RunContext) -> RabbitMQBroker:
     for name, queue in broker.queues.items():
         ctx.recorder.gauge(f"depth.{name}", lambda q=queue: q.ready_count)
         ctx.recorder.gauge(f"unacked.{name}", lambda q=queue: q.unacked)
-    for producer in ctx.scenario.producers:
-        Producer(ctx, producer, republishing(ctx, producer, _sender(ctx, broker, producer)))
     for consumer in ctx.scenario.consumers:
         for replica in range(consumer.replicas):
             if effects is not None and consumer.name in effects:
@@ -54,7 +54,47 @@ def build(ctx: RunContext) -> RabbitMQBroker:
             ctx.register_part(part, consumer.name, f"{consumer.name}.{replica}")  # fault target
             broker.connections.append(part)
     ctx.register_part(BrokerNode(broker), "broker")
-    return broker
+    return RabbitMQRuntime(ctx, broker)
+
+
+class RabbitMQRuntime:
+    """The built RabbitMQ model as the rest of the run sees it (sim/brokers/base.py)."""
+
+    def __init__(self, ctx: RunContext, broker: RabbitMQBroker) -> None:
+        self.ctx = ctx
+        self.broker = broker
+
+    def sender(self, producer: RabbitMQProducerConfig) -> Sender:
+        return _sender(self.ctx, self.broker, producer)
+
+    def publisher(self, to: str, routing_key: str) -> Callable[[Message], bool]:
+        """Publish, and say whether the broker took it (its confirm is not a nack or a return).
+
+        With the broker's cost model the confirm comes later: the service does not wait for
+        it (a queue that refuses the message then still records it as rejected).
+        """
+        publish = self.broker.publish
+        exchange, key = (to, routing_key) if to in self.broker.exchanges else ("", to)
+        refused = (Confirm.NACK, Confirm.RETURNED)
+        return lambda msg: publish(msg, exchange, key) not in refused
+
+    def subscribe(
+        self, name: str, queue: str, prefetch: int, auto_ack: bool, on_message: Any
+    ) -> Channel:
+        """A service's consumer: a channel of its own with basic.qos and basic.consume."""
+        channel = Channel(self.broker, name)
+        channel.basic_qos(prefetch_count=prefetch)
+        channel.basic_consume(queue, on_message, auto_ack=auto_ack)
+        return channel
+
+    def ready(self, queue: str) -> int:
+        return self.broker.queues[queue].ready_count
+
+    def sources(self) -> list[Source]:
+        return []
+
+    def retained(self) -> dict[str, Callable[[], int]]:
+        return {}
 
 
 class BrokerNode(CrashOnly):
@@ -72,9 +112,10 @@ class BrokerNode(CrashOnly):
         self.broker.restart()
 
 
-def _sender(ctx: RunContext, broker: RabbitMQBroker, config: ProducerConfig) -> Any:
-    """What a producer's messages go through: their AMQP properties, then basic.publish to an
-    exchange, or to a queue through the default exchange (which routes by queue name)."""
+def _sender(ctx: RunContext, broker: RabbitMQBroker, config: RabbitMQProducerConfig) -> Sender:
+    """What a producer's messages go through: their AMQP properties (stamped as a message is
+    made), then basic.publish to an exchange, or to a queue through the default exchange
+    (which routes by queue name)."""
     to_exchange = config.to in broker.exchanges
     exchange = config.to if to_exchange else ""
     headers, ttl, mandatory = config.headers, config.ttl, config.mandatory
@@ -86,15 +127,33 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: ProducerConfig) -> 
     elif config.priority:
         stream = ctx.streams.generator(f"producer:{config.name}/priority")
         priority = Sampler.choice(list(config.priority), stream)
+    routing_key: Callable[[], str] | None = None
+    if isinstance(config.routing_key, list):
+        routing_key = Sampler.choice(
+            list(config.routing_key), ctx.streams.generator(f"producer:{config.name}/keys")
+        )
+    elif config.routing_key:
+        fixed_key = config.routing_key
+        routing_key = lambda: fixed_key  # noqa: E731
     publish = broker.publish
     key = None if to_exchange else config.to
+    if to_exchange:
+        send = lambda msg: publish(msg, exchange, msg.routing_key, mandatory)  # noqa: E731
+    else:
+        send = lambda msg: publish(msg, "", key, mandatory)  # noqa: E731
     if headers is None and ttl is None and priority is None and not persistent:
-        if to_exchange:
-            return lambda msg: publish(msg, exchange, msg.routing_key, mandatory)
-        return lambda msg: publish(msg, "", key, mandatory)
+        if routing_key is None:
+            return Sender(send)
 
-    def send(msg: Message) -> None:
+        def stamp_key(msg: Message) -> None:
+            msg.routing_key = routing_key()
+
+        return Sender(send, stamp=stamp_key)
+
+    def stamp(msg: Message) -> None:
         # Headers are shared, never mutated: the broker always replaces a message's headers.
+        if routing_key is not None:
+            msg.routing_key = routing_key()
         if headers is not None:
             msg.headers = headers
         if ttl is not None:
@@ -102,9 +161,8 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: ProducerConfig) -> 
         if priority is not None:
             msg.priority = priority()
         msg.persistent = persistent
-        publish(msg, exchange, msg.routing_key if to_exchange else config.to, mandatory)
 
-    return send
+    return Sender(send, stamp=stamp)
 
 
 class QueueConsumer(Disturbance):
@@ -118,7 +176,7 @@ class QueueConsumer(Disturbance):
     """
 
     def __init__(
-        self, ctx: RunContext, broker: RabbitMQBroker, config: ConsumerConfig, replica: int
+        self, ctx: RunContext, broker: RabbitMQBroker, config: RabbitMQConsumerConfig, replica: int
     ) -> None:
         self.env = ctx.env
         self.recorder = ctx.recorder

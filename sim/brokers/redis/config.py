@@ -3,33 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from sim.brokers.fields import (
-    GENERIC_CONSUMER_FIELDS,
-    GENERIC_PRODUCER_FIELDS,
-    foreign_fields,
-)
 from sim.brokers.redis.stream import NODE_MAX_ENTRIES
-from sim.fieldtypes import StrictModel
+from sim.clients.config import ConsumerBase, ProducerBase
+from sim.fieldtypes import Duration, StrictModel
 
-if TYPE_CHECKING:
-    from sim.scenario.schema import Scenario
-
-__all__ = ["REDIS_ONLY", "GroupConfig", "RedisConfig", "StreamConfig"]
+__all__ = [
+    "GroupConfig",
+    "RedisConfig",
+    "RedisConsumerConfig",
+    "RedisProducerConfig",
+    "StreamConfig",
+]
 
 Loc = tuple[str | int, ...]
 
-# Marks consumer fields that only the Redis model reads (sim/scenario/load.py refuses them
-# under another broker type).
-REDIS_ONLY = {"broker": "redis"}
 
-# Fields of ProducerConfig / ConsumerConfig the Redis model reads; any other explicitly set
-# field belongs to another broker model and is an error under type: redis.
-PRODUCER_FIELDS = GENERIC_PRODUCER_FIELDS
-CONSUMER_FIELDS = GENERIC_CONSUMER_FIELDS | {"prefetch", "ack"}
+class RedisProducerConfig(ProducerBase):
+    """A producer XADDs with `*` ids; it has no fields of its own."""
+
+
+class RedisConsumerConfig(ConsumerBase):
+    """The consumer group the replicas read in with XREADGROUP (each replica is the group's
+    consumer `<name>.<i>`), and the idle time after which a replica XAUTOCLAIMs entries another
+    one left pending (unset: pending entries wait for their own consumer)."""
+
+    group: str | None = Field(default=None, min_length=1)
+    claim_idle: Duration | None = Field(default=None, gt=0)
 
 
 class StreamConfig(StrictModel):
@@ -99,12 +102,11 @@ class RedisConfig(StrictModel):
                     f"unknown stream {group.stream!r} (known: {', '.join(streams)})",
                 )
 
-    def client_errors(self, scenario: Scenario) -> Iterator[tuple[Loc, str]]:
-        """Producer and consumer fields this model does not read, and consumer groups."""
-        for i, producer in enumerate(scenario.producers):
-            yield from foreign_fields("redis", ("producers", i), producer, PRODUCER_FIELDS)
-        for i, consumer in enumerate(scenario.consumers):
-            yield from foreign_fields("redis", ("consumers", i), consumer, CONSUMER_FIELDS)
+    def client_errors(
+        self, producers: list[RedisProducerConfig], consumers: list[RedisConsumerConfig]
+    ) -> Iterator[tuple[Loc, str]]:
+        """Every consumer reads in one of its stream's groups."""
+        for i, consumer in enumerate(consumers):
             known = self.groups_of(consumer.from_)
             if consumer.group is None:
                 yield (

@@ -16,30 +16,27 @@ What the Recorder hears, per group copy:
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from sim.brokers.base import Sender, Source
 from sim.brokers.redis.server import RedisStreamsServer
 from sim.brokers.redis.stream import Group, StreamId
 from sim.clients.disturbance import Disturbance
-from sim.clients.producer import Producer
 from sim.message import Message
 
 if TYPE_CHECKING:
-    from sim.brokers.redis.config import RedisConfig
-    from sim.kernel import RunContext
-    from sim.scenario.schema import ConsumerConfig
+    from sim.brokers.redis.config import RedisConfig, RedisConsumerConfig, RedisProducerConfig
+    from sim.context import RunContext
 
 __all__ = ["RedisStreamsBroker", "StreamConsumer", "build"]
 
 
 def build(ctx: RunContext) -> RedisStreamsBroker:
-    config: RedisConfig = ctx.scenario.broker  # type: ignore[assignment]
+    config: RedisConfig = ctx.scenario.broker
     broker = RedisStreamsBroker(ctx, config)
-    for producer in ctx.scenario.producers:
-        Producer(ctx, producer, broker.sender(producer.to))
     for consumer in ctx.scenario.consumers:
         for replica in range(consumer.replicas):
             part = StreamConsumer(ctx, broker, consumer, replica)
@@ -85,7 +82,26 @@ class RedisStreamsBroker:
                 ),
             )
 
-    def sender(self, stream: str) -> Any:
+    # ----- the runtime's ports (sim/brokers/base.py) -----
+    def sender(self, producer: RedisProducerConfig) -> Sender:
+        return Sender(self.xadder(producer.to))
+
+    def publisher(self, to: str, routing_key: str) -> Callable[[Message], bool]:
+        send = self.xadder(to)
+
+        def publish(msg: Message) -> bool:
+            send(msg)
+            return True
+
+        return publish
+
+    def sources(self) -> list[Source]:
+        return []
+
+    def retained(self) -> dict[str, Callable[[], int]]:
+        return {}
+
+    def xadder(self, stream: str) -> Any:
         """XADD of a producer's message: one copy per consumer group of the stream."""
         config = self.config.stream(stream)
         extra_groups = max(0, len(self.groups[stream]) - 1)
@@ -123,7 +139,11 @@ class StreamConsumer(Disturbance):
     XACK; with `claim_idle`, every `claim_idle` an XAUTOCLAIM of entries idle that long."""
 
     def __init__(
-        self, ctx: RunContext, broker: RedisStreamsBroker, config: ConsumerConfig, replica: int
+        self,
+        ctx: RunContext,
+        broker: RedisStreamsBroker,
+        config: RedisConsumerConfig,
+        replica: int,
     ) -> None:
         self.env = ctx.env
         self.recorder = ctx.recorder

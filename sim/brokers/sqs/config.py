@@ -7,34 +7,37 @@ defaults and limits are those of the SQS Developer Guide (queue attributes, quot
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from sim.brokers.fields import (
-    GENERIC_CONSUMER_FIELDS,
-    GENERIC_PRODUCER_FIELDS,
-    foreign_fields,
-)
 from sim.brokers.sqs.queue import QueueSettings
+from sim.clients.config import ConsumerBase, ProducerBase
 from sim.fieldtypes import Duration, StrictModel
 
-if TYPE_CHECKING:
-    from sim.scenario.schema import Scenario
-
-__all__ = ["SQS_ONLY", "QueueConfig", "RedriveConfig", "SQSConfig"]
+__all__ = ["QueueConfig", "RedriveConfig", "SQSConfig", "SQSConsumerConfig", "SQSProducerConfig"]
 
 Loc = tuple[str | int, ...]
-
-# Producer and consumer fields that only the SQS model reads (sim/scenario/load.py refuses them
-# under another broker type).
-SQS_ONLY = {"broker": "sqs"}
 
 # Quotas (Developer Guide, "Amazon SQS message quotas"), in seconds.
 MAX_VISIBILITY_TIMEOUT = 43200.0  # 12 hours
 MIN_RETENTION, MAX_RETENTION = 60.0, 1209600.0  # 1 minute .. 14 days
 MAX_DELAY = 900.0  # 15 minutes
 MAX_WAIT_TIME = 20.0  # long polling
+
+
+class SQSProducerConfig(ProducerBase):
+    """The MessageGroupId of a FIFO queue's messages: one group or a uniform pick from a list."""
+
+    message_group: str | list[str] | None = None
+
+
+class SQSConsumerConfig(ConsumerBase):
+    """ReceiveMessage's MaxNumberOfMessages, and WaitTimeSeconds (long polling; unset: the
+    queue's receive_wait_time)."""
+
+    max_messages: int = Field(default=1, ge=1, le=10)
+    wait_time: Duration | None = Field(default=None, le=MAX_WAIT_TIME)
 
 
 class RedriveConfig(StrictModel):
@@ -92,12 +95,6 @@ class QueueConfig(StrictModel):
         return f"{self.name}\n({kind}, visibility {self.visibility_timeout:g}s)"
 
 
-# Fields of ProducerConfig / ConsumerConfig the SQS model reads besides the SQS_ONLY ones; any
-# other explicitly set field belongs to another broker model and is an error under type: sqs.
-PRODUCER_FIELDS = GENERIC_PRODUCER_FIELDS
-CONSUMER_FIELDS = GENERIC_CONSUMER_FIELDS | {"ack"}
-
-
 class SQSConfig(StrictModel):
     type: Literal["sqs"]
     queues: list[QueueConfig] = Field(min_length=1)
@@ -142,11 +139,12 @@ class SQSConfig(StrictModel):
                     f"must be a {'FIFO' if queue.fifo else 'standard'} queue like {queue.name!r}",
                 )
 
-    def client_errors(self, scenario: Scenario) -> Iterator[tuple[Loc, str]]:
-        """Producer and consumer settings that do not fit these queues."""
+    def client_errors(
+        self, producers: list[SQSProducerConfig], consumers: list[SQSConsumerConfig]
+    ) -> Iterator[tuple[Loc, str]]:
+        """Producer settings that do not fit these queues."""
         queues = {q.name: q for q in self.queues}
-        for i, producer in enumerate(scenario.producers):
-            yield from foreign_fields("sqs", ("producers", i), producer, PRODUCER_FIELDS)
+        for i, producer in enumerate(producers):
             queue = queues.get(producer.to)
             if queue is None:
                 continue
@@ -154,8 +152,6 @@ class SQSConfig(StrictModel):
                 yield (("producers", i, "message_group"), f"FIFO queue {queue.name!r} needs one")
             if not queue.fifo and producer.message_group is not None:
                 yield (("producers", i, "message_group"), "applies only to FIFO queues")
-        for i, consumer in enumerate(scenario.consumers):
-            yield from foreign_fields("sqs", ("consumers", i), consumer, CONSUMER_FIELDS)
 
     def add_to_graph(self, graph: Any) -> None:
         """Queues as nodes, and an edge from each queue to its dead-letter queue."""

@@ -8,44 +8,72 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from sim.brokers.base import Sender, Source
 from sim.brokers.sqs.queue import Entry, SQSQueue
 from sim.brokers.sqs.service import SQSService
 from sim.clients.disturbance import Disturbance
-from sim.clients.producer import Producer
 from sim.distributions import Sampler
 from sim.message import Message
 from sim.network import Link
 
 if TYPE_CHECKING:
-    from sim.brokers.sqs.config import SQSConfig
-    from sim.kernel import RunContext
-    from sim.scenario.schema import ConsumerConfig, ProducerConfig
+    from sim.brokers.sqs.config import SQSConfig, SQSConsumerConfig, SQSProducerConfig
+    from sim.context import RunContext
 
-__all__ = ["SQSConsumer", "build"]
+__all__ = ["SQSConsumer", "SQSRuntime", "build"]
 
 # A consumer short polling an empty queue sleeps this long before the next ReceiveMessage
 # (the SDKs leave it to the application; a tight loop would spin at one simulated instant).
 SHORT_POLL_BACKOFF = 0.1
 
 
-def build(ctx: RunContext) -> SQSService:
-    config: SQSConfig = ctx.scenario.broker  # type: ignore[assignment]
+def build(ctx: RunContext) -> SQSRuntime:
+    config: SQSConfig = ctx.scenario.broker
     service = SQSService(ctx.env, ctx.recorder, ctx.message_ids)
     for queue in config.queues:  # DLQs are checked at the first redrive, so order is free
         service.create(queue.name, queue.settings(), {})
     for name, queue in service.queues.items():
         ctx.recorder.gauge(f"depth.{name}", lambda q=queue: q.visible_count)
         ctx.recorder.gauge(f"inflight.{name}", lambda q=queue: q.inflight_count)
-    for producer in ctx.scenario.producers:
-        Producer(ctx, producer, _sender(ctx, service, producer))
     for consumer in ctx.scenario.consumers:
         for replica in range(consumer.replicas):
             part = SQSConsumer(ctx, service.queues[consumer.from_], consumer, replica)
             ctx.register_part(part, consumer.name, f"{consumer.name}.{replica}")  # fault target
-    return service
+    return SQSRuntime(ctx, service)
 
 
-def _sender(ctx: RunContext, service: SQSService, config: ProducerConfig) -> Any:
+class SQSRuntime:
+    """The built SQS model as the rest of the run sees it (sim/brokers/base.py)."""
+
+    def __init__(self, ctx: RunContext, service: SQSService) -> None:
+        self.ctx = ctx
+        self.service = service
+
+    def sender(self, producer: SQSProducerConfig) -> Sender:
+        return Sender(_sender(self.ctx, self.service, producer))
+
+    def publisher(self, to: str, routing_key: str) -> Callable[[Message], bool]:
+        """SendMessage for a service; a FIFO queue gets the routing key as MessageGroupId."""
+        queue, send = self.service.queues[to], self.service.send
+        group = routing_key or "default"
+
+        def publish(msg: Message) -> bool:
+            if queue.settings.fifo:
+                send(queue, msg, "", group=group, dedup_id=str(msg.id))
+            else:
+                send(queue, msg, "")
+            return True  # SendMessage has no refusal short of an error: a queue takes it
+
+        return publish
+
+    def sources(self) -> list[Source]:
+        return []
+
+    def retained(self) -> dict[str, Callable[[], int]]:
+        return {}
+
+
+def _sender(ctx: RunContext, service: SQSService, config: SQSProducerConfig) -> Any:
     """SendMessage for each produced message; on a FIFO queue with a MessageGroupId (one
     group, or a uniform pick from the list) and the message id as MessageDeduplicationId."""
     queue = service.queues[config.to]
@@ -81,7 +109,7 @@ class SQSConsumer(Disturbance):
     """
 
     def __init__(
-        self, ctx: RunContext, queue: SQSQueue, config: ConsumerConfig, replica: int
+        self, ctx: RunContext, queue: SQSQueue, config: SQSConsumerConfig, replica: int
     ) -> None:
         self.env = ctx.env
         self.recorder = ctx.recorder

@@ -1,4 +1,5 @@
-"""ScenarioError: one line naming the file, the field path and what was expected."""
+"""ScenarioError: one line naming the file, the field path and what was expected (a leaf: every
+room raises it, the scenario loader and the command line report it)."""
 
 from __future__ import annotations
 

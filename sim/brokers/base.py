@@ -1,0 +1,160 @@
+"""The broker contract: what a broker model declares (BrokerSpec) and what its built runtime gives
+the rest of a run (BrokerRuntime).
+
+A broker is one package under sim/brokers/ with a `spec.py` holding its `SPEC`, and one line in
+sim/brokers/registry.py. The spec names the scenario section, the producer and consumer fields
+the system adds (subclasses of sim/clients/config.py's bases), which shared fields it reads, and
+the function that builds it on a run. Nothing outside the broker's package needs to know its
+type name: validation, fault targets, services, measures and charts all go through the spec and
+the runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sim.clients.config import (
+    GENERIC_CONSUMER_FIELDS,
+    GENERIC_PRODUCER_FIELDS,
+    SHARED_CONSUMER_FIELDS,
+    SHARED_PRODUCER_FIELDS,
+    ConsumerBase,
+    ProducerBase,
+)
+from sim.fieldtypes import StrictModel
+from sim.message import Message
+
+if TYPE_CHECKING:
+    from sim.context import RunContext
+
+__all__ = [
+    "BrokerRuntime",
+    "BrokerSection",
+    "BrokerSpec",
+    "Loc",
+    "Sender",
+    "Source",
+]
+
+Loc = tuple[str | int, ...]
+Send = Callable[[Message], Any]
+
+
+class BrokerSection(Protocol):
+    """What every broker's scenario section (`broker:`) offers validation and drawings."""
+
+    type: str
+
+    def destinations(self) -> set[str]: ...
+    def sources(self) -> set[str]: ...
+    def reference_errors(self) -> Iterator[tuple[Loc, str]]: ...
+    def add_to_graph(self, graph: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class Sender:
+    """How a scenario producer's messages reach the broker: `send(msg)`; whether `send` makes
+    the producer->broker network hop itself (a client that batches records sends requests, not
+    messages, over the hop); and `stamp(msg)`, which sets the system's own message properties
+    as a message is made (so that a copy published again carries the same ones)."""
+
+    send: Send
+    owns_network_hop: bool = False
+    stamp: Callable[[Message], None] | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source a consumer group reads (a queue; a topic or stream for one group): its name
+    in measures (`ready.<name>`, `in_flight.<name>`) and how to read what it holds now.
+
+    `ready` counts messages stored at the broker, deliverable to the group and not delivered
+    yet; `in_flight` those delivered to a consumer and neither processed nor returned.
+    """
+
+    name: str
+    ready: Callable[[], int]
+    in_flight: Callable[[], int]
+
+
+class BrokerRuntime(Protocol):
+    """What a built broker gives the rest of the run."""
+
+    def sender(self, producer: Any) -> Sender:
+        """The send port of a scenario producer."""
+        ...
+
+    def publisher(self, to: str, routing_key: str) -> Callable[[Message], bool]:
+        """A send port for a service: publish one message, True if the broker took it."""
+        ...
+
+    def sources(self) -> list[Source]:
+        """Every source a consumer group reads, for the measures."""
+        ...
+
+    def retained(self) -> Mapping[str, Callable[[], int]]:
+        """Logs only: records stored per topic or stream, consumed or not."""
+        ...
+
+
+@dataclass(frozen=True)
+class BrokerSpec:
+    """A broker model, declared once in its package."""
+
+    type: str  # `broker.type` in scenario files
+    title: str  # the system's name in tables and docs ("Amazon SQS")
+    section: type[StrictModel]  # the scenario's `broker:` section
+    producer: type[ProducerBase]  # ProducerBase plus the system's own producer fields
+    consumer: type[ConsumerBase]  # ConsumerBase plus the system's own consumer fields
+    build: Callable[[RunContext], BrokerRuntime]
+    # Shared fields of sim/clients/config.py this system reads.
+    reads: frozenset[str] = frozenset()
+    # A field this system does not read -> what does that job here, for the error message
+    # ("it reads max.poll.records").
+    instead: Mapping[str, str] = field(default_factory=dict)
+    # Delivery-guarantee strategies its consumers run (sim/guarantees/config.py STRATEGIES).
+    strategies: frozenset[str] = frozenset()
+    # Fault targets beyond services and consumers (nodes: crash faults only), from the section.
+    nodes: Callable[[Any], Iterable[str]] = lambda section: ()
+    # Its own checks of producers and consumers against the section (names, combinations).
+    client_errors: Callable[[Any, list[Any], list[Any]], Iterator[tuple[Loc, str]]] = (
+        lambda section, producers, consumers: iter(())
+    )
+    # Whether synchronous services can consume from it (`services[].consumes`).
+    service_consumers: bool = False
+
+    def own_fields(self, kind: str) -> frozenset[str]:
+        """The fields of its producer ("producers") or consumer ("consumers") model it adds."""
+        model, base = (
+            (self.producer, ProducerBase) if kind == "producers" else (self.consumer, ConsumerBase)
+        )
+        return frozenset(model.model_fields) - frozenset(base.model_fields)
+
+    def reads_field(self, kind: str, name: str) -> bool:
+        generic = GENERIC_PRODUCER_FIELDS if kind == "producers" else GENERIC_CONSUMER_FIELDS
+        shared = SHARED_PRODUCER_FIELDS if kind == "producers" else SHARED_CONSUMER_FIELDS
+        if name in generic:
+            return True
+        if name in shared:
+            return name in self.reads
+        return name in self.own_fields(kind)
+
+
+def foreign_fields(
+    spec: BrokerSpec, specs: Iterable[BrokerSpec], kind: str, index: int, item: StrictModel
+) -> Iterator[tuple[Loc, str]]:
+    """Fields set on producer or consumer `item` that `spec`'s model does not read, each as
+    `<path>: not used by broker type 'X' (it reads Y)`, or `(a setting of A, B)` when the
+    spec names nothing that does its job."""
+    fields = type(item).model_fields
+    for name in sorted(item.model_fields_set):
+        if spec.reads_field(kind, name):
+            continue
+        shown = fields[name].alias or name
+        why = spec.instead.get(shown)
+        if why is None:
+            owners = sorted(s.type for s in specs if s.reads_field(kind, name))
+            why = f"a setting of {', '.join(owners)}" if owners else "no broker reads it"
+        yield (kind, index, shown), f"not used by broker type {spec.type!r} ({why})"

@@ -1,0 +1,45 @@
+"""The Amazon SQS model's declaration for the registry (sim/brokers/base.py: BrokerSpec)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sim.brokers.base import BrokerSpec
+from sim.brokers.sqs.config import SQSConfig, SQSConsumerConfig, SQSProducerConfig
+
+if TYPE_CHECKING:
+    from sim.brokers.base import BrokerRuntime
+    from sim.context import RunContext
+
+__all__ = ["SPEC"]
+
+
+def _build(ctx: RunContext) -> BrokerRuntime:
+    from sim.brokers.sqs.runtime import build
+
+    return build(ctx)
+
+
+def _client_errors(section: Any, producers: list[Any], consumers: list[Any]) -> Any:
+    return section.client_errors(producers, consumers)
+
+
+SPEC = BrokerSpec(
+    type="sqs",
+    title="Amazon SQS",
+    section=SQSConfig,
+    producer=SQSProducerConfig,
+    consumer=SQSConsumerConfig,
+    build=_build,
+    reads=frozenset({"ack"}),
+    instead={
+        "prefetch": "it reads max_messages",
+        "max.poll.records": "it reads max_messages",
+        "keys": "it reads message_group",
+        "key_distribution": "it reads message_group",
+        "routing_key": "no routing: one queue per destination instead",
+        "group": "each group reads a queue of its own",
+        "group.id": "each group reads a queue of its own",
+    },
+    client_errors=_client_errors,
+)
