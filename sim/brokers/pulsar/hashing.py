@@ -33,6 +33,7 @@ Checked against ``shared/conformance/pulsar/hashes.json`` by
 from __future__ import annotations
 
 import base64
+import struct
 from typing import Final, Literal
 
 __all__ = [
@@ -98,21 +99,24 @@ def murmur3_32(data: bytes) -> int:
     Port of ``Murmur3_32Hash.makeHash0`` (pulsar-common): 4-byte little-endian blocks, then the
     tail bytes folded in little-endian, then ``h ^= len`` and the ``fmix`` finaliser. Java's
     wrapping ``int`` arithmetic is reproduced by masking every product to 32 bits; the result is
-    returned unsigned (reinterpret it as a Java ``int`` if the signed value is wanted).
+    returned unsigned (reinterpret it as a Java ``int`` if the signed value is wanted). The
+    block loop is inlined because Key_Shared hashes every message's key.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"murmur3_32 hashes bytes, not {type(data).__name__}")
     data = bytes(data)
     length = len(data)
+    whole = length >> 2
     h1 = 0
-    whole = length - (length & 3)
-    for i in range(0, whole, 4):
-        h1 ^= _mix_k1(int.from_bytes(data[i : i + 4], "little"))
-        h1 = _rotl32(h1, 13)
+    for k1 in struct.unpack_from(f"<{whole}I", data):
+        k1 = (k1 * _C1) & _MASK32
+        k1 = ((k1 << 15) | (k1 >> 17)) & _MASK32
+        h1 ^= (k1 * _C2) & _MASK32
+        h1 = ((h1 << 13) | (h1 >> 19)) & _MASK32
         h1 = (h1 * 5 + 0xE6546B64) & _MASK32
     # Java: k1 ^= toInt(byte) << (i * 8) over the remaining bytes, then h1 ^= mixK1(k1) always
     # (mixK1(0) is 0, so a block-aligned key is unaffected).
-    h1 ^= _mix_k1(int.from_bytes(data[whole:], "little"))
+    h1 ^= _mix_k1(int.from_bytes(data[whole << 2 :], "little"))
     h1 ^= length
     h1 ^= h1 >> 16
     h1 = (h1 * 0x85EBCA6B) & _MASK32
