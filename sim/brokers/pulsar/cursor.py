@@ -1,0 +1,207 @@
+"""A subscription's cursor over a topic's entries: what is acked, what is backlog, what to replay.
+
+The bookkeeping of ``ManagedCursorImpl`` (``managed-ledger/src/main/java/org/apache/bookkeeper/
+mledger/impl/ManagedCursorImpl.java``) and of the dispatcher's redelivery state
+(``InMemoryRedeliveryTracker``, ``MessageRedeliveryController``), Pulsar 4.0.0.
+
+Positions are one increasing **entry index** per topic (0, 1, 2, ...) rather than Pulsar's
+``(ledgerId, entryId)`` pairs; :class:`sim.brokers.pulsar.ledgers.ManagedLedger` maps an index to
+its ledger and entry id. An entry is one stored message (or one batch).
+
+- ``mark_delete``: every entry at or below it is acknowledged (``markDeletePosition``; -1 before
+  the first entry). A cumulative ack moves it forward.
+- Individually acked entries above it are kept as disjoint inclusive ranges
+  (``individualDeletedMessages``, a range set). When an ack closes the gap just above the
+  mark-delete position, the mark-delete position jumps to the end of that range, as
+  ``ManagedCursorImpl.asyncDelete`` does.
+- The backlog (``getNumberOfEntriesInBacklog``) is the entries after mark-delete that are not
+  individually acked: ``last_entry - mark_delete - acked_above``, with ``acked_above`` kept as a
+  running count, so it costs O(1) and no scan of the backlog.
+- The redelivery count of an entry (``InMemoryRedeliveryTracker``) goes up each time it is sent
+  for redelivery (negative ack, ack timeout, ``redeliverUnacknowledgedMessages``) and is dropped
+  on ack; redelivered entries wait in the replay set, which the dispatcher reads lowest first
+  before new entries (``redeliveryMessages``).
+
+Every operation is O(log n) in the number of acked ranges or replayed entries (sorted maps from
+``sortedcontainers``), amortised for cumulative acks, which remove each range at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sortedcontainers import SortedDict, SortedList
+
+__all__ = ["Cursor"]
+
+
+class Cursor:
+    """One subscription's position over a topic's entry indexes (``ManagedCursorImpl``)."""
+
+    __slots__ = ("_acked", "_acked_above", "_redelivery", "_replay", "mark_delete", "read_position")
+
+    def __init__(self, mark_delete: int = -1) -> None:
+        """A cursor whose entries up to ``mark_delete`` count as acknowledged.
+
+        A subscription created at ``Earliest`` starts at -1; one created at ``Latest`` (the
+        client's default ``subscriptionInitialPosition``) starts at the topic's last entry.
+        """
+        if mark_delete < -1:
+            raise ValueError(f"mark_delete must be >= -1, got {mark_delete}")
+        self.mark_delete = mark_delete
+        self.read_position = mark_delete + 1  # readPosition: the next entry to read
+        self._acked: SortedDict = (
+            SortedDict()
+        )  # range start -> inclusive end, all > mark_delete + 1
+        self._acked_above = 0  # entries in _acked
+        self._redelivery: SortedDict = SortedDict()  # entry -> redelivery count
+        self._replay: SortedList = SortedList()  # entries waiting to be redelivered
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def is_acked(self, entry: int) -> bool:
+        """Whether ``entry`` is acknowledged (at or below mark-delete, or individually)."""
+        if entry <= self.mark_delete:
+            return True
+        index = self._acked.bisect_right(entry) - 1
+        return index >= 0 and self._acked.peekitem(index)[1] >= entry
+
+    def backlog(self, last_entry: int) -> int:
+        """Unacknowledged entries up to ``last_entry`` (the topic's last written entry)."""
+        return max(0, last_entry - self.mark_delete - self._acked_above)
+
+    def individually_acked_ranges(self) -> list[tuple[int, int]]:
+        """Acked ranges above mark-delete, inclusive, sorted (``individualDeletedMessages``)."""
+        return list(self._acked.items())
+
+    def redelivery_count(self, entry: int) -> int:
+        """How many times ``entry`` was sent for redelivery (the message's ``redeliveryCount``)."""
+        return int(self._redelivery.get(entry, 0))
+
+    def has_replay(self) -> bool:
+        return bool(self._replay)
+
+    # -- acknowledgements -------------------------------------------------------------------
+
+    def ack(self, entry: int) -> bool:
+        """Individual ack (``asyncDelete``); False if ``entry`` was already acknowledged."""
+        if entry < 0:
+            raise ValueError(f"entry index must be >= 0, got {entry}")
+        if self.is_acked(entry):
+            return False
+        self._forget(entry)
+        start = end = entry
+        acked = self._acked
+        # Join the range ending just below, and the one starting just above.
+        below = acked.bisect_left(entry) - 1
+        if below >= 0:
+            below_start, below_end = acked.peekitem(below)
+            if below_end == entry - 1:
+                start = below_start
+        above_end = acked.pop(entry + 1, None)
+        if above_end is not None:
+            end = above_end
+        acked[start] = end
+        self._acked_above += 1
+        if start == self.mark_delete + 1:
+            self._absorb_first_range()
+        return True
+
+    def ack_cumulative(self, entry: int) -> int:
+        """Cumulative ack up to ``entry`` (``asyncMarkDelete``); returns entries newly acked.
+
+        Also used for what moves mark-delete without a consumer: message TTL expiry
+        (``PersistentMessageExpiryMonitor``) and backlog eviction (``consumer_backlog_eviction``).
+        Positions at or below the current mark-delete are ignored, as Java does.
+        """
+        if entry <= self.mark_delete:
+            return 0
+        newly = entry - self.mark_delete
+        acked = self._acked
+        while acked:
+            start, end = acked.peekitem(0)
+            if start > entry:
+                break
+            del acked[start]
+            if end <= entry:
+                newly -= end - start + 1
+                self._acked_above -= end - start + 1
+            else:
+                newly -= entry - start + 1
+                self._acked_above -= entry - start + 1
+                acked[entry + 1] = end
+                break
+        for tracked in list(self._redelivery.irange(maximum=entry)):
+            del self._redelivery[tracked]
+        for waiting in list(self._replay.irange(maximum=entry)):
+            self._replay.remove(waiting)
+        self.mark_delete = entry
+        self.read_position = max(self.read_position, entry + 1)
+        self._absorb_first_range()
+        return newly
+
+    def _absorb_first_range(self) -> None:
+        # A range starting right after mark-delete becomes part of it.
+        if self._acked:
+            start, end = self._acked.peekitem(0)
+            if start == self.mark_delete + 1:
+                del self._acked[start]
+                self._acked_above -= end - start + 1
+                self.mark_delete = end
+                self.read_position = max(self.read_position, end + 1)
+
+    def _forget(self, entry: int) -> None:
+        # InMemoryRedeliveryTracker.remove and the replay set drop an acked entry.
+        self._redelivery.pop(entry, None)
+        self._replay.discard(entry)
+
+    # -- reading and redelivery -------------------------------------------------------------
+
+    def next_entry(self, last_entry: int) -> int | None:
+        """The next entry to dispatch: the lowest waiting redelivery, else the next unread
+        unacked entry up to ``last_entry``; ``None`` when there is none. Advances the cursor."""
+        if self._replay:
+            return int(self._replay.pop(0))
+        position = self.read_position
+        if position <= self.mark_delete:
+            position = self.mark_delete + 1
+        index = self._acked.bisect_right(position) - 1
+        if index >= 0:
+            start, end = self._acked.peekitem(index)
+            if start <= position <= end:
+                position = end + 1  # skip an acked range (entries acked before being read)
+        if position > last_entry:
+            self.read_position = position
+            return None
+        self.read_position = position + 1
+        return position
+
+    def redeliver(self, entries: Iterable[int]) -> list[int]:
+        """Send ``entries`` for redelivery: each unacked one gets its redelivery count raised and
+        joins the replay set (``redeliverUnacknowledgedMessages``). Returns the entries queued."""
+        queued = []
+        for entry in entries:
+            if self.is_acked(entry):
+                continue
+            self._redelivery[entry] = self._redelivery.get(entry, 0) + 1
+            if entry not in self._replay:
+                self._replay.add(entry)
+            queued.append(entry)
+        return queued
+
+    def rewind(self) -> None:
+        """``rewind``: read again from just after mark-delete (e.g. all consumers left)."""
+        self.read_position = self.mark_delete + 1
+        self._replay.clear()
+
+    def reset(self, entry: int) -> None:
+        """``resetCursor`` (a subscription ``seek``): ``entry`` becomes the next to read, every
+        ack above the new mark-delete is forgotten and the redelivery state is cleared."""
+        if entry < 0:
+            raise ValueError(f"entry index must be >= 0, got {entry}")
+        self.mark_delete = entry - 1
+        self.read_position = entry
+        self._acked.clear()
+        self._acked_above = 0
+        self._redelivery.clear()
+        self._replay.clear()
