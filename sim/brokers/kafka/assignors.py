@@ -827,7 +827,7 @@ class JavaStickyResult:
         target: the sticky result before the cooperative adjustment (equal to ``assignment``
             for the eager assignor).
         constrained: True if the constrained (all subscriptions equal) path ran.
-        partitions_transferring_ownership: ``AbstractStickyAssignor.partitionsTransferringOwnership``
+        partitions_transferring_ownership: the assignor's ``partitionsTransferringOwnership``
             after the run: partition -> new owner for the constrained path, ``None`` for the
             general path (which leaves it to the cooperative assignor to compute).
         withheld: what ``CooperativeStickyAssignor`` removed from the new owners (partition ->
@@ -1171,10 +1171,8 @@ class _JavaStickyRun:
 
 def _remove_if_present(items: list[TopicPartition], tp: TopicPartition) -> None:
     """``List.remove(Object)``: drop the first occurrence, if any."""
-    try:
+    if tp in items:
         items.remove(tp)
-    except ValueError:
-        pass
 
 
 class _JavaGeneral:
@@ -1205,7 +1203,9 @@ class _JavaGeneral:
         self.owner: dict[TopicPartition, str] = {
             tp: member for member, tps in self.current.items() for tp in tps
         }
-        sorted_topics = sorted(self.topic_consumers, key=lambda t: (len(self.topic_consumers[t]), t))
+        sorted_topics = sorted(
+            self.topic_consumers, key=lambda t: (len(self.topic_consumers[t]), t)
+        )
         self.sorted_partitions = [(t, p) for t in sorted_topics for p in range(self.per_topic[t])]
         self.revocation_required = False
         self.movements = _JavaMovements()
