@@ -1054,3 +1054,18 @@ def test_group_model_default_is_the_java_algorithm() -> None:
 def test_unknown_client_is_rejected() -> None:
     with pytest.raises(ValueError, match=r"java.*kafka-python"):
         assign("sticky", {"C0": ["t"]}, {"t": 1}, client="librdkafka")
+
+
+def test_previous_owner_shortcut_only_to_a_member_still_subscribed() -> None:
+    """``performReassignments`` gives a partition back to its previous-generation owner without
+    checking that the owner still subscribes to the topic: here Java hands a-0 to c2, which
+    reads only b (AbstractStickyAssignor 3.9.0-rc3 returns c2: [a-0], c1: []). The port skips
+    that shortcut when it would be invalid and moves a-0 to the least loaded subscriber."""
+    result = java_sticky_assign(
+        {"c1": ["a", "b"], "c2": ["b"], "c3": ["b", "a"]},
+        {"a": 1, "b": 1},
+        {"c2": {"a": [0]}, "c3": {"a": [0], "b": [0]}},
+        {"c3": 2},  # c2's claim on a-0 is older: c3 wins it, c2 is its previous owner
+    )
+    assert not result.constrained
+    assert result.assignment == {"c3": [("b", 0)], "c1": [("a", 0)], "c2": []}
