@@ -864,6 +864,20 @@ def java_sticky_assign(
     Returns:
         A :class:`JavaStickyResult`; every member of ``subscriptions`` appears in it.
 
+    Where the port knowingly differs from Java (none of it reachable by a healthy group):
+
+    - One generation per member, used both for its own claims and where Java reads the other
+      claimant's ``Subscription.generationId()``: a current Java client sends its generation
+      in both places (``ConsumerCoordinator.metadata`` and the assignor's user data).
+    - Claims on partitions that do not exist are ignored; Java counts them (and may throw
+      ``IllegalStateException`` or assign them). Kafka never shrinks a topic.
+    - The previous-owner shortcut of ``performReassignments`` is taken only if that member
+      takes part and still subscribes to the topic; Java would throw ``NullPointerException``
+      or hand the partition to a member that does not read its topic.
+    - Each call is a fresh assignor (see :class:`_JavaStickyRun` on ``maxGeneration``), and the
+      order of each member's owned partitions is the caller's (it only orders the output
+      lists; the assignment itself does not depend on it).
+
     Raises:
         ValueError: a negative partition count.
         RuntimeError: where Java throws ``IllegalStateException`` (an internal inconsistency
