@@ -7,6 +7,9 @@ code), the conformance README says to use kafka-python 2.0.2's answer, which pre
 membership, so that replay passes no instance ids. 2.0.2's answers for every assignor are
 replayed as well, without instance ids, as a second reference for the dynamic-membership order.
 
+The recordings are kafka-python's, so they are replayed against its port (``client=KP``); the
+simulator's default, Java's sticky algorithm, is checked in ``tests/test_kafka_java_sticky.py``.
+
 A missing data directory is a failure, not a skip.
 """
 
@@ -26,6 +29,7 @@ from tests.helpers import golden, require_golden
 
 MISSING = "golden-data-missing"
 RECORDED = ("range", "roundrobin", "sticky")
+KP = "kafka-python"  # the client the golden data was recorded from
 
 
 def _subscriptions(members: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -107,7 +111,9 @@ def test_case(
         return
     members = case["members"]
     instance_ids = _instance_ids(members) if use_instance_ids else None
-    got = assign(strategy, _subscriptions(members), case["partitions"], instance_ids=instance_ids)
+    got = assign(
+        strategy, _subscriptions(members), case["partitions"], instance_ids=instance_ids, client=KP
+    )
     assert got == expected
     assert list(got) == sorted(m["member_id"] for m in members)
 
@@ -118,7 +124,7 @@ def test_case_kafka_python_2_0_2(case: dict[str, Any] | None, strategy: str | No
     if case is None or strategy is None:
         require_golden("kafka/assignors.json")
         return
-    got = assign(strategy, _subscriptions(case["members"]), case["partitions"])
+    got = assign(strategy, _subscriptions(case["members"]), case["partitions"], client=KP)
     assert got == case["kafka_python_2_0_2"]["assignments"][strategy]
 
 
@@ -146,7 +152,12 @@ def test_sticky_sequence_step(
     previous, generations = _previous_inputs(seq, index)
     subscriptions = _subscriptions(step["members"])
     got = assign(
-        strategy, subscriptions, step["partitions"], previous=previous, generations=generations
+        strategy,
+        subscriptions,
+        step["partitions"],
+        previous=previous,
+        generations=generations,
+        client=KP,
     )
     assert got == step["assignment"]
     # kafka-python 2.0.2 recorded the same sequence; it must agree too.

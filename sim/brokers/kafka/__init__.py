@@ -2,12 +2,17 @@
 bit-exact functions, and a cluster with producer and consumer clients in simulated time."""
 
 from sim.brokers.kafka.assignors import (
+    CLIENTS,
+    DEFAULT_CLIENT,
     STRATEGIES,
     Assignment,
+    JavaStickyResult,
     TopicPartition,
     assign,
+    cooperative_assignment,
     cooperative_first_assignment,
     cooperative_revocations,
+    java_sticky_assign,
 )
 from sim.brokers.kafka.cluster import KafkaCluster, KafkaError
 from sim.brokers.kafka.config import KafkaConfig
@@ -27,6 +32,8 @@ from sim.brokers.kafka.settings import (
 )
 
 __all__ = [
+    "CLIENTS",
+    "DEFAULT_CLIENT",
     "STRATEGIES",
     "Assignment",
     "ConsumerRebalanceListener",
@@ -34,6 +41,7 @@ __all__ = [
     "ConsumerSettings",
     "CostSettings",
     "FutureRecordMetadata",
+    "JavaStickyResult",
     "KafkaCluster",
     "KafkaConfig",
     "KafkaConsumer",
@@ -45,9 +53,11 @@ __all__ = [
     "TopicPartition",
     "TopicSettings",
     "assign",
+    "cooperative_assignment",
     "cooperative_first_assignment",
     "cooperative_revocations",
     "default_partition",
+    "java_sticky_assign",
     "murmur2",
     "to_positive",
 ]

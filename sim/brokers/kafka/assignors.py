@@ -13,42 +13,87 @@ reproduce it exactly, ties included. Implemented strategies:
     partition) are dealt to the sorted members in a circle, skipping members that do not
     subscribe to the partition's topic.
 ``sticky``
-    ``org.apache.kafka.clients.consumer.StickyAssignor`` (KIP-54), the *general* algorithm of
-    ``AbstractStickyAssignor`` as ported by kafka-python (``StickyPartitionAssignor``): balance
-    first, then keep as many previously owned partitions as possible.
+    ``org.apache.kafka.clients.consumer.StickyAssignor`` (KIP-54, KIP-341): balance first, then
+    keep as many previously owned partitions as possible.
 ``cooperative-sticky``
     ``org.apache.kafka.clients.consumer.CooperativeStickyAssignor`` (KIP-429). Same target as
     ``sticky``; what differs is the protocol: partitions that change owner are first revoked
-    (:func:`cooperative_revocations`) and only handed to the new owner in a second rebalance
-    (:func:`cooperative_first_assignment` is what the first round hands out).
+    and only handed to the new owner in a second rebalance (:func:`cooperative_assignment` is
+    what the first round hands out, :func:`cooperative_revocations` what members give up).
+
+Two implementations of the sticky algorithm, chosen with ``client`` (the leader's client
+library decides which one runs, since the assignor runs in the leader):
+
+``"java"`` (the default, :data:`DEFAULT_CLIENT`)
+    ``AbstractStickyAssignor`` of the Java client, ported from apache/kafka at tag
+    ``3.9.0-rc3`` (the newest release tag in the mirror we read; its ``AbstractStickyAssignor``,
+    ``StickyAssignor`` and ``CooperativeStickyAssignor`` are unchanged on trunk at
+    4.0.0-SNAPSHOT, commit 1eb7644). Two paths: when every member subscribes to the same
+    topics, ``ConstrainedAssignmentBuilder`` (quotas, then round robin); otherwise
+    ``GeneralAssignmentBuilder`` (greedy, then rebalancing moves). Rack-unaware: members have
+    no ``client.rack``, so ``RackInfo`` is empty and every rack branch is skipped. See
+    :func:`java_sticky_assign` for what Java's tests look at.
+``"kafka-python"``
+    kafka-python's ``StickyPartitionAssignor``, a port of the *general* algorithm of an older
+    Java release, used for every input (it has no constrained path, so the two can differ).
+    ``shared/conformance/kafka/assignors.json`` was recorded from it and is replayed against
+    it by ``tests/conformance/test_kafka_assignors.py``. kafka-python has no cooperative
+    assignor; its ``cooperative-sticky`` here is its sticky target with the KIP-429 rule of
+    :func:`cooperative_first_assignment`.
+
+The simulated consumer group (``sim.brokers.kafka.group``) uses the Java algorithm: mqsim
+models the Java client (its configuration names and defaults are the Java ``ConsumerConfig``'s)
+and a Java leader runs ``AbstractStickyAssignor``; the kafka-python port stays for replaying
+the recordings. ``range`` and ``roundrobin`` are the same in both clients.
 
 Member order. Kafka sorts members with ``AbstractPartitionAssignor.MemberInfo.compareTo``
 (KIP-345): static members (with a ``group.instance.id``) come first, ordered by instance id,
 then dynamic members by member id. Ids compare as strings (``"C10" < "C2"``). ``range`` and
-``roundrobin`` use that order; the sticky algorithm breaks its ties by member id only.
+``roundrobin`` use that order; the sticky algorithms break their ties by member id only.
+Java compares strings by UTF-16 code unit and Python by code point; they agree on every
+string without characters above U+FFFF or in U+E000-U+FFFF (Kafka topic names are ASCII).
 
-Every function is deterministic: wherever Kafka's code takes "any" element of a hash set, we
-take the smallest (topic, partition) and say so. Checked against
-``shared/conformance/kafka/assignors.json`` by ``tests/conformance/test_kafka_assignors.py``.
+Determinism. Where Java iterates a ``HashMap`` (the members, in the constrained path's
+"who keeps an extra partition" race) or takes the first element of a ``HashSet`` (which
+partition moves back), the Java port reproduces OpenJDK's ``HashMap`` order from
+``String.hashCode`` / ``TopicPartition.hashCode`` (:func:`java_hash_map_order`), so it answers
+as a Java leader does. The kafka-python port takes the smallest (topic, partition) wherever
+kafka-python takes "any" element of a set. Both are checked by
+``tests/conformance/test_kafka_assignors.py`` and ``tests/test_kafka_java_sticky.py``.
 """
 
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
+    "CLIENTS",
+    "DEFAULT_CLIENT",
+    "DEFAULT_GENERATION",
     "STRATEGIES",
     "Assignment",
+    "JavaStickyResult",
     "TopicPartition",
     "assign",
+    "cooperative_assignment",
     "cooperative_first_assignment",
     "cooperative_revocations",
+    "java_hash_map_order",
+    "java_sticky_assign",
+    "java_string_hash",
+    "java_topic_partition_hash",
 ]
 
 #: Strategy names, as set in the consumer's ``partition.assignment.strategy`` (short form).
 STRATEGIES: tuple[str, ...] = ("range", "roundrobin", "sticky", "cooperative-sticky")
+#: Client libraries whose sticky algorithm is modelled (see the module docstring).
+CLIENTS: tuple[str, ...] = ("java", "kafka-python")
+#: The client the simulator's group leader runs: the Java client, the reference
+#: implementation whose configuration mqsim models.
+DEFAULT_CLIENT = "java"
 
 #: ``(topic, partition)``; tuples sort like Kafka's ``TopicPartition`` comparators.
 TopicPartition = tuple[str, int]
@@ -63,18 +108,20 @@ def assign(
     previous: Mapping[str, Mapping[str, Sequence[int]]] | None = None,
     instance_ids: Mapping[str, str | None] | None = None,
     generations: Mapping[str, int] | None = None,
+    client: str = DEFAULT_CLIENT,
 ) -> Assignment:
     """Assign partitions to the members of one consumer group, as Kafka's assignor would.
 
     Args:
         strategy: one of :data:`STRATEGIES`.
         subscriptions: member id -> subscribed topics, in the order the leader receives the
-            members and each member lists its topics (the sticky algorithm is sensitive to both,
-            exactly as Kafka's is).
+            members and each member lists its topics (the sticky algorithms are sensitive to
+            the member order, exactly as Kafka's are).
         partitions: topic -> partition count for every topic in the cluster metadata; ``None``
             (or a missing topic) means the topic does not exist and contributes no partitions.
-            Topics nobody subscribes to may be listed: the sticky algorithm, like the reference,
-            takes them into account when deciding whether subscriptions are identical.
+            Topics nobody subscribes to may be listed: kafka-python's sticky algorithm takes
+            them into account when deciding whether subscriptions are identical (Java's only
+            sees subscribed topics).
         previous: member id -> topic -> partitions it owned before this rebalance (the
             ``StickyAssignorUserData`` / ``ownedPartitions`` each member sends). Only the
             sticky strategies use it; entries of members no longer in ``subscriptions`` are
@@ -82,30 +129,69 @@ def assign(
         instance_ids: member id -> ``group.instance.id`` for static members (KIP-345); used by
             ``range`` and ``roundrobin`` to order static members first.
         generations: member id -> generation its ``previous`` assignment belongs to. When two
-            members claim the same partition, the higher generation wins (and the loser becomes
-            the partition's "previous owner", to which the sticky algorithm prefers to give it
-            back). Defaults to one shared generation, where the first claimant wins.
+            members claim the same partition, the higher generation wins. Java: a member
+            missing here reports no generation (-1), and two claims in one generation void
+            the partition for both. kafka-python: defaults to one shared generation, where the
+            first claimant wins, and the loser becomes the partition's "previous owner".
+        client: whose sticky algorithm runs, one of :data:`CLIENTS`.
 
     Returns:
         member id -> topic -> sorted partitions, with every member present (possibly ``{}``),
         members and topics in sorted order, and topics without assigned partitions omitted.
+        For ``cooperative-sticky`` this is the sticky *target*, before partitions that change
+        owner are withheld (see :func:`cooperative_assignment`).
 
     Raises:
-        ValueError: unknown strategy or a negative partition count.
+        ValueError: unknown strategy or client, or a negative partition count.
     """
     if strategy not in STRATEGIES:
         raise ValueError(
             f"unknown assignment strategy {strategy!r}; known strategies: {', '.join(STRATEGIES)}"
         )
+    if client not in CLIENTS:
+        raise ValueError(f"unknown client {client!r}; known clients: {', '.join(CLIENTS)}")
     counts = _partition_counts(partitions)
     subs = {member: _dedupe(topics) for member, topics in subscriptions.items()}
     if strategy == "range":
         raw = _range(subs, counts, instance_ids or {})
     elif strategy == "roundrobin":
         raw = _roundrobin(subs, counts, instance_ids or {})
+    elif client == "java":
+        raw = java_sticky_assign(subs, counts, previous, generations).target
     else:
         raw = _sticky(subs, counts, previous or {}, generations or {})
     return _to_assignment(subs, raw)
+
+
+def cooperative_assignment(
+    subscriptions: Mapping[str, Sequence[str]],
+    partitions: Mapping[str, int | None],
+    owned: Mapping[str, Mapping[str, Sequence[int]]] | None = None,
+    generations: Mapping[str, int] | None = None,
+    client: str = DEFAULT_CLIENT,
+) -> Assignment:
+    """What ``cooperative-sticky`` hands each member in one round of a cooperative rebalance.
+
+    Java: ``CooperativeStickyAssignor.assignPartitions``, the sticky target minus every
+    partition "transferring ownership" (``adjustAssignment``), which its new owner gets in the
+    follow-up rebalance, once the old owner has revoked it. The constrained path lists those
+    partitions as it assigns them (one some member owned and had to give up, or one claimed
+    by two members in the same generation); the general path computes them afterwards
+    (``computePartitionsTransferringOwnership``). kafka-python: :func:`cooperative_first_assignment`
+    of its sticky target.
+
+    Args are those of :func:`assign`; ``owned`` is each member's ``ownedPartitions``. Returns
+    the grouped form of :func:`assign`. What members must revoke is
+    :func:`cooperative_revocations` of ``owned`` and this result.
+    """
+    if client not in CLIENTS:
+        raise ValueError(f"unknown client {client!r}; known clients: {', '.join(CLIENTS)}")
+    subs = {member: _dedupe(topics) for member, topics in subscriptions.items()}
+    if client == "kafka-python":
+        target = assign("cooperative-sticky", subs, partitions, owned, None, generations, client)
+        return cooperative_first_assignment(owned or {}, target)
+    result = java_sticky_assign(subs, partitions, owned, generations, cooperative=True)
+    return _to_assignment(subs, result.assignment)
 
 
 def cooperative_revocations(
@@ -136,12 +222,14 @@ def cooperative_first_assignment(
     previous: Mapping[str, Mapping[str, Sequence[int]]],
     target: Mapping[str, Mapping[str, Sequence[int]]],
 ) -> Assignment:
-    """What the first round of a cooperative rebalance actually hands each member.
+    """What the first round of a cooperative rebalance hands each member: the KIP-429 rule.
 
-    ``CooperativeStickyAssignor.adjustAssignment`` removes every partition that is "transferring
-    ownership" from its new owner: one that a *current* member still owns and that the target
-    gives to a different member. Partitions nobody owned, or owned by a member that has left the
-    group, can be assigned at once. After this round every member holds exactly what is returned
+    A partition is withheld from its new owner while a *current* member still owns it (the
+    first member of ``target`` that lists it in ``previous``) and the target gives it to a
+    different member. Partitions nobody owned, or owned by a member that has left the group,
+    can be assigned at once. This is ``CooperativeStickyAssignor.adjustAssignment`` whenever no
+    partition is claimed by two members; Java's own handling of double claims (by generation)
+    is :func:`cooperative_assignment`. After this round every member holds exactly what is returned
     here (it revoked the rest, see :func:`cooperative_revocations`) and rejoins; the second
     rebalance, with these as the owned partitions, assigns the withheld ones.
     """
@@ -621,3 +709,679 @@ def _balance_score(assignment: Mapping[str, Sequence[TopicPartition]]) -> int:
     # For sorted loads, sum_{i<j} (l_j - l_i) = sum_j l_j * (2j - n + 1).
     n = len(loads)
     return sum(load * (2 * j - n + 1) for j, load in enumerate(loads))
+
+
+# ----------------------------------------------------------------------------------------------
+# java.util.HashMap iteration order (OpenJDK)
+#
+# Java's sticky assignor iterates HashMaps and takes "the first" element of HashSets in a few
+# places where the order decides the answer (which member keeps an extra partition, which of two
+# equivalent partitions moves back). The Java language leaves that order unspecified; OpenJDK's
+# implementation makes it a pure function of the keys' hashCode(), the table size and the order
+# of insertion. We reproduce that function, so the port answers as a Java leader does.
+
+_TREEIFY_THRESHOLD = 8  # HashMap.TREEIFY_THRESHOLD
+_MIN_TREEIFY_CAPACITY = 64  # HashMap.MIN_TREEIFY_CAPACITY
+_DEFAULT_CAPACITY = 16  # HashMap.DEFAULT_INITIAL_CAPACITY
+
+
+def java_string_hash(value: str) -> int:
+    """``java.lang.String.hashCode()``: ``s[0]*31^(n-1) + ... + s[n-1]`` over UTF-16 code units,
+    as a signed 32-bit int."""
+    encoded = value.encode("utf-16-be", "surrogatepass")
+    h = 0
+    for i in range(0, len(encoded), 2):
+        h = (31 * h + (encoded[i] << 8 | encoded[i + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def java_topic_partition_hash(tp: TopicPartition) -> int:
+    """``org.apache.kafka.common.TopicPartition.hashCode()``: ``31 * (31 + partition) + topic``."""
+    h = (31 * (31 + tp[1]) + java_string_hash(tp[0])) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+class _JavaHashTable:
+    """The bucket layout of an OpenJDK ``java.util.HashMap`` (a ``HashSet`` is one inside).
+
+    Iteration walks the buckets in index order, each bucket's chain in insertion order (resizes
+    split a chain without reordering it). The table starts at 16 buckets on the first insert and
+    doubles when the size exceeds 3/4 of it, or when a ninth key lands in one bucket of a table
+    smaller than 64 (``treeifyBin`` resizes instead of building a tree). Chains that do become
+    trees (nine or more keys in one bucket of a table of 64 or more) are iterated here in
+    insertion order, which OpenJDK does not quite keep; that needs hundreds of keys.
+    """
+
+    __slots__ = ("_bins", "_capacity", "_entries", "_seq")
+
+    def __init__(self) -> None:
+        self._capacity = 0  # no table until the first insert, as in HashMap
+        self._entries: dict[object, tuple[int, int]] = {}  # key -> (spread hash, insertion no.)
+        self._bins: Counter[int] = Counter()
+        self._seq = 0
+
+    def add(self, key: object, hash_code: int) -> None:
+        if key in self._entries:
+            return  # put() on a present key keeps its place
+        if self._capacity == 0:
+            self._capacity = _DEFAULT_CAPACITY
+        h = hash_code & 0xFFFFFFFF
+        h ^= h >> 16  # HashMap.hash(): spread the high bits down
+        self._seq += 1
+        index = h & (self._capacity - 1)
+        already = self._bins[index]
+        self._entries[key] = (h, self._seq)
+        self._bins[index] += 1
+        if already >= _TREEIFY_THRESHOLD and self._capacity < _MIN_TREEIFY_CAPACITY:
+            self._resize()
+        if len(self._entries) > self._capacity * 3 // 4:
+            self._resize()
+
+    def discard(self, key: object) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bins[entry[0] & (self._capacity - 1)] -= 1
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _order_key(self, key: object) -> tuple[int, int]:
+        h, seq = self._entries[key]
+        return (h & (self._capacity - 1), seq)
+
+    def first(self) -> object:
+        """``iterator().next()``."""
+        return min(self._entries, key=self._order_key)
+
+    def order(self) -> list[object]:
+        return sorted(self._entries, key=self._order_key)
+
+    def _resize(self) -> None:
+        self._capacity *= 2
+        self._bins = Counter(h & (self._capacity - 1) for h, _ in self._entries.values())
+
+
+def java_hash_map_order(keys: Iterable[str]) -> list[str]:
+    """The iteration order of a ``new HashMap<>()`` into which ``keys`` were put in this order."""
+    table = _JavaHashTable()
+    for key in keys:
+        table.add(key, java_string_hash(key))
+    return [str(key) for key in table.order()]
+
+
+# ----------------------------------------------------------------------------------------------
+# StickyAssignor / CooperativeStickyAssignor as the Java client runs them (AbstractStickyAssignor)
+
+#: ``AbstractStickyAssignor.DEFAULT_GENERATION``: the generation of a member that reports none.
+DEFAULT_GENERATION = -1
+
+
+@dataclass(frozen=True)
+class JavaStickyResult:
+    """One run of Java's sticky assignor, with what its tests inspect.
+
+    Attributes:
+        assignment: member -> partitions in the order Java's lists hold them. For the
+            cooperative assignor this is after ``adjustAssignment``: the partitions in
+            ``withheld`` are missing from their new owners.
+        target: the sticky result before the cooperative adjustment (equal to ``assignment``
+            for the eager assignor).
+        constrained: True if the constrained (all subscriptions equal) path ran.
+        partitions_transferring_ownership: the assignor's ``partitionsTransferringOwnership``
+            after the run: partition -> new owner for the constrained path, ``None`` for the
+            general path (which leaves it to the cooperative assignor to compute).
+        withheld: what ``CooperativeStickyAssignor`` removed from the new owners (partition ->
+            new owner): the field above, or on the general path
+            ``computePartitionsTransferringOwnership``. Empty for the eager assignor.
+    """
+
+    assignment: dict[str, list[TopicPartition]]
+    target: dict[str, list[TopicPartition]]
+    constrained: bool
+    partitions_transferring_ownership: dict[TopicPartition, str] | None
+    withheld: dict[TopicPartition, str]
+
+
+def java_sticky_assign(
+    subscriptions: Mapping[str, Sequence[str]],
+    partitions: Mapping[str, int | None],
+    previous: Mapping[str, Mapping[str, Sequence[int]]] | None = None,
+    generations: Mapping[str, int] | None = None,
+    cooperative: bool = False,
+) -> JavaStickyResult:
+    """Run ``StickyAssignor`` (or ``CooperativeStickyAssignor``) as the Java client does.
+
+    Args:
+        subscriptions: member id -> subscribed topics, in the order the leader reads the
+            JoinGroup response (it puts them into a ``HashMap``, whose order we reproduce).
+        partitions: topic -> partition count, as for :func:`assign`.
+        previous: member id -> topic -> partitions it owned: ``StickyAssignor``'s user data
+            or, for the cooperative assignor, the subscription's ``ownedPartitions``.
+        generations: member id -> the generation its ``previous`` belongs to; a member
+            missing here reports none (``DEFAULT_GENERATION``, -1).
+        cooperative: also run ``CooperativeStickyAssignor.adjustAssignment``.
+
+    Returns:
+        A :class:`JavaStickyResult`; every member of ``subscriptions`` appears in it.
+
+    Where the port knowingly differs from Java (none of it reachable by a healthy group):
+
+    - One generation per member, used both for its own claims and where Java reads the other
+      claimant's ``Subscription.generationId()``: a current Java client sends its generation
+      in both places (``ConsumerCoordinator.metadata`` and the assignor's user data).
+    - Claims on partitions that do not exist are ignored; Java counts them (and may throw
+      ``IllegalStateException`` or assign them). Kafka never shrinks a topic.
+    - The previous-owner shortcut of ``performReassignments`` is taken only if that member
+      takes part and still subscribes to the topic; Java would throw ``NullPointerException``
+      or hand the partition to a member that does not read its topic.
+    - Each call is a fresh assignor (see :class:`_JavaStickyRun` on ``maxGeneration``), and the
+      order of each member's owned partitions is the caller's (it only orders the output
+      lists; the assignment itself does not depend on it).
+
+    Raises:
+        ValueError: a negative partition count.
+        RuntimeError: where Java throws ``IllegalStateException`` (an internal inconsistency
+            of the constrained path; not reachable from valid input).
+    """
+    counts = _partition_counts(partitions)
+    subs = {member: _dedupe(topics) for member, topics in subscriptions.items()}
+    if not subs:
+        # Java divides by the member count; a group always has its leader, so never happens.
+        return JavaStickyResult({}, {}, True, {}, {})
+    run = _JavaStickyRun(subs, counts, previous or {}, generations or {})
+    target = run.assign()
+    withheld: dict[TopicPartition, str] = {}
+    assignment = {member: list(tps) for member, tps in target.items()}
+    if cooperative:
+        withheld = (
+            dict(run.transferring)
+            if run.transferring is not None
+            else _partitions_transferring_ownership(run.raw_owned, target)
+        )
+        for tp, new_owner in withheld.items():
+            assignment[new_owner].remove(tp)
+    transferring = None if run.transferring is None else dict(run.transferring)
+    return JavaStickyResult(assignment, target, run.constrained, transferring, withheld)
+
+
+def _partitions_transferring_ownership(
+    owned: Mapping[str, Sequence[TopicPartition]], target: Mapping[str, Sequence[TopicPartition]]
+) -> dict[TopicPartition, str]:
+    """``CooperativeStickyAssignor.computePartitionsTransferringOwnership``.
+
+    A partition added to one member that some member (per its reported ``ownedPartitions``)
+    owns and is not keeping: it must be revoked first, so its new owner waits a round.
+    """
+    added: dict[TopicPartition, str] = {}
+    revoked: set[TopicPartition] = set()
+    for member, assigned in target.items():
+        mine = set(owned.get(member, ()))
+        kept = set(assigned)
+        for tp in assigned:
+            if tp not in mine:
+                added[tp] = member
+        revoked.update(tp for tp in owned.get(member, ()) if tp not in kept)
+    return {tp: member for tp, member in added.items() if tp in revoked}
+
+
+class _JavaMovements:
+    """``AbstractStickyAssignor.PartitionMovements`` with its ``HashSet`` order.
+
+    Same bookkeeping as :class:`_MovementLog`, but when several partitions moved the reverse
+    way, Java moves back ``iterator().next()`` of a ``HashSet<TopicPartition>``; we reproduce
+    that element.
+    """
+
+    def __init__(self) -> None:
+        self.moves: dict[TopicPartition, tuple[str, str]] = {}
+        self.by_topic: dict[str, dict[tuple[str, str], _JavaHashTable]] = {}
+
+    def partition_to_move(self, tp: TopicPartition, old: str, new: str) -> TopicPartition:
+        """``getTheActualPartitionToBeMoved``."""
+        per_topic = self.by_topic.get(tp[0])
+        if per_topic is None:
+            return tp
+        if tp in self.moves:
+            old = self.moves[tp][0]
+        candidates = per_topic.get((new, old))
+        if candidates is None:
+            return tp
+        first = candidates.first()
+        assert isinstance(first, tuple)
+        return first
+
+    def move(self, tp: TopicPartition, old: str, new: str) -> None:
+        """``movePartition``."""
+        if tp in self.moves:
+            source = self._forget(tp)
+            if source != new:
+                self._remember(tp, source, new)
+        else:
+            self._remember(tp, old, new)
+
+    def _forget(self, tp: TopicPartition) -> str:
+        pair = self.moves.pop(tp)
+        per_topic = self.by_topic[tp[0]]
+        per_topic[pair].discard(tp)
+        if not per_topic[pair]:
+            del per_topic[pair]
+        if not per_topic:
+            del self.by_topic[tp[0]]
+        return pair[0]
+
+    def _remember(self, tp: TopicPartition, source: str, destination: str) -> None:
+        self.moves[tp] = (source, destination)
+        per_topic = self.by_topic.setdefault(tp[0], {})
+        per_topic.setdefault((source, destination), _JavaHashTable()).add(
+            tp, java_topic_partition_hash(tp)
+        )
+
+
+class _JavaStickyRun:
+    """One call of ``AbstractStickyAssignor.assignPartitions``, rack-unaware.
+
+    Inputs are what ``AbstractPartitionAssignor.assign`` passes: only topics some member
+    subscribes to and that have partitions, and the subscriptions in ``HashMap`` order.
+    Each run is a fresh assignor: Java's instance keeps ``maxGeneration`` across calls, which
+    differs only if a later rebalance sees lower generations than an earlier one.
+    """
+
+    def __init__(
+        self,
+        subs: Mapping[str, list[str]],
+        counts: Mapping[str, int],
+        previous: Mapping[str, Mapping[str, Sequence[int]]],
+        generations: Mapping[str, int],
+    ) -> None:
+        self.subs = subs
+        self.generations = generations
+        subscribed = {t for topics in subs.values() for t in topics}
+        # AbstractPartitionAssignor.assign: subscribed topics with metadata and partitions.
+        self.per_topic = {t: n for t, n in counts.items() if t in subscribed and n > 0}
+        self.members = java_hash_map_order(subs)
+        # What each member reports (memberData.partitions), in its order, each partition once
+        # (a Java member reports a set). Claims on partitions that do not exist are ignored
+        # below: Kafka never shrinks a topic, and Java would otherwise hand them out.
+        self.raw_owned: dict[str, list[TopicPartition]] = {}
+        for member in subs:
+            reported = previous.get(member, {})
+            tps = [(topic, p) for topic, parts in reported.items() for p in parts]
+            self.raw_owned[member] = list(dict.fromkeys(tps))
+        self.constrained = False
+        self.transferring: dict[TopicPartition, str] | None = None
+
+    def generation(self, member: str) -> int:
+        return self.generations.get(member, DEFAULT_GENERATION)
+
+    def assign(self) -> dict[str, list[TopicPartition]]:
+        owned, multiple, equal, max_generation = self._all_subscriptions_equal()
+        self.constrained = equal
+        if equal:
+            self.transferring = {}
+            return self._constrained(owned, multiple)
+        return self._general(owned, max_generation)
+
+    # -- allSubscriptionsEqual ---------------------------------------------------------------
+
+    def _all_subscriptions_equal(
+        self,
+    ) -> tuple[dict[str, list[TopicPartition]], set[TopicPartition], bool, int]:
+        """``allSubscriptionsEqual``, which also resolves conflicting ownership claims.
+
+        A partition claimed by two members goes to the higher generation; two claims in the
+        same generation invalidate it for both (``partitionsWithMultiplePreviousOwners``).
+        Java's quirk is kept: the first member's topics become the reference only if they are
+        non-empty, so a member with an empty subscription met first does not make the
+        subscriptions unequal.
+        """
+        equal = True
+        reference: set[str] = set()
+        claimed_by: dict[TopicPartition, str] = {}
+        owned: dict[str, list[TopicPartition]] = {}
+        multiple: set[TopicPartition] = set()
+        max_generation = DEFAULT_GENERATION
+        for member in self.members:
+            topics = self.subs[member]
+            if not reference:
+                reference = set(topics)
+            elif equal and not (len(topics) == len(reference) and reference.issuperset(topics)):
+                equal = False
+            generation = self.generation(member)
+            max_generation = max(max_generation, generation)
+            mine: list[TopicPartition] = []
+            owned[member] = mine
+            for tp in self.raw_owned[member]:
+                count = self.per_topic.get(tp[0])
+                if count is None or not 0 <= tp[1] < count:
+                    continue
+                other = claimed_by.get(tp)
+                if other is None:
+                    mine.append(tp)
+                    claimed_by[tp] = member
+                    continue
+                other_generation = self.generation(other)
+                if generation == other_generation:
+                    multiple.add(tp)
+                    _remove_if_present(owned[other], tp)
+                    claimed_by[tp] = member
+                elif generation > other_generation:
+                    mine.append(tp)
+                    _remove_if_present(owned[other], tp)
+                    claimed_by[tp] = member
+        return owned, multiple, equal, max_generation
+
+    # -- ConstrainedAssignmentBuilder --------------------------------------------------------
+
+    def _constrained(
+        self, owned: dict[str, list[TopicPartition]], multiple: set[TopicPartition]
+    ) -> dict[str, list[TopicPartition]]:
+        """``ConstrainedAssignmentBuilder.build`` (no racks): quotas, then round robin.
+
+        Every member ends with ``minQuota`` or ``maxQuota`` partitions, exactly
+        ``total % members`` of them with ``maxQuota``. Members keep their owned partitions
+        (lowest partition numbers first) up to their quota; the members that get a
+        ``maxQuota`` slot for what they own are the first to claim it in ``HashMap`` order.
+        The rest are dealt round robin, in (topic, partition) order, to the members still
+        short of their quota, in member-id order.
+        """
+        assert self.transferring is not None
+        transferring = self.transferring
+        total = sum(self.per_topic.values())
+        n = len(self.members)
+        min_quota, max_quota = total // n, -(-total // n)
+        expected_over = total % n
+        over = 0
+        assignment: dict[str, list[TopicPartition]] = {m: [] for m in self.members}
+        assigned: set[TopicPartition] = set()
+        maybe_revoked: dict[TopicPartition, str] = {}
+        under: list[str] = []  # unfilledMembersWithUnderMinQuotaPartitions
+        exactly: list[str] = []  # unfilledMembersWithExactlyMinQuotaPartitions
+
+        # assignOwnedPartitions
+        for member in self.members:
+            mine = sorted(owned[member], key=lambda tp: (tp[1], tp[0]))
+            mine = [tp for tp in mine if tp not in multiple]
+            if len(mine) < min_quota:
+                keep = mine
+                under.append(member)
+            elif len(mine) >= max_quota and over < expected_over:
+                over += 1
+                if over == expected_over:
+                    exactly.clear()
+                keep = mine[:max_quota]
+            else:
+                keep = mine[:min_quota]
+                if over < expected_over:
+                    exactly.append(member)
+            assignment[member].extend(keep)
+            assigned.update(keep)
+            for tp in mine[len(keep) :]:
+                maybe_revoked[tp] = member
+
+        unassigned = [
+            (topic, p)
+            for topic in sorted(self.per_topic)
+            for p in range(self.per_topic[topic])
+            if (topic, p) not in assigned
+        ]
+        under.sort()
+        exactly.sort()
+
+        def assign_new(tp: TopicPartition, member: str) -> int:
+            assignment[member].append(tp)
+            previous_owner = maybe_revoked.get(tp)
+            if (previous_owner is not None and previous_owner != member) or tp in multiple:
+                transferring[tp] = member
+            return len(assignment[member])
+
+        # assignRoundRobin, with Java's Iterator over the LinkedList of members below quota.
+        position = 0  # index of the iterator's next element in `under`
+        for tp in unassigned:
+            from_iterator = True
+            if position < len(under):
+                member = under[position]
+                position += 1
+            elif not under and not exactly:
+                raise RuntimeError("No more unfilled consumers to be assigned.")
+            elif not under:
+                member = exactly.pop(0)
+                from_iterator = False
+            else:
+                position = 1
+                member = under[0]
+            count = assign_new(tp, member)
+            if count == min_quota:
+                if not from_iterator:
+                    raise RuntimeError("IllegalStateException: Iterator.remove() out of turn")
+                position -= 1
+                del under[position]
+                exactly.append(member)
+            elif count == max_quota:
+                over += 1
+
+        # verifyUnfilledMembers
+        if under:
+            if over != expected_over:
+                raise RuntimeError(
+                    "We haven't reached the expected number of members with more than the "
+                    "minQuota partitions, but no more partitions to be assigned"
+                )
+            for member in under:
+                if len(assignment[member]) != min_quota:
+                    raise RuntimeError(
+                        f"Consumer: [{member}] doesn't reach minQuota partitions, and no more "
+                        "partitions to be assigned"
+                    )
+        return assignment
+
+    # -- GeneralAssignmentBuilder ------------------------------------------------------------
+
+    def _general(
+        self, owned: dict[str, list[TopicPartition]], max_generation: int
+    ) -> dict[str, list[TopicPartition]]:
+        """``GeneralAssignmentBuilder.build`` (no racks)."""
+        return _JavaGeneral(self, owned, max_generation).build()
+
+
+def _remove_if_present(items: list[TopicPartition], tp: TopicPartition) -> None:
+    """``List.remove(Object)``: drop the first occurrence, if any."""
+    if tp in items:
+        items.remove(tp)
+
+
+class _JavaGeneral:
+    """``AbstractStickyAssignor.GeneralAssignmentBuilder`` without racks.
+
+    Keep every valid owned partition, give each unassigned partition (topics with the fewest
+    potential consumers first) to the least loaded member that may take it, then move
+    partitions from members holding at least two more than another eligible member until
+    ``isBalanced``; keep the moves only if they improved the balance score. Members are
+    ordered like Java's ``TreeSet`` ``sortedCurrentSubscriptions``: (load, member id).
+    """
+
+    def __init__(
+        self, run: _JavaStickyRun, owned: dict[str, list[TopicPartition]], max_generation: int
+    ) -> None:
+        self.run = run
+        self.per_topic = run.per_topic
+        self.current = owned  # currentAssignment (every member is present)
+        self.max_generation = max_generation
+        self.topic_consumers: dict[str, list[str]] = {t: [] for t in self.per_topic}
+        self.consumer_topics: dict[str, list[str]] = {}
+        for member in run.members:
+            mine = [t for t in run.subs[member] if t in self.per_topic]
+            self.consumer_topics[member] = mine
+            for topic in mine:
+                self.topic_consumers[topic].append(member)
+        self.consumer_topic_sets = {m: set(ts) for m, ts in self.consumer_topics.items()}
+        self.owner: dict[TopicPartition, str] = {
+            tp: member for member, tps in self.current.items() for tp in tps
+        }
+        sorted_topics = sorted(
+            self.topic_consumers, key=lambda t: (len(self.topic_consumers[t]), t)
+        )
+        self.sorted_partitions = [(t, p) for t in sorted_topics for p in range(self.per_topic[t])]
+        self.revocation_required = False
+        self.movements = _JavaMovements()
+        self.max_size = {
+            m: sum(self.per_topic[t] for t in ts) for m, ts in self.consumer_topics.items()
+        }
+
+    def _by_load(self) -> list[str]:
+        return sorted(self.current, key=lambda m: (len(self.current[m]), m))
+
+    def build(self) -> dict[str, list[TopicPartition]]:
+        previous_owner = self._prepopulate()
+        assigned = self._assign_owned()
+        unassigned = [tp for tp in self.sorted_partitions if tp not in assigned]
+        self._balance(previous_owner, unassigned)
+        return self.current
+
+    def _prepopulate(self) -> dict[TopicPartition, tuple[str, int]]:
+        """``prepopulateCurrentAssignments``: partition -> (member, generation) that owned it in
+        the newest generation older than ``maxGeneration``, first member in ``HashMap`` order
+        on a tie."""
+        previous_owner: dict[TopicPartition, tuple[str, int]] = {}
+        for member in self.run.members:
+            generation = self.run.generation(member)
+            if generation >= self.max_generation:
+                continue
+            for tp in self.run.raw_owned[member]:
+                known = previous_owner.get(tp)
+                if known is None or generation > known[1]:
+                    previous_owner[tp] = (member, generation)
+        return previous_owner
+
+    def _assign_owned(self) -> set[TopicPartition]:
+        """``assignOwnedPartitions``: keep what is still subscribed; the rest must be revoked."""
+        assigned: set[TopicPartition] = set()
+        for member in self.run.members:
+            keep: list[TopicPartition] = []
+            for tp in self.current[member]:
+                if tp[0] not in self.run.subs[member]:
+                    self.revocation_required = True
+                else:
+                    keep.append(tp)
+                    assigned.add(tp)
+            self.current[member] = keep
+        return assigned
+
+    def _balance(
+        self,
+        previous_owner: dict[TopicPartition, tuple[str, int]],
+        unassigned: list[TopicPartition],
+    ) -> None:
+        """``balance``."""
+        initializing = not self.current[self._by_load()[-1]]
+        for tp in unassigned:
+            if self.topic_consumers[tp[0]]:
+                self._maybe_assign(tp)
+
+        fixed_topics = {t for t, members in self.topic_consumers.items() if len(members) < 2}
+        self.sorted_partitions = [tp for tp in self.sorted_partitions if tp[0] not in fixed_topics]
+        unassigned = [tp for tp in unassigned if tp[0] not in fixed_topics]
+
+        fixed: dict[str, list[TopicPartition]] = {}
+        for member in self.run.members:
+            if not self._can_participate(member):
+                fixed[member] = self.current.pop(member)
+
+        pre_balance = {m: list(tps) for m, tps in self.current.items()}
+        pre_balance_owner = dict(self.owner)
+        if not self.revocation_required:
+            self._perform_reassignments(unassigned, previous_owner)
+        performed = self._perform_reassignments(self.sorted_partitions, previous_owner)
+        if (
+            not initializing
+            and performed
+            and _java_balance_score(self.current) >= _java_balance_score(pre_balance)
+        ):
+            self.current = pre_balance
+            self.owner = pre_balance_owner
+        self.current.update(fixed)
+
+    def _maybe_assign(self, tp: TopicPartition) -> None:
+        """``maybeAssignPartition``: to the least loaded member subscribed to its topic."""
+        for member in self._by_load():
+            if tp[0] in self.consumer_topic_sets[member]:
+                self.current[member].append(tp)
+                self.owner[tp] = member
+                return
+
+    def _can_participate(self, member: str) -> bool:
+        """``canConsumerParticipateInReassignment``."""
+        tps = self.current[member]
+        if len(tps) < self.max_size[member]:
+            return True
+        return any(len(self.topic_consumers[t]) >= 2 for t, _ in tps)
+
+    def _is_balanced(self) -> bool:
+        """``isBalanced``: loads within one, or no member could take a partition from a member
+        holding two or more partitions more than itself."""
+        order = self._by_load()
+        if len(self.current[order[0]]) >= len(self.current[order[-1]]) - 1:
+            return True
+        holder = {tp: m for m, tps in self.current.items() for tp in tps}
+        for member in order:
+            count = len(self.current[member])
+            if count == self.max_size[member]:
+                continue
+            mine = set(self.current[member])
+            for topic in self.consumer_topics[member]:
+                for p in range(self.per_topic[topic]):
+                    tp = (topic, p)
+                    if tp not in mine and count + 1 < len(self.current[holder[tp]]):
+                        return False
+        return True
+
+    def _perform_reassignments(
+        self,
+        reassignable: Sequence[TopicPartition],
+        previous_owner: dict[TopicPartition, tuple[str, int]],
+    ) -> bool:
+        """``performReassignments``."""
+        performed = False
+        while True:
+            modified = False
+            for tp in reassignable:
+                if self._is_balanced():
+                    break
+                holder = self.owner[tp]
+                load = len(self.current[holder])
+                prior = previous_owner.get(tp)
+                # Java does not check that the previous owner takes part and still subscribes
+                # to the topic (it would throw NullPointerException, or hand the partition to a
+                # member not subscribed to it); we take that shortcut only when it is valid.
+                if (
+                    prior is not None
+                    and prior[0] in self.current
+                    and tp[0] in self.consumer_topic_sets[prior[0]]
+                    and load > len(self.current[prior[0]]) + 1
+                ):
+                    self._reassign(tp, prior[0])
+                    performed = modified = True
+                    continue
+                for other in self.topic_consumers[tp[0]]:
+                    if load > len(self.current[other]) + 1:
+                        new_owner = next(
+                            m for m in self._by_load() if tp[0] in self.consumer_topic_sets[m]
+                        )
+                        self._reassign(tp, new_owner)
+                        performed = modified = True
+                        break
+            if not modified:
+                return performed
+
+    def _reassign(self, tp: TopicPartition, new_owner: str) -> None:
+        """``reassignPartition`` then ``processPartitionMovement``."""
+        to_move = self.movements.partition_to_move(tp, self.owner[tp], new_owner)
+        old_owner = self.owner[to_move]
+        self.movements.move(to_move, old_owner, new_owner)
+        self.current[old_owner].remove(to_move)
+        self.current[new_owner].append(to_move)
+        self.owner[to_move] = new_owner
+
+
+def _java_balance_score(assignment: Mapping[str, Sequence[TopicPartition]]) -> int:
+    """``getBalanceScore``: the sum over member pairs of the difference of their loads."""
+    return _balance_score(assignment)

@@ -8,13 +8,14 @@ The classic group protocol (JoinGroup / SyncGroup, KIP-62, KIP-429), as the brok
   must rejoin; a member notices during its next `poll()` (heartbeats tell it), so a member busy
   processing a batch rejoins only when it polls again. The first rebalance of an empty group
   waits `group.initial.rebalance.delay.ms` (3 s by default) for more members.
-- Once every member has rejoined, the leader runs the assignor (`sim.brokers.kafka.assign`) and
-  SyncGroup hands out the result; `rebalance_time` models the protocol's own round trips.
+- Once every member has rejoined, the leader runs the assignor (`sim.brokers.kafka.assign`, the
+  Java client's algorithms: `assignors.DEFAULT_CLIENT`) and SyncGroup hands out the result;
+  `rebalance_time` models the protocol's own round trips.
 - Eager protocol (range, roundrobin, sticky): each member revokes *all* its partitions when it
   rejoins (committing first), so the whole group stops until SyncGroup. Cooperative protocol
   (cooperative-sticky): members keep consuming what they own; SyncGroup withholds partitions
   still owned by another member, the owners revoke only those, and a second rebalance hands
-  them over (`cooperative_first_assignment`, `cooperative_revocations`).
+  them over (`cooperative_assignment`, `cooperative_revocations`).
 - Offsets are committed per (group, partition); the coordinator keeps the latest.
 
 Simplifications: heartbeats always arrive from live members (so `max.poll.interval.ms` never
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.kafka.assignors import (
     assign,
-    cooperative_first_assignment,
+    cooperative_assignment,
     cooperative_revocations,
 )
 
@@ -180,13 +181,15 @@ class ConsumerGroup:
         }
         previous = {m.member_id: _by_topic(m.previous | m.owned) for m in ordered}
         generations = {m.member_id: m.generation for m in ordered}
-        target = assign(self.strategy, subscriptions, counts, previous, None, generations)
         if self.cooperative:
+            # CooperativeStickyAssignor withholds what another member still owns; each member
+            # revokes what it owns and was not handed (ConsumerCoordinator.onJoinComplete).
             owned = {m.member_id: _by_topic(m.owned) for m in ordered}
-            granted = cooperative_first_assignment(owned, target)
-            revoked = cooperative_revocations(owned, target)
+            granted = cooperative_assignment(subscriptions, counts, previous, generations)
+            revoked = cooperative_revocations(owned, granted)
         else:
-            granted, revoked = target, {m.member_id: {} for m in ordered}
+            granted = assign(self.strategy, subscriptions, counts, previous, None, generations)
+            revoked = {m.member_id: {} for m in ordered}
         self.state = "CompletingRebalance"
         self._token += 1
         token = self._token
