@@ -142,7 +142,7 @@ def _xtrim(server: RedisStreamsServer, args: list[str]) -> Any:
 
 def _range(server: RedisStreamsServer, args: list[str], reverse: bool) -> Any:
     """XRANGE key start end / XREVRANGE key end start, [COUNT n] any number of times (the last
-    wins; a negative count is 0); the ids are parsed first, the key looked up last."""
+    wins; 0 or less answers nil); the ids are parsed first, the key looked up last."""
     _check_arity(args, -4, "XREVRANGE" if reverse else "XRANGE")
     low, high = (args[3], args[2]) if reverse else (args[2], args[3])
     start, end = interval(low, high)
@@ -150,7 +150,7 @@ def _range(server: RedisStreamsServer, args: list[str], reverse: bool) -> Any:
     at = 4
     while at < len(args):
         if args[at].upper() == "COUNT" and at + 1 < len(args):
-            count = max(0, _integer(args[at + 1]))
+            count = _integer(args[at + 1])
             at += 2
         else:
             raise ResponseError(_SYNTAX)

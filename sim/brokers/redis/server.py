@@ -72,7 +72,7 @@ def _string2ull(text: str) -> int | None:
     """util.c string2ull: string2ll for canonical decimals (a negative one is refused), and
     otherwise strtoull, which allows leading spaces, a sign and leading zeros, and negates a
     minus modulo 2**64 ("-18446744073709551615" is 1). None: not a valid number."""
-    if text.isdigit() and text.isascii():  # the usual case, either way
+    if text.isdigit() and text.isascii():  # plain digits: both parsers give their value
         value = int(text)
         return value if value < _U64 else None
     if _STRING2LL.fullmatch(text) and -_I64 <= int(text) < _I64:
@@ -111,8 +111,9 @@ def parse_add_id(text: str) -> tuple[StreamId, bool] | None:
     leaves the sequence to the server (Redis >= 7.0)."""
     if text == "*":
         return None
-    ms_text, dash, seq_text = str(text).partition("-")
-    if dash and seq_text == "*":
+    text = str(text)
+    ms_text, dash, seq_text = text.partition("-")
+    if dash and seq_text == "*" and len(text) <= 127:
         return (parse_id(ms_text)[0], 0), False
     return parse_id(text), True
 
@@ -781,7 +782,7 @@ class RedisStreamsServer:
         ms: [next cursor (0-0 when the scan reached the end), claimed, ids of deleted entries
         purged from the PEL]. At most count*10 PEL entries are looked at per call."""
         stream, group = self._group(name, groupname, "")
-        start = parse_id(start_id)
+        start, _ = interval(start_id, "+")  # `-` and `(id` allowed (xautoclaimCommand)
         if count < 1:
             raise ResponseError("COUNT must be > 0")
         now = self.now_ms
