@@ -200,6 +200,34 @@ def test_blocked_read_wakes_when_an_entry_arrives() -> None:
     assert replies["second"] is None and replies["second@"] == 5.0  # BLOCK ran out
 
 
+def test_destroying_a_group_answers_its_blocked_readers_with_nogroup() -> None:
+    """XGROUP DESTROY signals the key; a reader blocked on the group gets NOGROUP at once
+    (blocked.c serveClientsBlockedOnStreamKey), not at the end of its BLOCK."""
+    env, server = _server()
+    server.xgroup_create("s", "g", "$", mkstream=True)
+    outcome: dict[str, Any] = {}
+
+    def reader() -> Any:
+        try:
+            yield from server.command(
+                "XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "s", ">"
+            )
+        except ResponseError as error:
+            outcome["error"], outcome["at"] = str(error), env.now
+
+    def destroyer() -> Any:
+        yield env.timeout(1.5)
+        assert server.execute_command("XGROUP", "DESTROY", "s", "g") == 1
+
+    env.process(reader())
+    env.process(destroyer())
+    env.run(until=10)
+    assert outcome == {
+        "error": "NOGROUP the consumer group this client was blocked on no longer exists",
+        "at": 1.5,
+    }
+
+
 def test_a_blocking_raw_command_needs_a_process() -> None:
     _, server = _server()
     server.xgroup_create("s", "g", "$", mkstream=True)

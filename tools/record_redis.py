@@ -4,7 +4,8 @@ A trace file is its own script: for each case this tool runs the case's commands
 `repeat` with `<i>`, `sleep_seconds`) against a server and records every reply afresh, normalised
 as shared/conformance/redis/streams_traces.json describes it: server-made ids become `<auto:N>`
 in order of first appearance (commands may carry the tokens), idle times become "<idle>" with
-the step's `idle_checks` evaluated on the real values, errors are recorded under `error`.
+the step's `idle_checks` evaluated on the real values, the unix-millisecond times of XINFO STREAM
+FULL (deliveries, consumers' seen-time) become "<time>", errors are recorded under `error`.
 
     python tools/record_redis.py --script ../shared/conformance/redis/streams_traces.json \\
         --out /tmp/streams_traces.json [--host 127.0.0.1 --port 6379 --db 15] [--case NAME]
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -56,20 +58,68 @@ def server_made(cmd: list[str]) -> bool:
     return cmd[0].upper() == "XADD" and "*" in cmd
 
 
+def _words(cmd: list[str], n: int) -> list[str]:
+    """The first n words of a command, upper-cased (command and subcommand names)."""
+    return [word.upper() for word in cmd[:n]]
+
+
+def _is_full_stream_info(cmd: list[str], reply: Any) -> bool:
+    return _words(cmd, 2) == ["XINFO", "STREAM"] and len(cmd) > 3 and isinstance(reply, list)
+
+
 def idle_times(cmd: list[str], reply: Any) -> dict[str, int]:
     """id (or consumer name) -> idle ms in an XPENDING range or an XINFO CONSUMERS reply."""
-    if cmd[0] == "XPENDING" and len(cmd) > 3 and isinstance(reply, list):
+    if _words(cmd, 1) == ["XPENDING"] and len(cmd) > 3 and isinstance(reply, list):
         return {row[0]: row[2] for row in reply}
-    if cmd[:2] == ["XINFO", "CONSUMERS"]:
+    if _words(cmd, 2) == ["XINFO", "CONSUMERS"] and isinstance(reply, list):
         return {row[1]: row[5] for row in reply}
     return {}
 
 
+def _pairs(flat: list[Any]) -> Iterator[tuple[Any, Any]]:
+    """A RESP2 map (a flat [key, value, ...] list) as (key, value) pairs."""
+    return zip(flat[::2], flat[1::2], strict=True)
+
+
+def _blank_full_times(reply: list[Any]) -> list[Any]:
+    """XINFO STREAM FULL with its unix-ms times (t_stream.c xinfoReplyWithStreamInfo: each
+    group PEL row [id, consumer, delivery time, count], each consumer's seen-time and PEL rows
+    [id, delivery time, count]) replaced by "<time>"."""
+
+    def group(flat: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for key, value in _pairs(flat):
+            if key == "pending":
+                value = [[row[0], row[1], "<time>", row[3]] for row in value]
+            elif key == "consumers":
+                value = [consumer(c) for c in value]
+            out += [key, value]
+        return out
+
+    def consumer(flat: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for key, value in _pairs(flat):
+            if key == "seen-time":
+                value = "<time>"
+            elif key == "pending":
+                value = [[row[0], "<time>", row[2]] for row in value]
+            out += [key, value]
+        return out
+
+    out: list[Any] = []
+    for key, value in _pairs(reply):
+        out += [key, [group(g) for g in value] if key == "groups" else value]
+    return out
+
+
 def blank_idle(cmd: list[str], reply: Any) -> Any:
-    if cmd[0] == "XPENDING" and len(cmd) > 3 and isinstance(reply, list):
+    """The reply with its time-dependent values (idle times, unix-ms times) replaced."""
+    if _words(cmd, 1) == ["XPENDING"] and len(cmd) > 3 and isinstance(reply, list):
         return [[row[0], row[1], "<idle>", row[3]] for row in reply]
-    if cmd[:2] == ["XINFO", "CONSUMERS"]:
+    if _words(cmd, 2) == ["XINFO", "CONSUMERS"] and isinstance(reply, list):
         return [[*row[:5], "<idle>"] for row in reply]
+    if _is_full_stream_info(cmd, reply):
+        return _blank_full_times(reply)
     return reply
 
 
@@ -154,6 +204,40 @@ def _live_server(host: str, port: int, db: int) -> tuple[Any, Execute]:
     return client, execute
 
 
+def _debian_package() -> str | None:
+    """The installed redis-server package's version, where dpkg knows it."""
+    try:
+        done = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Version}", "redis-server"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
+def _source(client: Any, host: str, port: int) -> dict[str, Any]:
+    import redis
+
+    info = str(client.execute_command("INFO", "server"))
+    version = re.search(r"redis_version:(\S+)", info)
+    source: dict[str, Any] = {
+        "system": "Redis (real redis-server)",
+        "version": version[1] if version else "unknown",
+    }
+    package = _debian_package()
+    if package:
+        source["debian_package"] = package
+    source["client"] = (
+        f"redis-py {redis.__version__} (RESP2, response callbacks removed -> raw replies)"
+    )
+    source["server_address"] = f"{host}:{port}"
+    source["generated_at_unix"] = int(time.time())
+    return source
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--script", type=Path, required=True, help="a trace file to re-record")
@@ -165,7 +249,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     script = json.loads(args.script.read_text(encoding="utf-8"))
     client, execute = _live_server(args.host, args.port, args.db)
-    version = client.execute_command("INFO", "server")
     recorded = []
     for case in script["cases"]:
         if args.case and case["name"] not in args.case:
@@ -173,15 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         client.execute_command("FLUSHDB")
         recorded.append(record_case(case, execute, time.sleep))
         print(f"recorded {case['name']}", file=sys.stderr)
-    source = {
-        "system": "Redis (real redis-server)",
-        "version": re.search(r"redis_version:(\S+)", str(version))[1]  # type: ignore[index]
-        if "redis_version" in str(version)
-        else "unknown",
-        "server_address": f"{args.host}:{args.port}",
-        "generated_at_unix": int(time.time()),
-    }
-    out = {"source": source, "normalization": script.get("normalization", {}), "cases": recorded}
+    out: dict[str, Any] = {"source": _source(client, args.host, args.port)}
+    if "description" in script:
+        out["description"] = script["description"]
+    out["normalization"] = script.get("normalization", {})
+    out["cases"] = recorded
     args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     return 0
 

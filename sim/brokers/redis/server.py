@@ -13,7 +13,9 @@ processes), which wakes when an entry is added to one of its streams or when BLO
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Generator, Sequence
+from itertools import islice
 from typing import Any
 
 import simpy
@@ -29,7 +31,14 @@ from sim.brokers.redis.stream import (
     format_id,
 )
 
-__all__ = ["RedisStreamsServer", "ResponseError", "parse_id"]
+__all__ = [
+    "RedisStreamsServer",
+    "ResponseError",
+    "TrimSpec",
+    "interval",
+    "parse_add_id",
+    "parse_id",
+]
 
 Reply = Any
 # Called with (stream key, group, [(id, value)]) for entries removed (trimmed or deleted) that
@@ -43,57 +52,132 @@ class ResponseError(Exception):
 
 _INVALID_ID = "Invalid stream ID specified as stream command argument"
 _SYNTAX = "syntax error"
+_TOP_ITEM = "The ID specified in XADD is equal or smaller than the target stream top item"
+_NEEDS_KEY = (
+    "The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use "
+    "the MKSTREAM option to create an empty stream automatically."
+)
+_U64 = 2**64
+_I64 = 2**63
+# string2ll (util.c): an optional minus, then 0 alone or digits without a leading zero.
+_STRING2LL = re.compile(r"-?[1-9][0-9]*|0")
+# strtoull (base 10): C-locale spaces, an optional sign, digits, and nothing after them.
+_STRTOULL = re.compile(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)")
+
+# A trim as streamTrim takes it: (MAXLEN or MINID, threshold, approximate, limit; 0 = none).
+TrimSpec = tuple[str, int | StreamId, bool, int]
 
 
-def parse_id(text: str, missing_seq: int = 0) -> StreamId:
-    """`ms-seq` or `ms` (sequence `missing_seq`), as streamParseID."""
-    ms, dash, seq = str(text).partition("-")
-    try:
-        value = (int(ms), int(seq) if dash else missing_seq)
-    except ValueError:
-        raise ResponseError(_INVALID_ID) from None
-    if not (0 <= value[0] < 2**64 and 0 <= value[1] < 2**64):
+def _string2ull(text: str) -> int | None:
+    """util.c string2ull: string2ll for canonical decimals (a negative one is refused), and
+    otherwise strtoull, which allows leading spaces, a sign and leading zeros, and negates a
+    minus modulo 2**64 ("-18446744073709551615" is 1). None: not a valid number."""
+    if text.isdigit() and text.isascii():  # plain digits: both parsers give their value
+        value = int(text)
+        return value if value < _U64 else None
+    if _STRING2LL.fullmatch(text) and -_I64 <= int(text) < _I64:
+        value = int(text)
+        return value if value >= 0 else None
+    match = _STRTOULL.fullmatch(text)
+    if match is None:
+        return None
+    value = int(match[2])
+    if value >= _U64:  # ERANGE
+        return None
+    return (_U64 - value) % _U64 if match[1] == "-" else value
+
+
+def parse_id(text: str, missing_seq: int = 0, strict: bool = True) -> StreamId:
+    """`ms-seq` or `ms` (sequence `missing_seq`), as streamGenericParseIDOrReply: both parts
+    by string2ull, split at the first `-`. `-` and `+` are the least and greatest ids unless
+    `strict` (streamParseStrictIDOrReply, used by every command that stores an id)."""
+    text = str(text)
+    if len(text) > 127:  # it is copied into a 128-byte buffer
         raise ResponseError(_INVALID_ID)
-    return value
+    if text in ("-", "+"):
+        if strict:
+            raise ResponseError(_INVALID_ID)
+        return ZERO_ID if text == "-" else MAX_ID
+    ms_text, dash, seq_text = text.partition("-")
+    ms = _string2ull(ms_text)
+    seq = _string2ull(seq_text) if dash else missing_seq
+    if ms is None or seq is None:
+        raise ResponseError(_INVALID_ID)
+    return ms, seq
 
 
-def _range_id(text: str, missing_seq: int) -> tuple[StreamId, bool]:
-    """A range bound: `-`, `+`, `(id` (exclusive) or an id; returns (id, exclusive)."""
-    if text == "-":
-        return ZERO_ID, False
-    if text == "+":
-        return MAX_ID, False
-    if text.startswith("("):
+def parse_add_id(text: str) -> tuple[StreamId, bool] | None:
+    """An XADD id: None for `*`; else (id, whether the sequence was given), where `ms-*`
+    leaves the sequence to the server (Redis >= 7.0)."""
+    if text == "*":
+        return None
+    text = str(text)
+    ms_text, dash, seq_text = text.partition("-")
+    if dash and seq_text == "*" and len(text) <= 127:
+        return (parse_id(ms_text)[0], 0), False
+    return parse_id(text), True
+
+
+def _bound(text: str, missing_seq: int) -> tuple[StreamId, bool]:
+    """streamParseIntervalIDOrReply: `(id` is exclusive (and strict), anything else inclusive
+    with `-` and `+` allowed. A lone `(` is not exclusive (and not an id)."""
+    if len(text) > 1 and text[0] == "(":
         return parse_id(text[1:], missing_seq), True
-    return parse_id(text, missing_seq), False
+    return parse_id(text, missing_seq, strict=False), False
 
 
-def _id_range(low: str, high: str) -> tuple[StreamId, StreamId]:
-    """The inclusive ids between two range bounds (an exclusive `(id` bound moves one id in)."""
-    start, start_open = _range_id(low, 0)
-    end, end_open = _range_id(high, 2**64 - 1)
-    return (_next_id(start) if start_open else start), (_previous_id(end) if end_open else end)
+def interval(low: str, high: str) -> tuple[StreamId, StreamId]:
+    """The inclusive ids of a range from `low` to `high` (XRANGE, XREVRANGE, XPENDING): an
+    incomplete start has sequence 0 and an incomplete end 2**64-1; an exclusive bound moves one
+    id in, and cannot move past the first or last possible id (xrangeGenericCommand)."""
+    start, start_open = _bound(low, 0)
+    if start_open:
+        if start == MAX_ID:
+            raise ResponseError("invalid start ID for the interval")
+        start = _next_id(start)
+    end, end_open = _bound(high, _U64 - 1)
+    if end_open:
+        if end == ZERO_ID:
+            raise ResponseError("invalid end ID for the interval")
+        end = _previous_id(end)
+    return start, end
 
 
 def _next_id(stream_id: StreamId) -> StreamId:
     ms, seq = stream_id
-    return (ms, seq + 1) if seq < 2**64 - 1 else (ms + 1, 0)
+    return (ms, seq + 1) if seq < _U64 - 1 else (ms + 1, 0)
 
 
 def _previous_id(stream_id: StreamId) -> StreamId:
     ms, seq = stream_id
-    return (ms, seq - 1) if seq > 0 else (ms - 1, 2**64 - 1)
+    return (ms, seq - 1) if seq > 0 else (ms - 1, _U64 - 1)
 
 
 def _integer(text: Any) -> int:
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        raise ResponseError("value is not an integer or out of range") from None
+    """getLongLongFromObjectOrReply: string2ll, so no spaces, signs or leading zeros."""
+    text = str(text)
+    if _STRING2LL.fullmatch(text) is None or not -_I64 <= int(text) < _I64:
+        raise ResponseError("value is not an integer or out of range")
+    return int(text)
+
+
+def _entries_read(value: int | None) -> int | None:
+    """XGROUP ENTRIESREAD: -1 (SCG_INVALID_ENTRIES_READ) means unknown, shown as nil."""
+    if value is None or value == -1:
+        return None
+    if value < 0:
+        raise ResponseError("value for ENTRIESREAD must be positive or -1")
+    return value
 
 
 def _entry(stream_id: StreamId, value: Any) -> list[Any]:
     return [format_id(stream_id), value]
+
+
+def _by_name(named: dict[str, Any]) -> list[Any]:
+    """Groups or consumers in their rax's order: by name, bytewise (UTF-8 sorts as code
+    points do)."""
+    return [named[key] for key in sorted(named)]
 
 
 class RedisStreamsServer:
@@ -140,61 +224,94 @@ class RedisStreamsServer:
     ) -> str | None:
         """XADD: the new entry's id, or None with NOMKSTREAM on a missing key. `fields` is kept
         as given (the raw command's field/value list, or a scenario's message)."""
+        trim = self.trim_spec(maxlen, minid, approximate, limit)
+        return self.xadd_parsed(name, fields, parse_add_id(id), trim, nomkstream)
+
+    def xadd_parsed(
+        self,
+        name: str,
+        fields: Any,
+        new_id: tuple[StreamId, bool] | None,
+        trim: TrimSpec | None,
+        nomkstream: bool = False,
+    ) -> str | None:
+        """XADD with its id parsed (`parse_add_id`) and its trim checked (`trim_spec`), in
+        xaddCommand's order: 0-0 is refused before the key is looked up, then NOMKSTREAM on
+        a missing key answers nil, then a stream whose last id is the greatest possible takes
+        nothing more, then the id must be greater than the last id (streamAppendItem)."""
+        if new_id is not None and new_id[1] and new_id[0] == ZERO_ID:
+            raise ResponseError("The ID specified in XADD must be greater than 0-0")
         stream = self.streams.get(name)
         if stream is None and nomkstream:
             return None
         top = stream.last_id if stream is not None else ZERO_ID
-        new_id = self._new_id(id, top, stream)
-        trim = self._trim_args(maxlen, minid, approximate, limit)
+        if top == MAX_ID:
+            raise ResponseError(
+                "The stream has exhausted the last possible ID, unable to add more items"
+            )
+        added = self._new_id(new_id, top)
         if stream is None:
             stream = self.streams[name] = Stream(self.node_max_entries)
-        stream.append(new_id, fields)
+        stream.append(added, fields)
         if trim is not None:
             self._trim(name, stream, *trim)
         self._wake(name)
-        return format_id(new_id)
+        return format_id(added)
 
-    def _new_id(self, text: str, top: StreamId, stream: Stream | None) -> StreamId:
-        """The id for XADD: `*` from the clock, `ms-*` with the next sequence, or explicit."""
-        if text == "*":
+    def _new_id(self, given: tuple[StreamId, bool] | None, top: StreamId) -> StreamId:
+        """`*`: the clock's millisecond, or the next id after the top one if the clock is not
+        ahead (streamNextID); `ms-*`: the next sequence when `ms` is the top's millisecond,
+        else sequence 0; an explicit id as given. Each must be greater than the top id."""
+        if given is None:
             now = self.now_ms
             return (now, 0) if now > top[0] else _next_id(top)
-        ms_text, dash, seq_text = text.partition("-")
-        if dash and seq_text == "*":  # explicit time, automatic sequence (Redis >= 7.0)
-            ms = parse_id(ms_text)[0]
-            if ms < top[0] or (ms == top[0] and top[1] == 2**64 - 1):
-                raise ResponseError(
-                    "The ID specified in XADD is equal or smaller than the target stream top item"
-                )
-            new_id = (ms, top[1] + 1) if ms == top[0] else (ms, 0)
-        else:
-            new_id = parse_id(text)
-        if new_id == ZERO_ID:
-            raise ResponseError("The ID specified in XADD must be greater than 0-0")
-        if new_id <= top:
-            raise ResponseError(
-                "The ID specified in XADD is equal or smaller than the target stream top item"
-            )
-        return new_id
+        stream_id, seq_given = given
+        if not seq_given and stream_id[0] == top[0]:
+            if top[1] == _U64 - 1:  # no sequence left in this millisecond
+                raise ResponseError(_TOP_ITEM)
+            stream_id = (top[0], top[1] + 1)
+        if stream_id <= top:
+            raise ResponseError(_TOP_ITEM)
+        return stream_id
 
-    def _trim_args(
-        self, maxlen: int | None, minid: str | None, approx: bool, limit: int | None
-    ) -> tuple[str, int | StreamId, bool, int] | None:
-        if maxlen is None and minid is None:
-            if limit is not None:
-                raise ResponseError(_SYNTAX)
-            return None
+    def trim_spec(
+        self,
+        maxlen: int | None,
+        minid: str | None,
+        approximate: bool,
+        limit: int | None,
+        required: bool = False,
+    ) -> TrimSpec | None:
+        """The trim of an XADD (None: no trim) or an XTRIM (`required`), checked as
+        streamParseAddOrTrimArgsOrReply does; `limit` None means no LIMIT was given. An
+        approximate trim without LIMIT does at most 100 nodes' worth of work."""
         if maxlen is not None and minid is not None:
-            raise ResponseError(_SYNTAX)
-        if limit is not None and not approx:
-            raise ResponseError("syntax error, LIMIT cannot be used without the special ~ option")
+            raise ResponseError(
+                "syntax error, MAXLEN and MINID options at the same time are not compatible"
+            )
         if maxlen is not None and maxlen < 0:
             raise ResponseError("The MAXLEN argument must be >= 0.")
-        # An approximate trim does at most 100 nodes' worth of work unless LIMIT says otherwise.
-        effort = limit if limit is not None else (100 * self.node_max_entries if approx else 0)
-        if maxlen is not None:
-            return "MAXLEN", maxlen, approx, effort
-        return "MINID", parse_id(str(minid)), approx, effort
+        threshold: int | StreamId | None = maxlen if minid is None else parse_id(minid)
+        if limit is not None and limit < 0:
+            raise ResponseError("The LIMIT argument must be >= 0.")
+        if limit and threshold is None:
+            raise ResponseError(
+                "syntax error, LIMIT cannot be used without specifying a trimming strategy"
+            )
+        if required and threshold is None:
+            raise ResponseError("syntax error, XTRIM must be called with a trimming strategy")
+        approx = approximate and threshold is not None
+        if limit is not None and not approx:
+            raise ResponseError("syntax error, LIMIT cannot be used without the special ~ option")
+        if threshold is None:
+            return None
+        if limit is None:
+            # args->limit = 100 * stream_node_max_entries, capped to 1..1000000 (10000 if <= 0)
+            limit = 100 * self.node_max_entries if approx else 0
+            if approx and limit <= 0:
+                limit = 10000
+            limit = min(limit, 1000000)
+        return ("MAXLEN" if minid is None else "MINID"), threshold, approx, limit
 
     def _trim(
         self, key: str, stream: Stream, strategy: str, threshold: Any, approx: bool, limit: int
@@ -223,19 +340,25 @@ class RedisStreamsServer:
         minid: str | None = None,
         limit: int | None = None,
     ) -> int:
-        trim = self._trim_args(maxlen, minid, approximate, limit)
-        if trim is None:
-            raise ResponseError(_SYNTAX)
+        trim = self.trim_spec(maxlen, minid, approximate, limit, required=True)
+        assert trim is not None
+        return self.xtrim_parsed(name, trim)
+
+    def xtrim_parsed(self, name: str, trim: TrimSpec) -> int:
+        """XTRIM with a checked trim: the entries removed (0 for a missing key)."""
         stream = self.streams.get(name)
         if stream is None:
             return 0
         return self._trim(name, stream, *trim)
 
     def xdel(self, name: str, *ids: str) -> int:
+        """The entries deleted. A missing key answers 0 before any id is parsed; one invalid id
+        deletes nothing (xdelCommand parses them all first). A deleted id raises the stream's
+        max-deleted-entry-id; a node whose entries are all deleted is freed."""
         stream = self.streams.get(name)
-        parsed = [parse_id(i) for i in ids]
         if stream is None:
             return 0
+        parsed = [parse_id(i) for i in ids]
         removed = []
         for stream_id in parsed:
             if stream.exists(stream_id):
@@ -243,23 +366,105 @@ class RedisStreamsServer:
         self._report_removed(name, stream, removed)
         return len(removed)
 
+    def xsetid(
+        self,
+        name: str,
+        lastid: str,
+        entries_added: int | None = None,
+        max_deleted_entry_id: str | None = None,
+    ) -> str:
+        """XSETID (xsetidCommand): set a stream's last id, and optionally its entries-added
+        counter and max-deleted-entry-id (0-0 leaves it as it is). The id may not be below the
+        last live entry (deleted entries above it do not count), nor entries-added below the
+        length; an empty stream takes any id."""
+        new_id = parse_id(lastid)
+        if entries_added is not None and entries_added < 0:
+            raise ResponseError("entries_added must be positive")
+        max_deleted = ZERO_ID
+        if max_deleted_entry_id is not None:
+            max_deleted = parse_id(max_deleted_entry_id)
+            if new_id < max_deleted:
+                raise ResponseError(
+                    "The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
+                )
+        stream = self.streams.get(name)
+        if stream is None:
+            raise ResponseError("no such key")
+        if stream.length:
+            top = stream.last_live_id()
+            assert top is not None
+            if new_id < top:
+                raise ResponseError(
+                    "The ID specified in XSETID is smaller than the target stream top item"
+                )
+            if entries_added is not None and stream.length > entries_added:
+                raise ResponseError(
+                    "The entries_added specified in XSETID is smaller than the target stream length"
+                )
+        stream.last_id = new_id
+        if entries_added is not None:
+            stream.entries_added = entries_added
+        if max_deleted != ZERO_ID:
+            stream.max_deleted_id = max_deleted
+        return "OK"
+
     def xlen(self, name: str) -> int:
         stream = self.streams.get(name)
         return 0 if stream is None else stream.length
 
     def xrange(self, name: str, min: str = "-", max: str = "+", count: int | None = None) -> Reply:
+        start, end = interval(min, max)
+        return self.range_reply(name, start, end, count)
+
+    def xrevrange(
+        self, name: str, max: str = "+", min: str = "-", count: int | None = None
+    ) -> Reply:
+        """XREVRANGE: the end id comes first, entries come newest first."""
+        start, end = interval(min, max)
+        return self.range_reply(name, start, end, count, reverse=True)
+
+    def range_reply(
+        self,
+        name: str,
+        start: StreamId,
+        end: StreamId,
+        count: int | None = None,
+        reverse: bool = False,
+    ) -> Reply:
+        """XRANGE / XREVRANGE between parsed inclusive ids: an empty array for a missing key,
+        nil for COUNT 0 or less on an existing one (xrangeGenericCommand)."""
         stream = self.streams.get(name)
-        start, end = _id_range(min, max)
-        if stream is None or (count is not None and count <= 0):
+        if stream is None:
             return []
+        if count is not None and count <= 0:
+            return None
+        if reverse:
+            entries = stream.entries_reversed(start, end)
+        else:
+            entries = stream.entries_from(start, end)
         reply = []
-        for stream_id, value in stream.entries_from(start, end):
+        for stream_id, value in entries:
             reply.append(_entry(stream_id, value))
             if count is not None and len(reply) >= count:
                 break
         return reply
 
     # ----- groups -----
+    def xgroup_stream(self, key: str) -> Stream:
+        """The stream an XGROUP subcommand names: every one but CREATE ... MKSTREAM needs it."""
+        stream = self.streams.get(key)
+        if stream is None:
+            raise ResponseError(_NEEDS_KEY)
+        return stream
+
+    def group_of(self, key: str, group: str) -> tuple[Stream, Group]:
+        """The key and group an XGROUP subcommand names, with xgroupCommand's errors."""
+        stream = self.xgroup_stream(key)
+        found = stream.groups.get(group)
+        if found is None:
+            raise ResponseError(f"NOGROUP No such consumer group '{group}' for key name '{key}'")
+        return stream, found
+
     def xgroup_create(
         self,
         name: str,
@@ -268,39 +473,51 @@ class RedisStreamsServer:
         mkstream: bool = False,
         entries_read: int | None = None,
     ) -> str:
+        """XGROUP CREATE: `$` is the stream's last id (0-0 for a stream MKSTREAM creates);
+        any other id is parsed strictly, and a bad one leaves no key behind."""
+        entries = _entries_read(entries_read)
         stream = self.streams.get(name)
+        if stream is None and not mkstream:
+            raise ResponseError(_NEEDS_KEY)
+        top = stream.last_id if stream is not None else ZERO_ID
+        last_id = top if id == "$" else parse_id(id)
         if stream is None:
-            if not mkstream:
-                raise ResponseError(
-                    "The XGROUP subcommand requires the key to exist. Note that for CREATE you "
-                    "may want to use the MKSTREAM option to create an empty stream automatically."
-                )
             stream = self.streams[name] = Stream(self.node_max_entries)
-        last_id = stream.last_id if id == "$" else parse_id(id)
         if groupname in stream.groups:
             raise ResponseError("BUSYGROUP Consumer Group name already exists")
-        stream.groups[groupname] = Group(groupname, last_id, entries_read)
+        stream.groups[groupname] = Group(groupname, last_id, entries)
         return "OK"
 
     def xgroup_setid(
         self, name: str, groupname: str, id: str, entries_read: int | None = None
     ) -> str:
-        stream, group = self._group(name, groupname, "")
-        group.last_id = stream.last_id if id == "$" else parse_id(id)
-        group.entries_read = entries_read
+        """XGROUP SETID: `$`, or any id with `-` and `+` allowed; the group's entries-read
+        becomes ENTRIESREAD, or unknown without it."""
+        entries = _entries_read(entries_read)
+        stream, group = self.group_of(name, groupname)
+        group.last_id = stream.last_id if id == "$" else parse_id(id, strict=False)
+        group.entries_read = entries
         return "OK"
 
     def xgroup_destroy(self, name: str, groupname: str) -> int:
+        """1 if the group existed. Readers blocked on it are woken and answered NOGROUP."""
         stream = self.streams.get(name)
-        return int(stream is not None and stream.groups.pop(groupname, None) is not None)
+        if stream is None:
+            raise ResponseError(_NEEDS_KEY)
+        if stream.groups.pop(groupname, None) is None:
+            return 0
+        self._wake(name)
+        return 1
 
     def xgroup_createconsumer(self, name: str, groupname: str, consumername: str) -> int:
-        _, group = self._group(name, groupname, "")
+        """1 if the consumer was created; an existing one is left as it is (its seen time is
+        not refreshed: streamCreateConsumer fails before touching it)."""
+        _, group = self.group_of(name, groupname)
         return int(group.consumer(consumername, self.now_ms)[1])
 
     def xgroup_delconsumer(self, name: str, groupname: str, consumername: str) -> int:
         """Delete a consumer and its pending entries (they are no longer pending for anyone)."""
-        _, group = self._group(name, groupname, "")
+        _, group = self.group_of(name, groupname)
         consumer = group.consumers.pop(consumername, None)
         if consumer is None:
             return 0
@@ -319,15 +536,19 @@ class RedisStreamsServer:
         noack: bool = False,
     ) -> Reply:
         """XREADGROUP without BLOCK: `>` reads new entries (into the consumer's PEL unless
-        NOACK), an id re-reads the consumer's own pending entries after it. None: nothing."""
+        NOACK), an id re-reads the consumer's own pending entries after it. None: nothing.
+        A `>` read is served only if the last live entry is after the group's last id
+        (xreadCommand compares streamLastValidID), else the consumer is not even created."""
         resolved = []
         for key, start in streams.items():
             stream, group = self._group(key, groupname, " in XREADGROUP with GROUP option")
             resolved.append((key, stream, group, None if start == ">" else parse_id(start)))
         reply = []
         for key, stream, group, start in resolved:
-            if start is None and stream.last_id <= group.last_id:
-                continue  # nothing new: not served, and the consumer is not created (7.0)
+            if start is None:
+                top = stream.last_live_id()
+                if top is None or top <= group.last_id:
+                    continue  # nothing new: not served, and the consumer is not created (7.0)
             consumer = group.consumer(consumername, self.now_ms)[0]
             consumer.seen_time = self.now_ms
             if start is None:
@@ -413,6 +634,12 @@ class RedisStreamsServer:
                     waiting = self._waiters.get(key, [])
                     if woken in waiting:
                         waiting.remove(woken)
+            for key in streams:  # XGROUP DESTROY wakes its blocked readers (blocked.c)
+                stream = self.streams.get(key)
+                if stream is None or groupname not in stream.groups:
+                    raise ResponseError(
+                        "NOGROUP the consumer group this client was blocked on no longer exists"
+                    )
             reply = self.xreadgroup(groupname, consumername, streams, count, noack)
             if reply is not None or (deadline is not None and self.env.now >= deadline):
                 return reply
@@ -462,8 +689,8 @@ class RedisStreamsServer:
         idle: int | None = None,
     ) -> Reply:
         """The extended form: [[id, consumer, idle ms, delivery count], ...]."""
+        start, end = interval(min, max)  # parsed before the key (xpendingCommand)
         _, group = self._group(name, groupname, "")
-        start, end = _id_range(min, max)
         pel = group.pel
         if consumername is not None:
             consumer = group.consumers.get(consumername)
@@ -555,7 +782,7 @@ class RedisStreamsServer:
         ms: [next cursor (0-0 when the scan reached the end), claimed, ids of deleted entries
         purged from the PEL]. At most count*10 PEL entries are looked at per call."""
         stream, group = self._group(name, groupname, "")
-        start = parse_id(start_id)
+        start, _ = interval(start_id, "+")  # `-` and `(id` allowed (xautoclaimCommand)
         if count < 1:
             raise ResponseError("COUNT must be > 0")
         now = self.now_ms
@@ -593,27 +820,90 @@ class RedisStreamsServer:
         return [format_id(cursor), claimed, deleted]
 
     # ----- introspection -----
-    def xinfo_stream(self, name: str) -> Reply:
+    def xinfo_stream(self, name: str, full: bool = False, count: int = 10) -> Reply:
+        """XINFO STREAM [FULL [COUNT count]] (xinfoReplyWithStreamInfo). FULL lists up to
+        `count` entries, and up to `count` PEL rows per group and per consumer (0: all;
+        a negative count is the default 10); its times are the simulated clock's ms."""
         stream = self.streams.get(name)
         if stream is None:
             raise ResponseError("no such key")
-        first = next(stream.entries_from(ZERO_ID), None)
-        last = stream.last_entry()
-        fields = (
-            ("length", stream.length),
-            # The radix tree's keys are its nodes. Its internal node count is modelled only for
-            # the empty tree (1 node), the one case the golden data shows.
-            ("radix-tree-keys", stream.node_count),
-            ("radix-tree-nodes", stream.node_count + 1),
-            ("last-generated-id", format_id(stream.last_id)),
-            ("max-deleted-entry-id", format_id(stream.max_deleted_id)),
-            ("entries-added", stream.entries_added),
-            ("recorded-first-entry-id", format_id(stream.first_id)),
-            ("groups", len(stream.groups)),
-            ("first-entry", None if first is None else _entry(*first)),
-            ("last-entry", None if last is None else _entry(*last)),
-        )
-        return [item for pair in fields for item in pair]
+        head: list[Any] = [
+            "length",
+            stream.length,
+            "radix-tree-keys",
+            stream.node_count,
+            "radix-tree-nodes",
+            stream.radix_tree_nodes,
+            "last-generated-id",
+            format_id(stream.last_id),
+            "max-deleted-entry-id",
+            format_id(stream.max_deleted_id),
+            "entries-added",
+            stream.entries_added,
+            "recorded-first-entry-id",
+            format_id(stream.first_id),
+        ]
+        if not full:
+            first = next(stream.entries_from(ZERO_ID), None)
+            last = next(stream.entries_reversed(), None)
+            return [
+                *head,
+                "groups",
+                len(stream.groups),
+                "first-entry",
+                None if first is None else _entry(*first),
+                "last-entry",
+                None if last is None else _entry(*last),
+            ]
+        if count < 0:
+            count = 10
+        entries = [_entry(i, v) for i, v in islice(stream.entries_from(ZERO_ID), count or None)]
+        groups = [self._full_group(stream, g, count) for g in _by_name(stream.groups)]
+        return [*head, "entries", entries, "groups", groups]
+
+    def _full_group(self, stream: Stream, group: Group, count: int) -> list[Any]:
+        pel = group.pel
+        pending = []
+        for stream_id in islice(pel.from_id(ZERO_ID), count or None):
+            nack = pel.get(stream_id)
+            pending.append(
+                [format_id(stream_id), nack.consumer.name, nack.delivery_time, nack.delivery_count]
+            )
+        consumers = []
+        for consumer in _by_name(group.consumers):
+            own = consumer.pel
+            rows = [
+                [format_id(i), own.get(i).delivery_time, own.get(i).delivery_count]
+                for i in islice(own.from_id(ZERO_ID), count or None)
+            ]
+            consumers.append(
+                [
+                    "name",
+                    consumer.name,
+                    "seen-time",
+                    consumer.seen_time,
+                    "pel-count",
+                    len(own),
+                    "pending",
+                    rows,
+                ]
+            )
+        return [
+            "name",
+            group.name,
+            "last-delivered-id",
+            format_id(group.last_id),
+            "entries-read",
+            group.entries_read,
+            "lag",
+            stream.lag(group),
+            "pel-count",
+            len(pel),
+            "pending",
+            pending,
+            "consumers",
+            consumers,
+        ]
 
     def xinfo_groups(self, name: str) -> Reply:
         stream = self.streams.get(name)
@@ -634,15 +924,24 @@ class RedisStreamsServer:
                 "lag",
                 stream.lag(group),
             ]
-            for group in sorted(stream.groups.values(), key=lambda g: g.name)
+            for group in _by_name(stream.groups)
         ]
 
     def xinfo_consumers(self, name: str, groupname: str) -> Reply:
-        _, group = self._group(name, groupname, "")
+        """Each consumer's pending count and idle time since it was last seen (7.0 has no
+        `inactive` field; 7.2 adds it)."""
+        stream = self.streams.get(name)
+        if stream is None:
+            raise ResponseError("no such key")
+        group = stream.groups.get(groupname)
+        if group is None:
+            raise ResponseError(
+                f"NOGROUP No such consumer group '{groupname}' for key name '{name}'"
+            )
         now = self.now_ms
         return [
-            ["name", c.name, "pending", len(c.pel), "idle", now - c.seen_time]
-            for c in sorted(group.consumers.values(), key=lambda c: c.name)
+            ["name", c.name, "pending", len(c.pel), "idle", max(0, now - c.seen_time)]
+            for c in _by_name(group.consumers)
         ]
 
     def config_get(self, parameter: str) -> Reply:

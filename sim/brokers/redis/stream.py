@@ -6,12 +6,19 @@ entries deleted inside a node (the node keeps its slot count), a node whose entr
 deleted is freed, and `MAXLEN ~` / `MINID ~` free whole nodes only (streamTrim). A consumer group
 has a last-delivered id, an entries-read counter and a Pending Entries List (PEL) of NACKs
 (owner, delivery time, delivery count) shared with its consumers' own PELs.
+
+Live entries are always in id order. Deleted slots normally are too, but XSETID may set the last
+id back to the last live entry (xsetidCommand checks only streamLastValidID), and the next XADD
+then appends after deleted slots with greater ids: such a node is marked unordered and searched
+slot by slot, as Redis's iterator does (it skips deleted slots, streamIteratorGetID).
 """
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import pairwise
 from typing import Any
 
 __all__ = [
@@ -38,9 +45,9 @@ def format_id(stream_id: StreamId) -> str:
 
 
 class _Node:
-    """One listpack: entries in id order with a deleted flag each (slots are never reused)."""
+    """One listpack: entries in append order with a deleted flag each (slots are never reused)."""
 
-    __slots__ = ("first_live", "ids", "live", "valid", "values")
+    __slots__ = ("first_live", "ids", "live", "ordered", "valid", "values")
 
     def __init__(self) -> None:
         self.ids: list[StreamId] = []
@@ -48,6 +55,38 @@ class _Node:
         self.live: list[bool] = []
         self.valid = 0  # entries not deleted (the listpack's first integer)
         self.first_live = 0  # index below which every slot is deleted: trims start here
+        self.ordered = True  # slots in id order, so bisect finds them (see the module docstring)
+
+    def index_from(self, start: StreamId) -> int:
+        """The first slot that can hold a live id >= start."""
+        if not self.ordered:
+            return self.first_live
+        return max(self.first_live, bisect_left(self.ids, start))
+
+    def index_through(self, end: StreamId) -> int:
+        """One past the last slot that can hold a live id <= end."""
+        return bisect_right(self.ids, end) if self.ordered else len(self.ids)
+
+
+def radix_tree_nodes(keys: Iterable[StreamId]) -> int:
+    """The node count of a rax holding these 128-bit big-endian keys (XINFO STREAM
+    `radix-tree-nodes`, rax->numnodes).
+
+    rax.c keeps its tree path-compressed: an insertion splits a compressed node exactly where a
+    new key diverges (raxGenericInsert) and raxRemove recompresses the chain a removal leaves,
+    so for keys of one length the nodes are the head, every branching prefix, each child of a
+    branching prefix, and one leaf per key. Every branching prefix is the common prefix of two
+    keys adjacent in sorted order.
+    """
+    encoded = sorted(struct.pack(">QQ", ms, seq) for ms, seq in keys)
+    prefixes: set[bytes] = {b""}
+    prefixes.update(encoded)
+    for left, right in pairwise(encoded):
+        common = 0
+        while left[common] == right[common]:
+            common += 1
+        prefixes.update((left[:common], left[: common + 1], right[: common + 1]))
+    return len(prefixes)
 
 
 class SortedIds:
@@ -180,7 +219,14 @@ class Stream:
     # ----- reading -----
     @property
     def node_count(self) -> int:
+        """The radix tree's keys: one per listpack (XINFO STREAM `radix-tree-keys`)."""
         return len(self._nodes)
+
+    @property
+    def radix_tree_nodes(self) -> int:
+        """The radix tree's internal node count (XINFO STREAM `radix-tree-nodes`): the keys
+        are the nodes' master ids, which stay the first slot's id even once it is deleted."""
+        return radix_tree_nodes(self._firsts)
 
     @property
     def first_id(self) -> StreamId:
@@ -204,8 +250,14 @@ class Stream:
         if at < 0:
             return None
         node = self._nodes[at]
-        index = bisect_left(node.ids, stream_id)
-        if index < len(node.ids) and node.ids[index] == stream_id and node.live[index]:
+        ids, live = node.ids, node.live
+        if not node.ordered:  # a deleted slot may share the id: find the live one
+            for index in range(node.first_live, len(ids)):
+                if live[index] and ids[index] == stream_id:
+                    return node, index
+            return None
+        index = bisect_left(ids, stream_id)
+        if index < len(ids) and ids[index] == stream_id and live[index]:
             return node, index
         return None
 
@@ -217,16 +269,37 @@ class Stream:
         at = max(0, bisect_right(self._firsts, start) - 1)
         while at < len(nodes):
             node = nodes[at]
-            index = max(node.first_live, bisect_left(node.ids, start))
+            index = node.index_from(start)
             ids, live, values = node.ids, node.live, node.values
             while index < len(ids):
-                key = ids[index]
-                if key > end:
-                    return
-                if live[index]:
-                    yield key, values[index]
+                if live[index]:  # deleted slots are skipped before the range test
+                    key = ids[index]
+                    if key > end:
+                        return
+                    if key >= start:
+                        yield key, values[index]
                 index += 1
             at += 1
+
+    def entries_reversed(
+        self, start: StreamId = ZERO_ID, end: StreamId = MAX_ID
+    ) -> Iterator[tuple[StreamId, Any]]:
+        """Live entries with start <= id <= end, newest first (XREVRANGE)."""
+        nodes = self._nodes
+        at = bisect_right(self._firsts, end) - 1
+        while at >= 0:
+            node = nodes[at]
+            ids, live, values = node.ids, node.live, node.values
+            index = node.index_through(end) - 1
+            while index >= node.first_live:
+                if live[index]:
+                    key = ids[index]
+                    if key < start:
+                        return
+                    if key <= end:
+                        yield key, values[index]
+                index -= 1
+            at -= 1
 
     def last_entry(self) -> tuple[StreamId, Any] | None:
         """The newest live entry (id, value), or None when the stream is empty."""
@@ -236,6 +309,17 @@ class Stream:
                     return node.ids[index], node.values[index]
         return None
 
+    def last_live_id(self) -> StreamId | None:
+        """streamLastValidID: the newest live entry's id, None when the stream is empty."""
+        nodes = self._nodes
+        if not nodes:
+            return None
+        tail = nodes[-1]
+        if tail.live[-1]:  # the usual case: the last entry added is still there
+            return tail.ids[-1]
+        last = self.last_entry()
+        return None if last is None else last[0]
+
     def count_after(self, stream_id: StreamId) -> int:
         """How many live entries have an id greater than `stream_id` (a group's unread)."""
         total = 0
@@ -243,6 +327,10 @@ class Stream:
             if node.ids[0] > stream_id:
                 total += node.valid
                 continue
+            if not node.ordered:
+                pairs = zip(node.ids, node.live, strict=True)
+                total += sum(1 for key, live in pairs if live and key > stream_id)
+                break
             index = bisect_right(node.ids, stream_id)
             total += sum(node.live[index:])
             break
@@ -250,12 +338,15 @@ class Stream:
 
     # ----- writing -----
     def append(self, stream_id: StreamId, value: Any) -> None:
-        """Add an entry (the caller checked that the id is greater than the top id)."""
+        """Add an entry (the caller checked that the id is greater than the top id). A node is
+        full at `node_max_entries` slots, deleted ones included (streamAppendItem)."""
         nodes = self._nodes
         if not nodes or len(nodes[-1].ids) >= self.node_max_entries:
             nodes.append(_Node())
             self._firsts.append(stream_id)
         node = nodes[-1]
+        if node.ids and stream_id <= node.ids[-1]:
+            node.ordered = False  # after deleted slots with greater ids (XSETID moved back)
         node.ids.append(stream_id)
         node.values.append(value)
         node.live.append(True)
@@ -289,8 +380,11 @@ class Stream:
         """streamTrim: remove from the head until MAXLEN entries remain or ids reach MINID.
 
         Whole nodes go first; with `approx` trimming stops at the first node it cannot free
-        whole. `limit` (0: none) caps the entries removed, checked a whole node at a time.
-        Returns the removed (id, value) pairs, oldest first.
+        whole. `limit` (0: none) caps the entries removed, checked a whole node at a time
+        against the node's live entries (`deleted + entries > limit`). MINID frees a node whose
+        last slot, deleted or not, is below the threshold, and inside a node stops at the first
+        slot, deleted or not, at or above it. Returns the removed (id, value) pairs, oldest
+        first.
         """
         removed: list[tuple[StreamId, Any]] = []
         nodes, firsts = self._nodes, self._firsts
@@ -300,9 +394,9 @@ class Stream:
         if strategy == "MAXLEN" and self.length <= maxlen:  # type: ignore[operator]
             return removed
         while gone < len(nodes):
-            if limit and deleted + self.node_max_entries > limit:
-                break
             node = nodes[gone]
+            if limit and deleted + node.valid > limit:
+                break
             if strategy == "MAXLEN":
                 remove_node = self.length - node.valid >= maxlen  # type: ignore[operator]
             else:
