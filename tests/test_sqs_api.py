@@ -205,11 +205,71 @@ def test_redrive_moves_a_message_after_max_receive_count() -> None:
         assert got["Attributes"]["ApproximateReceiveCount"] == str(count)
         _sleep(env, 1)
     assert _receive(client, url) == {}  # the 4th would exceed it: moved instead
+    assert service.recorder.states[State.DEAD_LETTERED] == 1
     moved = _receive(client, dlq)["Messages"][0]
     assert moved["MessageId"] == message_id
     assert moved["Attributes"]["ApproximateReceiveCount"] == "4"  # the count carries over
-    assert service.recorder.states[State.DEAD_LETTERED] == 1
+    # Received from the DLQ it is in play again (sim/message.py, State): LIVE until it ends.
+    assert service.recorder.states[State.DEAD_LETTERED] == 0
+    assert service.recorder.states[State.LIVE] == 1
     assert client.list_dead_letter_source_queues(QueueUrl=dlq) == {"queueUrls": [url]}
+
+
+def _fifo_with_dlq(client: SQSClient, max_receives: int) -> tuple[str, str]:
+    dlq = client.create_queue(QueueName="d.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
+    policy = f'{{"deadLetterTargetArn": "{arn["QueueArn"]}", "maxReceiveCount": {max_receives}}}'
+    attrs = {"FifoQueue": "true", "VisibilityTimeout": "1", "RedrivePolicy": policy}
+    return client.create_queue(QueueName="s.fifo", Attributes=attrs)["QueueUrl"], dlq
+
+
+def test_fifo_redrive_moves_a_message_once_and_takes_it_out_of_its_group() -> None:
+    # Developer Guide, dead-letter queues: the message moves once its receive count exceeds
+    # maxReceiveCount; in a FIFO queue the group then continues with its next message.
+    env, client, service = _client()
+    url, dlq = _fifo_with_dlq(client, max_receives=1)
+    for body in ("x1", "x2"):
+        client.send_message(
+            QueueUrl=url, MessageBody=body, MessageGroupId="G", MessageDeduplicationId=body
+        )
+    assert _bodies(_receive(client, url, 1)) == ["x1"]
+    _sleep(env, 1)
+    second = _receive(client, url)["Messages"]  # x1 moves instead; its group goes on with x2
+    assert [m["Body"] for m in second] == ["x2"]
+    client.delete_message(QueueUrl=url, ReceiptHandle=second[0]["ReceiptHandle"])
+    for _ in range(3):  # later receives find nothing to move again
+        _sleep(env, 1)
+        assert _receive(client, url) == {}
+        assert _counts(client, url) == (0, 0, 0)
+        assert _counts(client, dlq) == (1, 0, 0)
+    assert service.recorder.counters["redriven.s.fifo"] == 1
+    assert service.recorder.states[State.DEAD_LETTERED] == 1  # counted where it ended
+    moved = _receive(client, dlq)["Messages"]
+    assert [m["Body"] for m in moved] == ["x1"]
+    assert moved[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_a_redriven_message_leaves_the_source_s_retention_clock() -> None:
+    # The moved message belongs to the DLQ alone: the source's retention must not expire it
+    # (and the DLQ's counts must not be disturbed by the source).
+    env, client, service = _client()
+    dlq = client.create_queue(
+        QueueName="dlq", Attributes={"MessageRetentionPeriod": "1209600"}
+    )["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
+    policy = f'{{"deadLetterTargetArn": "{arn["QueueArn"]}", "maxReceiveCount": 1}}'
+    url = client.create_queue(
+        QueueName="q",
+        Attributes={"VisibilityTimeout": "1", "MessageRetentionPeriod": "60", "RedrivePolicy": policy},
+    )["QueueUrl"]
+    client.send_message(QueueUrl=url, MessageBody="m")
+    _receive(client, url)
+    _sleep(env, 1)
+    assert _receive(client, url) == {}  # moved
+    _sleep(env, 100)  # past the source's retention period
+    assert _counts(client, url) == (0, 0, 0)
+    assert _counts(client, dlq) == (1, 0, 0)
+    assert service.recorder.states[State.EXPIRED] == 0
 
 
 def _fifo(client: SQSClient, **attributes: str) -> str:

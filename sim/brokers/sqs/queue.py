@@ -194,14 +194,20 @@ class SQSQueue:
             self._make_visible(entry)
         self._wake_clock_for_retention()
 
-    def accept_dead_letter(self, entry: Entry) -> None:
-        """A message moved here by another queue's redrive policy (same MessageId)."""
+    def accept_dead_letter(self, moved: Entry) -> None:
+        """A message moved here by another queue's redrive policy (same MessageId, receive
+        count and first-receive time). It gets an entry of its own: the source queue keeps
+        its old entry, now GONE, wherever it still refers to it (its message group, its
+        retention order), so the source can neither move nor expire the message again."""
         self._seq += 1
-        entry.seq = self._seq
-        entry.handle = ""
-        entry.version += 1
-        if self.settings.fifo:
-            entry.retain_from = self.env.now
+        entry = Entry(moved.msg, self._seq, moved.message_id, moved.body, moved.sent_at)
+        entry.group, entry.dedup_id = moved.group, moved.dedup_id
+        entry.sequence_number = moved.sequence_number
+        entry.receive_count, entry.first_receive_at = moved.receive_count, moved.first_receive_at
+        # Standard: "the expiration of a message is always based on its original enqueue
+        # timestamp"; a FIFO DLQ restarts the retention clock (Developer Guide, dead-letter
+        # queues).
+        entry.retain_from = self.env.now if self.settings.fifo else moved.retain_from
         self._store(entry, 0.0)
 
     # ----- receiving -----
