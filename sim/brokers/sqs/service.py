@@ -563,8 +563,11 @@ class SQSClient:
         if entry is None:
             raise SQSError("ReceiptHandleIsInvalid", "The input receipt handle is invalid.")
         if not 0 <= timeout <= MAX_VISIBILITY_TIMEOUT:
+            # The wording is moto's (tests/data/sqs_extra_traces.json); AWS's is unverified.
             raise _invalid(
-                f"Invalid request, maximum visibility timeout is {MAX_VISIBILITY_TIMEOUT}"
+                "Visibility timeout invalid"
+                if operation == "ChangeMessageVisibilityBatch"
+                else f"Invalid request, maximum visibility timeout is {MAX_VISIBILITY_TIMEOUT}"
             )
         if not latest or entry.state is not EntryState.INFLIGHT:
             raise SQSError(
