@@ -126,6 +126,7 @@ class Recorder:
         self.delivered = 0
         self.redelivered = 0
         self.processed_total = 0
+        self.processed_unique = 0  # messages processed at least once, wherever they ended
         self.acked = 0
         self.requeued = 0
         self.max_queue_depth = 0
@@ -180,13 +181,25 @@ class Recorder:
         self.delivered += 1
         if msg.deliveries > 1:
             self.redelivered += 1
+        if msg.state is State.DEAD_LETTERED:
+            # A dead-letter queue delivers it again: the copy is in play (LIVE) until it ends,
+            # as sim/message.py's State says. A late processing of a delivery made before it
+            # was dead-lettered does not bring it back: only this does.
+            self.states[State.DEAD_LETTERED] -= 1
+            self.states[State.LIVE] += 1
+            msg.state = State.LIVE
         self._log(msg, "delivered", component)
 
     def processed(self, msg: Message, component: str) -> None:
         self.processed_total += 1
         msg.processed += 1
         self.processed_by[component] += 1
+        if msg.processed > 1 and msg.state is State.LIVE:
+            # Processed before, then dead-lettered (an SQS redrive of a message whose delete
+            # came too late) and delivered again from the dead-letter queue: it ends processed.
+            self._final(msg, State.PROCESSED)
         if msg.processed == 1:
+            self.processed_unique += 1
             if msg.state is not State.LIVE:  # e.g. dead-lettered, then processed from a DLQ
                 self.states[msg.state] -= 1
                 self.states[State.LIVE] += 1
@@ -209,7 +222,13 @@ class Recorder:
         self._log(msg, "requeued", component)
 
     def dead_lettered(self, msg: Message, component: str) -> None:
-        self._final(msg, State.DEAD_LETTERED)
+        """The copy moved to a dead-letter queue or exchange. Unlike the other final states this
+        one also overrides PROCESSED: the copy ends in the dead-letter queue even if a consumer
+        had processed it (its processing still counts in throughput, latency and duplicates).
+        Delivered again from there it is LIVE, and processed then, PROCESSED again."""
+        self.states[msg.state] -= 1
+        self.states[State.DEAD_LETTERED] += 1
+        msg.state = State.DEAD_LETTERED
         self._log(msg, "dead-lettered", component)
 
     def expired(self, msg: Message, component: str) -> None:
@@ -251,7 +270,7 @@ class Recorder:
             self._sample()
 
     def _sample(self) -> None:
-        unique = self.states[State.PROCESSED]
+        unique = self.processed_unique
         now = self.env.now
         interval = (now - self._rows[-1][0]) if self._rows else self.sample_interval
         interval = interval or self.sample_interval

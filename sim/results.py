@@ -66,7 +66,7 @@ def summarize(recorder: Recorder, duration: float, warmup: float) -> dict[str, A
         "redelivered": recorder.redelivered,
         "processed": states[State.PROCESSED],
         "processed_total": recorder.processed_total,
-        "duplicates": recorder.processed_total - states[State.PROCESSED],
+        "duplicates": recorder.processed_total - recorder.processed_unique,
         "lost": states[State.LOST],
         "dead_lettered": states[State.DEAD_LETTERED],
         "expired": states[State.EXPIRED],

@@ -101,3 +101,32 @@ def test_an_overloaded_queue_reports_its_service_rate_as_throughput() -> None:
         )
     )
     assert results.summary["throughput"] == pytest.approx(2.0, rel=0.05)
+
+
+def test_dead_lettering_overrides_processed_until_processed_again() -> None:
+    # A copy ends where it ends: processed, then moved to a dead-letter queue, it counts as
+    # dead-lettered, even if the consumer that held it finishes it again; delivered and
+    # processed from the dead-letter queue, it counts as processed. Its processings stay
+    # counted (one unique message, duplicates for the rest) and conservation holds throughout.
+    from sim.message import Message, State
+    from sim.metrics import Recorder
+    from sim.results import summarize
+
+    recorder = Recorder(simpy.Environment())
+    msg = Message(1, 0.0)
+    recorder.produced_message(msg, "p")
+    recorder.processed(msg, "c")
+    recorder.dead_lettered(msg, "q")
+    assert recorder.states[State.DEAD_LETTERED] == 1 and recorder.states[State.PROCESSED] == 0
+    summary = summarize(recorder, 1.0, 0.0)
+    assert summary["duplicates"] == 0 and summary["dead_lettered"] == 1
+    recorder.processed(msg, "c")  # a late processing of the delivery before the move
+    assert recorder.states[State.DEAD_LETTERED] == 1
+    msg.deliveries += 1
+    recorder.delivered_message(msg, "dlq")  # the dead-letter queue delivers it: in play again
+    assert recorder.states[State.LIVE] == 1 and recorder.states[State.DEAD_LETTERED] == 0
+    recorder.processed(msg, "d")
+    assert recorder.states[State.PROCESSED] == 1 and recorder.states[State.DEAD_LETTERED] == 0
+    summary = summarize(recorder, 1.0, 0.0)
+    assert summary["processed"] == 1 and summary["duplicates"] == 2
+    assert recorder.latency.count == 1  # the first processing only

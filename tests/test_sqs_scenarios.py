@@ -80,6 +80,38 @@ def test_service_longer_than_the_timeout_duplicates_and_redrives_every_message()
     assert s["acked"] == 0
     assert s["redriven.work"] == produced
     assert results.timeseries["depth.dlq"].iloc[-1] == produced
+    # Each one ends in the DLQ: dead-lettered although processed (twice: one duplicate each).
+    assert s["dead_lettered"] == produced and s["processed"] == 0
+    assert s["duplicates"] == produced
+    assert results.conservation_gap() == 0
+
+
+def test_a_redriven_message_processed_from_the_dlq_ends_processed() -> None:
+    # As above, and a consumer on the DLQ: every moved message is processed a third time there,
+    # so it ends processed and nothing stays dead-lettered.
+    queues = [
+        {
+            "name": "work",
+            "visibility_timeout": "2s",
+            "redrive": {"dead_letter_queue": "dlq", "max_receive_count": 2},
+        },
+        {"name": "dlq"},
+    ]
+    results = sim.run(
+        _sqs(
+            queues,
+            producers=[{"name": "p", "to": "work", "rate": 1.0, "stop": 20.0}],
+            consumers=[
+                {"name": "c", "from": "work", "service_time": "3s", "replicas": 20},
+                {"name": "d", "from": "dlq", "service_time": "100ms", "wait_time": "1s"},
+            ],
+        )
+    )
+    s = results.summary
+    produced = s["produced"]
+    assert s["redriven.work"] == produced > 0
+    assert s["processed"] == produced and s["dead_lettered"] == 0
+    assert s["duplicates"] == 2 * produced  # three processings each
     assert results.conservation_gap() == 0
 
 

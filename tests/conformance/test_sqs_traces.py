@@ -16,18 +16,14 @@ asserts what the AWS documentation says instead, and says so at that step:
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 import pytest
-import simpy
 
-from sim.brokers.sqs import SQSError, SQSService
-from sim.brokers.sqs.service import ENDPOINT
 from tests.helpers import golden, require_golden
+from tests.sqs_replay import replay
 
 FILE = "sqs/moto_traces.json"
-TOKEN_KINDS = {"MessageId": "msg", "ReceiptHandle": "rh", "SequenceNumber": "seq"}
 
 
 def _cases() -> list[Any]:
@@ -35,54 +31,6 @@ def _cases() -> list[Any]:
     if data is None:
         return [pytest.param(None, id="DATA-MISSING")]
     return [pytest.param(case, id=case["name"]) for case in data["cases"]]
-
-
-class Tokens:
-    """Raw ids <-> tokens, numbered per kind in order of first appearance."""
-
-    def __init__(self) -> None:
-        self.to_token: dict[tuple[str, str], str] = {}
-        self.to_raw: dict[str, str] = {}
-
-    def token(self, kind: str, raw: str) -> str:
-        key = (kind, raw)
-        if key not in self.to_token:
-            number = sum(1 for k, _ in self.to_token if k == kind) + 1
-            self.to_token[key] = f"<{kind}:{number}>"
-            self.to_raw[self.to_token[key]] = raw
-        return self.to_token[key]
-
-    def normalise(self, value: Any, key: str = "") -> Any:
-        if isinstance(value, dict):
-            return {k: self.normalise(v, k) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.normalise(v, key) for v in value]
-        if isinstance(value, str):
-            if key in TOKEN_KINDS:
-                return self.token(TOKEN_KINDS[key], value)
-            if key.endswith("Timestamp"):
-                return "<ts>"
-            return value.replace(ENDPOINT, "<endpoint>")
-        return value
-
-    def raw_args(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: self.raw_args(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.raw_args(v) for v in value]
-        if isinstance(value, str):
-            if value in self.to_raw:
-                return self.to_raw[value]
-            return value.replace("<endpoint>", ENDPOINT)
-        return value
-
-
-# moto formats its ReceiveMessage validation message like a client error; AWS's is the rest.
-_CLIENT_PREFIX = re.compile(r"^An error occurred \([^)]*\) when calling the \w+ operation: ")
-
-
-def _expected_error(error: dict[str, str]) -> dict[str, str]:
-    return {"code": error["code"], "message": _CLIENT_PREFIX.sub("", error["message"])}
 
 
 def _with_sequence_numbers(case: dict[str, Any]) -> list[dict[str, Any]]:
@@ -184,32 +132,13 @@ def test_trace(case: dict[str, Any] | None) -> None:
     if case is None:
         require_golden(FILE)
         return
-    env = simpy.Environment()
-    client = SQSService(env).client()
-    tokens = Tokens()
     steps, overrides = _aws_expectations(case)
-    replayed = 0
-    for index, step in enumerate(steps):
-        where = f"{case['name']} step {index} ({step.get('op') or 'sleep/check'})"
-        if "sleep_seconds" in step:
-            env.run(until=env.now + step["sleep_seconds"])
-            replayed += 1
-            continue
-        if "check" in step:  # a note on moto's random SequenceNumber: check AWS's rule instead
-            _sequence_numbers_increase(client, tokens.raw_args(steps[0]["result"]["QueueUrl"]))
-            replayed += 1
-            continue
-        args = tokens.raw_args(step["args"])
-        try:
-            actual: Any = {"result": tokens.normalise(getattr(client, step["op"])(**args))}
-        except SQSError as error:
-            actual = {"error": {"code": error.code, "message": error.response["Error"]["Message"]}}
-        if "error" in step:
-            assert actual == {"error": _expected_error(step["error"])}, where
-        else:
-            expected = overrides.get(index, step["result"])
-            assert actual == {"result": expected}, where
-        replayed += 1
+    queue = steps[0].get("result", {}).get("QueueUrl", "")
+
+    def check(client: Any, names: Any) -> None:  # a note on moto's random SequenceNumber
+        _sequence_numbers_increase(client, names.raw_args(queue))
+
+    replayed = replay(case["name"], steps, overrides, check)
     assert replayed == len(case["steps"])
 
 

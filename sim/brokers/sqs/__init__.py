@@ -1,7 +1,8 @@
-"""The Amazon SQS model: standard and FIFO queues, visibility timeouts, redrive, and a client
-with boto3's names in simulated time."""
+"""The Amazon SQS model: standard and FIFO queues, visibility timeouts, redrive, batches, quotas,
+and a client with boto3's names in simulated time."""
 
 from sim.brokers.sqs.queue import DEDUP_INTERVAL, Entry, EntryState, QueueSettings, SQSQueue
+from sim.brokers.sqs.quotas import Quotas
 from sim.brokers.sqs.service import SQSClient, SQSError, SQSService
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "Entry",
     "EntryState",
     "QueueSettings",
+    "Quotas",
     "SQSClient",
     "SQSError",
     "SQSQueue",

@@ -17,12 +17,20 @@ Semantics follow the Amazon SQS Developer Guide and API Reference:
   Developer Guide, dead-letter queues); a FIFO DLQ restarts the retention clock.
 - Retention: a message older than MessageRetentionPeriod is deleted, in flight or not.
 - DelaySeconds: a new message stays invisible (delayed) that long.
+- In-flight quota: at most `max_inflight` received and not yet deleted messages; a receive
+  beyond it takes fewer or none (the API layer decides whether that is an OverLimit error).
+- ReceiveRequestAttemptId (FIFO): a receive remembered under an attempt id can be retried for
+  5 minutes and returns the same messages and receipt handles while none of them was deleted,
+  made visible or had its visibility changed; the retry restarts their visibility timeouts
+  (API Reference, ReceiveMessage, ReceiveRequestAttemptId).
 - FIFO: messages of one MessageGroupId are delivered in strict order; a group with a message
   in flight is blocked. A receive "first attempts to return as many messages with the same
   message group ID as possible" (Developer Guide, FIFO delivery logic): groups are served in the
   order of their oldest message, each as far as its messages are visible. A send whose
   deduplication id (MessageDeduplicationId, or SHA-256 of the body with
-  ContentBasedDeduplication) was seen in the last 5 minutes is accepted but not enqueued.
+  ContentBasedDeduplication) was seen in the last 5 minutes is accepted but not enqueued. With
+  DeduplicationScope messageGroup (high throughput) a deduplication id counts within its
+  message group only (API Reference, CreateQueue, DeduplicationScope).
 
 Messages are passive data; one clock process per queue wakes at the next deadline (a heap
 of timers), so no SimPy process exists per message.
@@ -42,9 +50,26 @@ import simpy
 from sim.message import Message
 from sim.metrics import Recorder
 
-__all__ = ["DEDUP_INTERVAL", "Entry", "EntryState", "QueueSettings", "SQSQueue"]
+__all__ = [
+    "DEDUP_INTERVAL",
+    "MAX_INFLIGHT",
+    "RECEIVE_ATTEMPT_INTERVAL",
+    "Entry",
+    "EntryState",
+    "QueueSettings",
+    "SQSQueue",
+    "StaleReceiveAttempt",
+]
 
 DEDUP_INTERVAL = 300.0  # seconds: "the 5-minute deduplication interval" (Developer Guide)
+# "You can use ReceiveRequestAttemptId only for 5 minutes after a ReceiveMessage action"
+# (API Reference, ReceiveMessage).
+RECEIVE_ATTEMPT_INTERVAL = 300.0
+# Messages in flight per queue: "approximately 120,000" for standard queues (Developer Guide,
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html)
+# and 120,000 for FIFO queues (.../quotas-fifo.html; it was 20,000 until AWS raised it, and
+# the API Reference's ChangeMessageVisibility page now says 120,000 as well).
+MAX_INFLIGHT = 120_000
 
 
 class EntryState(IntEnum):
@@ -66,6 +91,15 @@ class QueueSettings:
     content_based_deduplication: bool = False
     max_receive_count: int | None = None  # redrive policy, with `dead_letter_queue`
     dead_letter_queue: str | None = None
+    max_inflight: int = MAX_INFLIGHT
+    # High throughput for FIFO queues (API Reference, CreateQueue): "queue" or "messageGroup",
+    # and "perQueue" or "perMessageGroupId" (the throughput quota; the API layer applies it).
+    deduplication_scope: str = "queue"
+    fifo_throughput_limit: str = "perQueue"
+
+
+class StaleReceiveAttempt(Exception):
+    """A ReceiveRequestAttemptId whose messages changed since: the receive is not retryable."""
 
 
 class Entry:
@@ -80,6 +114,7 @@ class Entry:
         "message_id",
         "msg",
         "receive_count",
+        "received_at",
         "retain_from",
         "sent_at",
         "seq",
@@ -99,6 +134,7 @@ class Entry:
         self.dedup_id: str | None = None
         self.sequence_number: str | None = None
         self.first_receive_at: float | None = None
+        self.received_at = 0.0  # the receive that made it in flight (the 12-hour cap counts)
         self.receive_count = 0
         self.handle = ""  # the latest receipt handle
         self.state = EntryState.DELAYED
@@ -131,21 +167,29 @@ class SQSQueue:
         self._group_inflight: dict[str, int] = {}
         self._timers: list[tuple[float, int, int, Entry]] = []  # (due, seq, version, entry)
         self._arrivals: deque[Entry] = deque()  # retention: oldest first
-        self._dedup: dict[str, float] = {}
-        self._dedup_order: deque[tuple[float, str]] = deque()
+        self._group_dedup = settings.deduplication_scope == "messageGroup"
+        self._dedup: dict[tuple[str | None, str], float] = {}
+        self._dedup_order: deque[tuple[float, tuple[str | None, str]]] = deque()
+        # ReceiveRequestAttemptId -> (when, entries, their handles and timer versions, timeout)
+        self._attempts: dict[str, tuple[float, list[Entry], list[str], list[int], float]] = {}
+        self._attempt_order: deque[tuple[float, str]] = deque()
         self._waiters: deque[tuple[simpy.Event, int, float | None]] = deque()
         self._wake: simpy.Event | None = None
         env.process(self._clock())
 
     # ----- sending -----
-    def is_duplicate(self, dedup_id: str) -> bool:
-        """FIFO: was `dedup_id` accepted in the last 5 minutes? (scope: the queue)"""
+    def _dedup_key(self, dedup_id: str, group: str | None) -> tuple[str | None, str]:
+        return (group if self._group_dedup else None, dedup_id)
+
+    def is_duplicate(self, dedup_id: str, group: str | None = None) -> bool:
+        """FIFO: was `dedup_id` accepted in the last 5 minutes? (in the queue, or in `group`
+        with DeduplicationScope messageGroup)"""
         now = self.env.now
         while self._dedup_order and self._dedup_order[0][0] + DEDUP_INTERVAL <= now:
             _, old = self._dedup_order.popleft()
             if self._dedup.get(old, -1.0) + DEDUP_INTERVAL <= now:
                 self._dedup.pop(old, None)
-        seen = self._dedup.get(dedup_id)
+        seen = self._dedup.get(self._dedup_key(dedup_id, group))
         return seen is not None and seen + DEDUP_INTERVAL > now
 
     def enqueue(
@@ -166,8 +210,9 @@ class SQSQueue:
         if self.settings.fifo:
             entry.sequence_number = self._sequence_number()
             if dedup_id is not None:
-                self._dedup[dedup_id] = now
-                self._dedup_order.append((now, dedup_id))
+                key = self._dedup_key(dedup_id, group)
+                self._dedup[key] = now
+                self._dedup_order.append((now, key))
         self._store(entry, delay)
         return entry
 
@@ -194,20 +239,32 @@ class SQSQueue:
             self._make_visible(entry)
         self._wake_clock_for_retention()
 
-    def accept_dead_letter(self, entry: Entry) -> None:
-        """A message moved here by another queue's redrive policy (same MessageId)."""
+    def accept_dead_letter(self, moved: Entry) -> None:
+        """A message moved here by another queue's redrive policy (same MessageId, receive
+        count and first-receive time). It gets an entry of its own: the source queue keeps
+        its old entry, now GONE, wherever it still refers to it (its message group, its
+        retention order), so the source can neither move nor expire the message again."""
         self._seq += 1
-        entry.seq = self._seq
-        entry.handle = ""
-        entry.version += 1
-        if self.settings.fifo:
-            entry.retain_from = self.env.now
+        entry = Entry(moved.msg, self._seq, moved.message_id, moved.body, moved.sent_at)
+        entry.group, entry.dedup_id = moved.group, moved.dedup_id
+        entry.sequence_number = moved.sequence_number
+        entry.receive_count, entry.first_receive_at = moved.receive_count, moved.first_receive_at
+        # Standard: "the expiration of a message is always based on its original enqueue
+        # timestamp"; a FIFO DLQ restarts the retention clock (Developer Guide, dead-letter
+        # queues).
+        entry.retain_from = self.env.now if self.settings.fifo else moved.retain_from
         self._store(entry, 0.0)
 
     # ----- receiving -----
     def receive(self, max_messages: int, visibility_timeout: float | None) -> list[Entry]:
-        """Hand out up to `max_messages` visible messages at once (short polling)."""
+        """Hand out up to `max_messages` visible messages at once (short polling), fewer if the
+        in-flight quota is nearly reached."""
         self.advance()
+        room = self.settings.max_inflight - self.inflight_count
+        if room < max_messages:
+            if room <= 0:
+                return []
+            max_messages = room
         taken = self._take_fifo(max_messages) if self.settings.fifo else self._take(max_messages)
         timeout = (
             self.settings.visibility_timeout if visibility_timeout is None else visibility_timeout
@@ -220,6 +277,7 @@ class SQSQueue:
             entry.receive_count += 1
             if entry.first_receive_at is None:
                 entry.first_receive_at = now
+            entry.received_at = now
             entry.handle = f"{self.name}#{entry.seq}#{entry.receive_count}"
             if entry.group is not None:
                 self._group_inflight[entry.group] = self._group_inflight.get(entry.group, 0) + 1
@@ -227,6 +285,48 @@ class SQSQueue:
             self._timer(now + timeout, entry)
             self.recorder.delivered_message(entry.msg, self.name)
         return taken
+
+    def retry_attempt(self, attempt_id: str) -> list[Entry] | None:
+        """The messages of the receive remembered under `attempt_id` in the last 5 minutes,
+        their visibility timeouts restarted, or None if there is none. Raises
+        StaleReceiveAttempt if one of them was deleted, returned or had its visibility changed
+        since ("It is possible to retry ... if none of the messages have been modified")."""
+        self.advance()
+        now = self.env.now
+        order = self._attempt_order
+        while order and order[0][0] + RECEIVE_ATTEMPT_INTERVAL <= now:
+            at, old = order.popleft()
+            if self._attempts.get(old, (None,))[0] == at:
+                del self._attempts[old]
+        remembered = self._attempts.get(attempt_id)
+        if remembered is None:
+            return None
+        at, entries, handles, versions, timeout = remembered
+        for entry, handle, version in zip(entries, handles, versions, strict=True):
+            if entry.state is not EntryState.INFLIGHT or entry.handle != handle:
+                raise StaleReceiveAttempt(attempt_id)
+            if entry.version != version:
+                raise StaleReceiveAttempt(attempt_id)
+        for entry in entries:  # "If a retry occurs within the deduplication interval, it
+            entry.version += 1  # resets the visibility timeout."
+            self._timer(now + timeout, entry)
+        self._attempts[attempt_id] = (at, entries, handles, [e.version for e in entries], timeout)
+        return list(entries)
+
+    def remember_attempt(
+        self, attempt_id: str, taken: list[Entry], visibility_timeout: float | None
+    ) -> None:
+        """Keep what a receive with `attempt_id` returned, for its retries (nothing returned:
+        nothing to keep, a retry receives afresh)."""
+        if not taken:
+            return
+        now = self.env.now
+        timeout = (
+            self.settings.visibility_timeout if visibility_timeout is None else visibility_timeout
+        )
+        handles = [entry.handle for entry in taken]
+        self._attempts[attempt_id] = (now, taken, handles, [e.version for e in taken], timeout)
+        self._attempt_order.append((now, attempt_id))
 
     def wait_receive(
         self, max_messages: int, visibility_timeout: float | None, wait: float
@@ -343,9 +443,11 @@ class SQSQueue:
             self.visible_count -= 1
         elif state is EntryState.INFLIGHT:
             self.inflight_count -= 1
+            # Room again under the in-flight quota, or its group unblocked.
+            unblocks = self.inflight_count == self.settings.max_inflight - 1
             if entry.group is not None:
                 self._group_inflight[entry.group] -= 1
-                unblocks = self.settings.fifo
+                unblocks = unblocks or self.settings.fifo
         elif state is EntryState.DELAYED:
             self.delayed_count -= 1
         entry.state = EntryState.GONE
