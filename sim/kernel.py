@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import simpy
 
+from sim.brokers.base import BrokerRuntime
 from sim.brokers.registry import spec_of
 from sim.clients.producer import Producer
 from sim.context import RunContext
@@ -16,7 +17,7 @@ from sim.faults import apply as apply_faults
 from sim.guarantees.publish import republishing
 from sim.metrics import Recorder
 from sim.randomness import RandomStreams
-from sim.results import Results, summarize
+from sim.results import Results, latency_tables, summarize
 from sim.scenario import Scenario, load_scenario
 from sim.services import build as build_services
 from sim.topology import build_topology
@@ -58,11 +59,37 @@ def run(
         send = republishing(ctx, producer, sender.send)
         Producer(ctx, producer, send, sender.owns_network_hop, sender.stamp)
     build_services(ctx, broker)
+    _measures(ctx, broker)
     apply_faults(ctx)
     recorder.start_sampling()
     _advance(env, until, progress)
     recorder.sample_now()
-    return _collect(scenario, seed, until, recorder, ctx.tables)
+    results = _collect(scenario, seed, until, recorder, ctx.tables)
+    results.latencies = latency_tables(recorder, [s.name for s in broker.sources()])
+    return results
+
+
+def _measures(ctx: RunContext, broker: BrokerRuntime) -> None:
+    """The generic measures, sampled into the time series: `ready.<source>` (the exact count
+    the broker keeps in the recorder), `in_flight.<source>`, `backlog` and `retained.<topic>`;
+    and every consumer replica registered as a reader of its source, for latency_by."""
+    recorder = ctx.recorder
+    sources = broker.sources()
+    for source in sources:
+        slot = recorder.source(source.name)
+        read = lambda v=recorder.ready_values, i=slot: v[i]  # noqa: E731
+        recorder.gauge(f"ready.{source.name}", read, "ready")
+    for source in sources:
+        recorder.gauge(f"in_flight.{source.name}", source.in_flight, "in_flight")
+    recorder.gauge("backlog", recorder.backlog, "backlog")
+    for topic, read in broker.retained().items():
+        recorder.gauge(f"retained.{topic}", read, "retained")
+    for consumer in ctx.scenario.consumers:
+        source = broker.source_of(consumer)
+        for part in ctx.parts.get(consumer.name, []):
+            recorder.reader(part.name, consumer.name, source)
+    for service in ctx.scenario.services:
+        recorder.reader(service.name, service.name, service.consumes or "")
 
 
 def run_variants(
@@ -123,4 +150,5 @@ def _collect(
         duration=until,
         warmup=scenario.warmup,
         tables=built,
+        series={kind: list(columns) for kind, columns in recorder.series.items()},
     )

@@ -16,7 +16,7 @@ from hdrh.histogram import HdrHistogram
 
 from sim.message import Message, State
 
-__all__ = ["EVENTS", "LatencyHistogram", "Recorder"]
+__all__ = ["EVENTS", "LatencyHistogram", "Reader", "Recorder"]
 
 # The lifecycle events a trace row can name, in the order a message usually meets them.
 EVENTS = (
@@ -39,15 +39,16 @@ _BUFFER = 8192
 
 
 class LatencyHistogram:
-    """An HdrHistogram of latencies in seconds (stored in nanoseconds, 3 significant digits).
+    """An HdrHistogram of latencies in seconds (stored in nanoseconds, 3 significant digits by
+    default; the per-replica breakdowns use 2, a hundredth the memory).
 
     Values are buffered and added to the histogram a block at a time with numpy, using the same
     bucket arithmetic as `HdrHistogram.record_value`: recording one value at a time in pure Python
     would cost more than the rest of a message's simulation.
     """
 
-    def __init__(self, highest_seconds: float = 30 * 86400.0) -> None:
-        self.histogram = HdrHistogram(1, int(highest_seconds * NANOSECONDS), 3)
+    def __init__(self, highest_seconds: float = 30 * 86400.0, digits: int = 3) -> None:
+        self.histogram = HdrHistogram(1, int(highest_seconds * NANOSECONDS), digits)
         self._counts = np.ctypeslib.as_array(self.histogram.counts)
         self._buffer: list[float] = []
         self.count = 0
@@ -93,6 +94,27 @@ class LatencyHistogram:
     def mean(self) -> float:
         return self.total / self.count if self.count else float("nan")
 
+    def add(self, other: LatencyHistogram) -> None:
+        """Merge `other`'s values into this one (same precision and range)."""
+        other.flush()
+        self.flush()
+        self.histogram.add(other.histogram)
+        self.count += other.count
+        self.total += other.total
+        self.max = max(self.max, other.max)
+
+    def stats(self) -> dict[str, float]:
+        """count, mean, p50, p95, p99 and max, in seconds (NaN where nothing was recorded)."""
+        empty = self.count == 0
+        return {
+            "count": self.count,
+            "mean": self.mean,
+            "p50": self.percentile(50),
+            "p95": self.percentile(95),
+            "p99": self.percentile(99),
+            "max": float("nan") if empty else self.max,
+        }
+
     def cdf(self) -> tuple[np.ndarray, np.ndarray]:
         """(latency seconds, cumulative fraction) at each non-empty bucket."""
         self.flush()
@@ -107,8 +129,30 @@ class LatencyHistogram:
         return values / NANOSECONDS, fraction
 
 
+class Reader:
+    """One consumer replica (or service) that processes messages: its consumer's name, the
+    source it reads, and the streaming histogram of its latencies."""
+
+    __slots__ = ("consumer", "latency", "name", "source")
+
+    def __init__(self, name: str, consumer: str, source: str) -> None:
+        self.name = name
+        self.consumer = consumer
+        self.source = source
+        self.latency = LatencyHistogram(digits=2)
+
+
 class Recorder:
-    """Counts, histograms, samples and (optionally) traces everything a run does."""
+    """Counts, histograms, samples and (optionally) traces everything a run does.
+
+    Three measures are kept exactly, event by event, rather than sampled:
+
+    - the backlog: copies in the system (produced or copied, not yet in a final state), with
+      its maximum and its time integral after the warm-up (`mean_backlog`);
+    - the ready count of every source (`source(name)` registers one; its broker reports each
+      change with `ready_add`), with the maximum over time of their total (`max_queue_depth`);
+    - latencies per reader (`reader(...)` registers a consumer replica), for `latency_by`.
+    """
 
     def __init__(
         self,
@@ -129,8 +173,15 @@ class Recorder:
         self.processed_unique = 0  # messages processed at least once, wherever they ended
         self.acked = 0
         self.requeued = 0
-        self.max_queue_depth = 0
         self.states = [0] * len(State)  # copies per state; LIVE is the backlog
+        self.max_backlog = 0
+        self._area = 0.0  # integral of the backlog over time after the warm-up
+        self._area_at = 0.0  # when the integral was last brought up to date
+        self.ready_names: list[str] = []
+        self.ready_values: list[int] = []
+        self.ready_total = 0
+        self.max_queue_depth = 0  # the maximum over time of ready_total
+        self.readers: dict[str, Reader] = {}
         self.processed_after_warmup = 0
         self.processed_by: Counter[str] = Counter()
         self.latency = LatencyHistogram()
@@ -138,6 +189,7 @@ class Recorder:
         self.trace: list[tuple[float, int, str, str]] | None = [] if trace else None
         self.events: list[tuple[float, str, str]] = []  # (time, component, event): faults...
         self._gauges: list[tuple[str, Callable[[], float]]] = []
+        self.series: dict[str, list[str]] = {}  # kind -> its columns, in registration order
         self._rows: list[list[float]] = []
         self._last_processed = 0
         self._last_produced = 0
@@ -147,22 +199,89 @@ class Recorder:
         if self.trace is not None:
             self.trace.append((self.env.now, msg.id, event, component))
 
+    def _live(self, delta: int) -> None:
+        """The backlog changes by `delta`: bring its time integral up to now first."""
+        now = self.env.now
+        if now > self._area_at:
+            warmup = self.warmup
+            if now > warmup:
+                since = self._area_at if self._area_at > warmup else warmup
+                self._area += self.states[State.LIVE] * (now - since)
+            self._area_at = now
+        live = self.states[State.LIVE] + delta
+        self.states[State.LIVE] = live
+        if live > self.max_backlog:
+            self.max_backlog = live
+
+    def _move(self, msg: Message, state: State) -> None:
+        if msg.state is State.LIVE:
+            self._live(-1)
+        else:
+            self.states[msg.state] -= 1
+        if state is State.LIVE:
+            self._live(1)
+        else:
+            self.states[state] += 1
+        msg.state = state
+
     def _final(self, msg: Message, state: State) -> None:
         # A processed message stays processed: its effect happened, whatever comes after.
         if msg.state is not State.PROCESSED:
-            self.states[msg.state] -= 1
-            self.states[state] += 1
-            msg.state = state
+            self._move(msg, state)
+
+    def backlog(self) -> int:
+        """Copies in the system now: produced or copied, and in no final state yet."""
+        return self.states[State.LIVE]
+
+    def backlog_area(self, until: float) -> float:
+        """The integral of the backlog over [warmup, until] (copy-seconds)."""
+        self._live(0)
+        if until > self._area_at and until > self.warmup:
+            since = max(self._area_at, self.warmup)
+            return self._area + self.states[State.LIVE] * (until - since)
+        return self._area
 
     def produced_message(self, msg: Message, component: str) -> None:
         self.produced += 1
-        self.states[State.LIVE] += 1
+        self._live(1)
         self._log(msg, "produced", component)
 
     def copied(self, msg: Message) -> None:
         """`msg` is an extra copy (fan-out, another consumer group): one more to account for."""
         self.copies += 1
-        self.states[State.LIVE] += 1
+        self._live(1)
+
+    # ----- sources and readers -----
+    def source(self, name: str) -> int:
+        """Register a source (a queue; a topic or stream for one group): its slot for
+        `ready_add`. Registering a name again returns its slot."""
+        if name in self.ready_names:
+            return self.ready_names.index(name)
+        self.ready_names.append(name)
+        self.ready_values.append(0)
+        return len(self.ready_names) - 1
+
+    def ready_add(self, slot: int, delta: int) -> None:
+        """The source in `slot` holds `delta` more ready messages (negative: fewer)."""
+        self.ready_values[slot] += delta
+        total = self.ready_total + delta
+        self.ready_total = total
+        if total > self.max_queue_depth:
+            self.max_queue_depth = total
+
+    def ready_set(self, slot: int, value: int) -> None:
+        """The source in `slot` now holds `value` ready messages."""
+        delta = value - self.ready_values[slot]
+        if delta:
+            self.ready_add(slot, delta)
+
+    def reader(self, name: str, consumer: str, source: str) -> Reader:
+        """Register the consumer replica (or service) `name`, a replica of `consumer` reading
+        `source`: its processing counts in latency_by. Registering again returns the same."""
+        found = self.readers.get(name)
+        if found is None:
+            found = self.readers[name] = Reader(name, consumer, source)
+        return found
 
     def published_message(self, msg: Message, component: str) -> None:
         self.published += 1
@@ -172,9 +291,7 @@ class Recorder:
         self._final(msg, State.REJECTED)
         self._log(msg, "rejected", component)
 
-    def enqueued(self, msg: Message, component: str, depth: int) -> None:
-        if depth > self.max_queue_depth:
-            self.max_queue_depth = depth
+    def enqueued(self, msg: Message, component: str) -> None:
         self._log(msg, "enqueued", component)
 
     def delivered_message(self, msg: Message, component: str) -> None:
@@ -185,9 +302,7 @@ class Recorder:
             # A dead-letter queue delivers it again: the copy is in play (LIVE) until it ends,
             # as sim/message.py's State says. A late processing of a delivery made before it
             # was dead-lettered does not bring it back: only this does.
-            self.states[State.DEAD_LETTERED] -= 1
-            self.states[State.LIVE] += 1
-            msg.state = State.LIVE
+            self._move(msg, State.LIVE)
         self._log(msg, "delivered", component)
 
     def processed(self, msg: Message, component: str) -> None:
@@ -201,16 +316,20 @@ class Recorder:
         if msg.processed == 1:
             self.processed_unique += 1
             if msg.state is not State.LIVE:  # e.g. dead-lettered, then processed from a DLQ
-                self.states[msg.state] -= 1
-                self.states[State.LIVE] += 1
-                msg.state = State.LIVE  # else _final would take it from the old state again
+                self._move(msg, State.LIVE)  # else _final would take it from the old state
             self._final(msg, State.PROCESSED)
             # Throughput counts what finishes inside the measurement window, whenever it was
             # produced: an overloaded queue still works at full speed on its old backlog.
-            if self.env.now >= self.warmup:
+            now = self.env.now
+            if now >= self.warmup:
                 self.processed_after_warmup += 1
             if msg.produced_at >= self.warmup:
-                self.latency.record(self.env.now - msg.produced_at)
+                latency = now - msg.produced_at
+                self.latency.record(latency)
+                reader = self.readers.get(component)
+                if reader is None:  # a part that never registered: its own consumer
+                    reader = self.reader(component, component, "")
+                reader.latency.record(latency)
         self._log(msg, "processed", component)
 
     def acked_message(self, msg: Message, component: str) -> None:
@@ -226,9 +345,7 @@ class Recorder:
         one also overrides PROCESSED: the copy ends in the dead-letter queue even if a consumer
         had processed it (its processing still counts in throughput, latency and duplicates).
         Delivered again from there it is LIVE, and processed then, PROCESSED again."""
-        self.states[msg.state] -= 1
-        self.states[State.DEAD_LETTERED] += 1
-        msg.state = State.DEAD_LETTERED
+        self._move(msg, State.DEAD_LETTERED)
         self._log(msg, "dead-lettered", component)
 
     def expired(self, msg: Message, component: str) -> None:
@@ -251,9 +368,12 @@ class Recorder:
         self.events.append((self.env.now, component, event))
 
     # ----- time series -----
-    def gauge(self, name: str, read: Callable[[], float]) -> None:
-        """Sample `read()` into the column `name` at every sampling instant."""
+    def gauge(self, name: str, read: Callable[[], float], kind: str) -> None:
+        """Sample `read()` into the column `name` at every sampling instant. `kind` says what
+        the column measures ("ready", "kafka.lag"...): Results declares its series by kind,
+        and charts are chosen from those declarations (sim/viz/catalog.py)."""
         self._gauges.append((name, read))
+        self.series.setdefault(kind, []).append(name)
 
     def start_sampling(self) -> None:
         self.env.process(self._sample_loop())

@@ -12,9 +12,20 @@ import networkx as nx
 import pandas as pd
 
 from sim.message import State
-from sim.metrics import Recorder
+from sim.metrics import LatencyHistogram, Recorder
 
-__all__ = ["FINAL_STATES", "SUMMARY_KEYS", "Results", "summarize"]
+__all__ = [
+    "FINAL_STATES",
+    "LATENCY_LEVELS",
+    "SUMMARY_KEYS",
+    "Results",
+    "latency_tables",
+    "summarize",
+]
+
+#: What `Results.latency_by` groups latencies by.
+LATENCY_LEVELS = ("source", "consumer", "replica")
+LATENCY_COLUMNS = ["count", "mean", "p50", "p95", "p99", "max"]
 
 # Keys every summary has, whatever the broker (later models add their own beside these).
 SUMMARY_KEYS = (
@@ -38,6 +49,8 @@ SUMMARY_KEYS = (
     "latency_max",
     "throughput",
     "max_queue_depth",
+    "max_backlog",
+    "mean_backlog",
 )
 
 
@@ -78,6 +91,8 @@ def summarize(recorder: Recorder, duration: float, warmup: float) -> dict[str, A
         "latency_max": latency.max if latency.count else math.nan,
         "throughput": recorder.processed_after_warmup / window if window > 0 else math.nan,
         "max_queue_depth": recorder.max_queue_depth,
+        "max_backlog": recorder.max_backlog,
+        "mean_backlog": recorder.backlog_area(duration) / window if window > 0 else math.nan,
         "copies": recorder.copies,
         "acked": recorder.acked,
         "requeued": recorder.requeued,
@@ -85,6 +100,32 @@ def summarize(recorder: Recorder, duration: float, warmup: float) -> dict[str, A
     }
     summary.update(sorted(recorder.counters.items()))
     return summary
+
+
+def latency_tables(recorder: Recorder, sources: list[str]) -> dict[str, pd.DataFrame]:
+    """Latency statistics by source, by consumer and by replica, one row for each (count 0
+    where nothing was processed), merged from the readers' streaming histograms."""
+    readers = list(recorder.readers.values())
+    tables: dict[str, pd.DataFrame] = {}
+    for level in LATENCY_LEVELS:
+        if level == "replica":
+            groups = {r.name: [r] for r in readers}
+        else:
+            names = [getattr(r, level) for r in readers]
+            if level == "source":
+                names = [*sources, *names]
+            groups = {name: [r for r in readers if getattr(r, level) == name] for name in names}
+            groups.pop("", None)  # readers of no source (a service taking calls only)
+        rows = {}
+        for name, members in groups.items():
+            merged = LatencyHistogram(digits=2)
+            for member in members:
+                merged.add(member.latency)
+            rows[name] = merged.stats()
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=LATENCY_COLUMNS)
+        frame.index.name = level
+        tables[level] = frame.astype({"count": int})
+    return tables
 
 
 def _json_safe(value: Any) -> Any:
@@ -119,6 +160,23 @@ class Results:
     variant: str = ""
     # Model-specific tables by name, e.g. "kafka.assignments" (who owned which partition when).
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # Latency statistics by "source", "consumer" and "replica" (latency_tables).
+    latencies: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # What the time series hold, by kind: "ready", "in_flight", "backlog", "retained", and a
+    # model's or a service's own ("kafka.lag", "service.success"...) -> their columns.
+    series: dict[str, list[str]] = field(default_factory=dict)
+
+    def columns_of(self, kind: str) -> list[str]:
+        """The time-series columns of one kind ([] when the run has none)."""
+        return list(self.series.get(kind, ()))
+
+    def latency_by(self, level: str) -> pd.DataFrame:
+        """End-to-end latency by "source", "consumer" or "replica": a DataFrame indexed by
+        name, one row for every one of them (count 0 where nothing was processed), with
+        count, mean, p50, p95, p99 and max in seconds."""
+        if level not in LATENCY_LEVELS:
+            raise ValueError(f"latency_by takes one of {', '.join(LATENCY_LEVELS)}, not {level!r}")
+        return self.latencies[level].copy()
 
     @property
     def label(self) -> str:

@@ -22,7 +22,7 @@ def run_with(*faults: dict[str, Any]) -> sim.Results:
 def group_lag(results: sim.Results, at: float) -> float:
     frame = results.timeseries
     row = frame.iloc[(frame["time"] - at).abs().argmin()]
-    return sum(row[c] for c in frame.columns if c.startswith("lag.billing."))
+    return sum(row[c] for c in frame.columns if c.startswith("kafka.lag.billing."))
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import sim
+from sim.viz import variant_charts
 from sim.viz.charts import write_variant_charts
-from sim.viz.compare import compare_charts
 from tests.helpers import ROOT
 
 SCENARIOS = ROOT / "scenarios"
@@ -86,9 +86,9 @@ def test_crash_redelivery_shows_one_loss_one_duplicate_one_catch(
 def test_guarantee_charts_are_drawn(
     runs: dict[str, dict[str, sim.Results]], tmp_path: Path
 ) -> None:
-    charts = compare_charts(runs["crash_redelivery"])
+    charts = variant_charts(runs["crash_redelivery"])
     assert {"effects", "message_timeline"} <= set(charts)
-    assert "message_timeline" not in compare_charts(runs["exactly_once"])  # not traced
+    assert "message_timeline" not in variant_charts(runs["exactly_once"])  # not traced
     written = write_variant_charts(runs["crash_redelivery"], tmp_path, "crash_redelivery_")
     names = {p.name for p in written}
     assert {"crash_redelivery_effects.png", "crash_redelivery_message_timeline.png"} <= names

@@ -10,8 +10,8 @@ import pytest
 
 import sim
 from sim.scenario import ScenarioError, apply_overrides, parse_assignment
+from sim.viz import variant_charts
 from sim.viz.charts import scenario_charts
-from sim.viz.kafka import kafka_compare_charts
 from sim.viz.style import save
 from tests.helpers import ROOT
 
@@ -127,12 +127,12 @@ def test_dotted_kafka_keys_are_overridden_whole() -> None:
 def test_lag_columns_and_tables() -> None:
     results = sim.run(sim.Scenario.from_dict(_data()))
     assert results.conservation_gap() == 0
-    columns = [c for c in results.timeseries.columns if c.startswith("lag.")]
-    assert columns == [f"lag.c.events-{p}" for p in range(3)]
+    columns = [c for c in results.timeseries.columns if c.startswith("kafka.lag.")]
+    assert columns == [f"kafka.lag.c.events-{p}" for p in range(3)]
     offsets = results.tables["kafka.offsets"].set_index("partition")
     last = results.timeseries.iloc[-1]
     for p in range(3):
-        assert last[f"lag.c.events-{p}"] == offsets.loc[p, "lag"]
+        assert last[f"kafka.lag.c.events-{p}"] == offsets.loc[p, "lag"]
         assert (
             offsets.loc[p, "lag"] == offsets.loc[p, "high_watermark"] - offsets.loc[p, "committed"]
         )
@@ -261,9 +261,10 @@ def test_kafka_charts_are_drawn_when_their_data_is_there(tmp_path: Path) -> None
     runs = {name: sim.run(variant) for name, variant in scenario.variant_scenarios().items()}
     single = scenario_charts(runs["two"])
     assert {"consumer_lag", "partition_assignment"} <= set(single)
-    assert "queue_depth" not in single  # a stream has no queue depth
-    compared = kafka_compare_charts(runs)
+    assert "queue_depth" not in single  # the per-partition lag chart supersedes it
+    compared = variant_charts(runs)
     assert {"compare_lag", "partition_assignment", "throughput_vs_consumers"} <= set(compared)
+    assert "scaling" not in compared and "compare_queue_depth" not in compared  # superseded
     for name, draw in {**single, **compared}.items():
         fig = draw()
         titles = [ax.get_title() for ax in fig.axes]

@@ -43,7 +43,7 @@ def test_timeseries_is_sampled_at_the_interval_with_a_final_row() -> None:
     times = results.timeseries["time"].to_numpy()
     assert times[0] == 0 and times[-1] == 100.0
     np.testing.assert_allclose(np.diff(times[:-1]), 7.0)
-    assert {"produced_rate", "throughput", "depth.q", "unacked.q"} <= set(
+    assert {"produced_rate", "throughput", "ready.q", "in_flight.q", "backlog"} <= set(
         results.timeseries.columns
     )
     # the sampled rates integrate back to the counts

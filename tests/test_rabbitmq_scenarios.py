@@ -61,8 +61,8 @@ def test_work_queue_fair_dispatch_follows_speed_and_greedy_splits_evenly() -> No
     # The slow worker was handed about half the jobs but can only finish about its capacity.
     assert greedy["processed_by"]["slow-worker"] < 1.2 * slow_capacity < half
     assert greedy["backlog_at_end"] > 0.5 * (half - slow_capacity)
-    assert runs["greedy-unlimited"].timeseries["unacked.jobs"].max() > 100
-    assert runs["fair-prefetch-1"].timeseries["unacked.jobs"].max() <= 2  # 1 per worker
+    assert runs["greedy-unlimited"].timeseries["in_flight.jobs"].max() > 100
+    assert runs["fair-prefetch-1"].timeseries["in_flight.jobs"].max() <= 2  # 1 per worker
 
 
 def test_pubsub_topic_routes_by_facility_and_severity() -> None:

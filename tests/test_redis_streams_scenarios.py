@@ -117,7 +117,7 @@ def test_entries_trimmed_before_the_group_read_them_are_dropped() -> None:
     results = _run(data)
     s = results.summary
     assert s["dropped"] > 0
-    assert results.timeseries["length.s"].max() <= 5  # exact MAXLEN
+    assert results.timeseries["retained.s"].max() <= 5  # exact MAXLEN
     assert s["processed"] + s["dropped"] + s["backlog_at_end"] == s["produced"]
     assert results.conservation_gap() == 0
 
@@ -138,7 +138,8 @@ def test_noack_consumer_crash_loses_what_it_held() -> None:
     )
     results = _run(data)
     assert results.summary["lost"] > 0
-    assert results.timeseries["pending.g"].max() == 0  # NOACK: nothing ever pending
+    # NOACK: nothing stays pending, in flight is only what the consumer holds (COUNT 10)
+    assert results.timeseries["in_flight.s/g"].max() <= 10
     assert results.conservation_gap() == 0
 
 
@@ -167,11 +168,11 @@ def test_claim_scenario_pending_entries_stay_stuck_without_xautoclaim() -> None:
     late = lambda r: r.timeseries[r.timeseries["time"] > 45.0]  # noqa: E731 - backlog drained
     # nobody takes the crashed consumer's pending entries: they never leave the PEL
     assert stuck.summary["redelivered"] == 0
-    assert late(stuck)["pending.billing"].min() > 0
-    assert stuck.summary["backlog_at_end"] >= late(stuck)["pending.billing"].min()
+    assert late(stuck)["in_flight.orders/billing"].min() > 0
+    assert stuck.summary["backlog_at_end"] >= late(stuck)["in_flight.orders/billing"].min()
     # XAUTOCLAIM hands them to a live consumer: redelivered, processed, the PEL empties
-    assert claimed.summary["redelivered"] >= late(stuck)["pending.billing"].min()
-    assert late(claimed)["pending.billing"].min() == 0
+    assert claimed.summary["redelivered"] >= late(stuck)["in_flight.orders/billing"].min()
+    assert late(claimed)["in_flight.orders/billing"].min() == 0
     assert claimed.summary["backlog_at_end"] < stuck.summary["backlog_at_end"]
     assert claimed.summary["processed"] > stuck.summary["processed"]
     assert crash < 45.0

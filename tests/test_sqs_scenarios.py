@@ -31,7 +31,7 @@ def test_every_variant_of_the_scenario_conserves_messages() -> None:
     assert set(runs) == {"long-timeout", "short-timeout", "short-timeout-redrive"}
     for results in runs.values():
         assert results.conservation_gap() == 0
-        assert {"depth.work", "inflight.work", "depth.work-dlq"} <= set(results.timeseries)
+        assert {"ready.work", "in_flight.work", "ready.work-dlq"} <= set(results.timeseries)
 
 
 def test_same_seed_same_results() -> None:
@@ -79,7 +79,7 @@ def test_service_longer_than_the_timeout_duplicates_and_redrives_every_message()
     assert s["delivered"] == s["processed_total"] == 2 * produced
     assert s["acked"] == 0
     assert s["redriven.work"] == produced
-    assert results.timeseries["depth.dlq"].iloc[-1] == produced
+    assert results.timeseries["ready.dlq"].iloc[-1] == produced
     # Each one ends in the DLQ: dead-lettered although processed (twice: one duplicate each).
     assert s["dead_lettered"] == produced and s["processed"] == 0
     assert s["duplicates"] == produced
@@ -137,7 +137,7 @@ def test_fifo_single_group_is_processed_in_send_order_one_at_a_time() -> None:
     trace = results.trace
     processed = trace[trace["event"] == "processed"]["message_id"].tolist()
     assert processed == sorted(processed) and len(processed) > 100
-    assert results.timeseries["inflight.jobs.fifo"].max() <= 1  # one group: one in flight
+    assert results.timeseries["in_flight.jobs.fifo"].max() <= 1  # one group: one in flight
     assert results.conservation_gap() == 0
 
 
@@ -162,7 +162,7 @@ def test_fifo_groups_keep_their_own_order() -> None:
         )
     )
     # More than one message in flight at a time is possible only across groups.
-    assert 1 < results.timeseries["inflight.jobs.fifo"].max() <= 3 * 3
+    assert 1 < results.timeseries["in_flight.jobs.fifo"].max() <= 3 * 3
     assert results.summary["duplicates"] == 0
     assert results.conservation_gap() == 0
 

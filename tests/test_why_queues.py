@@ -54,7 +54,7 @@ def test_coupling_sync_fails_while_b_is_down_and_async_does_not_notice() -> None
     assert window(asynchronous, "latency_p99.A", down[0], slow[1]).max() < 2 * calm
     assert window(asynchronous, "success_rate.A", down[0], slow[1]).min() == 1.0
     # B's backlog grows through the fault and drains once B is back; nothing is lost.
-    backlog = window(asynchronous, "backlog.B", down[0], slow[1])
+    backlog = window(asynchronous, "waiting.B", down[0], slow[1])
     rate = sim.load_scenario(SCENARIOS / "coupling.yaml").clients[0].rate
     assert backlog.max() > 0.8 * rate * (down[1] - down[0])
     summary = asynchronous.summary
@@ -74,7 +74,7 @@ def test_resilience_queue_keeps_messages_the_sync_chain_fails() -> None:
     assert summary["processed"] == summary["produced"] - summary["backlog_at_end"]
     assert summary["backlog_at_end"] < 0.01 * summary["produced"]
     # The messages waited: the queue held about a crash's worth of them at its peak.
-    assert window(asynchronous, "backlog.B", start, end).max() > 0.8 * expected
+    assert window(asynchronous, "waiting.B", start, end).max() > 0.8 * expected
 
 
 def test_scalability_throughput_stops_rising_past_the_knee() -> None:
@@ -101,8 +101,8 @@ def test_load_leveling_queue_drains_as_the_formula_says() -> None:
     capacity = consumer.workers / consumer.service_time.mean
     asynchronous, sync = runs("load_leveling")["async"], runs("load_leveling")["sync"]
     frame = asynchronous.timeseries
-    excess = frame.loc[frame["time"] >= spike_end, "backlog.B"].iloc[0]
-    empty = frame[(frame["time"] > spike_end) & (frame["backlog.B"] == 0)]
+    excess = frame.loc[frame["time"] >= spike_end, "waiting.B"].iloc[0]
+    empty = frame[(frame["time"] > spike_end) & (frame["waiting.B"] == 0)]
     drain = empty["time"].iloc[0] - spike_end
     assert drain == pytest.approx(excess / (capacity - client.rate), rel=0.10)
     # Consumers worked flat out, not harder, the whole drain long.

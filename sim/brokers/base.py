@@ -94,6 +94,10 @@ class BrokerRuntime(Protocol):
         """Every source a consumer group reads, for the measures."""
         ...
 
+    def source_of(self, consumer: Any) -> str:
+        """The name of the source a scenario consumer reads (as in `sources()`)."""
+        ...
+
     def retained(self) -> Mapping[str, Callable[[], int]]:
         """Logs only: records stored per topic or stream, consumed or not."""
         ...

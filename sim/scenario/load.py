@@ -17,7 +17,7 @@ from sim.scenario.overrides import apply_overrides
 from sim.scenario.schema import Scenario
 from sim.services.config import reference_errors as service_reference_errors
 
-__all__ = ["load_scenario", "validate"]
+__all__ = ["load_scenario", "on_broker", "validate"]
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -53,6 +53,24 @@ def validate(data: Any, source: str = "") -> Scenario:
     scenario._source = source
     variant_scenarios(scenario)  # a variant that does not validate is an error in the file
     return scenario
+
+
+def on_broker(scenario: Scenario, broker: dict[str, Any], name: str | None = None) -> Scenario:
+    """The same producers, consumers, services and faults on another broker (`broker`, a
+    `broker:` section): the fields the new broker does not read are left out, so the traffic
+    (seed, arrivals, service times) is the same and a comparison across brokers is fair."""
+    spec = spec_of(broker["type"])
+    raw = scenario.raw
+    raw["name"] = name or f"{scenario.name}_{spec.type}"
+    raw["broker"] = broker
+    models = {"producers": spec.producer, "consumers": spec.consumer}
+    for kind, model in models.items():
+        keys = {f.alias or n: n for n, f in model.model_fields.items()}
+        for item in raw.get(kind, []):
+            for key in list(item):
+                if key not in keys or not spec.reads_field(kind, keys[key]):
+                    del item[key]
+    return validate(raw, scenario.source)
 
 
 def variant_scenarios(scenario: Scenario) -> dict[str, Scenario]:

@@ -93,6 +93,13 @@ class Scenario(StrictModel):
 
         return variant_scenarios(self)
 
+    def on_broker(self, broker: dict[str, Any], name: str | None = None) -> Scenario:
+        """The same traffic on another broker: `broker` is a `broker:` section; the producer
+        and consumer fields that broker does not read are left out."""
+        from sim.scenario.load import on_broker
+
+        return on_broker(self, broker, name)
+
     def override(self, changes: dict[str, Any]) -> Scenario:
         """A new scenario with values replaced at dotted paths, e.g. {"consumers.0.replicas": 4}."""
         from sim.scenario.overrides import apply_overrides

@@ -85,17 +85,19 @@ class Service:
         if breaker is not None:
             for callee in self.callees:
                 self.breakers[callee.name] = found = Breaker(breaker)
-                self.recorder.gauge(f"breaker.{self.name}.{callee.name}", lambda b=found: b.state)
+                self.recorder.gauge(
+                    f"breaker.{self.name}.{callee.name}", lambda b=found: b.state, "service.breaker"
+                )
 
     def _gauges(self) -> None:
         gauge, name, now = self.recorder.gauge, self.name, lambda: self.env.now
-        gauge(f"busy.{name}", lambda: self.busy)
-        gauge(f"backlog.{name}", self.backlog)
-        gauge(f"success_rate.{name}", lambda: self.view.roll(now()).success_rate)
-        gauge(f"latency_p99.{name}", lambda: self.view.roll(now()).p99)
-        gauge(f"latency_mean.{name}", lambda: self.view.roll(now()).mean)
+        gauge(f"busy.{name}", lambda: self.busy, "service.busy")
+        gauge(f"waiting.{name}", self.waiting, "service.waiting")
+        gauge(f"success_rate.{name}", lambda: self.view.roll(now()).success_rate, "service.success")
+        gauge(f"latency_p99.{name}", lambda: self.view.roll(now()).p99, "service.latency_p99")
+        gauge(f"latency_mean.{name}", lambda: self.view.roll(now()).mean, "service.latency_mean")
 
-    def backlog(self) -> int:
+    def waiting(self) -> int:
         """Work waiting for it: its line, plus the ready messages of the queue it consumes."""
         waiting = len(self.line)
         if self._port is not None and self.config.consumes is not None:

@@ -1,6 +1,7 @@
 """Charts drawn from Results and topology graphs only, never from a running model."""
 
-from sim.viz.charts import scenario_charts, write_charts, write_variant_charts
+from sim.viz.catalog import CATALOG, Chart
+from sim.viz.charts import scenario_charts, variant_charts, write_charts, write_variant_charts
 from sim.viz.compare import plot_compare_depth, plot_compare_latency, plot_delivery_outcomes
 from sim.viz.consumers import plot_compare_messages_per_consumer, plot_messages_per_consumer
 from sim.viz.experiments import (
@@ -24,6 +25,8 @@ from sim.viz.timeseries import plot_queue_depth
 from sim.viz.topology import plot_topology
 
 __all__ = [
+    "CATALOG",
+    "Chart",
     "plot_compare_depth",
     "plot_compare_lag",
     "plot_compare_latency",
@@ -47,6 +50,7 @@ __all__ = [
     "plot_topology",
     "processing_rate",
     "scenario_charts",
+    "variant_charts",
     "write_charts",
     "write_variant_charts",
 ]

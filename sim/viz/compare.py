@@ -9,15 +9,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from sim.results import Results
-from sim.viz.consumers import has_several_consumers, plot_compare_messages_per_consumer
-from sim.viz.experiments import experiment_charts
-from sim.viz.guarantees import guarantee_charts
 from sim.viz.style import line_styles, new_figure, subtitle
-from sim.viz.timeline import has_timeline, plot_message_timeline
 from sim.viz.timeseries import time_axis
 
 __all__ = [
-    "compare_charts",
     "plot_compare_depth",
     "plot_compare_latency",
     "plot_delivery_outcomes",
@@ -70,14 +65,13 @@ def plot_compare_depth(runs: Mapping[str, Results]) -> Figure:
     """Total ready messages over time, one line per variant."""
 
     def depth(results: Results) -> Any:
-        frame = results.timeseries
-        return frame[[c for c in frame.columns if c.startswith("depth.")]].sum(axis=1)
+        return results.timeseries[results.columns_of("ready")].sum(axis=1)
 
     fig, _ax = plot_variant_totals(
         runs,
         depth,
         "queue depth by variant",
-        "ready messages, all queues (count)",
+        "ready messages, all sources (count)",
         "Same seed for every variant, so they differ only by what the variant changes.",
     )
     return fig
@@ -151,27 +145,3 @@ def plot_delivery_outcomes(runs: Mapping[str, Results]) -> Figure:
     ax.legend(fontsize=8)
     subtitle(fig, "Same seed for every variant: the difference is what the variant changes.")
     return fig
-
-
-def compare_charts(runs: Mapping[str, Results]) -> dict[str, Callable[[], Figure]]:
-    return {
-        "compare_queue_depth": lambda: plot_compare_depth(runs),
-        "compare_latency_cdf": lambda: plot_compare_latency(runs),
-        **(
-            {"compare_messages_per_consumer": lambda: plot_compare_messages_per_consumer(runs)}
-            if any(has_several_consumers(r) for r in runs.values())
-            else {}
-        ),
-        **(
-            {"delivery_outcomes": lambda: plot_delivery_outcomes(runs)}
-            if any(r.summary.get("duplicates", 0) for r in runs.values())
-            else {}
-        ),
-        **experiment_charts(runs),  # timeline, spike, outcomes, scaling: when their data is there
-        **guarantee_charts(runs),  # effects lost / once / duplicated, with a ledger
-        **(
-            {"message_timeline": lambda: plot_message_timeline(runs)}
-            if runs and all(has_timeline(r) for r in runs.values())
-            else {}
-        ),
-    }

@@ -1,7 +1,7 @@
 """Charts of the "why message queues" experiments: variants of services side by side.
 
 Everything is read from Results: the sampled series (`success_rate.<service>`,
-`latency_p99.<service>`, `busy.<service>`, `backlog.<service>`, `throughput`...), the fault
+`latency_p99.<service>`, `busy.<service>`, `waiting.<service>`, `throughput`...), the fault
 events and the topology graph (which service the clients call, what it calls or feeds).
 """
 
@@ -21,9 +21,12 @@ from sim.viz.style import line_styles, new_figure, subtitle
 from sim.viz.timeseries import time_axis
 
 __all__ = [
+    "consumer_count",
     "entry_and_downstream",
-    "experiment_charts",
     "fault_windows",
+    "has_services",
+    "has_spike",
+    "outcomes_differ",
     "plot_outcomes",
     "plot_scaling",
     "plot_service_timeline",
@@ -157,7 +160,7 @@ def plot_service_timeline(runs: Mapping[str, Results]) -> Figure:
 
     def waiting(results: Results) -> pd.Series | None:
         name = entry_and_downstream(results)[1]
-        return None if name is None else _column(results.timeseries, f"backlog.{name}")
+        return None if name is None else _column(results.timeseries, f"waiting.{name}")
 
     _panel_lines(backlog, runs, waiting, scale)
     backlog.set_ylabel(f"{downstream or 'downstream'}: backlog\n(requests waiting)")
@@ -212,7 +215,7 @@ def plot_spike(runs: Mapping[str, Results]) -> Figure:
     latency.set_ylabel(f"{entry}: p99 response\ntime (s, log)")
     latency.set_yscale("log")
 
-    _panel_lines(backlog, runs, lambda r: _column(r.timeseries, f"backlog.{downstream}"), scale)
+    _panel_lines(backlog, runs, lambda r: _column(r.timeseries, f"waiting.{downstream}"), scale)
     backlog.set_ylabel(f"{downstream}: backlog\n(requests waiting)")
     backlog.set_ylim(bottom=0)
 
@@ -236,7 +239,7 @@ def plot_spike(runs: Mapping[str, Results]) -> Figure:
     return fig
 
 
-def _outcomes_differ(runs: Mapping[str, Results]) -> bool:
+def outcomes_differ(runs: Mapping[str, Results]) -> bool:
     """Do the variants lose different numbers of messages (lost, rejected, dropped...), and
     enough of them (2% of a variant's messages) for a bar of all messages to show it?"""
     keys = [key for key, _label, _hatch in _OUTCOMES if key not in ("processed", "backlog_at_end")]
@@ -251,7 +254,7 @@ def _outcomes_differ(runs: Mapping[str, Results]) -> bool:
 
 def plot_outcomes(runs: Mapping[str, Results]) -> Figure:
     """What became of every request, per variant: one stacked bar of final states."""
-    what = "requests" if all(_has_services(r) for r in runs.values()) else "messages"
+    what = "requests" if all(has_services(r) for r in runs.values()) else "messages"
     fig, ax = new_figure(9.0, 1.8 + 0.6 * len(runs))
     names = list(runs)
     left = np.zeros(len(names))
@@ -295,7 +298,7 @@ def plot_outcomes(runs: Mapping[str, Results]) -> Figure:
     return fig
 
 
-def _consumer_count(results: Results) -> int:
+def consumer_count(results: Results) -> int:
     graph = results.topology
     return sum(
         int(data.get("replicas", 1))
@@ -306,7 +309,7 @@ def _consumer_count(results: Results) -> int:
 
 def plot_scaling(runs: Mapping[str, Results]) -> Figure:
     """Throughput and p99 latency against the number of consumers, one point per variant."""
-    points = sorted((_consumer_count(r), r) for r in runs.values())
+    points = sorted((consumer_count(r), r) for r in runs.values())
     counts = [n for n, _ in points]
     throughput = [processing_rate(r) for _, r in points]
     p99 = [r.summary["latency_p99"] for _, r in points]
@@ -354,32 +357,12 @@ def _offered(results: Results) -> float:
     return _rate_after_warmup(results, "produced_rate")
 
 
-def _has_services(results: Results) -> bool:
-    return any(c.startswith("success_rate.") for c in results.timeseries.columns)
+def has_services(results: Results) -> bool:
+    """Whether the run had synchronous services (their series are declared)."""
+    return bool(results.columns_of("service.success"))
 
 
-def _has_spike(results: Results) -> bool:
+def has_spike(results: Results) -> bool:
+    """Whether the offered load spikes (peak over four times the median rate)."""
     rate = results.timeseries["produced_rate"]
     return bool(len(rate) > 10 and rate.max() > 4 * max(rate.median(), 1e-9))
-
-
-def experiment_charts(
-    runs: Mapping[str, Results], compare: bool = True
-) -> dict[str, Callable[[], Figure]]:
-    """The charts whose data are in these runs: a spike chart when the load spikes, else a
-    service timeline for runs with services; with several variants, their outcomes, and the
-    scaling chart when they differ in their number of consumers."""
-    charts: dict[str, Callable[[], Figure]] = {}
-    if not runs:
-        return charts
-    with_services = all(_has_services(r) for r in runs.values())
-    if with_services and any(_has_spike(r) for r in runs.values()):
-        charts["spike"] = lambda: plot_spike(runs)
-    elif with_services:
-        charts["timeline"] = lambda: plot_service_timeline(runs)
-    if compare and len(runs) > 1 and (with_services or _outcomes_differ(runs)):
-        charts["outcomes"] = lambda: plot_outcomes(runs)
-    counts = {_consumer_count(r) for r in runs.values()}
-    if compare and len(runs) >= 3 and len(counts) == len(runs):
-        charts["scaling"] = lambda: plot_scaling(runs)
-    return charts

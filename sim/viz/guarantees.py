@@ -19,7 +19,6 @@ from sim.results import Results
 from sim.viz.style import new_figure, subtitle
 
 __all__ = [
-    "guarantee_charts",
     "has_ledger",
     "plot_effect_matrix",
     "plot_effects",
@@ -197,10 +196,3 @@ def plot_strategy_cost(
     fig.suptitle(title or "What each strategy costs")
     subtitle(fig, "Mean over independent runs; error bars: 95% CI of the mean.")
     return fig
-
-
-def guarantee_charts(runs: Mapping[str, Results]) -> dict[str, Callable[[], Figure]]:
-    """The charts whose data are in these runs: the effects chart for runs with a ledger."""
-    if runs and all(has_ledger(r) for r in runs.values()):
-        return {"effects": lambda: plot_effects(runs)}
-    return {}

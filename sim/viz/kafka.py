@@ -1,10 +1,10 @@
 """Kafka charts: consumer lag per partition, partition assignment over time, throughput against the
-number of consumers, and what failures cost by variant. Drawn from Results only: the `lag.*`
-time series, the `kafka.*` tables and the summary."""
+number of consumers. Drawn from Results only: its "kafka.lag" series, the `kafka.*` tables and
+the summary."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -13,14 +13,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from sim.results import Results
-from sim.viz.compare import plot_delivery_outcomes, plot_variant_totals
+from sim.viz.compare import plot_variant_totals
 from sim.viz.experiments import processing_rate
 from sim.viz.style import line_styles, new_figure, subtitle
 from sim.viz.timeseries import time_axis
 
 __all__ = [
-    "kafka_compare_charts",
-    "kafka_scenario_charts",
+    "assignment_changes",
     "lag_columns",
     "plot_compare_lag",
     "plot_consumer_lag",
@@ -33,13 +32,27 @@ _FILLS = ["#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#fcbba1", "#d9d9d9", "#ff
 
 
 def lag_columns(results: Results) -> dict[str, list[str]]:
-    """group -> its `lag.<group>.<topic>-<p>` columns, in partition order."""
+    """group -> its `kafka.lag.<group>.<topic>-<p>` columns (the run's "kafka.lag" series),
+    in partition order."""
     groups: dict[str, list[str]] = {}
-    for column in results.timeseries.columns:
-        if column.startswith("lag."):
-            group = column[len("lag.") :].rsplit(".", 1)[0]
-            groups.setdefault(group, []).append(column)
+    for column in results.columns_of("kafka.lag"):
+        group = column.removeprefix("kafka.lag.").rsplit(".", 1)[0]
+        groups.setdefault(group, []).append(column)
     return groups
+
+
+def assignment_changes(results: Results) -> bool:
+    """Whether the partition assignment chart has something to show: a partition that changed
+    owner, or a member of the group left without partitions."""
+    table = results.tables.get("kafka.assignments")
+    if table is None or table.empty:
+        return False
+    owners = table.groupby(["group", "topic", "partition"])["member"].nunique()
+    members = results.tables.get("kafka.members", pd.DataFrame(columns=["group", "member"]))
+    idle = set(zip(members["group"], members["member"], strict=True)) - set(
+        zip(table["group"], table["member"], strict=True)
+    )
+    return bool((owners > 1).any() or idle or len(table) > len(owners))
 
 
 def _mark_events(ax: Axes, results: Results, scale: float) -> None:
@@ -235,33 +248,3 @@ def plot_compare_lag(runs: Mapping[str, Results]) -> Figure:
     first = next(iter(runs.values()))
     _mark_events(ax, first, time_axis(max(r.duration for r in runs.values()))[0])
     return fig
-
-
-def kafka_scenario_charts(results: Results) -> dict[str, Callable[[], Figure]]:
-    """The Kafka charts a single run's data allows."""
-    charts: dict[str, Callable[[], Figure]] = {}
-    if lag_columns(results):
-        charts["consumer_lag"] = lambda: plot_consumer_lag(results)
-    table = results.tables.get("kafka.assignments")
-    if table is not None and not table.empty:
-        charts["partition_assignment"] = lambda: plot_partition_assignment(results)
-    return charts
-
-
-def kafka_compare_charts(runs: Mapping[str, Results]) -> dict[str, Callable[[], Figure]]:
-    """The Kafka charts comparing a scenario's variants, when their data is there."""
-    values = list(runs.values())
-    if not values or not all(lag_columns(r) for r in values):
-        return {}
-    charts: dict[str, Callable[[], Figure]] = {"compare_lag": lambda: plot_compare_lag(runs)}
-    consumers = {r.summary.get("kafka.consumers") for r in values}
-    if None not in consumers and len(consumers) > 1:
-        charts["throughput_vs_consumers"] = lambda: plot_throughput_vs_consumers(runs)
-    if any(r.summary.get(k, 0) for r in values for k in ("duplicates", "lost", "expired")):
-        charts["delivery_outcomes"] = lambda: plot_delivery_outcomes(runs)
-    with_table = [r for r in values if "partition_assignment" in kafka_scenario_charts(r)]
-    if with_table:
-        # The variant with the most members shows most (idle members, more rebalances).
-        busiest = max(with_table, key=lambda r: len(r.tables.get("kafka.members", ())))
-        charts["partition_assignment"] = lambda: plot_partition_assignment(busiest)
-    return charts

@@ -22,7 +22,7 @@ def time_axis(duration: float) -> tuple[float, str]:
 def plot_queue_depth(results: Results) -> Figure:
     """Ready messages per queue over time (one line per queue)."""
     frame = results.timeseries
-    columns = [c for c in frame.columns if c.startswith("depth.")]
+    columns = results.columns_of("ready")
     scale, unit = time_axis(results.duration)
     fig, ax = new_figure()
     styles = line_styles()
@@ -32,7 +32,7 @@ def plot_queue_depth(results: Results) -> Figure:
         ax.plot(
             frame["time"] / scale,
             frame[column],
-            label=column.removeprefix("depth."),
+            label=column.removeprefix("ready."),
             markevery=markevery,
             markersize=4,
             linewidth=1.4,
@@ -47,7 +47,7 @@ def plot_queue_depth(results: Results) -> Figure:
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     if columns:
-        ax.legend(title="queue", loc="upper left", fontsize=8)
+        ax.legend(title="source", loc="upper left", fontsize=8)
     peak = results.summary["max_queue_depth"]
     subtitle(
         fig,

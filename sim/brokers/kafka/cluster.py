@@ -174,9 +174,13 @@ class Partition:
         self.epoch = 0
         settings = topic.settings
         self.log = PartitionLog(settings.segment_bytes, settings.segment_age, cluster.env.now)
-        # Reader slots: one per consumer group reading this partition, with its copy horizon.
+        # Reader slots: one per consumer group reading this partition, with its copy horizon,
+        # its fetch position (None until a member has one) and the records it has ready.
         self.readers: list[str] = []
         self.reader_start: list[int] = []
+        self.reader_position: list[int | None] = []
+        self._reader_ready: list[int] = []
+        self._reader_source: list[int] = []  # the recorder's slot of `<topic>/<group>`
         self._slots: dict[str, int] = {}
         self.waiters: list[Callable[[], None]] = []  # consumers waiting for new data
         self._acks: deque[tuple[int, Callable[[str], None]]] = deque()  # acks=all: (end, done)
@@ -231,14 +235,13 @@ class Partition:
         records = self.log.append(items, now, batch)
         batch.base_offset = records[0].offset
         self._remember(batch)
-        depth = self.log.count
         name = self.name
         first_time = not batch.published
         batch.published = True
         for record in records:
             if first_time:
                 recorder.published_message(record.msg, name)
-            recorder.enqueued(record.msg, name, depth)
+            recorder.enqueued(record.msg, name)
         leader = self.leader
         assert leader is not None
         self.leo[leader] = self.log.log_end_offset
@@ -296,6 +299,7 @@ class Partition:
         old, self.hw = self.hw, hw
         if self.readers:
             self._make_copies(old, hw)
+            self._refresh_all_ready()
         acks = self._acks
         while acks and acks[0][0] <= hw:
             _, done = acks.popleft()
@@ -329,6 +333,9 @@ class Partition:
             self._slots[group] = slot
             self.readers.append(group)
             self.reader_start.append(math.inf)
+            self.reader_position.append(None)
+            self._reader_ready.append(0)
+            self._reader_source.append(self.cluster.recorder.source(f"{self.topic.name}/{group}"))
         old = self.reader_start[slot]
         if start < old:
             self.reader_start[slot] = start
@@ -337,6 +344,34 @@ class Partition:
                     break
                 self._claim(record, slot)
         return slot
+
+    # ----- what each group has ready: committed records past its fetch position -----
+    def set_position(self, group: str, position: int) -> None:
+        """The group's fetch position here moved (a fetch, a reset, a seek)."""
+        slot = self._slots.get(group)
+        if slot is None:
+            slot = self.attach(group, position)
+        self.reader_position[slot] = position
+        self._refresh_ready(slot)
+
+    def ready_of(self, slot: int) -> int:
+        """Committed offsets past the group's position (records retention deleted from under
+        it excluded; on a compacted topic, offsets rather than records)."""
+        position = self.reader_position[slot]
+        if position is None:
+            return 0
+        return max(0, self.hw - max(position, self.log.log_start_offset))
+
+    def _refresh_ready(self, slot: int) -> None:
+        ready = self.ready_of(slot)
+        delta = ready - self._reader_ready[slot]
+        if delta:
+            self._reader_ready[slot] = ready
+            self.cluster.recorder.ready_add(self._reader_source[slot], delta)
+
+    def _refresh_all_ready(self) -> None:
+        for slot in range(len(self.readers)):
+            self._refresh_ready(slot)
 
     def _make_copies(self, old_hw: int, new_hw: int) -> None:
         starts = self.reader_start
@@ -414,6 +449,7 @@ class Partition:
             entries.clear()
             entries.extend(kept)
         self.hw = min(self.hw, cut)
+        self._refresh_all_ready()
         if truncated:
             cluster.recorder.count("kafka.truncated_records", len(truncated))
             cluster.records_gone(self, truncated, "lost", pending_survive=True)
@@ -669,6 +705,7 @@ class KafkaCluster:
                 if deleted:
                     self.recorder.count("kafka.retention_deleted", len(deleted))
                     self.records_gone(partition, deleted, "expired")
+                    partition._refresh_all_ready()
 
     def clean(self) -> None:
         """Compact every compacted topic: latest record per key in the closed segments."""

@@ -182,6 +182,7 @@ class KafkaConsumer:
         self._positions[tp] = position
         if not records:
             return
+        partition.set_position(self.reader, position)
         slot = partition.slot_of(self.reader)
         recorder, name = self.recorder, partition.name
         for record in records:
@@ -285,7 +286,9 @@ class KafkaConsumer:
 
     def _set_position(self, tp: TopicPartition, position: int) -> None:
         self._positions[tp] = position
-        self.cluster.partition(*tp).attach(self.reader, position)
+        partition = self.cluster.partition(*tp)
+        partition.attach(self.reader, position)
+        partition.set_position(self.reader, position)
 
     def position(self, tp: TopicPartition) -> int:
         """The offset of the next record `poll` will return from `tp`."""
@@ -365,6 +368,10 @@ class KafkaConsumer:
         else:
             with contextlib.suppress(ValueError):
                 in_hand.remove(record)
+
+    def in_hand(self, topic: str) -> int:
+        """Records of `topic` polled and not yet processed (not a Kafka call)."""
+        return sum(1 for r in self._in_hand if r.topic == topic)
 
     def crash(self) -> None:
         """Die at once: no commit, no LeaveGroup. The coordinator notices after

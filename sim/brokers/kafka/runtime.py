@@ -92,15 +92,16 @@ def build(ctx: RunContext) -> KafkaRuntime:
     ctx.recorder.count(
         "kafka.partitions", sum(t.partitions for t in config.topics if t.name in read)
     )
-    return KafkaRuntime(ctx, cluster)
+    return KafkaRuntime(ctx, cluster, apps)
 
 
 class KafkaRuntime:
     """The built Kafka model as the rest of the run sees it (sim/brokers/base.py)."""
 
-    def __init__(self, ctx: RunContext, cluster: KafkaCluster) -> None:
+    def __init__(self, ctx: RunContext, cluster: KafkaCluster, apps: list[ConsumerApp]) -> None:
         self.ctx = ctx
         self.cluster = cluster
+        self.apps = apps
         self._service_clients: dict[str, KafkaProducer] = {}
 
     def _client(self, name: str, settings: Any, network: Any) -> KafkaProducer:
@@ -154,11 +155,39 @@ class KafkaRuntime:
 
         return publish
 
+    def source_of(self, consumer: Any) -> str:
+        return f"{consumer.from_}/{consumer.group_id or consumer.name}"
+
     def sources(self) -> list[Source]:
-        return []
+        """One source per topic and consumer group, `<topic>/<group>`: ready, the committed
+        records past the group's fetch positions (summed over partitions); in flight, the
+        records its members polled and have not finished."""
+        found = []
+        for topic, group in dict.fromkeys(
+            (app.config.from_, app.settings.group_id) for app in self.apps
+        ):
+            partitions = self.cluster.topics[topic].partitions
+            members = [a for a in self.apps if a.settings.group_id == group]
+
+            def ready(parts: Any = partitions, g: Any = group) -> int:
+                total = 0
+                for p in parts:
+                    slot = p.slot_of(g)
+                    total += 0 if slot is None else p.ready_of(slot)
+                return total
+
+            def in_flight(apps: Any = members, t: str = topic) -> int:
+                return sum(a.in_hand(t) for a in apps)
+
+            found.append(Source(f"{topic}/{group}", ready, in_flight))
+        return found
 
     def retained(self) -> dict[str, Callable[[], int]]:
-        return {}
+        """Records stored per topic, consumed or not, until retention deletes them."""
+        return {
+            name: (lambda t=topic: sum(p.log.count for p in t.partitions))
+            for name, topic in self.cluster.topics.items()
+        }
 
 
 # ----- consumers -----
@@ -218,6 +247,13 @@ class ConsumerApp(Disturbance):
                     consumer.commit()
         except simpy.Interrupt:
             consumer.crash()
+
+    def in_hand(self, topic: str) -> int:
+        """Records of `topic` this replica polled and has not finished."""
+        consumer = self.consumer
+        if consumer is None or consumer.crashed:
+            return 0
+        return consumer.in_hand(topic)
 
     def work(self) -> Generator[Any, Any, None]:
         """Process one record: its service time (times any slowdown), again after a failure
@@ -338,8 +374,9 @@ def _broker_failure(
 
 # ----- what the run reports -----
 def _gauges(ctx: RunContext, cluster: KafkaCluster) -> None:
-    """Consumer lag per group and partition (`lag.<group>.<topic>-<p>`) and retained records
-    per topic (`records.<topic>`), sampled into the time series."""
+    """Consumer lag per group and partition (`kafka.lag.<group>.<topic>-<p>`, the committed
+    offset's distance from the high watermark, as kafka-consumer-groups shows it), sampled into
+    the time series: a Kafka-only extra beside the generic measures."""
     recorder, coordinator = ctx.recorder, cluster.coordinator
     groups: dict[str, str] = {}
     for consumer in ctx.scenario.consumers:
@@ -353,9 +390,7 @@ def _gauges(ctx: RunContext, cluster: KafkaCluster) -> None:
                 start = None if slot is None else partition.reader_start[slot]
                 return partition.lag(coordinator.committed(group, tp), start)
 
-            recorder.gauge(f"lag.{group}.{partition.name}", lag)
-    for name, topic in cluster.topics.items():
-        recorder.gauge(f"records.{name}", lambda t=topic: sum(p.log.count for p in t.partitions))
+            recorder.gauge(f"kafka.lag.{group}.{partition.name}", lag, "kafka.lag")
 
 
 def _tables(ctx: RunContext, cluster: KafkaCluster) -> None:

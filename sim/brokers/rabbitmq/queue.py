@@ -109,6 +109,7 @@ class ClassicQueue:
         self.consumers: list[ConsumerSlot] = []
         self.unacked = 0
         self.ready_bytes = 0
+        self._ready_slot = self.recorder.source(name)  # the exact ready count (sim/metrics.py)
         self.stage: SerialStage | None = None  # the queue process, when the cost model is on
         self._fresh: deque[Message] = deque()
         self._returned: list[tuple[int, Message]] = []  # heap by original arrival number
@@ -149,6 +150,7 @@ class ClassicQueue:
     def _take(self) -> Message:
         msg = self._pop()
         self.ready_bytes -= msg.size
+        self.recorder.ready_add(self._ready_slot, -1)
         return msg
 
     # ----- publishing -----
@@ -198,8 +200,10 @@ class ClassicQueue:
             # direct delivery first (deliver_or_enqueue, then maybe_drop_head).
             self.dispatch()
             self._drop_head()
-        # Reported after drop-head trimming, so the peak depth never exceeds the limit.
-        self.recorder.enqueued(msg, self.name, self.ready_count)
+        # Counted after drop-head trimming: the queue process trims in the same step, so the
+        # ready count never exceeds the limit.
+        self.recorder.ready_add(self._ready_slot, 1)
+        self.recorder.enqueued(msg, self.name)
         self.dispatch()
         return True
 
@@ -256,6 +260,7 @@ class ClassicQueue:
         for msg in survivors:
             self._push(msg)
             self.ready_bytes += msg.size
+        self.recorder.ready_add(self._ready_slot, len(survivors))
         self._schedule_expiry()
 
     # ----- consumers and dispatch -----
@@ -362,6 +367,7 @@ class ClassicQueue:
     def _return(self, msg: Message, closing: bool) -> None:
         self._push_returned(msg, closing)
         self.ready_bytes += msg.size
+        self.recorder.ready_add(self._ready_slot, 1)
 
     # ----- dead-lettering -----
     def dead_letter(self, msg: Message, reason: str) -> None:

@@ -40,9 +40,6 @@ def build(ctx: RunContext) -> RabbitMQRuntime:
         broker.queue_declare(queue.name, queue.arguments(), durable=queue.is_durable)
     for binding in config.bindings:
         broker.queue_bind(binding.queue, binding.exchange, binding.routing_key, binding.arguments)
-    for name, queue in broker.queues.items():
-        ctx.recorder.gauge(f"depth.{name}", lambda q=queue: q.ready_count)
-        ctx.recorder.gauge(f"unacked.{name}", lambda q=queue: q.unacked)
     for consumer in ctx.scenario.consumers:
         for replica in range(consumer.replicas):
             if effects is not None and consumer.name in effects:
@@ -90,11 +87,30 @@ class RabbitMQRuntime:
     def ready(self, queue: str) -> int:
         return self.broker.queues[queue].ready_count
 
+    def source_of(self, consumer: Any) -> str:
+        return str(consumer.from_)  # the queue
+
     def sources(self) -> list[Source]:
-        return []
+        """Every queue: ready messages, and in flight its unacked deliveries plus what auto-ack
+        consumers hold (the broker forgot those when it sent them)."""
+        found = []
+        for name, queue in self.broker.queues.items():
+            auto = [
+                c
+                for c in self.broker.connections
+                if isinstance(c, QueueConsumer) and c.auto_ack and c.config.from_ == name
+            ]
+            found.append(
+                Source(
+                    name,
+                    lambda q=queue: q.ready_count,
+                    lambda q=queue, held=auto: q.unacked + sum(c.held() for c in held),
+                )
+            )
+        return found
 
     def retained(self) -> dict[str, Callable[[], int]]:
-        return {}
+        return {}  # queues delete on ack: nothing is retained once consumed
 
 
 class BrokerNode(CrashOnly):
@@ -247,6 +263,10 @@ class QueueConsumer(Disturbance):
                     ack_link.send(settle, tag, True)
         except simpy.Interrupt:
             return
+
+    def held(self) -> int:
+        """Deliveries in this replica's hands: its prefetch buffer and the one in progress."""
+        return len(self.buffer) + (self._current is not None)
 
     def wait_for_work(self) -> Generator[Any, Any, None]:
         """Sleep until a delivery is in the buffer and the consumer is not down."""

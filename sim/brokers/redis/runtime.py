@@ -40,6 +40,7 @@ def build(ctx: RunContext) -> RedisStreamsBroker:
     for consumer in ctx.scenario.consumers:
         for replica in range(consumer.replicas):
             part = StreamConsumer(ctx, broker, consumer, replica)
+            broker.consumers.append(part)
             ctx.register_part(part, consumer.name, part.name)  # fault target
     return broker
 
@@ -63,24 +64,21 @@ class RedisStreamsBroker:
         for group in config.groups:
             self.server.xgroup_create(group.stream, group.name, group.start, mkstream=True)
             self.pending[(group.stream, group.name)] = {}
-        self._gauges(ctx)
+        self.consumers: list[StreamConsumer] = []
+        self._register_sources()
 
-    def _gauges(self, ctx: RunContext) -> None:
-        server, recorder = self.server, self.recorder
-        names = [g.name for g in self.config.groups]
-        for stream in self.config.streams:
-            recorder.gauge(f"length.{stream.name}", lambda s=stream.name: server.xlen(s))
-        for group in self.config.groups:
-            label = group.name if names.count(group.name) == 1 else f"{group.stream}.{group.name}"
-            state = lambda g=group: server.streams[g.stream].groups[g.name]  # noqa: E731
-            recorder.gauge(f"pending.{label}", lambda st=state: len(st().pel))
-            # the group's backlog: entries not yet delivered to it plus those pending in it
-            recorder.gauge(
-                f"depth.{label}",
-                lambda st=state, s=group.stream: (
-                    server.streams[s].count_after(st().last_id) + len(st().pel)
-                ),
-            )
+    def _register_sources(self) -> None:
+        """One source per (stream, group): `<stream>/<group>`, with its exact ready count kept
+        by deltas (XADD +1, a read of new entries -n, a trim of unread entries -n): counting
+        the entries after the group's last id on each change would cost a scan of the backlog."""
+        self.ready_slot: dict[tuple[str, str], int] = {
+            (g.stream, g.name): self.recorder.source(f"{g.stream}/{g.name}")
+            for g in self.config.groups
+        }
+        self._stream_slots: dict[str, list[int]] = {
+            s.name: [self.ready_slot[(s.name, g)] for g in self.groups[s.name]]
+            for s in self.config.streams
+        }
 
     # ----- the runtime's ports (sim/brokers/base.py) -----
     def sender(self, producer: RedisProducerConfig) -> Sender:
@@ -95,11 +93,33 @@ class RedisStreamsBroker:
 
         return publish
 
+    def source_of(self, consumer: Any) -> str:
+        return f"{consumer.from_}/{consumer.group}"
+
     def sources(self) -> list[Source]:
-        return []
+        """Ready: entries after the group's last-delivered id; in flight: its pending entries
+        (PEL), and what NOACK readers hold."""
+        found = []
+        for group in self.config.groups:
+            state = self.server.streams[group.stream].groups[group.name]
+            stream = self.server.streams[group.stream]
+            readers = [
+                c
+                for c in self.consumers
+                if c.noack and c.stream == group.stream and c.group == group.name
+            ]
+            found.append(
+                Source(
+                    f"{group.stream}/{group.name}",
+                    lambda st=stream, g=state: st.count_after(g.last_id),
+                    lambda g=state, rs=readers: len(g.pel) + sum(len(r.held) for r in rs),
+                )
+            )
+        return found
 
     def retained(self) -> dict[str, Callable[[], int]]:
-        return {}
+        server = self.server
+        return {s.name: (lambda n=s.name: server.xlen(n)) for s in self.config.streams}
 
     def xadder(self, stream: str) -> Any:
         """XADD of a producer's message: one copy per consumer group of the stream."""
@@ -107,6 +127,7 @@ class RedisStreamsBroker:
         extra_groups = max(0, len(self.groups[stream]) - 1)
         recorder, xadd = self.recorder, self.server.xadd
         maxlen, approx = config.maxlen, config.approximate
+        slots, ready_add = self._stream_slots[stream], recorder.ready_add
 
         def send(msg: Message) -> None:
             copies = [msg]
@@ -116,9 +137,10 @@ class RedisStreamsBroker:
                 copies.append(twin)
             recorder.published_message(msg, stream)
             xadd(stream, copies, "*", maxlen=maxlen, approximate=approx)
-            length = self.server.xlen(stream)
+            for slot in slots:  # a new entry is unread by every group
+                ready_add(slot, 1)
             for copy in copies:
-                recorder.enqueued(copy, stream, length)
+                recorder.enqueued(copy, stream)
 
         return send
 
@@ -132,6 +154,8 @@ class RedisStreamsBroker:
         index = 0 if group is None else self.copy_index(stream, group.name)
         for _stream_id, copies in entries:
             self.recorder.dropped(copies[index], stream)
+        if group is not None:
+            self.recorder.ready_add(self.ready_slot[(stream, group.name)], -len(entries))
 
 
 class StreamConsumer(Disturbance):
@@ -163,7 +187,8 @@ class StreamConsumer(Disturbance):
         self._to_consumer = ctx.link(owner, "broker_to_consumer", config.network)
         self._to_broker = ctx.link(owner, "consumer_to_broker", config.network)
         self.init_disturbance(ctx, owner)
-        self._held: list[Message] = []  # read, not yet finished (lost on a crash with NOACK)
+        self.held: list[Message] = []  # read, not yet finished (lost on a crash with NOACK)
+        self._ready_slot = broker.ready_slot[(self.stream, self.group)]
         self.crashed = False
         self.process = self.env.process(self.run())
 
@@ -195,6 +220,8 @@ class StreamConsumer(Disturbance):
                         self.group, name, {self.stream: ">"}, self.count, block, self.noack
                     )
                     entries = reply[0][1] if reply else []
+                    if entries:  # new entries: no longer unread by the group
+                        self.recorder.ready_add(self._ready_slot, -len(entries))
                 if not entries:
                     continue
                 yield from self._receive(entries)
@@ -209,7 +236,7 @@ class StreamConsumer(Disturbance):
             self.recorder,
             self.name,
             self.pending,
-            self._held,
+            self.held,
         )
         for stream_id, copies in entries:
             if copies is None:  # deleted while pending: nothing to process
@@ -233,7 +260,7 @@ class StreamConsumer(Disturbance):
                 continue
             msg = copies[self.copy]
             yield env.timeout(self.service_time() * self.slowdown)
-            self._held.remove(msg)
+            self.held.remove(msg)
             if self.failed():
                 recorder.count("consumer_failures")
                 if self.noack:
@@ -265,9 +292,9 @@ class StreamConsumer(Disturbance):
             return
         self.crashed = True
         if self.noack:
-            for msg in self._held:
+            for msg in self.held:
                 self.recorder.lost(msg, self.name)
-        self._held.clear()
+        self.held.clear()
         if self.process.is_alive:
             self.process.interrupt("crash")
 

@@ -158,7 +158,8 @@ class SQSQueue:
         self.settings = settings
         self._resolve = resolve  # queue name -> queue (the dead-letter target)
         self.entries: dict[int, Entry] = {}  # live entries by arrival number
-        self.visible_count = 0
+        self.visible_count = 0  # kept in step with the recorder's exact ready count
+        self._ready_slot = recorder.source(name)
         self.inflight_count = 0
         self.delayed_count = 0
         self._seq = 0
@@ -230,7 +231,7 @@ class SQSQueue:
         self._arrivals.append(entry)
         if entry.group is not None:
             self._groups.setdefault(entry.group, deque()).append(entry)
-        self.recorder.enqueued(entry.msg, self.name, self.visible_count + 1)
+        self.recorder.enqueued(entry.msg, self.name)
         if delay > 0:
             entry.state = EntryState.DELAYED
             self.delayed_count += 1
@@ -272,6 +273,7 @@ class SQSQueue:
         now = self.env.now
         for entry in taken:
             self.visible_count -= 1
+            self.recorder.ready_add(self._ready_slot, -1)
             self.inflight_count += 1
             entry.state = EntryState.INFLIGHT
             entry.receive_count += 1
@@ -441,6 +443,7 @@ class SQSQueue:
         unblocks = False
         if state is EntryState.VISIBLE:
             self.visible_count -= 1
+            self.recorder.ready_add(self._ready_slot, -1)
         elif state is EntryState.INFLIGHT:
             self.inflight_count -= 1
             # Room again under the in-flight quota, or its group unblocked.
@@ -460,6 +463,7 @@ class SQSQueue:
     def _make_visible(self, entry: Entry) -> None:
         entry.state = EntryState.VISIBLE
         self.visible_count += 1
+        self.recorder.ready_add(self._ready_slot, 1)
         if not self.settings.fifo:
             heapq.heappush(self._visible, (entry.seq, entry))
         self._serve_waiters()

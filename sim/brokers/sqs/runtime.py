@@ -32,14 +32,13 @@ def build(ctx: RunContext) -> SQSRuntime:
     service = SQSService(ctx.env, ctx.recorder, ctx.message_ids)
     for queue in config.queues:  # DLQs are checked at the first redrive, so order is free
         service.create(queue.name, queue.settings(), {})
-    for name, queue in service.queues.items():
-        ctx.recorder.gauge(f"depth.{name}", lambda q=queue: q.visible_count)
-        ctx.recorder.gauge(f"inflight.{name}", lambda q=queue: q.inflight_count)
+    runtime = SQSRuntime(ctx, service)
     for consumer in ctx.scenario.consumers:
         for replica in range(consumer.replicas):
             part = SQSConsumer(ctx, service.queues[consumer.from_], consumer, replica)
+            runtime.consumers.append(part)
             ctx.register_part(part, consumer.name, f"{consumer.name}.{replica}")  # fault target
-    return SQSRuntime(ctx, service)
+    return runtime
 
 
 class SQSRuntime:
@@ -48,6 +47,7 @@ class SQSRuntime:
     def __init__(self, ctx: RunContext, service: SQSService) -> None:
         self.ctx = ctx
         self.service = service
+        self.consumers: list[SQSConsumer] = []
 
     def sender(self, producer: SQSProducerConfig) -> Sender:
         return Sender(_sender(self.ctx, self.service, producer))
@@ -66,11 +66,26 @@ class SQSRuntime:
 
         return publish
 
+    def source_of(self, consumer: Any) -> str:
+        return str(consumer.from_)  # the queue
+
     def sources(self) -> list[Source]:
-        return []
+        """Every queue: visible messages are ready; in flight, the invisible ones (received,
+        not deleted), plus what auto-deleting consumers hold (deleted on receipt)."""
+        found = []
+        for name, queue in self.service.queues.items():
+            auto = [c for c in self.consumers if c.auto_delete and c.queue is queue]
+            found.append(
+                Source(
+                    name,
+                    lambda q=queue: q.visible_count,
+                    lambda q=queue, held=auto: q.inflight_count + sum(len(c.held) for c in held),
+                )
+            )
+        return found
 
     def retained(self) -> dict[str, Callable[[], int]]:
-        return {}
+        return {}  # a deleted message is gone
 
 
 def _sender(ctx: RunContext, service: SQSService, config: SQSProducerConfig) -> Any:
@@ -126,7 +141,7 @@ class SQSConsumer(Disturbance):
         self.auto_delete = config.ack == "auto"
         # Set by fault hooks (sim/faults.py).
         self.init_disturbance(ctx, owner)
-        self._held: deque[Entry] = deque()  # received, not yet processed (in order)
+        self.held: deque[Entry] = deque()  # received, not yet processed (in order)
         self.process: simpy.Process | None = self.env.process(self.run())
 
     def _hop(self, link: Link) -> Generator[Any, Any, None]:
@@ -160,13 +175,13 @@ class SQSConsumer(Disturbance):
                         yield timeout(SHORT_POLL_BACKOFF)
                     continue
                 handles = [entry.handle for entry in taken]
-                self._held.extend(taken)
+                self.held.extend(taken)
                 if self.auto_delete:
                     for entry, handle in zip(taken, handles, strict=True):
                         self._request.send(self._delete, entry, handle)
                 for entry, handle in zip(taken, handles, strict=True):
                     yield timeout(service_time() * self.slowdown)
-                    self._held.popleft()
+                    self.held.popleft()
                     if self.failed():
                         recorder.count("consumer_failures")
                         continue  # not deleted: it reappears after the visibility timeout
@@ -181,9 +196,9 @@ class SQSConsumer(Disturbance):
         """Stop at once; in-flight messages reappear after their visibility timeouts. With
         `ack: auto` the unprocessed messages of the batch were already deleted: lost."""
         if self.auto_delete:
-            for entry in self._held:
+            for entry in self.held:
                 self.recorder.lost(entry.msg, self.name)
-        self._held.clear()
+        self.held.clear()
         if self.process is not None and self.process.is_alive:
             self.process.interrupt("crash")
         self.process = None
