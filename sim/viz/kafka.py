@@ -189,7 +189,7 @@ def plot_throughput_vs_consumers(runs: Mapping[str, Results]) -> Figure:
     ax.plot(xs, ys, color="black", marker="o", linewidth=1.4)
     for x, y, _ in points:
         ax.annotate(
-            f"{y:.0f}/s",
+            f"{y:.0f}/s" if np.isfinite(y) else "no samples after the warm-up",
             xy=(x, y),
             xytext=(0, 7),
             textcoords="offset points",
