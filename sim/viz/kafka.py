@@ -210,7 +210,8 @@ def plot_throughput_vs_consumers(runs: Mapping[str, Results]) -> Figure:
     ax.set_xlabel("consumers in the group (count)")
     ax.set_ylabel("records processed (per second)")
     ax.set_xticks(xs)
-    ax.set_ylim(0, max(ys) * 1.2 if ys and np.isfinite(max(ys)) else 1)
+    peak = max((y for y in ys if np.isfinite(y)), default=0.0)
+    ax.set_ylim(0, peak * 1.2 if peak > 0 else 1)  # nothing processed: an empty 0..1 axis
     ax.grid(True, alpha=0.3)
     subtitle(
         fig, "A partition has one reader per group: consumers past the partition count sit idle."
