@@ -189,11 +189,33 @@ def fitted(grid: Grid, width: int) -> list[Table]:
         groups = by_runs
     else:
         groups = by_metrics
+    if any(_widths(columns, width) is None for columns in groups):
+        return _one_per_row(grid, width)  # a name too long to head a column beside another
     tables = []
     for i, columns in enumerate(groups, 1):
         chosen = _widths(columns, width) or [c.widths()[0] for c in columns]
         title = f"{grid.title} ({i} of {len(groups)})" if grid.title else f"({i} of {len(groups)})"
         tables.append(_render(columns, chosen, title))
+    return tables
+
+
+def _one_per_row(grid: Grid, width: int) -> list[Table]:
+    """The last resort: one two-column table (metric, value) per row, titled by the row's name,
+    for a terminal too narrow to put a name in a column header beside anything else."""
+    tables = []
+    for keys, values in grid.rows:
+        if grid.label_keys:
+            title = ", ".join(f"{h}={k}" for h, k in zip(grid.keys, keys, strict=True))
+        else:
+            title = " ".join(keys)
+        columns = [
+            _Column(grid.corner, list(grid.headers), left=True, wrap=False),
+            _Column("", list(values), left=False, wrap=False),
+        ]
+        chosen = _widths(columns, width) or [c.widths()[0] for c in columns]
+        table = _render(columns, chosen, title)
+        table.min_width = min(width, cell_len(title))  # rich wraps a title to the table's width
+        tables.append(table)
     return tables
 
 
