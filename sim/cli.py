@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from sim.experiments import (
     ExecutorLike,
@@ -26,27 +30,153 @@ from sim.experiments import (
     replicate,
     sweep,
 )
-from sim.experiments.report import replication_table, sweep_table
+from sim.experiments.report import (
+    Grid,
+    fitted,
+    replication_grid,
+    summary_grid,
+    summary_notes,
+    sweep_grid,
+)
+from sim.kernel import RunInterrupted
 from sim.kernel import run as run_scenario
 from sim.outdir import OutputError, check_output, replace_folder
 from sim.results import Results
 from sim.scenario import Scenario, ScenarioError, load_scenario, parse_assignment
-from sim.units import format_duration
+from sim.scenario.schema import check_seed
+from sim.units import format_duration, parse_duration
 
 __all__ = ["app", "main"]
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _plain_metavars(params: list[Any]) -> None:
+    """typer 0.29 labels a parameter without a metavar by its Python type (`<bool>`, `<path>`,
+    `<int range>`): a flag gets no label, anything else its name in capitals."""
+    for param in params:
+        if param.metavar is None:
+            param.metavar = "" if getattr(param, "is_flag", False) else param.name.upper()
+        if isinstance(param, TyperArgument):
+            # An argument's name column shows its metavar already; typer adds its type beside
+            # it whatever the metavar, so this instance gets no type label.
+            param.display_type_rich = lambda ctx: None
+
+
+def _usage_pieces(command: Any, ctx: Any) -> list[str]:
+    """The usage line as click writes it (`run [OPTIONS] SCENARIO`), not typer's `{scenario}`."""
+    pieces = [command.options_metavar] if command.options_metavar else []
+    for param in command.get_params(ctx):
+        if not isinstance(param, TyperArgument):
+            pieces.extend(param.get_usage_pieces(ctx))
+            continue
+        name = param.metavar or param.name.upper()
+        name = name if param.required else f"[{name}]"
+        pieces.append(name + ("..." if param.nargs != 1 else ""))
+    return pieces
+
+
+class _Command(TyperCommand):
+    """A command whose help shows names (SCENARIO, DIR, N), never Python types."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return _usage_pieces(self, ctx)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _plain_metavars(self.get_params(ctx))
+        super().format_help(ctx, formatter)
+
+
+class _Group(TyperGroup):
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _plain_metavars(self.get_params(ctx))
+        super().format_help(ctx, formatter)
+
+
 app = typer.Typer(
     name="mqsim",
-    help="Simulate message queues and streams, and chart what they do.",
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-# Piped output (make demo in CI, a log) keeps the table whole rather than squeezed to 80 columns.
-stdout = Console(width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True)
 SCENARIO_DIR = Path("scenarios")
+
+
+def _stdout() -> Console:
+    """stdout, as wide as the terminal (that of stdin or stderr when stdout is a pipe, as in
+    `mqsim run x | less`), or COLUMNS when set, else 80. Tables never cut a cell at any width
+    (sim/experiments/report.py), so a log (make demo in CI) gets narrow tables, not cut ones."""
+    return Console()
+
+
+def _print_grid(grid: Grid, notes: list[str] | None = None) -> None:
+    console = _stdout()
+    for table in fitted(grid, console.width):
+        console.print(table)
+    for note in notes or ():
+        console.print(note, highlight=False)
+
+
+def _reflow(doc: str) -> str:
+    """A docstring for typer's rich help: each prose paragraph on one line, which the terminal
+    wraps to its width; a paragraph of indented lines (examples) keeps its lines."""
+    paragraphs = []
+    for block in inspect.cleandoc(doc).split("\n\n"):
+        lines = block.splitlines()
+        if all(line.startswith(" ") for line in lines):
+            paragraphs.append(block)
+        else:
+            paragraphs.append(" ".join(line.strip() for line in lines))
+    return "\n\n".join(paragraphs)
+
+
+def _command(name: str) -> Callable[[F], F]:
+    """`@app.command(name)` with the function's docstring as reflowed help, and Ctrl-C as one
+    line and exit status 130 wherever it comes (typer would exit 130 without a word)."""
+
+    def register(function: F) -> F:
+        @functools.wraps(function)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except KeyboardInterrupt as error:
+                _interrupted(error)
+
+        command = app.command(name, cls=_Command, help=_reflow(function.__doc__ or ""))
+        return command(guarded)  # type: ignore[no-any-return]
+
+    return register
+
+
+def _installed_version() -> str:
+    try:
+        return version("mqsim")  # the installed distribution's metadata (pyproject.toml)
+    except PackageNotFoundError:
+        return "(version unknown: not installed; pip install -e .)"
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"mqsim {_installed_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print mqsim's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Simulate message queues and streams, and chart what they do."""
 
 
 def _fail(error: ScenarioError) -> None:
@@ -56,10 +186,12 @@ def _fail(error: ScenarioError) -> None:
 
 
 @contextmanager
-def _progress_bar(label: str) -> Iterator[Callable[[float], None]]:
-    """A progress callback that shows a bar on stderr only once a run has taken over a second."""
+def _progress_bar(label: str, until: float | None) -> Iterator[Callable[[float], None]]:
+    """A progress callback that shows a bar on stderr only once a run has taken over a second:
+    the share of simulated time done, the simulated time reached and the wall time left."""
     started = time.monotonic()
     bar: dict[str, Any] = {}
+    of = f" of {format_duration(until)}" if until else ""
 
     def update(fraction: float) -> None:
         if "progress" not in bar:
@@ -69,13 +201,17 @@ def _progress_bar(label: str) -> Iterator[Callable[[float], None]]:
                 TextColumn(label),
                 BarColumn(),
                 TextColumn("{task.percentage:>3.0f}%"),
+                TextColumn("t={task.fields[simulated]}" + of),
+                TextColumn("ETA"),
                 TimeRemainingColumn(),
                 console=stderr,
                 transient=True,
             )
             progress.start()
-            bar["progress"], bar["task"] = progress, progress.add_task(label, total=1.0)
-        bar["progress"].update(bar["task"], completed=fraction)
+            bar["progress"] = progress
+            bar["task"] = progress.add_task(label, total=1.0, simulated="0s")
+        simulated = format_duration(fraction * until) if until else f"{fraction:.0%}"
+        bar["progress"].update(bar["task"], completed=fraction, simulated=simulated)
 
     try:
         yield update
@@ -84,37 +220,43 @@ def _progress_bar(label: str) -> Iterator[Callable[[float], None]]:
             bar["progress"].stop()
 
 
-def _summary_table(rows: list[tuple[str, dict[str, Any]]], first: str = "scenario") -> Table:
-    table = Table(header_style="bold")
-    columns = ("produced", "processed", "lost", "dropped", "rejected", "dead-lettered", "expired")
-    for name in (first, *columns):
-        table.add_column(name, justify="right" if name != first else "left")
-    for name in ("throughput", "p50", "p99", "max depth", "backlog"):
-        table.add_column(name, justify="right")
-    for label, s in rows:
-        table.add_row(
-            label,
-            *(str(s[k.replace("-", "_")]) for k in columns),
-            f"{s['throughput']:.4g}/s",
-            format_duration(s["latency_p50"]) if s["latency_p50"] == s["latency_p50"] else "-",
-            format_duration(s["latency_p99"]) if s["latency_p99"] == s["latency_p99"] else "-",
-            str(s["max_queue_depth"]),
-            str(s["backlog_at_end"]),
-        )
-    return table
+class _Stopped(KeyboardInterrupt):
+    """Ctrl-C during `_run_all`: where it stopped, in words ("t=2.5min in variant 'slow'")."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
 
 
 def _run_all(
     scenario: Scenario, seed: int | None = None, duration: str | None = None, trace: bool = False
 ) -> dict[str, Results]:
-    """{variant: Results} for a scenario with variants, else {"": Results}."""
+    """{variant: Results} for a scenario with variants, else {"": Results}.
+
+    Ctrl-C raises _Stopped, saying at what simulated time (and in which variant) it stopped.
+    """
     runs = {}
     for name, variant in (scenario.variant_scenarios() or {"": scenario}).items():
-        with _progress_bar(f"{scenario.name} {name}".strip()) as progress:
-            runs[name] = run_scenario(
-                variant, seed=seed, duration=duration, trace=trace, progress=progress
-            )
+        label = f"{scenario.name} {name}".strip()
+        with _progress_bar(label, _duration(variant, duration)) as progress:
+            try:
+                runs[name] = run_scenario(
+                    variant, seed=seed, duration=duration, trace=trace, progress=progress
+                )
+            except RunInterrupted as error:
+                where = f" in variant {name!r}" if name else ""
+                raise _Stopped(f"t={format_duration(error.at)}{where}") from None
     return runs
+
+
+def _duration(scenario: Scenario, duration: str | None) -> float | None:
+    """The simulated time a run will cover (None if --duration is bad: the run says why)."""
+    if duration is None:
+        return scenario.duration
+    try:
+        return parse_duration(duration)
+    except ValueError:
+        return None
 
 
 def _write_runs(runs: dict[str, Results], folder: Path, prefix: str = "") -> None:
@@ -163,7 +305,7 @@ SetOption = Annotated[
 ]
 WorkersOption = Annotated[
     int | None,
-    typer.Option(min=1, help="Worker processes for --seeds runs \\[default: all cores]."),
+    typer.Option(metavar="N", help="Worker processes \\[default: all cores]."),
 ]
 DaskOption = Annotated[
     str | None,
@@ -174,6 +316,12 @@ DaskOption = Annotated[
 ]
 
 
+def _at_least_one(value: int | None, option: str) -> None:
+    """A count option (--seeds, --workers) below 1: one line, exit status 2."""
+    if value is not None and value < 1:
+        _fail(ScenarioError(f"must be at least 1, got {value}", option))
+
+
 def _executor(workers: int | None, dask: str | None) -> ExecutorLike:
     """--dask wins; otherwise a local process pool of --workers (default: all cores)."""
     return dask if dask else workers
@@ -181,19 +329,28 @@ def _executor(workers: int | None, dask: str | None) -> ExecutorLike:
 
 def _interrupted(error: KeyboardInterrupt) -> NoReturn:
     """Ctrl-C: one line, exit status 130 (128 + SIGINT), nothing written."""
-    done = f" after {error.done} of {error.total} runs" if isinstance(error, Interrupted) else ""
-    typer.echo(f"interrupted{done}; nothing written", err=True)
+    if isinstance(error, Interrupted):
+        where = f" after {error.done} of {error.total} runs"
+    elif isinstance(error, _Stopped):
+        where = f" at {error.where}"
+    else:
+        where = ""
+    typer.echo(f"interrupted{where}; nothing written", err=True)
     raise typer.Exit(130)
 
 
 def _replace_folder(out: Path, write: Callable[[Path], object]) -> None:
     """Fill a staging folder beside `out`, then swap it in: never half a folder, and never a
-    folder that holds anything mqsim did not write (sim/outdir.py)."""
+    folder that holds anything mqsim did not write (sim/outdir.py). Ctrl-C while writing
+    leaves the previous folder as it was."""
     try:
         replace_folder(out, write)
     except OutputError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted while writing the results; nothing written", err=True)
+        raise typer.Exit(130) from None
 
 
 def _check_output(out: Path) -> Path:
@@ -236,8 +393,6 @@ def _run_replicated(
     try:
         scenario = scenario.override(changes) if changes else scenario
         reps = _replicate_all(scenario, seeds, executor, workers)
-    except KeyboardInterrupt as error:
-        _interrupted(error)
     except ScenarioError as error:
         _fail(error if error.source else error.with_source(scenario.source))
         return
@@ -255,24 +410,40 @@ def _run_replicated(
             sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     for rep in reps.values():
-        stdout.print(replication_table(rep))
-    stdout.print(f"runs.csv and replications.csv in {target}/")
+        _print_grid(replication_grid(rep))
+    _stdout().print(f"runs.csv and replications.csv in {target}/", highlight=False)
 
 
-@app.command("run")
+def _print_summaries(rows: list[tuple[str, dict[str, Any]]], first: str, title: str = "") -> None:
+    """The runs' summary table, laid out to fit the terminal, and what it leaves out."""
+    _print_grid(summary_grid(rows, first, title), summary_notes(rows))
+
+
+ScenarioArgument = Annotated[
+    Path,
+    typer.Argument(metavar="SCENARIO", help="A scenario file (YAML).", show_default=False),
+]
+
+
+@_command("run")
 def run_command(
-    scenario: Annotated[Path, typer.Argument(help="A scenario file (YAML).", show_default=False)],
-    seed: Annotated[int | None, typer.Option(help="Replace the scenario's seed.")] = None,
+    scenario: ScenarioArgument,
+    seed: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="Replace the scenario's seed (an integer, 0 or more)."),
+    ] = None,
     duration: Annotated[
-        str | None, typer.Option(help="Replace the simulated duration, e.g. 10min.")
+        str | None,
+        typer.Option(metavar="TIME", help="Replace the simulated duration, e.g. 10min."),
     ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
+            metavar="DIR",
             help=(
                 "Results folder \\[default: results/NAME/, with --seeds results/NAME-seeds/, "
                 "where NAME is the scenario's name]."
-            )
+            ),
         ),
     ] = None,
     trace: Annotated[bool, typer.Option(help="Keep a per-message trace (trace.csv).")] = False,
@@ -283,8 +454,11 @@ def run_command(
     seeds: Annotated[
         int | None,
         typer.Option(
-            min=1,
-            help="Replicate on N seeds spawned from the seed: means with 95% confidence intervals.",
+            metavar="N",
+            help=(
+                "Replicate on N seeds (at least 1) spawned from the seed: means with 95% "
+                "confidence intervals."
+            ),
         ),
     ] = None,
     workers: WorkersOption = None,
@@ -296,8 +470,12 @@ def run_command(
     and prints each metric's mean with its 95% confidence interval (Student t); it writes
     runs.csv (one row per seed) and replications.csv, and --json prints that table as JSON.
 
-    A scenario with `variants:` runs each variant on the same seed, writes DIR/<variant>/ for
-    each, draws them on shared axes in DIR/, and with --json prints {variant: summary}.
+    A scenario with `variants:` runs each variant on the same seed, writes DIR/VARIANT/ for
+    each, draws them on shared axes in DIR/, and with --json prints one summary per variant,
+    keyed by its name.
+
+    Ctrl-C stops the run with exit status 130 and writes nothing: the results of an earlier
+    run stay as they were.
 
     [bold]Examples[/bold]
 
@@ -309,6 +487,13 @@ def run_command(
 
       mqsim run scenarios/mm1.yaml --set producers.0.rate=0.5/s --seeds 30
     """
+    if seed is not None:
+        try:
+            check_seed(seed, "--seed")
+        except ScenarioError as error:
+            _fail(error)
+    _at_least_one(seeds, "--seeds")
+    _at_least_one(workers, "--workers")
     loaded = _load(scenario, assignments)
     if seeds is not None:
         if trace:
@@ -333,13 +518,13 @@ def run_command(
             sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     rows = [(name or loaded.name, r.summary) for name, r in runs.items()]
-    stdout.print(_summary_table(rows, first="variant" if len(runs) > 1 else "scenario"))
-    stdout.print(f"results and charts in {target}/")
+    _print_summaries(rows, first="variant" if len(runs) > 1 else "scenario")
+    _stdout().print(f"results and charts in {target}/", highlight=False)
 
 
-@app.command("sweep")
+@_command("sweep")
 def sweep_command(
-    scenario: Annotated[Path, typer.Argument(help="A scenario file (YAML).", show_default=False)],
+    scenario: ScenarioArgument,
     assignments: Annotated[
         list[str],
         typer.Option(
@@ -348,33 +533,38 @@ def sweep_command(
             help="A parameter (dotted path) and the values to sweep; repeat for a grid.",
         ),
     ],
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds (runs) per grid point.")] = 10,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Worker processes \\[default: all cores].")
-    ] = None,
+    seeds: Annotated[
+        int, typer.Option(metavar="N", help="Seeds (runs) per grid point, at least 1.")
+    ] = 10,
+    workers: WorkersOption = None,
     dask: DaskOption = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Output folder \\[default: results/<scenario name>-sweep/]."),
+        typer.Option(
+            metavar="DIR",
+            help="Output folder \\[default: results/NAME-sweep/, NAME the scenario's name].",
+        ),
     ] = None,
     metric: Annotated[
-        str, typer.Option(help="The summary key to tabulate and chart.")
+        str, typer.Option(metavar="KEY", help="The summary key to tabulate and chart.")
     ] = "latency_mean",
 ) -> None:
     """Run every combination of the --set values on N seeds each, on all cores or on Dask.
 
     Writes runs.csv (one row per run: the parameters, the seed and every numeric summary
     key), aggregate.csv (per grid point and metric: n, mean, std and the 95% confidence
-    interval) and sweep_<metric>.png (the mean against the first parameter, with its CI
+    interval) and sweep_METRIC.png (the mean against the first parameter, with its CI
     band), and prints the table of --metric. Every grid point runs on the same seeds.
 
     [bold]Examples[/bold]
 
       mqsim sweep scenarios/mm1.yaml --set consumers.0.replicas=1,2,4 --seeds 10
 
-      mqsim sweep scenarios/mm1.yaml --set producers.0.rate=0.5/s,0.8/s --set
-      consumers.0.prefetch=1,10 --dask tcp://scheduler:8786
+      mqsim sweep scenarios/mm1.yaml --set producers.0.rate=0.5/s,0.8/s \\
+          --set consumers.0.prefetch=1,10 --dask tcp://scheduler:8786
     """
+    _at_least_one(seeds, "--seeds")
+    _at_least_one(workers, "--workers")
     loaded = _load(scenario)
     target = _check_output(out if out is not None else Path("results") / f"{loaded.name}-sweep")
     try:
@@ -391,8 +581,6 @@ def sweep_command(
         with open_executor(_executor(workers, dask), workers) as pool:
             _announce(loaded, runs, _executor(workers, dask), workers)
             result = sweep(loaded, grid, seeds, pool)
-    except KeyboardInterrupt as error:
-        _interrupted(error)
     except ScenarioError as error:
         _fail(error if error.source else error.with_source(str(scenario)))
         return
@@ -410,13 +598,15 @@ def sweep_command(
         save(result.plot(y=metric), folder / f"sweep_{metric}.png")
 
     _replace_folder(target, write)
-    stdout.print(sweep_table(result, metric))
-    stdout.print(f"runs.csv, aggregate.csv and sweep_{metric}.png in {target}/")
+    _print_grid(sweep_grid(result, metric))
+    _stdout().print(f"runs.csv, aggregate.csv and sweep_{metric}.png in {target}/", highlight=False)
 
 
-@app.command("validate")
+@_command("validate")
 def validate_command(
-    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files to check.")],
+    scenarios: Annotated[
+        list[Path], typer.Argument(metavar="SCENARIOS", help="Scenario files to check.")
+    ],
 ) -> None:
     """Check scenario files without running them; exit status 2 if any is invalid.
 
@@ -438,53 +628,89 @@ def validate_command(
 
 
 def _scenario_files(folder: Path) -> list[Path]:
+    """The scenario files in `folder`; a missing folder is a one-line error (exit status 2)."""
+    if not folder.is_dir():
+        why = "not a folder" if folder.exists() else "no such folder"
+        _fail(ScenarioError(f"{why}; give the folder of scenarios with --dir", source=str(folder)))
     return sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
 
 
-@app.command("list")
-def list_command(
-    folder: Annotated[Path, typer.Option("--dir", help="Where the scenarios are.")] = SCENARIO_DIR,
-) -> None:
+def _none_found(folder: Path) -> str:
+    return f"{folder}: no scenario files (*.yaml, *.yml) in this folder"
+
+
+DirOption = Annotated[Path, typer.Option("--dir", metavar="DIR", help="Where the scenarios are.")]
+
+
+@_command("list")
+def list_command(folder: DirOption = SCENARIO_DIR) -> None:
     """List the scenarios in a folder with their descriptions.
+
+    A folder that does not exist is an error (exit status 2); a folder without scenario files
+    says so (exit status 0).
 
     [bold]Example[/bold]
 
       mqsim list --dir scenarios
     """
-    table = Table("file", "name", "description", header_style="bold")
-    for path in _scenario_files(folder):
+    files = _scenario_files(folder)
+    if not files:
+        typer.echo(_none_found(folder))
+        return
+    table = Table(header_style="bold")
+    table.add_column("file", no_wrap=True)  # names stay whole; descriptions wrap
+    table.add_column("name", no_wrap=True)
+    table.add_column("description")
+    for path in files:
         try:
             scenario = load_scenario(path)
         except ScenarioError as error:
             table.add_row(str(path), "(invalid)", str(error))
             continue
         table.add_row(path.name, scenario.name, scenario.description)
-    stdout.print(table)
+    _stdout().print(table)
 
 
-@app.command("demo")
+@_command("demo")
 def demo_command(
-    folder: Annotated[Path, typer.Option("--dir", help="Where the scenarios are.")] = SCENARIO_DIR,
-    figures: Annotated[Path, typer.Option(help="Where the charts go.")] = Path("figures"),
+    folder: DirOption = SCENARIO_DIR,
+    figures: Annotated[Path, typer.Option(metavar="DIR", help="Where the charts go.")] = Path(
+        "figures"
+    ),
 ) -> None:
-    """Run every scenario in the folder, write their charts and print one summary table.
+    """Run every scenario in the folder, write their charts and print each one's summary.
+
+    A folder without scenario files is an error (exit status 2): there is nothing to run.
+    Ctrl-C stops it with exit status 130; the charts of the scenarios already run stay.
 
     [bold]Example[/bold]
 
       mqsim demo --dir scenarios --figures figures
     """
     files = _scenario_files(folder)
+    if not files:
+        typer.echo(_none_found(folder), err=True)
+        raise typer.Exit(2)
     loaded = [_load(path) for path in files]  # validate everything before writing anything
-    rows = []
-    for scenario in loaded:
-        runs = _run_all(scenario)
-        _write_runs(runs, figures, prefix=f"{scenario.name}_")
-        rows.extend(
-            (f"{scenario.name} ({name})" if name else scenario.name, r.summary)
-            for name, r in runs.items()
-        )
-    stdout.print(_summary_table(rows))
-    stdout.print(f"charts of {len(loaded)} scenarios in {figures}/")
+    for done, scenario in enumerate(loaded):
+        try:
+            runs = _run_all(scenario)
+            _write_runs(runs, figures, prefix=f"{scenario.name}_")
+        except KeyboardInterrupt as error:
+            where = f" at {error.where}" if isinstance(error, _Stopped) else ""
+            typer.echo(
+                f"interrupted in {scenario.name}{where}; the charts of the {done} scenarios "
+                f"before it are in {figures}/",
+                err=True,
+            )
+            raise typer.Exit(130) from None
+        # One table per scenario, as `mqsim run` prints it: its variants side by side.
+        rows = [(name or scenario.name, r.summary) for name, r in runs.items()]
+        if list(runs) == [""]:
+            _print_summaries(rows, "scenario")
+        else:
+            _print_summaries(rows, "variant", title=scenario.name)
+    _stdout().print(f"charts of {len(loaded)} scenarios in {figures}/", highlight=False)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +16,13 @@ from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFORMANCE = ROOT.parent / "shared" / "conformance"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for a `python -m sim.cli` subprocess: this checkout's `sim` first (the
+    installed package may be another checkout), plus `extra` (e.g. COLUMNS)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
 
 
 def scenario_from(**overrides: Any) -> Scenario:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from sim.cli import app
-from tests.helpers import ROOT
+from tests.helpers import ROOT, cli_env
 
 runner = CliRunner()
 SHORT = {
@@ -78,7 +77,7 @@ def test_bad_scenario_one_line_exit_2_nothing_written(tmp_path: Path) -> None:
         [sys.executable, "-m", "sim.cli", "run", str(path), "--out", str(out)],
         capture_output=True,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env=cli_env(COLUMNS="200"),
         cwd=tmp_path,
     )
     assert done.returncode == 2

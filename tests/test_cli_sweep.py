@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import sim
 from sim.cli import app
-from tests.helpers import ROOT
+from tests.helpers import ROOT, cli_env
 
 runner = CliRunner()
 SHORT = {
@@ -189,6 +189,7 @@ def test_ctrl_c_stops_a_sweep_cleanly_with_status_130(tmp_path: Path) -> None:
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
         cwd=tmp_path,
+        env=cli_env(),
     )
     try:
         announced = process.stderr.readline()  # written once the workers are up

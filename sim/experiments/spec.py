@@ -15,6 +15,7 @@ from typing import Any
 
 from sim.randomness import spawn_seeds
 from sim.scenario import Scenario, ScenarioError, apply_overrides
+from sim.scenario.schema import check_seed
 
 __all__ = ["RunSpec", "build_scenario", "seed_list"]
 
@@ -51,15 +52,17 @@ def build_scenario(raw: dict[str, Any], overrides: Mapping[str, Any], source: st
 def seed_list(base: int, seeds: int | Sequence[int]) -> list[int]:
     """`seeds` distinct seeds spawned from `base` (the scenario's seed), or the seeds given.
 
-    Spawned seeds are prefixes of each other: 10 seeds are the first 10 of 30.
+    Spawned seeds are prefixes of each other: 10 seeds are the first 10 of 30. A given seed
+    that is not an integer of 0 or more is a ScenarioError (a ValueError), raised here rather
+    than as a numpy error in a worker process.
     """
     if isinstance(seeds, bool):
         raise ValueError(f"seeds must be a count or a list of seeds, got {seeds!r}")
     if isinstance(seeds, int):
         if seeds < 1:
             raise ValueError(f"seeds must be at least 1, got {seeds}")
-        return spawn_seeds(base, seeds)
-    chosen = [int(s) for s in seeds]
+        return spawn_seeds(check_seed(base), seeds)
+    chosen = [check_seed(s, "seeds") for s in seeds]
     if not chosen:
         raise ValueError("seeds must not be empty")
     if len(set(chosen)) != len(chosen):

@@ -3,17 +3,59 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
 from sim.brokers.registry import BrokerConfig, ConsumerConfig, ProducerConfig
+from sim.errors import ScenarioError
 from sim.faults import FaultConfig
 from sim.fieldtypes import Duration, StrictModel
 from sim.network import LinkConfig, LinkOverride
 from sim.services.config import ClientConfig, ServiceConfig
 
-__all__ = ["ConsumerConfig", "LinkConfig", "LinkOverride", "ProducerConfig", "Scenario"]
+__all__ = [
+    "ConsumerConfig",
+    "LinkConfig",
+    "LinkOverride",
+    "ProducerConfig",
+    "Scenario",
+    "Seed",
+    "check_seed",
+]
+
+
+def _seed_message(value: Any, handler: ValidatorFunctionWrapHandler) -> int:
+    try:
+        return handler(value)
+    except ValidationError:
+        raise ValueError(f"must be an integer of 0 or more, got {value!r}") from None
+
+
+# A seed is the entropy of numpy's SeedSequence (sim/randomness.py), which takes non-negative
+# integers only ("All integer values must be non-negative": numpy.random.SeedSequence, numpy
+# docs, https://numpy.org/doc/stable/reference/random/bit_generators/generated/
+# numpy.random.SeedSequence.html). One message for every way a seed is wrong.
+Seed = Annotated[int, Field(ge=0), WrapValidator(_seed_message)]
+_SEED = TypeAdapter(Seed)
+
+
+def check_seed(value: object, where: str = "seed") -> int:
+    """`value` as a seed (`sim.run(seed=...)`, `--seed`, a list of seeds), else a ScenarioError
+    naming `where`, in the words the scenario file's `seed:` gets."""
+    try:
+        return _SEED.validate_python(value)
+    except ValidationError as error:
+        message = error.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        raise ScenarioError(message, where) from None
 
 
 class Scenario(StrictModel):
@@ -21,7 +63,7 @@ class Scenario(StrictModel):
 
     name: str = Field(min_length=1)
     description: str = ""
-    seed: int = 1
+    seed: Seed = 1
     duration: Duration
     warmup: Duration = 0.0
     sample_interval: Duration | None = None

@@ -82,6 +82,7 @@ def plot_compare_latency(runs: Mapping[str, Results]) -> Figure:
     fig, ax = new_figure()
     styles = line_styles()
     span = []
+    empty = [variant for variant, results in runs.items() if results.latency.empty]
     for variant, results in runs.items():
         frame = results.latency
         if frame.empty:
@@ -104,8 +105,13 @@ def plot_compare_latency(runs: Mapping[str, Results]) -> Figure:
     ax.set_ylabel("fraction of messages at or below (CDF)")
     ax.set_ylim(0, 1.02)
     ax.grid(True, alpha=0.3, which="both")
+    if len(empty) == len(runs):
+        ax.text(0.5, 0.5, "no messages were processed", ha="center", transform=ax.transAxes)
+        subtitle(fig, "No messages were processed in any variant, so there is no latency to show.")
+        return fig
     ax.legend(title="variant", fontsize=8, loc="best")
-    subtitle(fig, "Further left is faster; a long flat tail is a few very slow messages.")
+    missing = f" No messages were processed in: {', '.join(empty)}." if empty else ""
+    subtitle(fig, "Further left is faster; a long flat tail is a few very slow messages." + missing)
     return fig
 
 

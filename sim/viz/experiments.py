@@ -289,7 +289,8 @@ def plot_outcomes(runs: Mapping[str, Results]) -> Figure:
     ax.set_xlabel(f"{what} (count)")
     ax.set_ylabel("variant")
     ax.set_title(f"{_title(runs)}: what became of every {what[:-1]}")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), title="final state")
+    if ax.get_legend_handles_labels()[0]:  # nothing produced: no bar, so no legend
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), title="final state")
     ax.grid(True, axis="x", alpha=0.3)
     sent = (
         "requests the clients sent" if what == "requests" else "messages produced, copies included"

@@ -202,7 +202,7 @@ def plot_throughput_vs_consumers(runs: Mapping[str, Results]) -> Figure:
     ax.plot(xs, ys, color="black", marker="o", linewidth=1.4)
     for x, y, _ in points:
         ax.annotate(
-            f"{y:.0f}/s",
+            f"{y:.0f}/s" if np.isfinite(y) else "no samples after the warm-up",
             xy=(x, y),
             xytext=(0, 7),
             textcoords="offset points",
@@ -223,7 +223,8 @@ def plot_throughput_vs_consumers(runs: Mapping[str, Results]) -> Figure:
     ax.set_xlabel("consumers in the group (count)")
     ax.set_ylabel("records processed (per second)")
     ax.set_xticks(xs)
-    ax.set_ylim(0, max(ys) * 1.2 if ys and np.isfinite(max(ys)) else 1)
+    peak = max((y for y in ys if np.isfinite(y)), default=0.0)
+    ax.set_ylim(0, peak * 1.2 if peak > 0 else 1)  # nothing processed: an empty 0..1 axis
     ax.grid(True, alpha=0.3)
     subtitle(
         fig, "A partition has one reader per group: consumers past the partition count sit idle."

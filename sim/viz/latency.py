@@ -8,7 +8,7 @@ from sim.results import Results
 from sim.units import format_duration
 from sim.viz.style import new_figure, subtitle
 
-__all__ = ["plot_latency_cdf"]
+__all__ = ["no_latency", "plot_latency_cdf"]
 
 
 def plot_latency_cdf(results: Results) -> Figure:
@@ -16,7 +16,7 @@ def plot_latency_cdf(results: Results) -> Figure:
     summary = results.summary
     fig, ax = new_figure()
     if frame.empty:
-        ax.text(0.5, 0.5, "no message was processed after the warm-up", ha="center")
+        ax.text(0.5, 0.5, no_latency(results), ha="center", transform=ax.transAxes)
     else:
         ax.step(frame["latency"], frame["cumulative_fraction"], where="post", color="black")
         marks = (("latency_p50", "p50", "--", 0.5), ("latency_p99", "p99", ":", 0.99))
@@ -40,10 +40,20 @@ def plot_latency_cdf(results: Results) -> Figure:
     ax.set_ylabel("fraction of messages at or below (CDF)")
     ax.set_ylim(0, 1.02)
     ax.grid(True, alpha=0.3, which="both")
-    count = summary["processed"]
+    if frame.empty:
+        subtitle(fig, f"{no_latency(results)}, so there is no latency to show.")
+        return fig
     subtitle(
         fig,
         f"Messages produced after the warm-up; mean {format_duration(summary['latency_mean'])}"
-        f" over {count} processed messages.",
+        f" over {summary['processed']} processed messages.",
     )
     return fig
+
+
+def no_latency(results: Results) -> str:
+    """Why a run has no latency, for a caption: nothing processed at all, or nothing produced
+    after the warm-up (latency counts only those)."""
+    if results.summary["processed"] == 0:
+        return "No messages were processed"
+    return "No messages produced after the warm-up were processed"

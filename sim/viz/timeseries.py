@@ -49,9 +49,7 @@ def plot_queue_depth(results: Results) -> Figure:
     if columns:
         ax.legend(title="source", loc="upper left", fontsize=8)
     peak = results.summary["max_queue_depth"]
-    subtitle(
-        fig,
-        f"Messages waiting in each queue, sampled every "
-        f"{format_duration(results.timeseries['time'].diff().median() or 0)}; peak {peak}.",
-    )
+    step = results.timeseries["time"].diff().median()  # NaN with a single sample
+    every = f", sampled every {format_duration(step)}" if step == step and step > 0 else ""
+    subtitle(fig, f"Messages waiting in each queue{every}; peak {peak}.")
     return fig
