@@ -33,6 +33,7 @@ __all__ = [
     "BrokerRuntime",
     "BrokerSection",
     "BrokerSpec",
+    "IdealQueue",
     "Loc",
     "Sender",
     "Source",
@@ -104,6 +105,23 @@ class BrokerRuntime(Protocol):
 
 
 @dataclass(frozen=True)
+class IdealQueue:
+    """The settings under which a broker is the ideal queue of queueing theory (no network,
+    no costs, FIFO, a free consumer takes the next message at once): what the contract suite
+    (tests/test_broker_contract.py) compares with M/M/1 and M/M/c.
+
+    `section(source, consumers)` is the broker section with one source named `source` for
+    `consumers` competing replicas; `consumer` and `producer` are the fields every consumer and
+    producer gets; `warmup` is how long the model needs before it serves (Kafka's first
+    rebalance waits group.initial.rebalance.delay.ms)."""
+
+    section: Callable[[str, int], dict[str, Any]]
+    consumer: Mapping[str, Any] = field(default_factory=dict)
+    producer: Mapping[str, Any] = field(default_factory=dict)
+    warmup: float = 0.0
+
+
+@dataclass(frozen=True)
 class BrokerSpec:
     """A broker model, declared once in its package."""
 
@@ -128,6 +146,11 @@ class BrokerSpec:
     )
     # Whether synchronous services can consume from it (`services[].consumes`).
     service_consumers: bool = False
+    # How it is the ideal queue of queueing theory (the contract suite's M/M/1 and M/M/c).
+    ideal: IdealQueue | None = None
+    # What of the broker contract it cannot do, with the reason (the contract suite and the
+    # README's feature table show these): "mmc", "node crash"...
+    cannot: Mapping[str, str] = field(default_factory=dict)
 
     def own_fields(self, kind: str) -> frozenset[str]:
         """The fields of its producer ("producers") or consumer ("consumers") model it adds."""

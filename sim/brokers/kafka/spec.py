@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec
+from sim.brokers.base import BrokerSpec, IdealQueue
 from sim.brokers.kafka.config import KafkaConfig, KafkaConsumerConfig, KafkaProducerConfig
 
 if TYPE_CHECKING:
@@ -49,4 +49,17 @@ SPEC = BrokerSpec(
     ),
     nodes=_nodes,
     client_errors=_client_errors,
+    ideal=IdealQueue(
+        # One partition per consumer: a partition is one FIFO queue read by one member.
+        section=lambda source, consumers: {
+            "type": "kafka",
+            "topics": [{"name": source, "partitions": consumers}],
+        },
+        consumer={"auto.offset.reset": "earliest"},  # what came before the first assignment
+        warmup=3.0,  # group.initial.rebalance.delay.ms (KafkaConfig's default)
+    ),
+    cannot={
+        "mmc": "a partition is read by one member of a group: c consumers on c partitions are "
+        "c separate M/M/1 queues, not one M/M/c queue",
+    },
 )
