@@ -55,7 +55,15 @@ SPEC = BrokerSpec(
             "type": "kafka",
             "topics": [{"name": source, "partitions": consumers}],
         },
-        consumer={"auto.offset.reset": "earliest"},  # what came before the first assignment
+        consumer={
+            "auto.offset.reset": "earliest",  # what came before the first assignment
+            # The ideal group notices a crashed member within a second (the default 45 s
+            # would leave its partitions unread after every crash).
+            "session.timeout.ms": 1000,
+            # One record per poll: a commit then acknowledges one record, as an ack does on
+            # the queues (500 records a poll, a crash replays a whole batch).
+            "max.poll.records": 1,
+        },
         warmup=3.0,  # group.initial.rebalance.delay.ms (KafkaConfig's default)
     ),
     cannot={
