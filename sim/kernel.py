@@ -12,11 +12,11 @@ import simpy
 from sim.brokers.base import BrokerRuntime
 from sim.brokers.registry import spec_of
 from sim.clients.producer import Producer
+from sim.clients.unreliable import republishing
 from sim.context import RunContext
 from sim.errors import ScenarioError
 from sim.faults import apply as apply_faults
 from sim.guarantees.build import attach as attach_guarantees
-from sim.guarantees.publish import republishing
 from sim.metrics import Recorder
 from sim.randomness import RandomStreams
 from sim.results import Results, latency_tables, summarize
