@@ -153,6 +153,7 @@ class Playback:
     backlog: tuple[np.ndarray, np.ndarray]
     min_hop: float
     trace_rows: int
+    rows: int = 1  # the most nodes in one column of the stage (how tall the stage is)
     _lengths: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -212,6 +213,7 @@ class Playback:
             "start": self.start,
             "end": self.end,
             "minHop": self.min_hop,
+            "rows": self.rows,
             "nodes": self.nodes,
             "edges": self.edges,
             "paths": [[[round(float(x), 4), round(float(y), 4)] for x, y in p] for p in self.paths],
@@ -244,7 +246,10 @@ class Playback:
                 }
                 for r in self.replicas
             ],
-            "assignments": [list(a) for a in self.assignments],
+            "assignments": [  # JSON has no infinity: an assignment still held ends at null
+                [node, slot, member, start, None if math.isinf(end) else end]
+                for node, slot, member, start, end in self.assignments
+            ],
             "members": self.members,
             "faults": [list(f) for f in self.faults],
             "rebalances": [list(r) for r in self.rebalances],
@@ -369,6 +374,7 @@ def build_playback(
         backlog=(times[shown], backlog[shown]),
         min_hop=hop,
         trace_rows=rows,
+        rows=stage.rows,
     )
 
 
@@ -381,7 +387,8 @@ class _Stage:
         positions = _layout(graph)
         xs = sorted({x for x, _ in positions.values()})
         rows = max((sum(1 for p in positions.values() if p[0] == x) for x in xs), default=1)
-        self.row_height = 1.0 / max(rows, 1)
+        self.rows = max(rows, 1)
+        self.row_height = 1.0 / self.rows
         self.names: dict[str, tuple[str, int | None]] = {}
         self.nodes: list[dict[str, Any]] = []
         self.index: dict[str, dict[str, Any]] = {}
