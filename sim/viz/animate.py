@@ -18,6 +18,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
@@ -29,9 +30,11 @@ from sim.viz.playback import FAILURE, REDELIVERY, Frame, Playback, frame_times
 __all__ = [
     "FORMATS",
     "MAX_FRAMES",
+    "SIGNATURE",
     "AnimationError",
     "default_speed",
     "ffmpeg_available",
+    "plan_frames",
     "write_animation",
 ]
 
@@ -101,7 +104,9 @@ class _Panel:
             )
         self.bar_artists: list[tuple[Any, ...]] = []
         self.replica_artists: list[Any] = []
-        self.member_color = {m: MEMBER_COLORS[i % len(MEMBER_COLORS)] for i, m in enumerate(playback.members)}
+        self.member_color = {
+            m: MEMBER_COLORS[i % len(MEMBER_COLORS)] for i, m in enumerate(playback.members)
+        }
         nodes = {n["id"]: n for n in playback.nodes}
         for node in playback.nodes:
             self._node(node)
@@ -186,8 +191,16 @@ class _Panel:
                 ax.axvspan(start / scale, end / scale, color=DOT[FAILURE], alpha=0.15, lw=0)
             else:
                 ax.axvline(start / scale, color=DOT[FAILURE], lw=1, ls=":")
-            ax.text(start / scale, 1.0, f" {label}", transform=ax.get_xaxis_transform(),
-                    fontsize=7, color=DOT[FAILURE], va="top", clip_on=True)
+            ax.text(
+                start / scale,
+                1.0,
+                f" {label}",
+                transform=ax.get_xaxis_transform(),
+                fontsize=7,
+                color=DOT[FAILURE],
+                va="top",
+                clip_on=True,
+            )
         for start, end, _ in playback.rebalances:
             ax.axvspan(start / scale, end / scale, color=MEMBER_COLORS[1], alpha=0.15, lw=0)
         ax.set_xlim(playback.start / scale, playback.end / scale)
@@ -200,11 +213,18 @@ class _Panel:
         self.cursor = ax.axvline(playback.start / scale, color=DOT[FAILURE], lw=1.2)
         self.scale = scale
 
+    def moving(self) -> list[Artist]:
+        """The artists a frame changes; everything else is drawn once, as the background."""
+        found: list[Artist] = [a for t in self.bar_artists for a in t if isinstance(a, Artist)]
+        return [*found, *self.replica_artists, self.dots, self.clock, self.alerts, self.cursor]
+
     def update(self, frame: Frame) -> None:
         playback = self.playback
         self.dots.set_offsets(frame.dots if len(frame.dots) else np.empty((0, 2)))
         self.dots.set_color([DOT[int(t)] for t in frame.tones])
-        for artists, bar, (value, extra) in zip(self.bar_artists, playback.bars, frame.bars, strict=True):
+        for artists, bar, (value, extra) in zip(
+            self.bar_artists, playback.bars, frame.bars, strict=True
+        ):
             kind = artists[0]
             if kind == "queue":
                 _, ready, flight, text, bottom, height = artists
@@ -228,7 +248,9 @@ class _Panel:
                 waiting = f", {extra:.0f} waiting" if extra else ""
                 text.set_text(f"busy {value:.0f}/{bar.capacity:.0f}{waiting}")
         owned = {member for member in frame.owners.values()}
-        for circle, replica, state in zip(self.replica_artists, playback.replicas, frame.states, strict=True):
+        for circle, replica, state in zip(
+            self.replica_artists, playback.replicas, frame.states, strict=True
+        ):
             circle.set_markerfacecolor(STATE_COLORS[state])
             has = replica.name in owned or not playback.assignments
             circle.set_markeredgecolor(self.member_color.get(replica.name, INK) if has else FAINT)
@@ -253,15 +275,20 @@ def _clock(t: float) -> str:
 
 def figure_for(playbacks: Sequence[Playback]) -> tuple[Figure, list[_Panel]]:
     """The figure of one or more playbacks, one panel each, above a legend line."""
+    heights = []
+    for playback in playbacks:  # a stage as tall as its busiest column needs, then its timeline
+        heights += [min(5.0, max(2.2, 1.2 + 0.9 * playback.rows)), 0.95]
     rows = len(playbacks)
-    fig = plt.figure(figsize=(8.0, 4.1 * rows + 0.3), dpi=80)
-    grid = fig.add_gridspec(2 * rows, 1, height_ratios=[4.0, 1.0] * rows, hspace=0.45)
+    fig = plt.figure(figsize=(8.0, sum(heights) + 0.35 * rows + 0.3), dpi=80)
+    grid = fig.add_gridspec(2 * rows, 1, height_ratios=heights, hspace=0.5)
     panels = []
     for i, playback in enumerate(playbacks):
         stage = fig.add_subplot(grid[2 * i])
         strip = fig.add_subplot(grid[2 * i + 1])
         panels.append(_Panel(playback, stage, strip))
-    fig.subplots_adjust(left=0.07, right=0.97, top=0.95, bottom=0.1 / rows + 0.04)
+    fig.subplots_adjust(
+        left=0.07, right=0.97, top=1 - 0.25 / fig.get_figheight(), bottom=0.55 / fig.get_figheight()
+    )
     legend = (
         "dots: messages (orange: redelivered, red: failing or dead-lettered)   bars: ready "
         "(dark), unacked (light), lag   circles: replicas (green busy, white idle, grey down, "
@@ -271,31 +298,23 @@ def figure_for(playbacks: Sequence[Playback]) -> tuple[Figure, list[_Panel]]:
     return fig, panels
 
 
-def write_animation(
-    playbacks: Sequence[Playback],
-    out: Path,
-    speed: float | None = None,
-    fps: float | None = None,
-) -> int:
-    """Write the playbacks (on one clock) to `out` (.gif or .mp4); the number of frames.
-
-    AnimationError when the format is unknown, ffmpeg is missing for an MP4, or the speed
-    asks for more than MAX_FRAMES frames.
-    """
-    suffix = out.suffix.lower()
+def plan_frames(start: float, end: float, suffix: str, speed: float | None = None) -> np.ndarray:
+    """The simulated times of the frames of an animation of [start, end] written as `suffix`
+    (".gif" or ".mp4"); AnimationError when the format is unknown, ffmpeg is missing for an
+    MP4, or the speed asks for more than MAX_FRAMES frames. Cheap: the commands call it
+    before they run anything."""
+    suffix = suffix.lower()
     if suffix not in FORMATS:
-        raise AnimationError(f"{out}: write a .gif, .mp4 or .html file")
+        raise AnimationError("write a .gif, .mp4 or .html file")
     if suffix == ".mp4" and not ffmpeg_available():
         raise AnimationError(
-            f"{out}: an MP4 needs ffmpeg, which is not installed here (apt-get install ffmpeg); "
+            "an MP4 needs ffmpeg, which is not installed here (apt-get install ffmpeg); "
             "write a .gif or .html instead"
         )
-    start = min(p.start for p in playbacks)
-    end = max(p.end for p in playbacks)
     speed = default_speed(start, end) if speed is None else speed
-    fps = FPS[suffix] if fps is None else fps
-    if speed <= 0 or not math.isfinite(speed):
+    if not speed > 0 or not math.isfinite(speed):
         raise AnimationError(f"--speed must be a positive number, got {speed:g}")
+    fps = FPS[suffix]
     times = frame_times(start, end, speed, fps)
     if len(times) > MAX_FRAMES:
         fastest = (end - start) * fps / MAX_FRAMES
@@ -304,18 +323,61 @@ def write_animation(
             f"more than {MAX_FRAMES}; choose --speed {math.ceil(fastest * 10) / 10:g} or more, "
             "or a shorter window"
         )
+    return times
+
+
+#: What the writers leave in every file they write, so that mqsim replaces only its own files.
+SIGNATURE = "written by mqsim"
+
+
+def write_animation(playbacks: Sequence[Playback], out: Path, speed: float | None = None) -> int:
+    """Write the playbacks (on one clock) to `out` (.gif or .mp4); the number of frames.
+
+    Frames are drawn and written one at a time. AnimationError as in `plan_frames`.
+    """
+    suffix = out.suffix.lower()
+    start = min(p.start for p in playbacks)
+    end = max(p.end for p in playbacks)
+    times = plan_frames(start, end, suffix, speed)
+    fps = FPS[suffix]
     fig, panels = figure_for(playbacks)
     if suffix == ".gif":
         colors = [INK, MUTED, *DOT.values(), *MEMBER_COLORS, *STATE_COLORS.values(), IN_FLIGHT]
-        writer: Any = StreamingGifWriter(fps=fps, palette=fixed_palette(colors))
+        writer: Any = StreamingGifWriter(fps=fps, palette=fixed_palette(colors), comment=SIGNATURE)
     else:
-        writer = animation.FFMpegWriter(fps=fps, codec="h264", extra_args=["-pix_fmt", "yuv420p"])
+        writer = animation.FFMpegWriter(
+            fps=fps,
+            codec="h264",
+            metadata={"comment": SIGNATURE},
+            extra_args=["-pix_fmt", "yuv420p", "-movflags", "+faststart"],
+        )
     try:
         with writer.saving(fig, str(out), dpi=80):
-            for t in times:
-                for panel in panels:
-                    panel.update(panel.playback.frame(float(t)))
-                writer.grab_frame()
+            if suffix == ".gif":
+                _blitted(fig, panels, times, writer)
+            else:
+                for t in times:
+                    for panel in panels:
+                        panel.update(panel.playback.frame(float(t)))
+                    writer.grab_frame()
     finally:
         plt.close(fig)
     return len(times)
+
+
+def _blitted(fig: Figure, panels: list[_Panel], times: np.ndarray, writer: Any) -> None:
+    """Draw the still parts once, then per frame only the moving artists over them (the
+    figure's texts and edges would otherwise be drawn again for every frame)."""
+    moving = [artist for panel in panels for artist in panel.moving()]
+    for artist in moving:
+        artist.set_animated(True)
+    canvas = fig.canvas
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)  # type: ignore[attr-defined]  # Agg
+    for t in times:
+        canvas.restore_region(background)  # type: ignore[attr-defined]
+        for panel in panels:
+            panel.update(panel.playback.frame(float(t)))
+        for artist in moving:
+            fig.draw_artist(artist)
+        writer.grab_frame(redraw=False)

@@ -83,8 +83,11 @@ def _blocks(data: bytes) -> tuple[bytes, bytes]:
 class StreamingGifWriter(AbstractMovieWriter):
     """Write an animated GIF frame by frame (see the module docstring)."""
 
-    def __init__(self, fps: float = 10, palette: Image.Image | None = None, dpi: float = 80):
-        super().__init__(fps=int(round(fps)))
+    def __init__(
+        self, fps: float = 10, palette: Image.Image | None = None, comment: str = ""
+    ) -> None:
+        super().__init__(fps=round(fps))
+        self._comment = comment.encode("ascii")[:255]
         self._palette = palette or fixed_palette(["#1b4f72", "#b03a2e", "#1e8449", "#b9770e"])
         self._delay = max(2, round(100 / fps))  # hundredths of a second
         self._file: BinaryIO | None = None
@@ -98,11 +101,16 @@ class StreamingGifWriter(AbstractMovieWriter):
         self._file.write(b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0))
         # NETSCAPE2.0: loop forever.
         self._file.write(b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")
+        if self._comment:  # a comment extension (section 24): who wrote the file
+            self._file.write(b"\x21\xfe" + bytes([len(self._comment)]) + self._comment + b"\x00")
 
-    def grab_frame(self, **savefig_kwargs: Any) -> None:
+    def grab_frame(self, redraw: bool = True, **savefig_kwargs: Any) -> None:
+        """Append the figure as it is now; `redraw=False` when the caller has drawn it
+        (blitting), else the whole figure is drawn first."""
         assert self._file is not None, "setup() first"
-        self.fig.set_dpi(self.dpi)
-        self.fig.canvas.draw()
+        if redraw:
+            self.fig.set_dpi(self.dpi)
+            self.fig.canvas.draw()
         rgba = np.asarray(self.fig.canvas.buffer_rgba())
         image = Image.fromarray(rgba[..., :3]).quantize(
             palette=self._palette, dither=Image.Dither.NONE

@@ -175,7 +175,9 @@ class Playback:
         for row, i in enumerate(active):
             span = self.move_end[i] - self.move_start[i]
             fraction = (t - self.move_start[i]) / span if span > 0 else 1.0
-            dots[row] = _along(self.paths[self.move_path[i]], self._lengths[self.move_path[i]], fraction)
+            dots[row] = _along(
+                self.paths[self.move_path[i]], self._lengths[self.move_path[i]], fraction
+            )
         bars = []
         for bar in self.bars:
             bars.append(bar.at(int(np.searchsorted(bar.times, t, side="right")) - 1))
@@ -184,7 +186,11 @@ class Playback:
             for node, slot, member, start, end in self.assignments
             if start <= t < end
         }
-        faults = [label for start, end, label in self.faults if start <= t < max(end, start + self.min_hop * 4)]
+        faults = [
+            label
+            for start, end, label in self.faults
+            if start <= t < max(end, start + self.min_hop * 4)
+        ]
         rebalancing = [label for start, end, label in self.rebalances if start <= t < end]
         return Frame(
             time=t,
@@ -253,7 +259,10 @@ class Playback:
             "members": self.members,
             "faults": [list(f) for f in self.faults],
             "rebalances": [list(r) for r in self.rebalances],
-            "backlog": {"times": rounded(self.backlog[0], 3), "values": rounded(self.backlog[1], 1)},
+            "backlog": {
+                "times": rounded(self.backlog[0], 3),
+                "values": rounded(self.backlog[1], 1),
+            },
         }
 
 
@@ -321,9 +330,9 @@ def frame_times(start: float, end: float, speed: float, fps: float) -> np.ndarra
     """The simulated times of the frames: `speed` simulated seconds per second of playback,
     `fps` frames per second of playback, the last frame at `end`."""
     step = speed / fps
-    count = max(2, int(math.floor((end - start) / step)) + 1)
+    count = max(2, math.ceil((end - start) / step - 1e-9) + 1)
     times = start + step * np.arange(count)
-    times[-1] = min(times[-1], end)
+    times[-1] = end
     return times
 
 
@@ -352,7 +361,9 @@ def build_playback(
     replicas = stage.replicas(moves.holds, results, end)
     keep = (moves.end >= start) & (moves.start <= end)
     times = results.timeseries["time"].to_numpy()
-    backlog = results.timeseries["backlog"].to_numpy() if "backlog" in results.timeseries else times * 0
+    backlog = (
+        results.timeseries["backlog"].to_numpy() if "backlog" in results.timeseries else times * 0
+    )
     shown = (times >= start - 1e-9) & (times <= end + 1e-9)
     return Playback(
         title=results.label,
@@ -414,7 +425,9 @@ class _Stage:
                 entry["slots"] = [f"{node}-{p}" for p in range(partitions[node])]
             elif kind == "consumer":
                 replicas = int(data.get("replicas", 1))
-                entry["slots"] = [bare] if replicas == 1 else [f"{bare}.{i}" for i in range(replicas)]
+                entry["slots"] = (
+                    [bare] if replicas == 1 else [f"{bare}.{i}" for i in range(replicas)]
+                )
             self._place_slots(entry)
             for i, slot in enumerate(entry["slots"]):
                 self.names[slot["name"]] = (node, i)
@@ -492,9 +505,9 @@ class _Stage:
     def bars(self, results: Results, start: float, end: float) -> list[Bar]:
         frame = results.timeseries
         times = frame["time"].to_numpy()
-        shown = (times <= end + 1e-9)
+        shown = times <= end + 1e-9
         times = times[shown]
-        window = (times >= start - 1e-9)
+        window = times >= start - 1e-9
         bars: list[Bar] = []
         zeros = np.zeros(len(times))
 
@@ -511,7 +524,9 @@ class _Stage:
                 continue  # a stream read by several groups: the first group's bar
             values, extra = column(name), column(f"in_flight.{source}")
             queue_bars.append(Bar(node, None, "queue", times, values, extra, 1.0))
-        peak = max((float((b.values + b.extra)[window].max(initial=0)) for b in queue_bars), default=0)
+        peak = max(
+            (float((b.values + b.extra)[window].max(initial=0)) for b in queue_bars), default=0
+        )
         for bar in queue_bars:
             bar.capacity = max(peak, 1.0)
         lag: dict[tuple[str, int], np.ndarray] = {}
@@ -537,7 +552,15 @@ class _Stage:
                 continue
             workers = float(self.graph.nodes[node].get("workers") or 1)
             service_bars.append(
-                Bar(node, None, "service", times, column(name), column(f"waiting.{service}"), workers)
+                Bar(
+                    node,
+                    None,
+                    "service",
+                    times,
+                    column(name),
+                    column(f"waiting.{service}"),
+                    workers,
+                )
             )
         bars.extend(queue_bars + partition_bars + service_bars)
         return bars
@@ -616,7 +639,9 @@ def _fault_spans(results: Results, end: float) -> list[tuple[str, str, float, fl
         elif phase == "end" and key in open_at:
             spans.append((key[0], kind, open_at.pop(key), float(time)))
     spans.extend((c, k, t, max(end, t)) for (c, k), t in open_at.items())
-    return [(c, _FAULT_STATES.get(k, "down"), t0, t1) for c, k, t0, t1 in spans if k in _FAULT_STATES]
+    return [
+        (c, _FAULT_STATES.get(k, "down"), t0, t1) for c, k, t0, t1 in spans if k in _FAULT_STATES
+    ]
 
 
 def _faults(results: Results) -> list[tuple[float, float, str]]:

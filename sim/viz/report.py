@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from sim.results import SUMMARY_KEYS, Results
-from sim.viz.animate import default_speed
+from sim.viz.animate import SIGNATURE, default_speed
 from sim.viz.charts import scenario_charts, variant_charts
 from sim.viz.playback import Playback
 
@@ -116,6 +116,7 @@ def _page(title: str, body: str) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="{SIGNATURE}">
 <title>{html.escape(title)}</title>
 <style>{_STYLE}</style>
 </head>
@@ -167,8 +168,10 @@ def chart_axes(fig: Figure) -> list[dict[str, float]]:
     for ax in fig.axes:
         label = ax.get_xlabel()
         if not label:  # a panel sharing its x axis with one that is labelled
-            label = next((o.get_xlabel() for o in ax.get_shared_x_axes().get_siblings(ax)
-                          if o.get_xlabel()), "")
+            label = next(
+                (o.get_xlabel() for o in ax.get_shared_x_axes().get_siblings(ax) if o.get_xlabel()),
+                "",
+            )
         match = _TIME_LABEL.fullmatch(label.strip())
         if match is None:
             continue
