@@ -730,6 +730,10 @@ def _window(scenario: Scenario, start: str | None, end: str | None) -> tuple[flo
             _fail(ScenarioError(str(error), option))
     if not 0 <= times[0] < times[1]:
         _fail(ScenarioError("--from must be before --to, and --to after 0", "--from"))
+    if times[1] <= scenario.warmup:  # the run stops at --to, and a run outlasts its warm-up
+        _fail(
+            ScenarioError(f"must be after the warm-up ({format_duration(scenario.warmup)})", "--to")
+        )
     return times[0], times[1]
 
 

@@ -12,7 +12,8 @@ tables) for a window [start, end]. It holds:
   requeued or dead-lettered at the same queue, with nothing processing it in between, went to
   a consumer and came back: that is drawn as a trip out and back. Moves that take no simulated
   time (publishing through an exchange) are drawn over `min_hop` seconds so they can be seen,
-  and the next move of that message waits for them;
+  and the next move of that message waits for them, at most `min_hop`: a move is never drawn
+  more than `min_hop` after it happened;
 - bars: each queue's ready and in-flight messages, each partition's consumer lag, each
   service's busy workers, sampled from the run's series (`ready`, `in_flight`, `kafka.lag`,
   `service.busy`, `service.waiting`);
@@ -312,14 +313,11 @@ def check_window(results: Results, start: float, end: float) -> int:
 
 
 def _round_down(span: float) -> float:
-    """A round span no longer than `span` (for the suggested window)."""
+    """`span` rounded down to two significant digits (for the suggested window)."""
     if span <= 0:
         return span
-    magnitude = 10 ** math.floor(math.log10(span))
-    for step in (5, 2, 1):
-        if step * magnitude <= span:
-            return step * magnitude * math.floor(span / (step * magnitude))
-    return span
+    step = 10 ** (math.floor(math.log10(span)) - 1)
+    return step * math.floor(span / step)
 
 
 def _seconds(value: float) -> str:
@@ -773,8 +771,9 @@ class _Moves:
     def _schedule(
         self, legs: list[tuple[tuple[str, int | None], tuple[str, int | None], float, float, int]]
     ) -> None:
-        """Each leg drawn for at least min_hop, and not before the message's previous leg
-        ended; legs that take no time in a row are drawn as one, along their joined path."""
+        """Each leg drawn for at least min_hop, after the message's previous leg but never
+        more than min_hop late; legs that take no time in a row are drawn as one, along their
+        joined path."""
         merged: list[list[Any]] = []
         for a, b, t0, t1, tone in legs:
             last = merged[-1] if merged else None
@@ -786,7 +785,8 @@ class _Moves:
             merged.append([a, b, t0, t1, tone, [a, b]])
         free = -math.inf
         for _a, _b, t0, t1, tone, stops in merged:
-            begin = max(t0, free)
+            # After the previous leg, but at most min_hop late: the lag never accumulates.
+            begin = min(max(t0, free), t0 + self.min_hop)
             finish = max(t1, begin + self.min_hop)
             pieces = [self.stage.path(stops[i], stops[i + 1]) for i in range(len(stops) - 1)]
             path = pieces[0] if len(pieces) == 1 else self._joined(pieces)
