@@ -64,6 +64,7 @@
                               stroke: INK, "stroke-width": 2, class: "replica" }, svg);
       });
       this.dotLayer = el("g", { class: "dots" }, svg);
+      this.active = []; this.next = 0; this.activeAt = -Infinity;
       this.dots = [];
       this.paths = data.paths.map((p) => this.measure(p));
       this.drawStrip();
@@ -231,11 +232,16 @@
 
     show(t) {
       const d = this.data, moves = d.moves;
-      // Moves are sorted by start: those begun by t and not yet ended are on their way.
-      const upto = lastAtOrBefore(moves.start, t) + 1;
+      // Moves are sorted by start: those begun by t and not yet ended are on their way. They
+      // are kept as an active set, updated as time goes on (rebuilt when it goes back).
+      if (t < this.activeAt) { this.active = []; this.next = 0; }
+      while (this.next < moves.start.length && moves.start[this.next] <= t) {
+        this.active.push(this.next++);
+      }
+      this.active = this.active.filter((i) => moves.end[i] > t);
+      this.activeAt = t;
       let shown = 0;
-      for (let i = 0; i < upto; i++) {
-        if (moves.end[i] <= t) continue;
+      for (const i of this.active) {
         const span = moves.end[i] - moves.start[i];
         const [px, py] = this.along(this.paths[moves.path[i]], span > 0 ? (t - moves.start[i]) / span : 1);
         const dot = this.dot(shown++);
