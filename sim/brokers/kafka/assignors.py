@@ -41,6 +41,10 @@ library decides which one runs, since the assignor runs in the leader):
     assignor; its ``cooperative-sticky`` here is its sticky target with the KIP-429 rule of
     :func:`cooperative_first_assignment`.
 
+The second half of this module holds the *broker-side* assignors, which the group coordinator
+runs itself: ``uniform`` and ``range`` for ``group.protocol=consumer`` (KIP-848) and the share
+groups' ``simple`` (KIP-932); see the comment above :data:`SERVER_ASSIGNORS`.
+
 The simulated consumer group (``sim.brokers.kafka.group``) uses the Java algorithm: mqsim
 models the Java client (its configuration names and defaults are the Java ``ConsumerConfig``'s)
 and a Java leader runs ``AbstractStickyAssignor``; the kafka-python port stays for replaying
@@ -74,9 +78,11 @@ __all__ = [
     "CLIENTS",
     "DEFAULT_CLIENT",
     "DEFAULT_GENERATION",
+    "SERVER_ASSIGNORS",
     "STRATEGIES",
     "Assignment",
     "JavaStickyResult",
+    "PartitionAssignorError",
     "TopicPartition",
     "assign",
     "cooperative_assignment",
@@ -86,6 +92,12 @@ __all__ = [
     "java_sticky_assign",
     "java_string_hash",
     "java_topic_partition_hash",
+    "java_uuid_hash",
+    "kafka_uuid",
+    "range_server_assign",
+    "server_assign",
+    "simple_share_assign",
+    "uniform_assign",
 ]
 
 #: Strategy names, as set in the consumer's ``partition.assignment.strategy`` (short form).

@@ -130,6 +130,10 @@ class KafkaShareConsumer:
         self._turn = 0
         self._heartbeats = 0
         self._waiting: simpy.Event | None = None
+        # Partitions whose new data, and share-partitions whose freed records, will wake us
+        # (one callback each until it fires, however often the application waits).
+        self._watching: set[TopicPartition] = set()
+        self._watching_shares: set[TopicPartition] = set()
         self._closed = False
         self.crashed = False
 
@@ -248,10 +252,12 @@ class KafkaShareConsumer:
         self._waiting = event
         group = self._group
         if group is not None:
-            for tp in self._assignment:
-                wake = partial(self._records_may_be_there, event)
-                self.cluster.partition(*tp).waiters.append(wake)
-                group.share_partition(tp).waiters.append(wake)
+            for tp in self._assignment - self._watching:
+                self._watching.add(tp)
+                self.cluster.partition(*tp).waiters.append(partial(self._data_arrived, tp))
+            for tp in self._assignment - self._watching_shares:
+                self._watching_shares.add(tp)
+                group.share_partition(tp).waiters.append(partial(self._records_freed, tp))
         if timeout is not None:
             timer = self.env.timeout(timeout)
             timer.callbacks.append(lambda _e, ev=event: self._wake(ev))
@@ -263,8 +269,17 @@ class KafkaShareConsumer:
             return False
         return any(group.share_partition(tp).can_acquire() for tp in self._assignment)
 
-    def _records_may_be_there(self, event: simpy.Event) -> None:
-        if self._waiting is event and not event.triggered:
+    def _data_arrived(self, tp: TopicPartition) -> None:
+        self._watching.discard(tp)
+        self._records_may_be_there()
+
+    def _records_freed(self, tp: TopicPartition) -> None:
+        self._watching_shares.discard(tp)
+        self._records_may_be_there()
+
+    def _records_may_be_there(self) -> None:
+        event = self._waiting
+        if event is not None and not event.triggered:
             self.link_in.send(self._wake, event)
 
     def _wake(self, event: simpy.Event) -> None:
