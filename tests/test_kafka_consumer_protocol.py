@@ -102,12 +102,12 @@ def test_an_unknown_member_state_is_refused() -> None:
 @pytest.mark.parametrize("setting", ["session.timeout.ms", "partition.assignment.strategy"])
 def test_the_consumer_protocol_refuses_the_classic_protocols_settings(setting: str) -> None:
     value = 10_000 if setting == "session.timeout.ms" else "range"
-    with pytest.raises(ValueError, match="cannot be set when group.protocol=consumer"):
+    with pytest.raises(ValueError, match=r"cannot be set when group\.protocol=consumer"):
         ConsumerSettings.from_config({"group.protocol": "consumer", setting: value})
 
 
 def test_the_classic_protocol_refuses_a_remote_assignor() -> None:
-    with pytest.raises(ValueError, match="cannot be set when group.protocol=classic"):
+    with pytest.raises(ValueError, match=r"cannot be set when group\.protocol=classic"):
         ConsumerSettings.from_config({"group.remote.assignor": "range"})
     assert ConsumerSettings().group_protocol == "classic"  # still Kafka 4.x's default
 

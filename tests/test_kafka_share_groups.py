@@ -495,3 +495,20 @@ def test_every_copy_ends_in_one_final_state_through_crashes_and_poison() -> None
     # b processed records whose acknowledgements died with it: delivered again, processed
     # twice (at least once, not exactly once).
     assert recorder.processed_total > recorder.processed_unique
+
+
+def test_the_recorder_sees_ready_records_as_the_share_partition_counts_them() -> None:
+    env, cluster = _cluster()
+    a = _consumer(cluster, "a", **{"share.acknowledgement.mode": "explicit"})
+    _produce(env, cluster, 10)
+    recorder = cluster.recorder
+    slot = recorder.source("t/s")
+    assert recorder.ready_values[slot] == 10  # all past the SPEO, ready to be fetched
+    records = a.poll(max_records=4)
+    assert recorder.ready_values[slot] == 6
+    a.acknowledge(records[0], RELEASE)  # one in flight becomes available again
+    for record in records[1:]:
+        a.acknowledge(record, ACCEPT)
+    a.commit_sync()
+    assert recorder.ready_values[slot] == 7 == _share_partition(cluster).ready()
+    assert recorder.max_queue_depth == 10

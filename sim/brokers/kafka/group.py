@@ -36,7 +36,10 @@ each member's heartbeat reconciles that member alone (`next_member_assignment`):
 the partitions it must give up (the others keep consuming), and a partition is handed to its new
 owner only once its old owner has reported it revoked. A member that does not revoke within its
 rebalance timeout (its `max.poll.interval.ms`) is fenced, and one that sends no heartbeat for
-`group.consumer.session.timeout.ms` (45 s) is removed.
+`group.consumer.session.timeout.ms` (45 s) is removed. Heartbeats and their answers take no time
+here (the classic protocol's `rebalance_time` does not apply), and the target assignment is
+computed at the first heartbeat after the epoch changed, as `consumerGroupHeartbeat` does
+(Kafka 4.x's optional `consumer.assignment.interval.ms` batching is not modelled).
 """
 
 from __future__ import annotations

@@ -481,6 +481,11 @@ class ShareGroup:
     def has(self, member: ShareMember) -> bool:
         return self.members.get(member.member_id) is member
 
+    def resubscribe(self, member: ShareMember, topics: list[str]) -> None:
+        if member.topics != topics:
+            member.topics = list(topics)
+            self.group_epoch += 1
+
     def leave(self, member: ShareMember, how: str = "left") -> None:
         if not self.has(member):
             return

@@ -150,7 +150,9 @@ class KafkaShareConsumer:
         self._group = group
         self._subscription = topics
         if self._member is not None:
-            group.leave(self._member, "changed its subscription")
+            group.resubscribe(self._member, topics)
+            self._heartbeat()
+            return
         self._member = group.join(self, topics)
         self._heartbeats += 1
         self._heartbeat()
