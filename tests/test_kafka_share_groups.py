@@ -512,3 +512,24 @@ def test_the_recorder_sees_ready_records_as_the_share_partition_counts_them() ->
     a.commit_sync()
     assert recorder.ready_values[slot] == 7 == _share_partition(cluster).ready()
     assert recorder.max_queue_depth == 10
+
+
+def test_retention_moves_the_start_offset_and_what_it_deleted_ends_expired() -> None:
+    env = simpy.Environment()
+    cluster = KafkaCluster(env, retention_check_interval=1.0)
+    cluster.create_topic("t", config={"retention.ms": 2000, "segment.ms": 500})
+    cluster.share_coordinator.configure("s", {"share.auto.offset.reset": "earliest"})
+    a = _consumer(cluster, "a")
+    _produce(env, cluster, 5)
+    held = a.poll(max_records=2)  # 0 and 1 acquired; 2-4 never fetched
+    env.run(until=1.0)
+    _produce(env, cluster, 3)  # a later segment that retention keeps for now
+    env.run(until=3.5)
+    sp = _share_partition(cluster)
+    assert sp.partition.log_start_offset == 5
+    assert a.poll() and sp.start_offset >= 5  # it followed the log start
+    recorder = cluster.recorder
+    assert recorder.states[State.EXPIRED] == 5  # 0-4, fetched or not
+    for record in held:
+        a.processed(record)  # a finishes what it held: those end processed after all
+    assert recorder.states[State.EXPIRED] == 3 and recorder.states[State.PROCESSED] == 2

@@ -73,9 +73,12 @@ class _Delivery:
     """One record this consumer holds: where it came from, what the application said, and
     whether the broker took an ACCEPT for it and the application gave up on it (both: lost)."""
 
-    __slots__ = ("abandoned", "accepted", "ack", "entry", "partition", "sent")
+    __slots__ = ("abandoned", "accepted", "ack", "entry", "partition", "record", "sent")
 
-    def __init__(self, partition: SharePartition, entry: InFlightRecord) -> None:
+    def __init__(
+        self, record: ShareConsumerRecord, partition: SharePartition, entry: InFlightRecord
+    ) -> None:
+        self.record = record
         self.partition = partition
         self.entry = entry
         self.ack: AcknowledgeType | None = None
@@ -125,8 +128,10 @@ class KafkaShareConsumer:
         self._member: ShareMember | None = None
         self._subscription: list[str] | None = None
         self._assignment: frozenset[TopicPartition] = frozenset()
-        self._batch: dict[ShareConsumerRecord, _Delivery] = {}  # the last poll's records
-        self._in_hand: dict[ShareConsumerRecord, _Delivery] = {}  # polled, not processed
+        # The last poll's records, and those polled and not processed, by id(record): a record
+        # is the object poll returned (its value need not be hashable).
+        self._batch: dict[int, _Delivery] = {}
+        self._in_hand: dict[int, _Delivery] = {}
         self._turn = 0
         self._heartbeats = 0
         self._waiting: simpy.Event | None = None
@@ -236,9 +241,9 @@ class KafkaShareConsumer:
                     entry.delivery_count,
                     entry.copy,
                 )
-                delivery = _Delivery(share_partition, entry)
-                self._batch[consumer_record] = delivery
-                self._in_hand[consumer_record] = delivery
+                delivery = _Delivery(consumer_record, share_partition, entry)
+                self._batch[id(consumer_record)] = delivery
+                self._in_hand[id(consumer_record)] = delivery
                 found.append(consumer_record)
         return found
 
@@ -304,12 +309,12 @@ class KafkaShareConsumer:
         self._check_open()
         if not self.explicit:
             raise KafkaError("ILLEGAL_STATE", "Implicit acknowledgement of delivery is being used.")
-        delivery = self._batch.get(record)
-        if delivery is None or delivery.ack is not None:
+        delivery = self._batch.get(id(record))
+        if delivery is None or delivery.record is not record or delivery.ack is not None:
             raise KafkaError("ILLEGAL_STATE", "The record cannot be acknowledged.")
         delivery.ack = AcknowledgeType(type)
         if delivery.ack != AcknowledgeType.ACCEPT:
-            self._in_hand.pop(record, None)  # given back or rejected: not to be processed
+            self._in_hand.pop(id(record), None)  # given back or rejected: not to be processed
 
     def commit_sync(self) -> simpy.Event:
         """Send the acknowledgements (implicit mode: accept the last poll's records first).
@@ -363,11 +368,13 @@ class KafkaShareConsumer:
     def processed(self, record: ShareConsumerRecord) -> None:
         """The application finished `record` (not a Kafka call: the simulator counts it)."""
         self.recorder.processed(record.message, self.client_id)
-        self._in_hand.pop(record, None)
+        delivery = self._in_hand.get(id(record))
+        if delivery is not None and delivery.record is record:
+            del self._in_hand[id(record)]
 
     def in_hand(self, topic: str) -> int:
         """Records of `topic` polled and not yet processed (not a Kafka call)."""
-        return sum(1 for r in self._in_hand if r.topic == topic)
+        return sum(1 for d in self._in_hand.values() if d.record.topic == topic)
 
     def crash(self) -> None:
         """Die at once: nothing more is sent. The locks of what it held expire; what it had
