@@ -533,3 +533,19 @@ def test_retention_moves_the_start_offset_and_what_it_deleted_ends_expired() -> 
     for record in held:
         a.processed(record)  # a finishes what it held: those end processed after all
     assert recorder.states[State.EXPIRED] == 3 and recorder.states[State.PROCESSED] == 2
+
+
+def test_a_groups_own_lock_duration_overrides_the_brokers_within_its_bounds() -> None:
+    env, cluster = _cluster()
+    cluster.share_coordinator.configure("s", {"share.record.lock.duration.ms": 15_000})
+    a = _consumer(cluster, "a")
+    _produce(env, cluster, 1)
+    t0 = env.now
+    a.poll()
+    sp = _share_partition(cluster)
+    env.run(until=t0 + 14.9)
+    assert sp.state_of(0) == ("ACQUIRED", 1)  # not the broker's 30 s...
+    env.run(until=t0 + 15.1)
+    assert sp.state_of(0) == ("AVAILABLE", 1)  # ...the group's 15 s
+    with pytest.raises(ValueError, match="15000, 60000"):
+        cluster.share_coordinator.configure("s", {"share.record.lock.duration.ms": 5000})

@@ -296,6 +296,15 @@ class ShareGroupSettings(StrictModel):
         default=None, ge=100, le=10000, alias="share.partition.max.record.locks"
     )
 
+    @model_validator(mode="after")
+    def _lock_bounds(self) -> ShareGroupSettings:
+        # A group's lock duration must lie within the broker's group.share.min/max.record.lock.
+        # duration.ms (15 s and 60 s by default; ShareGroupConfig, GroupConfig validation).
+        lock = self.share_record_lock_duration
+        if lock is not None and not 15.0 <= lock <= 60.0:
+            raise ValueError("share.record.lock.duration.ms must be in [15000, 60000]")
+        return self
+
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ShareGroupSettings:
         return settings_from(cls, config, "share group")

@@ -38,8 +38,10 @@ Accounting. A share group is one reader of each partition it reads (`Partition.a
 record is one copy for the group, whichever member gets it. Every acquisition is a delivery
 (``Recorder.delivered_message``); the application's ``processed`` call is the processing. An
 archived record that was never processed ends *dropped*: Kafka 4.2 keeps it in the log and only
-stops delivering it to this group (a share-group dead-letter topic is a later KIP), so nothing
-moves it to another queue, which is what ``dead_lettered`` means here. Records retention deletes
+stops delivering it to this group, so nothing moves it to another queue, which is what
+``dead_lettered`` means here. (A share-group dead-letter topic, the group configuration
+``errors.deadletterqueue.topic.name``, appears in the Kafka 4.4 documentation; with it, archiving
+would be dead-lettering.) Records retention deletes
 end expired, as they do for a consumer group.
 
 Simplifications: records are tracked one by one (Kafka tracks whole batches until their records'
