@@ -151,8 +151,6 @@ class KafkaConsumer:
         topics = list(topics)
         for topic in topics:
             self.cluster.partitions_for(topic)
-        self._subscription = topics
-        self._listener = listener
         group = self.cluster.coordinator.group(self.group_id, self.strategy, self.protocol)
         if group.protocol != self.protocol:
             raise KafkaError(
@@ -160,6 +158,8 @@ class KafkaConsumer:
                 f"group {self.group_id!r} uses group.protocol={group.protocol}; "
                 f"{self.client_id} asks for {self.protocol}",
             )
+        self._subscription = topics
+        self._listener = listener
         self._group = group
         self._last_poll = self.env.now
         if self._member is not None:
