@@ -230,11 +230,11 @@ class ConsumerApp(ConsumerReplica):
             if self.crashed:
                 continue
             self.crash()
-            self.recorder.event(f"consumer {self.name}", "crash")
+            self.recorder.event(self.name, "crash start")  # as a `faults:` crash window
             if restart_after is not None:
                 yield self.env.timeout(restart_after)
                 self.restart()
-                self.recorder.event(f"consumer {self.name}", "restart")
+                self.recorder.event(self.name, "crash end")
 
 
 class _CommitOnRevoke:

@@ -199,11 +199,11 @@ def _broker_failure(
 ) -> Generator[Any, Any, None]:
     yield ctx.env.timeout(at)
     cluster.crash_broker(broker)
-    ctx.recorder.event(f"broker {broker}", "crash")
+    ctx.recorder.event(f"broker.{broker}", "crash start")  # the fault target's name
     if restart_after is not None:
         yield ctx.env.timeout(restart_after)
         cluster.restart_broker(broker)
-        ctx.recorder.event(f"broker {broker}", "restart")
+        ctx.recorder.event(f"broker.{broker}", "crash end")
 
 
 # ----- what the run reports -----
