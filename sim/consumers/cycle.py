@@ -26,7 +26,7 @@ never into a broker's code.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -75,6 +75,9 @@ class ConsumerReplica(Disturbance):
         )
         self.reader = ctx.recorder.reader(self.name, config.name, source)
         self.waiting: deque[Any] = deque()  # taken in this batch, not started yet
+        # What processing is, when not the consumer's own service time: a service taking the
+        # delivery (sim/services/): an event that fires with True when it succeeded.
+        self.work: Callable[[Message], simpy.Event] | None = None
         self.current: Any = None  # the delivery being worked on
         self.current_forgotten = False  # ... and the broker no longer has it
         self.crashed = False
@@ -180,8 +183,15 @@ class ConsumerReplica(Disturbance):
         waiting = self.before_work(delivery)
         if waiting is not None:
             yield from waiting
-        yield timeout(service_time() * self.slowdown)
-        while (self.error_probability or self.checks_failures()) and self.fails(delivery):
+        work = self.work
+        if work is None:
+            yield timeout(service_time() * self.slowdown)
+        while True:
+            if work is not None:
+                if (yield work(self.message(delivery))):  # the service's answer: success
+                    break
+            elif not ((self.error_probability or self.checks_failures()) and self.fails(delivery)):
+                break
             self.recorder.count("consumer_failures")
             if self.current_forgotten:  # the broker forgot it: nobody retries it
                 self.recorder.lost(self.message(delivery), self.name)
@@ -190,7 +200,8 @@ class ConsumerReplica(Disturbance):
             if not self.reject(delivery):
                 self.current = None
                 return
-            yield timeout(service_time() * self.slowdown)  # retried in place
+            if work is None:
+                yield timeout(service_time() * self.slowdown)  # retried in place
         self.current = None
         self.finish(delivery)
         self.settle(delivery)

@@ -49,6 +49,8 @@ SPEC = BrokerSpec(
     ),
     nodes=_nodes,
     client_errors=_client_errors,
+    # A service reads its topic from the start, as an application that must not miss work.
+    service_fields=lambda service: {"auto.offset.reset": "earliest"},
     ideal=IdealQueue(
         # One partition per consumer: a partition is one FIFO queue read by one member.
         section=lambda source, consumers: {

@@ -41,6 +41,8 @@ SPEC = BrokerSpec(
     },
     strategies=frozenset({"at-most-once", "at-least-once", "idempotent", "transactional"}),
     client_errors=_client_errors,
+    # A service reads in a consumer group of its own name (declared in broker.groups).
+    service_fields=lambda service: {"group": service.name},
     ideal=IdealQueue(
         section=lambda source, consumers: {
             "type": "redis",
