@@ -495,6 +495,7 @@ def run_command(
     _at_least_one(seeds, "--seeds")
     _at_least_one(workers, "--workers")
     loaded = _load(scenario, assignments)
+    _warn_if_overloaded(loaded, duration)
     if seeds is not None:
         if trace:
             _fail(ScenarioError("--trace keeps the trace of one run; it does not go with --seeds"))
@@ -520,6 +521,26 @@ def run_command(
     rows = [(name or loaded.name, r.summary) for name, r in runs.items()]
     _print_summaries(rows, first="variant" if len(runs) > 1 else "scenario")
     _stdout().print(f"results and charts in {target}/", highlight=False)
+
+
+def _warn_if_overloaded(scenario: Scenario, duration: str | None) -> None:
+    """One line on stderr (never stdout: --json stays pure JSON) when a consumer of some
+    variant is offered more than it can process on an unbounded source."""
+    from sim.experiments.overload import warning_line
+    from sim.units import parse_duration
+
+    until = None
+    if duration is not None:
+        try:
+            until = parse_duration(duration)
+        except ValueError:
+            return  # the run itself reports the bad duration, in one line
+    for variant in (scenario.variant_scenarios() or {"": scenario}).values():
+        line = warning_line(variant, until)
+        if line is not None:
+            label = f" [{variant.variant}]" if variant.variant else ""
+            typer.echo(f"{scenario.source or scenario.name}{label}: {line}", err=True)
+            return
 
 
 @_command("sweep")

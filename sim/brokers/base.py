@@ -147,6 +147,12 @@ class BrokerSpec:
     # The consumer fields a synchronous service's consumer replicas get on this system, beyond
     # the generic ones (service_consumer()): e.g. Redis needs the group they read in.
     service_fields: Callable[[Any], dict[str, Any]] = lambda service: {}
+    # For the overload estimate before a run (sim/experiments/overload.py): the share of a
+    # producer's messages that reaches each source name a consumer may read `from`; how many
+    # of a consumer's replicas can work at once; whether a source grows without a bound.
+    routes: Callable[[Any, Any], dict[str, float]] = lambda section, producer: {producer.to: 1.0}
+    servers: Callable[[Any, Any], int] = lambda section, consumer: consumer.replicas
+    unbounded: Callable[[Any, str], bool] = lambda section, source: True
     # How it is the ideal queue of queueing theory (the contract suite's M/M/1 and M/M/c).
     ideal: IdealQueue | None = None
     # What of the broker contract it cannot do, with the reason (the contract suite and the

@@ -24,6 +24,17 @@ def _nodes(section: KafkaConfig) -> list[str]:
     return [f"broker.{i}" for i in range(section.brokers)]  # crash faults only
 
 
+def _servers(section: KafkaConfig, consumer: Any) -> int:
+    """A partition is read by one member of a group: more members than partitions idle."""
+    topic = next((t for t in section.topics if t.name == consumer.from_), None)
+    return consumer.replicas if topic is None else min(consumer.replicas, topic.partitions)
+
+
+def _unbounded(section: KafkaConfig, source: str) -> bool:
+    topic = next((t for t in section.topics if t.name == source), None)
+    return topic is not None and topic.retention_bytes == float("inf")
+
+
 def _client_errors(section: Any, producers: list[Any], consumers: list[Any]) -> Any:
     return section.client_errors(producers, consumers)
 
@@ -48,6 +59,8 @@ SPEC = BrokerSpec(
         {"at-most-once", "at-least-once", "idempotent", "transactional", "kafka-transactions"}
     ),
     nodes=_nodes,
+    servers=_servers,
+    unbounded=_unbounded,
     client_errors=_client_errors,
     # A service reads its topic from the start, as an application that must not miss work.
     service_fields=lambda service: {"auto.offset.reset": "earliest"},

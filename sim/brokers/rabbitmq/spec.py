@@ -24,6 +24,33 @@ def _build(ctx: RunContext) -> BrokerRuntime:
     return build(ctx)
 
 
+def _routes(section: RabbitMQConfig, producer: Any) -> dict[str, float]:
+    """Where a producer's messages go: its queue, or the queues its exchange routes its
+    routing keys to (headers exchanges: every bound queue, an upper bound)."""
+    from sim.brokers.rabbitmq.routing import route
+
+    exchanges = {e.name: e.type for e in section.exchanges}
+    if producer.to not in exchanges:
+        return {producer.to: 1.0}
+    kind = exchanges[producer.to]
+    bindings = [
+        (b.queue, b.routing_key, b.arguments) for b in section.bindings if b.exchange == producer.to
+    ]
+    keys = producer.routing_key
+    keys = keys if isinstance(keys, list) else [keys or ""]
+    shares: dict[str, float] = {}
+    for key in keys:
+        queues = [b[0] for b in bindings] if kind == "headers" else route(kind, bindings, key, None)
+        for queue in dict.fromkeys(queues):
+            shares[queue] = shares.get(queue, 0.0) + 1.0 / len(keys)
+    return shares
+
+
+def _unbounded(section: RabbitMQConfig, source: str) -> bool:
+    queue = next((q for q in section.queues if q.name == source), None)
+    return queue is not None and queue.max_length is None and queue.max_length_bytes is None
+
+
 def _nodes(section: Any) -> list[str]:
     return ["broker"]  # the one node: crash faults only
 
@@ -46,6 +73,8 @@ SPEC = BrokerSpec(
     },
     strategies=frozenset({"at-most-once", "at-least-once", "idempotent", "transactional"}),
     nodes=_nodes,
+    routes=_routes,
+    unbounded=_unbounded,
     ideal=IdealQueue(
         section=lambda source, consumers: {"type": "rabbitmq", "queues": [{"name": source}]},
         consumer={"prefetch": 1},  # a replica holds one message: the next goes to a free one

@@ -20,6 +20,11 @@ def _build(ctx: RunContext) -> BrokerRuntime:
     return build(ctx)
 
 
+def _unbounded(section: RedisConfig, source: str) -> bool:
+    stream = next((s for s in section.streams if s.name == source), None)
+    return stream is not None and stream.maxlen is None
+
+
 def _client_errors(section: Any, producers: list[Any], consumers: list[Any]) -> Any:
     return section.client_errors(producers, consumers)
 
@@ -41,6 +46,7 @@ SPEC = BrokerSpec(
     },
     strategies=frozenset({"at-most-once", "at-least-once", "idempotent", "transactional"}),
     client_errors=_client_errors,
+    unbounded=_unbounded,
     # A service reads in a consumer group of its own name (declared in broker.groups).
     service_fields=lambda service: {"group": service.name},
     ideal=IdealQueue(
