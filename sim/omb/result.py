@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -53,6 +52,8 @@ __all__ = [
     "PERCENTILES",
     "Events",
     "dumps",
+    "java_double",
+    "read_results",
     "test_result",
     "write_result",
 ]
@@ -183,14 +184,15 @@ def test_result(run: OmbRun) -> dict[str, Any]:
 
     per_window: dict[str, list[Any]] = {k: [] for k in FIELDS[7:] if not k.startswith("aggr")}
     for k in range(timeline.samples):
-        sent = slice(sent_cuts[k], sent_cuts[k + 1])
-        received = slice(received_cuts[k], received_cuts[k + 1])
+        sent = slice(int(sent_cuts[k]), int(sent_cuts[k + 1]))
+        received = slice(int(received_cuts[k]), int(received_cuts[k + 1]))
+        sends, receipts = sent.stop - sent.start, received.stop - received.start
         refused = int(refused_cuts[k + 1] - refused_cuts[k])
-        per_window["publishRate"].append((sent.stop - sent.start) / events.copies / period * scale)
+        per_window["publishRate"].append(sends / events.copies / period * scale)
         per_window["publishErrorRate"].append(refused / events.copies / period * scale)
-        per_window["consumeRate"].append((received.stop - received.start) / period * scale)
+        per_window["consumeRate"].append(receipts / period * scale)
         publish = Histogram(publish_us[sent])
-        delay = Histogram(np.zeros(sent.stop - sent.start, dtype=np.int64))
+        delay = Histogram(np.zeros(sends, dtype=np.int64))
         e2e_values = e2e_us[received]
         e2e = Histogram(e2e_values[e2e_values > 0])
         blocks = (
@@ -204,8 +206,8 @@ def test_result(run: OmbRun) -> dict[str, Any]:
     backlog = events.backlog(edges[1:], subscriptions)
     per_window["backlog"] = [round(max(0.0, float(b)) * scale) for b in backlog]
 
-    sent_all = slice(sent_cuts[0], sent_cuts[-1])
-    received_all = slice(received_cuts[0], received_cuts[-1])
+    sent_all = slice(int(sent_cuts[0]), int(sent_cuts[-1]))
+    received_all = slice(int(received_cuts[0]), int(received_cuts[-1]))
     publish = Histogram(publish_us[sent_all])
     delay = Histogram(np.zeros(sent_all.stop - sent_all.start, dtype=np.int64))
     e2e_values = e2e_us[received_all]
@@ -308,12 +310,47 @@ def _sorted_map(value: Any) -> Any:
 def write_result(result: dict[str, Any], path: Path) -> Path:
     """Write the result file at `path` atomically (a temporary file beside it, renamed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(dumps(result))
+        temporary.write_text(dumps(result), encoding="utf-8")
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+#: What a JSON file needs to be read as an OMB result (older TestResults, like the Confluent
+#: 2020 files, lack the publish-delay fields but have these).
+REQUIRED = ("workload", "driver", "publishRate", "aggregatedEndToEndLatencyQuantiles")
+
+
+def read_results(paths: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
+    """OMB result files: each path a `.json` file or a folder of them (sorted by name);
+    anything that is not an OMB result is a one-line ScenarioError naming it."""
+    from sim.errors import ScenarioError
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.glob("*.json"))
+            if not found:
+                raise ScenarioError("no result files (*.json) in this folder", source=str(path))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ScenarioError("no such file or folder", source=str(path))
+    read = []
+    for file in files:
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise ScenarioError(f"not a JSON file ({error})", source=str(file)) from None
+        missing = [k for k in REQUIRED if not isinstance(data, dict) or k not in data]
+        if missing:
+            raise ScenarioError(
+                f"not an OMB result file (no {', '.join(missing)})", source=str(file)
+            )
+        read.append((file, data))
+    return read

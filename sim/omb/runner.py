@@ -57,7 +57,7 @@ READY_TIMEOUT = 60.0  # ensureTopicsAreReady: 60 * 1000 ms
 BUILD_POLL = 1.0  # buildAndDrainBacklog: Thread.sleep(1000) while building
 DRAIN_POLL = 0.1  # buildAndDrainBacklog: Thread.sleep(100) while draining
 MIN_DRAINED = 1000  # buildAndDrainBacklog: Math.max(1000L, backlogEmptyLevel)
-STEP_LATENCIES = 50  # a rate-search step lasts at least this many p99 latencies (mqsim's)
+STEP_LATENCIES = 100  # a rate-search step lasts at least this many p99 latencies (mqsim's)
 
 #: `progress(label, simulated seconds)` is a context manager giving a callback for sim.run.
 ProgressFactory = Callable[[str, float], AbstractContextManager[Callable[[float], None]]]
@@ -244,28 +244,21 @@ class _Runner:
         return _READINESS[key]
 
     # ----- 4. the rate search -----
-    def sustains(self, rate: float, ready: float) -> bool:
+    def sustains(self, rate: float, ready: float, settle: float) -> tuple[bool, float, float]:
         """One short run at `rate`: do both of OMB's backlogs stay flat (messages sent but not
         yet received by every subscription; messages due but not yet taken by the broker),
-        and does the broker take (nearly) everything?
+        and does the broker take (nearly) everything? Returns (held, the step's length, its
+        p99 end-to-end latency).
 
-        A step lasts `step_messages` messages (at most `step` seconds), and at least
-        STEP_LATENCIES times the p99 end-to-end latency of the run, so that the backlog
-        averaged over a quarter of it spans many consumer cycles (a Kafka consumer's fetches,
-        a batch's linger); a step found too short for its latency is run again, longer.
+        A step lasts `step_messages` messages, at least `settle` seconds and at most `step`.
         """
         probe = self.options.probe
         simulated_rate = rate / self.shape.scale
-        step = min(probe.step, probe.step_messages / simulated_rate)
-        while True:
-            until = ready + step
-            phases = Phases(until, load_start=ready, warmup=ready, sample_interval=until)
-            results, _ = self.simulate(f"probe {rate:,.0f} msg/s", rate, phases)
-            p99 = results.summary["latency_p99"]
-            settled = STEP_LATENCIES * p99 if math.isfinite(p99) else 0.0
-            if step >= min(probe.step, settled):
-                break
-            step = min(probe.step, settled)
+        step = min(probe.step, max(probe.step_messages / simulated_rate, settle))
+        until = ready + step
+        phases = Phases(until, load_start=ready, warmup=ready, sample_interval=until)
+        results, _ = self.simulate(f"probe {rate:,.0f} msg/s", rate, phases)
+        p99 = float(results.summary["latency_p99"])
         events = Events(results, self.copies)
         # The mean backlog over the second and over the last quarter of the step: a backlog
         # that grows by more than `tolerance` of the rate is one the broker cannot keep up with.
@@ -273,22 +266,39 @@ class _Runner:
         second, last = slice(0, 20), slice(40, 61)
         receive = events.backlog(at, self.subscriptions)
         publish = events.unsent(at)
-        span = step / 2
         limit = probe.tolerance * simulated_rate
         for backlog, fanned in ((receive, max(1, self.subscriptions)), (publish, 1)):
-            growth = (float(np.mean(backlog[last])) - float(np.mean(backlog[second]))) / span
+            growth = (float(np.mean(backlog[last])) - float(np.mean(backlog[second]))) / (step / 2)
             if growth > limit * fanned:
-                return False
+                return False, step, p99
         summary = results.summary
         refused = summary["rejected"] + summary["dropped"] + summary["lost"]
-        return refused <= probe.tolerance * max(1, summary["produced"])
+        return refused <= probe.tolerance * max(1, summary["produced"]), step, p99
 
     def search(self, ready: float) -> tuple[float, list[ProbeStep]]:
+        """Double from the start rate to the first rate that does not hold (halve to the first
+        that does), then bisect.
+
+        A step must last long enough for its backlog to be averaged over many consumer cycles
+        (a Kafka consumer's fetches, a batch's linger), which last about one end-to-end
+        latency: at least STEP_LATENCIES times the p99 latency of the runs that held (those of
+        runs that did not hold grow with their backlog). A step found too short once that
+        latency is known is run again, longer; so is a bound of the bisection.
+        """
         probe = self.options.probe
         steps: list[ProbeStep] = []
+        settle = 0.0
+        lengths: dict[float, float] = {}
 
         def test(rate: float) -> bool:
-            held = self.sustains(rate, ready)
+            nonlocal settle
+            while True:
+                held, step, p99 = self.sustains(rate, ready, settle)
+                lengths[rate] = step
+                needed = min(probe.step, STEP_LATENCIES * p99) if held and p99 > 0 else 0.0
+                settle = max(settle, needed)
+                if step >= min(probe.step, settle) - 1e-12:
+                    break
             steps.append(ProbeStep(rate, held))
             return held
 
@@ -307,6 +317,10 @@ class _Runner:
                         source=self.workload.source,
                     )
                 rate = max(rate / 2, probe.min_rate)
+            short = high is not None and lengths[high] < min(probe.step, settle) - 1e-12
+            if short and test(high):  # judged on too short a step: judged again, and held
+                low, high = high, None
+                rate = min(2 * low, probe.max_rate)
         while high / low - 1 > probe.resolution:
             middle = (low + high) / 2
             if test(middle):
