@@ -292,7 +292,7 @@ class _Runner:
 
         def test(rate: float) -> bool:
             nonlocal settle
-            while True:
+            for _ in range(4):  # a step is lengthened at most three times
                 held, step, p99 = self.sustains(rate, ready, settle)
                 lengths[rate] = step
                 needed = min(probe.step, STEP_LATENCIES * p99) if held and p99 > 0 else 0.0
@@ -363,19 +363,24 @@ class _Runner:
     def drain(
         self, rate: float, ready: float, start: float, built: float, duration: float
     ) -> tuple[Results, Timeline, list[str]]:
-        """The final run of backlog mode: paused until `built`, drained, then `duration` more."""
+        """The final run of backlog mode: paused until `built`, drained, then `duration` more.
+
+        How long the drain takes is known only once it is simulated: the run is given a
+        budget (as long as the build took), made longer (twice, up to four times) while the
+        backlog shrinks but is not yet drained, and stopped with a note when it does not
+        shrink (consumers slower than producers: OMB would wait for ever).
+        """
         workload, period = self.workload, self.options.period
         capacity = self.workload_backlog_messages()
         empty = max(MIN_DRAINED, (1.0 - workload.backlog_drain_ratio) * capacity) / self.shape.scale
         poll = DRAIN_POLL * self.clock
         budget = max(built - start, period)
-        notes: list[str] = []
         for attempt in range(5):
             until = built + budget + duration + period
             phases = Phases(
                 until,
                 load_start=ready,
-                pause=(start, built),
+                pause=(start, built) if built > start else None,
                 warmup=start,
                 sample_interval=_interval(until, period),
             )
@@ -388,17 +393,18 @@ class _Runner:
                 samples = max(1, math.ceil((at + duration - start) / period - 1e-9))
                 timeline = Timeline(ready, start, period, samples, built, at)
                 if timeline.end <= until:
-                    return results, timeline, notes
-                budget = timeline.end - built - duration  # run just long enough
+                    return results, timeline, []
+                budget = timeline.end - built - duration  # long enough for the last sample
                 continue
-            if attempt < 4:
-                budget *= 2
+            if attempt == 4 or backlog[-1] >= backlog[0]:
+                break  # not drained, and not draining
+            budget *= 2
         samples = max(1, math.floor((until - start) / period))
-        notes.append(
+        note = (
             f"the backlog was not drained by t={until:g} s; the result stops there "
             "(OMB would still be waiting)"
         )
-        return results, Timeline(ready, start, period, samples, built, None), notes
+        return results, Timeline(ready, start, period, samples, built, None), [note]
 
     def workload_backlog_messages(self) -> float:
         size = self.options.backlog
