@@ -136,15 +136,20 @@ class Layout:
         return [max(1, base + (1 if k < extra else 0)) for k in range(self.shape.partitions)]
 
     def load(self, topic_index: int, streams: int) -> list[tuple[float, float]]:
-        """(rate, first-send time) of each of a topic's `streams` producers ([] without load):
-        the topic's rate shared evenly, the streams of every topic staggered so that together
-        they make OMB's one comb of send slots, `1 / rate` apart."""
+        """(rate, start) of each of a topic's `streams` producers ([] without load): the
+        topic's rate shared evenly, the streams of every topic staggered so that together they
+        make OMB's one comb of send slots `1 / rate` apart, its first slot at the load's start
+        (UniformRateLimiter: start + i / rate from i = 0). A producer sends its first message
+        one gap after its `start`, so `start` is a gap before its first slot (or 0)."""
         if self.load_start is None:
             return []
         rate = self.topic_rate / streams
         total = self.topic_rate * self.shape.topics
         first = topic_index * streams
-        return [(rate, self.load_start + (first + s) / total) for s in range(streams)]
+        return [
+            (rate, max(0.0, self.load_start + (first + s) / total - 1.0 / rate))
+            for s in range(streams)
+        ]
 
     def producer(self, name: str, to: str, rate: float, start: float) -> dict[str, Any]:
         return {

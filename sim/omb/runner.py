@@ -243,6 +243,17 @@ class _Runner:
             _READINESS[key] = float(received[expected - 1]) if received.size >= expected else None
         return _READINESS[key]
 
+    def load_start(self, ready: float, rate: float) -> float:
+        """When the load at `rate` starts: at the readiness poll `ready`, or a later poll if a
+        producer's first send (the first slot of OMB's comb) is less than one of its send gaps
+        after the start of the run (mqsim's producers send one gap after they start)."""
+        data = self.scenario(rate, Phases(1.0, load_start=0.0))
+        gap = max((1.0 / p["rate"] for p in data["producers"] if "start" in p), default=0.0)
+        if gap <= ready:
+            return ready
+        poll = READY_POLL * self.clock
+        return poll * math.ceil(gap / poll - 1e-9)
+
     # ----- 4. the rate search -----
     def sustains(self, rate: float, ready: float, settle: float) -> tuple[bool, float, float]:
         """One short run at `rate`: do both of OMB's backlogs stay flat (messages sent but not
@@ -255,6 +266,7 @@ class _Runner:
         probe = self.options.probe
         simulated_rate = rate / self.shape.scale
         step = min(probe.step, max(probe.step_messages / simulated_rate, settle))
+        ready = self.load_start(ready, rate)
         until = ready + step
         phases = Phases(until, load_start=ready, warmup=ready, sample_interval=until)
         results, _ = self.simulate(f"probe {rate:,.0f} msg/s", rate, phases)
@@ -446,7 +458,6 @@ class _Runner:
         if self.shape.scale > 1:
             notes.append(self.sampling_note())
         ready = self.ready()
-        start = ready + period * math.ceil(warmup / period - 1e-9)
         steps: list[ProbeStep] = []
         rate = float(workload.producer_rate)
         if workload.probes_rate:
@@ -459,6 +470,8 @@ class _Runner:
                 )
             else:
                 notes.append(f"producerRate: 0: the highest sustained rate is {rate:,.0f} msg/s")
+        ready = self.load_start(ready, rate)
+        start = ready + period * math.ceil(warmup / period - 1e-9)
         backlog = options.backlog if options.backlog is not None else workload.backlog_bytes
         if backlog > 0 and self.subscriptions == 0:
             raise ScenarioError(
