@@ -780,15 +780,11 @@ def _omb_compare(paths: list[Path], out: Path | None, period: str | None) -> Non
         _fail(ScenarioError(str(error), "--period"))
         return
     target = _check_output(out if out is not None else Path("results") / "omb-compare")
-    drivers = [str(data.get("driver", "")) for _, data in found]
-    labels = [
-        f"{name} ({path.stem})" if drivers.count(name) > 1 else name
-        for name, (path, _) in zip(drivers, found, strict=True)
-    ]
     charts: list[Path] = []
 
     def write(folder: Path) -> None:
-        charts.extend(write_omb_charts([d for _, d in found], folder, labels, every))
+        stems = [path.stem for path, _ in found]
+        charts.extend(write_omb_charts([d for _, d in found], folder, stems, every))
 
     _replace_folder(target, write)
     _stdout().print(

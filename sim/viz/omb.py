@@ -46,7 +46,14 @@ def plot_publish_rate(
     for i, result in enumerate(results):
         rates = [float(r) for r in result["publishRate"]]
         times = [period * (k + 1) for k in range(len(rates))]
-        ax.plot(times, rates, label=_label(result, labels, i), markersize=4, **next(styles))
+        ax.plot(
+            times,
+            rates,
+            label=_label(result, labels, i),
+            markersize=4,
+            markevery=max(1, len(rates) // 15),
+            **next(styles),
+        )
         top = max(top, *rates, 0.0)
     workload = str(results[0].get("workload", "")) if results else ""
     ax.set_title(f"{workload}: publish rate" if workload else "Publish rate")
@@ -127,21 +134,34 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "workload"
 
 
+def _labels(results: Sequence[Result], sources: Sequence[str]) -> list[str]:
+    """Each result's driver, with its source (file name) when two results share a driver."""
+    drivers = [str(r.get("driver", f"result {i + 1}")) for i, r in enumerate(results)]
+    if not sources:
+        return drivers
+    return [
+        f"{name} ({source})" if drivers.count(name) > 1 else name
+        for name, source in zip(drivers, sources, strict=True)
+    ]
+
+
 def write_omb_charts(
     results: Sequence[Result],
     folder: Path,
-    labels: Sequence[str] = (),
+    sources: Sequence[str] = (),
     period: float = OMB_PERIOD,
 ) -> list[Path]:
     """The charts of every workload among `results` (grouped by their `workload` field, as
-    create_charts.py groups them) as PNGs in `folder`: `<workload>_<chart>.png`."""
+    create_charts.py groups them) as PNGs in `folder`: `<workload>_<chart>.png`. Lines are
+    labelled by driver, and by `sources` (e.g. file names) where one workload has two results
+    of one driver."""
     groups: dict[str, list[int]] = {}
     for i, result in enumerate(results):
         groups.setdefault(str(result.get("workload", "")), []).append(i)
     written = []
     for workload, members in groups.items():
         chosen = [results[i] for i in members]
-        names = [labels[i] for i in members] if labels else []
-        for name, figure in omb_charts(chosen, names, period).items():
+        labels = _labels(chosen, [sources[i] for i in members] if sources else [])
+        for name, figure in omb_charts(chosen, labels, period).items():
             written.append(save(figure, folder / f"{_slug(workload)}_{name}.png"))
     return written
