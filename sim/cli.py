@@ -891,7 +891,8 @@ def omb_command(
     10 s sample. Workloads of many topics are sampled (--sample) and scaled back.
 
     With --compare, reads result files (mqsim's or OMB's own) and draws OMB's charts (publish
-    rate, end-to-end and publish latency quantiles, one line per driver) into DIR.
+    rate, end-to-end and publish latency quantiles, one line per driver) into DIR; --period
+    then gives the files' sample period (OMB's files carry none: 10 s).
 
     [bold]Examples[/bold]
 
@@ -901,6 +902,8 @@ def omb_command(
       mqsim omb --compare results/omb ../shared/omb/results --out results/omb-charts
     """
     if compare:
+        if drivers:
+            _fail(ScenarioError("not used with --compare, which reads result files", "--driver"))
         _omb_compare(paths, out, period)
         return
     from sim.omb import load_workload, run_workload, write_result
