@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sim.clients.config import (
     GENERIC_CONSUMER_FIELDS,
@@ -35,6 +35,7 @@ __all__ = [
     "BrokerSpec",
     "IdealQueue",
     "Loc",
+    "OMBDriver",
     "Sender",
     "Source",
 ]
@@ -122,6 +123,22 @@ class IdealQueue:
 
 
 @dataclass(frozen=True)
+class OMBDriver:
+    """How the broker runs OpenMessaging Benchmark workloads (`mqsim omb --driver <type>`):
+    its name in OMB result files, how OMB's partitions map ("native": its own partitions;
+    "queues": one queue per partition; "ignored": as OMB's own driver ignores them), whether
+    producers copy each message to every subscription themselves (no broker fan-out), the
+    default cost preset, and the builder of its scenario sections (`build(layout)`, the
+    package's omb.py; `layout` is sim/omb/mapping.py's Layout)."""
+
+    omb_name: str
+    partitions: Literal["native", "queues", "ignored"]
+    build: Callable[[Any], dict[str, Any]]
+    producers_fan_out: bool = False
+    default_preset: str = "ideal"
+
+
+@dataclass(frozen=True)
 class BrokerSpec:
     """A broker model, declared once in its package."""
 
@@ -155,6 +172,8 @@ class BrokerSpec:
     unbounded: Callable[[Any, str], bool] = lambda section, source: True
     # How it is the ideal queue of queueing theory (the contract suite's M/M/1 and M/M/c).
     ideal: IdealQueue | None = None
+    # How it runs OpenMessaging Benchmark workloads (None: it is no `mqsim omb` driver).
+    omb: OMBDriver | None = None
     # What of the broker contract it cannot do, with the reason (the contract suite and the
     # README's feature table show these): "mmc", "node crash"...
     cannot: Mapping[str, str] = field(default_factory=dict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec, IdealQueue
+from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.kafka.config import KafkaConfig, KafkaConsumerConfig, KafkaProducerConfig
 
 if TYPE_CHECKING:
@@ -12,6 +12,12 @@ if TYPE_CHECKING:
     from sim.context import RunContext
 
 __all__ = ["SPEC"]
+
+
+def _omb_sections(layout: Any) -> dict[str, Any]:
+    from sim.brokers.kafka.omb import sections
+
+    return sections(layout)
 
 
 def _build(ctx: RunContext) -> BrokerRuntime:
@@ -85,4 +91,5 @@ SPEC = BrokerSpec(
         "mmc": "a partition is read by one member of a group: c consumers on c partitions are "
         "c separate M/M/1 queues, not one M/M/c queue",
     },
+    omb=OMBDriver("Kafka", "native", build=_omb_sections),
 )

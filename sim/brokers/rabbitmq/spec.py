@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec, IdealQueue
+from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.rabbitmq.config import (
     RabbitMQConfig,
     RabbitMQConsumerConfig,
@@ -16,6 +16,12 @@ if TYPE_CHECKING:
     from sim.context import RunContext
 
 __all__ = ["SPEC"]
+
+
+def _omb_sections(layout: Any) -> dict[str, Any]:
+    from sim.brokers.rabbitmq.omb import sections
+
+    return sections(layout)
 
 
 def _build(ctx: RunContext) -> BrokerRuntime:
@@ -79,4 +85,5 @@ SPEC = BrokerSpec(
         section=lambda source, consumers: {"type": "rabbitmq", "queues": [{"name": source}]},
         consumer={"prefetch": 1},  # a replica holds one message: the next goes to a free one
     ),
+    omb=OMBDriver("RabbitMQ", "queues", build=_omb_sections),
 )

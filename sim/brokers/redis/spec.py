@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec, IdealQueue
+from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.redis.config import RedisConfig, RedisConsumerConfig, RedisProducerConfig
 
 if TYPE_CHECKING:
@@ -12,6 +12,12 @@ if TYPE_CHECKING:
     from sim.context import RunContext
 
 __all__ = ["SPEC"]
+
+
+def _omb_sections(layout: Any) -> dict[str, Any]:
+    from sim.brokers.redis.omb import sections
+
+    return sections(layout)
 
 
 def _build(ctx: RunContext) -> BrokerRuntime:
@@ -61,4 +67,5 @@ SPEC = BrokerSpec(
         "node crash": "the model is one redis-server without persistence settings: a crash "
         "and restart of the server is not modelled",
     },
+    omb=OMBDriver("Redis", "ignored", build=_omb_sections),
 )
