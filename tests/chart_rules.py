@@ -42,9 +42,8 @@ def saved_width(fig: Figure) -> float:
 def _drawn(text: Text, renderer: object) -> bool:
     if not text.get_visible() or not text.get_text().strip():
         return False
-    if isinstance(text, Annotation) and not text._check_xy(renderer):  # type: ignore[arg-type]
-        return False  # an annotation whose point is outside its axes is not drawn
-    return True
+    # An annotation whose point is outside its axes is not drawn.
+    return not (isinstance(text, Annotation) and not text._check_xy(renderer))  # type: ignore[arg-type]
 
 
 def _tick_labels(axis: Axis) -> list[Text]:

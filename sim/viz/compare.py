@@ -217,8 +217,8 @@ def plot_compare_depth(runs: Mapping[str, Results]) -> Figure:
     subtitle(
         fig,
         "Same seed for every variant. In flight: delivered to a consumer (prefetched or being "
-        f"processed) and not yet acknowledged. Peak ready plus in flight in one source, at a sample: {peak}."
-        + never,
+        "processed) and not yet acknowledged. Peak ready plus in flight in one source, at a "
+        f"sample: {peak}." + never,
     )
     fig.legend(
         list(handles.values()),

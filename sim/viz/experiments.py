@@ -17,8 +17,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.faults import windows
-from sim.viz.events import mark_events
 from sim.results import Results
+from sim.viz.events import mark_events
 from sim.viz.style import line_styles, new_figure, subtitle
 from sim.viz.timeseries import time_axis
 

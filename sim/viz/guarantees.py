@@ -90,10 +90,10 @@ def plot_effects(runs: Mapping[str, Results]) -> Figure:
     )
     _ledger_bars(ax, runs, kinds)
     x = np.arange(len(names))
-    ticks = [
-        f"{wrap_name(n)}\n{_percent(runs[n].summary['effects_once'], runs[n].summary['produced']):.2f}% once"
-        for n in names
-    ]
+    once = {
+        n: _percent(runs[n].summary["effects_once"], runs[n].summary["produced"]) for n in names
+    }
+    ticks = [f"{wrap_name(n)}\n{once[n]:.2f}% once" for n in names]
     ax.set_xticks(x, ticks, fontsize=8.5)
     ax.set_xlabel("variant (share of messages whose effect was applied exactly once)")
     ax.set_ylabel("messages (% of those produced)")

@@ -112,7 +112,7 @@ def plot_queue_depth(results: Results) -> Figure:
     never = f" Never held a message: {', '.join(quiet)}." if quiet else ""
     subtitle(
         fig,
-        f"Peak ready (all sources, exact): {count(peak)}; peak in flight (all sources, at a sample): "
-        f"{count(flying)}.{sampled}{never}",
+        f"Peak ready (all sources, exact): {count(peak)}; peak in flight (all sources, at a "
+        f"sample): {count(flying)}.{sampled}{never}",
     )
     return fig
