@@ -25,6 +25,7 @@ from sim.viz.compare import (
     plot_delivery_outcomes,
 )
 from sim.viz.consumers import (
+    counts_differ,
     has_several_consumers,
     plot_compare_messages_per_consumer,
     plot_messages_per_consumer,
@@ -191,7 +192,7 @@ CATALOG: tuple[Chart, ...] = (
         "compare_messages_per_consumer",
         "variants",
         plot_compare_messages_per_consumer,
-        shows=_any(has_several_consumers),
+        shows=counts_differ,  # the same counts in every variant: nothing to compare
     ),
     Chart(
         "delivery_outcomes",

@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from sim.results import Results
 from sim.units import format_duration
+from sim.viz.events import mark_events, same_events
 from sim.viz.latency import completion
 from sim.viz.style import count, line_styles, new_figure, percent, subtitle, wrap_name
 from sim.viz.timeseries import depth_sources, has_depth, time_axis
@@ -170,28 +172,39 @@ def plot_compare_depth(runs: Mapping[str, Results]) -> Figure:
     scale, unit = time_axis(duration)
     handles: dict[str, Any] = {}
     peaks: dict[str, int] = {v: 0 for v in runs}
+    style_of = dict(zip(runs, line_styles(), strict=False))  # a variant looks alike everywhere
+    grouping = {
+        source: identical_groups({v: _depth_key(r, source) for v, r in runs.items()})
+        for source in sources
+    }
+    # The same variants identical in every panel: the legend names them together; else each
+    # variant has its entry and a panel says which of its lines stand for several variants.
+    together = len({tuple(map(tuple, g)) for g in grouping.values()}) <= 1
     for i, source in enumerate(sources):
         top = axes[2 * (i // columns), i % columns]
         bottom = axes[2 * (i // columns) + 1, i % columns]
         bottom.sharex(top)
-        styles = line_styles()
-        for names in identical_groups({v: _depth_key(r, source) for v, r in runs.items()}):
-            style = next(styles)
+        shared = []
+        for names in grouping[source]:
+            style = style_of[names[0]]
             results = runs[names[0]]
             time = results.timeseries["time"] / scale
             every_n = max(1, len(time) // 10)
-            label = same_label(names)
             ready = _depth(results, "ready", source)
             flying = _depth(results, "in_flight", source)
             for ax, values in ((top, ready), (bottom, flying)):
-                (line,) = ax.plot(
-                    time, values, label=label, markevery=every_n, markersize=3.5, lw=1.3, **style
-                )
-            handles.setdefault(label, line)
+                ax.plot(time, values, markevery=every_n, markersize=3.5, lw=1.3, **style)
+            if together:
+                handles[same_label(names)] = Line2D([], [], markersize=3.5, lw=1.3, **style)
+            elif len(names) > 1:
+                shared.append(same_label(names))
             for name in names:
                 peaks[name] = max(peaks[name], int((ready + flying).max(initial=0)))
-        top.set_title(f"{source}: ready (waiting in the queue)", fontsize=9.5, loc="left")
-        bottom.set_title(f"{source}: in flight (delivered, not acked)", fontsize=9.5, loc="left")
+        note = "".join(f"\n{label}" for label in shared)
+        top.set_title(f"{source}: ready (waiting in the queue){note}", fontsize=9.5, loc="left")
+        bottom.set_title(
+            f"{source}: in flight (delivered, not acked){note}", fontsize=9.5, loc="left"
+        )
         top.set_ylabel("ready (messages)")
         bottom.set_ylabel("in flight (messages)")
         bottom.set_xlabel(f"simulated time ({unit})")
@@ -206,6 +219,16 @@ def plot_compare_depth(runs: Mapping[str, Results]) -> Figure:
                 ax.text(
                     0.5, 0.5, f"never {what} in any variant", ha="center", transform=ax.transAxes
                 )
+    if not together:
+        for name, style in style_of.items():
+            handles[name] = Line2D([], [], markersize=3.5, lw=1.3, label=name, **style)
+    first = next(iter(runs.values()))
+    if sources and same_events(runs.values()):  # the same faults in every variant: shade them
+        drawn = [
+            axes[2 * (i // columns) + k, i % columns] for i in range(len(sources)) for k in (0, 1)
+        ]
+        for mark in mark_events(drawn, first, scale):
+            handles[str(mark.get_label())] = mark
     for j in range(len(sources), blocks * columns):
         axes[2 * (j // columns), j % columns].set_visible(False)
         axes[2 * (j // columns) + 1, j % columns].set_visible(False)
@@ -223,14 +246,17 @@ def plot_compare_depth(runs: Mapping[str, Results]) -> Figure:
     fig.legend(
         list(handles.values()),
         list(handles),
-        title="variant",
+        title="variant" + (" / event" if len(handles) > len(runs) else ""),
         loc="upper center",
         bbox_to_anchor=(0.5, 1.0),
         ncols=min(len(handles), 4),
         fontsize=8,
     )
-    top_space = (0.55 + 0.22 * math.ceil(len(handles) / 4)) / fig.get_figheight()
-    fig.subplots_adjust(top=1 - top_space, hspace=0.45)
+    notes = (
+        0 if together else max((sum(len(n) > 1 for n in g) for g in grouping.values()), default=0)
+    )
+    top_space = (0.55 + 0.22 * math.ceil(len(handles) / 4) + 0.17 * notes) / fig.get_figheight()
+    fig.subplots_adjust(top=1 - top_space, hspace=0.45 + 0.15 * notes)
     fig._suptitle.set_y(1.0 + 0.35 / fig.get_figheight())  # type: ignore[union-attr]
     return fig
 
@@ -253,12 +279,8 @@ def _ceilings(ax: Axes, ends: list[tuple[float, float, str]]) -> None:
 def plot_compare_latency(runs: Mapping[str, Results]) -> Figure:
     """Latency CDF per variant, each ending at the share of its messages (requests) that
     completed: what failed, timed out or never finished stays visible as the gap above."""
-    fig, ax = new_figure(9.5, 4.8)
-    styles = line_styles()
-    span = []
     done = {variant: completion(results) for variant, results in runs.items()}
     empty = [variant for variant, results in runs.items() if results.latency.empty]
-    ends: list[tuple[float, float, str]] = []
     keys = {
         v: (
             np.asarray(r.latency["latency"]),
@@ -269,12 +291,22 @@ def plot_compare_latency(runs: Mapping[str, Results]) -> Figure:
         for v, r in runs.items()
         if v not in empty
     }
-    for names in identical_groups(keys):
+    groups = identical_groups(keys)
+    labels = [
+        f"{same_label(names)}: {percent(done[names[0]].completed, done[names[0]].total)} done, "
+        f"p99 of those {format_duration(runs[names[0]].summary['latency_p99'])}"
+        for names in groups
+    ]
+    longest = max((len(label) for label in labels), default=0)
+    fig, ax = new_figure(min(16.0, max(9.0, 6.3 + 0.065 * longest)), 4.8)  # legend beside
+    styles = line_styles()
+    span = []
+    ends: list[tuple[float, float, str]] = []
+    for names, label in zip(groups, labels, strict=True):
         results = runs[names[0]]
         share = done[names[0]].share
         frame = results.latency
         style = next(styles)
-        p99 = results.summary["latency_p99"]
         ax.step(
             frame["latency"],
             frame["cumulative_fraction"] * share,
@@ -282,12 +314,9 @@ def plot_compare_latency(runs: Mapping[str, Results]) -> Figure:
             color=style["color"],
             linestyle=style["linestyle"],
             linewidth=1.5,
-            label=(
-                f"{same_label(names)}: {percent(done[names[0]].completed, done[names[0]].total)}"
-                f" done, p99 of those {format_duration(p99)}"
-            ),
+            label=label,
         )
-        span.extend([results.summary["latency_p50"], p99])
+        span.extend([results.summary["latency_p50"], results.summary["latency_p99"]])
         ends.append((float(frame["latency"].iloc[-1]), share, style["color"]))
     if span and max(span) > 30 * max(min(span), 1e-9):  # log only when medians and tails differ
         ax.set_xscale("log")
@@ -312,7 +341,14 @@ def plot_compare_latency(runs: Mapping[str, Results]) -> Figure:
     else:  # a warm-up, or copies processed and then dead-lettered: not the same messages
         heading = "Final states besides processed, over the whole run"
     rest = f" {heading}: {'; '.join(missing)}." if missing else ""
-    nothing = f" No messages were processed in: {', '.join(empty)}." if empty else ""
+    nothing = ""
+    if empty:
+        what_done = (
+            "message produced after the warm-up was"
+            if any(runs[v].warmup > 0 for v in empty)
+            else "message was"
+        )
+        nothing = f" No {what_done} processed in: {', '.join(empty)}."
     subtitle(
         fig,
         f"Each curve ends at the share of the {basis} that completed; the gap above it is what "

@@ -17,11 +17,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.results import Results
+from sim.viz.compare import identical_groups, same_label
 from sim.viz.experiments import has_services
 from sim.viz.style import count, natural_key, new_figure, percent, subtitle
 
 __all__ = [
     "consumer_counts",
+    "counts_differ",
     "has_several_consumers",
     "plot_compare_messages_per_consumer",
     "plot_messages_per_consumer",
@@ -74,11 +76,23 @@ def _profile(ax: Axes, counts: dict[str, int]) -> None:
     ax.set_ylabel("messages processed (count)")
 
 
+def counts_differ(runs: Mapping[str, Results]) -> bool:
+    """Whether some variant had several consumers and the variants did not all share the work
+    out identically (then one panel per variant would show the same bars again and again)."""
+    if not any(has_several_consumers(r) for r in runs.values()):
+        return False
+    return len(identical_groups({n: consumer_counts(r) for n, r in runs.items()})) > 1
+
+
 def _draw(runs: Mapping[str, Results], title: str) -> Figure:
-    counted = {name: consumer_counts(results) for name, results in runs.items()}
+    # Variants with the same counts share a panel, named as identical.
+    every = {name: consumer_counts(results) for name, results in runs.items()}
+    counted = {same_label(names): every[names[0]] for names in identical_groups(every)}
+    if list(runs) == [""]:
+        counted = every
     most = max((len(c) for c in counted.values()), default=1)
-    columns = min(_PANELS_PER_ROW, max(1, len(runs)))
-    rows = math.ceil(len(runs) / columns)
+    columns = min(_PANELS_PER_ROW, max(1, len(counted)))
+    rows = math.ceil(len(counted) / columns)
     bars = most <= MAX_BARS
     panel_height = max(1.7, 0.26 * most + 0.9) if bars else 3.2
     fig, axes = new_figure(
@@ -104,7 +118,7 @@ def _draw(runs: Mapping[str, Results], title: str) -> Figure:
         heading = f"{len(counts)} consumer{'s' if len(counts) != 1 else ''}"
         heading += f", {idle} idle" if idle else ""
         ax.set_title(f"{name}: {heading}" if name else heading, fontsize=9.5, loc="left")
-    for ax in list(axes.flat)[len(runs) :]:
+    for ax in list(axes.flat)[len(counted) :]:
         ax.set_visible(False)
     fig.suptitle(title)
     subtitle(

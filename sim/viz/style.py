@@ -84,6 +84,8 @@ def percent(part: float, whole: float) -> str:
         return "0%"
     if share >= 99.5 or share < 1:
         return f"{share:.2f}%"
+    if share >= 90:
+        return f"{share:.1f}%"
     return f"{share:.0f}%"
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from sim.results import Results
 from sim.units import format_duration
+from sim.viz.events import mark_events
 from sim.viz.style import count, line_styles, new_figure, subtitle
 
 __all__ = [
@@ -95,15 +97,25 @@ def plot_queue_depth(results: Results) -> Figure:
             )
         if results.warmup > 0:
             ax.axvspan(0, results.warmup / scale, color="0.9", zorder=0, label="warm-up")
+        marks = mark_events([ax], results, scale)
         ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1]))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
         ax.grid(True, alpha=0.3)
     top.set_title(f"{results.label}: queue depth over time")
     top.set_ylabel("ready, waiting in\nthe queue (messages)")
     bottom.set_ylabel("in flight, delivered\nnot acked (messages)")
     bottom.set_xlabel(f"simulated time ({unit})")
     bottom.set_xlim(0, results.duration / scale)
-    if sources or results.warmup > 0:
-        top.legend(title="source", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    handles, labels = top.get_legend_handles_labels()
+    if handles or marks:
+        top.legend(
+            handles + marks,
+            labels + [str(m.get_label()) for m in marks],
+            title="source" + (" / event" if marks else ""),
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=8,
+        )
     peak = results.summary["max_queue_depth"]
     in_flight = results.columns_of("in_flight")
     flying = int(frame[in_flight].sum(axis=1).max()) if in_flight and len(frame) else 0

@@ -192,7 +192,8 @@ def plot_topology(graph: nx.DiGraph, title: str = "") -> Figure:
     for x, _ in positions.values():
         per_column[x] = per_column.get(x, 0) + 1
     ys = [p[1] for p in positions.values()] or [0.0]
-    height = max(3.0, 1.15 * (max(ys) - min(ys)) + 2.4)
+    skips = any(abs(positions[v][0] - positions[u][0]) > 1 for u, v in graph.edges())
+    height = max(3.0, 1.15 * (max(ys) - min(ys)) + 2.4) + (0.9 if skips else 0.0)
     fig, ax = new_figure(max(7.0, 3.2 * len(per_column)), height)
     for kind, shape in _SHAPES.items():
         nodes = [n for n, d in graph.nodes(data=True) if d.get("kind") == kind]
@@ -257,7 +258,7 @@ def plot_topology(graph: nx.DiGraph, title: str = "") -> Figure:
     for x, kinds in kinds_at.items():
         header = " / ".join(sorted(f"{k}s" for k in kinds if k))
         ax.text(x, max(ys) + 0.75, header, ha="center", fontsize=9, weight="bold")
-    ax.set_ylim(min(ys) - 1.0, max(ys) + 1.1)
+    ax.set_ylim(min(ys) - (1.5 if skips else 1.0), max(ys) + 1.1)  # room for an arc below
     ax.set_xlim(-0.6, max(kinds_at, default=0) + 0.6)
     ax.set_title(title or f"{graph.graph.get('name', 'scenario')}: topology")
     ax.axis("off")
