@@ -193,7 +193,15 @@ def plot_compare_depth(runs: Mapping[str, Results]) -> Figure:
             ready = _depth(results, "ready", source)
             flying = _depth(results, "in_flight", source)
             for ax, values in ((top, ready), (bottom, flying)):
-                ax.plot(time, values, markevery=every_n, markersize=3.5, lw=1.3, **style)
+                ax.plot(
+                    time,
+                    values,
+                    label=same_label(names),
+                    markevery=every_n,
+                    ms=3.5,
+                    lw=1.3,
+                    **style,
+                )
             if together:
                 handles[same_label(names)] = Line2D([], [], markersize=3.5, lw=1.3, **style)
             elif len(names) > 1:
