@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench install clean
+.PHONY: demo test lint format bench install clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,33 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mqsim demo
 
+# The browser test (tests/test_report_browser.py) drives Debian's chromium through its
+# chromedriver: installed here when missing (as root, with apt-get), once; quiet when present.
+CHROMIUM ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
+
+browser:
+	@if [ -x "$(CHROMIUM)" ] && [ -x "$(CHROMEDRIVER)" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make browser: the browser test needs chromium and chromedriver (Debian: chromium," \
+			"chromium-driver) and this machine has no apt-get; install them and set" \
+			"CHROMIUM=... CHROMEDRIVER=..." >&2; \
+		exit 1; \
+	fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+		echo "make browser: installing chromium needs root:" \
+			"sudo apt-get install chromium chromium-driver" >&2; \
+		exit 1; \
+	fi; \
+	echo "make browser: installing chromium and chromium-driver with apt-get"; \
+	apt-get update -qq >/dev/null && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium chromium-driver >/dev/null
+
 # One pytest run over the tests and the notebooks (nbmake executes each notebook).
-test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -n 2 --nbmake tests $(wildcard notebooks/*.ipynb)
+test: $(STAMP) lint browser
+	CHROMIUM=$(CHROMIUM) CHROMEDRIVER=$(CHROMEDRIVER) \
+		$(BIN)/python -m pytest -q -n 2 --nbmake tests $(wildcard notebooks/*.ipynb)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -710,6 +710,204 @@ def demo_command(
     _stdout().print(f"charts of {len(loaded)} scenarios in {figures}/", highlight=False)
 
 
+# ----- playback: mqsim animate and mqsim report (sim/viz/playback.py) -----
+
+
+def _time_option(name: str, help: str) -> Any:
+    return typer.Option(name, metavar="TIME", help=help, show_default=False)
+
+
+def _window(scenario: Scenario, start: str | None, end: str | None) -> tuple[float, float]:
+    """--from and --to in seconds (--to defaults to the scenario's duration)."""
+    times = []
+    for text, option, default in ((start, "--from", 0.0), (end, "--to", scenario.duration)):
+        try:
+            times.append(default if text is None else parse_duration(text))
+        except ValueError as error:
+            _fail(ScenarioError(str(error), option))
+    if not 0 <= times[0] < times[1]:
+        _fail(ScenarioError("--from must be before --to, and --to after 0", "--from"))
+    if times[1] <= scenario.warmup:  # the run stops at --to, and a run outlasts its warm-up
+        _fail(
+            ScenarioError(f"must be after the warm-up ({format_duration(scenario.warmup)})", "--to")
+        )
+    return times[0], times[1]
+
+
+def _played(
+    scenario: Scenario, names: list[str] | None, start: float, end: float, seed: int | None
+) -> tuple[dict[str, Results], list[Any]]:
+    """The chosen variants run with a trace up to `end`, and their playbacks of the window."""
+    from sim.viz.playback import WindowError, build_playback
+
+    variants = scenario.variant_scenarios() or {"": scenario}
+    for name in names or ():
+        if name not in variants:
+            known = ", ".join(n for n in variants if n) or "none: the scenario has no variants"
+            _fail(ScenarioError(f"no variant {name!r} (known: {known})", "--variant"))
+    chosen = {n: variants[n] for n in names} if names else variants
+    runs: dict[str, Results] = {}
+    for name, variant in chosen.items():
+        label = f"{scenario.name} {name}".strip()
+        with _progress_bar(label, end) as progress:
+            try:
+                runs[name] = run_scenario(
+                    variant, seed=seed, duration=end, trace=True, progress=progress
+                )
+            except RunInterrupted as error:
+                where = f" in variant {name!r}" if name else ""
+                raise _Stopped(f"t={format_duration(error.at)}{where}") from None
+            except ScenarioError as error:
+                _fail(error if error.source else error.with_source(scenario.source))
+    try:
+        playbacks = [build_playback(r, start, end) for r in runs.values()]
+    except WindowError as error:
+        _fail(ScenarioError(str(error)))
+    return runs, playbacks
+
+
+@_command("animate")
+def animate_command(
+    scenario: ScenarioArgument,
+    out: Annotated[
+        Path,
+        typer.Option(metavar="FILE", help="The file to write: .gif, .mp4 (needs ffmpeg), .html."),
+    ],
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME", help="The variant to play (repeat to stack several on one clock)."
+        ),
+    ] = None,
+    start: Annotated[
+        str | None, _time_option("--from", "Start of the window [default: 0].")
+    ] = None,
+    end: Annotated[
+        str | None, _time_option("--to", "End of the window; the run stops there.")
+    ] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            metavar="X",
+            help="Simulated seconds per second of playback [default: the window in about 20 s].",
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(metavar="N", help="Replace the scenario's seed.")
+    ] = None,
+    assignments: SetOption = None,
+) -> None:
+    """Play back a traced run: messages moving through the topology, queues filling, consumers
+    busy or down, partitions changing owner, faults, and a clock.
+
+    The run is traced (whatever the scenario says) and stops at --to. A scenario with variants
+    plays its first one unless --variant says which. A window of more than 200,000 trace rows
+    is refused with a shorter one to choose. The file is written beside its name and renamed
+    into place, and a file mqsim did not write is never replaced.
+
+    [bold]Examples[/bold]
+
+      mqsim animate scenarios/kafka_consumer_crash.yaml --from 55s --to 80s --out crash.gif
+
+      mqsim animate scenarios/coupling.yaml --variant sync --variant async --to 70s --out c.html
+    """
+    from sim.outdir import replace_file
+    from sim.viz.animate import SIGNATURE, AnimationError, plan_frames, write_animation
+    from sim.viz.report import playback_page
+
+    if seed is not None:
+        try:
+            check_seed(seed, "--seed")
+        except ScenarioError as error:
+            _fail(error)
+    loaded = _load(scenario, assignments)
+    window = _window(loaded, start, end)
+    suffix = out.suffix.lower()
+    try:
+        if suffix != ".html":
+            plan_frames(*window, suffix, speed)  # a bad format or speed fails before the run
+        _check_file(out, SIGNATURE)
+    except AnimationError as error:
+        _fail(ScenarioError(str(error), source=str(out)))
+    names = variant or ([next(iter(loaded.variant_scenarios()))] if loaded.variants else None)
+    runs, playbacks = _played(loaded, names, *window, seed)
+
+    def write(path: Path) -> None:
+        if suffix == ".html":
+            page = playback_page(playbacks, loaded.name, loaded.description)
+            path.write_text(page, encoding="utf-8")
+        else:
+            write_animation(playbacks, path, speed)
+
+    try:
+        replace_file(out, write, SIGNATURE.encode())
+    except OutputError as error:
+        _fail(ScenarioError(str(error)))
+    except KeyboardInterrupt:
+        typer.echo("interrupted while writing; nothing written", err=True)
+        raise typer.Exit(130) from None
+    played = ", ".join(n for n in runs if n)
+    others = [n for n in loaded.variant_scenarios() if n not in runs]
+    note = f" (variant {played}; others: {', '.join(others)})" if played and others else ""
+    _stdout().print(
+        f"{out}: {format_duration(window[0])} to {format_duration(window[1])}{note}",
+        highlight=False,
+    )
+
+
+def _check_file(out: Path, signature: str) -> None:
+    from sim.outdir import check_file
+
+    try:
+        check_file(out, signature.encode())
+    except OutputError as error:
+        _fail(ScenarioError(str(error)))
+
+
+@_command("report")
+def report_command(
+    scenario: ScenarioArgument,
+    out: Annotated[Path, typer.Option(metavar="DIR", help="The folder to write (index.html).")],
+    start: Annotated[
+        str | None, _time_option("--from", "Start of the playback [default: 0].")
+    ] = None,
+    end: Annotated[
+        str | None, _time_option("--to", "End of the playback; the runs stop there.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(metavar="N", help="Replace the scenario's seed.")
+    ] = None,
+    assignments: SetOption = None,
+) -> None:
+    """Write DIR/index.html: the scenario's description, its summary (variants side by side),
+    every chart, and a playback of every variant with play, pause, speed and a time scrubber
+    that moves the stages and a cursor on the charts together.
+
+    The page is self-contained (nothing is fetched; open it from file://). The runs are traced
+    and stop at --to; a window of more than 200,000 trace rows is refused.
+
+    [bold]Example[/bold]
+
+      mqsim report scenarios/poison_message.yaml --to 2min --out results/poison-report
+    """
+    from sim.viz.report import write_report
+
+    if seed is not None:
+        try:
+            check_seed(seed, "--seed")
+        except ScenarioError as error:
+            _fail(error)
+    loaded = _load(scenario, assignments)
+    window = _window(loaded, start, end)
+    target = _check_output(out)
+    runs, playbacks = _played(loaded, None, *window, seed)
+    _replace_folder(
+        target,
+        lambda folder: write_report(runs, playbacks, folder, loaded.name, loaded.description),
+    )
+    _stdout().print(f"report in {target}/index.html", highlight=False)
+
+
 def main() -> None:
     app()
 

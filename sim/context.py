@@ -40,6 +40,9 @@ class RunContext:
     parts: dict[str, list[Any]] = field(default_factory=dict)
     # Model-specific tables for Results.tables: name -> builds the DataFrame at the run's end.
     tables: dict[str, Callable[[], pd.DataFrame]] = field(default_factory=dict)
+    # Consumers with a `guarantee:` section: name -> what their replicas share
+    # (sim/guarantees/strategies.py SharedEffects), set before the broker is built.
+    effects: dict[str, Any] = field(default_factory=dict)
 
     def register_part(self, part: Any, *names: str) -> None:
         """Make `part` (which has the hooks of sim.faults.Faultable) a target of `names`."""

@@ -12,10 +12,11 @@ import simpy
 from sim.brokers.base import BrokerRuntime
 from sim.brokers.registry import spec_of
 from sim.clients.producer import Producer
+from sim.clients.unreliable import republishing
 from sim.context import RunContext
 from sim.errors import ScenarioError
 from sim.faults import apply as apply_faults
-from sim.guarantees.publish import republishing
+from sim.guarantees.build import attach as attach_guarantees
 from sim.metrics import Recorder
 from sim.randomness import RandomStreams
 from sim.results import Results, latency_tables, summarize
@@ -63,6 +64,8 @@ def run(
     env = simpy.Environment()
     recorder = Recorder(env, scenario.warmup, scenario.interval, trace or scenario.trace)
     ctx = RunContext(env, scenario, recorder, RandomStreams(seed))
+    # Before any message id is taken: with guaranteed consumers the ledger issues them.
+    ctx.effects = attach_guarantees(ctx) or {}
     broker = spec_of(scenario.broker.type).build(ctx)
     for producer in scenario.producers:
         sender = broker.sender(producer)

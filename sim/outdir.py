@@ -6,6 +6,11 @@ only if it is empty, or if it has the marker and holds nothing but the files the
 a file a user added (notes, a subfolder) makes the folder theirs, and the command refuses with
 one line rather than delete it. The current directory and its parents are never replaced.
 
+A single file (an animation) carries its own mark instead: a signature the writer puts in it
+(a GIF comment, a page's generator tag, an MP4's metadata). An existing file is replaced only
+if it holds that signature; the new file is written beside it under a temporary name and
+renamed over it in one step, so there is never half a file under the name.
+
 The swap is two renames in the folder's parent (the old folder aside, the new one in), then
 the old one is deleted: a crash or Ctrl-C at any point before the swap leaves the previous
 results untouched, and the staging folder is removed.
@@ -20,9 +25,19 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["MARKER", "OutputError", "check_output", "replace_folder"]
+__all__ = ["MARKER", "OutputError", "check_file", "check_output", "replace_file", "replace_folder"]
 
 MARKER = ".mqsim-results"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# What `mkdir` would have made: rwx for all, less the process's umask.
+_FOLDER_MODE = 0o777 & ~_umask()
 
 
 class OutputError(ValueError):
@@ -98,6 +113,7 @@ def replace_folder(out: Path, write: Callable[[Path], object]) -> None:
     parent = out.parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=parent))
+    staging.chmod(_FOLDER_MODE)  # mkdtemp makes it private (0700): results are for reading
     aside: Path | None = None
     try:
         write(staging)
@@ -118,3 +134,54 @@ def replace_folder(out: Path, write: Callable[[Path], object]) -> None:
             shutil.rmtree(staging)
         if aside is not None:
             shutil.rmtree(aside)
+
+
+# Where a file's signature may be: a GIF's comment and a page's head are at the start, an MP4's
+# metadata with its index (at the start with +faststart, else at the end).
+_SIGNATURE_HEAD = 1 << 20
+_SIGNATURE_TAIL = 1 << 16
+
+
+def _signed(path: Path, signature: bytes) -> bool:
+    with path.open("rb") as handle:
+        if signature in handle.read(_SIGNATURE_HEAD):
+            return True
+        size = path.stat().st_size
+        handle.seek(max(0, size - _SIGNATURE_TAIL))
+        return signature in handle.read()
+
+
+def check_file(out: Path, signature: bytes) -> None:
+    """Raise OutputError unless mqsim may (re)place the file `out`. Touches nothing."""
+    if out.is_symlink():
+        raise OutputError(f"{out}: is a symbolic link; choose another name")
+    if out.is_dir():
+        raise OutputError(f"{out}: is a folder; give the name of a file to write")
+    if out.exists() and not _signed(out, signature):
+        raise OutputError(
+            f"{out}: exists and was not written by mqsim; choose another name or remove it"
+        )
+
+
+def replace_file(out: Path, write: Callable[[Path], object], signature: bytes) -> None:
+    """Write `write(temporary)` beside `out` (same suffix), then rename it over `out`.
+
+    Checks `out` first and again just before the rename; the temporary file is removed if
+    anything fails, Ctrl-C included.
+    """
+    check_file(out, signature)
+    parent = out.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{out.stem}-new-", suffix=out.suffix, dir=parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        write(temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as open() would have made it, not mkstemp's 0600
+        check_file(out, signature)
+        os.replace(temporary, out)
+    finally:
+        if temporary.exists():
+            temporary.unlink()

@@ -33,6 +33,7 @@ __all__ = [
     "BrokerRuntime",
     "BrokerSection",
     "BrokerSpec",
+    "IdealQueue",
     "Loc",
     "Sender",
     "Source",
@@ -104,6 +105,23 @@ class BrokerRuntime(Protocol):
 
 
 @dataclass(frozen=True)
+class IdealQueue:
+    """The settings under which a broker is the ideal queue of queueing theory (no network,
+    no costs, FIFO, a free consumer takes the next message at once): what the contract suite
+    (tests/test_broker_contract.py) compares with M/M/1 and M/M/c.
+
+    `section(source, consumers)` is the broker section with one source named `source` for
+    `consumers` competing replicas; `consumer` and `producer` are the fields every consumer and
+    producer gets; `warmup` is how long the model needs before it serves (Kafka's first
+    rebalance waits group.initial.rebalance.delay.ms)."""
+
+    section: Callable[[str, int], dict[str, Any]]
+    consumer: Mapping[str, Any] = field(default_factory=dict)
+    producer: Mapping[str, Any] = field(default_factory=dict)
+    warmup: float = 0.0
+
+
+@dataclass(frozen=True)
 class BrokerSpec:
     """A broker model, declared once in its package."""
 
@@ -126,8 +144,29 @@ class BrokerSpec:
     client_errors: Callable[[Any, list[Any], list[Any]], Iterator[tuple[Loc, str]]] = (
         lambda section, producers, consumers: iter(())
     )
-    # Whether synchronous services can consume from it (`services[].consumes`).
-    service_consumers: bool = False
+    # The consumer fields a synchronous service's consumer replicas get on this system, beyond
+    # the generic ones (service_consumer()): e.g. Redis needs the group they read in.
+    service_fields: Callable[[Any], dict[str, Any]] = lambda service: {}
+    # How it is the ideal queue of queueing theory (the contract suite's M/M/1 and M/M/c).
+    ideal: IdealQueue | None = None
+    # What of the broker contract it cannot do, with the reason (the contract suite and the
+    # README's feature table show these): "mmc", "node crash"...
+    cannot: Mapping[str, str] = field(default_factory=dict)
+
+    def service_consumer(self, service: Any) -> ConsumerBase:
+        """The consumer a service that `consumes` a source runs on this system: one replica per
+        worker, each holding up to its share of the service's prefetch (sim/services/)."""
+        workers = service.workers
+        prefetch = workers if service.prefetch is None else service.prefetch
+        data = {
+            "name": service.name,
+            "from": service.consumes,
+            "replicas": workers,
+            "prefetch": 0 if prefetch == 0 else max(1, prefetch // workers),
+            "ack": service.ack,
+            **self.service_fields(service),
+        }
+        return self.consumer.model_validate(data)
 
     def own_fields(self, kind: str) -> frozenset[str]:
         """The fields of its producer ("producers") or consumer ("consumers") model it adds."""

@@ -42,7 +42,7 @@ class ProducerBase(StrictModel):
     schedule: Schedule = []  # rate steps [{at, rate}] after `rate` (sim/clients/load.py)
     spikes: Spikes = []  # bursts [{at, duration, rate or factor}] over the base rate
     network: LinkOverride | None = None
-    # An unreliable network (sim/guarantees/publish.py): each publish is lost on the way, or
+    # An unreliable network (sim/clients/unreliable.py): each publish is lost on the way, or
     # its confirm on the way back, with these probabilities; with `retry_after` the producer
     # publishes a message again when its confirm has not come that long after the publish.
     publish_loss_probability: float = Field(default=0.0, ge=0.0, le=1.0)

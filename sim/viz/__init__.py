@@ -12,6 +12,7 @@ from sim.viz.experiments import (
     processing_rate,
 )
 from sim.viz.guarantees import plot_effect_matrix, plot_effects, plot_strategy_cost
+from sim.viz.interactive import Interactive, interactive
 from sim.viz.kafka import (
     plot_compare_lag,
     plot_consumer_lag,
@@ -27,6 +28,8 @@ from sim.viz.topology import plot_topology
 __all__ = [
     "CATALOG",
     "Chart",
+    "Interactive",
+    "interactive",
     "plot_compare_depth",
     "plot_compare_lag",
     "plot_compare_latency",

@@ -2,7 +2,7 @@
 (lost, applied once, applied more than once) per strategy, and what each strategy costs.
 
 `plot_effects` reads the summaries of runs (one per variant); `plot_effect_matrix` and
-`plot_strategy_cost` read tables of a sweep over seeds (sim.guarantees.report.effect_shares,
+`plot_strategy_cost` read tables of a sweep over seeds (sim.experiments.effects.effect_shares,
 `Sweep.metric`), with their confidence intervals as error bars.
 """
 
@@ -167,7 +167,7 @@ def plot_effect_matrix(
 ) -> Figure:
     """Effects lost and duplicated (% of messages) per value of `group` (the strategy), one
     bar per value of `member` (the crash rate, labelled by `legend`), with 95% CI error bars.
-    `table` is `sim.guarantees.report.effect_shares(sweep)`; `group` and `member` name two of
+    `table` is `sim.experiments.effects.effect_shares(sweep)`; `group` and `member` name two of
     its parameter columns."""
     fig, axes = new_figure(11.0, 4.6, ncols=2)
     for ax, outcome, label in (

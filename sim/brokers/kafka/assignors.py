@@ -41,6 +41,10 @@ library decides which one runs, since the assignor runs in the leader):
     assignor; its ``cooperative-sticky`` here is its sticky target with the KIP-429 rule of
     :func:`cooperative_first_assignment`.
 
+The second half of this module holds the *broker-side* assignors, which the group coordinator
+runs itself: ``uniform`` and ``range`` for ``group.protocol=consumer`` (KIP-848) and the share
+groups' ``simple`` (KIP-932); see the comment above :data:`SERVER_ASSIGNORS`.
+
 The simulated consumer group (``sim.brokers.kafka.group``) uses the Java algorithm: mqsim
 models the Java client (its configuration names and defaults are the Java ``ConsumerConfig``'s)
 and a Java leader runs ``AbstractStickyAssignor``; the kafka-python port stays for replaying
@@ -65,17 +69,20 @@ kafka-python takes "any" element of a set. Both are checked by
 from __future__ import annotations
 
 import copy
+import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
     "CLIENTS",
     "DEFAULT_CLIENT",
     "DEFAULT_GENERATION",
+    "SERVER_ASSIGNORS",
     "STRATEGIES",
     "Assignment",
     "JavaStickyResult",
+    "PartitionAssignorError",
     "TopicPartition",
     "assign",
     "cooperative_assignment",
@@ -85,6 +92,12 @@ __all__ = [
     "java_sticky_assign",
     "java_string_hash",
     "java_topic_partition_hash",
+    "java_uuid_hash",
+    "kafka_uuid",
+    "range_server_assign",
+    "server_assign",
+    "simple_share_assign",
+    "uniform_assign",
 ]
 
 #: Strategy names, as set in the consumer's ``partition.assignment.strategy`` (short form).
@@ -1385,3 +1398,613 @@ class _JavaGeneral:
 def _java_balance_score(assignment: Mapping[str, Sequence[TopicPartition]]) -> int:
     """``getBalanceScore``: the sum over member pairs of the difference of their loads."""
     return _balance_score(assignment)
+
+
+# ----------------------------------------------------------------------------------------------
+# Broker-side assignors: the new consumer group protocol (KIP-848) and share groups (KIP-932)
+#
+# With ``group.protocol=consumer`` the group coordinator, not a member, computes the assignment,
+# with one of the assignors named in ``group.consumer.assignors`` (``uniform`` first, the
+# default; a member may ask for another with ``group.remote.assignor``). Share groups use the
+# ``simple`` assignor. Ported from apache/kafka, ``group-coordinator/src/main/java/org/apache/
+# kafka/coordinator/group/assignor/``: ``UniformAssignor`` with ``UniformHomogeneousAssignment
+# Builder`` (formerly ``OptimizedUniformAssignmentBuilder``) and ``UniformHeterogeneousAssignment
+# Builder`` (formerly ``GeneralUniformAssignmentBuilder``), and ``RangeAssignor``, at trunk commit
+# 1eb7644 (4.0.0-SNAPSHOT, the newest commit of the mirror we read); ``SimpleAssignor`` with
+# ``SimpleHomogeneousAssignmentBuilder`` at commit f1d99eca (the newest stored version: members
+# share partitions evenly; Kafka 4.0's SimpleAssignor gave every member every partition).
+#
+# What these assignors receive, and in which order, is the ``GroupSpec`` the coordinator's
+# ``TargetAssignmentBuilder`` builds: the members of a ``HashMap`` keyed by member id (pass them
+# in :func:`java_hash_map_order` to answer as a coordinator does; Kafka's own tests use a
+# ``TreeMap``, sorted), and each member's *target* assignment of the previous epoch (not what it
+# owns now). Topics are keyed by their topic id, a random UUID Kafka gives each topic: pass
+# ``topic_ids`` (topic -> base64 id, as ``Uuid.toString`` prints it) to order them as Java does
+# (``HashSet<Uuid>`` iteration, ``Uuid.compareTo``); without it topics are ordered by name, one of
+# the orders random ids produce. Partition sets are iterated in ascending order (a Java
+# ``HashSet<Integer>`` of partition numbers below its capacity iterates so).
+
+#: ``group.consumer.assignors`` names of the broker-side consumer group assignors, default first.
+SERVER_ASSIGNORS: tuple[str, ...] = ("uniform", "range")
+
+#: ``UniformHeterogeneousAssignmentBuilder.MAX_ITERATION_COUNT``.
+_MAX_BALANCE_ITERATIONS = 16
+
+
+class PartitionAssignorError(ValueError):
+    """``PartitionAssignorException``: a member subscribes to a topic the metadata lacks."""
+
+
+def kafka_uuid(text: str) -> tuple[int, int]:
+    """``org.apache.kafka.common.Uuid.fromString``: 22 base64url characters -> (most, least)
+    significant bits, each a signed 64-bit Java long."""
+    import base64
+
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if len(raw) != 16:
+        raise ValueError(f"{text!r} does not decode to the 16 bytes of a Kafka Uuid")
+    most = int.from_bytes(raw[:8], "big", signed=True)
+    least = int.from_bytes(raw[8:], "big", signed=True)
+    return most, least
+
+
+def java_uuid_hash(text: str) -> int:
+    """``Uuid.hashCode()``: ``(int)(xor >> 32) ^ (int) xor`` of the two halves."""
+    most, least = kafka_uuid(text)
+    xor = (most ^ least) & 0xFFFFFFFFFFFFFFFF
+    h = ((xor >> 32) ^ xor) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def _java_uuid_set_order(topics: Iterable[str], topic_ids: Mapping[str, str]) -> list[str]:
+    """Topics in the iteration order of a ``HashSet<Uuid>`` of their ids."""
+    table = _JavaHashTable()
+    for topic in topics:
+        table.add(topic, java_uuid_hash(topic_ids[topic]))
+    return [str(topic) for topic in table.order()]
+
+
+def _server_counts(
+    subscriptions: Mapping[str, Sequence[str]], partitions: Mapping[str, int | None]
+) -> dict[str, int]:
+    """Partition counts of every subscribed topic; a missing one is the assignor's error."""
+    counts: dict[str, int] = {}
+    for member, topics in subscriptions.items():
+        for topic in topics:
+            count = partitions.get(topic)
+            if count is None or count < 0:
+                raise PartitionAssignorError(
+                    f"member {member!r} is subscribed to topic {topic!r} which doesn't exist "
+                    "in the topic metadata"
+                )
+            counts[topic] = count
+    return counts
+
+
+def _homogeneous(subscriptions: Mapping[str, Sequence[str]]) -> bool:
+    """``SubscriptionType.HOMOGENEOUS``: every member subscribes to the same topics."""
+    sets = [frozenset(topics) for topics in subscriptions.values()]
+    return all(s == sets[0] for s in sets)
+
+
+def _server_result(
+    members: Iterable[str], owned: Mapping[str, Iterable[TopicPartition]]
+) -> Assignment:
+    """member -> topic -> sorted partitions, every member present, topics sorted."""
+    return {member: _group(sorted(set(owned.get(member, ())))) for member in sorted(members)}
+
+
+def uniform_assign(
+    subscriptions: Mapping[str, Sequence[str]],
+    partitions: Mapping[str, int | None],
+    current: Mapping[str, Mapping[str, Sequence[int]]] | None = None,
+    topic_ids: Mapping[str, str] | None = None,
+    homogeneous: bool | None = None,
+) -> Assignment:
+    """``UniformAssignor``, the default broker-side assignor of ``group.protocol=consumer``.
+
+    Balance first (member loads differ by at most one), then stickiness: each member keeps what
+    its previous target gave it, up to its quota. Homogeneous groups take
+    ``UniformHomogeneousAssignmentBuilder``'s quota path; otherwise
+    ``UniformHeterogeneousAssignmentBuilder`` assigns the free partitions topic by topic to the
+    least loaded subscribers and then moves partitions from the most to the least loaded.
+
+    Args:
+        subscriptions: member id -> subscribed topics, in the coordinator's member order.
+        partitions: topic -> partition count (None: the topic does not exist).
+        current: member id -> topic -> partitions of its previous target assignment, topics
+            in the order Java iterates that member's map.
+        topic_ids: topic -> its base64 topic id, to order topics as Java does.
+        homogeneous: the group's ``SubscriptionType`` (None: HOMOGENEOUS when every member
+            subscribes to the same topics, as the coordinator computes it).
+
+    Returns:
+        The grouped form of :func:`assign`. An empty dict when nobody subscribes to anything
+        (Java's empty ``GroupAssignment``).
+
+    Raises:
+        PartitionAssignorError: a member subscribes to a topic without metadata.
+    """
+    if not subscriptions:
+        return {}
+    counts = _server_counts(subscriptions, partitions)
+    if not counts:
+        return {}
+    current = current or {}
+    members = list(subscriptions)
+    if homogeneous is None:
+        homogeneous = _homogeneous(subscriptions)
+    if homogeneous:
+        owned = _uniform_homogeneous(members, subscriptions, counts, current, topic_ids)
+    else:
+        owned = _UniformHeterogeneous(subscriptions, counts, current, topic_ids).build()
+    return _server_result(members, owned)
+
+
+def _uniform_homogeneous(
+    members: list[str],
+    subscriptions: Mapping[str, Sequence[str]],
+    counts: Mapping[str, int],
+    current: Mapping[str, Mapping[str, Sequence[int]]],
+    topic_ids: Mapping[str, str] | None,
+) -> dict[str, list[TopicPartition]]:
+    """``UniformHomogeneousAssignmentBuilder.build``."""
+    subscribed = set(subscriptions[members[0]])
+    topics = (
+        _java_uuid_set_order(subscribed, topic_ids) if topic_ids is not None else sorted(subscribed)
+    )
+    # groupSpec.isPartitionAssigned: the inverted previous target assignment.
+    taken = {(t, p) for m in members for t, ps in current.get(m, {}).items() for p in ps}
+    unassigned: list[TopicPartition] = []
+    total = 0
+    for topic in topics:
+        for p in range(counts[topic]):
+            if (topic, p) not in taken:
+                unassigned.append((topic, p))
+        total += counts[topic]
+    minimum, extra = divmod(total, len(members))
+    owned: dict[str, list[TopicPartition]] = {}
+    unfilled: list[tuple[str, int]] = []
+    for member in members:  # maybeRevokePartitions
+        quota = minimum
+        if extra > 0:
+            quota += 1
+            extra -= 1
+        kept: list[TopicPartition] = []
+        for topic, parts in current.get(member, {}).items():
+            if topic not in subscribed:
+                continue  # the whole topic is revoked
+            ordered = sorted(parts)
+            if len(ordered) <= quota:
+                quota -= len(ordered)
+                kept.extend((topic, p) for p in ordered)
+                continue
+            for p in ordered:
+                if quota > 0:
+                    quota -= 1
+                    kept.append((topic, p))
+                else:
+                    unassigned.append((topic, p))
+        if quota > 0:
+            unfilled.append((member, quota))
+        owned[member] = kept
+    index = 0
+    for member, quota in unfilled:  # assignRemainingPartitions
+        for _ in range(quota):
+            if index >= len(unassigned):
+                break
+            owned[member].append(unassigned[index])
+            index += 1
+    if index < len(unassigned):
+        raise PartitionAssignorError("Partitions were left unassigned")
+    return owned
+
+
+class _UniformHeterogeneous:
+    """``UniformHeterogeneousAssignmentBuilder``: members are numbered in the given order and
+    every tie is broken by that number or by topic id, so the result is deterministic."""
+
+    def __init__(
+        self,
+        subscriptions: Mapping[str, Sequence[str]],
+        counts: Mapping[str, int],
+        current: Mapping[str, Mapping[str, Sequence[int]]],
+        topic_ids: Mapping[str, str] | None,
+    ) -> None:
+        self.members = list(subscriptions)
+        self.subscribed = {m: set(topics) for m, topics in subscriptions.items()}
+        self.counts = counts
+        self.current = current
+        self.topic_ids = topic_ids
+        self.subscribers: dict[str, list[int]] = {}
+        for index, member in enumerate(self.members):
+            for topic in dict.fromkeys(subscriptions[member]):
+                self.subscribers.setdefault(topic, []).append(index)
+        self.sizes = [0] * len(self.members)
+        self.owners = {topic: [-1] * counts[topic] for topic in self.subscribers}
+        self.owned: list[set[TopicPartition]] = [set() for _ in self.members]
+
+    def _topic_key(self, topic: str) -> tuple[float, int, object]:
+        """``topicComparator``: partitions per subscriber descending, then subscriber count
+        ascending, then topic id ascending."""
+        subscribers = len(self.subscribers[topic])
+        tie: object = kafka_uuid(self.topic_ids[topic]) if self.topic_ids is not None else topic
+        return (-self.counts[topic] / subscribers, subscribers, tie)
+
+    def _sorted_topics(self, topics: Iterable[str]) -> list[str]:
+        return sorted(topics, key=self._topic_key)
+
+    def build(self) -> dict[str, list[TopicPartition]]:
+        self._revoke()
+        unassigned = {
+            topic: [p for p, owner in enumerate(owners) if owner == -1]
+            for topic, owners in self.owners.items()
+        }
+        unassigned = {topic: parts for topic, parts in unassigned.items() if parts}
+        balancer = _MemberBalancer(self.sizes)
+        for topic in self._sorted_topics(unassigned):  # assignRemainingPartitions
+            balancer.initialize(self.subscribers[topic])
+            for p in unassigned[topic]:
+                self._assign(topic, p, balancer.next_least_loaded())
+        movable = [t for t in self.subscribers if len(self.subscribers[t]) >= 2]
+        if movable:
+            self._balance_topics(movable)
+        return {member: sorted(self.owned[index]) for index, member in enumerate(self.members)}
+
+    def _revoke(self) -> None:
+        """``maybeRevokePartitions``: drop partitions of topics a member no longer subscribes."""
+        for index, member in enumerate(self.members):
+            for topic, parts in self.current.get(member, {}).items():
+                if topic not in self.subscribed[member]:
+                    continue
+                owners = self.owners[topic]
+                for p in parts:
+                    if 0 <= p < len(owners):
+                        owners[p] = index
+                        self.owned[index].add((topic, p))
+                        self.sizes[index] += 1
+
+    def _assign(self, topic: str, partition: int, member: int) -> None:
+        """``assignPartition``: move a partition to `member`, keeping the counts."""
+        owners = self.owners[topic]
+        old = owners[partition]
+        if old != -1:
+            self.owned[old].discard((topic, partition))
+            self.sizes[old] -= 1
+        owners[partition] = member
+        self.owned[member].add((topic, partition))
+        self.sizes[member] += 1
+
+    def _balance_topics(self, topics: list[str]) -> None:
+        """``balanceTopics``: loop over the topics until a full loop moves nothing."""
+        ordered = self._sorted_topics(topics)
+        last = -1
+        balancer = _MemberBalancer(self.sizes)
+        for _ in range(_MAX_BALANCE_ITERATIONS):
+            for index, topic in enumerate(ordered):
+                if index == last:
+                    return
+                moved = self._balance_topic(topic, balancer)
+                if moved > 0 or last == -1:
+                    last = index
+
+    def _balance_topic(self, topic: str, balancer: _MemberBalancer) -> int:
+        """``balanceTopic``: move the last partitions of the most loaded subscribers to the
+        least loaded ones until their counts differ by one or less."""
+        moved = 0
+        if balancer.initialize(self.subscribers[topic]) <= 1:
+            return moved
+        owners = self.owners[topic]
+        order = sorted(range(len(owners)), key=lambda p: (owners[p], p))
+        start: dict[int, int] = {}
+        end: dict[int, int] = {}
+        for i, p in enumerate(order):
+            start.setdefault(owners[p], i)
+            end[owners[p]] = i + 1
+        while not balancer.balanced():
+            most = -1
+            while True:
+                most = balancer.next_most_loaded()
+                if most == -1:
+                    break
+                if most not in end or end[most] - start[most] <= 0:
+                    balancer.exclude_most_loaded()
+                    continue
+                break
+            if most == -1:
+                break
+            end[most] -= 1
+            partition = order[end[most]]
+            least = balancer.next_least_loaded()
+            if balancer.balanced():
+                break
+            self._assign(topic, partition, least)
+            moved += 1
+        return moved
+
+
+class _MemberBalancer:
+    """``UniformHeterogeneousAssignmentBuilder.MemberAssignmentBalancer``: the least loaded
+    range grows rightwards and the most loaded range leftwards over the subscribers sorted by
+    load (ties by member number)."""
+
+    def __init__(self, sizes: list[int]) -> None:
+        self.sizes = sizes
+        self.members: list[int] = []
+        self.least_end = 0
+        self.least_count = -1
+        self.next_least = 0
+        self.most_start = 0
+        self.most_end = 0
+        self.most_count = 1
+        self.next_most = -1
+
+    def initialize(self, members: list[int]) -> int:
+        if not members:
+            raise ValueError("Cannot balance an empty subscriber list.")
+        sizes = self.sizes
+        self.members = sorted(members, key=lambda m: (sizes[m], m))
+        first, last = self.members[0], self.members[-1]
+        self.least_end = 0
+        self.least_count = sizes[first] - 1
+        self.next_least = 0
+        self.most_start = len(self.members)
+        self.most_end = len(self.members)
+        self.most_count = sizes[last] + 1
+        self.next_most = len(self.members) - 1
+        return sizes[last] - sizes[first]
+
+    def next_least_loaded(self) -> int:
+        members, sizes = self.members, self.sizes
+        if self.next_least >= self.least_end:
+            self.least_count += 1
+            while (
+                self.least_end < len(members) and sizes[members[self.least_end]] == self.least_count
+            ):
+                self.least_end += 1
+            self.next_least = 0
+        member = members[self.next_least]
+        self.next_least += 1
+        return member
+
+    def next_most_loaded(self) -> int:
+        members, sizes = self.members, self.sizes
+        if self.next_most < self.most_start:
+            if self.most_end <= self.most_start and self.most_start > 0:
+                self.most_count = sizes[members[self.most_start - 1]]
+            else:
+                self.most_count -= 1
+            while self.most_start > 0 and sizes[members[self.most_start - 1]] == self.most_count:
+                self.most_start -= 1
+            self.next_most = self.most_end - 1
+        if self.next_most < 0:
+            return -1
+        member = members[self.next_most]
+        self.next_most -= 1
+        return member
+
+    def exclude_most_loaded(self) -> None:
+        members = self.members
+        member = members[self.next_most + 1]
+        members[self.next_most + 1] = members[self.most_end - 1]
+        members[self.most_end - 1] = member
+        self.most_end -= 1
+
+    def balanced(self) -> bool:
+        return self.most_count - self.least_count <= 1
+
+
+def range_server_assign(
+    subscriptions: Mapping[str, Sequence[str]],
+    partitions: Mapping[str, int | None],
+    instance_ids: Mapping[str, str | None] | None = None,
+) -> Assignment:
+    """The broker-side ``RangeAssignor`` of ``group.protocol=consumer`` (``range``).
+
+    Members are sorted (static members first, by ``group.instance.id``, then the others by
+    member id) and each takes a contiguous range of every topic it subscribes to, the first
+    ``partitions % subscribers`` one extra; co-partitioned when every member subscribes to the
+    same topics with the same partition counts. Not sticky: it ignores the previous target.
+    """
+    if not subscriptions:
+        return {}
+    counts = _server_counts(subscriptions, partitions)
+    if not counts:
+        return {}
+    ids = instance_ids or {}
+
+    def order(member: str) -> tuple[int, str]:
+        instance = ids.get(member)
+        return (0, instance) if instance is not None else (1, member)
+
+    members = sorted(subscriptions, key=order)
+    subscribers: Counter[str] = Counter()
+    for member in members:
+        subscribers.update(dict.fromkeys(subscriptions[member], 1))
+    next_range: dict[str, int] = dict.fromkeys(counts, 0)
+    extra = {topic: counts[topic] % subscribers[topic] for topic in counts}
+    owned: dict[str, list[TopicPartition]] = {}
+    for member in members:
+        mine: list[TopicPartition] = []
+        for topic in dict.fromkeys(subscriptions[member]):
+            quota = counts[topic] // subscribers[topic]
+            if extra[topic] > 0:
+                quota += 1
+                extra[topic] -= 1
+            start = next_range[topic]
+            stop = min(start + quota, counts[topic])
+            next_range[topic] = stop
+            mine.extend((topic, p) for p in range(start, stop))
+        owned[member] = mine
+    return _server_result(members, owned)
+
+
+def server_assign(
+    assignor: str,
+    subscriptions: Mapping[str, Sequence[str]],
+    partitions: Mapping[str, int | None],
+    current: Mapping[str, Mapping[str, Sequence[int]]] | None = None,
+    instance_ids: Mapping[str, str | None] | None = None,
+    topic_ids: Mapping[str, str] | None = None,
+) -> Assignment:
+    """Run the broker-side assignor named `assignor` (one of :data:`SERVER_ASSIGNORS`)."""
+    if assignor == "uniform":
+        return uniform_assign(subscriptions, partitions, current, topic_ids)
+    if assignor == "range":
+        return range_server_assign(subscriptions, partitions, instance_ids)
+    raise ValueError(
+        f"unknown server assignor {assignor!r} (UNSUPPORTED_ASSIGNOR); known: "
+        f"{', '.join(SERVER_ASSIGNORS)}"
+    )
+
+
+def simple_share_assign(
+    subscriptions: Mapping[str, Sequence[str]],
+    partitions: Mapping[str, int | None],
+    current: Mapping[str, Mapping[str, Sequence[int]]] | None = None,
+    topic_ids: Mapping[str, str] | None = None,
+) -> Assignment:
+    """The share group's ``SimpleAssignor`` (``SimpleHomogeneousAssignmentBuilder``).
+
+    Unlike a consumer group, a partition may have several members. With M members and P
+    partitions each partition wants ``ceil(M / P)`` members (its *desired sharing*), and member
+    i wants ``ceil(x (i + 1)) - ceil(x i)`` partitions, x = sharing * P / M: with fewer members
+    than partitions each partition has one member and the members split the partitions; with
+    more, every member has about one partition and every partition several members, so a share
+    group keeps scaling past the partition count. Members keep what their previous target gave
+    them (stickiness) until they have too many or a partition is shared by too many; then the
+    partitions short of members go round the members short of partitions.
+
+    Java walks several ``HashMap``s keyed by ``TopicIdPartition`` here; this port walks
+    partitions in (topic, partition) order instead, one of the orders random topic ids give.
+    Heterogeneous subscriptions (``SimpleHeterogeneousAssignmentBuilder``) are not modelled.
+
+    Raises:
+        PartitionAssignorError: a missing topic.
+        ValueError: members subscribe to different topics.
+    """
+    if not subscriptions:
+        return {}
+    counts = _server_counts(subscriptions, partitions)
+    if not counts:
+        return {}
+    if not _homogeneous(subscriptions):
+        raise ValueError("share group members subscribing to different topics are not modelled")
+    current = current or {}
+    members = list(subscriptions)
+    subscribed = set(subscriptions[members[0]])
+    topics = (
+        _java_uuid_set_order(subscribed, topic_ids) if topic_ids is not None else sorted(subscribed)
+    )
+    rank = {topic: i for i, topic in enumerate(topics)}
+
+    def key(tp: TopicPartition) -> tuple[int, int]:
+        return (rank[tp[0]], tp[1])
+
+    targets = [(topic, p) for topic in topics for p in range(counts[topic])]
+    m, n = len(members), len(targets)
+    sharing = (m + n - 1) // n if n else 0
+    precise = sharing * n / m
+    desired = [math.ceil(precise * (i + 1)) - math.ceil(precise * i) for i in range(m)]
+    old = [
+        {topic: sorted(parts) for topic, parts in current.get(member, {}).items()}
+        for member in members
+    ]
+    new: dict[int, dict[str, set[int]]] = {}
+    by_partition: dict[TopicPartition, set[int]] = {}
+    by_member: dict[int, set[TopicPartition]] = {}
+    unfilled: set[int] = set()
+    overfilled: set[int] = set()
+
+    def copy_of(i: int) -> dict[str, set[int]]:
+        found = new.get(i)
+        if found is None:
+            found = new[i] = {topic: set(parts) for topic, parts in old[i].items()}
+        return found
+
+    for i in range(m):  # revokeUnassignablePartitions
+        count = 0
+        for topic, parts in old[i].items():
+            if topic not in subscribed:
+                copy_of(i).pop(topic, None)  # the whole topic is revoked
+                continue
+            for p in parts:
+                count += 1
+                by_partition.setdefault((topic, p), set()).add(i)
+                by_member.setdefault(i, set()).add((topic, p))
+        if count < desired[i]:
+            unfilled.add(i)
+        elif count > desired[i]:
+            overfilled.add(i)
+    for i in sorted(overfilled):  # revokeOverfilledMembers
+        mine = by_member[i]
+        for tp in sorted(mine, key=key):
+            if len(mine) <= desired[i]:
+                break
+            copy_of(i)[tp[0]].discard(tp[1])
+            by_partition[tp].discard(i)
+            mine.discard(tp)
+    for tp in sorted(by_partition, key=key):  # revokeOversharedPartitions
+        holders = by_partition[tp]
+        if len(holders) <= sharing:
+            continue
+        for i in sorted(holders):
+            parts = copy_of(i).get(tp[0])
+            if parts is not None and tp[1] in parts:
+                parts.discard(tp[1])
+                holders.discard(i)
+                by_member[i].discard(tp)
+                unfilled.add(i)
+            if len(holders) <= sharing:
+                break
+    for tp in targets:
+        by_partition.setdefault(tp, set())
+    _assign_remaining_shares(by_partition, key, sharing, desired, unfilled, by_member, copy_of)
+    owned = {
+        member: [
+            (topic, p) for topic, parts in (new[i] if i in new else old[i]).items() for p in parts
+        ]
+        for i, member in enumerate(members)
+    }
+    return _server_result(members, owned)
+
+
+def _assign_remaining_shares(
+    by_partition: dict[TopicPartition, set[int]],
+    key: Callable[[TopicPartition], tuple[int, int]],
+    sharing: int,
+    desired: list[int],
+    unfilled: set[int],
+    by_member: dict[int, set[TopicPartition]],
+    copy_of: Callable[[int], dict[str, set[int]]],
+) -> None:
+    """``SimpleHomogeneousAssignmentBuilder.assignRemainingPartitions``: one pass over the
+    partitions, handing each one short of members to the members short of partitions in turn
+    (starting the round of members again while it still places something)."""
+    if not unfilled:
+        return
+    turn = sorted(unfilled)
+    position = 0
+    placed = False
+    for tp in sorted(by_partition, key=key):
+        holders = by_partition[tp]
+        missing = sharing - len(holders)
+        while missing > 0:
+            if position >= len(turn):
+                if not placed:
+                    break
+                turn, position, placed = sorted(unfilled), 0, False
+                if not turn:
+                    break
+            i = turn[position]
+            position += 1
+            if i in holders:
+                continue
+            copy_of(i).setdefault(tp[0], set()).add(tp[1])
+            by_member.setdefault(i, set()).add(tp)
+            missing -= 1
+            placed = True
+            if len(by_member[i]) >= desired[i]:
+                unfilled.discard(i)
+        if not unfilled:
+            break

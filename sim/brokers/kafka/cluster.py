@@ -37,13 +37,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from sim.brokers.kafka.log import PartitionLog, Record
-from sim.brokers.kafka.settings import CostSettings, TopicSettings
+from sim.brokers.kafka.settings import CostSettings, GroupCoordinatorSettings, TopicSettings
 from sim.distributions import Distribution, Sampler
 from sim.message import State
 from sim.metrics import Recorder
@@ -53,6 +53,7 @@ from sim.randomness import RandomStreams
 if TYPE_CHECKING:
     from sim.brokers.kafka.group import GroupCoordinator
     from sim.brokers.kafka.producer import ProducerBatch, ProduceRequest
+    from sim.brokers.kafka.share import ShareCoordinator
 
 __all__ = [
     "BrokerNode",
@@ -183,6 +184,9 @@ class Partition:
         self._reader_source: list[int] = []  # the recorder's slot of `<topic>/<group>`
         self._slots: dict[str, int] = {}
         self.waiters: list[Callable[[], None]] = []  # consumers waiting for new data
+        # Called whenever the readable range may have changed (high watermark, log start,
+        # truncation): share-partitions keep their ready counts from it.
+        self.range_listeners: list[Callable[[], None]] = []
         self._acks: deque[tuple[int, Callable[[str], None]]] = deque()  # acks=all: (end, done)
         self._dedupe: dict[int, deque[tuple[int, int, int]]] = {}  # pid -> (seq, base, count)
         self._replication = cluster.replication_link(self.name)
@@ -372,6 +376,8 @@ class Partition:
     def _refresh_all_ready(self) -> None:
         for slot in range(len(self.readers)):
             self._refresh_ready(slot)
+        for listener in self.range_listeners:
+            listener()
 
     def _make_copies(self, old_hw: int, new_hw: int) -> None:
         starts = self.reader_start
@@ -498,6 +504,7 @@ class KafkaCluster:
         rebalance_time: float = 0.0,
         cost: CostSettings | None = None,
         message_ids: Iterator[int] | None = None,
+        group_settings: GroupCoordinatorSettings | Mapping[str, Any] | None = None,
     ) -> None:
         from sim.brokers.kafka.group import GroupCoordinator
 
@@ -517,11 +524,24 @@ class KafkaCluster:
         self.producer_ids = itertools.count(1)
         self.brokers = [BrokerNode(self, i) for i in range(brokers)]
         self.topics: dict[str, Topic] = {}
+        if group_settings is not None and not isinstance(group_settings, GroupCoordinatorSettings):
+            group_settings = GroupCoordinatorSettings.from_config(group_settings)
+        self.group_settings = group_settings or GroupCoordinatorSettings()
         self.coordinator: GroupCoordinator = GroupCoordinator(
-            self, initial_rebalance_delay, rebalance_time
+            self, initial_rebalance_delay, rebalance_time, self.group_settings
         )
+        self._share_coordinator: ShareCoordinator | None = None
         self._leadership_listeners: list[Callable[[Partition], None]] = []
         self._maintenance_started = False
+
+    @property
+    def share_coordinator(self) -> ShareCoordinator:
+        """The share groups of the cluster (KIP-932), made on first use."""
+        if self._share_coordinator is None:
+            from sim.brokers.kafka.share import ShareCoordinator
+
+            self._share_coordinator = ShareCoordinator(self)
+        return self._share_coordinator
 
     # ----- topics -----
     def create_topic(

@@ -9,6 +9,18 @@ partitions, taking partitions in turn. A partition without a usable position sta
 group's committed offset, else from `auto.offset.reset` (earliest: log start; latest: the high
 watermark; none: an error), as does a position that retention has deleted from under it.
 
+Group membership follows `group.protocol`: classic (the coordinator's JoinGroup/SyncGroup
+rounds, `sim.brokers.kafka.group.ConsumerGroup`) or consumer (KIP-848: the client heartbeats
+every `group.consumer.heartbeat.interval.ms` and reconciles what each heartbeat answers; it
+revokes what it must give up, committing first with auto-commit, then takes what it was given,
+and heartbeats again at once; with a rebalance listener the callbacks run in the application's
+next `poll()`, as `AsyncKafkaConsumer` runs them on the application thread). Either way a
+member whose application does not call `poll()` for `max.poll.interval.ms` leaves the group
+(blocking in `wait()` counts as polling, as a blocking `poll(timeout)` does): its partitions
+move, its commits fail (CommitFailedException; counted in `kafka.commits_failed`) and it rejoins
+as a new member with nothing when it polls again, its partitions lost (`onPartitionsLost`,
+whose default calls `onPartitionsRevoked`).
+
 Calls act at the current simulated time and never block: a test script advances the
 environment between calls; a simulated application yields `wait()` until there is something
 to poll. `processed(record)` tells the Recorder the application finished a record, and
@@ -16,8 +28,11 @@ to poll. `processed(record)` tells the Recorder the application finished a recor
 processed is redelivered to the next owner if its offset was not committed, and lost if it was.
 
 Sources: `org.apache.kafka.clients.consumer.KafkaConsumer` javadoc ("Offsets and Consumer
-Position", "Manual Offset Control", "Controlling The Consumer's Position"), `Fetcher`,
-`ConsumerCoordinator` (onJoinPrepare, maybeAutoCommitOffsetsAsync).
+Position", "Manual Offset Control", "Controlling The Consumer's Position", "Detecting Consumer
+Failures"), `Fetcher`, `ConsumerCoordinator` (onJoinPrepare, maybeAutoCommitOffsetsAsync),
+`AbstractCoordinator.HeartbeatThread` (the poll timeout), and for the consumer protocol
+`ConsumerMembershipManager` / `AbstractMembershipManager` (reconciliation, leaving on poll
+timeout) at apache/kafka 1eb7644.
 """
 
 from __future__ import annotations
@@ -31,7 +46,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import simpy
 
 from sim.brokers.kafka.cluster import KafkaCluster, KafkaError
-from sim.brokers.kafka.group import ConsumerGroup, Member, TopicPartition
+from sim.brokers.kafka.group import (
+    ConsumerGroup,
+    Member,
+    ModernConsumerGroup,
+    ModernMember,
+    TopicPartition,
+)
 from sim.brokers.kafka.settings import ConsumerSettings
 from sim.message import Message, State
 from sim.network import Link
@@ -53,6 +74,10 @@ class ConsumerRecord(NamedTuple):
 
 
 class ConsumerRebalanceListener(Protocol):
+    """Kafka's ConsumerRebalanceListener. A listener may also define
+    `on_partitions_lost(lost)`; without it, lost partitions go to `on_partitions_revoked`, as
+    the Java interface's default method does."""
+
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None: ...
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None: ...
 
@@ -86,13 +111,14 @@ class KafkaConsumer:
         self.client_id = self.settings.client_id
         self.group_id = self.settings.group_id
         self.strategy = self.settings.partition_assignment_strategy
+        self.protocol = self.settings.group_protocol
         instant = Distribution.constant(0.0)
         self.link_in = link_in or Link(self.env, instant, Sampler.of(instant, None))
         self.link_out = link_out or Link(self.env, instant, Sampler.of(instant, None))
         # Which reader slot (one per group) accounts for what this consumer reads.
         self.reader = self.group_id if self.group_id is not None else f"{self.client_id}"
-        self._group: ConsumerGroup | None = None
-        self._member: Member | None = None
+        self._group: ConsumerGroup | ModernConsumerGroup | None = None
+        self._member: Member | ModernMember | None = None
         self._subscription: list[str] | None = None
         self._listener: ConsumerRebalanceListener | None = None
         self._assignment: set[TopicPartition] = set()
@@ -105,6 +131,14 @@ class KafkaConsumer:
         self._watching: set[TopicPartition] = set()  # partitions that will wake us on new data
         self._closed = False
         self.crashed = False
+        # The group protocol, client side: the poll timer (max.poll.interval.ms), whether the
+        # member was put out of the group (it rejoins at its next poll), the consumer
+        # protocol's heartbeat loop and an assignment waiting for the callbacks to run in poll.
+        self._last_poll = self.env.now
+        self._poll_timer_armed = False
+        self._out_of_group = False
+        self._heartbeats = 0  # bumps to stop the heartbeat loop
+        self._pending_target: frozenset[TopicPartition] | None = None
 
     # ----- subscribing -----
     def subscribe(
@@ -117,13 +151,38 @@ class KafkaConsumer:
         topics = list(topics)
         for topic in topics:
             self.cluster.partitions_for(topic)
+        group = self.cluster.coordinator.group(self.group_id, self.strategy, self.protocol)
+        if group.protocol != self.protocol:
+            raise KafkaError(
+                "INCONSISTENT_GROUP_PROTOCOL",
+                f"group {self.group_id!r} uses group.protocol={group.protocol}; "
+                f"{self.client_id} asks for {self.protocol}",
+            )
         self._subscription = topics
         self._listener = listener
-        group = self.cluster.coordinator.group(self.group_id, self.strategy)
         self._group = group
+        self._last_poll = self.env.now
         if self._member is not None:
-            self._member.topics = topics
-            group.request_rebalance(f"{self.client_id} changed its subscription")
+            if isinstance(group, ModernConsumerGroup):
+                assert isinstance(self._member, ModernMember)
+                group.resubscribe(self._member, topics)
+                self._heartbeat()
+            else:
+                self._member.topics = topics
+                group.request_rebalance(f"{self.client_id} changed its subscription")
+        else:
+            self._join(group, topics)
+        self._arm_poll_timer()
+
+    def _join(self, group: ConsumerGroup | ModernConsumerGroup, topics: list[str]) -> None:
+        """Become a member: JoinGroup (classic), or the first heartbeat, epoch 0 (consumer)."""
+        if isinstance(group, ModernConsumerGroup):
+            self._member = group.join(
+                self, topics, self.settings.group_remote_assignor, self.settings.max_poll_interval
+            )
+            self._heartbeats += 1
+            self._heartbeat()
+            self._schedule_heartbeat(self._heartbeats)
         else:
             self._member = group.add(self, topics)
 
@@ -143,7 +202,9 @@ class KafkaConsumer:
             self._positions.pop(tp, None)
         self._assignment = wanted
         if self.group_id is not None:
-            self._group = self.cluster.coordinator.group(self.group_id, self.strategy)
+            self._group = self.cluster.coordinator.group(
+                self.group_id, self.strategy, self.protocol
+            )
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._assignment)
@@ -155,6 +216,7 @@ class KafkaConsumer:
     def poll(self, max_records: int | None = None) -> list[ConsumerRecord]:
         """Records from the assigned partitions (at most `max.poll.records`); [] if none now."""
         self._check_open()
+        self._last_poll = self.env.now
         self._group_poll()
         if self.settings.enable_auto_commit and self.env.now >= self._next_auto_commit:
             self._auto_commit()
@@ -230,8 +292,14 @@ class KafkaConsumer:
         return event
 
     def _has_work(self) -> bool:
+        if self._out_of_group or self._pending_target is not None:
+            return True
         group, member = self._group, self._member
-        if member is not None and group is not None and group.needs_join(member):
+        if (
+            isinstance(group, ConsumerGroup)
+            and isinstance(member, Member)
+            and group.needs_join(member)
+        ):
             return True
         for tp in self._assignment:
             partition = self.cluster.partition(*tp)
@@ -337,6 +405,11 @@ class KafkaConsumer:
         self._check_open()
         if self._group is None:
             raise KafkaError("INVALID_GROUP_ID", "commit() needs a group.id")
+        if self._subscription is not None and self._member is None:
+            # Put out of the group (poll timeout, fenced): the coordinator refuses the commit
+            # (CommitFailedException; ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID).
+            self.recorder.count("kafka.commits_failed")
+            return
         if offsets is None:
             offsets = {tp: p for tp, p in self._positions.items() if tp in self._assignment}
         else:
@@ -382,8 +455,9 @@ class KafkaConsumer:
         self._abandon_in_hand()
         self._closed = True
         self._waiting = None
+        self._heartbeats += 1  # a dead client sends no heartbeat
         if self._member is not None and self._group is not None:
-            self._group.member_crashed(self._member)
+            self._group.member_crashed(self._member)  # type: ignore[arg-type]
             self.recorder.count("kafka.consumer_crashes")
 
     def close(self) -> None:
@@ -410,20 +484,152 @@ class KafkaConsumer:
 
     def _leave(self, how: str) -> None:
         member, group = self._member, self._group
+        self._out_of_group = False
         if member is None or group is None:
             return
         self._revoke(set(self._assignment))
         self._member = None
-        group.remove(member, how)
+        self._heartbeats += 1
+        self._pending_target = None
+        if isinstance(group, ModernConsumerGroup):
+            assert isinstance(member, ModernMember)
+            group.leave(member, how)  # a heartbeat with member epoch -1
+        else:
+            assert isinstance(member, Member)
+            group.remove(member, how)
 
     # ----- the group protocol, client side -----
     def _group_poll(self) -> None:
+        if self._out_of_group:
+            self._rejoin()
         group, member = self._group, self._member
-        if group is None or member is None or not group.needs_join(member):
+        if group is None or member is None:
+            return
+        if isinstance(group, ModernConsumerGroup):
+            if self._pending_target is not None:
+                self._reconcile(self._pending_target)  # the callbacks run in poll
+            return
+        assert isinstance(member, Member)
+        if not group.needs_join(member):
             return
         if not group.cooperative:
             self._revoke(set(self._assignment))  # eager: give everything up before rejoining
         group.join(member)
+
+    # ----- leaving on a poll timeout, and coming back -----
+    def _arm_poll_timer(self) -> None:
+        if self._poll_timer_armed or self._closed:
+            return
+        self._poll_timer_armed = True
+        due = self._last_poll + self.settings.max_poll_interval - self.env.now
+        timer = self.env.timeout(max(due, 0.0))
+        timer.callbacks.append(self._poll_timer_fired)
+
+    def _poll_timer_fired(self, _event: Any) -> None:
+        self._poll_timer_armed = False
+        if self._closed or self._member is None or self._out_of_group:
+            return
+        now = self.env.now
+        if self._waiting is not None:
+            self._last_poll = now  # blocked in poll(), waiting for records: that is polling
+        if now - self._last_poll >= self.settings.max_poll_interval - 1e-9:
+            self._poll_timeout()
+            return
+        self._arm_poll_timer()
+
+    def _poll_timeout(self) -> None:
+        """max.poll.interval.ms passed without a poll: the client leaves the group on its own
+        (classic: LeaveGroup from the heartbeat thread; consumer protocol: a leave heartbeat)."""
+        member, group = self._member, self._group
+        assert member is not None and group is not None
+        self.recorder.count("kafka.poll_timeouts")
+        self.recorder.event(self.client_id, "left the group (max.poll.interval.ms)")
+        how = "left (max.poll.interval.ms)"
+        if isinstance(group, ModernConsumerGroup):
+            assert isinstance(member, ModernMember)
+            group.leave(member, how)
+        else:
+            assert isinstance(member, Member)
+            group.remove(member, how)
+        self._put_out_of_group()
+
+    def _put_out_of_group(self) -> None:
+        self._member = None
+        self._out_of_group = True
+        self._heartbeats += 1
+        self._pending_target = None
+        self.wakeup()
+
+    def _rejoin(self) -> None:
+        """Back in poll after being put out: the partitions are lost (no commit can succeed
+        for them), then the consumer joins again as a new member."""
+        self._out_of_group = False
+        lost = set(self._assignment)
+        if lost:
+            listener = self._listener
+            if listener is not None:
+                on_lost = getattr(listener, "on_partitions_lost", None)
+                if on_lost is not None:
+                    on_lost(set(lost))
+                else:
+                    listener.on_partitions_revoked(set(lost))
+            for tp in lost:
+                self._positions.pop(tp, None)
+            self._assignment.clear()
+        group, topics = self._group, self._subscription
+        if group is not None and topics is not None and not self._closed:
+            self._last_poll = self.env.now
+            self._join(group, topics)
+            self._arm_poll_timer()
+
+    # ----- the consumer protocol, client side (KIP-848) -----
+    def _schedule_heartbeat(self, loop: int) -> None:
+        timer = self.env.timeout(self.cluster.group_settings.consumer_heartbeat_interval)
+        timer.callbacks.append(lambda _e: self._heartbeat_tick(loop))
+
+    def _heartbeat_tick(self, loop: int) -> None:
+        if loop != self._heartbeats or self._closed:
+            return  # this loop was stopped (left, crashed, rejoined)
+        self._heartbeat()
+        if loop == self._heartbeats:
+            self._schedule_heartbeat(loop)
+
+    def _heartbeat(self) -> None:
+        """One ConsumerGroupHeartbeat with what this consumer owns; reconcile the answer."""
+        group, member = self._group, self._member
+        if not isinstance(group, ModernConsumerGroup) or not isinstance(member, ModernMember):
+            return
+        assigned = group.heartbeat(member, self._assignment)
+        if assigned is None:
+            # FENCED_MEMBER_EPOCH / UNKNOWN_MEMBER_ID: no longer a member; rejoin from poll.
+            self._put_out_of_group()
+            return
+        if assigned == self._assignment and self._pending_target is None:
+            return
+        if self._listener is not None:
+            self._pending_target = assigned  # the callbacks wait for the application's poll
+            self.wakeup()
+            return
+        self._reconcile(assigned)
+
+    def _reconcile(self, assigned: frozenset[TopicPartition]) -> None:
+        """Revoke what is no longer assigned (commit first, onPartitionsRevoked), take what was
+        added (onPartitionsAssigned), and tell the coordinator at once."""
+        self._pending_target = None
+        revoked = self._assignment - assigned
+        added = assigned - self._assignment
+        if not revoked and not added:
+            return
+        if revoked:
+            self._revoke(set(revoked))
+        if added:
+            self._assignment |= added
+            if self._member is not None and self._group is not None:
+                self._group.acquire(self._member, set(added))
+            if self._listener is not None:
+                self._listener.on_partitions_assigned(set(added))
+        self._group_needs_poll()
+        self._heartbeat()  # acknowledge: the next step of the reconciliation needs it
 
     def _revoke(self, partitions: set[TopicPartition]) -> None:
         """ConsumerCoordinator.onJoinPrepare / revocation: commit, tell the listener, drop."""

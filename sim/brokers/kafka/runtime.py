@@ -1,16 +1,9 @@
-"""Builds a scenario's Kafka cluster, producers and consumer applications on a run's environment.
+"""Builds a scenario's Kafka cluster, its producers' clients and its consumer applications on a
+run's environment (the applications' poll loop: sim/brokers/kafka/application.py).
 
 Scenario producers are the generic open-loop `Producer` (its arrivals, schedules and spikes)
 feeding a `KafkaProducer` client; the network hop producer->broker carries the client's
-requests, not single records, so batching happens before it. Each consumer replica is an
-application running Kafka's poll loop with one of three commit strategies:
-
-- auto-commit (`enable.auto.commit`, the default): `poll` commits what the previous polls
-  returned every `auto.commit.interval.ms`; a crash replays up to an interval's worth of work.
-- `commit: after-processing`: commit once the polled batch is processed (at least once: a crash
-  mid-batch replays the processed part of the batch).
-- `commit: before-processing`: commit right after `poll`, then process (at most once: a crash
-  mid-batch loses the rest of the batch).
+requests, not single records, so batching happens before it.
 """
 
 from __future__ import annotations
@@ -19,21 +12,18 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import simpy
 
 from sim.brokers.base import Sender, Source
+from sim.brokers.kafka.application import ConsumerApp
 from sim.brokers.kafka.cluster import KafkaCluster
-from sim.brokers.kafka.consumer import KafkaConsumer
 from sim.brokers.kafka.producer import KafkaProducer
-from sim.brokers.kafka.settings import ConsumerSettings
-from sim.clients.disturbance import Disturbance
 from sim.faults import CrashOnly
 from sim.message import Message
 from sim.network import Link
 from sim.units import format_duration
 
 if TYPE_CHECKING:
-    from sim.brokers.kafka.config import KafkaConfig, KafkaConsumerConfig, KafkaProducerConfig
+    from sim.brokers.kafka.config import KafkaConfig, KafkaProducerConfig
     from sim.context import RunContext
 
 __all__ = ["ConsumerApp", "KafkaRuntime", "build"]
@@ -42,10 +32,7 @@ TopicPartition = tuple[str, int]
 
 
 def build(ctx: RunContext) -> KafkaRuntime:
-    from sim.guarantees import build as guarantees  # consumers with a `guarantee:` section
-
     config: KafkaConfig = ctx.scenario.broker
-    effects = guarantees.attach(ctx)  # before any message id is taken: the ledger issues them
     cluster = KafkaCluster(
         ctx.env,
         brokers=config.brokers,
@@ -64,16 +51,7 @@ def build(ctx: RunContext) -> KafkaRuntime:
         cluster.add_topic(topic.name, topic)
     apps: list[ConsumerApp] = []
     for consumer in ctx.scenario.consumers:
-        if effects is not None and consumer.name in effects:
-            from sim.guarantees.kafka import GuaranteedConsumerApp
-
-            shared = effects[consumer.name]
-            replicas: list[ConsumerApp] = [
-                GuaranteedConsumerApp(ctx, cluster, consumer, r, shared)
-                for r in range(consumer.replicas)
-            ]
-        else:
-            replicas = [ConsumerApp(ctx, cluster, consumer, r) for r in range(consumer.replicas)]
+        replicas = [ConsumerApp(ctx, cluster, consumer, r) for r in range(consumer.replicas)]
         for r, app in enumerate(replicas):
             ctx.register_part(app, consumer.name, f"{consumer.name}.{r}")  # fault target
         apps.extend(replicas)
@@ -155,6 +133,18 @@ class KafkaRuntime:
 
         return publish
 
+    def service_consumers(self, service: Any, work: Callable[[Message], Any]) -> list[Any]:
+        from sim.brokers.kafka.spec import SPEC
+
+        config = SPEC.service_consumer(service)
+        replicas = []
+        for replica in range(config.replicas):
+            part = ConsumerApp(self.ctx, self.cluster, config, replica, name=service.name)
+            part.work = work
+            self.apps.append(part)
+            replicas.append(part)
+        return replicas
+
     def source_of(self, consumer: Any) -> str:
         return f"{consumer.from_}/{consumer.group_id or consumer.name}"
 
@@ -190,150 +180,6 @@ class KafkaRuntime:
         }
 
 
-# ----- consumers -----
-class ConsumerApp(Disturbance):
-    """One consumer replica: a Kafka client and the application's poll loop around it."""
-
-    def __init__(
-        self, ctx: RunContext, cluster: KafkaCluster, config: KafkaConsumerConfig, replica: int
-    ) -> None:
-        self.ctx = ctx
-        self.env = ctx.env
-        self.cluster = cluster
-        self.config = config
-        self.name = config.name if config.replicas == 1 else f"{config.name}.{replica}"
-        owner = f"consumer:{config.name}.{replica}"  # stable when replicas are added
-        self.service_time = ctx.sampler(f"{owner}/service", config.service_time)
-        self.link_in = ctx.link(owner, "broker_to_consumer", config.network)
-        self.link_out = ctx.link(owner, "consumer_to_broker", config.network)
-        self.settings = _consumer_settings(config, self.name)
-        auto = self.settings.enable_auto_commit
-        self.strategy = "auto" if auto else (config.commit or "after-processing")
-        self.consumer: KafkaConsumer | None = None
-        self._replay_from: float | None = None
-        # Set by fault hooks (sim/faults.py): a service-time factor, a processing failure
-        # probability, and a paused (down) application that stops polling until it comes back.
-        self.init_disturbance(ctx, owner)
-        self.process = self.env.process(self.run())
-        crash = config.crash
-        if crash is not None and crash.replica == replica:
-            self.env.process(self._crashes(crash.at, crash.restart_after))
-
-    def run(self) -> Generator[Any, Any, None]:
-        consumer = KafkaConsumer(
-            self.cluster, self.settings, link_in=self.link_in, link_out=self.link_out
-        )
-        self.consumer = consumer
-        listener = _CommitOnRevoke(consumer) if self.strategy == "after-processing" else None
-        consumer.subscribe([self.config.from_], listener)
-        before = self.strategy == "before-processing"
-        after = self.strategy == "after-processing"
-        try:
-            while True:
-                yield from self.wait_while_down()
-                if self._replay_from is not None:
-                    self._seek_back(consumer, self._replay_from)
-                    self._replay_from = None
-                records = consumer.poll()
-                if not records:
-                    yield consumer.wait()
-                    continue
-                if before:
-                    consumer.commit()
-                for record in records:
-                    yield from self.work()
-                    consumer.processed(record)
-                if after:
-                    consumer.commit()
-        except simpy.Interrupt:
-            consumer.crash()
-
-    def in_hand(self, topic: str) -> int:
-        """Records of `topic` this replica polled and has not finished."""
-        consumer = self.consumer
-        if consumer is None or consumer.crashed:
-            return 0
-        return consumer.in_hand(topic)
-
-    def work(self) -> Generator[Any, Any, None]:
-        """Process one record: its service time (times any slowdown), again after a failure
-        (the application retries the record in place: Kafka has no per-record redelivery)."""
-        timeout, service = self.env.timeout, self.service_time
-        yield timeout(service() * self.slowdown)
-        while self.failed():
-            self.ctx.recorder.count("consumer_failures")
-            yield timeout(service() * self.slowdown)
-
-    # ----- fault hooks (sim/faults.py) -----
-    def crash(self) -> None:
-        """The process dies: nothing more is committed; the group notices after
-        session.timeout.ms and moves its partitions to the others."""
-        if self.process.is_alive:
-            self.process.interrupt("crash")
-
-    def restart(self) -> None:
-        """A new process joins the group again and resumes from the committed offsets."""
-        if not self.process.is_alive:
-            self.process = self.env.process(self.run())
-
-    def go_down(self) -> None:
-        """Stop polling (the heartbeat thread keeps the membership: no rebalance)."""
-        super().go_down()
-
-    def replay(self, since: float) -> None:
-        """Seek back to `since` (simulated time) at the next turn of the poll loop."""
-        if self.consumer is not None and not self.consumer.crashed:
-            self._replay_from = since
-            self.consumer.wakeup()
-
-    def _seek_back(self, consumer: KafkaConsumer, since: float) -> None:
-        assigned = sorted(consumer.assignment())
-        found = consumer.offsets_for_times(dict.fromkeys(assigned, since))
-        for tp in assigned:
-            offset = found[tp]
-            if offset is None:
-                consumer.seek_to_end(tp)
-            else:
-                consumer.seek(tp, offset)
-        self.ctx.recorder.count("kafka.replays")
-
-    def _crashes(
-        self, times: list[float], restart_after: float | None
-    ) -> Generator[Any, Any, None]:
-        for at in sorted(times):
-            if at > self.env.now:
-                yield self.env.timeout(at - self.env.now)
-            if self.consumer is None or self.consumer.crashed or not self.process.is_alive:
-                continue
-            self.process.interrupt("crash")
-            self.ctx.recorder.event(f"consumer {self.name}", "crash")
-            if restart_after is not None:
-                yield self.env.timeout(restart_after)
-                self.process = self.env.process(self.run())
-                self.ctx.recorder.event(f"consumer {self.name}", "restart")
-
-
-class _CommitOnRevoke:
-    """ConsumerRebalanceListener of the commit-after-processing application: commit what was
-    processed before giving partitions up (the Kafka javadoc's recommended pattern)."""
-
-    def __init__(self, consumer: KafkaConsumer) -> None:
-        self.consumer = consumer
-
-    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.consumer.commit()
-
-    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        pass
-
-
-def _consumer_settings(config: KafkaConsumerConfig, client_id: str) -> ConsumerSettings:
-    """The consumer's own Kafka settings (it is one), with its group and client ids."""
-    return config.model_copy(
-        update={"group_id": config.group_id or config.name, "client_id": client_id}
-    )
-
-
 def _replay(
     ctx: RunContext, apps: list[ConsumerApp], at: float, by_duration: float
 ) -> Generator[Any, Any, None]:
@@ -365,11 +211,11 @@ def _broker_failure(
 ) -> Generator[Any, Any, None]:
     yield ctx.env.timeout(at)
     cluster.crash_broker(broker)
-    ctx.recorder.event(f"broker {broker}", "crash")
+    ctx.recorder.event(f"broker.{broker}", "crash start")  # the fault target's name
     if restart_after is not None:
         yield ctx.env.timeout(restart_after)
         cluster.restart_broker(broker)
-        ctx.recorder.event(f"broker {broker}", "restart")
+        ctx.recorder.event(f"broker.{broker}", "crash end")
 
 
 # ----- what the run reports -----

@@ -8,7 +8,10 @@ attribute named for what it holds (`linger`, `session_timeout`).
 
 Defaults are Kafka 3.x's (producer, consumer and topic configuration reference,
 kafka.apache.org/documentation/#configuration): acks=all and enable.idempotence=true since 3.0
-(KIP-679), session.timeout.ms=45000 since 3.0 (KIP-735).
+(KIP-679), session.timeout.ms=45000 since 3.0 (KIP-735). The group coordinator's settings for
+the new consumer group protocol (KIP-848) and share groups (KIP-932) are Kafka 4.x's
+(``GroupCoordinatorConfig``, ``ShareGroupConfig``; broker and group configuration reference,
+kafka.apache.org/42/configuration).
 """
 
 from __future__ import annotations
@@ -23,13 +26,19 @@ from sim.fieldtypes import StrictModel
 from sim.units import parse_duration, parse_size
 
 __all__ = [
+    "AcknowledgementMode",
     "Acks",
     "ConsumerSettings",
     "CostSettings",
+    "GroupCoordinatorSettings",
+    "GroupProtocol",
     "LimitBytes",
     "LimitMillis",
     "Millis",
     "ProducerSettings",
+    "ServerAssignor",
+    "ShareConsumerSettings",
+    "ShareGroupSettings",
     "Strategy",
     "TopicSettings",
     "parse_acks",
@@ -85,6 +94,9 @@ LimitBytes = Annotated[float, _plain(parse_limit_bytes)]  # a size; -1: no limit
 Acks = Annotated[int, _plain(parse_acks)]  # 0, 1, or all (-1)
 Size = Annotated[int, _plain(parse_size)]
 Strategy = Literal["range", "roundrobin", "sticky", "cooperative-sticky"]  # assignors.STRATEGIES
+GroupProtocol = Literal["classic", "consumer"]  # group.protocol (KIP-848)
+ServerAssignor = Literal["uniform", "range"]  # assignors.SERVER_ASSIGNORS
+AcknowledgementMode = Literal["implicit", "explicit"]  # share.acknowledgement.mode
 
 
 class TopicSettings(StrictModel):
@@ -159,10 +171,143 @@ class ConsumerSettings(StrictModel):
     )
     session_timeout: Millis = Field(default=45.0, alias="session.timeout.ms")
     client_id: str = Field(default="consumer", alias="client.id")
+    # KIP-848: "classic" (JoinGroup/SyncGroup, the default in Kafka 4.x) or "consumer" (the
+    # broker assigns; heartbeats and session timeout are the broker's group.consumer.*).
+    group_protocol: GroupProtocol = Field(default="classic", alias="group.protocol")
+    # The broker-side assignor a consumer-protocol member asks for (null: the broker's first
+    # group.consumer.assignors entry, uniform).
+    group_remote_assignor: ServerAssignor | None = Field(
+        default=None, alias="group.remote.assignor"
+    )
+    # The longest a member may go between polls before it leaves the group (5 minutes).
+    max_poll_interval: Millis = Field(default=300.0, alias="max.poll.interval.ms")
+
+    @model_validator(mode="after")
+    def _protocol_settings(self) -> ConsumerSettings:
+        # ConsumerConfig.checkUnsupportedConfigs: each protocol rejects the other's settings
+        # (CLASSIC_PROTOCOL_UNSUPPORTED_CONFIGS, CONSUMER_PROTOCOL_UNSUPPORTED_CONFIGS).
+        if self.group_protocol == "consumer":
+            unsupported = ("partition_assignment_strategy", "session_timeout")
+        else:
+            unsupported = ("group_remote_assignor",)
+        named = [type(self).model_fields[k].alias or k for k in unsupported]
+        given = [n for k, n in zip(unsupported, named, strict=True) if k in self.model_fields_set]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} cannot be set when group.protocol={self.group_protocol}"
+            )
+        if self.max_poll_interval <= 0:
+            raise ValueError("max.poll.interval.ms must be positive")
+        return self
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ConsumerSettings:
         return settings_from(cls, config, "consumer")
+
+
+class ShareConsumerSettings(StrictModel):
+    """The share consumer client's settings (``KafkaShareConsumer``; ``ShareConsumerConfig``'s
+    names and defaults)."""
+
+    group_id: str | None = Field(default=None, alias="group.id")
+    client_id: str = Field(default="share-consumer", alias="client.id")
+    max_poll_records: int = Field(default=500, ge=1, alias="max.poll.records")
+    # implicit: the next poll (or commitSync) accepts everything the previous poll returned;
+    # explicit: the application acknowledges every record (Kafka 4.1+).
+    share_acknowledgement_mode: AcknowledgementMode = Field(
+        default="implicit", alias="share.acknowledgement.mode"
+    )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ShareConsumerSettings:
+        return settings_from(cls, config, "share consumer")
+
+
+class GroupCoordinatorSettings(StrictModel):
+    """The broker's settings for consumer-protocol groups (KIP-848) and share groups (KIP-932),
+    by their broker configuration names (``GroupCoordinatorConfig``, ``ShareGroupConfig``)."""
+
+    # Heartbeat interval and session timeout the coordinator gives consumer-protocol members.
+    consumer_heartbeat_interval: Millis = Field(
+        default=5.0, alias="group.consumer.heartbeat.interval.ms"
+    )
+    consumer_session_timeout: Millis = Field(
+        default=45.0, alias="group.consumer.session.timeout.ms"
+    )
+    # The assignors the coordinator offers; the first is the default.
+    consumer_assignors: list[ServerAssignor] = Field(
+        default_factory=lambda: ["uniform", "range"],
+        min_length=1,
+        alias="group.consumer.assignors",
+    )
+    share_heartbeat_interval: Millis = Field(default=5.0, alias="group.share.heartbeat.interval.ms")
+    share_session_timeout: Millis = Field(default=45.0, alias="group.share.session.timeout.ms")
+    # How long a share consumer holds a record it acquired before it is available again.
+    share_record_lock_duration: Millis = Field(
+        default=30.0, alias="group.share.record.lock.duration.ms"
+    )
+    # Deliveries of a record before it is archived instead of made available again.
+    share_delivery_count_limit: int = Field(
+        default=5, ge=2, le=10, alias="group.share.delivery.count.limit"
+    )
+    # Records in flight (from the share-partition start to its end offset) per share-partition;
+    # 2000 since Kafka 4.1 (200 in 4.0, ShareGroupConfig at apache/kafka 1eb7644).
+    share_partition_max_record_locks: int = Field(
+        default=2000, ge=100, le=10000, alias="group.share.partition.max.record.locks"
+    )
+
+    @model_validator(mode="after")
+    def _ranges(self) -> GroupCoordinatorSettings:
+        # ShareGroupConfig: group.share.record.lock.duration.ms in [1000, 3600000].
+        if not 1.0 <= self.share_record_lock_duration <= 3600.0:
+            raise ValueError("group.share.record.lock.duration.ms must be in [1000, 3600000]")
+        for name, value in (
+            ("group.consumer.heartbeat.interval.ms", self.consumer_heartbeat_interval),
+            ("group.consumer.session.timeout.ms", self.consumer_session_timeout),
+            ("group.share.heartbeat.interval.ms", self.share_heartbeat_interval),
+            ("group.share.session.timeout.ms", self.share_session_timeout),
+        ):
+            if value <= 0:
+                raise ValueError(f"{name} must be positive")
+        return self
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> GroupCoordinatorSettings:
+        return settings_from(cls, config, "broker")
+
+
+class ShareGroupSettings(StrictModel):
+    """One share group's own configuration (``kafka-configs --entity-type groups``; group
+    configuration names): where its share-partitions start, and per-group overrides of the
+    broker's ``group.share.*`` settings (None: the broker's value)."""
+
+    # Where a share-partition starts when the group first reads it: latest (the high
+    # watermark then) or earliest (the log start offset).
+    share_auto_offset_reset: Literal["latest", "earliest"] = Field(
+        default="latest", alias="share.auto.offset.reset"
+    )
+    share_record_lock_duration: Millis | None = Field(
+        default=None, alias="share.record.lock.duration.ms"
+    )
+    share_delivery_count_limit: int | None = Field(
+        default=None, ge=2, le=10, alias="share.delivery.count.limit"
+    )
+    share_partition_max_record_locks: int | None = Field(
+        default=None, ge=100, le=10000, alias="share.partition.max.record.locks"
+    )
+
+    @model_validator(mode="after")
+    def _lock_bounds(self) -> ShareGroupSettings:
+        # A group's lock duration must lie within the broker's group.share.min/max.record.lock.
+        # duration.ms (15 s and 60 s by default; ShareGroupConfig, GroupConfig validation).
+        lock = self.share_record_lock_duration
+        if lock is not None and not 15.0 <= lock <= 60.0:
+            raise ValueError("share.record.lock.duration.ms must be in [15000, 60000]")
+        return self
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ShareGroupSettings:
+        return settings_from(cls, config, "share group")
 
 
 class CostSettings(StrictModel):
@@ -204,4 +349,6 @@ def settings_from(model: type[T], config: Mapping[str, Any], what: str) -> T:
         detail = error.errors(include_url=False)[0]
         where = ".".join(str(p) for p in detail["loc"])
         message = str(detail["msg"]).removeprefix("Value error, ")
+        if not where:  # a rule over several settings
+            raise ValueError(f"{what} settings: {message}") from None
         raise ValueError(f"{what} setting {where!r}: {message}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec
+from sim.brokers.base import BrokerSpec, IdealQueue
 from sim.brokers.kafka.config import KafkaConfig, KafkaConsumerConfig, KafkaProducerConfig
 
 if TYPE_CHECKING:
@@ -49,4 +49,27 @@ SPEC = BrokerSpec(
     ),
     nodes=_nodes,
     client_errors=_client_errors,
+    # A service reads its topic from the start, as an application that must not miss work.
+    service_fields=lambda service: {"auto.offset.reset": "earliest"},
+    ideal=IdealQueue(
+        # One partition per consumer: a partition is one FIFO queue read by one member.
+        section=lambda source, consumers: {
+            "type": "kafka",
+            "topics": [{"name": source, "partitions": consumers}],
+        },
+        consumer={
+            "auto.offset.reset": "earliest",  # what came before the first assignment
+            # The ideal group notices a crashed member within a second (the default 45 s
+            # would leave its partitions unread after every crash).
+            "session.timeout.ms": 1000,
+            # One record per poll: a commit then acknowledges one record, as an ack does on
+            # the queues (500 records a poll, a crash replays a whole batch).
+            "max.poll.records": 1,
+        },
+        warmup=3.0,  # group.initial.rebalance.delay.ms (KafkaConfig's default)
+    ),
+    cannot={
+        "mmc": "a partition is read by one member of a group: c consumers on c partitions are "
+        "c separate M/M/1 queues, not one M/M/c queue",
+    },
 )

@@ -11,7 +11,7 @@ import simpy
 from sim.brokers.base import Sender, Source
 from sim.brokers.rabbitmq.broker import Confirm, RabbitMQBroker
 from sim.brokers.rabbitmq.channel import Channel, Deliver
-from sim.clients.disturbance import Disturbance
+from sim.consumers import ConsumerReplica
 from sim.distributions import Sampler
 from sim.faults import CrashOnly
 from sim.message import Message
@@ -28,10 +28,7 @@ __all__ = ["QueueConsumer", "RabbitMQRuntime", "build"]
 
 
 def build(ctx: RunContext) -> RabbitMQRuntime:
-    from sim.guarantees import build as guarantees  # consumers with a `guarantee:` section
-
     config: RabbitMQConfig = ctx.scenario.broker
-    effects = guarantees.attach(ctx)  # before any message id is taken: the ledger issues them
     cost = config.cost.model() if config.cost is not None else None
     broker = RabbitMQBroker(ctx.env, ctx.recorder, cost=cost, message_ids=ctx.message_ids)
     for exchange in config.exchanges:
@@ -42,12 +39,7 @@ def build(ctx: RunContext) -> RabbitMQRuntime:
         broker.queue_bind(binding.queue, binding.exchange, binding.routing_key, binding.arguments)
     for consumer in ctx.scenario.consumers:
         for replica in range(consumer.replicas):
-            if effects is not None and consumer.name in effects:
-                from sim.guarantees.rabbitmq import GuaranteedConsumer
-
-                part = GuaranteedConsumer(ctx, broker, consumer, replica, effects[consumer.name])
-            else:
-                part = QueueConsumer(ctx, broker, consumer, replica)
+            part = QueueConsumer(ctx, broker, consumer, replica)
             ctx.register_part(part, consumer.name, f"{consumer.name}.{replica}")  # fault target
             broker.connections.append(part)
     ctx.register_part(BrokerNode(broker), "broker")
@@ -75,17 +67,17 @@ class RabbitMQRuntime:
         refused = (Confirm.NACK, Confirm.RETURNED)
         return lambda msg: publish(msg, exchange, key) not in refused
 
-    def subscribe(
-        self, name: str, queue: str, prefetch: int, auto_ack: bool, on_message: Any
-    ) -> Channel:
-        """A service's consumer: a channel of its own with basic.qos and basic.consume."""
-        channel = Channel(self.broker, name)
-        channel.basic_qos(prefetch_count=prefetch)
-        channel.basic_consume(queue, on_message, auto_ack=auto_ack)
-        return channel
+    def service_consumers(self, service: Any, work: Callable[[Message], Any]) -> list[Any]:
+        from sim.brokers.rabbitmq.spec import SPEC
 
-    def ready(self, queue: str) -> int:
-        return self.broker.queues[queue].ready_count
+        config = SPEC.service_consumer(service)
+        replicas = []
+        for replica in range(config.replicas):
+            part = QueueConsumer(self.ctx, self.broker, config, replica, name=service.name)
+            part.work = work
+            self.broker.connections.append(part)
+            replicas.append(part)
+        return replicas
 
     def source_of(self, consumer: Any) -> str:
         return str(consumer.from_)  # the queue
@@ -181,36 +173,39 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: RabbitMQProducerCon
     return Sender(send, stamp=stamp)
 
 
-class QueueConsumer(Disturbance):
-    """One consumer replica: a channel with basic.qos(prefetch) and basic.consume, and one worker
-    that processes deliveries one at a time, then acks (manual) or not (auto-ack).
+class QueueConsumer(ConsumerReplica):
+    """One consumer replica: a channel with basic.qos(prefetch) and basic.consume; deliveries
+    wait in its buffer and go through the shared cycle (sim/consumers/cycle.py) one at a time,
+    acked after processing (manual) or not at all (auto-ack: the broker forgot them when it
+    sent them).
 
     A delivery fails with the consumer's `nack_probability`, and always when the message
-    carries its `poison_header`; a failure is nacked with the consumer's `requeue` (manual ack)
-    or, with auto-ack, is simply lost: the broker forgot the message when it sent it.
-    `crash()` kills the consumer: its channel closes, so the broker requeues what it held.
+    carries its `poison_header`; a failure is nacked with the consumer's `requeue`.
+    A crash closes the channel, so the broker requeues every unacked message, the one in
+    progress too (at-least-once); with auto-ack those are lost (at-most-once).
     """
 
     def __init__(
-        self, ctx: RunContext, broker: RabbitMQBroker, config: RabbitMQConsumerConfig, replica: int
+        self,
+        ctx: RunContext,
+        broker: RabbitMQBroker,
+        config: RabbitMQConsumerConfig,
+        replica: int,
+        name: str | None = None,
     ) -> None:
-        self.env = ctx.env
-        self.recorder = ctx.recorder
-        self.config = config
-        self.name = config.name if config.replicas == 1 else f"{config.name}.{replica}"
-        owner = f"consumer:{config.name}.{replica}"  # stable when replicas are added
-        inbound = ctx.link(owner, "broker_to_consumer", config.network)
-        self._ack_link = ctx.link(owner, "consumer_to_broker", config.network)
-        self.service_time = ctx.sampler(f"{owner}/service", config.service_time)
-        self.init_disturbance(ctx, owner, config.nack_probability)
+        self.init_replica(
+            ctx, config, replica, config.from_, name, error_probability=config.nack_probability
+        )
+        inbound = ctx.link(self.owner, "broker_to_consumer", config.network)
+        self._ack_link = ctx.link(self.owner, "consumer_to_broker", config.network)
         self.channel = Channel(broker, self.name, link=None if inbound.instant else inbound)
         self.channel.basic_qos(prefetch_count=config.prefetch)
-        self.auto_ack = config.ack == "auto"
+        self.auto_ack = self.forgets_on_delivery = config.ack == "auto"
         self.buffer: deque[tuple[int, Message]] = deque()
-        self._current: Message | None = None
         self._wakeup: simpy.Event | None = None
+        self._poison = config.poison_header
         self.channel.basic_consume(config.from_, self.on_message, auto_ack=self.auto_ack)
-        self.process = self.env.process(self.run())
+        self.start()
 
     def on_message(self, channel: Channel, method: Deliver, msg: Message, body: Any) -> None:
         self.buffer.append((method.delivery_tag, msg))
@@ -219,92 +214,88 @@ class QueueConsumer(Disturbance):
             self._wakeup = None
             wakeup.succeed()
 
-    def _fails(self, msg: Message) -> bool:
-        poison = self.config.poison_header
-        if poison is not None and msg.headers is not None and poison in msg.headers:
-            return True
-        return self.failed()
-
-    def _settle(self, tag: int, ok: bool) -> None:
-        """Runs when the ack or nack reaches the broker; one sent by a consumer that has
-        crashed since never arrives (the broker already requeued the message)."""
-        if not self.channel.is_open:
-            return
-        if ok:
-            self.channel.basic_ack(tag)
-        else:
-            self.channel.basic_nack(tag, requeue=self.config.requeue)
-
-    def run(self) -> Generator[Any, Any, None]:
-        env, buffer, recorder, name = self.env, self.buffer, self.recorder, self.name
-        service_time, timeout, auto_ack = self.service_time, env.timeout, self.auto_ack
-        ack_link, settle = self._ack_link, self._settle
-        if not ack_link.instant:  # an ack in flight must not reach a channel a restart opened
-            channel, settle_now = self.channel, settle
-            settle = lambda tag, ok: channel.is_open and settle_now(tag, ok)  # noqa: E731
-        checks_failures = self.config.poison_header is not None
-        try:
-            while True:
-                if not buffer or self._paused:  # a generator only when it must wait
-                    yield from self.wait_for_work()
-                tag, msg = buffer.popleft()
-                self._current = msg
-                yield timeout(service_time() * self.slowdown)
-                self._current = None
-                if (checks_failures or self.error_probability) and self._fails(msg):
-                    recorder.count("consumer_failures")
-                    if auto_ack:
-                        recorder.lost(msg, name)
-                    else:
-                        ack_link.send(settle, tag, False)
-                    continue
-                recorder.processed(msg, name)
-                if not auto_ack:
-                    ack_link.send(settle, tag, True)
-        except simpy.Interrupt:
-            return
-
     def held(self) -> int:
         """Deliveries in this replica's hands: its prefetch buffer and the one in progress."""
-        return len(self.buffer) + (self._current is not None)
+        return len(self.buffer) + (self.current is not None)
 
-    def wait_for_work(self) -> Generator[Any, Any, None]:
+    # ----- the cycle's native verbs -----
+    def take(self) -> tuple[tuple[int, Message]] | None:
+        return (self.buffer.popleft(),) if self.buffer else None
+
+    def fetch(self) -> Generator[Any, Any, None]:
         """Sleep until a delivery is in the buffer and the consumer is not down."""
         while not self.buffer or self._paused:
             self._wakeup = self.env.event()
             yield self._wakeup
 
-    def crash(self) -> None:
-        """The consumer dies mid-work. With manual acks the broker requeues every message it
-        held, the one in progress too (at-least-once); with auto-ack those are lost
-        (at-most-once)."""
-        if not self.channel.is_open:
+    def message(self, delivery: tuple[int, Message]) -> Message:
+        return delivery[1]
+
+    def checks_failures(self) -> bool:
+        return self._poison is not None
+
+    def fails(self, delivery: tuple[int, Message]) -> bool:
+        poison, msg = self._poison, delivery[1]
+        if poison is not None and msg.headers is not None and poison in msg.headers:
+            return True
+        return self.failed()
+
+    def _send_settle(self, tag: int, ok: bool) -> None:
+        channel = self.channel  # acks travel on the channel they were sent on
+        self._ack_link.send(self._settle_on, channel, tag, ok)
+
+    def _settle_on(self, channel: Channel, tag: int, ok: bool) -> None:
+        """An ack or nack reaches the broker, if the channel it was sent on still exists (one
+        sent before a crash never arrives: the broker requeued the message when the channel
+        closed)."""
+        if not channel.is_open:
             return
+        if ok:
+            channel.basic_ack(tag)
+        else:
+            channel.basic_nack(tag, requeue=self.config.requeue)
+
+    def settle(self, delivery: tuple[int, Message]) -> None:
+        if not self.auto_ack:
+            self._send_settle(delivery[0], True)
+
+    def settle_early(self, delivery: tuple[int, Message]) -> bool:
+        """At most once: the ack sent on receipt. Until it reaches the broker a crash still
+        returns the message to the queue; from then on a crash loses it."""
+        channel = self.channel
+        self._ack_link.send(self._ack_on_receipt, channel, delivery)
+        return False  # forgotten when the ack lands (_ack_on_receipt)
+
+    def _ack_on_receipt(self, channel: Channel, delivery: tuple[int, Message]) -> None:
+        if channel.is_open:
+            channel.basic_ack(delivery[0])
+            if self.current is delivery:
+                self.current_forgotten = True
+
+    def reject(self, delivery: tuple[int, Message]) -> bool:
+        self._send_settle(delivery[0], False)  # basic.nack, requeue as configured
+        return False
+
+    def drop(self) -> None:
+        """The channel closes: the broker requeues what it had not acked; with auto-ack what
+        the replica held is lost."""
         if self.auto_ack:
-            held = ([self._current] if self._current is not None else []) + [
-                msg for _tag, msg in self.buffer
-            ]
-            for msg in held:
+            for _tag, msg in self.buffer:
                 self.recorder.lost(msg, self.name)
         self.buffer.clear()
-        self._current = None
         self._wakeup = None
-        self.channel.close()
-        if self.process.is_alive:
-            self.process.interrupt("crash")
-
-    # ----- the other fault hooks (sim/faults.py) -----
-    def restart(self) -> None:
-        """Come back after a crash: a new channel, basic.qos and basic.consume, a new worker."""
         if self.channel.is_open:
-            return
+            self.channel.close()
+
+    def reconnect(self) -> None:
+        """A new channel, basic.qos and basic.consume (unless down)."""
         old = self.channel
         self.channel = Channel(old.broker, self.name, link=old.link)
         self.channel.basic_qos(prefetch_count=self.config.prefetch)
         if not self._paused:
             self.channel.basic_consume(self.config.from_, self.on_message, auto_ack=self.auto_ack)
-        self.process = self.env.process(self.run())
 
+    # ----- the other fault hooks (sim/faults.py) -----
     def go_down(self) -> None:
         """Stop consuming (basic.cancel) after the message in hand; the rest stays unacked."""
         self._paused = True
@@ -312,7 +303,7 @@ class QueueConsumer(Disturbance):
             self.channel.basic_cancel(tag)
 
     def come_up(self) -> None:
-        self._paused = False
+        super().come_up()
         if self.channel.is_open:
             self.channel.basic_consume(self.config.from_, self.on_message, auto_ack=self.auto_ack)
             wakeup, self._wakeup = self._wakeup, None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec
+from sim.brokers.base import BrokerSpec, IdealQueue
 from sim.brokers.rabbitmq.config import (
     RabbitMQConfig,
     RabbitMQConsumerConfig,
@@ -46,5 +46,8 @@ SPEC = BrokerSpec(
     },
     strategies=frozenset({"at-most-once", "at-least-once", "idempotent", "transactional"}),
     nodes=_nodes,
-    service_consumers=True,
+    ideal=IdealQueue(
+        section=lambda source, consumers: {"type": "rabbitmq", "queues": [{"name": source}]},
+        consumer={"prefetch": 1},  # a replica holds one message: the next goes to a free one
+    ),
 )

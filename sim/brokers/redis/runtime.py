@@ -19,12 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-import simpy
-
 from sim.brokers.base import Sender, Source
 from sim.brokers.redis.server import RedisStreamsServer
 from sim.brokers.redis.stream import Group, StreamId
-from sim.clients.disturbance import Disturbance
+from sim.consumers import ConsumerReplica
 from sim.message import Message
 
 if TYPE_CHECKING:
@@ -49,6 +47,7 @@ class RedisStreamsBroker:
     """The server with the scenario's streams and groups, and the message accounting."""
 
     def __init__(self, ctx: RunContext, config: RedisConfig) -> None:
+        self.ctx = ctx
         self.env = ctx.env
         self.recorder = ctx.recorder
         self.config = config
@@ -93,6 +92,18 @@ class RedisStreamsBroker:
 
         return publish
 
+    def service_consumers(self, service: Any, work: Callable[[Message], Any]) -> list[Any]:
+        from sim.brokers.redis.spec import SPEC
+
+        config = SPEC.service_consumer(service)
+        replicas = []
+        for replica in range(config.replicas):
+            part = StreamConsumer(self.ctx, self, config, replica)
+            part.work = work
+            self.consumers.append(part)
+            replicas.append(part)
+        return replicas
+
     def source_of(self, consumer: Any) -> str:
         return f"{consumer.from_}/{consumer.group}"
 
@@ -112,7 +123,7 @@ class RedisStreamsBroker:
                 Source(
                     f"{group.stream}/{group.name}",
                     lambda st=stream, g=state: st.count_after(g.last_id),
-                    lambda g=state, rs=readers: len(g.pel) + sum(len(r.held) for r in rs),
+                    lambda g=state, rs=readers: len(g.pel) + sum(r.held() for r in rs),
                 )
             )
         return found
@@ -158,9 +169,13 @@ class RedisStreamsBroker:
             self.recorder.ready_add(self.ready_slot[(stream, group.name)], -len(entries))
 
 
-class StreamConsumer(Disturbance):
-    """One consumer replica: XREADGROUP (COUNT prefetch, BLOCK), process one entry at a time,
-    XACK; with `claim_idle`, every `claim_idle` an XAUTOCLAIM of entries idle that long."""
+class StreamConsumer(ConsumerReplica):
+    """One consumer replica, the group's consumer `<name>.<i>`: XREADGROUP (COUNT prefetch,
+    BLOCK), each entry through the shared cycle in turn, XACK (ack: manual) or nothing (NOACK
+    reads, ack: auto); with `claim_idle`, every `claim_idle` an XAUTOCLAIM of entries idle
+    that long. A failed processing is not acked: the entry stays pending, for a restart (which
+    re-reads the consumer's own pending entries first, as the Redis Streams guide recommends)
+    or a claim."""
 
     def __init__(
         self,
@@ -169,75 +184,68 @@ class StreamConsumer(Disturbance):
         config: RedisConsumerConfig,
         replica: int,
     ) -> None:
-        self.env = ctx.env
-        self.recorder = ctx.recorder
-        self.broker = broker
-        self.server = broker.server
-        self.config = config
-        self.name = f"{config.name}.{replica}"
         self.stream = config.from_
         self.group = str(config.group)
+        name = f"{config.name}.{replica}"
+        self.init_replica(ctx, config, replica, f"{self.stream}/{self.group}", name=name)
+        self.broker = broker
+        self.server = broker.server
         self.copy = broker.copy_index(self.stream, self.group)
         self.pending = broker.pending[(self.stream, self.group)]
-        self.noack = config.ack == "auto"
+        self.noack = self.forgets_on_delivery = config.ack == "auto"
         self.count = config.prefetch or None  # COUNT 0: no limit
         self.claim_ms = None if config.claim_idle is None else int(config.claim_idle * 1000)
-        owner = f"consumer:{self.name}"
-        self.service_time = ctx.sampler(f"{owner}/service", config.service_time)
-        self._to_consumer = ctx.link(owner, "broker_to_consumer", config.network)
-        self._to_broker = ctx.link(owner, "consumer_to_broker", config.network)
-        self.init_disturbance(ctx, owner)
-        self.held: list[Message] = []  # read, not yet finished (lost on a crash with NOACK)
+        self._to_consumer = ctx.link(self.owner, "broker_to_consumer", config.network)
+        self._to_broker = ctx.link(self.owner, "consumer_to_broker", config.network)
         self._ready_slot = broker.ready_slot[(self.stream, self.group)]
-        self.crashed = False
-        self.process = self.env.process(self.run())
+        self._received: list[tuple[str, Message]] | None = None
+        self.reconnect()
+        self.start()
 
-    # ----- the work loop -----
-    def run(self) -> Generator[Any, Any, None]:
+    def held(self) -> int:
+        """Entries read and not finished (the one in progress included)."""
+        return len(self.waiting) + (self.current is not None) + len(self._received or ())
+
+    # ----- the cycle's native verbs -----
+    def reconnect(self) -> None:
+        """Start (again) by re-reading our own pending entries, then new ones."""
+        self._history = not self.noack
+        self._next_claim = self.env.now + (self.claim_ms or 0) / 1000.0
+        self._cursor = "0-0"
+
+    def take(self) -> list[tuple[str, Message]] | None:
+        received, self._received = self._received, None
+        return received
+
+    def fetch(self) -> Generator[Any, Any, None]:
+        """One read: an XAUTOCLAIM when one is due, our own pending entries after a restart,
+        else a blocking XREADGROUP of new entries (until the next claim is due)."""
         env, server, name = self.env, self.server, self.name
-        history = not self.noack  # start by re-reading our own pending entries (after a crash)
-        next_claim = env.now + (self.claim_ms or 0) / 1000.0
-        cursor = "0-0"
-        try:
-            while True:
-                if self._paused:
-                    yield from self.wait_while_down()
-                if self.claim_ms is not None and env.now >= next_claim:
-                    cursor, entries, deleted = server.xautoclaim(
-                        self.stream, self.group, name, self.claim_ms, cursor, self.count or 100
-                    )
-                    self._forget(deleted)
-                    next_claim = env.now + self.claim_ms / 1000.0
-                elif history:
-                    reply = server.xreadgroup(self.group, name, {self.stream: "0"}, self.count)
-                    entries = reply[0][1]
-                    history = bool(entries)
-                else:
-                    block = (
-                        0 if self.claim_ms is None else max(1, int((next_claim - env.now) * 1000))
-                    )
-                    reply = yield from server.xreadgroup_wait(
-                        self.group, name, {self.stream: ">"}, self.count, block, self.noack
-                    )
-                    entries = reply[0][1] if reply else []
-                    if entries:  # new entries: no longer unread by the group
-                        self.recorder.ready_add(self._ready_slot, -len(entries))
-                if not entries:
-                    continue
-                yield from self._receive(entries)
-                yield from self._handle(entries)
-        except simpy.Interrupt:
-            return
+        if self.claim_ms is not None and env.now >= self._next_claim:
+            self._cursor, entries, deleted = server.xautoclaim(
+                self.stream, self.group, name, self.claim_ms, self._cursor, self.count or 100
+            )
+            self._forget(deleted)
+            self._next_claim = env.now + self.claim_ms / 1000.0
+        elif self._history:
+            reply = server.xreadgroup(self.group, name, {self.stream: "0"}, self.count)
+            entries = reply[0][1]
+            self._history = bool(entries)
+        else:
+            block = 0 if self.claim_ms is None else max(1, int((self._next_claim - env.now) * 1000))
+            reply = yield from server.xreadgroup_wait(
+                self.group, name, {self.stream: ">"}, self.count, block, self.noack
+            )
+            entries = reply[0][1] if reply else []
+            if entries:  # new entries: no longer unread by the group
+                self.recorder.ready_add(self._ready_slot, -len(entries))
+        if entries:
+            yield from self._receive(entries)
 
     def _receive(self, entries: list[Any]) -> Generator[Any, Any, None]:
         """Take the messages of a read or claim; wait out the reply's network hop."""
-        copy, recorder, name, pending, held = (
-            self.copy,
-            self.recorder,
-            self.name,
-            self.pending,
-            self.held,
-        )
+        copy, recorder, name, pending = self.copy, self.recorder, self.name, self.pending
+        received = []
         for stream_id, copies in entries:
             if copies is None:  # deleted while pending: nothing to process
                 self._forget([stream_id])
@@ -245,30 +253,25 @@ class StreamConsumer(Disturbance):
             msg = copies[copy]
             msg.deliveries += 1
             recorder.delivered_message(msg, name)
-            held.append(msg)
+            received.append((stream_id, msg))
             if not self.noack:
                 pending[_parse(stream_id)] = msg
         if not self._to_consumer.instant:
             arrived = self.env.event()
             self._to_consumer.send(arrived.succeed)
             yield arrived
+        self._received = received or None
 
-    def _handle(self, entries: list[Any]) -> Generator[Any, Any, None]:
-        env, recorder, name = self.env, self.recorder, self.name
-        for stream_id, copies in entries:
-            if copies is None:
-                continue
-            msg = copies[self.copy]
-            yield env.timeout(self.service_time() * self.slowdown)
-            self.held.remove(msg)
-            if self.failed():
-                recorder.count("consumer_failures")
-                if self.noack:
-                    recorder.lost(msg, name)
-                continue  # not acked: it stays pending, for a restart or a claim
-            recorder.processed(msg, name)
-            if not self.noack:
-                self._to_broker.send(self._ack, stream_id, msg)
+    def message(self, delivery: tuple[str, Message]) -> Message:
+        return delivery[1]
+
+    def settle(self, delivery: tuple[str, Message]) -> None:
+        if not self.noack:
+            self._to_broker.send(self._ack, *delivery)
+
+    def settle_early(self, delivery: tuple[str, Message]) -> bool:
+        self._to_broker.send(self._ack, *delivery)
+        return True  # XACK is on its way
 
     def _ack(self, stream_id: str, msg: Message) -> None:
         """XACK reaching the server; 0 when another consumer's ack or a claim came first."""
@@ -284,29 +287,13 @@ class StreamConsumer(Disturbance):
                 self.recorder.dropped(msg, self.stream)
             self.server.xack(self.stream, self.group, stream_id)
 
-    # ----- fault hooks (sim/faults.py) -----
-    def crash(self) -> None:
+    def drop(self) -> None:
         """The consumer dies: its pending entries stay in the group's PEL under its name
         (nobody else gets them unless they are claimed); with NOACK what it held is lost."""
-        if self.crashed:
-            return
-        self.crashed = True
         if self.noack:
-            for msg in self.held:
+            for _stream_id, msg in [*self.waiting, *(self._received or ())]:
                 self.recorder.lost(msg, self.name)
-        self.held.clear()
-        if self.process.is_alive:
-            self.process.interrupt("crash")
-
-    def restart(self) -> None:
-        if not self.crashed:
-            return
-        self.crashed = False
-        self.process = self.env.process(self.run())
-
-    def go_down(self) -> None:
-        """Stop reading after the current batch; pending entries stay pending."""
-        super().go_down()
+        self._received = None
 
 
 def _parse(stream_id: str) -> StreamId:

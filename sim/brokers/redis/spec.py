@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec
+from sim.brokers.base import BrokerSpec, IdealQueue
 from sim.brokers.redis.config import RedisConfig, RedisConsumerConfig, RedisProducerConfig
 
 if TYPE_CHECKING:
@@ -39,5 +39,20 @@ SPEC = BrokerSpec(
         "keys": "no keys: one stream per key range instead",
         "routing_key": "no routing: one stream per destination instead",
     },
+    strategies=frozenset({"at-most-once", "at-least-once", "idempotent", "transactional"}),
     client_errors=_client_errors,
+    # A service reads in a consumer group of its own name (declared in broker.groups).
+    service_fields=lambda service: {"group": service.name},
+    ideal=IdealQueue(
+        section=lambda source, consumers: {
+            "type": "redis",
+            "streams": [{"name": source}],
+            "groups": [{"stream": source, "name": "g", "start": "0"}],
+        },
+        consumer={"group": "g", "prefetch": 1},  # blocking XREADGROUP COUNT 1
+    ),
+    cannot={
+        "node crash": "the model is one redis-server without persistence settings: a crash "
+        "and restart of the server is not modelled",
+    },
 )

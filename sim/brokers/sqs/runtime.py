@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
-
-import simpy
 
 from sim.brokers.base import Sender, Source
 from sim.brokers.sqs.queue import Entry, SQSQueue
 from sim.brokers.sqs.service import SQSService
-from sim.clients.disturbance import Disturbance
+from sim.consumers import ConsumerReplica
 from sim.distributions import Sampler
 from sim.message import Message
 from sim.network import Link
@@ -66,6 +63,19 @@ class SQSRuntime:
 
         return publish
 
+    def service_consumers(self, service: Any, work: Callable[[Message], Any]) -> list[Any]:
+        from sim.brokers.sqs.spec import SPEC
+
+        config = SPEC.service_consumer(service)
+        queue = self.service.queues[config.from_]
+        replicas = []
+        for replica in range(config.replicas):
+            part = SQSConsumer(self.ctx, queue, config, replica, name=service.name)
+            part.work = work
+            self.consumers.append(part)
+            replicas.append(part)
+        return replicas
+
     def source_of(self, consumer: Any) -> str:
         return str(consumer.from_)  # the queue
 
@@ -79,7 +89,7 @@ class SQSRuntime:
                 Source(
                     name,
                     lambda q=queue: q.visible_count,
-                    lambda q=queue, held=auto: q.inflight_count + sum(len(c.held) for c in held),
+                    lambda q=queue, held=auto: q.inflight_count + sum(c.held() for c in held),
                 )
             )
         return found
@@ -110,39 +120,43 @@ def _sender(ctx: RunContext, service: SQSService, config: SQSProducerConfig) -> 
     return send_fifo
 
 
-class SQSConsumer(Disturbance):
+class SQSConsumer(ConsumerReplica):
     """One consumer replica: a loop of ReceiveMessage (up to `max_messages`, long polling for
-    `wait_time`), then each message processed in turn and deleted with its receipt handle.
+    `wait_time`), each message of a batch going through the shared cycle in turn and deleted
+    with its receipt handle.
 
     With `ack: manual` (the default) a message is deleted after processing: if processing
     outlasts the visibility timeout the message has already reappeared (and may be processed
     again by another replica) and the late DeleteMessage, with a stale receipt handle, deletes
-    nothing. With `ack: auto` it is deleted on receipt (at most once). A failed processing
-    (the fault hook's error probability) deletes nothing: the message reappears after the
-    visibility timeout. `crash()` simply stops the replica: SQS keeps no sessions, so what it
-    held reappears when its visibility timeouts expire.
+    nothing. With `ack: auto` the batch is deleted on receipt (at most once), as is each message
+    before its processing under an at-most-once guarantee. A failed processing deletes nothing:
+    the message reappears after the visibility timeout. A crash simply stops the replica: SQS
+    keeps no sessions, so what it held reappears when its visibility timeouts expire (what it
+    had deleted is lost).
     """
 
     def __init__(
-        self, ctx: RunContext, queue: SQSQueue, config: SQSConsumerConfig, replica: int
+        self,
+        ctx: RunContext,
+        queue: SQSQueue,
+        config: SQSConsumerConfig,
+        replica: int,
+        name: str | None = None,
     ) -> None:
-        self.env = ctx.env
-        self.recorder = ctx.recorder
+        self.init_replica(ctx, config, replica, queue.name, name)
         self.queue = queue
-        self.config = config
-        self.name = config.name if config.replicas == 1 else f"{config.name}.{replica}"
-        owner = f"consumer:{config.name}.{replica}"
-        self._request = ctx.link(owner, "consumer_to_broker", config.network)
-        self._reply = ctx.link(owner, "broker_to_consumer", config.network)
-        self.service_time = ctx.sampler(f"{owner}/service", config.service_time)
+        self._request = ctx.link(self.owner, "consumer_to_broker", config.network)
+        self._reply = ctx.link(self.owner, "broker_to_consumer", config.network)
         self.max_messages = config.max_messages
         wait = config.wait_time
         self.wait_time = queue.settings.receive_wait_time if wait is None else wait
-        self.auto_delete = config.ack == "auto"
-        # Set by fault hooks (sim/faults.py).
-        self.init_disturbance(ctx, owner)
-        self.held: deque[Entry] = deque()  # received, not yet processed (in order)
-        self.process: simpy.Process | None = self.env.process(self.run())
+        self.auto_delete = self.forgets_on_delivery = config.ack == "auto"
+        self._received: list[tuple[Entry, str]] | None = None
+        self.start()
+
+    def held(self) -> int:
+        """Messages received and not finished (the one in progress included)."""
+        return len(self.waiting) + (self.current is not None) + len(self._received or ())
 
     def _hop(self, link: Link) -> Generator[Any, Any, None]:
         if not link.instant:
@@ -157,56 +171,44 @@ class SQSConsumer(Disturbance):
             return
         self.recorder.count(f"stale_deletes.{self.queue.name}")
 
-    def run(self) -> Generator[Any, Any, None]:
-        env, queue, recorder, name = self.env, self.queue, self.recorder, self.name
-        timeout, service_time = env.timeout, self.service_time
-        try:
-            while True:
-                if self._paused:
-                    yield from self.wait_while_down()
-                yield from self._hop(self._request)
-                if self.wait_time > 0:
-                    taken = yield from queue.wait_receive(self.max_messages, None, self.wait_time)
-                else:
-                    taken = queue.receive(self.max_messages, None)
-                yield from self._hop(self._reply)
-                if not taken:
-                    if self.wait_time <= 0:  # short polling an empty queue: poll again soon
-                        yield timeout(SHORT_POLL_BACKOFF)
-                    continue
-                handles = [entry.handle for entry in taken]
-                self.held.extend(taken)
-                if self.auto_delete:
-                    for entry, handle in zip(taken, handles, strict=True):
-                        self._request.send(self._delete, entry, handle)
-                for entry, handle in zip(taken, handles, strict=True):
-                    yield timeout(service_time() * self.slowdown)
-                    self.held.popleft()
-                    if self.failed():
-                        recorder.count("consumer_failures")
-                        continue  # not deleted: it reappears after the visibility timeout
-                    recorder.processed(entry.msg, name)
-                    if not self.auto_delete:
-                        self._request.send(self._delete, entry, handle)
-        except simpy.Interrupt:
+    # ----- the cycle's native verbs -----
+    def take(self) -> list[tuple[Entry, str]] | None:
+        received, self._received = self._received, None
+        return received
+
+    def fetch(self) -> Generator[Any, Any, None]:
+        """One ReceiveMessage round trip (a long poll waits up to `wait_time`)."""
+        queue = self.queue
+        yield from self._hop(self._request)
+        if self.wait_time > 0:
+            taken = yield from queue.wait_receive(self.max_messages, None, self.wait_time)
+        else:
+            taken = queue.receive(self.max_messages, None)
+        yield from self._hop(self._reply)
+        if not taken:
+            if self.wait_time <= 0:  # short polling an empty queue: poll again soon
+                yield self.env.timeout(SHORT_POLL_BACKOFF)
             return
-
-    # ----- fault hooks (sim/faults.py) -----
-    def crash(self) -> None:
-        """Stop at once; in-flight messages reappear after their visibility timeouts. With
-        `ack: auto` the unprocessed messages of the batch were already deleted: lost."""
+        received = [(entry, entry.handle) for entry in taken]
         if self.auto_delete:
-            for entry in self.held:
+            for entry, handle in received:
+                self._request.send(self._delete, entry, handle)
+        self._received = received
+
+    def message(self, delivery: tuple[Entry, str]) -> Message:
+        return delivery[0].msg
+
+    def settle(self, delivery: tuple[Entry, str]) -> None:
+        if not self.auto_delete:
+            self._request.send(self._delete, *delivery)
+
+    def settle_early(self, delivery: tuple[Entry, str]) -> bool:
+        self._request.send(self._delete, *delivery)
+        return True  # the request is on its way: SQS has no session for a crash to end
+
+    def drop(self) -> None:
+        """Auto-deleted messages not processed yet are lost: SQS no longer has them."""
+        if self.auto_delete:
+            for entry, _handle in [*self.waiting, *(self._received or ())]:
                 self.recorder.lost(entry.msg, self.name)
-        self.held.clear()
-        if self.process is not None and self.process.is_alive:
-            self.process.interrupt("crash")
-        self.process = None
-
-    def restart(self) -> None:
-        if self.process is None:
-            self.process = self.env.process(self.run())
-
-    def go_down(self) -> None:
-        """Stop polling after the batch in hand."""
-        super().go_down()
+        self._received = None

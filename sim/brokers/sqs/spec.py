@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec
+from sim.brokers.base import BrokerSpec, IdealQueue
 from sim.brokers.sqs.config import SQSConfig, SQSConsumerConfig, SQSProducerConfig
 
 if TYPE_CHECKING:
@@ -41,5 +41,13 @@ SPEC = BrokerSpec(
         "group": "each group reads a queue of its own",
         "group.id": "each group reads a queue of its own",
     },
+    strategies=frozenset({"at-most-once", "at-least-once", "idempotent", "transactional"}),
     client_errors=_client_errors,
+    ideal=IdealQueue(
+        section=lambda source, consumers: {"type": "sqs", "queues": [{"name": source}]},
+        consumer={"wait_time": 20.0, "max_messages": 1},  # long polling, one message a call
+    ),
+    cannot={
+        "node crash": "SQS is a managed service: the model has no broker nodes to crash",
+    },
 )

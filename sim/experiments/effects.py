@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sim.experiments import Sweep, describe
+from sim.experiments.stats import describe
+from sim.experiments.sweep import Sweep
 
 __all__ = ["OUTCOMES", "effect_shares"]
 

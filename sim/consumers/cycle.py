@@ -1,0 +1,341 @@
+"""The consumer cycle every broker's consumer replicas run: receive, process, effect, acknowledge.
+
+A broker's consumer subclasses `ConsumerReplica` and supplies the system's native verbs; the
+cycle, its fault hooks and its delivery guarantees are the same on every broker:
+
+    take() -> a batch of deliveries ready now, or nothing      (native: a prefetch buffer, a poll)
+    fetch()                  a generator that waits until take() may have something
+    message(d)               the Message a delivery carries
+    begin_batch / end_batch  per-batch steps (Kafka commits offsets per poll)
+    settle(d)                the acknowledgement after processing (basic.ack, DeleteMessage, XACK)
+    settle_early(d)          at most once: the acknowledgement before processing
+    reject(d) -> bool        processing failed: the native consequence; True to retry in place
+    finish(d)                the application finished it (the Recorder counts it processed)
+    drop()                   a crash's native consequence (a channel closes, a session ends)
+    reconnect()              what a restart does before the cycle runs again
+    ack_lost(d)              the ack never reached the broker (RabbitMQ: the connection breaks)
+
+A delivery the broker has forgotten while the replica holds it (auto-ack, or acknowledged
+early) is lost if the replica crashes before finishing it; anything else the broker still has
+goes back by the system's own rules (requeue, visibility timeout, pending entries, offsets).
+
+Later policies (rate limits, retries) hook into `before_work` and `reject` of this class,
+never into a broker's code.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.clients.disturbance import Disturbance
+from sim.consumers.guarantee import Crashed, GuaranteeRun
+from sim.message import Message, State
+
+if TYPE_CHECKING:
+    from sim.clients.config import ConsumerBase
+    from sim.context import RunContext
+
+__all__ = ["ConsumerReplica"]
+
+
+class ConsumerReplica(Disturbance):
+    """One replica of a scenario consumer, running the shared cycle."""
+
+    #: The broker acknowledges a whole batch at once (Kafka's offset commit): a crash "after the
+    #: ack" then waits for end_batch.
+    acks_per_batch = False
+    #: The broker forgets a delivery as soon as it sends it (auto-ack, NOACK, delete on receipt).
+    forgets_on_delivery = False
+
+    def init_replica(
+        self,
+        ctx: RunContext,
+        config: ConsumerBase,
+        replica: int,
+        source: str,
+        name: str | None = None,
+        error_probability: float = 0.0,
+    ) -> None:
+        """Set up the generic parts; call from the subclass's __init__ before starting run()."""
+        self.env = ctx.env
+        self.recorder = ctx.recorder
+        self.config = config
+        self.replica = replica
+        self.name = name or (config.name if config.replicas == 1 else f"{config.name}.{replica}")
+        self.owner = f"consumer:{config.name}.{replica}"  # stable when replicas are added
+        self.service_time = ctx.sampler(f"{self.owner}/service", config.service_time)
+        self.init_disturbance(ctx, self.owner, error_probability)
+        shared = ctx.effects.get(config.name) if ctx.effects else None
+        self.guarantee = (
+            GuaranteeRun(ctx, shared, self.owner, self.name) if shared is not None else None
+        )
+        self.reader = ctx.recorder.reader(self.name, config.name, source)
+        self.waiting: deque[Any] = deque()  # taken in this batch, not started yet
+        # What processing is, when not the consumer's own service time: a service taking the
+        # delivery (sim/services/): an event that fires with True when it succeeded.
+        self.work: Callable[[Message], simpy.Event] | None = None
+        self.current: Any = None  # the delivery being worked on
+        self.current_forgotten = False  # ... and the broker no longer has it
+        self.crashed = False
+        self.process: simpy.Process | None = None
+
+    def start(self) -> None:
+        self.process = self.env.process(self.run())
+
+    # ----- native verbs (a broker's consumer overrides these) -----
+    def take(self) -> list[Any] | None:
+        raise NotImplementedError
+
+    def fetch(self) -> Generator[Any, Any, None]:
+        raise NotImplementedError
+
+    def message(self, delivery: Any) -> Message:
+        raise NotImplementedError
+
+    def begin_batch(self, batch: list[Any]) -> None:
+        """Before a batch is processed (default: nothing)."""
+
+    def end_batch(self, batch: list[Any]) -> Generator[Any, Any, None] | None:
+        """After a batch is processed; may return a generator to wait on (default: nothing)."""
+        return None
+
+    def settle(self, delivery: Any) -> None:
+        """The acknowledgement after processing (default: nothing, the broker forgot it)."""
+
+    def settle_early(self, delivery: Any) -> bool:
+        """At most once: acknowledge on receipt, before processing. True when the broker has
+        forgotten the delivery at once; a broker whose ack travels may set
+        `current_forgotten` itself when it lands."""
+        self.settle(delivery)
+        return True
+
+    def reject(self, delivery: Any) -> bool:
+        """Processing failed: do what the system does with it. True retries it in place."""
+        return False
+
+    def finish(self, delivery: Any) -> None:
+        self.recorder.processed(self.message(delivery), self.name)
+
+    def fails(self, delivery: Any) -> bool:
+        """Does this processing fail? (The error fault's probability; a broker may add its own
+        reasons, such as RabbitMQ's poison header.)"""
+        return self.failed()
+
+    def checks_failures(self) -> bool:
+        """Whether `fails` must be asked even with no error probability."""
+        return False
+
+    def drop(self) -> None:
+        """A crash's native consequence (default: nothing; the broker notices by itself).
+        `self.waiting` still holds the batch's deliveries not started yet."""
+
+    def reconnect(self) -> None:
+        """What a restart does before the cycle runs again (default: nothing)."""
+
+    def ack_lost(self, delivery: Any) -> None:
+        """The ack never reaches the broker: by default it simply is not sent, and the system
+        redelivers by its own rules; RabbitMQ's connection breaks instead."""
+
+    def interrupted(self) -> None:
+        """The process was interrupted by a crash fault (default: nothing more to do)."""
+
+    def before_work(self, delivery: Any) -> Generator[Any, Any, None] | None:
+        """A policy's wait before processing (rate limits); default: none."""
+        return None
+
+    # ----- the cycle -----
+    def run(self) -> Generator[Any, Any, None]:
+        take, fetch, handle = self.take, self.fetch, self.handle
+        guarantee = self.guarantee
+        try:
+            while True:
+                if self._paused:
+                    yield from self.wait_while_down()
+                batch = take()
+                if not batch:
+                    yield from fetch()
+                    continue
+                self.begin_batch(batch)
+                if guarantee is None:
+                    waiting_list = self.waiting
+                    waiting_list.extend(batch)
+                    while waiting_list:
+                        yield from handle(waiting_list.popleft())
+                    waiting = self.end_batch(batch)
+                    if waiting is not None:
+                        yield from waiting
+                else:
+                    yield from self.handle_guaranteed(batch, guarantee)
+        except Crashed as crash:
+            self._crashed_inside(crash)
+        except simpy.Interrupt:
+            self.interrupted()
+
+    def handle(self, delivery: Any) -> Generator[Any, Any, None]:
+        """Process one delivery and acknowledge it: the cycle without a guarantee."""
+        timeout, service_time = self.env.timeout, self.service_time
+        self.current = delivery
+        self.current_forgotten = self.forgets_on_delivery
+        waiting = self.before_work(delivery)
+        if waiting is not None:
+            yield from waiting
+        work = self.work
+        if work is None:
+            yield timeout(service_time() * self.slowdown)
+        while True:
+            if work is not None:
+                if (yield work(self.message(delivery))):  # the service's answer: success
+                    break
+            elif not ((self.error_probability or self.checks_failures()) and self.fails(delivery)):
+                break
+            self.recorder.count("consumer_failures")
+            if self.current_forgotten:  # the broker forgot it: nobody retries it
+                self.recorder.lost(self.message(delivery), self.name)
+                self.current = None
+                return
+            if not self.reject(delivery):
+                self.current = None
+                return
+            if work is None:
+                yield timeout(service_time() * self.slowdown)  # retried in place
+        self.current = None
+        self.finish(delivery)
+        self.settle(delivery)
+
+    def handle_guaranteed(
+        self, batch: list[Any], guarantee: GuaranteeRun
+    ) -> Generator[Any, Any, None]:
+        """Process a batch applying each message's effect under the guarantee's strategy,
+        crashing where its plan says."""
+        timeout, service_time, recorder = self.env.timeout, self.service_time, self.recorder
+        first = guarantee.acks_first
+        crash_after_batch: str | None = None
+        waiting_list = self.waiting
+        waiting_list.extend(batch)
+        msg: Message | None = None
+        while waiting_list:
+            delivery = waiting_list.popleft()
+            msg = self.message(delivery)
+            self.current = delivery
+            self.current_forgotten = self.forgets_on_delivery
+            point = guarantee.crash_point(msg.id)
+            if first and not self.forgets_on_delivery and not self.acks_per_batch:
+                if guarantee.plan.ack_lost():
+                    recorder.count("acks_lost")
+                    self.ack_lost(delivery)
+                    raise Crashed("disconnected", "ack lost", msg.id)
+                if self.settle_early(delivery):
+                    self.current_forgotten = True
+            if point == "before-processing" or (first and point == "after-ack"):
+                raise Crashed("crash", point, msg.id)
+            waiting = self.before_work(delivery)
+            if waiting is not None:
+                yield from waiting
+            work = service_time() * self.slowdown
+            if point == "during-processing":
+                yield timeout(work * guarantee.plan.fraction())
+                raise Crashed("crash", point, msg.id)
+            yield timeout(work)
+            failed = False
+            while (self.error_probability or self.checks_failures()) and self.fails(delivery):
+                recorder.count("consumer_failures")
+                if self.current_forgotten:  # acknowledged already: nobody retries it
+                    recorder.lost(msg, self.name)
+                    failed = True
+                    break
+                if not self.reject(delivery):
+                    failed = True
+                    break
+                yield timeout(service_time() * self.slowdown)
+            if failed:
+                self.current = None
+                continue
+            applied = yield from self.apply_effect(delivery, msg, point == "after-effect")
+            if not applied:  # the idempotent consumer's gap: effect done, id not recorded
+                raise Crashed("crash", "after-effect", msg.id)
+            self.current = None
+            self.finish(delivery)
+            if point in ("after-effect", "after-processing"):
+                raise Crashed("crash", point, msg.id)
+            if first:
+                continue
+            if self.acks_per_batch:
+                if point == "after-ack":
+                    crash_after_batch = point
+                continue
+            if guarantee.plan.ack_lost():
+                recorder.count("acks_lost")
+                self.ack_lost(delivery)
+                raise Crashed("disconnected", "ack lost", msg.id)
+            self.settle(delivery)
+            if point == "after-ack":  # the effect is durable already: nothing to lose
+                raise Crashed("crash", point, msg.id)
+        waiting = self.end_batch(batch)
+        if waiting is not None:
+            yield from waiting
+        if crash_after_batch is not None and msg is not None:  # offsets and effects are
+            raise Crashed("crash", crash_after_batch, msg.id)  # durable: nothing to lose
+
+    def apply_effect(
+        self, delivery: Any, msg: Message, crash_in_gap: bool
+    ) -> Generator[Any, Any, bool]:
+        """The guarantee's effect step (a broker may apply effects its own way, as Kafka's
+        transactions do)."""
+        assert self.guarantee is not None
+        return (yield from self.guarantee.step.run(msg.id, crash_in_gap))
+
+    # ----- crashes -----
+    def _crashed_inside(self, crash: Crashed) -> None:
+        """A crash point of the guarantee's plan (or a lost ack) struck inside the cycle: the
+        replica dies now and comes back `restart_after` later."""
+        guarantee = self.guarantee
+        assert guarantee is not None
+        recorder = self.recorder
+        if crash.kind == "crash":
+            recorder.count("crashes")
+            recorder.count(f"crashes.{crash.point}")  # by point of the cycle
+        else:
+            recorder.count("disconnections")
+        journal = guarantee.journal
+        if journal is not None:
+            what = f"{crash.kind} ({crash.point})"
+            journal.append((self.env.now, crash.message_id, what, self.name, -1))
+        recorder.event(self.name, f"{crash.kind} start")
+        self.crash()
+        timer = self.env.timeout(guarantee.restart_after())
+        timer.callbacks.append(lambda _event: self._come_back(crash.kind))
+
+    def _come_back(self, kind: str) -> None:
+        self.recorder.event(self.name, f"{kind} end")
+        self.restart()
+
+    # ----- fault hooks (sim/faults.py) -----
+    def crash(self) -> None:
+        """The replica dies at once. What the broker had forgotten while the replica held it is
+        lost; the rest goes back to the broker by the system's rules (drop())."""
+        if self.crashed:
+            return
+        self.crashed = True
+        current = self.current
+        if current is not None and self.current_forgotten:
+            msg = self.message(current)
+            if msg.state is State.LIVE:
+                self.recorder.lost(msg, self.name)
+        self.current = None
+        self.drop()
+        self.waiting.clear()
+        process = self.process
+        if process is not None and process.is_alive and process is not self.env.active_process:
+            process.interrupt("crash")
+
+    def restart(self) -> None:
+        """Come back after a crash: reconnect, and run the cycle again."""
+        if not self.crashed:
+            return
+        self.crashed = False
+        self.reconnect()
+        self.start()
