@@ -260,12 +260,9 @@ def _duration(scenario: Scenario, duration: str | None) -> float | None:
 
 
 def _write_runs(runs: dict[str, Results], folder: Path, prefix: str = "") -> None:
-    from sim.viz import write_charts, write_variant_charts
+    from sim.viz.charts import write_demo_charts
 
-    if list(runs) == [""]:
-        write_charts(runs[""], folder, prefix)
-        return
-    write_variant_charts(runs, folder, prefix)
+    write_demo_charts(runs, folder, prefix)
 
 
 def _write_atomically(runs: dict[str, Results], out: Path) -> None:
