@@ -33,6 +33,7 @@ import simpy
 
 from sim.clients.disturbance import Disturbance
 from sim.consumers.guarantee import Crashed, GuaranteeRun
+from sim.consumers.ratelimit import TokenBucket
 from sim.message import Message, State
 
 if TYPE_CHECKING:
@@ -74,6 +75,12 @@ class ConsumerReplica(Disturbance):
             GuaranteeRun(ctx, shared, self.owner, self.name) if shared is not None else None
         )
         self.reader = ctx.recorder.reader(self.name, config.name, source)
+        self.limiter: TokenBucket | None = None
+        if config.rate_limit is not None:  # one bucket for all the consumer's replicas
+            key = f"rate_limit:{config.name}"
+            if key not in ctx.shared:
+                ctx.shared[key] = TokenBucket(config.rate_limit, config.burst)
+            self.limiter = ctx.shared[key]
         self.waiting: deque[Any] = deque()  # taken in this batch, not started yet
         # What processing is, when not the consumer's own service time: a service taking the
         # delivery (sim/services/): an event that fires with True when it succeeded.
@@ -144,8 +151,16 @@ class ConsumerReplica(Disturbance):
         """The process was interrupted by a crash fault (default: nothing more to do)."""
 
     def before_work(self, delivery: Any) -> Generator[Any, Any, None] | None:
-        """A policy's wait before processing (rate limits); default: none."""
-        return None
+        """The wait before processing: the consumer's rate limit, when it has one and no
+        token is free (a generator to wait on, else None: no event at all)."""
+        limiter = self.limiter
+        if limiter is None:
+            return None
+        delay = limiter.reserve(self.env.now)
+        return self._wait(delay) if delay > 0 else None
+
+    def _wait(self, delay: float) -> Generator[Any, Any, None]:
+        yield self.env.timeout(delay)
 
     # ----- the cycle -----
     def run(self) -> Generator[Any, Any, None]:
