@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
+from sim.services.config import by_kind
+
 if TYPE_CHECKING:
     from typing import Any as Scenario  # the validated Scenario; services sit below it
 
@@ -13,7 +15,8 @@ __all__ = ["add_to_graph"]
 
 
 def add_to_graph(scenario: Scenario, graph: nx.DiGraph) -> None:
-    """Clients -> services (calls) -> queues (publishes) -> services (consumes).
+    """Clients -> services (calls) -> queues (publishes) -> services (consumes), and
+    consumers -> the providers they call.
 
     Service nodes carry `workers`; with services present every node gets a `column` (its
     generation in the flow), because the broker-only column rule has no place for services.
@@ -32,12 +35,20 @@ def add_to_graph(scenario: Scenario, graph: nx.DiGraph) -> None:
         graph.add_edge(f"client:{client.name}", f"service:{client.to}", label="")
     for service in scenario.services:
         node = f"service:{service.name}"
-        for callee in service.calls:
+        for callee in service.callees:
             graph.add_edge(node, f"service:{callee}", label="calls")
-        if service.publishes_to is not None:
-            graph.add_edge(node, service.publishes_to, label="publishes")
+        for destination in service.destinations:
+            graph.add_edge(node, destination, label="publishes")
         if service.consumes is not None:
             graph.add_edge(service.consumes, node, label="consumes")
+    for consumer in scenario.consumers:
+        for kind, callees in by_kind(consumer.calls).items():
+            for callee in callees:
+                edge = (f"consumer:{consumer.name}", f"service:{callee}")
+                label = "calls" if kind is None else f"calls ({kind})"
+                if graph.has_edge(*edge):
+                    label = "calls"  # several kinds call it: one edge
+                graph.add_edge(*edge, label=label)
     if nx.is_directed_acyclic_graph(graph):
         for column, nodes in enumerate(nx.topological_generations(graph)):
             for node in nodes:

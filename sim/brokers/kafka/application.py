@@ -31,6 +31,12 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from sim.brokers.kafka.consumer import ConsumerRecord, KafkaConsumer
+from sim.brokers.kafka.retries import (
+    ATTEMPTS_HEADER,
+    BACKOFF_HEADER,
+    dead_letter_topic,
+    retry_topic,
+)
 from sim.brokers.kafka.settings import ConsumerSettings
 from sim.consumers import ConsumerReplica
 from sim.guarantees.strategies import ROUND_TRIPS
@@ -39,6 +45,7 @@ from sim.message import Message
 if TYPE_CHECKING:
     from sim.brokers.kafka.cluster import KafkaCluster
     from sim.brokers.kafka.config import KafkaConsumerConfig
+    from sim.brokers.kafka.producer import KafkaProducer
     from sim.context import RunContext
 
 __all__ = ["ConsumerApp"]
@@ -58,9 +65,18 @@ class ConsumerApp(ConsumerReplica):
         config: KafkaConsumerConfig,
         replica: int,
         name: str | None = None,
+        retrying: tuple[str, int] | None = None,
     ) -> None:
+        """`retrying`: this replica reads a retry topic, (the main topic, the retry's index)
+        (sim/brokers/kafka/retries.py)."""
         group = config.group_id or config.name
-        self.init_replica(ctx, config, replica, f"{config.from_}/{group}", name)
+        owner = None if retrying is None else f"consumer:{config.name}.{replica}/{config.from_}"
+        self.init_replica(ctx, config, replica, f"{config.from_}/{group}", name, owner=owner)
+        self.main_topic = config.from_ if retrying is None else retrying[0]
+        self.first_try = 1 if retrying is None else retrying[1] + 2  # the try it delivers
+        # The producer that forwards failed records to retry and dead-letter topics (the
+        # runtime sets it for consumers with a retry policy).
+        self.forwarder: KafkaProducer | None = None
         self.ctx = ctx
         self.cluster = cluster
         self.link_in = ctx.link(self.owner, "broker_to_consumer", config.network)
@@ -153,6 +169,56 @@ class ConsumerApp(ConsumerReplica):
             self._write_output(msg.id)
             return True
         return (yield from super().apply_effect(delivery, msg, crash_in_gap))
+
+    # ----- retry policies (sim/brokers/kafka/retries.py) -----
+    def attempt(self, delivery: ConsumerRecord) -> int:
+        """Which try: 1 from the main topic, k + 2 from its retry topic k."""
+        return self.first_try
+
+    def before_work(self, delivery: ConsumerRecord) -> Generator[Any, Any, None] | None:
+        """A retry-topic record waits until it is due, then for the rate limit."""
+        limit = super().before_work(delivery)
+        headers = delivery.message.headers
+        due = headers.get(BACKOFF_HEADER) if headers and self.first_try > 1 else None
+        if due is None or due <= self.env.now:
+            return limit
+        return self._until_due(due, limit)
+
+    def _until_due(
+        self, due: float, then: Generator[Any, Any, None] | None
+    ) -> Generator[Any, Any, None]:
+        """Hold the record until `due`, polling on meanwhile (Spring pauses the partition and
+        keeps polling, so the member stays in its group past max.poll.interval.ms)."""
+        consumer = self.consumer
+        assert consumer is not None
+        step = self.settings.max_poll_interval / 2
+        while self.env.now < due:
+            yield self.env.timeout(min(step, due - self.env.now))
+            if self.env.now < due:
+                consumer.poll(0)
+        if then is not None:
+            yield from then
+
+    def _forward(self, delivery: ConsumerRecord, topic: str) -> None:
+        forwarder, consumer = self.forwarder, self.consumer
+        assert forwarder is not None and consumer is not None
+        forwarder.send_message(topic, delivery.message, delivery.key, None)
+        consumer.forwarded(delivery)
+
+    def retry_later(self, delivery: ConsumerRecord, delay: float) -> None:
+        """Produce it to the next retry topic, due `delay` from now."""
+        msg = delivery.message
+        msg.headers = {
+            **(msg.headers or {}),
+            ATTEMPTS_HEADER: self.first_try + 1,
+            BACKOFF_HEADER: self.env.now + delay,
+        }
+        self._forward(delivery, retry_topic(self.main_topic, self.first_try - 1))
+
+    def dead_letter(self, delivery: ConsumerRecord) -> None:
+        """Produce it to the dead-letter topic (DeadLetterPublishingRecoverer)."""
+        self.recorder.dead_lettered(delivery.message, delivery.topic)
+        self._forward(delivery, dead_letter_topic(self.main_topic))
 
     def in_hand(self, topic: str) -> int:
         """Records of `topic` this replica polled and has not finished."""

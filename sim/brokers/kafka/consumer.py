@@ -442,6 +442,16 @@ class KafkaConsumer:
             with contextlib.suppress(ValueError):
                 in_hand.remove(record)
 
+    def forwarded(self, record: ConsumerRecord) -> None:
+        """The application is done with `record` without processing it: it forwarded it to a
+        retry or dead-letter topic (not a Kafka call; its offset commits as a processed one's)."""
+        in_hand = self._in_hand
+        if in_hand and in_hand[0] is record:
+            in_hand.popleft()
+        else:
+            with contextlib.suppress(ValueError):
+                in_hand.remove(record)
+
     def in_hand(self, topic: str) -> int:
         """Records of `topic` polled and not yet processed (not a Kafka call)."""
         return sum(1 for r in self._in_hand if r.topic == topic)

@@ -17,6 +17,8 @@ from sim.brokers.base import Sender, Source
 from sim.brokers.kafka.application import ConsumerApp
 from sim.brokers.kafka.cluster import KafkaCluster
 from sim.brokers.kafka.producer import KafkaProducer
+from sim.brokers.kafka.retries import dead_letter_topic, retry_group, retry_topics
+from sim.brokers.kafka.settings import ProducerSettings
 from sim.faults import CrashOnly
 from sim.message import Message
 from sim.network import Link
@@ -49,12 +51,16 @@ def build(ctx: RunContext) -> KafkaRuntime:
     )
     for topic in config.topics:
         cluster.add_topic(topic.name, topic)
-    apps: list[ConsumerApp] = []
+    _add_retry_topics(cluster, config, ctx.scenario.consumers)
+    runtime = KafkaRuntime(ctx, cluster, [])
+    apps = runtime.apps
     for consumer in ctx.scenario.consumers:
         replicas = [ConsumerApp(ctx, cluster, consumer, r) for r in range(consumer.replicas)]
         for r, app in enumerate(replicas):
             ctx.register_part(app, consumer.name, f"{consumer.name}.{r}")  # fault target
         apps.extend(replicas)
+        if consumer.retry is not None:
+            runtime.add_retry_consumers(consumer, replicas)
         if consumer.replay is not None:
             ctx.env.process(_replay(ctx, replicas, consumer.replay.at, consumer.replay.by_duration))
     for broker_id in range(config.brokers):
@@ -70,7 +76,23 @@ def build(ctx: RunContext) -> KafkaRuntime:
     ctx.recorder.count(
         "kafka.partitions", sum(t.partitions for t in config.topics if t.name in read)
     )
-    return KafkaRuntime(ctx, cluster, apps)
+    return runtime
+
+
+def _add_retry_topics(cluster: KafkaCluster, config: KafkaConfig, consumers: Any) -> None:
+    """The retry topics and dead-letter topic of every consumer with a retry policy, with
+    their main topic's settings (sim/brokers/kafka/retries.py)."""
+    for consumer in consumers:
+        retry = consumer.retry
+        if retry is None:
+            continue
+        main = config.topic(consumer.from_)
+        for name in [
+            *retry_topics(main.name, retry.attempts, retry.blocking),
+            dead_letter_topic(main.name),
+        ]:
+            if name not in cluster.topics:
+                cluster.add_topic(name, main)
 
 
 class KafkaRuntime:
@@ -100,6 +122,31 @@ class KafkaRuntime:
             rng=ctx.streams.generator(f"{owner}/sticky"),
         )
 
+    def add_retry_consumers(self, consumer: Any, replicas: list[ConsumerApp]) -> None:
+        """The consumers of `consumer`'s retry topics, as many as it has replicas, each in the
+        retry topic's group (`<group>-retry-<k>`), and the producer that forwards failures."""
+        retry, group = consumer.retry, consumer.group_id or consumer.name
+        forwarder = self._client(f"{consumer.name}-retries", ProducerSettings(), None)
+        for app in replicas:
+            app.forwarder = forwarder
+        for k, topic in enumerate(retry_topics(consumer.from_, retry.attempts, retry.blocking)):
+            settings = consumer.model_copy(
+                update={
+                    "from_": topic,
+                    "group_id": retry_group(group, k),
+                    "enable_auto_commit": False,  # Spring Kafka commits itself (AckMode)
+                    "commit": "after-processing",
+                }
+            )
+            for r in range(consumer.replicas):
+                name = f"{consumer.name}-retry-{k}.{r}"
+                app = ConsumerApp(
+                    self.ctx, self.cluster, settings, r, name=name, retrying=(consumer.from_, k)
+                )
+                app.forwarder = forwarder
+                self.ctx.register_part(app, consumer.name, name)  # faults on the consumer
+                self.apps.append(app)
+
     def sender(self, producer: KafkaProducerConfig) -> Sender:
         """The producer's records go through a KafkaProducer client with its settings; the
         client batches them and makes the network hop with its requests."""
@@ -119,8 +166,6 @@ class KafkaRuntime:
     def publisher(self, to: str, routing_key: str) -> Callable[[Message], bool]:
         """A service's records, through a KafkaProducer of its own with Kafka's defaults (the
         client retries; an answer never blocks the service)."""
-        from sim.brokers.kafka.settings import ProducerSettings
-
         client = self._service_clients.get(to)
         if client is None:
             client = self._client(f"service-to-{to}", ProducerSettings(), None)

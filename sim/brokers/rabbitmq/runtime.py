@@ -11,6 +11,7 @@ import simpy
 from sim.brokers.base import Sender, Source
 from sim.brokers.rabbitmq.broker import Confirm, RabbitMQBroker
 from sim.brokers.rabbitmq.channel import Channel, Deliver
+from sim.brokers.rabbitmq.retries import retry_queue, retry_topology
 from sim.consumers import ConsumerReplica
 from sim.distributions import Sampler
 from sim.faults import CrashOnly
@@ -33,8 +34,13 @@ def build(ctx: RunContext) -> RabbitMQRuntime:
     broker = RabbitMQBroker(ctx.env, ctx.recorder, cost=cost, message_ids=ctx.message_ids)
     for exchange in config.exchanges:
         broker.exchange_declare(exchange.name, exchange.type)
+    retries = retry_topology(config.queues, ctx.scenario.consumers)
     for queue in config.queues:
-        broker.queue_declare(queue.name, queue.arguments(), durable=queue.is_durable)
+        arguments = {**queue.arguments(), **retries.work_arguments.get(queue.name, {})}
+        broker.queue_declare(queue.name, arguments, durable=queue.is_durable)
+    durable = {q.name: q.is_durable for q in config.queues}
+    for name, (serves, arguments) in retries.queues.items():  # durable as what they serve
+        broker.queue_declare(name, arguments, durable=durable[serves])
     for binding in config.bindings:
         broker.queue_bind(binding.queue, binding.exchange, binding.routing_key, binding.arguments)
     for consumer in ctx.scenario.consumers:
@@ -56,15 +62,18 @@ class RabbitMQRuntime:
     def sender(self, producer: RabbitMQProducerConfig) -> Sender:
         return _sender(self.ctx, self.broker, producer)
 
-    def publisher(self, to: str, routing_key: str) -> Callable[[Message], bool]:
+    def publisher(self, to: str, routing_key: str | None) -> Callable[[Message], bool]:
         """Publish, and say whether the broker took it (its confirm is not a nack or a return).
+        To an exchange with `routing_key` None, each message goes with its kind as its key.
 
         With the broker's cost model the confirm comes later: the service does not wait for
         it (a queue that refuses the message then still records it as rejected).
         """
         publish = self.broker.publish
-        exchange, key = (to, routing_key) if to in self.broker.exchanges else ("", to)
         refused = (Confirm.NACK, Confirm.RETURNED)
+        if to in self.broker.exchanges and routing_key is None:
+            return lambda msg: publish(msg, to, msg.kind) not in refused
+        exchange, key = (to, routing_key or "") if to in self.broker.exchanges else ("", to)
         return lambda msg: publish(msg, exchange, key) not in refused
 
     def service_consumers(self, service: Any, work: Callable[[Message], Any]) -> list[Any]:
@@ -204,6 +213,9 @@ class QueueConsumer(ConsumerReplica):
         self.buffer: deque[tuple[int, Message]] = deque()
         self._wakeup: simpy.Event | None = None
         self._poison = config.poison_header
+        retry = config.retry
+        retries = 0 if retry is None or retry.blocking else retry.attempts - 1
+        self._retry_queues = {retry_queue(config.from_, k) for k in range(1, retries + 1)}
         self.channel.basic_consume(config.from_, self.on_message, auto_ack=self.auto_ack)
         self.start()
 
@@ -275,6 +287,42 @@ class QueueConsumer(ConsumerReplica):
     def reject(self, delivery: tuple[int, Message]) -> bool:
         self._send_settle(delivery[0], False)  # basic.nack, requeue as configured
         return False
+
+    # ----- retry policies (sim/brokers/rabbitmq/retries.py) -----
+    def attempt(self, delivery: tuple[int, Message]) -> int:
+        """1 + the times the message expired in this queue's retry queues (its x-death)."""
+        headers = delivery[1].headers
+        deaths = headers.get("x-death") if headers else None
+        if not deaths:
+            return 1
+        mine = self._retry_queues
+        return 1 + sum(
+            d["count"] for d in deaths if d["queue"] in mine and d["reason"] == "expired"
+        )
+
+    def retry_later(self, delivery: tuple[int, Message], delay: float) -> None:
+        """basic.publish to the retry queue of this try with `expiration` = delay, then
+        basic.ack; both travel to the broker on the connection, in that order."""
+        queue = retry_queue(self.config.from_, self.attempt(delivery))
+        self._ack_link.send(self._retry_on, self.channel, delivery, queue, delay)
+
+    def _retry_on(
+        self, channel: Channel, delivery: tuple[int, Message], queue: str, delay: float
+    ) -> None:
+        if not channel.is_open:  # neither frame arrives: the close requeued the message
+            return
+        msg = delivery[1]
+        msg.ttl = delay  # the AMQP expiration property
+        channel.broker.publish(msg, "", queue)
+        channel.basic_ack(delivery[0])
+
+    def dead_letter(self, delivery: tuple[int, Message]) -> None:
+        """basic.nack without requeue: the queue dead-letters it (reason rejected)."""
+        self._ack_link.send(self._reject_on, self.channel, delivery[0])
+
+    def _reject_on(self, channel: Channel, tag: int) -> None:
+        if channel.is_open:
+            channel.basic_nack(tag, requeue=False)
 
     def drop(self) -> None:
         """The channel closes: the broker requeues what it had not acked; with auto-ack what

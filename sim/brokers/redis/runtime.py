@@ -16,10 +16,13 @@ What the Recorder hears, per group copy:
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import Sender, Source
+from sim.brokers.redis.retries import dead_letter_stream
 from sim.brokers.redis.server import RedisStreamsServer
 from sim.brokers.redis.stream import Group, StreamId
 from sim.consumers import ConsumerReplica
@@ -64,6 +67,10 @@ class RedisStreamsBroker:
             self.server.xgroup_create(group.stream, group.name, group.start, mkstream=True)
             self.pending[(group.stream, group.name)] = {}
         self.consumers: list[StreamConsumer] = []
+        # Streams retry policies dead-letter into (sim/brokers/redis/retries.py).
+        self.dead_letter_streams = sorted(
+            {dead_letter_stream(c.from_) for c in ctx.scenario.consumers if c.retry is not None}
+        )
         self._register_sources()
 
     def _register_sources(self) -> None:
@@ -130,7 +137,8 @@ class RedisStreamsBroker:
 
     def retained(self) -> dict[str, Callable[[], int]]:
         server = self.server
-        return {s.name: (lambda n=s.name: server.xlen(n)) for s in self.config.streams}
+        names = [s.name for s in self.config.streams] + self.dead_letter_streams
+        return {name: (lambda n=name: server.xlen(n) if server.exists(n) else 0) for name in names}
 
     def xadder(self, stream: str) -> Any:
         """XADD of a producer's message: one copy per consumer group of the stream."""
@@ -199,6 +207,9 @@ class StreamConsumer(ConsumerReplica):
         self._to_broker = ctx.link(self.owner, "consumer_to_broker", config.network)
         self._ready_slot = broker.ready_slot[(self.stream, self.group)]
         self._received: list[tuple[str, Message]] | None = None
+        # Retries waiting for their backoff: (due, order, entry id, min idle ms), a heap.
+        self._retries: list[tuple[float, int, str, int]] = []
+        self._order = itertools.count()
         self.reconnect()
         self.start()
 
@@ -208,7 +219,9 @@ class StreamConsumer(ConsumerReplica):
 
     # ----- the cycle's native verbs -----
     def reconnect(self) -> None:
-        """Start (again) by re-reading our own pending entries, then new ones."""
+        """Start (again) by re-reading our own pending entries, then new ones (the history
+        read takes back the entries whose retry was waiting too)."""
+        self._retries = []
         self._history = not self.noack
         self._next_claim = self.env.now + (self.claim_ms or 0) / 1000.0
         self._cursor = "0-0"
@@ -221,7 +234,15 @@ class StreamConsumer(ConsumerReplica):
         """One read: an XAUTOCLAIM when one is due, our own pending entries after a restart,
         else a blocking XREADGROUP of new entries (until the next claim is due)."""
         env, server, name = self.env, self.server, self.name
-        if self.claim_ms is not None and env.now >= self._next_claim:
+        retries = self._retries
+        if retries and retries[0][0] <= env.now:
+            _due, _, stream_id, idle_ms = heapq.heappop(retries)
+            entries = server.xclaim(self.stream, self.group, name, idle_ms, [stream_id])
+            if not entries and not server.xpending_range(
+                self.stream, self.group, stream_id, stream_id, 1
+            ):
+                self._forget([stream_id])  # trimmed away meanwhile: XCLAIM dropped it
+        elif self.claim_ms is not None and env.now >= self._next_claim:
             self._cursor, entries, deleted = server.xautoclaim(
                 self.stream, self.group, name, self.claim_ms, self._cursor, self.count or 100
             )
@@ -232,7 +253,10 @@ class StreamConsumer(ConsumerReplica):
             entries = reply[0][1]
             self._history = bool(entries)
         else:
-            block = 0 if self.claim_ms is None else max(1, int((self._next_claim - env.now) * 1000))
+            wake = None if self.claim_ms is None else self._next_claim
+            if retries and (wake is None or retries[0][0] < wake):
+                wake = retries[0][0]
+            block = 0 if wake is None else max(1, int((wake - env.now) * 1000))
             reply = yield from server.xreadgroup_wait(
                 self.group, name, {self.stream: ">"}, self.count, block, self.noack
             )
@@ -286,6 +310,31 @@ class StreamConsumer(ConsumerReplica):
             if msg is not None:
                 self.recorder.dropped(msg, self.stream)
             self.server.xack(self.stream, self.group, stream_id)
+
+    # ----- retry policies (sim/brokers/redis/retries.py) -----
+    def attempt(self, delivery: tuple[str, Message]) -> int:
+        """The entry's delivery counter (XPENDING)."""
+        stream_id = delivery[0]
+        found = self.server.xpending_range(self.stream, self.group, stream_id, stream_id, 1)
+        return int(found[0][3]) if found else 1
+
+    def retry_later(self, delivery: tuple[str, Message], delay: float) -> None:
+        """Leave it pending; XCLAIM it once it has been idle for `delay`."""
+        due = self.env.now + delay
+        idle_ms = int(delay * 1000)
+        heapq.heappush(self._retries, (due, next(self._order), delivery[0], idle_ms))
+
+    def dead_letter(self, delivery: tuple[str, Message]) -> None:
+        """XADD to the dead-letter stream, then XACK (both reach the server in that order)."""
+        self._to_broker.send(self._dead_letter_on, *delivery)
+
+    def _dead_letter_on(self, stream_id: str, msg: Message) -> None:
+        recorder, target = self.recorder, dead_letter_stream(self.stream)
+        recorder.dead_lettered(msg, self.stream)
+        recorder.published_message(msg, target)
+        self.server.xadd(target, [msg], "*")
+        recorder.enqueued(msg, target)
+        self._ack(stream_id, msg)
 
     def drop(self) -> None:
         """The consumer dies: its pending entries stay in the group's PEL under its name

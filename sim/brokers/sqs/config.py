@@ -152,6 +152,36 @@ class SQSConfig(StrictModel):
                 yield (("producers", i, "message_group"), f"FIFO queue {queue.name!r} needs one")
             if not queue.fifo and producer.message_group is not None:
                 yield (("producers", i, "message_group"), "applies only to FIFO queues")
+        yield from self._retry_errors(consumers)
+
+    def _retry_errors(self, consumers: list[SQSConsumerConfig]) -> Iterator[tuple[Loc, str]]:
+        """What a retry policy needs of its queue (sim/brokers/sqs/retries.py)."""
+        from sim.brokers.sqs.retries import dead_letter_queue
+
+        queues = {q.name: q for q in self.queues}
+        for i, consumer in enumerate(consumers):
+            retry, queue = consumer.retry, queues.get(consumer.from_)
+            if retry is None or queue is None:
+                continue
+            if retry.blocking:
+                yield (
+                    ("consumers", i, "retry", "blocking"),
+                    "SQS cannot end in-place retries: its redrive policy counts receives, and "
+                    "SQS has no call that dead-letters one message",
+                )
+            if queue.redrive is not None:
+                if queue.redrive.max_receive_count != retry.attempts:
+                    yield (
+                        ("consumers", i, "retry", "attempts"),
+                        f"queue {queue.name!r} redrives after "
+                        f"{queue.redrive.max_receive_count} receives: attempts must be the same",
+                    )
+            elif dead_letter_queue(queue) in queues:
+                yield (
+                    ("consumers", i, "retry"),
+                    f"the retry policy makes the dead-letter queue {dead_letter_queue(queue)!r}, "
+                    "which the scenario already declares",
+                )
 
     def add_to_graph(self, graph: Any) -> None:
         """Queues as nodes, and an edge from each queue to its dead-letter queue."""

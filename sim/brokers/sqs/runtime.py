@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import Sender, Source
-from sim.brokers.sqs.queue import Entry, SQSQueue
+from sim.brokers.sqs.queue import Entry, EntryState, QueueSettings, SQSQueue
+from sim.brokers.sqs.retries import retry_redrives
 from sim.brokers.sqs.service import SQSService
 from sim.consumers import ConsumerReplica
 from sim.distributions import Sampler
@@ -27,8 +29,15 @@ SHORT_POLL_BACKOFF = 0.1
 def build(ctx: RunContext) -> SQSRuntime:
     config: SQSConfig = ctx.scenario.broker
     service = SQSService(ctx.env, ctx.recorder, ctx.message_ids)
+    redrives = retry_redrives(config.queues, ctx.scenario.consumers)
     for queue in config.queues:  # DLQs are checked at the first redrive, so order is free
-        service.create(queue.name, queue.settings(), {})
+        settings = queue.settings()
+        made = redrives.get(queue.name)
+        if made is not None:  # a retry policy's dead-letter queue (sim/brokers/sqs/retries.py)
+            dlq, attempts = made
+            settings = replace(settings, dead_letter_queue=dlq, max_receive_count=attempts)
+            service.create(dlq, QueueSettings(fifo=queue.fifo), {})
+        service.create(queue.name, settings, {})
     runtime = SQSRuntime(ctx, service)
     for consumer in ctx.scenario.consumers:
         for replica in range(consumer.replicas):
@@ -205,6 +214,27 @@ class SQSConsumer(ConsumerReplica):
     def settle_early(self, delivery: tuple[Entry, str]) -> bool:
         self._request.send(self._delete, *delivery)
         return True  # the request is on its way: SQS has no session for a crash to end
+
+    # ----- retry policies (sim/brokers/sqs/retries.py) -----
+    def attempt(self, delivery: tuple[Entry, str]) -> int:
+        """The receive's ApproximateReceiveCount."""
+        return delivery[0].receive_count
+
+    def retry_later(self, delivery: tuple[Entry, str], delay: float) -> None:
+        """ChangeMessageVisibility(delay): received again once it runs out."""
+        self._request.send(self._change_visibility, *delivery, delay)
+
+    def dead_letter(self, delivery: tuple[Entry, str]) -> None:
+        """ChangeMessageVisibility(0): the next receive redrives it to the dead-letter queue."""
+        self._request.send(self._change_visibility, *delivery, 0.0)
+
+    def _change_visibility(self, entry: Entry, handle: str, timeout: float) -> None:
+        """As it reaches the queue: only the latest receipt handle of an in-flight message
+        counts (an older one: the message was received again meanwhile)."""
+        queue = self.queue
+        latest = entry.handle == handle and queue.entries.get(entry.seq) is entry
+        if latest and entry.state is EntryState.INFLIGHT:
+            queue.change_visibility(entry, timeout)
 
     def drop(self) -> None:
         """Auto-deleted messages not processed yet are lost: SQS no longer has them."""

@@ -1,0 +1,185 @@
+"""An external provider of a notification channel (an SMS gateway, an e-mail API, a push
+service): its quota, its idempotency keys, and what it delivered.
+
+A provider is a service (sim/services/service.py) with a `provider:` section. Its worker pool
+is the provider's concurrency and its service time the latency of one send; faults give it
+errors and outages. This module adds what an external API has beyond that:
+
+- a quota at its edge (`Quota`): a call over it is answered 429 with a Retry-After, without
+  taking a worker (the provider's rate limiter answers before any work is done);
+- idempotency keys: with `idempotency`, the message's id is the key; a key already sent is
+  answered with success and not sent again, a key being sent is answered 409 Conflict;
+- the measures of the channel (`Deliveries`): a send is a notification delivered to a user;
+  the first send of a message counts, with its end-to-end latency (from the request's
+  creation), whether it met the channel's SLA, and every later send of the same message is a
+  duplicate the user receives. `due.<provider>` (counted by the clients, sim/services/client.py)
+  is how many notifications the requests asked this channel for.
+
+Memory: a provider keeps the id of every message it sent (to count duplicates), as a real
+provider keeps its idempotency keys; it grows with the messages sent, not with the events.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from sim.metrics import LatencyHistogram
+
+if TYPE_CHECKING:
+    from sim.context import RunContext
+    from sim.message import Message
+    from sim.services.config import ProviderConfig
+
+__all__ = ["Deliveries", "Quota", "provider_tables"]
+
+SENDING = math.inf  # an idempotency key whose send is in progress
+
+
+class Quota:
+    """A token bucket that refuses instead of making callers wait: `rate` calls per second,
+    bursts of up to `burst` (RFC 2697's committed rate and burst)."""
+
+    __slots__ = ("_at", "_tokens", "burst", "rate")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._at = 0.0
+
+    def admit(self, now: float) -> float:
+        """Take a token: 0.0 if one was free, else the seconds until one is due (none taken)."""
+        tokens = self._tokens
+        if now > self._at:
+            tokens = min(self.burst, tokens + (now - self._at) * self.rate)
+            self._at = now
+        if tokens >= 1.0:
+            self._tokens = tokens - 1.0
+            return 0.0
+        self._tokens = tokens
+        return (1.0 - tokens) / self.rate
+
+
+class Deliveries:
+    """What one provider delivered, and its idempotency keys."""
+
+    def __init__(self, ctx: RunContext, name: str, config: ProviderConfig) -> None:
+        self.name = name
+        self.config = config
+        self.env = ctx.env
+        self.recorder = ctx.recorder
+        self.quota = Quota(config.quota, config.burst) if config.quota is not None else None
+        self.idempotent = config.idempotency
+        self.window = config.idempotency_window
+        self.sla = math.inf if config.sla is None else config.sla
+        self.sent_ids: set[int] = set()
+        self.keys: dict[int, float] = {}  # idempotency key -> when it was sent (SENDING)
+        self.latency = LatencyHistogram(digits=2)
+        self.within_sla = 0
+        self.due_key = f"due.{name}"
+        self._keys = {
+            kind: f"provider.{kind}.{name}"
+            for kind in ("sent", "duplicates", "deduplicated", "conflicts", "throttled")
+        }
+        ctx.recorder.gauge(f"undelivered.{name}", self.undelivered, "provider.undelivered")
+        registered = ctx.shared.setdefault("providers", [])
+        if not registered:
+            ctx.tables["providers"] = lambda: provider_tables(registered)[0]
+            ctx.tables["providers.latency"] = lambda: provider_tables(registered)[1]
+        registered.append(self)
+
+    # ----- the edge: quota and idempotency keys -----
+    def throttle(self, now: float) -> float | None:
+        """None if the call is within the quota, else the Retry-After to answer (seconds)."""
+        quota = self.quota
+        if quota is None:
+            return None
+        wait = quota.admit(now)
+        if wait == 0.0:
+            return None
+        self.recorder.count(self._keys["throttled"])
+        given = self.config.retry_after
+        return given if given is not None else float(max(1, math.ceil(wait)))
+
+    def key_state(self, msg: Message, now: float) -> str:
+        """With idempotency keys: "sent" (answer success, send nothing), "sending" (answer
+        409), or "new" (send it; the key is now being sent)."""
+        sent_at = self.keys.get(msg.id)
+        if sent_at is not None:
+            if sent_at == SENDING:
+                self.recorder.count(self._keys["conflicts"])
+                return "sending"
+            if now - sent_at < self.window:
+                self.recorder.count(self._keys["deduplicated"])
+                return "sent"
+        self.keys[msg.id] = SENDING
+        return "new"
+
+    def abandon_key(self, msg: Message) -> None:
+        """The send did not happen (an error, an outage): the key may be used again."""
+        if self.keys.get(msg.id) == SENDING:
+            del self.keys[msg.id]
+
+    # ----- a notification goes out -----
+    def sent(self, msg: Message, now: float) -> None:
+        recorder = self.recorder
+        recorder.count(self._keys["sent"])
+        if self.idempotent:
+            self.keys[msg.id] = now
+        ids = self.sent_ids
+        if msg.id in ids:
+            recorder.count(self._keys["duplicates"])
+            return
+        ids.add(msg.id)
+        latency = now - msg.produced_at
+        self.latency.record(latency)
+        if latency <= self.sla:
+            self.within_sla += 1
+
+    def due(self) -> int:
+        return self.recorder.counters[self.due_key]
+
+    def undelivered(self) -> int:
+        """Notifications asked of this channel so far and not delivered yet."""
+        return max(0, self.due() - len(self.sent_ids))
+
+    def row(self) -> dict[str, Any]:
+        counters = self.recorder.counters
+        stats = self.latency.stats()
+        return {
+            "provider": self.name,
+            "due": self.due(),
+            "delivered": len(self.sent_ids),
+            "within_sla": self.within_sla,
+            "sla": self.config.sla,
+            "p50": stats["p50"],
+            "p99": stats["p99"],
+            "max": stats["max"],
+            "duplicates": counters[self._keys["duplicates"]],
+            "deduplicated": counters[self._keys["deduplicated"]],
+            "conflicts": counters[self._keys["conflicts"]],
+            "throttled": counters[self._keys["throttled"]],
+            "errors": counters[f"errors.{self.name}"],
+            "calls": counters[f"calls.{self.name}"],
+        }
+
+
+def provider_tables(providers: list[Deliveries]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The `providers` table (one row per provider) and `providers.latency`: each provider's
+    delivery latency CDF as a share of the notifications due (it stops below 1 by the share
+    never delivered)."""
+    summary = pd.DataFrame([p.row() for p in providers])
+    frames = []
+    for provider in providers:
+        values, fraction = provider.latency.cdf()
+        due = provider.due()
+        share = fraction * (len(provider.sent_ids) / due) if due else fraction * 0.0
+        frames.append(
+            pd.DataFrame({"provider": provider.name, "latency": values, "delivered": share})
+        )
+    columns = ["provider", "latency", "delivered"]
+    latency = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return summary, latency
