@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim.backoff import Jitter
 from sim.clients.load import Schedule, Spikes
@@ -121,6 +121,17 @@ class ConsumerBase(StrictModel):
     # processing (manual) or on delivery (auto: at most once).
     prefetch: int = Field(default=1, ge=0)
     ack: Literal["manual", "auto"] = "manual"
+
+    @model_validator(mode="after")
+    def _policies(self) -> ConsumerBase:
+        if self.guarantee is not None and (self.retry is not None or self.calls):
+            raise ValueError(
+                "retry and calls are not run with a guarantee: section (its effects are the "
+                "processing's side effects)"
+            )
+        if self.timeout is not None and not self.calls:
+            raise ValueError("timeout: it is how long each call waits, and there are no calls")
+        return self
 
 
 def _fields(model: type[StrictModel], *names: str) -> frozenset[str]:

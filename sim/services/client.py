@@ -64,6 +64,8 @@ class Client:
         track = config.deadline is not None
         kind, priority = config.kind or "", config.priority
         due = [f"due.{channel}" for channel in config.channels]
+        if kind:
+            due += [f"due.{channel}.{kind}" for channel in config.channels]
         count = recorder.count
         waiting, timeout = self._waiting, env.timeout
         if config.start > 0:

@@ -195,14 +195,18 @@ class ClientConfig(StrictModel):
     # may call and publish by kind. `priority` is stamped on each request (RabbitMQ's message
     # priority, for x-max-priority queues). `channels`: the providers each request must reach,
     # for the measures (a design that misses one shows it as undelivered).
+    # `sla`: how soon its notifications should arrive, instead of their channels' SLAs.
     kind: str | None = Field(default=None, min_length=1)
     priority: int = Field(default=0, ge=0, le=255)
     channels: list[str] = []
+    sla: Duration | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ClientConfig:
         if self.deadline is not None and self.deadline <= 0:
             raise ValueError("deadline must be positive (leave it out to wait for ever)")
+        if self.sla is not None and not self.channels:
+            raise ValueError("sla: it is how soon its notifications arrive, and it has no channels")
         return self
 
 

@@ -11,9 +11,10 @@ errors and outages. This module adds what an external API has beyond that:
   answered with success and not sent again, a key being sent is answered 409 Conflict;
 - the measures of the channel (`Deliveries`): a send is a notification delivered to a user;
   the first send of a message counts, with its end-to-end latency (from the request's
-  creation), whether it met the channel's SLA, and every later send of the same message is a
-  duplicate the user receives. `due.<provider>` (counted by the clients, sim/services/client.py)
-  is how many notifications the requests asked this channel for.
+  creation), whether it met its SLA (its client's `sla`, else the channel's), and every later
+  send of the same message is a duplicate the user receives. `due.<provider>` and
+  `due.<provider>.<kind>` (counted by the clients, sim/services/client.py) are how many
+  notifications the requests asked this channel for, in all and by kind of request.
 
 Memory: a provider keeps the id of every message it sent (to count duplicates), as a real
 provider keeps its idempotency keys; it grows with the messages sent, not with the events.
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from sim.message import Message
     from sim.services.config import ProviderConfig
 
-__all__ = ["Deliveries", "Quota", "provider_tables"]
+__all__ = ["Deliveries", "KindStats", "Quota", "provider_tables"]
 
 SENDING = math.inf  # an idempotency key whose send is in progress
 
@@ -63,6 +64,19 @@ class Quota:
         return (1.0 - tokens) / self.rate
 
 
+class KindStats:
+    """What a provider delivered for one kind of request."""
+
+    __slots__ = ("delivered", "due_key", "latency", "sla", "within_sla")
+
+    def __init__(self, provider: str, kind: str, sla: float) -> None:
+        self.due_key = f"due.{provider}.{kind}"
+        self.sla = sla
+        self.delivered = 0
+        self.within_sla = 0
+        self.latency = LatencyHistogram(digits=2)
+
+
 class Deliveries:
     """What one provider delivered, and its idempotency keys."""
 
@@ -74,12 +88,18 @@ class Deliveries:
         self.quota = Quota(config.quota, config.burst) if config.quota is not None else None
         self.idempotent = config.idempotency
         self.window = config.idempotency_window
-        self.sla = math.inf if config.sla is None else config.sla
+        self.sla = math.inf if config.sla is None else config.sla  # the channel's
         self.sent_ids: set[int] = set()
         self.keys: dict[int, float] = {}  # idempotency key -> when it was sent (SENDING)
         self.latency = LatencyHistogram(digits=2)
         self.within_sla = 0
         self.due_key = f"due.{name}"
+        # By kind of request: the kinds whose clients ask this channel, with their SLA.
+        self.kinds: dict[str, KindStats] = {}
+        for client in ctx.scenario.clients:
+            if name in client.channels and client.kind is not None:
+                sla = client.sla if client.sla is not None else self.sla
+                self.kinds.setdefault(client.kind, KindStats(name, client.kind, sla))
         self._keys = {
             kind: f"provider.{kind}.{name}"
             for kind in ("sent", "duplicates", "deduplicated", "conflicts", "throttled")
@@ -87,8 +107,8 @@ class Deliveries:
         ctx.recorder.gauge(f"undelivered.{name}", self.undelivered, "provider.undelivered")
         registered = ctx.shared.setdefault("providers", [])
         if not registered:
-            ctx.tables["providers"] = lambda: provider_tables(registered)[0]
-            ctx.tables["providers.latency"] = lambda: provider_tables(registered)[1]
+            for table in ("providers", "providers.kinds", "providers.latency"):
+                ctx.tables[table] = lambda t=table: provider_tables(registered)[t]
         registered.append(self)
 
     # ----- the edge: quota and idempotency keys -----
@@ -136,7 +156,15 @@ class Deliveries:
         ids.add(msg.id)
         latency = now - msg.produced_at
         self.latency.record(latency)
-        if latency <= self.sla:
+        stats = self.kinds.get(msg.kind)
+        if stats is None:
+            if latency <= self.sla:
+                self.within_sla += 1
+            return
+        stats.delivered += 1
+        stats.latency.record(latency)
+        if latency <= stats.sla:
+            stats.within_sla += 1
             self.within_sla += 1
 
     def due(self) -> int:
@@ -166,12 +194,36 @@ class Deliveries:
             "calls": counters[f"calls.{self.name}"],
         }
 
+    def kind_rows(self) -> list[dict[str, Any]]:
+        counters = self.recorder.counters
+        rows = []
+        for kind, stats in self.kinds.items():
+            latency = stats.latency.stats()
+            rows.append(
+                {
+                    "provider": self.name,
+                    "kind": kind,
+                    "due": counters[stats.due_key],
+                    "delivered": stats.delivered,
+                    "within_sla": stats.within_sla,
+                    "sla": stats.sla,
+                    "p50": latency["p50"],
+                    "p99": latency["p99"],
+                    "max": latency["max"],
+                }
+            )
+        return rows
 
-def provider_tables(providers: list[Deliveries]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The `providers` table (one row per provider) and `providers.latency`: each provider's
-    delivery latency CDF as a share of the notifications due (it stops below 1 by the share
-    never delivered)."""
+
+def provider_tables(providers: list[Deliveries]) -> dict[str, pd.DataFrame]:
+    """`providers` (one row per provider), `providers.kinds` (one per provider and kind of
+    request) and `providers.latency`: each provider's delivery latency CDF as a share of the
+    notifications due (it stops below 1 by the share never delivered)."""
     summary = pd.DataFrame([p.row() for p in providers])
+    kind_columns = ["provider", "kind", "due", "delivered", "within_sla", "sla", "p50", "p99"]
+    kinds = pd.DataFrame(
+        [row for p in providers for row in p.kind_rows()], columns=[*kind_columns, "max"]
+    )
     frames = []
     for provider in providers:
         values, fraction = provider.latency.cdf()
@@ -182,4 +234,4 @@ def provider_tables(providers: list[Deliveries]) -> tuple[pd.DataFrame, pd.DataF
         )
     columns = ["provider", "latency", "delivered"]
     latency = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    return summary, latency
+    return {"providers": summary, "providers.kinds": kinds, "providers.latency": latency}

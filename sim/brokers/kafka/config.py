@@ -95,6 +95,9 @@ class KafkaConsumerConfig(ConsumerBase, ConsumerSettings):
     commit: Literal["after-processing", "before-processing"] | None = None
     crash: ConsumerCrash | None = None
     replay: Replay | None = None
+    # With a retry policy: how many consumers each retry topic gets (Spring Kafka's
+    # RetryableTopic `concurrency`: "if not specified, the main container concurrency is used").
+    retry_concurrency: int | None = Field(default=None, ge=1)
 
 
 class KafkaConfig(StrictModel):
@@ -185,6 +188,12 @@ class KafkaConfig(StrictModel):
                 yield (
                     ("consumers", i, "auto.commit.interval.ms"),
                     "applies only with enable.auto.commit: true",
+                )
+            retry = consumer.retry
+            if consumer.retry_concurrency is not None and (retry is None or retry.blocking):
+                yield (
+                    ("consumers", i, "retry_concurrency"),
+                    "applies only with a non-blocking retry policy (its retry topics' consumers)",
                 )
             crash = consumer.crash
             if crash is not None and crash.replica >= consumer.replicas:

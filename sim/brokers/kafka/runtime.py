@@ -123,8 +123,9 @@ class KafkaRuntime:
         )
 
     def add_retry_consumers(self, consumer: Any, replicas: list[ConsumerApp]) -> None:
-        """The consumers of `consumer`'s retry topics, as many as it has replicas, each in the
-        retry topic's group (`<group>-retry-<k>`), and the producer that forwards failures."""
+        """The consumers of `consumer`'s retry topics (`retry_concurrency` each, else as many as
+        it has replicas), each in the retry topic's group (`<group>-retry-<k>`), and the
+        producer that forwards failures."""
         retry, group = consumer.retry, consumer.group_id or consumer.name
         forwarder = self._client(f"{consumer.name}-retries", ProducerSettings(), None)
         for app in replicas:
@@ -138,7 +139,7 @@ class KafkaRuntime:
                     "commit": "after-processing",
                 }
             )
-            for r in range(consumer.replicas):
+            for r in range(consumer.retry_concurrency or consumer.replicas):
                 name = f"{consumer.name}-retry-{k}.{r}"
                 app = ConsumerApp(
                     self.ctx, self.cluster, settings, r, name=name, retrying=(consumer.from_, k)

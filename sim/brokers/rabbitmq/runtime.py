@@ -40,7 +40,8 @@ def build(ctx: RunContext) -> RabbitMQRuntime:
         broker.queue_declare(queue.name, arguments, durable=queue.is_durable)
     durable = {q.name: q.is_durable for q in config.queues}
     for name, (serves, arguments) in retries.queues.items():  # durable as what they serve
-        broker.queue_declare(name, arguments, durable=durable[serves])
+        if name not in broker.queues:  # a dead-letter queue the scenario declares is used
+            broker.queue_declare(name, arguments, durable=durable[serves])
     for binding in config.bindings:
         broker.queue_bind(binding.queue, binding.exchange, binding.routing_key, binding.arguments)
     for consumer in ctx.scenario.consumers:

@@ -10,6 +10,7 @@ from sim.brokers.rabbitmq.config import (
     RabbitMQConsumerConfig,
     RabbitMQProducerConfig,
 )
+from sim.brokers.rabbitmq.retries import retry_queue
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -57,6 +58,23 @@ def _unbounded(section: RabbitMQConfig, source: str) -> bool:
     return queue is not None and queue.max_length is None and queue.max_length_bytes is None
 
 
+def _client_errors(section: RabbitMQConfig, producers: list[Any], consumers: list[Any]) -> Any:
+    """A retry policy's retry queues must not be queues the scenario declares."""
+    declared = {q.name for q in section.queues}
+    for i, consumer in enumerate(consumers):
+        retry = consumer.retry
+        if retry is None or retry.blocking:
+            continue
+        for k in range(1, retry.attempts):
+            if retry_queue(consumer.from_, k) in declared:
+                yield (
+                    ("consumers", i, "retry"),
+                    f"the retry policy declares the queue {retry_queue(consumer.from_, k)!r}, "
+                    "which the scenario declares too",
+                )
+                break
+
+
 def _nodes(section: Any) -> list[str]:
     return ["broker"]  # the one node: crash faults only
 
@@ -79,6 +97,7 @@ SPEC = BrokerSpec(
     },
     strategies=frozenset({"at-most-once", "at-least-once", "idempotent", "transactional"}),
     nodes=_nodes,
+    client_errors=_client_errors,
     routes=_routes,
     unbounded=_unbounded,
     ideal=IdealQueue(

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from sim.brokers.redis.retries import dead_letter_stream
 from sim.brokers.redis.stream import NODE_MAX_ENTRIES
 from sim.clients.config import ConsumerBase, ProducerBase
 from sim.fieldtypes import Duration, StrictModel
@@ -127,6 +128,18 @@ class RedisConfig(StrictModel):
                     ("consumers", i, "claim_idle"),
                     "needs ack: manual (NOACK reads leave nothing pending to claim)",
                 )
+            if consumer.retry is not None:
+                if consumer.ack == "auto":
+                    yield (
+                        ("consumers", i, "retry"),
+                        "needs ack: manual (a NOACK read leaves nothing pending to retry)",
+                    )
+                if dead_letter_stream(consumer.from_) in self.destinations():
+                    yield (
+                        ("consumers", i, "retry"),
+                        f"the retry policy adds to the stream "
+                        f"{dead_letter_stream(consumer.from_)!r}, which the scenario declares",
+                    )
 
     def add_to_graph(self, graph: Any) -> None:
         """Streams as nodes, labelled with their trimming and consumer groups."""

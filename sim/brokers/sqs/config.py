@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from sim.brokers.sqs.queue import QueueSettings
+from sim.brokers.sqs.retries import dead_letter_queue
 from sim.clients.config import ConsumerBase, ProducerBase
 from sim.fieldtypes import Duration, StrictModel
 
@@ -156,8 +157,6 @@ class SQSConfig(StrictModel):
 
     def _retry_errors(self, consumers: list[SQSConsumerConfig]) -> Iterator[tuple[Loc, str]]:
         """What a retry policy needs of its queue (sim/brokers/sqs/retries.py)."""
-        from sim.brokers.sqs.retries import dead_letter_queue
-
         queues = {q.name: q for q in self.queues}
         for i, consumer in enumerate(consumers):
             retry, queue = consumer.retry, queues.get(consumer.from_)
