@@ -217,8 +217,9 @@ class Deliveries:
 
 def provider_tables(providers: list[Deliveries]) -> dict[str, pd.DataFrame]:
     """`providers` (one row per provider), `providers.kinds` (one per provider and kind of
-    request) and `providers.latency`: each provider's delivery latency CDF as a share of the
-    notifications due (it stops below 1 by the share never delivered)."""
+    request) and `providers.latency`: the delivery latency CDF of each provider (kind "")
+    and of each provider and kind, as a share of the notifications due (it stops below 1 by
+    the share never delivered)."""
     summary = pd.DataFrame([p.row() for p in providers])
     kind_columns = ["provider", "kind", "due", "delivered", "within_sla", "sla", "p50", "p99"]
     kinds = pd.DataFrame(
@@ -226,12 +227,25 @@ def provider_tables(providers: list[Deliveries]) -> dict[str, pd.DataFrame]:
     )
     frames = []
     for provider in providers:
-        values, fraction = provider.latency.cdf()
-        due = provider.due()
-        share = fraction * (len(provider.sent_ids) / due) if due else fraction * 0.0
-        frames.append(
-            pd.DataFrame({"provider": provider.name, "latency": values, "delivered": share})
-        )
-    columns = ["provider", "latency", "delivered"]
+        curves = [("", provider.latency, provider.due(), len(provider.sent_ids))]
+        counters = provider.recorder.counters
+        curves += [
+            (kind, stats.latency, counters[stats.due_key], stats.delivered)
+            for kind, stats in provider.kinds.items()
+        ]
+        for kind, histogram, due, delivered in curves:
+            values, fraction = histogram.cdf()
+            share = fraction * (delivered / due) if due else fraction * 0.0
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "provider": provider.name,
+                        "kind": kind,
+                        "latency": values,
+                        "delivered": share,
+                    }
+                )
+            )
+    columns = ["provider", "kind", "latency", "delivered"]
     latency = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     return {"providers": summary, "providers.kinds": kinds, "providers.latency": latency}

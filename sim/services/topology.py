@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -12,6 +12,22 @@ if TYPE_CHECKING:
     from typing import Any as Scenario  # the validated Scenario; services sit below it
 
 __all__ = ["add_to_graph"]
+
+
+def _kinds_of(value: Any) -> dict[str, list[str]]:
+    """Each service or destination `value` names -> the kinds of request that go to it
+    ([] for every request)."""
+    found: dict[str, list[str]] = {}
+    for kind, names in by_kind(value).items():
+        for name in names:
+            kinds = found.setdefault(name, [])
+            if kind is not None:
+                kinds.append(kind)
+    return found
+
+
+def _label(verb: str, kinds: list[str]) -> str:
+    return f"{verb}: {', '.join(kinds)}" if kinds else verb
 
 
 def add_to_graph(scenario: Scenario, graph: nx.DiGraph) -> None:
@@ -35,20 +51,17 @@ def add_to_graph(scenario: Scenario, graph: nx.DiGraph) -> None:
         graph.add_edge(f"client:{client.name}", f"service:{client.to}", label="")
     for service in scenario.services:
         node = f"service:{service.name}"
-        for callee in service.callees:
-            graph.add_edge(node, f"service:{callee}", label="calls")
-        for destination in service.destinations:
-            graph.add_edge(node, destination, label="publishes")
+        for callee, kinds in _kinds_of(service.calls).items():
+            graph.add_edge(node, f"service:{callee}", label=_label("calls", kinds))
+        for destination, kinds in _kinds_of(service.publishes_to).items():
+            graph.add_edge(node, destination, label=_label("publishes", kinds))
         if service.consumes is not None:
             graph.add_edge(service.consumes, node, label="consumes")
     for consumer in scenario.consumers:
-        for kind, callees in by_kind(consumer.calls).items():
-            for callee in callees:
-                edge = (f"consumer:{consumer.name}", f"service:{callee}")
-                label = "calls" if kind is None else f"calls ({kind})"
-                if graph.has_edge(*edge):
-                    label = "calls"  # several kinds call it: one edge
-                graph.add_edge(*edge, label=label)
+        for callee, kinds in _kinds_of(consumer.calls).items():
+            graph.add_edge(
+                f"consumer:{consumer.name}", f"service:{callee}", label=_label("calls", kinds)
+            )
     if nx.is_directed_acyclic_graph(graph):
         for column, nodes in enumerate(nx.topological_generations(graph)):
             for node in nodes:

@@ -49,10 +49,18 @@ from sim.viz.kafka import (
     plot_throughput_vs_consumers,
 )
 from sim.viz.latency import plot_latency_cdf
+from sim.viz.notifications import (
+    has_deliveries,
+    has_retries,
+    plot_channel_depth,
+    plot_channel_latency,
+    plot_retry_timeline,
+    plot_sla_attainment,
+)
 from sim.viz.replication import plot_broker_failure
 from sim.viz.timeline import has_timeline, plot_message_timeline
 from sim.viz.timeseries import has_depth, plot_queue_depth
-from sim.viz.topology import plot_topology, union_topology
+from sim.viz.topology import crowded_union, plot_designs, plot_topology, union_topology
 
 __all__ = ["CATALOG", "Chart", "chosen"]
 
@@ -179,6 +187,36 @@ CATALOG: tuple[Chart, ...] = (
         summary=("kafka.broker_crashes",),  # counted only when a Kafka broker crashed
     ),
     Chart("message_timeline", "run", lambda r: plot_message_timeline(r), shows=_all(has_timeline)),
+    Chart(
+        "sla_attainment",
+        "run",
+        lambda r: plot_sla_attainment({r.variant or r.scenario_name: r}),
+        tables=("providers.kinds",),
+        shows=_all(has_deliveries),
+    ),
+    Chart(
+        "channel_latency",
+        "run",
+        lambda r: plot_channel_latency({r.variant or r.scenario_name: r}),
+        tables=("providers", "providers.latency"),
+        shows=_all(has_deliveries),
+        supersedes=("latency_cdf",),  # per channel, counted against what was due
+    ),
+    Chart(
+        "channel_depth",
+        "run",
+        lambda r: plot_channel_depth({r.variant or r.scenario_name: r}),
+        series=("provider.undelivered",),
+        tables=("providers",),
+        shows=_all(has_deliveries),
+    ),
+    Chart(
+        "retry_timeline",
+        "run",
+        lambda r: plot_retry_timeline({r.variant or r.scenario_name: r}),
+        tables=("retry.attempts",),
+        shows=_all(has_retries),
+    ),
     # ----- variants side by side -----
     Chart(
         "compare_queue_depth",
@@ -259,10 +297,52 @@ CATALOG: tuple[Chart, ...] = (
     ),
     Chart("message_timeline", "variants", plot_message_timeline, shows=_all(has_timeline)),
     Chart(
+        "sla_attainment",
+        "variants",
+        plot_sla_attainment,
+        tables=("providers.kinds",),
+        shows=_all(has_deliveries),
+    ),
+    Chart(
+        "channel_latency",
+        "variants",
+        plot_channel_latency,
+        tables=("providers", "providers.latency"),
+        shows=_all(has_deliveries),
+        # The end-to-end latency of processing mixes a synchronous design's answers with each
+        # channel's copies; per channel, against what was due, the designs compare.
+        supersedes=("compare_latency_cdf",),
+    ),
+    Chart(
+        "channel_depth",
+        "variants",
+        plot_channel_depth,
+        series=("provider.undelivered",),
+        tables=("providers",),
+        shows=_all(has_deliveries),
+        # What waits per channel, in every design alike (a synchronous design has no queue, a
+        # shared queue holds every channel, a stream counts per group): the queues themselves
+        # are in each variant's own queue_depth chart (`mqsim run`).
+        supersedes=("compare_queue_depth", "compare_lag"),
+    ),
+    Chart(
+        "retry_timeline",
+        "variants",
+        plot_retry_timeline,
+        shows=_any(has_retries),
+    ),
+    Chart(
         "topology",
         "variants",
         # The union: a part only one variant uses (a dead-letter queue) is drawn connected.
         lambda runs: plot_topology(union_topology(runs), f"{_one(runs).scenario_name}: topology"),
+    ),
+    Chart(
+        "designs",
+        "variants",
+        plot_designs,
+        shows=crowded_union,
+        supersedes=("topology",),  # variants too different for one drawing: one each
     ),
 )
 

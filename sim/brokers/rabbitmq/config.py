@@ -226,6 +226,8 @@ class RabbitMQConfig(StrictModel):
             key = binding.routing_key
             if binding.arguments:
                 key = ", ".join(f"{k}={v}" for k, v in binding.arguments.items())
+            if graph.has_edge(binding.exchange, binding.queue):  # several keys: all of them
+                key = f"{graph.edges[binding.exchange, binding.queue]['label']}, {key}"
             graph.add_edge(binding.exchange, binding.queue, label=key)
         for queue in self.queues:
             if queue.dead_letter_exchange:  # the default exchange "" is not drawn
