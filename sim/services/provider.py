@@ -8,7 +8,8 @@ errors and outages. This module adds what an external API has beyond that:
 - a quota at its edge (`Quota`): a call over it is answered 429 with a Retry-After, without
   taking a worker (the provider's rate limiter answers before any work is done);
 - idempotency keys: with `idempotency`, the message's id is the key; a key already sent is
-  answered with success and not sent again, a key being sent is answered 409 Conflict;
+  answered with success at once (the stored answer, replayed) and not sent again, a key being
+  sent is answered 409 Conflict;
 - the measures of the channel (`Deliveries`): a send is a notification delivered to a user;
   the first send of a message counts, with its end-to-end latency (from the request's
   creation), whether it met its SLA (its client's `sla`, else the channel's), and every later

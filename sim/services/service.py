@@ -250,8 +250,7 @@ class Service:
             if state == "sending":
                 return ERROR  # 409 Conflict: the same key is being sent right now
             if state == "sent":
-                yield env.timeout(self._service_time() * self.slowdown)
-                return OK  # the first send's answer, replayed: nothing is sent again
+                return OK  # the first send's answer, replayed at once: nothing is sent again
         done = False
         try:
             yield env.timeout(self._service_time() * self.slowdown)
