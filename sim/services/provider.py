@@ -177,7 +177,7 @@ class Deliveries:
 
     def row(self) -> dict[str, Any]:
         counters = self.recorder.counters
-        stats = self.latency.stats()
+        stats = _percentiles(self.latency)
         return {
             "provider": self.name,
             "due": self.due(),
@@ -199,7 +199,7 @@ class Deliveries:
         counters = self.recorder.counters
         rows = []
         for kind, stats in self.kinds.items():
-            latency = stats.latency.stats()
+            latency = _percentiles(stats.latency)
             rows.append(
                 {
                     "provider": self.name,
@@ -214,6 +214,17 @@ class Deliveries:
                 }
             )
         return rows
+
+
+def _percentiles(histogram: LatencyHistogram) -> dict[str, float]:
+    """p50, p99 and max (seconds; NaN when nothing was sent): two percentile lookups, each a
+    scan of the histogram's buckets."""
+    empty = histogram.count == 0
+    return {
+        "p50": histogram.percentile(50),
+        "p99": histogram.percentile(99),
+        "max": math.nan if empty else histogram.max,
+    }
 
 
 def provider_tables(providers: list[Deliveries]) -> dict[str, pd.DataFrame]:
