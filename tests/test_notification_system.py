@@ -77,15 +77,16 @@ def test_one_shared_pool_lets_the_sms_outage_delay_every_channel() -> None:
 
 
 def test_priorities_put_otp_codes_before_the_campaign_in_the_sms_queue() -> None:
-    assert on_time("per_channel+retries", "sms", "otp") > on_time("per_channel", "sms", "otp") + 0.05
+    assert (
+        on_time("per_channel+retries", "sms", "otp") > on_time("per_channel", "sms", "otp") + 0.05
+    )
     # the campaign is still delivered within its hour
     assert on_time("per_channel+retries", "sms", "campaign") == 1.0
 
 
 def test_rate_limited_senders_keep_under_the_quota_an_unlimited_pool_is_throttled() -> None:
     throttled = {
-        d: run(d).tables["providers"].set_index("provider").loc["sms", "throttled"]
-        for d in DESIGNS
+        d: run(d).tables["providers"].set_index("provider").loc["sms", "throttled"] for d in DESIGNS
     }
     assert throttled["shared"] > 200  # 70 workers, no rate limit, a campaign over the quota
     assert throttled["per_channel"] < 0.01 * throttled["shared"]
@@ -127,3 +128,95 @@ def test_the_stream_design_uses_retry_topics_and_splits_the_quota_by_weight() ->
     campaign = kinds("kafka").loc[("sms", "campaign")]
     assert campaign["p50"] > 2 * kinds("per_channel+retries").loc[("sms", "campaign"), "p50"]
     assert latency.loc["sms_sender", "p50"] < latency.loc["sms_marketing", "p50"]
+
+
+# ----- the charts the demo draws for it -----
+
+
+def all_runs() -> dict[str, sim.Results]:
+    return {design: run(design) for design in DESIGNS}
+
+
+def test_the_catalog_draws_the_notification_charts_in_place_of_the_generic_ones() -> None:
+    from sim.viz.catalog import chosen
+
+    charts = chosen(all_runs(), "variants")
+    assert {"sla_attainment", "channel_latency", "channel_depth", "retry_timeline"} <= set(charts)
+    assert "designs" in charts and "topology" not in charts  # five designs, one drawing each
+    assert "compare_queue_depth" not in charts  # their queues are not the same ones
+    assert "compare_latency_cdf" not in charts
+
+
+def test_the_sla_chart_shows_what_was_never_delivered() -> None:
+    import matplotlib.pyplot as plt
+
+    from sim.viz import plot_sla_attainment
+
+    fig = plot_sla_attainment(all_runs())
+    try:
+        panel = next(ax for ax in fig.axes if ax.get_title(loc="left").startswith("sms: otp"))
+        bars = panel.patches  # three segments per design, in design order
+        assert len(bars) == 3 * len(DESIGNS)
+        for i, design in enumerate(DESIGNS):
+            within, late, missing = (bars[3 * i + k].get_width() for k in range(3))
+            row = kinds(design).loc[("sms", "otp")]
+            assert within + late + missing == pytest.approx(100.0)
+            assert missing == pytest.approx(100 * (row["due"] - row["delivered"]) / row["due"])
+            assert within == pytest.approx(100 * row["within_sla"] / row["due"])
+    finally:
+        plt.close(fig)
+
+
+def test_the_latency_chart_ends_each_curve_at_the_share_delivered() -> None:
+    import matplotlib.pyplot as plt
+
+    from sim.viz import plot_channel_latency
+
+    fig = plot_channel_latency(all_runs())
+    try:
+        panel = next(ax for ax in fig.axes if ax.get_title(loc="left") == "sms: otp")
+        curves = [line for line in panel.get_lines() if len(line.get_xdata()) > 2]
+        assert len(curves) == len(DESIGNS)
+        for line, design in zip(curves, DESIGNS, strict=True):
+            row = kinds(design).loc[("sms", "otp")]
+            assert line.get_ydata()[-1] == pytest.approx(row["delivered"] / row["due"])
+    finally:
+        plt.close(fig)
+
+
+def test_the_retry_timeline_follows_messages_that_first_failed_in_the_outage() -> None:
+    from sim.viz.notifications import _picked
+
+    start, end = outage()
+    for design in ("per_channel+retries", "kafka"):
+        results = run(design)
+        tries = results.tables["retry.attempts"]
+        picked = _picked(tries, results)
+        assert len(picked) == 8
+        for consumer, message in picked:
+            mine = tries[(tries["consumer"] == consumer) & (tries["message_id"] == message)]
+            assert start <= mine["start"].min() < end
+
+
+def test_the_topology_shows_bindings_calls_by_kind_and_retry_policies() -> None:
+    from sim.topology import build_topology
+
+    variants = scenario().variant_scenarios()
+    graph = build_topology(variants["per_channel+retries"])
+    assert graph.edges["notifications", "sms"]["label"] == "otp, campaign"  # both binding keys
+    retry = graph.nodes["retry:sms_sender"]
+    assert retry["label"].startswith("retries: 5 tries")
+    assert graph.has_edge("consumer:sms_sender", "service:sms")
+    sync = build_topology(variants["sync"])
+    assert sync.edges["service:api", "service:sms"]["label"] == "calls: otp, campaign"
+    kafka = build_topology(variants["kafka"])
+    assert kafka.edges["service:api", "sms-marketing"]["label"] == "publishes: campaign"
+
+
+def test_a_scenario_whose_variants_share_their_parts_keeps_one_topology() -> None:
+    from sim.viz.topology import crowded_union
+
+    coupling = sim.load_scenario(ROOT / "scenarios" / "coupling.yaml").variant_scenarios()
+    runs = {name: sim.run(v, duration=5.0) for name, v in coupling.items()}
+    assert not crowded_union(runs)
+    assert crowded_union(all_runs())

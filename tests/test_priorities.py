@@ -21,16 +21,20 @@ URGENT, BULK = 2.0, 40.0
 
 
 def section(broker_type: str, sources: list[str]) -> dict[str, Any]:
-    return spec_of(broker_type).ideal.section(sources[0], 1) if len(sources) == 1 else {
-        "rabbitmq": {"type": "rabbitmq", "queues": [{"name": s} for s in sources]},
-        "sqs": {"type": "sqs", "queues": [{"name": s} for s in sources]},
-        "kafka": {"type": "kafka", "topics": [{"name": s, "partitions": 1} for s in sources]},
-        "redis": {
-            "type": "redis",
-            "streams": [{"name": s} for s in sources],
-            "groups": [{"stream": s, "name": f"g-{s}", "start": "0"} for s in sources],
-        },
-    }[broker_type]
+    return (
+        spec_of(broker_type).ideal.section(sources[0], 1)
+        if len(sources) == 1
+        else {
+            "rabbitmq": {"type": "rabbitmq", "queues": [{"name": s} for s in sources]},
+            "sqs": {"type": "sqs", "queues": [{"name": s} for s in sources]},
+            "kafka": {"type": "kafka", "topics": [{"name": s, "partitions": 1} for s in sources]},
+            "redis": {
+                "type": "redis",
+                "streams": [{"name": s} for s in sources],
+                "groups": [{"stream": s, "name": f"g-{s}", "start": "0"} for s in sources],
+            },
+        }[broker_type]
+    )
 
 
 def consumer(

@@ -242,8 +242,11 @@ def test_requests_call_the_providers_of_their_kind_and_count_against_their_sla()
 
 def test_a_consumer_calls_the_providers_of_each_messages_kind_through_any_broker() -> None:
     data = notifications(publishes_to="jobs")
-    data["broker"] = {"type": "redis", "streams": [{"name": "jobs"}], "groups": [
-        {"stream": "jobs", "name": "senders", "start": "0"}]}
+    data["broker"] = {
+        "type": "redis",
+        "streams": [{"name": "jobs"}],
+        "groups": [{"stream": "jobs", "name": "senders", "start": "0"}],
+    }
     data["services"][0].pop("calls")
     data["consumers"] = [
         {
