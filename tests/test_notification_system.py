@@ -145,6 +145,7 @@ def test_the_catalog_draws_the_notification_charts_in_place_of_the_generic_ones(
     assert "designs" in charts and "topology" not in charts  # five designs, one drawing each
     assert "compare_queue_depth" not in charts  # their queues are not the same ones
     assert "compare_latency_cdf" not in charts
+    assert "outcomes" not in charts  # broker copies, not notifications
 
 
 def test_the_sla_chart_shows_what_was_never_delivered() -> None:

@@ -26,6 +26,19 @@ def _kinds_of(value: Any) -> dict[str, list[str]]:
     return found
 
 
+def _what(service: Any) -> str:
+    """A service's workers; a provider's quota and keys instead (its workers are not ours)."""
+    provider = service.provider
+    if provider is None:
+        return f"{service.workers} workers"
+    notes = ["provider"]
+    if provider.quota is not None:
+        notes.append(f"{provider.quota:g}/s quota")
+    if provider.idempotency:
+        notes.append("idempotency keys")
+    return ", ".join(notes)
+
+
 def _label(verb: str, kinds: list[str]) -> str:
     return f"{verb}: {', '.join(kinds)}" if kinds else verb
 
@@ -43,7 +56,7 @@ def add_to_graph(scenario: Scenario, graph: nx.DiGraph) -> None:
         graph.add_node(
             f"service:{service.name}",
             kind="service",
-            label=f"{service.name}\n({service.workers} workers)",
+            label=f"{service.name}\n({_what(service)})",
             workers=service.workers,
         )
     for client in scenario.clients:

@@ -302,6 +302,9 @@ CATALOG: tuple[Chart, ...] = (
         plot_sla_attainment,
         tables=("providers.kinds",),
         shows=_all(has_deliveries),
+        # What became of every notification, counted against what was due; the outcome bars
+        # count the broker's copies, one per channel queue, so designs that fan out look bigger.
+        supersedes=("outcomes",),
     ),
     Chart(
         "channel_latency",
