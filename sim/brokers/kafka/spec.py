@@ -42,7 +42,7 @@ SPEC = BrokerSpec(
         "ack": "it reads enable.auto.commit",
         "routing_key": "it reads keys",
         "message_group": "it reads keys",
-        "group": "it reads group.id",
+        "group": "it reads group.id (or share_group)",
     },
     strategies=frozenset(
         {"at-most-once", "at-least-once", "idempotent", "transactional", "kafka-transactions"}
