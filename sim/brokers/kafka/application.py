@@ -67,10 +67,11 @@ class ConsumerApp(ConsumerReplica):
         config: KafkaConsumerConfig,
         replica: int,
         key_order: KeyOrder | None = None,
+        name: str | None = None,
     ) -> None:
         group = config.kafka_group
         self.group = group
-        self.init_replica(ctx, config, replica, f"{config.from_}/{group}")
+        self.init_replica(ctx, config, replica, f"{config.from_}/{group}", name)
         self.ctx = ctx
         self.cluster = cluster
         self.link_in = ctx.link(self.owner, "broker_to_consumer", config.network)
@@ -300,11 +301,11 @@ class ConsumerApp(ConsumerReplica):
             if self.crashed:
                 continue
             self.crash()
-            self.recorder.event(f"consumer {self.name}", "crash")
+            self.recorder.event(self.name, "crash start")  # as a `faults:` crash window
             if restart_after is not None:
                 yield self.env.timeout(restart_after)
                 self.restart()
-                self.recorder.event(f"consumer {self.name}", "restart")
+                self.recorder.event(self.name, "crash end")
 
 
 class _CommitOnRevoke:
