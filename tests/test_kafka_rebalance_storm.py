@@ -70,9 +70,10 @@ def test_eager_leaves_partitions_unowned_longest_and_processes_least() -> None:
         start, end = storm_window(results)
         processed[name] = processed_between(results, start, end)
     assert min(processed, key=processed.__getitem__) == "eager"
-    assert runs["eager"].summary["backlog_at_end"] > runs["static-membership"].summary[
-        "backlog_at_end"
-    ]
+    assert (
+        runs["eager"].summary["backlog_at_end"]
+        > runs["static-membership"].summary["backlog_at_end"]
+    )
 
 
 def test_the_storm_window_spans_the_restarts_and_the_slow_fault() -> None:

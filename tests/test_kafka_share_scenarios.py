@@ -70,7 +70,9 @@ def _run(data: dict[str, Any], **kwargs: Any) -> Results:
 )
 def test_a_share_consumer_refuses_the_settings_of_a_group_consumer(field: str, value: Any) -> None:
     message = _error(_data({field: value}))
-    assert message == f"x.yaml: consumers[0].{field}: not a setting of a share consumer (share_group)"
+    assert (
+        message == f"x.yaml: consumers[0].{field}: not a setting of a share consumer (share_group)"
+    )
 
 
 def test_share_settings_need_a_share_group() -> None:

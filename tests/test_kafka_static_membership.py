@@ -45,9 +45,7 @@ def _group(cluster: KafkaCluster) -> ConsumerGroup:
     return group
 
 
-def test_a_static_member_back_within_the_session_timeout_gets_its_partitions_without_a_rebalance() -> (
-    None
-):
+def test_a_static_member_back_within_its_session_keeps_its_partitions_without_a_rebalance() -> None:
     env, cluster = _cluster()
     a = _member(cluster, "a", **{"group.instance.id": "a"})
     b = _member(cluster, "b", **{"group.instance.id": "b"})
@@ -57,7 +55,9 @@ def test_a_static_member_back_within_the_session_timeout_gets_its_partitions_wit
     assert before and b.assignment() and not before & b.assignment()
     a.close()  # no LeaveGroup: the coordinator keeps a's place
     _settle(env, [b], 6.0)
-    assert group.generation == generation and b.assignment() | before == {("t", p) for p in range(4)}
+    assert group.generation == generation and b.assignment() | before == {
+        ("t", p) for p in range(4)
+    }
     again = _member(cluster, "a-restarted", **{"group.instance.id": "a"})
     _settle(env, [again, b], 7.0)
     assert again.assignment() == before
@@ -104,9 +104,7 @@ def test_a_rejoin_with_a_new_subscription_rebalances() -> None:
     _settle(env, [a, b], 1.0)
     generation = _group(cluster).generation
     a.close()
-    again = KafkaConsumer(
-        cluster, {"group.id": "g", "client.id": "a2", "group.instance.id": "a"}
-    )
+    again = KafkaConsumer(cluster, {"group.id": "g", "client.id": "a2", "group.instance.id": "a"})
     again.subscribe(["t", "u"])
     _settle(env, [again, b], 2.0)
     assert _group(cluster).generation == generation + 1
@@ -140,7 +138,7 @@ def test_a_static_member_over_the_poll_interval_stops_heartbeating_instead_of_le
 
 
 def test_the_consumer_protocol_refuses_a_static_member() -> None:
-    env, cluster = _cluster()
+    _env, cluster = _cluster()
     consumer = KafkaConsumer(
         cluster, {"group.id": "g", "group.protocol": "consumer", "group.instance.id": "x"}
     )

@@ -50,6 +50,7 @@ from sim.viz.kafka import (
 )
 from sim.viz.latency import plot_latency_cdf
 from sim.viz.rebalance import has_restarts, plot_rebalance_cost, plot_storm_throughput
+from sim.viz.replication import plot_broker_failure
 from sim.viz.share_groups import (
     has_share_deliveries,
     plot_key_order,
@@ -57,7 +58,6 @@ from sim.viz.share_groups import (
     plot_share_scaling,
     share_consumer_counts_differ,
 )
-from sim.viz.replication import plot_broker_failure
 from sim.viz.timeline import has_timeline, plot_message_timeline
 from sim.viz.timeseries import has_depth, plot_queue_depth
 from sim.viz.topology import plot_topology, union_topology

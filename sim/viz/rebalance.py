@@ -75,9 +75,7 @@ def plot_storm_throughput(runs: Mapping[str, Results]) -> Figure:
         )
     offered = first.timeseries["produced_rate"].iloc[1:].mean()
     ax.axhline(offered, color="0.4", linestyle=":", linewidth=1.0)
-    ax.annotate(
-        "offered", (0, offered), xytext=(3, 3), textcoords="offset points", fontsize=8
-    )
+    ax.annotate("offered", (0, offered), xytext=(3, 3), textcoords="offset points", fontsize=8)
     ax.set_xlim(0, duration / scale)
     ax.set_ylim(bottom=0)
     ax.set_xlabel(f"simulated time ({unit})")
@@ -109,7 +107,11 @@ def plot_rebalance_cost(runs: Mapping[str, Results]) -> Figure:
             "partition-seconds\nwith no live owner",
             "{:,.0f}",
         ),
-        ([r.summary.get("duplicates", 0) for r in runs.values()], "records processed twice", "{:,}"),
+        (
+            [r.summary.get("duplicates", 0) for r in runs.values()],
+            "records processed twice",
+            "{:,}",
+        ),
     ]
     fig, axes = new_figure(10.0, 4.2, ncols=3)
     for ax, (values, label, fmt) in zip(axes, panels, strict=True):
