@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from sim.brokers.rabbitmq.cost import CLASSIC_QUEUE_RATE, QUORUM_PERSISTENCE, CostModel
-from sim.clients.config import ConsumerBase, ProducerBase
 from sim.brokers.rabbitmq.versions import DEFAULT_VERSION, VersionName, behaviour
+from sim.clients.config import ConsumerBase, ProducerBase
 from sim.fieldtypes import Duration, Rate, Size, StrictModel
 from sim.units import parse_duration
 
@@ -290,6 +290,13 @@ class RabbitMQConfig(StrictModel):
                     yield (
                         ("consumers", i, "ack"),
                         "streams do not support automatic acknowledgement",
+                    )
+                fails = consumer.nack_probability > 0 or consumer.poison_header is not None
+                if fails and not behaviour(self.version).stream_nack_gives_credit:
+                    yield (
+                        ("consumers", i, "nack_probability"),
+                        f"RabbitMQ {self.version} refuses basic.nack on a stream (it closes "
+                        "the connection): failures on a stream need version 4.0 or later",
                     )
             elif consumer.stream_offset is not None:
                 yield (

@@ -11,7 +11,8 @@ the osiris log it runs on, rabbitmq/osiris src/osiris_log.erl) or the streams gu
 - Where a consumer starts is its `x-stream-offset` argument (parse_offset_arg/1): `first`,
   `last` (the last chunk), `next` (the default: only what comes after it subscribes), an
   offset, an AMQP timestamp (seconds), or an interval string such as "1h" (now minus that).
-  An offset before the log's start reads from its start; one past its end waits for it.
+  An offset before the log's start reads from its start; one past its end waits for it
+  (only entries at or after the offset asked for are delivered).
 - Every consumer is an independent reader with its own position. Its acks, nacks and rejects
   only give credit back (settle/5: "all settle reasons will give credit"): nothing is removed,
   nothing is requeued, and a delivery is never flagged redelivered (entry_to_msg/6). The
@@ -197,10 +198,15 @@ class StreamQueue(ClassicQueue):
         self.end = offset + 1
         readers = self.readers
         if readers:
+            waiting = 0
             for reader in readers:
-                self._claim(entry, reader.index)
-            self._unread += len(readers)
-            self.recorder.ready_add(self._ready_slot, len(readers))
+                if offset >= reader.horizon:
+                    self._claim(entry, reader.index)
+                    if offset >= reader.position:
+                        waiting += 1
+            if waiting:
+                self._unread += waiting
+                self.recorder.ready_add(self._ready_slot, waiting)
         self.recorder.enqueued(msg, self.name)
         if rolled:
             self._evaluate_retention()
@@ -309,9 +315,9 @@ class StreamQueue(ClassicQueue):
             if start < reader.horizon:
                 self._claim_range(reader, start, reader.horizon)
                 reader.horizon = start
-            unread_before = self.end - reader.position
+            unread_before = max(0, self.end - reader.position)
             reader.position = start
-        delta = (self.end - start) - unread_before
+        delta = max(0, self.end - start) - unread_before
         if delta:
             self._unread += delta
             self.recorder.ready_add(self._ready_slot, delta)
@@ -341,7 +347,10 @@ class StreamQueue(ClassicQueue):
         if isinstance(offset, int):
             if offset < 0:
                 raise PreconditionFailed(f"invalid x-stream-offset {offset!r}")
-            return min(max(offset, self.first), self.end)
+            # Before the start: from the start (osiris clamps). Past the end: the reader waits
+            # for that offset, as rabbit_stream_queue delivers only entries at or after the
+            # offset asked for (`O >= StartOffs`; recorded: tests/data/rabbitmq_stream_traces).
+            return max(offset, self.first)
         if isinstance(offset, tuple) and len(offset) == 2 and offset[0] == "timestamp":
             return self._at_time(float(offset[1]))
         if isinstance(offset, tuple) and len(offset) == 2 and offset[0] == "interval":
@@ -428,8 +437,28 @@ class StreamQueue(ClassicQueue):
         for slot, msg in entries:
             self.ack_one(slot, msg)
 
+    def _refuse_nack(self, entries: Iterable[Entry]) -> None:
+        """RabbitMQ 3.10 refuses basic.nack and basic.reject on a stream: NOT_IMPLEMENTED, a
+        connection error, so the channel closes (what it held stays in the log)."""
+        if self.broker.version.stream_nack_gives_credit:
+            return
+        channels = []
+        for slot, _msg in entries:
+            self.unacked -= 1  # taken off the channel already: the close cannot return them
+            if slot is not None:
+                slot.unacked -= 1
+                if slot.channel not in channels:
+                    channels.append(slot.channel)
+        for channel in channels:
+            channel.close()
+        raise NotImplementedByQueue(
+            f"basic.nack and basic.reject not supported by stream queues {self.name!r}"
+        )
+
     def discard(self, entries: Iterable[Entry]) -> None:
         """nack or reject: the reader moves on; its copy of the message ends here."""
+        entries = list(entries)
+        self._refuse_nack(entries)
         for slot, msg in entries:
             self.recorder.dropped(msg, self.name)
             self._settled(slot, msg)
@@ -438,6 +467,9 @@ class StreamQueue(ClassicQueue):
         """nack/reject with requeue does what any settle does on a stream: credit, no requeue.
         A closing channel's deliveries stay where they are in the log: the reader may read
         them again when it consumes again from before them."""
+        entries = list(entries)
+        if not closing:
+            self._refuse_nack(entries)
         for slot, msg in entries:
             if closing:
                 self.unacked -= 1

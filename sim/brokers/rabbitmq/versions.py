@@ -19,6 +19,9 @@ modelled 4.x line. What changed from 3.10 to 4.x, and is modelled here:
   "Classic Queues is Now a Non-Replicated Queue Type"). The model never replicated classic
   queues: under every version a classic queue is one replica on the one node.
 
+- basic.nack and basic.reject on a stream: 3.10 closes the connection with NOT_IMPLEMENTED
+  (rabbit_stream_queue.erl 3.10.8 settle/4; recorded); since 3.13 they only give credit back.
+
 Streams (`x-queue-type: stream`, sim/brokers/rabbitmq/stream.py) exist in every modelled version
 (they came in 3.9).
 
@@ -50,15 +53,18 @@ class Version:
     negative_delivery_limit_disables: bool
     #: Whether classic queues could be mirrored by policy (never modelled; kept for the table).
     classic_mirroring: bool
+    #: Whether basic.nack and basic.reject on a stream only give credit back (3.13 and later:
+    #: rabbit_stream_queue:settle/5, "all settle reasons will give credit"); before, the broker
+    #: closes the connection with NOT_IMPLEMENTED (3.10.8 settle/4, recorded in
+    #: tests/data/rabbitmq_stream_traces.json).
+    stream_nack_gives_credit: bool
 
-
-_V3 = Version("3.10", None, False, True)
 
 VERSIONS: dict[str, Version] = {
-    "3.10": _V3,
-    "4.0": Version("4.0", 20, True, False),
-    "4.1": Version("4.1", 20, True, False),
-    "4.2": Version("4.2", 20, True, False),
+    "3.10": Version("3.10", None, False, True, False),
+    "4.0": Version("4.0", 20, True, False, True),
+    "4.1": Version("4.1", 20, True, False, True),
+    "4.2": Version("4.2", 20, True, False, True),
 }
 
 DEFAULT_VERSION: VersionName = "4.2"
