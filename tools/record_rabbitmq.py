@@ -115,7 +115,10 @@ class Recorder:
         pika = self.pika
         try:
             return getattr(self, f"do_{action['op']}")(action)
-        except (pika.exceptions.ChannelClosedByBroker, pika.exceptions.ConnectionClosedByBroker) as e:
+        except (
+            pika.exceptions.ChannelClosedByBroker,
+            pika.exceptions.ConnectionClosedByBroker,
+        ) as e:
             text = _text(e.reply_text).replace(self.prefix, "")
             if isinstance(e, pika.exceptions.ConnectionClosedByBroker):
                 self._reconnect()
