@@ -70,7 +70,7 @@ def test_max_bytes_deletes_whole_segments_from_the_front_and_keeps_the_newest() 
     # Segments close at 3 entries (header + 3 * ENTRY reaches the size); retention keeps the
     # newest segment and the older ones that fit in what is left of two segments' bytes.
     segment = SEGMENT_HEADER_BYTES + 3 * ENTRY
-    env, admin, broker = _stream(
+    _env, admin, broker = _stream(
         **{"x-stream-max-segment-size-bytes": segment, "x-max-length-bytes": 2 * segment}
     )
     stream: StreamQueue = broker.queues["s"]
@@ -86,7 +86,7 @@ def test_max_bytes_deletes_whole_segments_from_the_front_and_keeps_the_newest() 
 
 
 def test_the_segment_being_written_is_never_deleted_even_over_the_limit() -> None:
-    env, admin, broker = _stream(
+    _env, admin, broker = _stream(
         **{"x-stream-max-segment-size-bytes": 10**9, "x-max-length-bytes": ENTRY}
     )
     _publish(admin, *(f"m{i}" for i in range(50)))  # one segment, 50 times over the limit
@@ -220,7 +220,7 @@ def test_on_3_10_nack_on_a_stream_closes_the_channel() -> None:
         reader.channel.basic_nack(reader.tags[0])
     assert not reader.channel.is_open and broker.queues["s"].unacked == 0
     # 4.x: a nack is a settle like any other: the next entry comes, nothing is redelivered.
-    env, admin, broker = _stream(version="4.2")
+    _env, admin, broker = _stream(version="4.2")
     _publish(admin, "m0", "m1")
     reader = Reader(broker, "r", "first", prefetch=1)
     reader.channel.basic_nack(reader.tags[0], requeue=True)

@@ -68,7 +68,7 @@ def test_4x_without_a_limit_argument_returns_nacks_to_the_front() -> None:
         admin.queue_declare("q", durable=True, arguments={"x-queue-type": "quorum"})
         for body in ("m1", "m2"):
             admin.basic_publish("", "q", body)
-        ok, msg, body = admin.basic_get("q")
+        ok, _msg, body = admin.basic_get("q")
         admin.basic_nack(ok.delivery_tag, requeue=True)
         order[version] = [admin.basic_get("q", auto_ack=True)[2] for _ in range(2)]
     assert order == {"3.10": ["m2", "m1"], "4.2": ["m1", "m2"]}
@@ -86,7 +86,7 @@ def test_scenarios_default_to_the_newest_modelled_version_and_check_it() -> None
     data["broker"]["queues"][0]["delivery_limit"] = -1
     Scenario.from_dict(data)  # 4.x: no limit
     data["broker"]["version"] = "3.10"
-    with pytest.raises(ScenarioError, match="needs RabbitMQ 4.0"):
+    with pytest.raises(ScenarioError, match=r"needs RabbitMQ 4\.0"):
         Scenario.from_dict(data)
     data["broker"]["version"] = "3.13"
     with pytest.raises(ScenarioError, match="version"):
