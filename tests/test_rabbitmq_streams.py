@@ -213,7 +213,7 @@ def test_on_4x_a_failed_delivery_only_gives_credit_and_its_copy_is_dropped() -> 
 
 
 def test_on_3_10_nack_on_a_stream_closes_the_channel() -> None:
-    env, admin, broker = _stream(version="3.10")
+    _env, admin, broker = _stream(version="3.10")
     _publish(admin, "m0", "m1")
     reader = Reader(broker, "r", "first", prefetch=1)
     with pytest.raises(NotImplementedByQueue):

@@ -1,6 +1,7 @@
 """Replay the stream traces recorded on a real RabbitMQ 3.10.8
-(tests/data/rabbitmq_stream_traces.json, recorded by tools/record_rabbitmq.py from tools/rabbitmq_stream_cases.json) through mqsim's client
-API, as test_rabbitmq_delivery.py replays the queue traces.
+(tests/data/rabbitmq_stream_traces.json, recorded by tools/record_rabbitmq.py from
+tools/rabbitmq_stream_cases.json) through mqsim's client API, as test_rabbitmq_delivery.py
+replays the queue traces.
 
 What they pin down: where each x-stream-offset starts (first, last, next, the default next, an
 offset, one past the end), that every delivery carries its offset in `x-stream-offset` and is never
