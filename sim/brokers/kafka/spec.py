@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.kafka.config import KafkaConfig, KafkaConsumerConfig, KafkaProducerConfig
+from sim.brokers.kafka.features import FEATURES
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -91,5 +92,6 @@ SPEC = BrokerSpec(
         "mmc": "a partition is read by one member of a group: c consumers on c partitions are "
         "c separate M/M/1 queues, not one M/M/c queue",
     },
+    features=FEATURES,
     omb=OMBDriver("Kafka", "native", build=_omb_sections),
 )

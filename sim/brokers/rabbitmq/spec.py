@@ -10,6 +10,7 @@ from sim.brokers.rabbitmq.config import (
     RabbitMQConsumerConfig,
     RabbitMQProducerConfig,
 )
+from sim.brokers.rabbitmq.features import FEATURES
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -94,5 +95,6 @@ SPEC = BrokerSpec(
         section=lambda source, consumers: {"type": "rabbitmq", "queues": [{"name": source}]},
         consumer={"prefetch": 1},  # a replica holds one message: the next goes to a free one
     ),
+    features=FEATURES,
     omb=OMBDriver("RabbitMQ", "queues", build=_omb_sections),
 )
