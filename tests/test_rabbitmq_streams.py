@@ -255,3 +255,21 @@ def test_stream_offset_needs_a_stream_and_streams_refuse_queue_arguments() -> No
     data["broker"]["queues"][0]["max_length"] = 10
     with pytest.raises(ScenarioError, match="not supported by stream queues"):
         Scenario.from_dict(data)
+
+
+def test_the_stream_vs_queue_scenario_shows_shared_work_copies_and_a_replay() -> None:
+    from sim import load_scenario
+    from tests.helpers import ROOT
+
+    result = run(load_scenario(ROOT / "scenarios" / "rabbitmq_stream_vs_queue.yaml"))
+    s, by = result.summary, result.summary["processed_by"]
+    produced = s["produced"]
+    billing = [by[f"billing.{i}"] for i in range(3)]
+    assert sum(billing) == produced and max(billing) < produced / 2  # the queue's work, shared
+    assert all(by[f"analytics.{i}"] == produced for i in range(3))  # every reader, everything
+    # fraud-v2 starts after 2 min from `first`: what retention kept (6 MB of 1 KB entries),
+    # then everything after it.
+    replayed = by["fraud-v2"]
+    assert produced / 2 < replayed < produced
+    assert result.timeseries["retained.order-events"].max() * 1024 < 7 * 1024 * 1024
+    assert result.conservation_gap() == 0 and s["lost"] == 0
