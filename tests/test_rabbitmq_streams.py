@@ -265,8 +265,10 @@ def test_the_stream_vs_queue_scenario_shows_shared_work_copies_and_a_replay() ->
     s, by = result.summary, result.summary["processed_by"]
     produced = s["produced"]
     billing = [by[f"billing.{i}"] for i in range(3)]
-    assert sum(billing) == produced and max(billing) < produced / 2  # the queue's work, shared
-    assert all(by[f"analytics.{i}"] == produced for i in range(3))  # every reader, everything
+    # The queue's work is shared (each order once; the last few are still in hand at the end);
+    # every stream reader reads every order.
+    assert produced - 3 * 10 <= sum(billing) <= produced and max(billing) < produced / 2
+    assert all(produced - 50 <= by[f"analytics.{i}"] <= produced for i in range(3))
     # fraud-v2 starts after 2 min from `first`: what retention kept (6 MB of 1 KB entries),
     # then everything after it.
     replayed = by["fraud-v2"]
