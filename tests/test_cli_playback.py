@@ -72,7 +72,7 @@ def test_report_is_self_contained(tmp_path: Path) -> None:
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert "@import" not in page and "url(http" not in page
     assert json.loads((folder / MARKER).read_text())["written_by"] == "mqsim"
-    assert "delivery-limit-3" in page and "no-delivery-limit" in page  # variants side by side
+    assert "delivery-limit-3" in page and "default-3.10" in page  # variants side by side
     # A cursor over every chart drawn against simulated time, e.g. the queue depth.
     cursors = re.findall(
         r"<figure class=\"chart\" data-axes='([^']+)'><div class=\"chart-image\">"

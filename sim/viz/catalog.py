@@ -49,7 +49,15 @@ from sim.viz.kafka import (
     plot_throughput_vs_consumers,
 )
 from sim.viz.latency import plot_latency_cdf
+from sim.viz.rebalance import has_restarts, plot_rebalance_cost, plot_storm_throughput
 from sim.viz.replication import plot_broker_failure
+from sim.viz.share_groups import (
+    has_share_deliveries,
+    plot_key_order,
+    plot_share_deliveries,
+    plot_share_scaling,
+    share_consumer_counts_differ,
+)
 from sim.viz.timeline import has_timeline, plot_message_timeline
 from sim.viz.timeseries import has_depth, plot_queue_depth
 from sim.viz.topology import plot_topology, union_topology
@@ -179,6 +187,13 @@ CATALOG: tuple[Chart, ...] = (
         summary=("kafka.broker_crashes",),  # counted only when a Kafka broker crashed
     ),
     Chart("message_timeline", "run", lambda r: plot_message_timeline(r), shows=_all(has_timeline)),
+    Chart(
+        "share_deliveries",
+        "run",
+        lambda r: plot_share_deliveries({r.variant or r.scenario_name: r}),
+        tables=("kafka.share.deliveries",),
+        shows=_all(has_share_deliveries),
+    ),
     # ----- variants side by side -----
     Chart(
         "compare_queue_depth",
@@ -224,6 +239,45 @@ CATALOG: tuple[Chart, ...] = (
         summary=("kafka.consumers",),
         shows=_kafka_consumer_counts_differ,
         supersedes=("scaling",),  # it says where the partitions cap the consumers
+    ),
+    Chart(
+        "share_scaling",
+        "variants",
+        plot_share_scaling,
+        summary=("kafka.consumers", "kafka.share_consumers"),
+        shows=share_consumer_counts_differ,
+        # it draws consumer groups and share groups apart: past the partition count only the
+        # consumer group's line goes flat
+        supersedes=("throughput_vs_consumers", "scaling"),
+    ),
+    Chart(
+        "key_order",
+        "variants",
+        plot_key_order,
+        summary=("kafka.out_of_key_order",),
+        shows=lambda runs: any(r.summary["kafka.out_of_key_order"] for r in runs.values()),
+    ),
+    Chart(
+        "share_deliveries",
+        "variants",
+        plot_share_deliveries,
+        tables=("kafka.share.deliveries",),
+        shows=_any(has_share_deliveries),
+    ),
+    Chart(
+        "storm_throughput",
+        "variants",
+        plot_storm_throughput,
+        summary=("kafka.restarts",),
+        shows=_any(has_restarts),
+    ),
+    Chart(
+        "rebalance_cost",
+        "variants",
+        plot_rebalance_cost,
+        summary=("kafka.restarts", "kafka.unowned_partition_seconds"),
+        shows=_any(has_restarts),
+        supersedes=("delivery_outcomes",),  # its third panel is the duplicates
     ),
     Chart("scaling", "variants", plot_scaling, shows=_several_consumer_counts),
     Chart(
