@@ -101,24 +101,29 @@ def plot_rebalance_cost(runs: Mapping[str, Results]) -> Figure:
         start, end = storm_window(results)
         during.append(processed_between(results, start, end))
     panels = [
-        (during, "records processed\nduring the storm", "{:,.0f}"),
+        (during, "records processed\nduring the storm", "records (count)", "{:,.0f}"),
         (
             [r.summary.get("kafka.unowned_partition_seconds", 0.0) for r in runs.values()],
             "partition-seconds\nwith no live owner",
+            "time without an owner (partition-s)",
             "{:,.0f}",
         ),
         (
             [r.summary.get("duplicates", 0) for r in runs.values()],
             "records processed twice",
+            "records (count)",
             "{:,}",
         ),
     ]
-    fig, axes = new_figure(10.0, 4.2, ncols=3)
-    for ax, (values, label, fmt) in zip(axes, panels, strict=True):
+    fig, axes = new_figure(11.0, 4.4, ncols=3)
+    # Variant names broken at their hyphens stay level and apart under narrow bars.
+    ticks = [name.replace("-", "-\n") for name in names]
+    for ax, (values, label, unit, fmt) in zip(axes, panels, strict=True):
         bars = ax.bar(x, values, 0.6, color="white", edgecolor="black", hatch="//")
         ax.bar_label(bars, [fmt.format(v) for v in values], fontsize=7.5, padding=2)
-        ax.set_xticks(x, names, fontsize=7.5, rotation=20, ha="right")
+        ax.set_xticks(x, ticks, fontsize=7.5)
         ax.set_title(label, fontsize=9.5)
+        ax.set_ylabel(unit)
         ax.set_ylim(0, max(1.0, *values) * 1.2)
         ax.grid(True, axis="y", alpha=0.3)
     first = next(iter(runs.values()))
