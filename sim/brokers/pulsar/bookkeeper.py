@@ -36,7 +36,7 @@ from sim.faults import CrashOnly
 if TYPE_CHECKING:
     from sim.metrics import Recorder
 
-__all__ = ["Bookie", "BookKeeperCluster", "LedgerWriter"]
+__all__ = ["BookKeeperCluster", "Bookie", "LedgerWriter"]
 
 
 class Bookie(CrashOnly):
@@ -136,10 +136,7 @@ class LedgerWriter:
         bk = self.bk
         if self._checked != bk.version and not self._heal(entry_id):
             return None
-        if bk.zero_latency:
-            confirm = now
-        else:
-            confirm = now + bk.ack_delay()
+        confirm = now if bk.zero_latency else now + bk.ack_delay()
         if confirm < self.last_confirm:
             confirm = self.last_confirm  # adds complete in order
         self.last_confirm = confirm

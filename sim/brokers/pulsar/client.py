@@ -159,8 +159,8 @@ class ClientCore:
             self.env.process(self._probe())
 
     def link(self, hop: str) -> Link:
-        from sim.network import Link  # a leaf module; imported here to keep the top light
         from sim.distributions import Distribution, Sampler
+        from sim.network import Link  # a leaf module; imported here to keep the top light
 
         if self._links is not None:
             return self._links(hop)
@@ -389,10 +389,10 @@ class PartitionProducer:
         parent = self.parent
         parent.pending_count -= len(op.msgs)
         parent.pending_bytes -= op.size
-        try:
+        if self.pending and self.pending[0] is op:
+            self.pending.popleft()  # confirmations come in order: the head, as a rule
+        elif op in self.pending:
             self.pending.remove(op)
-        except ValueError:
-            pass
         if op.callbacks:
             for callback in op.callbacks:
                 callback(None, entry)
@@ -500,16 +500,16 @@ class ClientProducer:
         for partition in self.partitions:
             partition.conn.open()
 
-    def send(
-        self, msg: Message, deliver_at: float = 0.0, callback: Any = None
-    ) -> None:
+    def send(self, msg: Message, deliver_at: float = 0.0, callback: Any = None) -> None:
         """``sendAsync``: route the message to its partition and queue it there."""
         router = self.router
         if router is None:
             partition = self.partitions[0]
         else:
             key = msg.key if isinstance(msg.key, str) else None
-            partition = self.partitions[router.choose_partition(key, self.topic.partitions, self.env.now)]
+            partition = self.partitions[
+                router.choose_partition(key, self.topic.partitions, self.env.now)
+            ]
         partition.add(msg, deliver_at, callback)
 
     def refused(self, partition: PartitionProducer, error: PulsarClientException) -> None:
@@ -611,7 +611,7 @@ class PartitionConsumer:
 
     def _count_here(self, sub: Subscription) -> None:
         """Report the ready count of the subscription in the cluster this consumer uses."""
-        for cluster, instance in self.family.instances.items():
+        for instance in self.family.instances.values():
             other = instance.subscriptions.get(sub.name)
             if other is not None and other is not sub:
                 other.set_counted(False)
@@ -684,10 +684,17 @@ class PartitionConsumer:
         else:
             link.send(fn, *args)
 
-    def send_acks(self, individual: list[int], cumulative: int | None) -> None:
-        self._out(self._acks_arrive, individual, cumulative)
+    def send_acks(
+        self,
+        individual: list[int],
+        cumulative: int | None,
+        landed: Callable[[], None] | None = None,
+    ) -> None:
+        self._out(self._acks_arrive, individual, cumulative, landed)
 
-    def _acks_arrive(self, individual: list[int], cumulative: int | None) -> None:
+    def _acks_arrive(
+        self, individual: list[int], cumulative: int | None, landed: Callable[[], None] | None
+    ) -> None:
         topic = self.instance()
         if topic is None or not topic.available:
             return
@@ -699,6 +706,8 @@ class PartitionConsumer:
             sub.ack(handle, index)
         if cumulative is not None:
             sub.ack_cumulative(handle, cumulative)
+        if landed is not None:
+            landed()  # the ack receipt (isAckReceiptEnabled)
 
     def send_redeliver(self, indexes: list[int] | None) -> None:
         """``CommandRedeliverUnacknowledgedMessages`` (all when `indexes` is None)."""
@@ -872,11 +881,11 @@ class ClientConsumer:
         if self.incoming:
             event.succeed()
             return event
+        self._waiter = event  # before the Flow: the broker may answer at once
         if self.partition_queue_size == 0 and not self.waiting_for_message:
             self.waiting_for_message = True
             for partition in self.partitions:
                 partition.send_flow(1)
-        self._waiter = event
         return event
 
     # ----- acknowledging -----
@@ -892,11 +901,30 @@ class ClientConsumer:
         self._acks.setdefault(partition, []).append(delivery.index)
         self._ack_added()
 
+    def acknowledge_now(
+        self, partition: PartitionConsumer, item: Any, landed: Callable[[], None] | None = None
+    ) -> bool:
+        """``acknowledge`` with an ack receipt (``isAckReceiptEnabled``): the ack is sent at
+        once, not grouped; `landed()` runs when the broker has it. True when it landed at once.
+        A message of a batch is acked with its entry, once every message of it is."""
+        delivery: Delivery = item.delivery
+        delivery.acked += 1
+        key = (partition, delivery)
+        self.nacks.remove(key)
+        if delivery.acked < len(delivery.msgs):
+            return False
+        if self.unacked is not None:
+            self.unacked.remove(key)
+        if not partition.conn.ready:
+            self._acks.setdefault(partition, []).append(delivery.index)
+            self._ack_added()
+            return False
+        partition.send_acks([delivery.index], None, landed)
+        return partition.link_out.instant
+
     def acknowledge_cumulative(self, partition: PartitionConsumer, item: Any) -> None:
         delivery: Delivery = item.delivery
         index = delivery.index
-        if delivery.i if hasattr(delivery, "i") else False:  # pragma: no cover
-            pass
         if item.i < len(delivery.msgs) - 1:
             index -= 1  # a cumulative ack inside a batch covers the entries before it
         if index < 0:
@@ -948,16 +976,22 @@ class ClientConsumer:
         key = (partition, item.delivery)
         if self.unacked is not None:
             self.unacked.remove(key)
-        tick_at = self.nacks.add(key, self.env.now)
+        tracker = self.nacks
+        tick_at = tracker.add(key, self.env.now)
         if tick_at is not None:
-            self.env.timeout(tick_at - self.env.now).callbacks.append(self._nack_tick)
+            self._arm_nack_tick(tracker, tick_at)
 
-    def _nack_tick(self, _event: Any) -> None:
-        due, next_tick = self.nacks.tick(self.env.now)
-        if due:
-            self.redeliver(due)
-        if next_tick is not None:
-            self.env.timeout(next_tick - self.env.now).callbacks.append(self._nack_tick)
+    def _arm_nack_tick(self, tracker: NegativeAcksTracker[Any], at: float) -> None:
+        def tick(_event: Any) -> None:
+            if tracker is not self.nacks:
+                return  # the consumer closed: its tracker (and timer) went with it
+            due, next_tick = tracker.tick(self.env.now)
+            if due:
+                self.redeliver(due)
+            if next_tick is not None:
+                self._arm_nack_tick(tracker, next_tick)
+
+        self.env.timeout(max(0.0, at - self.env.now)).callbacks.append(tick)
 
     def _arm_ack_timeout(self) -> None:
         tracker = self.unacked
@@ -1011,6 +1045,8 @@ class ClientConsumer:
         recorder = self.recorder
         for msg in delivery.msgs:
             recorder.dead_lettered(msg, self.dlq_topic)
+        for _ in range(len(delivery.msgs) - delivery.done):
+            delivery.finish_one()  # no longer in flight: it is in the dead letter topic
         self.service_publish(self.dlq_topic, delivery.msgs, delivery.entry.key, 0.0, fresh=False)
         self._acks.setdefault(partition, []).append(delivery.index)
         self._ack_added()
@@ -1058,8 +1094,13 @@ class ClientConsumer:
             instance.subscription(
                 self._dlq_initial, "exclusive", account, family.group(self._dlq_initial), "Earliest"
             )
-        record = Record(msgs, sum(m.size for m in msgs), key if isinstance(key, str) else None,
-                        deliver_at, instance.cluster.index)
+        record = Record(
+            msgs,
+            sum(m.size for m in msgs),
+            key if isinstance(key, str) else None,
+            deliver_at,
+            instance.cluster.index,
+        )
         if not instance.available or not instance.write(record, lambda _entry: None):
             self.recorder.count("pulsar.letter_publish_failed", len(msgs))
             if fresh:

@@ -159,7 +159,9 @@ class Cluster:
 
     def _assign(self, bundle: int, broker: int) -> None:
         self.owner[bundle] = broker
-        self.service.recorder.event(self.brokers[broker].name, f"takes bundle {bundle}")
+        # Kept as a table (pulsar.bundles), not as events: a fault target's events are its
+        # fault windows.
+        self.service.bundle_moves.append((self.service.env.now, self.name, bundle, broker))
         load_time = self.service.settings.topic_load_time
 
         def load(_event: Any) -> None:

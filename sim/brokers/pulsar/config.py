@@ -189,7 +189,9 @@ class PulsarConfig(StrictModel):
         default=2048.0, gt=0, alias="managedLedgerMaxSizePerLedgerMbytes"
     )
     mark_delete_rate_limit: float = Field(
-        default=defaults.MARK_DELETE_RATE_LIMIT, gt=0, alias="managedLedgerDefaultMarkDeleteRateLimit"
+        default=defaults.MARK_DELETE_RATE_LIMIT,
+        gt=0,
+        alias="managedLedgerDefaultMarkDeleteRateLimit",
     )
     # ServiceConfiguration: dispatch.
     round_robin_batch_size: int = Field(
@@ -357,7 +359,9 @@ class PulsarConfig(StrictModel):
     def reference_errors(self) -> Iterator[tuple[Loc, str]]:
         return iter(())
 
-    def client_errors(self, producers: list[Any], consumers: list[Any]) -> Iterator[tuple[Loc, str]]:
+    def client_errors(
+        self, producers: list[Any], consumers: list[Any]
+    ) -> Iterator[tuple[Loc, str]]:
         """Producer and consumer settings that do not fit this section or each other."""
         clusters = [c.name for c in self.cluster_list()]
         topics = {t.name: t for t in self.topics}
@@ -438,11 +442,19 @@ def _cluster_errors(
     """A client's cluster and failover clusters: known, and serving its topic."""
     topic_key = item.to if kind == "producers" else item.from_
     topic = topics.get(topic_key)
-    served = set(clusters) if topic is None else store.resolve(topic.topic_name).replication_clusters
-    for field, names in (("cluster", [item.cluster] if item.cluster else []), ("secondary", item.secondary)):
+    served = (
+        set(clusters) if topic is None else store.resolve(topic.topic_name).replication_clusters
+    )
+    for field, names in (
+        ("cluster", [item.cluster] if item.cluster else []),
+        ("secondary", item.secondary),
+    ):
         for name in names:
             if name not in clusters:
-                yield (kind, index, field), f"unknown cluster {name!r} (known: {', '.join(clusters)})"
+                yield (
+                    (kind, index, field),
+                    f"unknown cluster {name!r} (known: {', '.join(clusters)})",
+                )
             elif name not in served:
                 yield (
                     (kind, index, field),
@@ -451,7 +463,10 @@ def _cluster_errors(
                 )
     if item.secondary and (item.failover_delay is None or item.switch_back_delay is None):
         # AutoClusterFailoverBuilderImpl.build checks failoverDelay and switchBackDelay.
-        yield (kind, index, "secondary"), "AutoClusterFailover needs failoverDelay and switchBackDelay"
+        yield (
+            (kind, index, "secondary"),
+            "AutoClusterFailover needs failoverDelay and switchBackDelay",
+        )
 
 
 class ClusterFailoverFields(StrictModel):
@@ -539,7 +554,9 @@ class PulsarConsumerConfig(ConsumerBase, ClusterFailoverFields):
     subscription_initial_position: Literal["Latest", "Earliest"] = Field(
         default="Latest", alias="subscriptionInitialPosition"
     )
-    dead_letter_policy: DeadLetterPolicyConfig | None = Field(default=None, alias="deadLetterPolicy")
+    dead_letter_policy: DeadLetterPolicyConfig | None = Field(
+        default=None, alias="deadLetterPolicy"
+    )
     retry_enable: bool = Field(default=False, alias="retryEnable")
     replicate_subscription_state: bool = Field(default=False, alias="replicateSubscriptionState")
     # How the application acknowledges: acknowledge(msg) or acknowledgeCumulative(msg).

@@ -23,7 +23,7 @@ from sim.brokers.pulsar.names import TopicName
 from sim.brokers.pulsar.storage import Entry, Record
 from sim.brokers.pulsar.subscription import SourceAccount
 from sim.brokers.pulsar.topic import PersistentTopic
-from sim.message import Message
+from sim.message import Message, State
 from sim.metrics import Recorder
 from sim.randomness import RandomStreams
 
@@ -78,6 +78,7 @@ class PulsarService:
         self.streams = streams or RandomStreams(0)
         self.store = config.policy_store()
         self.clusters: list[Cluster] = []
+        self.bundle_moves: list[tuple[float, str, int, int]] = []  # (time, cluster, bundle, to)
         self.cluster_nodes: list[ClusterNode] = []
         self._build_clusters()
         self.cluster_by_name = {c.name: c for c in self.clusters}
@@ -206,9 +207,12 @@ class PulsarService:
         if msgs is None:
             return
         recorder = self.recorder
+        dropped = 0
         for msg in msgs:
-            recorder.dropped(msg, "no subscription")
-        recorder.count("pulsar.no_subscription", len(msgs))
+            if msg.state is State.LIVE:  # a dead-lettered message stays dead-lettered
+                recorder.dropped(msg, "no subscription")
+                dropped += 1
+        recorder.count("pulsar.no_subscription", dropped)
 
     # ----- hooks -----
     def subscription_created(self, sub: Any) -> None:

@@ -83,7 +83,9 @@ MARK_DELETE_RATE_LIMIT: Final = 1.0  # managedLedgerDefaultMarkDeleteRateLimit (
 DEFAULT_NUMBER_OF_NAMESPACE_BUNDLES: Final = 4  # defaultNumberOfNamespaceBundles
 REPLICATED_SNAPSHOT_FREQUENCY: Final = 1.0  # replicatedSubscriptionsSnapshotFrequencyMillis
 REPLICATED_SNAPSHOT_TIMEOUT: Final = 30.0  # replicatedSubscriptionsSnapshotTimeoutSeconds
-REPLICATED_SNAPSHOT_MAX_CACHED: Final = 10  # replicatedSubscriptionsSnapshotMaxCachedPerSubscription
+REPLICATED_SNAPSHOT_MAX_CACHED: Final = (
+    10  # replicatedSubscriptionsSnapshotMaxCachedPerSubscription
+)
 
 # ----- ConsumerConfigurationData / ConsumerBuilderImpl (Java client) -----
 RECEIVER_QUEUE_SIZE: Final = 1000  # receiverQueueSize

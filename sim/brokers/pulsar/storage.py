@@ -178,7 +178,9 @@ class TopicStorage:
         return self.ledger.ledger_of(index)
 
     # ----- deleting -----
-    def trim(self, slowest_mark_delete: int | None, retention: RetentionPolicies, now: float) -> int:
+    def trim(
+        self, slowest_mark_delete: int | None, retention: RetentionPolicies, now: float
+    ) -> int:
         """Delete whole ledgers retention lets go (``internalTrimLedgers``); messages deleted."""
         deleted = self.ledger.trim(slowest_mark_delete, retention, now)
         if not deleted:

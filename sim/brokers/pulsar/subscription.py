@@ -210,6 +210,7 @@ class Subscription:
         self.handles: list[BrokerConsumer] = []
         self.counted = True  # reports its ready count (see SourceAccount)
         self.ready = 0  # messages ready in this instance
+        self.backlog_messages = 0  # messages stored and not acked (msgBacklog)
         self.delayed: list[tuple[float, int]] = []  # (deliver at, index): InMemoryDelayedDelivery
         self.delayed_set: set[int] = set()
         self._delay_timer = False
@@ -273,7 +274,11 @@ class Subscription:
     def entry_added(self, entry: Entry) -> None:
         """A new entry in the topic (published or replicated in)."""
         count = entry.count
-        if self.delays and entry.deliver_at > self.env.now + self.topic.service.settings.delayed_delivery_tick:
+        self.backlog_messages += count
+        if (
+            self.delays
+            and entry.deliver_at > self.env.now + self.topic.service.settings.delayed_delivery_tick
+        ):
             self._track_delayed(entry)
         else:
             self.add_ready(count)
@@ -305,7 +310,9 @@ class Subscription:
         self._delay_timer = False
         now = self.env.now
         self._last_tick = now
-        cutoff = now + self.topic.service.settings.delayed_delivery_tick  # getCutoffTime, not strict
+        cutoff = (
+            now + self.topic.service.settings.delayed_delivery_tick
+        )  # getCutoffTime, not strict
         released: list[int] = []
         while self.delayed and self.delayed[0][0] <= cutoff:
             _at, index = heapq.heappop(self.delayed)
@@ -400,9 +407,12 @@ class Subscription:
         """A Flow command (``Consumer.flowPermits``)."""
         if handle.sub is not self:
             return
-        if self.individual_ack and self.max_unacked_consumer:
-            if handle.unacked >= self.max_unacked_consumer:
-                handle.blocked = True
+        if (
+            self.individual_ack
+            and self.max_unacked_consumer
+            and handle.unacked >= self.max_unacked_consumer
+        ):
+            handle.blocked = True
         if handle.blocked:
             handle.blocked_permits += permits
             self.refresh(handle)
@@ -469,6 +479,7 @@ class Subscription:
 
     def _acked_entry(self, entry: Entry, delivery: Delivery | None) -> None:
         index = entry.index
+        self.backlog_messages -= entry.count
         if delivery is None:
             if index in self.delayed_set:
                 self.delayed_set.discard(index)
@@ -546,7 +557,7 @@ class Subscription:
 
     # ----- storage-side moves of the mark-delete position -----
     def state_of(self, index: int) -> str:
-        """"acked", "delayed", "out" (delivered, pending) or "ready"."""
+        """ "acked", "delayed", "out" (delivered, pending) or "ready"."""
         if self.cursor.is_acked(index):
             return "acked"
         if index in self.delayed_set:
@@ -564,7 +575,9 @@ class Subscription:
             return 0
         storage = self.topic.storage
         recorder, component = self.recorder, self.account.name
-        final = recorder.expired if reason == "expired" else recorder.dropped
+        # "replicated": a replicated subscription's snapshot moved it (the messages were
+        # acked in the other cluster: nothing happens to them here).
+        final = {"expired": recorder.expired, "dropped": recorder.dropped}.get(reason)
         skipped = 0
         for i in range(max(cursor.mark_delete + 1, storage.first), index + 1):
             state = self.state_of(i)
@@ -577,10 +590,12 @@ class Subscription:
                 self.add_ready(-entry.count)
             elif state == "delayed":
                 self.delayed_set.discard(i)
-            for msg in self.copy_of(entry):
-                final(msg, component)
+            if final is not None:
+                for msg in self.copy_of(entry):
+                    final(msg, component)
             skipped += entry.count
         cursor.ack_cumulative(index)
+        self.backlog_messages -= skipped
         self.entries_skipped()
         self.mark_delete_moved()
         return skipped
@@ -596,6 +611,7 @@ class Subscription:
         ready = storage.count_through(last) - storage.count_through(md)
         for start, end in cursor.individually_acked_ranges():
             ready -= storage.count_through(end) - storage.count_through(start - 1)
+        self.backlog_messages = ready
         for index in self.delayed_set:
             entry = storage.get(index)
             if entry is not None:
@@ -769,11 +785,11 @@ class SharedSubscription(Subscription):
         for offset in range(count):
             i = (start + offset) % count
             handle = handles[i]
-            if handle.permits > 0 and not handle.blocked:
-                if best is None or handle.priority < handles[best].priority:
-                    best = i
-                    if handle.priority == handles[0].priority:
-                        break
+            available = handle.permits > 0 and not handle.blocked
+            if available and (best is None or handle.priority < handles[best].priority):
+                best = i
+                if handle.priority == handles[0].priority:
+                    break
         if best is None:
             return None
         self.round_robin = best + 1
@@ -830,7 +846,9 @@ class KeySharedSubscription(Subscription):
         super().__init__(*args, **kwargs)
         self.mode = mode
         self.selector: HashRangeAutoSplitSelector | ConsistentHashingSelector = (
-            HashRangeAutoSplitSelector() if mode == AUTO_SPLIT else ConsistentHashingSelector(points)
+            HashRangeAutoSplitSelector()
+            if mode == AUTO_SPLIT
+            else ConsistentHashingSelector(points)
         )
         self.allow_out_of_order = allow_out_of_order
         self.by_name: dict[str, BrokerConsumer] = {}

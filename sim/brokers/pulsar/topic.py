@@ -38,7 +38,7 @@ from sim.brokers.pulsar.errors import (
 from sim.brokers.pulsar.ledgers import LedgerConfig
 from sim.brokers.pulsar.policies import BacklogQuotaPolicy, EffectivePolicies
 from sim.brokers.pulsar.storage import Entry, Record, TopicStorage
-from sim.brokers.pulsar.subscription import Subscription, SourceAccount, make_subscription
+from sim.brokers.pulsar.subscription import SourceAccount, Subscription, make_subscription
 
 if TYPE_CHECKING:
     from sim.brokers.pulsar.cluster import Cluster
@@ -206,6 +206,15 @@ class PersistentTopic:
                 self.trim()
         if getattr(sub, "replicated", False):
             self.service.replicated_mark_delete(self, sub)
+
+    def unacked_stored(self) -> int:
+        """Stored messages the slowest durable cursor has not passed (the rest of what is
+        stored is acked by every subscription, kept by retention or until its ledger goes)."""
+        slowest = self.slowest_mark_delete()
+        storage = self.storage
+        if slowest is None:
+            return 0
+        return min(storage.stored_count, storage.total_count - storage.count_through(slowest))
 
     def trim(self) -> int:
         """Delete the ledgers the slowest cursor and retention let go."""
