@@ -37,7 +37,7 @@ __all__ = ["PulsarConsumer", "PulsarRuntime", "build"]
 
 def build(ctx: RunContext) -> PulsarRuntime:
     config: PulsarConfig = ctx.scenario.broker
-    service = PulsarService(ctx.env, config, ctx.recorder, ctx.streams)
+    service = PulsarService(ctx.env, config, ctx.recorder, ctx.streams, ctx.message_ids)
     if any(len(t.clusters) > 1 for t in service.topics.values()):
         service.replication = GeoReplication(service)
     runtime = PulsarRuntime(ctx, service)

@@ -11,6 +11,8 @@ both sides is then a duplicate, as it is for the application).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,12 +72,14 @@ class PulsarService:
         config: PulsarConfig,
         recorder: Recorder | None = None,
         streams: RandomStreams | None = None,
+        message_ids: Iterator[int] | None = None,
     ) -> None:
         self.env = env
         self.settings = config
         self.config = config
         self.recorder = recorder or Recorder(env)
         self.streams = streams or RandomStreams(0)
+        self.message_ids = message_ids or itertools.count(1)  # for messages made by the API
         self.store = config.policy_store()
         self.clusters: list[Cluster] = []
         self.bundle_moves: list[tuple[float, str, int, int]] = []  # (time, cluster, bundle, to)

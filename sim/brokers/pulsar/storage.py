@@ -15,7 +15,7 @@ managed ledger that decides rollover and whole-ledger deletion
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 from sim.brokers.pulsar.ledgers import LedgerConfig, ManagedLedger
@@ -163,6 +163,11 @@ class TopicStorage:
         if first is None or index >= self.first:
             return self.total_bytes
         return first.cum_bytes - first.size
+
+    def first_published_from(self, timestamp: float) -> int:
+        """The first stored entry index published at or after `timestamp` (last + 1 if none):
+        where a seek by publish time starts (``ManagedCursorImpl`` finds it by binary search)."""
+        return self.first + bisect_left(self.publish_times, timestamp)
 
     def last_published_before(self, cutoff: float) -> int:
         """The last stored entry index published at or before `cutoff` (first - 1 if none)."""

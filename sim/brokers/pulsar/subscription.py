@@ -651,6 +651,28 @@ class Subscription:
     def reset_dispatcher(self) -> None:
         """Forget dispatcher state (a new broker loads the topic)."""
 
+    # ----- seek -----
+    def reset_cursor(self, index: int) -> None:
+        """``PersistentSubscription.resetCursor`` (a consumer's ``seek``): every consumer is
+        disconnected (``disconnectAllConsumers``; they reconnect by themselves), then entry
+        `index` becomes the next to read and every ack above it is forgotten
+        (``ManagedCursorImpl.internalResetCursor``): a seek back replays what was acked. A
+        seek forward skips what lies before `index` (those copies end `dropped`)."""
+        for handle in list(self.handles):
+            handle.client.disconnect("subscription reset")
+        storage = self.topic.storage
+        index = max(index, storage.first)
+        index = min(index, storage.last_index + 1)
+        if index - 1 > self.cursor.mark_delete:
+            self.skip_through(index - 1, "dropped")
+        for handle in list(self.handles):  # a consumer whose connection did not break
+            self.remove_consumer(handle)
+        self.cursor.reset(index)
+        self.delayed_set = {i for i in self.delayed_set if i >= index}
+        self.reset_dispatcher()
+        self.recount_ready()
+        self.mark_delete_moved()
+
 
 class SingleActiveSubscription(Subscription):
     """Exclusive and failover (``PersistentDispatcherSingleActiveConsumer``).
