@@ -226,6 +226,7 @@ class Subscription:
         self.unacked = 0  # messages, over all consumers (individual-ack types)
         self.blocked = False  # blockedDispatcherOnUnackedMsgs
         self.available = 0  # consumers with permits that are not blocked
+        self._read_scheduled = False
         topic.service.subscription_created(self)
 
     def __repr__(self) -> str:
@@ -381,7 +382,7 @@ class Subscription:
         handle.sub = self
         self.handles.append(handle)
         self.consumers_changed(added=handle)
-        self.dispatch()
+        self.dispatch_later()  # its Flow comes next: a read serves them together
 
     def remove_consumer(self, handle: BrokerConsumer) -> None:
         """A consumer closed or its connection broke: its unacked entries go back."""
@@ -552,8 +553,19 @@ class Subscription:
         raise NotImplementedError
 
     def dispatch_later(self) -> None:
-        """Dispatch at the end of the current instant (after the caller's bookkeeping)."""
-        self.env.timeout(0).callbacks.append(lambda _e: self.dispatch())
+        """Dispatch at the end of the current instant (after the caller's bookkeeping, and
+        after every other Flow of this instant): one read for all of them, as the
+        dispatcher's asynchronous ``readMoreEntries`` serves the permits that arrived while
+        it was reading."""
+        if self._read_scheduled:
+            return
+        self._read_scheduled = True
+
+        def read(_event: Any) -> None:
+            self._read_scheduled = False
+            self.dispatch()
+
+        self.env.timeout(0).callbacks.append(read)
 
     # ----- storage-side moves of the mark-delete position -----
     def state_of(self, index: int) -> str:
@@ -794,6 +806,9 @@ class SharedSubscription(Subscription):
 
     def _available(self, handle: BrokerConsumer) -> bool:
         return handle.permits > 0 and not handle.blocked
+
+    def dispatch_for(self, handle: BrokerConsumer) -> None:
+        self.dispatch_later()
 
     def next_consumer(self) -> BrokerConsumer | None:
         """``getNextConsumer``: the highest priority level with an available consumer, and in
@@ -1057,10 +1072,7 @@ class KeySharedSubscription(Subscription):
         self.dispatch_new()
 
     def dispatch_for(self, handle: BrokerConsumer) -> None:
-        heap = self.queued.get(handle)
-        if heap:
-            self._drain(handle, heap)
-        self.dispatch_new()
+        self.dispatch_later()
 
     def dispatch_new(self) -> None:
         """Read new entries while some consumer has permits and the held-back ones stay under
