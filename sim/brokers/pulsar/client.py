@@ -523,8 +523,10 @@ class ClientProducer:
     def fail(
         self, msgs: list[Message], error: PulsarClientException, callbacks: list[Any] | None
     ) -> None:
-        """Sends that fail: the messages never reach the broker (`rejected`)."""
+        """Sends that fail: the messages never reach the broker (`rejected`), counted by the
+        exception the application gets (`pulsar.failed_sends.<exception>`)."""
         recorder, name = self.recorder, self.name
+        recorder.count(f"pulsar.failed_sends.{type(error).__name__}", len(msgs))
         for msg in msgs:
             recorder.rejected(msg, name)
             if self.on_failure is not None:
