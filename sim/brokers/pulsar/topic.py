@@ -173,8 +173,11 @@ class PersistentTopic:
         initial_position: str = "Latest",
         key_shared_mode: str = "consistent_hashing",
         allow_out_of_order: bool = False,
+        counted: bool = True,
     ) -> Subscription:
-        """The subscription `name`, created at `initial_position` if it does not exist."""
+        """The subscription `name`, created at `initial_position` if it does not exist;
+        `counted`: it reports its ready count (False for a replicated subscription created in
+        a cluster its consumers do not use)."""
         sub = self.subscriptions.get(name)
         if sub is not None:
             return sub
@@ -183,6 +186,7 @@ class PersistentTopic:
         sub = make_subscription(
             self, name, kind, group, account, start, key_shared_mode, allow_out_of_order
         )
+        sub.counted = counted
         self.subscriptions[name] = sub
         self.sub_list.append(sub)
         if initial_position != "Latest":
