@@ -41,7 +41,16 @@ def build(ctx: RunContext) -> PulsarRuntime:
     if any(len(t.clusters) > 1 for t in service.topics.values()):
         service.replication = GeoReplication(service)
     runtime = PulsarRuntime(ctx, service)
+    ctx.recorder.count("pulsar.out_of_order", 0)  # declared: the ordering chart reads it
     for consumer in ctx.scenario.consumers:
+        policy = consumer.dead_letter_policy
+        if policy is not None and policy.initial_subscription_name:
+            # The DLQ producer creates this subscription at the first dead letter; its
+            # measures exist from the start.
+            dlq = policy.dead_letter_topic or (
+                f"{consumer.from_}-{consumer.subscription or consumer.name}-DLQ"
+            )
+            service.account(f"{dlq}/{policy.initial_subscription_name}")
         for replica in range(consumer.replicas):
             part = PulsarConsumer(ctx, runtime, consumer, replica)
             runtime.consumers.append(part)
@@ -68,6 +77,8 @@ class PulsarRuntime:
         self.consumers: list[PulsarConsumer] = []
         self.producers: dict[str, ClientProducer] = {}
         self.hash_rows: list[tuple[float, str, str, str, int, int]] = []
+        # Per source, the highest message id processed per key (per-key order).
+        self.order: dict[str, dict[Any, int]] = {}
         self._service_clients: dict[str, ClientProducer] = {}
 
     # ----- producers -----
@@ -263,6 +274,9 @@ class PulsarConsumer(ConsumerReplica):
         self.reconsume_delay = config.reconsume_later
         self.poison = config.poison_property
         self.subscribed = False
+        source = f"{config.from_}/{subscription}"
+        self._order = runtime.order.setdefault(source, {})
+        self._out_of_order = f"pulsar.out_of_order.{source}"
         if config.subscribe_at > 0:
             ctx.env.timeout(config.subscribe_at).callbacks.append(lambda _e: self._subscribe())
         else:
@@ -337,8 +351,21 @@ class PulsarConsumer(ConsumerReplica):
         return False
 
     def finish(self, delivery: Any) -> None:
+        """Processed: counted, no longer in flight, and checked for per-key order (a
+        message processed for the first time after a later message of its key, in production
+        order: `pulsar.out_of_order`)."""
         item = delivery[1]
-        self.recorder.processed(item.msg, self.name)
+        msg = item.msg
+        key = msg.key
+        if key is not None and msg.processed == 0:
+            order = self._order
+            latest = order.get(key, -1)
+            if msg.id < latest:
+                self.recorder.count("pulsar.out_of_order")
+                self.recorder.count(self._out_of_order)
+            else:
+                order[key] = msg.id
+        self.recorder.processed(msg, self.name)
         item.delivery.finish_one()
 
     def drop(self) -> None:
@@ -373,6 +400,21 @@ def _gauges(ctx: RunContext, runtime: PulsarRuntime) -> None:
             return total
 
         recorder.gauge(f"pulsar.backlog.{name}", backlog, "pulsar.backlog")
+        if any(
+            c.subscription_type == "key_shared" and runtime.source_of(c) == name
+            for c in ctx.scenario.consumers
+        ):
+
+            def blocked(t: ScenarioTopic = topic, s: str = sub_name) -> int:
+                total = 0
+                for family in t.families:
+                    for instance in family.instances.values():
+                        sub = instance.subscriptions.get(s)
+                        if isinstance(sub, KeySharedSubscription):
+                            total += sub.blocked_count
+                return total
+
+            recorder.gauge(f"pulsar.draining.{name}", blocked, "pulsar.draining")
     for topic in runtime._declared():
         instances = _instances(topic, topic.clusters[0])
 
@@ -386,6 +428,29 @@ def _gauges(ctx: RunContext, runtime: PulsarRuntime) -> None:
             f"pulsar.storage_backlog.{topic.declared}", unacked, "pulsar.storage_backlog"
         )
         recorder.gauge(f"pulsar.storage_acked.{topic.declared}", acked, "pulsar.storage_acked")
+        _replication_gauges(recorder, service, topic)
+
+
+def _replication_gauges(recorder: Any, service: PulsarService, topic: ScenarioTopic) -> None:
+    """Per replicated topic and pair of clusters, the entries not replicated yet
+    (`pulsar.replication_backlog.<topic>.<from>-><to>`, ``replicationBacklog``)."""
+    for source in topic.clusters:
+        for target in topic.clusters:
+            if source == target:
+                continue
+            replicators = [
+                r
+                for f in topic.families
+                for r in f.instances[source].replicators
+                if r.remote.cluster.index == target
+            ]
+
+            def behind(rs: list[Any] = replicators) -> int:
+                return sum(r.backlog() for r in rs)
+
+            pair = f"{service.clusters[source].name}->{service.clusters[target].name}"
+            name = f"pulsar.replication_backlog.{topic.declared}.{pair}"
+            recorder.gauge(name, behind, "pulsar.replication_backlog")
 
 
 def _tables(ctx: RunContext, runtime: PulsarRuntime) -> None:

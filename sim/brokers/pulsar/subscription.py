@@ -891,6 +891,7 @@ class KeySharedSubscription(Subscription):
         self.by_name: dict[str, BrokerConsumer] = {}
         self.queued: dict[BrokerConsumer, list[tuple[int, Entry]]] = {}  # owner -> heap
         self.blocked_hashes: dict[int, list[tuple[int, Entry]]] = {}  # draining hash -> heap
+        self.blocked_count = 0  # messages in blocked_hashes
         self.unowned: list[tuple[int, Entry]] = []  # held while no consumer is connected
         self.draining: dict[int, list[Any]] = {}  # hash -> [consumer draining it, refcount]
         self.held = 0  # entries waiting in queued/blocked/unowned (the replay queue's size)
@@ -1020,6 +1021,7 @@ class KeySharedSubscription(Subscription):
         heap = self.blocked_hashes.pop(hash_, None)
         if heap:
             self.held -= len(heap)
+            self.blocked_count -= sum(entry.count for _i, entry in heap)
             for _index, entry in sorted(heap, key=lambda item: item[0]):
                 self._hold_or_send(entry, send=False)
             self.env.timeout(0.01).callbacks.append(lambda _e: self.dispatch())
@@ -1044,6 +1046,7 @@ class KeySharedSubscription(Subscription):
                 heap = self.blocked_hashes.setdefault(h, [])
                 heapq.heappush(heap, (entry.index, entry))
                 self.held += 1
+                self.blocked_count += entry.count
                 return
         heap = self.queued[owner]
         if send and not heap and owner.permits > 0 and not owner.blocked and not self.blocked:
@@ -1108,6 +1111,7 @@ class KeySharedSubscription(Subscription):
         for hash_, heap in list(self.blocked_hashes.items()):
             keep = [item for item in heap if not is_acked(item[0])]
             self.held -= len(heap) - len(keep)
+            self.blocked_count -= sum(e.count for i, e in heap if is_acked(i))
             if keep:
                 heapq.heapify(keep)
                 self.blocked_hashes[hash_] = keep
@@ -1120,13 +1124,14 @@ class KeySharedSubscription(Subscription):
         self.by_name.clear()
         self.queued.clear()
         self.blocked_hashes.clear()
+        self.blocked_count = 0
         self.unowned = []
         self.draining.clear()
         self.held = 0
 
     def blocked_messages(self) -> int:
         """Messages held back because their hash is draining (the stall)."""
-        return sum(entry.count for heap in self.blocked_hashes.values() for _i, entry in heap)
+        return self.blocked_count
 
 
 def _sticky_key(entry: Entry) -> bytes:
