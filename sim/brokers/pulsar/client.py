@@ -334,18 +334,30 @@ class PartitionProducer:
         self.env.timeout(self.parent.batch_delay).callbacks.append(fire)
 
     def flush(self, deliver_at: float = 0.0) -> None:
-        """``batchMessageAndSend``: the batch container becomes one entry."""
+        """``batchMessageAndSend``: the batch container becomes one entry
+        (``BatchMessageContainerImpl``: the entry carries its first message's key, so a
+        Key_Shared subscription routes the whole batch by it), or with
+        ``BatcherBuilder.KEY_BASED`` one entry per key, in the order each key first came
+        (``BatchMessageKeyBasedContainer``)."""
         batch, self.batch = self.batch, []
         self.batch_bytes = 0
         self._batch_timer += 1
         if not batch:
             return
-        msgs = tuple(m for m, _cb in batch)
-        op = Op(msgs, msgs[0].key, deliver_at, self.env.now)
-        callbacks = [cb for _m, cb in batch if cb is not None]
-        if callbacks:
-            op.callbacks = callbacks
-        self._enqueue(op)
+        groups = [batch]
+        if self.parent.key_based and len(batch) > 1:
+            by_key: dict[Any, list[tuple[Message, Any]]] = {}
+            for item in batch:
+                by_key.setdefault(item[0].key, []).append(item)
+            groups = list(by_key.values())
+        now = self.env.now
+        for group in groups:
+            msgs = tuple(m for m, _cb in group)
+            op = Op(msgs, msgs[0].key, deliver_at, now)
+            callbacks = [cb for _m, cb in group if cb is not None]
+            if callbacks:
+                op.callbacks = callbacks
+            self._enqueue(op)
 
     def _enqueue(self, op: Op) -> None:
         self.pending.append(op)
@@ -466,6 +478,7 @@ class ClientProducer:
         max_pending: int = 0,
         block_if_queue_full: bool = False,
         memory_limit: int = 64 * 1024 * 1024,
+        key_based: bool = False,
         link: Link | None = None,
     ) -> None:
         self.core = core
@@ -481,6 +494,7 @@ class ClientProducer:
         self.max_pending = max_pending
         self.block_if_queue_full = block_if_queue_full
         self.memory_limit = memory_limit
+        self.key_based = key_based  # BatcherBuilder.KEY_BASED
         self.pending_count = 0
         self.pending_bytes = 0
         self.blocked: deque[Any] = deque()
@@ -892,6 +906,7 @@ class ClientConsumer:
 
     # ----- acknowledging -----
     def acknowledge(self, partition: PartitionConsumer, item: Any) -> None:
+        item.release()  # acked: no longer in flight, processed or not
         delivery: Delivery = item.delivery
         delivery.acked += 1
         key = (partition, delivery)
@@ -909,6 +924,7 @@ class ClientConsumer:
         """``acknowledge`` with an ack receipt (``isAckReceiptEnabled``): the ack is sent at
         once, not grouped; `landed()` runs when the broker has it. True when it landed at once.
         A message of a batch is acked with its entry, once every message of it is."""
+        item.release()
         delivery: Delivery = item.delivery
         delivery.acked += 1
         key = (partition, delivery)
@@ -925,6 +941,7 @@ class ClientConsumer:
         return partition.link_out.instant
 
     def acknowledge_cumulative(self, partition: PartitionConsumer, item: Any) -> None:
+        item.release()
         delivery: Delivery = item.delivery
         index = delivery.index
         if item.i < len(delivery.msgs) - 1:

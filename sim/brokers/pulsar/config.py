@@ -492,6 +492,11 @@ class PulsarProducerConfig(ProducerBase, ClusterFailoverFields):
         default=defaults.BATCHING_MAX_MESSAGES, ge=1, alias="batchingMaxMessages"
     )
     batching_max_bytes: Size = Field(default=defaults.BATCHING_MAX_BYTES, alias="batchingMaxBytes")
+    # ProducerBuilder.batcherBuilder: DEFAULT puts any keys in one batch (routed by the first
+    # message's key); KEY_BASED keeps one batch per key, what Key_Shared ordering needs.
+    batcher_builder: Literal["DEFAULT", "KEY_BASED"] = Field(
+        default="DEFAULT", alias="batcherBuilder"
+    )
     send_timeout: Millis = Field(default=defaults.SEND_TIMEOUT, alias="sendTimeout")
     message_routing_mode: Literal["RoundRobinPartition", "SinglePartition"] = Field(
         default="RoundRobinPartition", alias="messageRoutingMode"

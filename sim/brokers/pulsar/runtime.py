@@ -109,6 +109,7 @@ class PulsarRuntime:
             max_pending=config.max_pending_messages,
             block_if_queue_full=config.block_if_queue_full,
             memory_limit=int(config.memory_limit),
+            key_based=config.batcher_builder == "KEY_BASED",
         )
 
     def sender(self, producer: PulsarProducerConfig) -> Sender:
@@ -366,7 +367,7 @@ class PulsarConsumer(ConsumerReplica):
             else:
                 order[key] = msg.id
         self.recorder.processed(msg, self.name)
-        item.delivery.finish_one()
+        item.release()
 
     def drop(self) -> None:
         """The process dies: its connections close, so the broker takes back every message it

@@ -83,6 +83,7 @@ class Delivery:
         "index",
         "msgs",
         "redelivery_count",
+        "released",
         "returned",
         "sub",
     )
@@ -90,6 +91,7 @@ class Delivery:
     def __init__(
         self, entry: Entry, msgs: tuple[Message, ...], sub: Subscription, handle: BrokerConsumer
     ) -> None:
+        self.released = False  # the application is done with it (one-message entries)
         self.entry = entry
         self.msgs = msgs
         self.sub = sub
@@ -113,21 +115,36 @@ class Delivery:
     i = 0
 
     def finish_one(self) -> None:
-        """One of its messages was processed: no longer in flight (unless already returned)."""
+        """One of its messages is done with (processed, acked, moved to a retry or dead
+        letter topic): no longer in flight (unless already returned)."""
+        if self.done >= len(self.msgs):
+            return
         self.done += 1
         if not self.returned:
             self.sub.account.in_flight -= 1
+
+    def release(self) -> None:
+        """The application is done with this message, whichever way, once."""
+        if not self.released:
+            self.released = True
+            self.finish_one()
 
 
 class BatchItem:
     """Message `i` of a batch delivery, as the application receives it."""
 
-    __slots__ = ("delivery", "i", "msg")
+    __slots__ = ("delivery", "i", "msg", "released")
 
     def __init__(self, delivery: Delivery, i: int) -> None:
         self.delivery = delivery
         self.i = i
         self.msg = delivery.msgs[i]
+        self.released = False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.delivery.finish_one()
 
 
 class BrokerConsumer:
