@@ -102,6 +102,7 @@ def plot_hash_ranges(runs: Results | Mapping[str, Results]) -> Figure:
         3.4 * rows + 0.6,
         nrows=2 * rows,
         squeeze=False,
+        sharex=True,  # one time axis (variants run as long), labelled under each pair
         gridspec_kw={"height_ratios": [3, 1] * rows},
     )
     legend: dict[str, Any] = {}
@@ -133,7 +134,8 @@ def plot_hash_ranges(runs: Results | Mapping[str, Results]) -> Figure:
         bottom.set_xlim(0, results.duration / scale)
         bottom.set_ylim(bottom=0, top=max(1.0, bottom.get_ylim()[1]))
         bottom.set_ylabel("held by draining\nhashes (messages)", fontsize=8)
-        bottom.set_xlabel(f"simulated time ({unit})")
+        if k == rows - 1:
+            bottom.set_xlabel(f"simulated time ({unit})")
         bottom.grid(True, alpha=0.3)
         for mark in mark_events([top, bottom], results, scale):
             legend.setdefault(str(mark.get_label()), mark)
