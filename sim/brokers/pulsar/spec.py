@@ -40,6 +40,19 @@ def _client_errors(section: Any, producers: list[Any], consumers: list[Any]) -> 
     return section.client_errors(producers, consumers)
 
 
+def _service_fields(service: Any) -> dict[str, Any]:
+    """A consuming service's workers share one subscription (shared: they compete), read the
+    topic from its start (what was published before they subscribed is work too), and each
+    prefetches its share of the service's prefetch (its receiver queue)."""
+    workers = service.workers
+    prefetch = workers if service.prefetch is None else service.prefetch
+    return {
+        "subscription_type": "shared",
+        "subscriptionInitialPosition": "Earliest",
+        "receiverQueueSize": 0 if prefetch == 0 else max(1, prefetch // workers),
+    }
+
+
 SPEC = BrokerSpec(
     type="pulsar",
     title="Apache Pulsar",
@@ -65,6 +78,7 @@ SPEC = BrokerSpec(
     strategies=frozenset({"at-most-once", "at-least-once", "idempotent", "transactional"}),
     nodes=node_names,
     client_errors=_client_errors,
+    service_fields=_service_fields,
     ideal=IdealQueue(
         section=lambda source, consumers: {
             "type": "pulsar",
