@@ -8,8 +8,8 @@ from typing import Any
 import simpy
 
 import sim
-from sim.brokers.pulsar.errors import TimeoutException
 from sim.brokers.pulsar.api import PulsarClient, PulsarConsumer, PulsarMessage, pulsar_service
+from sim.brokers.pulsar.errors import TimeoutException
 from sim.brokers.pulsar.service import PulsarService
 from sim.brokers.pulsar.subscription import Subscription
 from sim.brokers.pulsar.topic import PersistentTopic

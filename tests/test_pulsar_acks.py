@@ -5,6 +5,8 @@ topics. Each test names the class whose rule it checks."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from sim.brokers.pulsar import TimeoutException
@@ -89,7 +91,7 @@ def test_the_negative_ack_delay_defaults_to_one_minute_in_a_scenario() -> None:
     trace = results.trace
     first = trace[(trace.event == "delivered")].groupby("message_id")["time"].apply(list)
     for times in first:
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert gaps and all(60.0 <= g <= 80.0 + 1e-9 for g in gaps)
 
 

@@ -15,7 +15,7 @@ from sim.brokers.pulsar import (
 from sim.brokers.pulsar.selectors import ConsistentHashingSelector
 from sim.brokers.pulsar.subscription import failover_ring_index
 from sim.scenario import Scenario, ScenarioError
-from tests.pulsar_helpers import Pulsar, drain, run, scenario
+from tests.pulsar_helpers import Pulsar, drain, scenario
 
 
 def test_every_subscription_gets_every_message_and_acks_on_its_own() -> None:
