@@ -387,7 +387,9 @@ def _gauges(ctx: RunContext, runtime: PulsarRuntime) -> None:
     what is acked but kept by retention or not yet deleted with its ledger
     (`pulsar.storage_acked.<topic>`)."""
     recorder, service = ctx.recorder, runtime.service
-    for name in dict.fromkeys(runtime.source_of(c) for c in ctx.scenario.consumers):
+    # Every source measured: the consumers', their retry topics' and their dead letter topics'
+    # initial subscriptions.
+    for name in list(service.accounts):
         topic_name, _, sub_name = name.rpartition("/")
         topic = service.topic(topic_name)
 

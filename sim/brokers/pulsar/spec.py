@@ -40,6 +40,26 @@ def _client_errors(section: Any, producers: list[Any], consumers: list[Any]) -> 
     return section.client_errors(producers, consumers)
 
 
+def _servers(section: PulsarConfig, consumer: Any) -> int:
+    """How many of a consumer's replicas work at once: one active consumer per partition on
+    exclusive and failover subscriptions (PersistentDispatcherSingleActiveConsumer), every
+    replica on shared and key_shared."""
+    if consumer.subscription_type in ("shared", "key_shared"):
+        return int(consumer.replicas)
+    topic = next((t for t in section.topics if t.name == consumer.from_), None)
+    partitions = 1 if topic is None or topic.partitions == 0 else topic.partitions
+    return min(int(consumer.replicas), partitions)
+
+
+def _unbounded(section: PulsarConfig, source: str) -> bool:
+    """A topic's backlog grows without bound unless a backlog quota or a message TTL caps it
+    (at the topic level; namespace-level policies are not looked at here)."""
+    topic = next((t for t in section.topics if t.name == source), None)
+    if topic is None:
+        return True
+    return not topic.backlog_quota_map and not topic.message_ttl_in_seconds
+
+
 def _service_fields(service: Any) -> dict[str, Any]:
     """A consuming service's workers share one subscription (shared: they compete), read the
     topic from its start (what was published before they subscribed is work too), and each
@@ -79,6 +99,8 @@ SPEC = BrokerSpec(
     nodes=node_names,
     client_errors=_client_errors,
     service_fields=_service_fields,
+    servers=_servers,
+    unbounded=_unbounded,
     ideal=IdealQueue(
         section=lambda source, consumers: {
             "type": "pulsar",
