@@ -49,6 +49,18 @@ from sim.viz.kafka import (
     plot_throughput_vs_consumers,
 )
 from sim.viz.latency import plot_latency_cdf
+from sim.viz.pulsar import (
+    has_backlog,
+    has_hash_changes,
+    has_storage,
+    ordering_differs,
+    plot_compare_storage,
+    plot_compare_subscription_backlog,
+    plot_hash_ranges,
+    plot_ordering,
+    plot_storage,
+    plot_subscription_backlog,
+)
 from sim.viz.rebalance import has_restarts, plot_rebalance_cost, plot_storm_throughput
 from sim.viz.replication import plot_broker_failure
 from sim.viz.share_groups import (
@@ -194,6 +206,27 @@ CATALOG: tuple[Chart, ...] = (
         tables=("kafka.share.deliveries",),
         shows=_all(has_share_deliveries),
     ),
+    Chart(
+        "hash_ranges",
+        "run",
+        lambda r: plot_hash_ranges(r),
+        tables=("pulsar.hash_ranges",),
+        shows=_all(has_hash_changes),  # a selector that never changed: one band, nothing to see
+    ),
+    Chart(
+        "storage",
+        "run",
+        lambda r: plot_storage(r),
+        series=("pulsar.storage_backlog", "pulsar.storage_acked"),
+        shows=_all(has_storage),
+    ),
+    Chart(
+        "subscription_backlog",
+        "run",
+        lambda r: plot_subscription_backlog(r),
+        series=("pulsar.backlog",),
+        shows=_all(has_backlog),
+    ),
     # ----- variants side by side -----
     Chart(
         "compare_queue_depth",
@@ -312,6 +345,36 @@ CATALOG: tuple[Chart, ...] = (
         supersedes=("delivery_outcomes",),
     ),
     Chart("message_timeline", "variants", plot_message_timeline, shows=_all(has_timeline)),
+    Chart(
+        "hash_ranges",
+        "variants",
+        plot_hash_ranges,
+        tables=("pulsar.hash_ranges",),
+        shows=_any(has_hash_changes),
+    ),
+    Chart(
+        "compare_storage",
+        "variants",
+        plot_compare_storage,
+        series=("pulsar.storage_backlog", "pulsar.storage_acked"),
+        shows=_any(has_storage),
+    ),
+    Chart(
+        "compare_subscription_backlog",
+        "variants",
+        plot_compare_subscription_backlog,
+        series=("pulsar.backlog",),
+        shows=_any(has_backlog),
+    ),
+    Chart(
+        "ordering",
+        "variants",
+        plot_ordering,
+        summary=("pulsar.out_of_order",),
+        shows=ordering_differs,
+        # Duplicates are drawn beside the order they break.
+        supersedes=("delivery_outcomes",),
+    ),
     Chart(
         "topology",
         "variants",
