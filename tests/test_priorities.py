@@ -28,6 +28,7 @@ def section(broker_type: str, sources: list[str]) -> dict[str, Any]:
             "rabbitmq": {"type": "rabbitmq", "queues": [{"name": s} for s in sources]},
             "sqs": {"type": "sqs", "queues": [{"name": s} for s in sources]},
             "kafka": {"type": "kafka", "topics": [{"name": s, "partitions": 1} for s in sources]},
+            "pulsar": {"type": "pulsar", "topics": [{"name": s, "partitions": 0} for s in sources]},
             "redis": {
                 "type": "redis",
                 "streams": [{"name": s} for s in sources],

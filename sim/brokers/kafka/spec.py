@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.kafka.config import KafkaConfig, KafkaConsumerConfig, KafkaProducerConfig
+from sim.brokers.kafka.features import FEATURES
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -59,7 +60,7 @@ SPEC = BrokerSpec(
         "ack": "it reads enable.auto.commit",
         "routing_key": "it reads keys",
         "message_group": "it reads keys",
-        "group": "it reads group.id",
+        "group": "it reads group.id (or share_group)",
     },
     strategies=frozenset(
         {"at-most-once", "at-least-once", "idempotent", "transactional", "kafka-transactions"}
@@ -91,5 +92,6 @@ SPEC = BrokerSpec(
         "mmc": "a partition is read by one member of a group: c consumers on c partitions are "
         "c separate M/M/1 queues, not one M/M/c queue",
     },
+    features=FEATURES,
     omb=OMBDriver("Kafka", "native", build=_omb_sections),
 )

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.redis.config import RedisConfig, RedisConsumerConfig, RedisProducerConfig
+from sim.brokers.redis.features import FEATURES
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -67,5 +68,6 @@ SPEC = BrokerSpec(
         "node crash": "the model is one redis-server without persistence settings: a crash "
         "and restart of the server is not modelled",
     },
+    features=FEATURES,
     omb=OMBDriver("Redis", "ignored", build=_omb_sections),
 )

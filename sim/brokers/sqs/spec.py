@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.sqs.config import SQSConfig, SQSConsumerConfig, SQSProducerConfig
+from sim.brokers.sqs.features import FEATURES
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -56,5 +57,6 @@ SPEC = BrokerSpec(
     cannot={
         "node crash": "SQS is a managed service: the model has no broker nodes to crash",
     },
+    features=FEATURES,
     omb=OMBDriver("SQS", "queues", producers_fan_out=True, build=_omb_sections),
 )
