@@ -34,7 +34,9 @@ def build(ctx: RunContext) -> RabbitMQRuntime:
     for exchange in config.exchanges:
         broker.exchange_declare(exchange.name, exchange.type)
     for queue in config.queues:
-        broker.queue_declare(queue.name, queue.arguments(), durable=queue.is_durable)
+        broker.queue_declare(
+            queue.name, queue.arguments(), durable=queue.is_durable, mirrors=queue.mirrors
+        )
     for binding in config.bindings:
         broker.queue_bind(binding.queue, binding.exchange, binding.routing_key, binding.arguments)
     for consumer in ctx.scenario.consumers:

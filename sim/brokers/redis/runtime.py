@@ -20,6 +20,7 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import Sender, Source
+from sim.brokers.redis.cost import EventLoop, write_time
 from sim.brokers.redis.server import RedisStreamsServer
 from sim.brokers.redis.stream import Group, StreamId
 from sim.consumers import ConsumerReplica
@@ -65,6 +66,9 @@ class RedisStreamsBroker:
             self.pending[(group.stream, group.name)] = {}
         self.consumers: list[StreamConsumer] = []
         self._register_sources()
+        # The cost model's event loop (sim/brokers/redis/cost.py); None: commands are instant.
+        self.cost = config.cost
+        self.loop = EventLoop(ctx.env) if config.cost is not None else None
 
     def _register_sources(self) -> None:
         """One source per (stream, group): `<stream>/<group>`, with its exact ready count kept
@@ -140,7 +144,7 @@ class RedisStreamsBroker:
         maxlen, approx = config.maxlen, config.approximate
         slots, ready_add = self._stream_slots[stream], recorder.ready_add
 
-        def send(msg: Message) -> None:
+        def xadd_now(msg: Message) -> None:
             copies = [msg]
             for _ in range(extra_groups):
                 twin = msg.copy()
@@ -152,6 +156,14 @@ class RedisStreamsBroker:
                 ready_add(slot, 1)
             for copy in copies:
                 recorder.enqueued(copy, stream)
+
+        loop, cost = self.loop, self.cost
+        if loop is None or cost is None:
+            return xadd_now
+        service = write_time(cost)
+
+        def send(msg: Message) -> None:
+            loop.run(service, xadd_now, msg)  # the XADD waits for the event loop
 
         return send
 
@@ -240,6 +252,9 @@ class StreamConsumer(ConsumerReplica):
             if entries:  # new entries: no longer unread by the group
                 self.recorder.ready_add(self._ready_slot, -len(entries))
         if entries:
+            loop, cost = self.broker.loop, self.broker.cost
+            if loop is not None and cost is not None:  # the read's own loop time
+                yield loop.done(cost.per_command + cost.per_entry * len(entries))
             yield from self._receive(entries)
 
     def _receive(self, entries: list[Any]) -> Generator[Any, Any, None]:
@@ -274,7 +289,15 @@ class StreamConsumer(ConsumerReplica):
         return True  # XACK is on its way
 
     def _ack(self, stream_id: str, msg: Message) -> None:
-        """XACK reaching the server; 0 when another consumer's ack or a claim came first."""
+        """XACK reaching the server, after its loop time with a cost model."""
+        loop, cost = self.broker.loop, self.broker.cost
+        if loop is not None and cost is not None:
+            loop.run(cost.per_command, self._acked, stream_id, msg)
+        else:
+            self._acked(stream_id, msg)
+
+    def _acked(self, stream_id: str, msg: Message) -> None:
+        """XACK executed; 0 when another consumer's ack or a claim came first."""
         if self.server.xack(self.stream, self.group, stream_id):
             self.pending.pop(_parse(stream_id), None)
             self.recorder.acked_message(msg, self.name)
