@@ -121,9 +121,9 @@ def presets_data(fits: Mapping[str, Fit]) -> dict[str, Any]:
         systems = {}
         for system, part in found.parts.items():
             sources = dict(study.sources.get(system, {}))
-            rows = ", ".join(found.fitted_on[system])
             for free in study.free:
                 if system in free.systems:
+                    rows = ", ".join(r for s in free.systems for r in found.fitted_on[s])
                     sources[free.name] = f"fitted: {free.what} (rows {rows})"
             for inherited, _group, figure, source, other in study.inherit:
                 if inherited == system:

@@ -174,7 +174,7 @@ class _Runner:
         self.workload = workload
         self.options = options
         self.driver = driver_of(options.driver)
-        self.preset = preset_of(options.preset or self.driver.default_preset)
+        self.preset = preset_of(options.preset or self.driver.default_preset, self.driver.broker)
         if options.period <= 0:
             raise ScenarioError("must be positive", "--period")
         if options.sample < 1:

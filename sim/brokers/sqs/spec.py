@@ -56,5 +56,8 @@ SPEC = BrokerSpec(
     cannot={
         "node crash": "SQS is a managed service: the model has no broker nodes to crash",
     },
-    omb=OMBDriver("SQS", "queues", producers_fan_out=True, build=_omb_sections),
+    # Only mqperf measured SQS (docs/calibration.md).
+    omb=OMBDriver(
+        "SQS", "queues", producers_fan_out=True, build=_omb_sections, default_preset="mqperf-2021"
+    ),
 )
