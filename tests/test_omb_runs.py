@@ -287,3 +287,25 @@ def test_a_new_driver_is_one_table_entry(monkeypatch: pytest.MonkeyPatch) -> Non
         one_queue(), RunOptions(driver="redis-twin", duration=0.1, warmup=0, period=0.1)
     )
     assert run.test_result()["driver"] == "Redis twin"
+
+
+def test_the_rate_search_finds_a_calibrated_presets_capacity() -> None:
+    """RabbitMQ's default preset (mqperf-2021): the rate search finds, within 5%, the capacity
+    its cost parameters give (the broker's own account, sim/brokers/rabbitmq/cost.py): one
+    quorum queue's process, 1 / queue_rate + persistence a message."""
+    from sim.brokers.costs import Load
+    from sim.calibration.systems import account
+
+    chosen = driver_of("rabbitmq")
+    assert chosen.default_preset == "mqperf-2021"
+    part = cost_preset(chosen.default_preset, chosen.broker)
+    setup = {"queue_type": "quorum"}
+    capacity = account("rabbitmq", {"cost": part.cost}, setup, Load(100)).capacity
+    assert capacity == pytest.approx(1 / (1 / part.cost["queue_rate"] + part.cost["persistence"]))
+    wl = one_queue(producerRate=0, messageSize=100)
+    probe = ProbeSettings(step_messages=4000, resolution=0.01)
+    options = RunOptions(driver="rabbitmq", duration=0.2, warmup=0, period=0.1, probe=probe)
+    run = run_workload(wl, options)
+    assert run.preset.name == "mqperf-2021"
+    assert run.rate == pytest.approx(capacity, rel=0.05)
+    assert run.test_result()["driver"] == chosen.omb_name  # the default: no preset suffix

@@ -10,9 +10,27 @@ from sim.calibration.fit import Fit
 from sim.calibration.published import Row
 from sim.calibration.systems import SYSTEMS
 
-__all__ = ["ORDERINGS", "Ordering", "Outcome", "orderings", "outcomes", "table"]
+__all__ = [
+    "BAND",
+    "KNOWN_MISSES",
+    "ORDERINGS",
+    "Ordering",
+    "Outcome",
+    "orderings",
+    "outcomes",
+    "table",
+]
 
 BAND = 2.0  # the goal: every modelled row within a factor of 2 of the published figure
+
+#: The modelled rows the presets do not bring within 2x, and why (docs/calibration.md).
+KNOWN_MISSES = {
+    "r0469": "mqperf Kafka, 8 x 25 senders with 16 x 5 receivers: 235,782 msg/s where the same "
+    "senders made 272,828 with 16 x 25 receivers (r0465); the model's senders do not depend "
+    "on the receivers, and its call latency does not grow with the load below the brokers' "
+    "capacity as mqperf's did (1 thread 0.74 ms a call, 25 threads a machine 4 ms)",
+    "r0470": "the receive rate of the same run as r0469",
+}
 
 
 @dataclass(frozen=True)

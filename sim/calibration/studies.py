@@ -48,6 +48,10 @@ KAFKA_DEFAULTS = {  # sim/brokers/kafka/settings.py CostSettings (Kreps, Narkhed
     "per_batch": 8.95e-6,
     "per_byte": 10.7e-9,
 }
+MQPERF_QUORUMS = "mqperf: BookKeeper ensemble 3, write quorum 3, ack quorum 2 (published.csv)"
+CONFLUENT_QUORUMS = (
+    "Confluent: ensemble 3, write quorum 3, ack quorum 2 (driver-pulsar/pulsar.yaml)"
+)
 NOT_IDENTIFIED = "0: no published row of the study separates it from the fitted figures"
 KREPS_2011 = "Kreps, Narkhede & Rao, NetDB 2011, section 5 (sim/brokers/kafka/settings.py)"
 NUM_IO_THREADS = "KafkaConfig num.io.threads default 8 (Kafka 2.6 KafkaConfig.scala)"
@@ -228,6 +232,10 @@ MQPERF = Study(
             "io_threads": "ServiceConfiguration numIOThreads default: 2 x 8 cores",
             "journal_group_wait": "BookKeeper journalMaxGroupWaitMSec default 2 ms",
             "brokers": "mqperf: 3 ZooKeeper, 3 bookie and 2 broker nodes (article line 1374)",
+            "bookies": "mqperf: 3 bookie nodes (article line 1374)",
+            "ensemble_size": MQPERF_QUORUMS,
+            "write_quorum": MQPERF_QUORUMS,
+            "ack_quorum": MQPERF_QUORUMS,
             "batching_delay": "Pulsar client batchingMaxPublishDelay default 1 ms",
             "dispatch": NOT_IDENTIFIED,
         },
@@ -420,6 +428,10 @@ CONFLUENT = Study(
             "io_threads": "ServiceConfiguration numIOThreads default: 2 x 8 cores",
             "journal_group_wait": "journalMaxGroupWaitMSec=1 (driver-pulsar bookkeeper.conf)",
             "brokers": "Confluent: 3 brokers with bookies (driver-pulsar/deploy)",
+            "bookies": "Confluent: a bookie on each of the 3 broker nodes (driver-pulsar/deploy)",
+            "ensemble_size": CONFLUENT_QUORUMS,
+            "write_quorum": CONFLUENT_QUORUMS,
+            "ack_quorum": CONFLUENT_QUORUMS,
             "batching_delay": "driver-pulsar/pulsar.yaml batching delay 1 ms",
             "dispatch": NOT_IDENTIFIED,
             "ledger_entry": NOT_IDENTIFIED,
