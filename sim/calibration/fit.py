@@ -21,7 +21,7 @@ from scipy.optimize import least_squares
 from sim.calibration.published import Row
 from sim.calibration.studies import STUDIES, Part, Prediction, Study, predict
 
-__all__ = ["Fit", "fit_all", "fit_study", "presets_data", "round_figure"]
+__all__ = ["Fit", "fit_all", "fit_study", "presets_data", "round_figure", "shipped"]
 
 
 def round_figure(value: float, digits: int = 4) -> float:
@@ -103,6 +103,21 @@ def fit_all(rows: list[Row]) -> dict[str, Fit]:
 
 def _rounded(value: Any) -> Any:
     return round_figure(value) if isinstance(value, float) else value
+
+
+def shipped(rows: list[Row]) -> dict[str, Fit]:
+    """Every study's predictions under the shipped presets (sim/presets/calibrated.json),
+    without fitting: what the notebooks and the chart show."""
+    from sim.calibration.systems import part_of
+
+    fits: dict[str, Fit] = {}
+    for name, study in STUDIES.items():
+        parts = {system: part_of(name, system) for system in study.parts}
+        mine = [r for r in rows if r.study == name]
+        runs = _runs(mine)
+        predictions = tuple((r, predict(study, r, parts, runs)) for r in mine)
+        fits[name] = Fit(study, parts, {}, predictions)
+    return fits
 
 
 def _network(part: Part) -> dict[str, float]:

@@ -39,6 +39,7 @@ class Row:
     source_ref: str
     confidence: str
     run_id: str
+    nodes: str
     replication: str
     message_size: float | None
     sender_nodes: float | None
@@ -78,6 +79,7 @@ def read_rows(path: str | Path = DEFAULT_CSV) -> list[Row]:
                     source_ref=raw["source_ref"],
                     confidence=raw["confidence"],
                     run_id=raw["run_id"],
+                    nodes=raw["nodes"],
                     replication=raw["replication"],
                     message_size=_number(raw["message_size_bytes"]),
                     sender_nodes=_number(raw["sender_nodes"]),

@@ -18,7 +18,7 @@ bottleneck stage's capacity at the batch sizes the load makes; a median end-to-e
 a moderate load is the sum of the path's no-queueing terms (client batching, network hops,
 broker stages and waits). Other percentiles and OMB's publish latency (which ends at the
 acknowledgement, where mqsim's ends when the broker takes the message) are left to simulated
-runs (`tools/calibrate.py --simulate`).
+runs of the presets (notebooks 06 and 07).
 """
 
 from __future__ import annotations
@@ -364,9 +364,13 @@ def _confluent_predict(row: Row, parts: Mapping[str, Part]) -> Prediction:
     if peak and latency_run:
         return Prediction(None, "the offered rate of a latency run: an input, not a result")
     if row.metric == "e2e_latency_p99" and row.variant.endswith("headline"):
-        return Prediction(None, "a p99: simulated only (tools/calibrate.py --simulate)")
+        return Prediction(
+            None, "a p99: not modelled in closed form (the simulator gives it: docs/calibration.md)"
+        )
     if not peak and row.metric != "e2e_latency_p50":
-        return Prediction(None, "a tail percentile or OMB's publish latency: simulated only")
+        return Prediction(
+            None, "a tail percentile or OMB's publish latency: not modelled in closed form"
+        )
     if not peak and not latency_run:
         return Prediction(None, "a latency at the peak: the backlog's, not the path's")
     part = parts[system]

@@ -22,8 +22,9 @@ from sim.brokers.redis import cost as redis_cost
 from sim.brokers.redis.config import RedisConfig
 from sim.brokers.sqs import cost as sqs_cost
 from sim.brokers.sqs.config import SQSConfig
+from sim.presets import cost_preset
 
-__all__ = ["SYSTEMS", "account", "section"]
+__all__ = ["SYSTEMS", "account", "part_of", "section"]
 
 Part = Mapping[str, Mapping[str, Any]]
 
@@ -86,3 +87,14 @@ def account(system: str, part: Part, setup: Mapping[str, Any], load: Load) -> Ac
     if system == "sqs":
         return sqs_cost.account(SQSConfig.model_validate(data, by_alias=True), load)
     raise ValueError(f"no account for {system!r}")
+
+
+def part_of(preset: str, system: str) -> dict[str, dict[str, Any]]:
+    """A shipped preset's part for `system` (a broker type), as the accounts take it."""
+    found = cost_preset(preset, system)
+    return {
+        "cost": dict(found.cost),
+        "broker": dict(found.broker),
+        "network": {"one_way": float(found.network.get("producer_to_broker", 0.0))},
+        "client": dict(found.client),
+    }
