@@ -21,10 +21,11 @@ work wait, but a ceiling above which requests are refused (`kind="quota"`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["Account", "Load", "Stage"]
+__all__ = ["Account", "CostModelSpec", "Load", "Stage"]
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,16 @@ class Account:
     def bottleneck(self) -> Stage | None:
         servers = [s for s in self.stages if s.work > 0]
         return min(servers, key=lambda s: s.capacity) if servers else None
+
+
+@dataclass(frozen=True)
+class CostModelSpec:
+    """A broker's cost model as the calibration and the notebooks use it outside a run
+    (BrokerSpec.costs): the name published.csv gives the system, how a preset's part and a
+    study's setup make a `broker:` section of one destination (`section(part, setup)`, part
+    holding `cost` and `broker` fields), and the account of a load on the validated section
+    (`account(config, load, setup)`)."""
+
+    published: str
+    section: Callable[[Mapping[str, Mapping[str, Any]], Mapping[str, Any]], dict[str, Any]]
+    account: Callable[[Any, Load, Mapping[str, Any]], Account]

@@ -30,14 +30,20 @@ from typing import Any
 
 from sim.brokers.costs import Load
 from sim.brokers.kafka.log import BATCH_OVERHEAD, record_size
+from sim.brokers.kafka.spec import SPEC as KAFKA_SPEC
 from sim.brokers.rabbitmq.cost import CLASSIC_QUEUE_RATE, QUORUM_PERSISTENCE
+from sim.brokers.rabbitmq.spec import SPEC as RABBITMQ_SPEC
+from sim.brokers.redis.spec import SPEC as REDIS_SPEC
+from sim.brokers.sqs.spec import SPEC as SQS_SPEC
 from sim.calibration.published import Row
 from sim.calibration.queueing import closed_throughput
-from sim.calibration.systems import SYSTEMS, account
+from sim.calibration.systems import PULSAR, SYSTEMS, account, published_name
 
 __all__ = ["STUDIES", "Free", "Prediction", "Study", "predict"]
 
 Part = dict[str, dict[str, Any]]
+# The systems of the studies, by broker type (the presets' keys).
+KAFKA, RABBITMQ, SQS, REDIS = (s.type for s in (KAFKA_SPEC, RABBITMQ_SPEC, SQS_SPEC, REDIS_SPEC))
 MIB = 2**20  # OMB's MB (README: "MB/s is 2^20 bytes per second throughout")
 
 # mqperf: "each sender thread sends batches of uniform-random 1-10 messages" (README, Sources).
@@ -118,17 +124,17 @@ def _kafka_requests(batch: float, brokers: int = 3) -> float:
 def _mqperf_setup(system: str, row: Row) -> tuple[dict[str, Any], Load, float]:
     """(section setup, load, shards) of an mqperf row."""
     b = MQPERF_BATCH
-    if system == "kafka":
+    if system == KAFKA:
         flush = 1 if row.variant == "fsync-every-message" else None
         load = Load(100, batch=1, batches_per_request=b / _kafka_requests(b), partitions=64)
         setup = {"partitions": 64, "replication_factor": 3, "min_insync": 2}
         return {**setup, "flush_messages": flush}, load, 1
-    if system == "pulsar":
+    if system == PULSAR:
         partitions = 4 if row.variant.startswith("4") else 1
         return {}, Load(100, batch=b, partitions=partitions), 1
-    if system == "rabbitmq":
+    if system == RABBITMQ:
         return {"queue_type": "quorum"}, Load(100, batch=b), 1
-    if system == "redis":
+    if system == REDIS:
         shards = 3 if row.variant.startswith("cluster") else 1
         return {}, Load(100, batch=b, receive_batch=b), shards
     return {}, Load(100, batch=b), 1  # sqs
@@ -156,17 +162,17 @@ def _mqperf_receivers_behind(row: Row, rows: Mapping[str, float]) -> bool:
     return sent is not None and rows.get("receive_rate", sent) < 0.9 * sent
 
 
-MQPERF_NETWORKED = ("kafka", "pulsar", "rabbitmq", "redis")  # SQS: inside send_latency
+MQPERF_NETWORKED = (KAFKA, PULSAR, RABBITMQ, REDIS)  # SQS: inside send_latency
 
-MQPERF_VARIANTS = {
-    ("kafka", "acks-all"),
-    ("kafka", "fsync-every-message"),
-    ("pulsar", "1-partition"),
-    ("pulsar", "4-partition"),
-    ("rabbitmq", "quorum"),
-    ("redis-streams", "master-2-replicas"),
-    ("redis-streams", "cluster-9-nodes-100-keys"),
-    ("sqs", "standard"),
+MQPERF_VARIANTS = {  # (published.csv's system, variant)
+    (published_name(KAFKA), "acks-all"),
+    (published_name(KAFKA), "fsync-every-message"),
+    (published_name(PULSAR), "1-partition"),
+    (published_name(PULSAR), "4-partition"),
+    (published_name(RABBITMQ), "quorum"),
+    (published_name(REDIS), "master-2-replicas"),
+    (published_name(REDIS), "cluster-9-nodes-100-keys"),
+    (published_name(SQS), "standard"),
 }
 
 
@@ -199,12 +205,12 @@ MQPERF = Study(
     "3, ack quorum 2. RabbitMQ: one quorum queue on 3 nodes. Redis Streams: one master and "
     "2 asynchronous replicas, AOF fsync every second. SQS: one standard queue.",
     parts={
-        "kafka": _part(
+        KAFKA: _part(
             {**KAFKA_DEFAULTS, "io_threads": 8, "fsync": 0.0},
             {"brokers": 3},
             client={"sender_cpu": 0.0},
         ),
-        "pulsar": _part(
+        PULSAR: _part(
             {"io_threads": 16, "journal_group_wait": 0.002, "dispatch": 0.0},
             {
                 "brokers": 2,
@@ -216,19 +222,19 @@ MQPERF = Study(
             },
             client={"sender_cpu": 0.0},
         ),
-        "rabbitmq": _part({"queue_rate": CLASSIC_QUEUE_RATE}),
-        "redis": _part({"replicas": 2, "appendfsync": "everysec"}),
-        "sqs": _part({}, network={"one_way": 0.0}),
+        RABBITMQ: _part({"queue_rate": CLASSIC_QUEUE_RATE}),
+        REDIS: _part({"replicas": 2, "appendfsync": "everysec"}),
+        SQS: _part({}, network={"one_way": 0.0}),
     },
     sources={
-        "kafka": {
+        KAFKA: {
             "per_request": "tied to per_batch, as CostSettings splits the fixed cost evenly",
             "per_byte": KREPS_2011,
             "io_threads": NUM_IO_THREADS,
             "brokers": "mqperf: 3 Kafka nodes (README, Sources)",
             "replication_delay": "a follower's fetch round trip: twice the one-way delay",
         },
-        "pulsar": {
+        PULSAR: {
             "io_threads": "ServiceConfiguration numIOThreads default: 2 x 8 cores",
             "journal_group_wait": "BookKeeper journalMaxGroupWaitMSec default 2 ms",
             "brokers": "mqperf: 3 ZooKeeper, 3 bookie and 2 broker nodes (article line 1374)",
@@ -239,36 +245,36 @@ MQPERF = Study(
             "batching_delay": "Pulsar client batchingMaxPublishDelay default 1 ms",
             "dispatch": NOT_IDENTIFIED,
         },
-        "rabbitmq": {
+        RABBITMQ: {
             "queue_rate": "CloudAMQP's 50,000 msg/s per queue (sim/brokers/rabbitmq/cost.py)",
         },
-        "redis": {
+        REDIS: {
             "replicas": "mqperf: master and 2 replicas (README, Sources)",
             "appendfsync": "mqperf: 'flushes to disk once a second' (README, Caveats)",
         },
-        "sqs": {"one_way": "inside send_latency: the call goes to the regional endpoint"},
+        SQS: {"one_way": "inside send_latency: the call goes to the regional endpoint"},
     },
     free=(
-        Free(("kafka",), "cost", "per_batch", 1e-5, "broker time per produce batch (and request)"),
-        Free(("kafka",), "client", "sender_cpu", 1e-4, "sender core-seconds per Kafka message"),
-        Free(("kafka",), "cost", "fsync", 1e-3, "one log fsync on gp2 EBS"),
-        Free(("pulsar",), "cost", "ledger_entry", 1e-5, "managed-ledger time per entry"),
-        Free(("pulsar",), "cost", "journal_fsync", 1e-3, "one bookie journal fsync on gp2 EBS"),
-        Free(("pulsar",), "client", "sender_cpu", 1e-4, "sender core-seconds per Pulsar message"),
-        Free(("rabbitmq",), "cost", "persistence", 3e-5, "quorum queue process time per message"),
-        Free(("rabbitmq",), "cost", "fsync", 1e-3, "the quorum queue's WAL fsync"),
-        Free(("redis",), "cost", "per_command", 1e-5, "event loop time per command"),
-        Free(("sqs",), "cost", "send_latency", 0.01, "one SendMessage call"),
+        Free((KAFKA,), "cost", "per_batch", 1e-5, "broker time per produce batch (and request)"),
+        Free((KAFKA,), "client", "sender_cpu", 1e-4, "sender core-seconds per Kafka message"),
+        Free((KAFKA,), "cost", "fsync", 1e-3, "one log fsync on gp2 EBS"),
+        Free((PULSAR,), "cost", "ledger_entry", 1e-5, "managed-ledger time per entry"),
+        Free((PULSAR,), "cost", "journal_fsync", 1e-3, "one bookie journal fsync on gp2 EBS"),
+        Free((PULSAR,), "client", "sender_cpu", 1e-4, "sender core-seconds per Pulsar message"),
+        Free((RABBITMQ,), "cost", "persistence", 3e-5, "quorum queue process time per message"),
+        Free((RABBITMQ,), "cost", "fsync", 1e-3, "the quorum queue's WAL fsync"),
+        Free((REDIS,), "cost", "per_command", 1e-5, "event loop time per command"),
+        Free((SQS,), "cost", "send_latency", 0.01, "one SendMessage call"),
     ),
     predict=lambda row, parts: Prediction(None),  # replaced below (needs the run's rows)
     inherit=tuple(
-        (system, "network", "one_way", "confluent-2020", "kafka") for system in MQPERF_NETWORKED
+        (system, "network", "one_way", "confluent-2020", KAFKA) for system in MQPERF_NETWORKED
     ),
 )
 
 
 def _mqperf_tie(parts: dict[str, Part]) -> None:
-    kafka = parts["kafka"]
+    kafka = parts[KAFKA]
     kafka["cost"]["per_request"] = kafka["cost"]["per_batch"]
     kafka["broker"]["replication_delay"] = 2 * kafka["network"]["one_way"]
 
@@ -308,9 +314,9 @@ def _confluent_kafka(part: Part, row: Row, rate: float | None) -> tuple[float, f
     # At the peak requests queue at the brokers (5 in flight per connection at most) and the
     # producers' batches fill up to batch.size meanwhile: the capacity of full batches.
     full = Load(CONFLUENT_SIZE, batch=KAFKA_FULL_BATCH, partitions=100, producers=4)
-    capacity = account("kafka", part, setup, full).capacity
+    capacity = account(KAFKA, part, setup, full).capacity
     at = rate if rate is not None else capacity
-    acc = account("kafka", part, setup, load(at))
+    acc = account(KAFKA, part, setup, load(at))
     one_way = float(part["network"]["one_way"])
     median = KAFKA_LINGER / 2 + one_way + acc.latency + one_way
     return capacity, median
@@ -320,7 +326,7 @@ def _confluent_rabbitmq(part: Part, row: Row) -> tuple[float, float]:
     mirrors = 1 if "mirrored" in row.variant else 0
     setup = {"queue_type": "classic", "mirrors": mirrors}
     load = Load(CONFLUENT_SIZE, partitions=RABBITMQ_QUEUES, producers=RABBITMQ_QUEUES)
-    acc = account("rabbitmq", part, setup, load)
+    acc = account(RABBITMQ, part, setup, load)
     one_way = float(part["network"]["one_way"])
     return acc.capacity, one_way + acc.latency + one_way
 
@@ -337,9 +343,9 @@ def _confluent_pulsar(part: Part, rate: float | None) -> tuple[float, float]:
 
     capacity = 1e5
     for _ in range(60):
-        capacity = account("pulsar", part, {}, load(capacity)).capacity
+        capacity = account(PULSAR, part, {}, load(capacity)).capacity
     at = rate if rate is not None else capacity
-    acc = account("pulsar", part, {}, load(at))
+    acc = account(PULSAR, part, {}, load(at))
     one_way = float(part["network"]["one_way"])
     dispatch = float(part["cost"].get("dispatch", 0.0))
     return capacity, one_way + acc.latency + dispatch + one_way
@@ -374,10 +380,10 @@ def _confluent_predict(row: Row, parts: Mapping[str, Part]) -> Prediction:
     if not peak and not latency_run:
         return Prediction(None, "a latency at the peak: the backlog's, not the path's")
     part = parts[system]
-    if system == "kafka":
+    if system == KAFKA:
         rate = CONFLUENT_RATE.get(row.variant)
         capacity, median = _confluent_kafka(part, row, rate)
-    elif system == "rabbitmq":
+    elif system == RABBITMQ:
         capacity, median = _confluent_rabbitmq(part, row)
     else:
         rate = 200_000.0 if latency_run else None
@@ -401,8 +407,8 @@ CONFLUENT = Study(
     "batching delay 1 ms, journalSyncData true, journalMaxGroupWaitMSec 1. RabbitMQ 3.8.5: "
     "persistent messages, publisher confirms, classic queues, 'mirrored' with one mirror.",
     parts={
-        "kafka": _part({**KAFKA_DEFAULTS, "io_threads": 8, "fsync": 0.0}, {"brokers": 3}),
-        "pulsar": _part(
+        KAFKA: _part({**KAFKA_DEFAULTS, "io_threads": 8, "fsync": 0.0}, {"brokers": 3}),
+        PULSAR: _part(
             {"io_threads": 16, "journal_group_wait": 0.001, "dispatch": 0.0, "ledger_entry": 0.0},
             {
                 "brokers": 3,
@@ -413,7 +419,7 @@ CONFLUENT = Study(
                 "batching_delay": 0.001,
             },
         ),
-        "rabbitmq": _part(
+        RABBITMQ: _part(
             {
                 "queue_rate": CLASSIC_QUEUE_RATE,
                 "persistence": QUORUM_PERSISTENCE,
@@ -422,13 +428,13 @@ CONFLUENT = Study(
         ),
     },
     sources={
-        "kafka": {
+        KAFKA: {
             "per_request": KREPS_2011,
             "per_batch": KREPS_2011,
             "io_threads": NUM_IO_THREADS,
             "brokers": "Confluent: 3 brokers (driver-kafka/deploy/terraform.tfvars)",
         },
-        "pulsar": {
+        PULSAR: {
             "io_threads": "ServiceConfiguration numIOThreads default: 2 x 8 cores",
             "journal_group_wait": "journalMaxGroupWaitMSec=1 (driver-pulsar bookkeeper.conf)",
             "brokers": "Confluent: 3 brokers with bookies (driver-pulsar/deploy)",
@@ -440,7 +446,7 @@ CONFLUENT = Study(
             "dispatch": NOT_IDENTIFIED,
             "ledger_entry": NOT_IDENTIFIED,
         },
-        "rabbitmq": {
+        RABBITMQ: {
             "queue_rate": "CloudAMQP's 50,000 msg/s per queue (sim/brokers/rabbitmq/cost.py)",
             "persistence": "Lazu 2021, 3 replicated nodes (sim/brokers/rabbitmq/cost.py); "
             "Confluent ran no quorum queue",
@@ -448,14 +454,14 @@ CONFLUENT = Study(
         },
     },
     free=(
-        Free(("kafka", "pulsar", "rabbitmq"), "network", "one_way", 1e-4, "client-broker delay"),
-        Free(("kafka",), "cost", "per_byte", 1e-8, "broker time per byte, leader or follower"),
-        Free(("kafka",), "cost", "fsync", 1e-4, "one log fsync on NVMe"),
-        Free(("kafka",), "broker", "replication_delay", 1e-3, "followers' fetch round trip"),
-        Free(("rabbitmq",), "cost", "core_time", 1e-4, "scheduler time per routed copy"),
-        Free(("rabbitmq",), "cost", "mirroring", 1e-4, "more scheduler time per mirror"),
-        Free(("pulsar",), "cost", "per_byte", 1e-8, "bookie journal time per byte"),
-        Free(("pulsar",), "cost", "journal_fsync", 1e-3, "one bookie journal fsync on NVMe"),
+        Free((KAFKA, PULSAR, RABBITMQ), "network", "one_way", 1e-4, "client-broker delay"),
+        Free((KAFKA,), "cost", "per_byte", 1e-8, "broker time per byte, leader or follower"),
+        Free((KAFKA,), "cost", "fsync", 1e-4, "one log fsync on NVMe"),
+        Free((KAFKA,), "broker", "replication_delay", 1e-3, "followers' fetch round trip"),
+        Free((RABBITMQ,), "cost", "core_time", 1e-4, "scheduler time per routed copy"),
+        Free((RABBITMQ,), "cost", "mirroring", 1e-4, "more scheduler time per mirror"),
+        Free((PULSAR,), "cost", "per_byte", 1e-8, "bookie journal time per byte"),
+        Free((PULSAR,), "cost", "journal_fsync", 1e-3, "one bookie journal fsync on NVMe"),
     ),
     predict=_confluent_predict,
 )

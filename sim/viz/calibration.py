@@ -20,14 +20,7 @@ from sim.viz.style import new_figure, subtitle
 __all__ = ["calibration_chart"]
 
 MIB = 2**20
-MARKERS = {"kafka": "o", "pulsar": "s", "rabbitmq": "^", "redis-streams": "D", "sqs": "v"}
-NAMES = {
-    "kafka": "Kafka",
-    "pulsar": "Pulsar",
-    "rabbitmq": "RabbitMQ",
-    "redis-streams": "Redis Streams",
-    "sqs": "SQS",
-}
+SHAPES = ["o", "s", "^", "D", "v", "P", "X", "*"]  # one per system, in order of appearance
 FILLED = {"confluent-2020": True, "mqperf-2021": False}
 
 
@@ -39,6 +32,8 @@ def _messages(o: Outcome) -> tuple[float, float]:
 
 def calibration_chart(found: list[Outcome]) -> Figure:
     fig, axes = new_figure(12.0, 5.6, ncols=2)
+    systems = list(dict.fromkeys(o.row.system for o in found if o.model is not None))
+    markers = {system: SHAPES[i % len(SHAPES)] for i, system in enumerate(systems)}
     panels: list[tuple[Any, str, list[Outcome]]] = [
         (
             axes[0],
@@ -74,14 +69,12 @@ def calibration_chart(found: list[Outcome]) -> Figure:
             ax.scatter(
                 [published],
                 [model],
-                marker=MARKERS.get(o.row.system, "x"),
+                marker=markers[o.row.system],
                 s=38,
                 facecolors="#000000" if filled else "none",
                 edgecolors="#000000",
                 linewidths=1.0,
-                label=f"{NAMES.get(o.row.system, o.row.system)}, {o.row.study}"
-                if key not in shown
-                else None,
+                label=f"{o.row.system}, {o.row.study}" if key not in shown else None,
                 zorder=3,
             )
             shown.add(key)

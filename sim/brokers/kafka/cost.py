@@ -16,16 +16,17 @@ followers' fetch round trip (`replication_delay`), which the high watermark wait
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from sim.brokers.costs import Account, Load, Stage
+from sim.brokers.costs import Account, CostModelSpec, Load, Stage
 from sim.brokers.kafka.cluster import replica_assignment
 from sim.brokers.kafka.log import BATCH_OVERHEAD, record_size
 
 if TYPE_CHECKING:
     from sim.brokers.kafka.config import KafkaConfig
 
-__all__ = ["account", "flushes_per_batch"]
+__all__ = ["COSTS", "account", "calibration_section", "flushes_per_batch"]
 
 
 def flushes_per_batch(batch: float, flush_messages: float) -> float:
@@ -66,3 +67,29 @@ def account(config: KafkaConfig, load: Load, topic: str | None = None) -> Accoun
         latency += config.replication_delay.mean + cost.replica_time(1, round(batch_bytes))
     stages = (Stage("broker request handlers", cost.io_threads, busiest),)
     return Account(stages, latency)
+
+
+def calibration_section(part: Mapping[str, Mapping[str, Any]], setup: Mapping[str, Any]) -> dict:
+    """A cluster of the preset's brokers with one topic `t`: setup keys `partitions`,
+    `replication_factor`, `min_insync`, `flush_messages` (None: Kafka's default policy)."""
+    topic: dict[str, Any] = {
+        "name": "t",
+        "partitions": setup.get("partitions", 1),
+        "replication.factor": setup.get("replication_factor", 1),
+        "min.insync.replicas": setup.get("min_insync", 1),
+    }
+    if setup.get("flush_messages") is not None:
+        topic["flush.messages"] = setup["flush_messages"]
+    return {
+        "type": "kafka",
+        **part.get("broker", {}),
+        "topics": [topic],
+        "cost": dict(part["cost"]),
+    }
+
+
+COSTS = CostModelSpec(
+    published="kafka",
+    section=calibration_section,
+    account=lambda config, load, setup: account(config, load),
+)

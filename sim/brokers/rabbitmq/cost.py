@@ -48,24 +48,26 @@ Not modelled: credit-based flow control that slows publishers when a queue proce
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.brokers.costs import Account, Load, Stage
+from sim.brokers.costs import Account, CostModelSpec, Load, Stage
 
 if TYPE_CHECKING:
     from sim.brokers.rabbitmq.config import RabbitMQConfig
 
 __all__ = [
     "CLASSIC_QUEUE_RATE",
+    "COSTS",
     "QUORUM_PERSISTENCE",
     "CostModel",
     "PoolStage",
     "SerialStage",
     "account",
+    "calibration_section",
 ]
 
 CLASSIC_QUEUE_RATE = 50_000.0  # msg/s, CloudAMQP (see the module docstring)
@@ -156,3 +158,19 @@ def account(config: RabbitMQConfig, load: Load, queue: str | None = None) -> Acc
     if kind.type == "quorum":
         latency += cost.fsync
     return Account(tuple(stages), latency)
+
+
+def calibration_section(part: Mapping[str, Mapping[str, Any]], setup: Mapping[str, Any]) -> dict:
+    """One queue `q`: setup keys `queue_type` (classic, quorum) and `mirrors`."""
+    queue: dict[str, Any] = {"name": "q", "type": setup.get("queue_type", "classic")}
+    if setup.get("mirrors"):
+        queue["mirrors"] = setup["mirrors"]
+    broker = dict(part.get("broker", {}))
+    return {"type": "rabbitmq", **broker, "queues": [queue], "cost": dict(part["cost"])}
+
+
+COSTS = CostModelSpec(
+    published="rabbitmq",
+    section=calibration_section,
+    account=lambda config, load, setup: account(config, load),
+)

@@ -10,6 +10,7 @@ from sim.brokers.rabbitmq.config import (
     RabbitMQConsumerConfig,
     RabbitMQProducerConfig,
 )
+from sim.brokers.rabbitmq.cost import COSTS
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -85,6 +86,7 @@ SPEC = BrokerSpec(
         section=lambda source, consumers: {"type": "rabbitmq", "queues": [{"name": source}]},
         consumer={"prefetch": 1},  # a replica holds one message: the next goes to a free one
     ),
+    costs=COSTS,  # its cost model in closed form (cost.py)
     # OMB declares quorum queues, which only mqperf measured (Confluent ran classic ones).
     omb=OMBDriver("RabbitMQ", "queues", build=_omb_sections, default_preset="mqperf-2021"),
 )

@@ -22,17 +22,17 @@ separates them from the per-command cost.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.brokers.costs import Account, Load, Stage
+from sim.brokers.costs import Account, CostModelSpec, Load, Stage
 
 if TYPE_CHECKING:
     from sim.brokers.redis.config import CostConfig, RedisConfig
 
-__all__ = ["EventLoop", "account", "write_time"]
+__all__ = ["COSTS", "EventLoop", "account", "calibration_section", "write_time"]
 
 
 def write_time(cost: CostConfig, entries: int = 1) -> float:
@@ -77,3 +77,18 @@ def account(config: RedisConfig, load: Load, manual_ack: bool = True) -> Account
     ack = cost.per_command if manual_ack else 0.0
     work = write_time(cost) + groups * (read + ack)
     return Account((Stage("event loop", 1, work),), write_time(cost))
+
+
+def calibration_section(part: Mapping[str, Mapping[str, Any]], setup: Mapping[str, Any]) -> dict:
+    """One stream `s`."""
+    broker = dict(part.get("broker", {}))
+    return {"type": "redis", **broker, "streams": [{"name": "s"}], "cost": dict(part["cost"])}
+
+
+COSTS = CostModelSpec(
+    published="redis-streams",
+    section=calibration_section,
+    account=lambda config, load, setup: account(
+        config, load, manual_ack=setup.get("ack", "manual") == "manual"
+    ),
+)

@@ -19,15 +19,16 @@ batches of 10), which refuse calls over the ceiling rather than slow them down.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from sim.brokers.costs import Account, Load, Stage
+from sim.brokers.costs import Account, CostModelSpec, Load, Stage
 from sim.brokers.sqs.quotas import Quotas
 
 if TYPE_CHECKING:
     from sim.brokers.sqs.config import SQSConfig
 
-__all__ = ["account"]
+__all__ = ["COSTS", "account", "calibration_section"]
 
 
 def account(config: SQSConfig, load: Load, queue: str | None = None) -> Account:
@@ -44,3 +45,18 @@ def account(config: SQSConfig, load: Load, queue: str | None = None) -> Account:
     if cost is None:
         return Account(stages, 0.0, ("no call latencies: the ideal service",))
     return Account(stages, cost.send_latency.mean)
+
+
+def calibration_section(part: Mapping[str, Mapping[str, Any]], setup: Mapping[str, Any]) -> dict:
+    """One queue: standard, or FIFO with setup key `fifo`."""
+    fifo = bool(setup.get("fifo"))
+    queue = {"name": "q.fifo" if fifo else "q", "fifo": fifo}
+    broker = dict(part.get("broker", {}))
+    return {"type": "sqs", **broker, "queues": [queue], "cost": dict(part["cost"])}
+
+
+COSTS = CostModelSpec(
+    published="sqs",
+    section=calibration_section,
+    account=lambda config, load, setup: account(config, load),
+)
