@@ -171,6 +171,7 @@ def test_a_sampled_workload_reports_the_whole_workloads_rate() -> None:
     result = run.test_result()
     assert result["publishRate"] == pytest.approx([100_000.0] * 2, rel=0.01)
     assert any("simulating 20 of 10000 topics" in note for note in run.notes)
+    assert any("preset 'mqperf-2021' serves only the sample" in note for note in run.notes)
 
 
 def test_latencies_are_the_runs_in_omb_s_units() -> None:

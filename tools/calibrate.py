@@ -3,12 +3,14 @@
     .venv/bin/python tools/calibrate.py            # fit, print every row, write the chart
     .venv/bin/python tools/calibrate.py --write    # ... and sim/presets/calibrated.json
     .venv/bin/python tools/calibrate.py --check    # exit 1 if the shipped presets differ
+    .venv/bin/python tools/calibrate.py --simulate # ... and simulate the latency tests (a minute)
 
 It reads ../shared/calibration/published.csv (its README explains the rows), fits each study's
 few free parameters (sim/calibration/studies.py says which, and why the others are fixed),
 prints for every row the published value, the model's value and their ratio (or why the row is
 not modelled), checks the published orderings, and draws figures/calibration.png ("published
-vs model", log scale, one point per row, the 2x band shaded). docs/calibration.md explains
+vs model", log scale, one point per row, the 2x band shaded; with --simulate, the latency
+percentiles of simulated runs of Confluent's latency tests too). docs/calibration.md explains
 the models and the rows the presets cannot meet.
 """
 
@@ -35,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare with the shipped presets")
     parser.add_argument("--figures", type=Path, default=ROOT / "figures", help="chart folder")
     parser.add_argument("--all", action="store_true", help="list the rows not modelled too")
+    parser.add_argument(
+        "--simulate", action="store_true", help="simulate the latency tests on the presets"
+    )
     args = parser.parse_args(argv)
 
     rows = read_rows(args.csv)
@@ -54,10 +59,31 @@ def main(argv: list[str] | None = None) -> int:
         published = " > ".join(f"{v:,.0f}" for v in result.published)
         print(f"{result.ordering.name}: {state}\n  published {published}\n  model     {model}")
 
+    simulated: dict[str, float] = {}
+    if args.simulate:
+        from sim.calibration.simulate import simulate
+
+        simulated = simulate(lambda name: print(f"simulating {name}...", flush=True))
+        by_id = {o.row.row_id: o.row for o in found}
+        print(
+            f"\n{'row':6} {'system':9} {'variant':28} {'metric':18} {'published':>9} "
+            f"{'simulated':>9} {'ratio':>6}"
+        )
+        near = 0
+        for row_id, value in simulated.items():
+            row = by_id[row_id]
+            ratio = value / row.value
+            near += 0.5 <= ratio <= 2
+            print(
+                f"{row_id:6} {row.system:9} {row.variant[:28]:28} {row.metric:18} "
+                f"{row.value:9.3g} {value:9.3g} {ratio:6.2f}"
+            )
+        print(f"{near} of {len(simulated)} simulated percentiles within 2x")
+
     from sim.viz.calibration import calibration_chart
     from sim.viz.style import save
 
-    chart = save(calibration_chart(found), args.figures / "calibration.png")
+    chart = save(calibration_chart(found, simulated), args.figures / "calibration.png")
     print(f"chart: {chart}")
 
     text = json.dumps(data, indent=2) + "\n"

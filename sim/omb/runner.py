@@ -433,10 +433,16 @@ class _Runner:
             each = f"{simulated.partitions} of {workload.partitions_per_topic}"
             text += f" ({each} partition queues each)"
         unit = "partition queues" if self.driver.partitions == "queues" else "topics"
-        return (
+        text = (
             f"{text}, each at its own rate; rates and backlog scaled by {simulated.scale:g} "
             f"(at most {self.options.sample} {unit}: --sample)"
         )
+        if self.preset.broker:  # a cost preset: its brokers serve the sample only
+            text += (
+                f"; preset {self.preset.name!r} serves only the sample, so limits shared by "
+                "the whole cluster are not reached"
+            )
+        return text
 
     # ----- the whole run -----
     def run(self) -> OmbRun:
