@@ -125,3 +125,48 @@ def test_the_closed_loop_formula_has_the_asymptotes_of_its_bounds() -> None:
         10_000, rel=1e-3
     )
     assert math.isinf(closed_throughput(5, 0.0, []))
+
+
+def test_the_shipped_presets_predict_what_the_fit_reported() -> None:
+    from sim.calibration.fit import shipped
+
+    fitted = {r.row_id: p.value for f in fits().values() for r, p in f.predictions}
+    again = {r.row_id: p.value for f in shipped(rows()).values() for r, p in f.predictions}
+    assert again.keys() == fitted.keys()
+    for row_id, value in fitted.items():
+        if value is None:
+            assert again[row_id] is None
+        else:
+            assert again[row_id] == pytest.approx(value, rel=1e-9), row_id
+
+
+def test_the_simulated_latency_tests_name_published_latency_rows() -> None:
+    from sim.calibration.simulate import RUNS
+
+    by_id = {r.row_id: r for r in rows()}
+    for run in RUNS:
+        for row_id, metric in run.rows.items():
+            assert by_id[row_id].study == "confluent-2020"
+            assert by_id[row_id].metric == metric and by_id[row_id].unit == "ms"
+        scenario = run.scenario()
+        assert scenario["broker"]["cost"] == {"preset": "confluent-2020"}
+
+
+def test_a_simulated_percentile_is_read_from_the_runs_latency_histogram() -> None:
+    import sim
+    from sim.calibration.simulate import percentile
+
+    results = sim.run(
+        sim.Scenario.from_dict(
+            {
+                "name": "p",
+                "seed": 2,
+                "duration": 5,
+                "broker": {"type": "sqs", "queues": [{"name": "q"}]},
+                "producers": [{"name": "p", "to": "q", "rate": 200}],
+                "consumers": [{"name": "c", "from": "q", "service_time": "exp(10ms)"}],
+            }
+        )
+    )
+    assert percentile(results, 50) == pytest.approx(1000 * results.summary["latency_p50"], rel=0.02)
+    assert percentile(results, 99) == pytest.approx(1000 * results.summary["latency_p99"], rel=0.02)

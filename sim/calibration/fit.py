@@ -19,16 +19,9 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from sim.calibration.published import Row
-from sim.calibration.studies import STUDIES, Part, Prediction, Study, predict
+from sim.calibration.studies import STUDIES, Part, Prediction, Study, predict, round_figure
 
 __all__ = ["Fit", "fit_all", "fit_study", "presets_data", "round_figure", "shipped"]
-
-
-def round_figure(value: float, digits: int = 4) -> float:
-    """`value` to `digits` significant digits (0 stays 0)."""
-    if value == 0 or not math.isfinite(value):
-        return value
-    return float(f"{value:.{digits - 1}e}")
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from sim.calibration.published import Row
 from sim.calibration.queueing import closed_throughput
 from sim.calibration.systems import PULSAR, SYSTEMS, account, published_name
 
-__all__ = ["STUDIES", "Free", "Prediction", "Study", "predict"]
+__all__ = ["STUDIES", "Free", "Prediction", "Study", "predict", "round_figure"]
 
 Part = dict[str, dict[str, Any]]
 # The systems of the studies, by broker type (the presets' keys).
@@ -100,6 +100,13 @@ class Study:
     tie: Callable[[dict[str, Part]], None] = lambda parts: None
     # Figures taken from another study's fit: (system, group, name, study, its system).
     inherit: tuple[tuple[str, str, str, str, str], ...] = field(default_factory=tuple)
+
+
+def round_figure(value: float, digits: int = 4) -> float:
+    """`value` to `digits` significant digits (0 stays 0): the presets' figures."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return float(f"{value:.{digits - 1}e}")
 
 
 def _part(cost: dict[str, Any], broker: dict[str, Any] | None = None, **extra: Any) -> Part:
@@ -276,7 +283,7 @@ MQPERF = Study(
 def _mqperf_tie(parts: dict[str, Part]) -> None:
     kafka = parts[KAFKA]
     kafka["cost"]["per_request"] = kafka["cost"]["per_batch"]
-    kafka["broker"]["replication_delay"] = 2 * kafka["network"]["one_way"]
+    kafka["broker"]["replication_delay"] = round_figure(2 * kafka["network"]["one_way"])
 
 
 # ----- confluent-2020 --------------------------------------------------------------------
