@@ -156,12 +156,13 @@ def percentile(results: Results, q: float) -> float:
 
 def simulate(progress: Callable[[str], None] = lambda name: None) -> dict[str, float]:
     """Every run of RUNS: row_id -> the simulated value in the row's unit (ms)."""
-    import sim
+    from sim.kernel import run as simulated
+    from sim.scenario import Scenario
 
     found: dict[str, float] = {}
     for run in RUNS:
         progress(run.name)
-        results = sim.run(sim.Scenario.from_dict(run.scenario()))
+        results = simulated(Scenario.from_dict(run.scenario()))
         for row_id, metric in run.rows.items():
             found[row_id] = percentile(results, PERCENTILES[metric])
     return found
