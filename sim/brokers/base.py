@@ -34,6 +34,7 @@ __all__ = [
     "BrokerRuntime",
     "BrokerSection",
     "BrokerSpec",
+    "Feature",
     "IdealQueue",
     "Loc",
     "OMBDriver",
@@ -104,6 +105,18 @@ class BrokerRuntime(Protocol):
     def retained(self) -> Mapping[str, Callable[[], int]]:
         """Logs only: records stored per topic or stream, consumed or not."""
         ...
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One row of the feature table (docs/features.md, written by sim/brokers/features.py):
+    what of the real system the model covers, for which versions, and where the rule is from."""
+
+    name: str
+    versions: str  # the system's versions it holds for ("3.10, 4.0-4.2", "4.2+", "7.0")
+    status: Literal["modelled", "partly", "not modelled"]
+    source: str  # docs URL, KIP, source file and function
+    note: str = ""  # what is simplified or missing
 
 
 @dataclass(frozen=True)
@@ -180,6 +193,8 @@ class BrokerSpec:
     # What of the broker contract it cannot do, with the reason (the contract suite and the
     # README's feature table show these): "mmc", "node crash"...
     cannot: Mapping[str, str] = field(default_factory=dict)
+    # What of the real system it models, per version, with sources (docs/features.md).
+    features: tuple[Feature, ...] = ()
 
     def service_consumer(self, service: Any) -> ConsumerBase:
         """The consumer a service that `consumes` a source runs on this system: one replica per

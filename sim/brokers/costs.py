@@ -99,8 +99,9 @@ class CostModelSpec:
     (BrokerSpec.costs): the name published.csv gives the system, how a preset's part and a
     study's setup make a `broker:` section of one destination (`section(part, setup)`, part
     holding `cost` and `broker` fields), and the account of a load on the validated section
-    (`account(config, load, setup)`)."""
+    (`account(config, part, load, setup)`; the part for a broker whose section has no cost
+    field yet)."""
 
     published: str
     section: Callable[[Mapping[str, Mapping[str, Any]], Mapping[str, Any]], dict[str, Any]]
-    account: Callable[[Any, Load, Mapping[str, Any]], Account]
+    account: Callable[[Any, Mapping[str, Mapping[str, Any]], Load, Mapping[str, Any]], Account]

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from sim.calibration.fit import Fit
 from sim.calibration.published import Row
-from sim.calibration.studies import KAFKA, RABBITMQ, REDIS, SQS
-from sim.calibration.systems import PULSAR, SYSTEMS, published_name
+from sim.calibration.studies import KAFKA, PULSAR, RABBITMQ, REDIS, SQS
+from sim.calibration.systems import SYSTEMS, published_name
 
 __all__ = [
     "BAND",

@@ -31,19 +31,22 @@ from typing import Any
 from sim.brokers.costs import Load
 from sim.brokers.kafka.log import BATCH_OVERHEAD, record_size
 from sim.brokers.kafka.spec import SPEC as KAFKA_SPEC
+from sim.brokers.pulsar.spec import SPEC as PULSAR_SPEC
 from sim.brokers.rabbitmq.cost import CLASSIC_QUEUE_RATE, QUORUM_PERSISTENCE
 from sim.brokers.rabbitmq.spec import SPEC as RABBITMQ_SPEC
 from sim.brokers.redis.spec import SPEC as REDIS_SPEC
 from sim.brokers.sqs.spec import SPEC as SQS_SPEC
 from sim.calibration.published import Row
 from sim.calibration.queueing import closed_throughput
-from sim.calibration.systems import PULSAR, SYSTEMS, account, published_name
+from sim.calibration.systems import SYSTEMS, account, published_name
 
 __all__ = ["STUDIES", "Free", "Prediction", "Study", "predict", "round_figure"]
 
 Part = dict[str, dict[str, Any]]
 # The systems of the studies, by broker type (the presets' keys).
-KAFKA, RABBITMQ, SQS, REDIS = (s.type for s in (KAFKA_SPEC, RABBITMQ_SPEC, SQS_SPEC, REDIS_SPEC))
+KAFKA, RABBITMQ, SQS, REDIS, PULSAR = (
+    s.type for s in (KAFKA_SPEC, RABBITMQ_SPEC, SQS_SPEC, REDIS_SPEC, PULSAR_SPEC)
+)
 MIB = 2**20  # OMB's MB (README: "MB/s is 2^20 bytes per second throughout")
 
 # mqperf: "each sender thread sends batches of uniform-random 1-10 messages" (README, Sources).

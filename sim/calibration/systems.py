@@ -3,10 +3,9 @@
 A *part* is one system's share of a preset as plain data: `cost` (the broker's cost fields),
 `broker` (the setup's broker fields), `network` (`one_way`: the one-way delay between clients
 and brokers) and `client` (`sender_cpu`: core-seconds a sender machine spends per message).
-Every registered broker says through its spec how a part and a study's setup make its section
-and what its cost model charges (BrokerSpec.costs, each broker's cost.py); the section is
-validated as a scenario's would be. Pulsar's costs exist before its broker model does
-(sim/brokers/pulsar/cost.py), so it is the one system named here.
+Every broker with a cost model says through its spec how a part and a study's setup make its
+section and what its cost model charges (BrokerSpec.costs, each broker's cost.py); the section
+is validated as a scenario's would be.
 """
 
 from __future__ import annotations
@@ -14,22 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sim.brokers.costs import Account, Load
-from sim.brokers.pulsar import cost as pulsar_cost
+from sim.brokers.costs import Account, CostModelSpec, Load
 from sim.brokers.registry import SPECS
 from sim.presets import cost_preset
 
-__all__ = ["PULSAR", "SYSTEMS", "account", "broker_type", "part_of", "published_name", "section"]
+__all__ = ["SYSTEMS", "account", "broker_type", "part_of", "published_name", "section"]
 
 Part = Mapping[str, Mapping[str, Any]]
 
-#: Pulsar: its name in published.csv and in the presets (no registered broker yet).
-PULSAR = "pulsar"
-
 #: published.csv's system names -> mqsim's broker types (presets are keyed by broker type).
 SYSTEMS: dict[str, str] = {
-    **{spec.costs.published: spec.type for spec in SPECS.values() if spec.costs is not None},
-    PULSAR: PULSAR,
+    spec.costs.published: spec.type for spec in SPECS.values() if spec.costs is not None
 }
 
 
@@ -43,23 +37,23 @@ def published_name(system: str) -> str:
     return next(name for name, kind in SYSTEMS.items() if kind == system)
 
 
+def _costs(system: str) -> CostModelSpec:
+    costs = SPECS[system].costs
+    if costs is None:
+        raise ValueError(f"broker type {system!r} has no cost model")
+    return costs
+
+
 def section(system: str, part: Part, setup: Mapping[str, Any]) -> dict[str, Any]:
     """The `broker:` section of `system` (a broker type) for a part and a setup."""
-    spec = SPECS[system]
-    assert spec.costs is not None, system
-    return spec.costs.section(part, setup)
+    return _costs(system).section(part, setup)
 
 
 def account(system: str, part: Part, setup: Mapping[str, Any], load: Load) -> Account:
-    """The broker's own account of `load` on the section (Pulsar: on its topology)."""
-    if system == PULSAR:
-        cost = pulsar_cost.PulsarCost.model_validate(dict(part["cost"]))
-        topology = pulsar_cost.Topology.model_validate(dict(part.get("broker", {})))
-        return pulsar_cost.account(cost, topology, load)
-    spec = SPECS[system]
-    assert spec.costs is not None, system
-    config = spec.section.model_validate(spec.costs.section(part, setup), by_alias=True)
-    return spec.costs.account(config, load, setup)
+    """The broker's own account of `load` on the section of a part and a setup."""
+    costs = _costs(system)
+    config = SPECS[system].section.model_validate(costs.section(part, setup), by_alias=True)
+    return costs.account(config, part, load, setup)
 
 
 def part_of(preset: str, system: str) -> dict[str, dict[str, Any]]:

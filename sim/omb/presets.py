@@ -51,7 +51,8 @@ def _calibrated() -> list[Preset]:
     for name, preset in sorted(presets().items()):
         broker, network = {}, {}
         for system, part in preset.systems.items():
-            if system not in SPECS:  # Pulsar's costs exist before its broker model
+            spec = SPECS.get(system)
+            if spec is None or spec.omb is None:  # Pulsar: costs, but no OMB driver yet
                 continue
             broker[system] = {**part.broker, "cost": {"preset": name}}
             network[system] = dict(part.network)

@@ -23,6 +23,12 @@ are never visible to a `read_committed` reader, and its input is read again from
 committed offsets. The ledger stands for the downstream reader of the output topic, with the
 guarantee's `isolation.level` (`read_uncommitted` sees aborted outputs too); the output topic is
 not simulated record by record.
+
+A record whose key is the consumer's `poison_key` always fails, and is retried in place for
+ever: the partition behind it stops (a consumer group has no per-record redelivery, which is
+what share groups add). A `rolling_restart` shuts a replica down cleanly at the next turn of
+its poll loop, once its batch is done (the WakeupException pattern of the KafkaConsumer
+javadoc): commit, `close()` (LeaveGroup, unless a static member), and a new process later.
 """
 
 from __future__ import annotations
@@ -30,7 +36,10 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+import simpy
+
 from sim.brokers.kafka.consumer import ConsumerRecord, KafkaConsumer
+from sim.brokers.kafka.key_order import KeyOrder
 from sim.brokers.kafka.settings import ConsumerSettings
 from sim.consumers import ConsumerReplica
 from sim.guarantees.strategies import ROUND_TRIPS
@@ -57,9 +66,11 @@ class ConsumerApp(ConsumerReplica):
         cluster: KafkaCluster,
         config: KafkaConsumerConfig,
         replica: int,
+        key_order: KeyOrder | None = None,
         name: str | None = None,
     ) -> None:
-        group = config.group_id or config.name
+        group = config.kafka_group
+        self.group = group
         self.init_replica(ctx, config, replica, f"{config.from_}/{group}", name)
         self.ctx = ctx
         self.cluster = cluster
@@ -69,6 +80,8 @@ class ConsumerApp(ConsumerReplica):
         # The client's own settings (the consumer config is one), with its group and client
         # ids; a guarantee's strategy commits, so auto-commit would commit behind its back.
         update: dict[str, Any] = {"group_id": group, "client_id": self.name}
+        if config.group_instance_id is not None:  # one instance id per replica
+            update["group_instance_id"] = f"{config.group_instance_id}-{replica}"
         if strategy is not None:
             update["enable_auto_commit"] = False
         self.settings: ConsumerSettings = config.model_copy(update=update)
@@ -87,6 +100,10 @@ class ConsumerApp(ConsumerReplica):
         self._open: list[int] = []  # outputs of the open transaction (read_committed)
         self._written = 0  # outputs written in the open transaction
         self._replay_from: float | None = None
+        self.key_order = key_order
+        self._poison = None if config.poison_key is None else config.poison_key.encode()
+        self._stopping = False  # a clean shutdown asked for (rolling restart)
+        self._stopped: simpy.Event | None = None  # shut down: succeeds when started again
         self.consumer: KafkaConsumer | None = None
         self.reconnect()
         self.start()
@@ -107,12 +124,18 @@ class ConsumerApp(ConsumerReplica):
     def take(self) -> list[ConsumerRecord] | None:
         consumer = self.consumer
         assert consumer is not None
+        if self._stopping:
+            self._shut_down(consumer)
+            return None
         if self._replay_from is not None:
             self._seek_back(consumer, self._replay_from)
             self._replay_from = None
         return consumer.poll() or None
 
     def fetch(self) -> Generator[Any, Any, None]:
+        if self._stopped is not None:
+            yield self._stopped  # shut down until the deploy starts the process again
+            return
         assert self.consumer is not None
         yield self.consumer.wait()
 
@@ -135,8 +158,18 @@ class ConsumerApp(ConsumerReplica):
     def reject(self, delivery: ConsumerRecord) -> bool:
         return True  # the application retries the record in place
 
+    def checks_failures(self) -> bool:
+        return self._poison is not None
+
+    def fails(self, delivery: ConsumerRecord) -> bool:
+        if self._poison is not None and delivery.key == self._poison:
+            return True
+        return self.failed()
+
     def finish(self, delivery: ConsumerRecord) -> None:
         assert self.consumer is not None
+        if self.key_order is not None:
+            self.key_order.processing(delivery.key, delivery.offset, delivery.message)
         self.consumer.processed(delivery)
 
     def drop(self) -> None:
@@ -207,6 +240,39 @@ class ConsumerApp(ConsumerReplica):
         if self._written:
             self.recorder.count("kafka.transactions_aborted")
         self._open, self._written = [], 0
+
+    # ----- a rolling restart -----
+    def shut_down(self) -> None:
+        """Ask for a clean shutdown at the next turn of the poll loop (KafkaConsumer.wakeup)."""
+        if self.crashed or self._stopping or self._stopped is not None:
+            return
+        self._stopping = True
+        self.recorder.event(self.name, "restart start")
+        if self.consumer is not None:
+            self.consumer.wakeup()
+
+    def _shut_down(self, consumer: KafkaConsumer) -> None:
+        """The batch is done: commit what it processed, then close the client (auto-commit
+        commits in close; a dynamic member sends LeaveGroup, a static one does not)."""
+        self._stopping = False
+        if self.commits == "after-processing":
+            consumer.commit()
+        consumer.close()
+        self.recorder.count("kafka.restarts")
+        self._stopped = self.env.event()
+
+    def start_again(self) -> None:
+        """The deploy starts the process again: a new client joins the group."""
+        stopped = self._stopped
+        if stopped is None:
+            if self._stopping:  # still in its batch: it never got to shut down
+                self._stopping = False
+                self.recorder.event(self.name, "restart end")
+            return
+        self._stopped = None
+        self.reconnect()
+        self.recorder.event(self.name, "restart end")
+        stopped.succeed()
 
     # ----- replays and the `crash:` shorthand -----
     def replay(self, since: float) -> None:

@@ -19,7 +19,9 @@ member whose application does not call `poll()` for `max.poll.interval.ms` leave
 (blocking in `wait()` counts as polling, as a blocking `poll(timeout)` does): its partitions
 move, its commits fail (CommitFailedException; counted in `kafka.commits_failed`) and it rejoins
 as a new member with nothing when it polls again, its partitions lost (`onPartitionsLost`,
-whose default calls `onPartitionsRevoked`).
+whose default calls `onPartitionsRevoked`). A static member (`group.instance.id`, KIP-345)
+sends no LeaveGroup when it closes or misses the poll interval: the coordinator keeps it for
+`session.timeout.ms`, and when it comes back with the same instance id it takes its old place.
 
 Calls act at the current simulated time and never block: a test script advances the
 environment between calls; a simulated application yields `wait()` until there is something
@@ -496,7 +498,10 @@ class KafkaConsumer:
             group.leave(member, how)  # a heartbeat with member epoch -1
         else:
             assert isinstance(member, Member)
-            group.remove(member, how)
+            if member.instance_id is not None and how == "left":
+                group.static_departed(member)  # maybeLeaveGroup: no LeaveGroup when static
+            else:
+                group.remove(member, how)
 
     # ----- the group protocol, client side -----
     def _group_poll(self) -> None:
@@ -550,7 +555,10 @@ class KafkaConsumer:
             group.leave(member, how)
         else:
             assert isinstance(member, Member)
-            group.remove(member, how)
+            if member.instance_id is not None:
+                group.static_departed(member)  # no LeaveGroup; its heartbeats stop
+            else:
+                group.remove(member, how)
         self._put_out_of_group()
 
     def _put_out_of_group(self) -> None:

@@ -189,6 +189,10 @@ class ConsumerSettings(StrictModel):
     )
     # The longest a member may go between polls before it leaves the group (5 minutes).
     max_poll_interval: Millis = Field(default=300.0, alias="max.poll.interval.ms")
+    # Static membership (KIP-345): a member with an instance id keeps its place in the group
+    # across restarts; closing or crashing sends no LeaveGroup, and rejoining within
+    # session.timeout.ms with the same subscription gets its assignment back, no rebalance.
+    group_instance_id: str | None = Field(default=None, alias="group.instance.id", min_length=1)
 
     @model_validator(mode="after")
     def _protocol_settings(self) -> ConsumerSettings:

@@ -1,10 +1,11 @@
 """A cost model for Apache Pulsar, in closed form: the stages a published message's work waits
 at, for the calibrated presets (sim/presets/, tools/calibrate.py).
 
-mqsim's Pulsar broker is being built (issue 12); until it runs these costs, this module is
-their one statement, used by the calibration and the notebooks, and the broker's simulated
-runtime is to charge the same stages. The mechanisms (Pulsar 2.6 as Confluent and mqperf ran
-it; names are ServiceConfiguration's and BookKeeper's ServerConfiguration's):
+mqsim's simulated Pulsar broker does not charge these costs yet (its section has no `cost`
+field): this module is their one statement, used by the calibration and the notebooks through
+the spec (`COSTS`), and the simulated broker is to charge the same stages. The mechanisms
+(Pulsar 2.6 as Confluent and mqperf ran it; names are ServiceConfiguration's and BookKeeper's
+ServerConfiguration's):
 
 - Broker dispatch. A topic partition is owned by one broker; its broker receives each
   message from the producer, hands it to BookKeeper and dispatches it to each subscription
@@ -30,15 +31,16 @@ bookies); a consumer gets the message one dispatch later.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from sim.brokers.costs import Account, Load, Stage
+from sim.brokers.costs import Account, CostModelSpec, Load, Stage
 from sim.fieldtypes import Duration, StrictModel
 from sim.presets import PresetCost
 
-__all__ = ["PulsarCost", "Topology", "account"]
+__all__ = ["COSTS", "PulsarCost", "Topology", "account", "calibration_section"]
 
 ENTRY_OVERHEAD = 0  # bytes a BookKeeper entry adds; not modelled separately from per_byte
 
@@ -92,3 +94,41 @@ def account(cost: PulsarCost, topology: Topology, load: Load) -> Account:
         + cost.journal_fsync
     )
     return Account(stages, latency)
+
+
+#: The Topology fields a Pulsar section holds under its own names (sim/brokers/pulsar/config.py).
+SECTION_FIELDS = {
+    "brokers": "brokers",
+    "bookies": "bookies",
+    "ensemble_size": "managedLedgerDefaultEnsembleSize",
+    "write_quorum": "managedLedgerDefaultWriteQuorum",
+    "ack_quorum": "managedLedgerDefaultAckQuorum",
+}
+
+
+def calibration_section(part: Mapping[str, Mapping[str, Any]], setup: Mapping[str, Any]) -> dict:
+    """A cluster of the part's brokers, bookies and quorums with one topic `t` (setup key
+    `partitions`); the producers' batching delay is a producer setting, not the section's."""
+    broker = part.get("broker", {})
+    fields = {alias: broker[name] for name, alias in SECTION_FIELDS.items() if name in broker}
+    topic = {"name": "t", "partitions": setup.get("partitions", 0)}
+    return {"type": "pulsar", **fields, "topics": [topic]}
+
+
+def _account(config: Any, part: Mapping[str, Mapping[str, Any]], load: Load) -> Account:
+    topology = Topology(
+        brokers=config.brokers,
+        bookies=config.bookies,
+        ensemble_size=config.ensemble_size,
+        write_quorum=config.write_quorum,
+        ack_quorum=config.ack_quorum,
+        batching_delay=part.get("broker", {}).get("batching_delay", 0.001),
+    )
+    return account(PulsarCost.model_validate(dict(part["cost"])), topology, load)
+
+
+COSTS = CostModelSpec(
+    published="pulsar",
+    section=calibration_section,
+    account=lambda config, part, load, setup: _account(config, part, load),
+)

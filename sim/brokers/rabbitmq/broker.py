@@ -14,6 +14,7 @@ from sim.brokers.rabbitmq.cost import CostModel, PoolStage, SerialStage
 from sim.brokers.rabbitmq.errors import PreconditionFailed
 from sim.brokers.rabbitmq.queue import ClassicQueue, make_queue
 from sim.brokers.rabbitmq.routing import ExchangeType, route
+from sim.brokers.rabbitmq.versions import DEFAULT_VERSION, behaviour
 from sim.message import Message
 from sim.metrics import Recorder
 
@@ -62,7 +63,8 @@ class RabbitMQBroker:
     """One RabbitMQ node. Clients talk to it through `Channel`s with pika's verbs.
 
     `cost` (a CostModel) makes routing and each queue process take time; without it the broker
-    is ideal and instant.
+    is ideal and instant. `version` is the RabbitMQ version whose defaults it follows
+    (sim/brokers/rabbitmq/versions.py; "3.10" for the recorded traces).
     """
 
     def __init__(
@@ -71,8 +73,10 @@ class RabbitMQBroker:
         recorder: Recorder | None = None,
         cost: CostModel | None = None,
         message_ids: Iterator[int] | None = None,
+        version: str = DEFAULT_VERSION,
     ) -> None:
         self.env = env
+        self.version = behaviour(version)  # what changed between versions (versions.py)
         self.recorder = recorder if recorder is not None else Recorder(env)
         self.cost = cost
         # The Erlang schedulers every copy's work shares (cost model with `schedulers` only).
@@ -125,7 +129,7 @@ class RabbitMQBroker:
                 )
             return existing
         self.queues[queue] = created = make_queue(self, queue, arguments)
-        created.durable = durable or created.kind == "quorum"
+        created.durable = durable or created.kind in ("quorum", "stream")
         created.mirrors = mirrors
         if self.cost is not None:
             created.stage = SerialStage(self.env, self.cost.queue_time(created.kind))

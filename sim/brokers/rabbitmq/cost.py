@@ -172,5 +172,5 @@ def calibration_section(part: Mapping[str, Mapping[str, Any]], setup: Mapping[st
 COSTS = CostModelSpec(
     published="rabbitmq",
     section=calibration_section,
-    account=lambda config, load, setup: account(config, load),
+    account=lambda config, part, load, setup: account(config, load),
 )

@@ -11,6 +11,7 @@ from sim.brokers.rabbitmq.config import (
     RabbitMQProducerConfig,
 )
 from sim.brokers.rabbitmq.cost import COSTS
+from sim.brokers.rabbitmq.features import FEATURES
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -55,7 +56,15 @@ def _routes(section: RabbitMQConfig, producer: Any) -> dict[str, float]:
 
 def _unbounded(section: RabbitMQConfig, source: str) -> bool:
     queue = next((q for q in section.queues if q.name == source), None)
+    if queue is not None and queue.type == "stream":
+        # Retention bounds what a stream keeps, not what its readers have left to read: a
+        # slow reader falls behind without a bound (its unread entries are then deleted).
+        return True
     return queue is not None and queue.max_length is None and queue.max_length_bytes is None
+
+
+def _client_errors(section: Any, producers: list[Any], consumers: list[Any]) -> Any:
+    return section.client_errors(producers, consumers)
 
 
 def _nodes(section: Any) -> list[str]:
@@ -80,12 +89,14 @@ SPEC = BrokerSpec(
     },
     strategies=frozenset({"at-most-once", "at-least-once", "idempotent", "transactional"}),
     nodes=_nodes,
+    client_errors=_client_errors,
     routes=_routes,
     unbounded=_unbounded,
     ideal=IdealQueue(
         section=lambda source, consumers: {"type": "rabbitmq", "queues": [{"name": source}]},
         consumer={"prefetch": 1},  # a replica holds one message: the next goes to a free one
     ),
+    features=FEATURES,
     costs=COSTS,  # its cost model in closed form (cost.py)
     # OMB declares quorum queues, which only mqperf measured (Confluent ran classic ones).
     omb=OMBDriver("RabbitMQ", "queues", build=_omb_sections, default_preset="mqperf-2021"),

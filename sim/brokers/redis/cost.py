@@ -88,7 +88,7 @@ def calibration_section(part: Mapping[str, Mapping[str, Any]], setup: Mapping[st
 COSTS = CostModelSpec(
     published="redis-streams",
     section=calibration_section,
-    account=lambda config, load, setup: account(
+    account=lambda config, part, load, setup: account(
         config, load, manual_ack=setup.get("ack", "manual") == "manual"
     ),
 )

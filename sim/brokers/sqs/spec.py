@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.sqs.config import SQSConfig, SQSConsumerConfig, SQSProducerConfig
 from sim.brokers.sqs.cost import COSTS
+from sim.brokers.sqs.features import FEATURES
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -57,6 +58,7 @@ SPEC = BrokerSpec(
     cannot={
         "node crash": "SQS is a managed service: the model has no broker nodes to crash",
     },
+    features=FEATURES,
     costs=COSTS,  # its cost model in closed form (cost.py)
     # Only mqperf measured SQS (docs/calibration.md).
     omb=OMBDriver(
