@@ -256,6 +256,8 @@ def test_without_a_cost_section_every_broker_is_the_ideal_one() -> None:
         "rabbitmq": ({"type": "rabbitmq", "queues": [{"name": "q"}]}, "q"),
         "sqs": ({"type": "sqs", "queues": [{"name": "q"}]}, "q"),
         "redis": ({"type": "redis", "streams": [{"name": "s"}]}, "s"),
+        # Pulsar's costs run in closed form only: its section has no cost field yet.
+        "pulsar": ({"type": "pulsar", "topics": [{"name": "t"}]}, "t"),
     }
     assert set(sections) == set(sim.broker_types())
     for section, to in sections.values():
@@ -267,7 +269,7 @@ def test_without_a_cost_section_every_broker_is_the_ideal_one() -> None:
                 "producers": [{"name": "p", "to": to, "rate": 1}],
             }
         )
-        assert scenario.broker.cost is None
+        assert getattr(scenario.broker, "cost", None) is None
 
 
 @pytest.mark.parametrize(
