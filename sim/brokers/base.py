@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from sim.brokers.costs import CostModelSpec
 from sim.clients.config import (
     GENERIC_CONSUMER_FIELDS,
     GENERIC_PRODUCER_FIELDS,
@@ -187,6 +188,8 @@ class BrokerSpec:
     ideal: IdealQueue | None = None
     # How it runs OpenMessaging Benchmark workloads (None: it is no `mqsim omb` driver).
     omb: OMBDriver | None = None
+    # Its cost model's closed form, for the calibration (sim/brokers/costs.py; None: none).
+    costs: CostModelSpec | None = None
     # What of the broker contract it cannot do, with the reason (the contract suite and the
     # README's feature table show these): "mmc", "node crash"...
     cannot: Mapping[str, str] = field(default_factory=dict)

@@ -10,7 +10,7 @@ name for are in snake_case (`replication_delay`, `rebalance_time`, `failures`, `
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -25,6 +25,7 @@ from sim.brokers.kafka.settings import (
 from sim.clients.config import ConsumerBase, ProducerBase
 from sim.distributions import Distribution
 from sim.fieldtypes import Dist, Duration, StrictModel
+from sim.presets import PresetCost
 
 __all__ = [
     "BrokerFailure",
@@ -58,8 +59,11 @@ class BrokerFailure(StrictModel):
     restart_after: Duration | None = None
 
 
-class CostConfig(CostSettings):
-    """Broker time per produce request; defaults and their sources: `CostSettings`."""
+class CostConfig(PresetCost, CostSettings):
+    """Broker time per produce request; defaults and their sources: `CostSettings`; `preset`
+    starts from a calibrated preset (sim/presets/, docs/calibration.md)."""
+
+    SYSTEM: ClassVar[str] = "kafka"
 
 
 class ConsumerCrash(StrictModel):

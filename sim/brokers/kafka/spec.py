@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.kafka.config import KafkaConfig, KafkaConsumerConfig, KafkaProducerConfig
+from sim.brokers.kafka.cost import COSTS
 from sim.brokers.kafka.features import FEATURES
 
 if TYPE_CHECKING:
@@ -93,5 +94,7 @@ SPEC = BrokerSpec(
         "c separate M/M/1 queues, not one M/M/c queue",
     },
     features=FEATURES,
-    omb=OMBDriver("Kafka", "native", build=_omb_sections),
+    costs=COSTS,  # its cost model in closed form (cost.py)
+    # OMB is what Confluent ran Kafka with: its study is the default preset (docs/calibration.md).
+    omb=OMBDriver("Kafka", "native", build=_omb_sections, default_preset="confluent-2020"),
 )

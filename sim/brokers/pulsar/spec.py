@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import BrokerSpec, IdealQueue
 from sim.brokers.pulsar.config import PulsarConfig, PulsarConsumerConfig, PulsarProducerConfig
+from sim.brokers.pulsar.cost import COSTS
+from sim.brokers.pulsar.features import FEATURES
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -116,4 +118,7 @@ SPEC = BrokerSpec(
         },
         producer={"batchingEnabled": False},
     ),
+    # Its cost model in closed form (cost.py); the simulated broker does not charge it yet.
+    costs=COSTS,
+    features=FEATURES,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -12,6 +12,7 @@ from sim.brokers.rabbitmq.cost import CLASSIC_QUEUE_RATE, QUORUM_PERSISTENCE, Co
 from sim.brokers.rabbitmq.versions import DEFAULT_VERSION, VersionName, behaviour
 from sim.clients.config import ConsumerBase, ProducerBase
 from sim.fieldtypes import Duration, Rate, Size, StrictModel
+from sim.presets import PresetCost
 from sim.units import parse_duration
 
 __all__ = [
@@ -125,6 +126,10 @@ class QueueConfig(StrictModel):
     # Survives a broker restart (with its persistent messages). Clients declare non-durable
     # queues unless they ask; quorum queues are always durable.
     durable: bool | None = None
+    # Mirrors of a classic mirrored queue (RabbitMQ 3.x policy `ha-mode: exactly`, `ha-params:
+    # mirrors + 1`; removed in 4.0, where quorum queues replace them). Only the cost model
+    # reads it (`mirroring`): mqsim's RabbitMQ is one node, so a mirror changes no semantics.
+    mirrors: int = Field(default=0, ge=0)
 
     @property
     def is_durable(self) -> bool:
@@ -166,6 +171,8 @@ class QueueConfig(StrictModel):
                 )
         elif self.delivery_limit is not None:
             raise ValueError("delivery_limit: only quorum queues have a delivery limit")
+        if self.type != "classic" and self.mirrors:
+            raise ValueError("mirrors: only classic queues are mirrored (quorum queues replicate)")
         if self.dead_letter_routing_key is not None and self.dead_letter_exchange is None:
             raise ValueError("dead_letter_routing_key needs a dead_letter_exchange")
         return self
@@ -225,12 +232,18 @@ class BindingConfig(StrictModel):
     arguments: dict[str, Any] | None = None
 
 
-class CostConfig(StrictModel):
-    """The broker's own costs (opt-in: `cost: {}` takes the published defaults, see cost.py)."""
+class CostConfig(PresetCost):
+    """The broker's own costs (opt-in: `cost: {}` takes the published defaults, see cost.py;
+    `preset` a calibrated preset, sim/presets/)."""
 
+    SYSTEM: ClassVar[str] = "rabbitmq"
     routing: Duration = 0.0  # per message, in the publishing channel
     queue_rate: Rate = CLASSIC_QUEUE_RATE  # messages a classic queue's process handles per second
     persistence: Duration = QUORUM_PERSISTENCE  # extra per message in a quorum queue
+    schedulers: int | None = Field(default=None, ge=1)  # the cluster's cores (None: no stage)
+    core_time: Duration = 0.0  # scheduler time per copy of a message routed to a queue
+    mirroring: Duration = 0.0  # more scheduler time per mirror of a mirrored classic queue
+    fsync: Duration = 0.0  # a quorum queue's WAL fsync, which its confirm and delivery wait for
 
     @model_validator(mode="after")
     def _positive_rate(self) -> CostConfig:
@@ -239,7 +252,15 @@ class CostConfig(StrictModel):
         return self
 
     def model(self) -> CostModel:
-        return CostModel(self.routing, self.queue_rate, self.persistence)
+        return CostModel(
+            self.routing,
+            self.queue_rate,
+            self.persistence,
+            self.schedulers,
+            self.core_time,
+            self.mirroring,
+            self.fsync,
+        )
 
 
 class RabbitMQConfig(StrictModel):

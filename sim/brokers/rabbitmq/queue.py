@@ -116,6 +116,8 @@ class ClassicQueue:
         self.ready_bytes = 0
         self._ready_slot = self.recorder.source(name)  # the exact ready count (sim/metrics.py)
         self.stage: SerialStage | None = None  # the queue process, when the cost model is on
+        self.mirrors = 0  # of a mirrored classic queue (cost model only: broker.queue_declare)
+        self.fsync_wait = 0.0  # cost model, quorum queues: the WAL fsync a message waits for
         self._fresh: deque[Message] = deque()
         self._returned: list[tuple[int, Message]] = []  # heap by original arrival number
         self._active: deque[ConsumerSlot] = deque()
@@ -180,6 +182,14 @@ class ClassicQueue:
         return None
 
     def _accept_later(self, msg: Message, on_answer: Any) -> None:
+        if self.fsync_wait > 0:  # a quorum queue's entry is written once its WAL fsync is done
+            self.env.timeout(self.fsync_wait).callbacks.append(
+                lambda _event: self._accept_now(msg, on_answer)
+            )
+            return
+        self._accept_now(msg, on_answer)
+
+    def _accept_now(self, msg: Message, on_answer: Any) -> None:
         accepted = self.accept(msg)
         if on_answer is not None:
             on_answer(accepted)

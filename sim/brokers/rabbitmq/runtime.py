@@ -40,7 +40,7 @@ def build(ctx: RunContext) -> RabbitMQRuntime:
     retries = retry_topology(config.queues, ctx.scenario.consumers)
     for queue in config.queues:
         arguments = {**queue.arguments(), **retries.work_arguments.get(queue.name, {})}
-        broker.queue_declare(queue.name, arguments, durable=queue.is_durable)
+        broker.queue_declare(queue.name, arguments, durable=queue.is_durable, mirrors=queue.mirrors)
     durable = {q.name: q.is_durable for q in config.queues}
     for name, (serves, arguments) in retries.queues.items():  # durable as what they serve
         if name not in broker.queues:  # a dead-letter queue the scenario declares is used

@@ -22,6 +22,7 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import Sender, Source
+from sim.brokers.redis.cost import EventLoop, write_time
 from sim.brokers.redis.retries import dead_letter_stream
 from sim.brokers.redis.server import RedisStreamsServer
 from sim.brokers.redis.stream import Group, StreamId
@@ -72,6 +73,9 @@ class RedisStreamsBroker:
             {dead_letter_stream(c.from_) for c in ctx.scenario.consumers if c.retry is not None}
         )
         self._register_sources()
+        # The cost model's event loop (sim/brokers/redis/cost.py); None: commands are instant.
+        self.cost = config.cost
+        self.loop = EventLoop(ctx.env) if config.cost is not None else None
 
     def _register_sources(self) -> None:
         """One source per (stream, group): `<stream>/<group>`, with its exact ready count kept
@@ -148,7 +152,7 @@ class RedisStreamsBroker:
         maxlen, approx = config.maxlen, config.approximate
         slots, ready_add = self._stream_slots[stream], recorder.ready_add
 
-        def send(msg: Message) -> None:
+        def xadd_now(msg: Message) -> None:
             copies = [msg]
             for _ in range(extra_groups):
                 twin = msg.copy()
@@ -160,6 +164,14 @@ class RedisStreamsBroker:
                 ready_add(slot, 1)
             for copy in copies:
                 recorder.enqueued(copy, stream)
+
+        loop, cost = self.loop, self.cost
+        if loop is None or cost is None:
+            return xadd_now
+        service = write_time(cost)
+
+        def send(msg: Message) -> None:
+            loop.run(service, xadd_now, msg)  # the XADD waits for the event loop
 
         return send
 
@@ -264,6 +276,9 @@ class StreamConsumer(ConsumerReplica):
             if entries:  # new entries: no longer unread by the group
                 self.recorder.ready_add(self._ready_slot, -len(entries))
         if entries:
+            loop, cost = self.broker.loop, self.broker.cost
+            if loop is not None and cost is not None:  # the read's own loop time
+                yield loop.done(cost.per_command + cost.per_entry * len(entries))
             yield from self._receive(entries)
 
     def _receive(self, entries: list[Any]) -> Generator[Any, Any, None]:
@@ -298,7 +313,15 @@ class StreamConsumer(ConsumerReplica):
         return True  # XACK is on its way
 
     def _ack(self, stream_id: str, msg: Message) -> None:
-        """XACK reaching the server; 0 when another consumer's ack or a claim came first."""
+        """XACK reaching the server, after its loop time with a cost model."""
+        loop, cost = self.broker.loop, self.broker.cost
+        if loop is not None and cost is not None:
+            loop.run(cost.per_command, self._acked, stream_id, msg)
+        else:
+            self._acked(stream_id, msg)
+
+    def _acked(self, stream_id: str, msg: Message) -> None:
+        """XACK executed; 0 when another consumer's ack or a claim came first."""
         if self.server.xack(self.stream, self.group, stream_id):
             self.pending.pop(_parse(stream_id), None)
             self.recorder.acked_message(msg, self.name)

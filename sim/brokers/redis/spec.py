@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.redis.config import RedisConfig, RedisConsumerConfig, RedisProducerConfig
+from sim.brokers.redis.cost import COSTS
 from sim.brokers.redis.features import FEATURES
 
 if TYPE_CHECKING:
@@ -69,5 +70,7 @@ SPEC = BrokerSpec(
         "and restart of the server is not modelled",
     },
     features=FEATURES,
-    omb=OMBDriver("Redis", "ignored", build=_omb_sections),
+    costs=COSTS,  # its cost model in closed form (cost.py)
+    # Only mqperf measured Redis Streams (docs/calibration.md).
+    omb=OMBDriver("Redis", "ignored", build=_omb_sections, default_preset="mqperf-2021"),
 )

@@ -7,16 +7,25 @@ defaults and limits are those of the SQS Developer Guide (queue attributes, quot
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from sim.brokers.sqs.queue import QueueSettings
 from sim.brokers.sqs.retries import dead_letter_queue
 from sim.clients.config import ConsumerBase, ProducerBase
-from sim.fieldtypes import Duration, StrictModel
+from sim.distributions import Distribution
+from sim.fieldtypes import Dist, Duration, StrictModel
+from sim.presets import PresetCost
 
-__all__ = ["QueueConfig", "RedriveConfig", "SQSConfig", "SQSConsumerConfig", "SQSProducerConfig"]
+__all__ = [
+    "CostConfig",
+    "QueueConfig",
+    "RedriveConfig",
+    "SQSConfig",
+    "SQSConsumerConfig",
+    "SQSProducerConfig",
+]
 
 Loc = tuple[str | int, ...]
 
@@ -96,9 +105,19 @@ class QueueConfig(StrictModel):
         return f"{self.name}\n({kind}, visibility {self.visibility_timeout:g}s)"
 
 
+class CostConfig(PresetCost):
+    """API call latencies (opt-in; sim/brokers/sqs/cost.py): `cost: {preset: mqperf-2021}`
+    takes the calibrated ones (sim/presets/)."""
+
+    SYSTEM: ClassVar[str] = "sqs"
+    send_latency: Dist = Distribution.constant(0.0)  # a SendMessage call, until stored
+    receive_latency: Dist = Distribution.constant(0.0)  # a ReceiveMessage call that returns
+
+
 class SQSConfig(StrictModel):
     type: Literal["sqs"]
     queues: list[QueueConfig] = Field(min_length=1)
+    cost: CostConfig | None = None  # None: every call is instant (the ideal service)
 
     @model_validator(mode="after")
     def _check(self) -> SQSConfig:

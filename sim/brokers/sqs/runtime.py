@@ -11,7 +11,7 @@ from sim.brokers.sqs.queue import Entry, EntryState, QueueSettings, SQSQueue
 from sim.brokers.sqs.retries import retry_redrives
 from sim.brokers.sqs.service import SQSService
 from sim.consumers import ConsumerReplica
-from sim.distributions import Sampler
+from sim.distributions import Distribution, Sampler
 from sim.message import Message
 from sim.network import Link
 
@@ -107,11 +107,25 @@ class SQSRuntime:
         return {}  # a deleted message is gone
 
 
+def _instant(delay: Distribution) -> bool:
+    return delay.kind == "constant" and delay.params[0] == 0.0
+
+
 def _sender(ctx: RunContext, service: SQSService, config: SQSProducerConfig) -> Any:
     """SendMessage for each produced message; on a FIFO queue with a MessageGroupId (one
-    group, or a uniform pick from the list) and the message id as MessageDeduplicationId."""
+    group, or a uniform pick from the list) and the message id as MessageDeduplicationId.
+    With a cost model each call reaches the queue `send_latency` after it is made."""
     queue = service.queues[config.to]
     send = service.send
+    cost = ctx.scenario.broker.cost
+    if cost is not None and not _instant(cost.send_latency):
+        latency = Link(
+            ctx.env,
+            cost.send_latency,
+            ctx.sampler(f"{config.name}/send_latency", cost.send_latency),
+        )
+        stored = send
+        send = lambda *args, **kwargs: latency.send(lambda: stored(*args, **kwargs))  # noqa: E731
     groups = config.message_group
     if groups is None:
         return lambda msg: send(queue, msg, "")
@@ -161,6 +175,12 @@ class SQSConsumer(ConsumerReplica):
         self.wait_time = queue.settings.receive_wait_time if wait is None else wait
         self.auto_delete = self.forgets_on_delivery = config.ack == "auto"
         self._received: list[tuple[Entry, str]] | None = None
+        cost = ctx.scenario.broker.cost
+        self._receive_latency = (
+            None
+            if cost is None or _instant(cost.receive_latency)
+            else ctx.sampler(f"{self.name}/receive_latency", cost.receive_latency)
+        )
         self.start()
 
     def held(self) -> int:
@@ -193,6 +213,8 @@ class SQSConsumer(ConsumerReplica):
             taken = yield from queue.wait_receive(self.max_messages, None, self.wait_time)
         else:
             taken = queue.receive(self.max_messages, None)
+        if taken and self._receive_latency is not None:
+            yield self.env.timeout(self._receive_latency())  # the call's own time (cost.py)
         yield from self._hop(self._reply)
         if not taken:
             if self.wait_time <= 0:  # short polling an empty queue: poll again soon

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.sqs.config import SQSConfig, SQSConsumerConfig, SQSProducerConfig
+from sim.brokers.sqs.cost import COSTS
 from sim.brokers.sqs.features import FEATURES
 
 if TYPE_CHECKING:
@@ -58,5 +59,9 @@ SPEC = BrokerSpec(
         "node crash": "SQS is a managed service: the model has no broker nodes to crash",
     },
     features=FEATURES,
-    omb=OMBDriver("SQS", "queues", producers_fan_out=True, build=_omb_sections),
+    costs=COSTS,  # its cost model in closed form (cost.py)
+    # Only mqperf measured SQS (docs/calibration.md).
+    omb=OMBDriver(
+        "SQS", "queues", producers_fan_out=True, build=_omb_sections, default_preset="mqperf-2021"
+    ),
 )
