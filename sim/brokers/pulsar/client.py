@@ -714,6 +714,26 @@ class PartitionConsumer:
         topic = self.instance()
         if topic is None or not topic.available:
             return
+        charges = topic.cluster.charges
+        if charges is not None and charges.ack > 0:
+            # The cost model: the owning broker's IO threads handle the ack command, `ack` per
+            # entry acknowledged (a cumulative ack counts once).
+            now = self.core.env.now
+            work = charges.ack * (len(individual) + (cumulative is not None))
+            at = topic.cluster.io_finish(topic, work)
+            if at > now:
+                self.core.env.timeout(at - now).callbacks.append(
+                    lambda _event: self._acks_handled(individual, cumulative, landed)
+                )
+                return
+        self._acks_handled(individual, cumulative, landed)
+
+    def _acks_handled(
+        self, individual: list[int], cumulative: int | None, landed: Callable[[], None] | None
+    ) -> None:
+        topic = self.instance()
+        if topic is None or not topic.available:
+            return
         sub = topic.subscriptions.get(self.parent.subscription)
         if sub is None:
             return
