@@ -1042,7 +1042,7 @@ def omb_command(
         typer.Option(
             "--driver",
             metavar="DRIVER",
-            help="kafka, rabbitmq, sqs or redis (repeatable: one result file each).",
+            help="kafka, rabbitmq, sqs, redis or pulsar (repeatable: one result file each).",
         ),
     ] = None,
     preset: Annotated[
