@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sim.brokers.pulsar import MessageId, settings
+from sim.brokers.pulsar.backoff import Backoff
 from sim.brokers.pulsar.config import PulsarConfig, PulsarConsumerConfig, PulsarProducerConfig
 from tests.pulsar_helpers import Pulsar, drain
 
@@ -186,3 +187,25 @@ def test_a_reader_starts_and_seeks_inside_a_batch() -> None:
     assert [from_b.read_next(10).data() for _ in range(3)] == ["b", "c", "d"]
     d = MessageId(-1, 0, 1, -1, 1)
     assert p.client.create_reader("t", d).has_message_available() is False
+
+
+def _attempts(backoff: Backoff, count: int) -> list[float]:
+    """When a client that never reconnects tries its first `count` times, the connection lost
+    at 0 (no random cut)."""
+    now, times = 0.0, []
+    for _ in range(count):
+        now = round(now + backoff.next(now), 3)
+        times.append(now)
+    return times
+
+
+def test_producer_backoff_stops_once_at_the_send_timeout() -> None:
+    # Backoff.next with ProducerImpl's setMandatoryStop(max(100, sendTimeoutMs - 100)): the wait
+    # that would pass 29.9 s is cut to land on it; ConsumerImpl's stop is 0, which never cuts.
+    doubling = [0.1, 0.3, 0.7, 1.5, 3.1, 6.3, 12.7, 25.5]
+    consumer = Backoff(lambda n: 0)
+    assert _attempts(consumer, 10) == [*doubling, 51.1, 102.3]
+    producer = Backoff(lambda n: 0, mandatory_stop=29.9)
+    assert _attempts(producer, 10) == [*doubling, 29.9, 81.1]
+    producer.reset()  # a successful connection arms the stop again
+    assert _attempts(producer, 10) == [*doubling, 29.9, 81.1]
