@@ -872,6 +872,7 @@ class SharedSubscription(Subscription):
         batch = self.batch
         limit = self.max_unacked_consumer
         while not self.blocked:
+            round_robin = self.round_robin
             handle = self.next_consumer()
             if handle is None:
                 return
@@ -883,6 +884,10 @@ class SharedSubscription(Subscription):
             while sent < room and handle.permits > 0 and not handle.blocked:
                 index = self.next_index()
                 if index is None:
+                    if not sent:
+                        # trySendMessagesToConsumers calls getNextConsumer only with entries
+                        # read: a pick that found nothing to send does not move the index.
+                        self.round_robin = round_robin
                     return
                 entry = storage.get(index)
                 if entry is None:
