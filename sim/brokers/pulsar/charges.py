@@ -9,7 +9,7 @@ With a `cost:` section (a preset, docs/calibration.md) a cluster charges
   positions e .. e+Qw-1 modulo E, sim/brokers/pulsar/bookkeeper.py) and is confirmed when the
   Qa-th of them answers. Each bookie's journal (``Journal``: one thread writing sequentially)
   takes `per_byte` a byte of the entry; it then waits for its group's fsync: a group starts
-  with the first entry written after the previous group was flushed and is flushed
+  with the first entry enqueued after the previous group was flushed and is flushed
   `journal_group_wait` after it (``journalMaxGroupWaitMSec``, the wait of the group's oldest
   entry), the flush taking `journal_fsync` (``journalSyncData=true``) before the bookie answers;
 - **the broker's IO threads** (``numIOThreads``, Netty's event loops, shared by every topic the
@@ -72,11 +72,16 @@ class Journal:
         self._flush_at = -1.0  # when the open group is flushed
 
     def add(self, now: float, size: int) -> float:
-        """When the bookie answers for an entry of `size` bytes that reaches it at `now`."""
+        """When the bookie answers for an entry of `size` bytes that reaches it at `now`.
+
+        ``Journal.run`` waits ``maxGroupWaitInNanos - elapsedNanos(toFlush.get(0).enqueueTime)``
+        for more entries: a group is flushed `group_wait` after its first entry was enqueued,
+        and no entry before the thread has written it."""
         written = self.writer.finish(now, self.per_byte * size)
-        if written > self._flush_at:  # the previous group is flushed: this entry opens one
-            self._flush_at = written + self.group_wait
-        return self._flush_at + self.fsync
+        if now > self._flush_at:  # the previous group is flushed: this entry opens one
+            self._flush_at = now + self.group_wait
+        flushed = written if written > self._flush_at else self._flush_at
+        return flushed + self.fsync
 
 
 class ClusterCharges:
