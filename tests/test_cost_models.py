@@ -410,3 +410,15 @@ def test_a_bad_preset_is_one_line_naming_the_file_and_field(
         load_scenario(path)
     assert str(error.value) == f"{path}: {message}"
     assert "\n" not in str(error.value)
+
+
+def test_a_pulsar_broker_that_dies_loses_the_work_queued_on_its_io_threads() -> None:
+    from sim.brokers.pulsar.charges import ClusterCharges
+
+    charges = ClusterCharges(PulsarCost(io_threads=1), brokers=2, bookies=3)
+    for _ in range(10):
+        charges.io[0].finish(0.0, 1.0)  # 10 s of work queued on broker 0
+        charges.io[1].finish(0.0, 1.0)
+    charges.broker_crashed(0)
+    assert charges.io[0].finish(2.0, 0.5) == 2.5  # a restarted broker starts idle
+    assert charges.io[1].finish(2.0, 0.5) == 10.5  # the other keeps its queue

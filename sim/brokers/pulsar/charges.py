@@ -88,17 +88,22 @@ class ClusterCharges:
     """One cluster's cost stages: its brokers' IO threads and its bookies' journals (each topic
     partition holds its own managed-ledger server, `ledger_thread`)."""
 
-    __slots__ = ("ack", "dispatch", "io", "journals", "ledger_entry")
+    __slots__ = ("ack", "dispatch", "io", "io_threads", "journals", "ledger_entry")
 
     def __init__(self, cost: PulsarCost, brokers: int, bookies: int) -> None:
         self.ledger_entry = cost.ledger_entry
         self.dispatch = cost.dispatch
         self.ack = cost.ack
+        self.io_threads = cost.io_threads
         self.io = [FifoServers(cost.io_threads) for _ in range(brokers)]
         self.journals = [
             Journal(cost.per_byte, cost.journal_group_wait, cost.journal_fsync)
             for _ in range(bookies)
         ]
+
+    def broker_crashed(self, broker: int) -> None:
+        """A broker process died: the work queued on its IO threads is gone with it."""
+        self.io[broker] = FifoServers(self.io_threads)
 
     def ledger_thread(self) -> FifoServers:
         """A topic partition's managed-ledger thread."""

@@ -138,6 +138,8 @@ class Cluster:
     # ----- brokers -----
     def broker_crashed(self, index: int) -> None:
         env = self.service.env
+        if self.charges is not None:
+            self.charges.broker_crashed(index)
         delay = self.service.settings.session_timeout
         for bundle, owner in enumerate(self.owner):
             if owner != index:
