@@ -11,6 +11,7 @@ import simpy
 from sim.brokers.base import Sender, Source
 from sim.brokers.rabbitmq.broker import Confirm, RabbitMQBroker
 from sim.brokers.rabbitmq.channel import Channel, Deliver
+from sim.brokers.rabbitmq.queue import NO_PRIORITY
 from sim.brokers.rabbitmq.retries import retry_queue, retry_topology
 from sim.brokers.rabbitmq.stream import StreamQueue
 from sim.consumers import ConsumerReplica
@@ -154,6 +155,10 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: RabbitMQProducerCon
     elif config.priority:
         stream = ctx.streams.generator(f"producer:{config.name}/priority")
         priority = Sampler.choice(list(config.priority), stream)
+    elif broker.version.quorum_priorities == "strict":
+        # Only a 4.3 quorum queue tells "no priority" (level 4) from priority 0; elsewhere the
+        # plain Message's 0 means the same, and the fast path below stays.
+        priority = lambda: NO_PRIORITY  # noqa: E731
     routing_key: Callable[[], str] | None = None
     if isinstance(config.routing_key, list):
         routing_key = Sampler.choice(
@@ -199,7 +204,8 @@ class QueueConsumer(ConsumerReplica):
     sent them).
 
     A delivery fails with the consumer's `nack_probability`, and always when the message
-    carries its `poison_header`; a failure is nacked with the consumer's `requeue`.
+    carries its `poison_header`; a failure is a basic.nack (or basic.reject: `fail_with`)
+    with the consumer's `requeue`.
     A crash closes the channel, so the broker requeues every unacked message, the one in
     progress too (at-least-once); with auto-ack those are lost (at-most-once).
     """
@@ -223,6 +229,7 @@ class QueueConsumer(ConsumerReplica):
         self.buffer: deque[tuple[int, Message]] = deque()
         self._wakeup: simpy.Event | None = None
         self._poison = config.poison_header
+        self._fails_with_reject = config.fail_with == "basic.reject"
         retry = config.retry
         retries = 0 if retry is None or retry.blocking else retry.attempts - 1
         self._retry_queues = {retry_queue(config.from_, k) for k in range(1, retries + 1)}
@@ -305,6 +312,8 @@ class QueueConsumer(ConsumerReplica):
             return
         if ok:
             channel.basic_ack(tag)
+        elif self._fails_with_reject:
+            channel.basic_reject(tag, requeue=self.config.requeue)
         else:
             channel.basic_nack(tag, requeue=self.config.requeue)
 

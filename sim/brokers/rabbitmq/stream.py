@@ -463,7 +463,7 @@ class StreamQueue(ClassicQueue):
             self.recorder.dropped(msg, self.name)
             self._settled(slot, msg)
 
-    def requeue(self, entries: Iterable[Entry], closing: bool = False) -> None:
+    def requeue(self, entries: Iterable[Entry], closing: bool = False, failed: bool = True) -> None:
         """nack/reject with requeue does what any settle does on a stream: credit, no requeue.
         A closing channel's deliveries stay where they are in the log: the reader may read
         them again when it consumes again from before them."""
