@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import simpy
 
 from sim.brokers.base import Sender, Source
@@ -54,7 +55,52 @@ def build(ctx: RunContext) -> RabbitMQRuntime:
             ctx.register_part(part, consumer.name, f"{consumer.name}.{replica}")  # fault target
             broker.connections.append(part)
     ctx.register_part(BrokerNode(broker), "broker")
+    _stream_measures(ctx, broker)
     return RabbitMQRuntime(ctx, broker)
+
+
+def _stream_measures(ctx: RunContext, broker: RabbitMQBroker) -> None:
+    """Per stream, its bytes on disk (`rabbitmq.stream_bytes.<stream>`) and segment files
+    (`rabbitmq.stream_segments.<stream>`), sampled; and two tables: every retention
+    evaluation (`rabbitmq.stream_retention`, one row per segment roll) and each stream's
+    limits (`rabbitmq.streams`)."""
+    streams = {n: q for n, q in broker.queues.items() if isinstance(q, StreamQueue)}
+    if not streams:
+        return
+    recorder = ctx.recorder
+    for name, stream in streams.items():
+        recorder.gauge(
+            f"rabbitmq.stream_bytes.{name}", lambda s=stream: s.bytes, "rabbitmq.stream_bytes"
+        )
+        recorder.gauge(
+            f"rabbitmq.stream_segments.{name}",
+            lambda s=stream: s.segment_count,
+            "rabbitmq.stream_segments",
+        )
+
+    def retention() -> pd.DataFrame:
+        rows = [(name, *row) for name, s in streams.items() for row in s.retention_log]
+        columns = [
+            "stream",
+            "time",
+            "bytes_before",
+            "segments_before",
+            "bytes_after",
+            "segments_after",
+            "first_offset",
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+    def limits() -> pd.DataFrame:
+        rows = [
+            (name, s.max_length_bytes, s.max_age, s.max_segment_size_bytes)
+            for name, s in streams.items()
+        ]
+        columns = ["stream", "max_length_bytes", "max_age", "max_segment_size_bytes"]
+        return pd.DataFrame(rows, columns=columns)
+
+    ctx.tables["rabbitmq.stream_retention"] = retention
+    ctx.tables["rabbitmq.streams"] = limits
 
 
 class RabbitMQRuntime:
