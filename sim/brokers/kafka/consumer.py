@@ -22,6 +22,9 @@ as a new member with nothing when it polls again, its partitions lost (`onPartit
 whose default calls `onPartitionsRevoked`). A static member (`group.instance.id`, KIP-345)
 sends no LeaveGroup when it closes or misses the poll interval: the coordinator keeps it for
 `session.timeout.ms`, and when it comes back with the same instance id it takes its old place.
+On the consumer protocol a static member leaves with member epoch -2 instead and the
+coordinator keeps its assignment for the broker's session timeout (KIP-848; group.py
+`ModernConsumerGroup.static_leave`).
 
 Calls act at the current simulated time and never block: a test script advances the
 environment between calls; a simulated application yields `wait()` until there is something
