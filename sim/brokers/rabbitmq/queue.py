@@ -498,19 +498,23 @@ class _QuorumTwoLevels:
     def append(self, msg: Message) -> None:
         (self.high if msg.priority > _NORMAL_UP_TO else self.normal).append(msg)
 
-    def _next(self) -> deque[Message]:
-        high, normal = self.high, self.normal
-        if high and normal and self.counter == _WEIGHT:
-            return high if high[0].seq < normal[0].seq else normal
-        return high if high else normal
-
     def peek(self) -> Message:
-        return self._next()[0]
+        high, normal = self.high, self.normal
+        if not high:
+            return normal[0]
+        if self.counter == _WEIGHT and normal and normal[0].seq < high[0].seq:
+            return normal[0]
+        return high[0]
 
     def popleft(self) -> Message:
-        level = self._next()
-        self.counter = 0 if self.counter == _WEIGHT else self.counter + 1
-        return level.popleft()
+        counter = self.counter
+        self.counter = 0 if counter == _WEIGHT else counter + 1
+        high, normal = self.high, self.normal
+        if not high:  # the common case: no message with a high priority waits
+            return normal.popleft()
+        if counter == _WEIGHT and normal and normal[0].seq < high[0].seq:
+            return normal.popleft()
+        return high.popleft()
 
 
 #: rabbit_fifo.erl (4.3) `-define(MAX_PRIORITY, 31)` and `-define(DEFAULT_PRIORITY, 4)`.
