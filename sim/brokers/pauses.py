@@ -36,12 +36,19 @@ def paused_share(pause: float, rate: float) -> float:
     return pause * rate / (1.0 + pause * rate)
 
 
-def residual_quantile(pause: float, rate: float, q: float) -> float:
-    """The `q`-quantile (0 < q < 1) of the wait a message arriving at a random time has
-    because of the pauses: 0 with probability 1 - share, else uniform on [0, pause].
-    P(wait > w) = share * (1 - w / pause), so the quantile is pause * (1 - (1 - q) / share)
-    when the share exceeds 1 - q, and 0 otherwise."""
-    share = paused_share(pause, rate)
+def residual_quantile(pause: float, rate: float, q: float, exposure: float = 1.0) -> float:
+    """The `q`-quantile (0 < q < 1) of the wait a message has because of the pauses: 0 with
+    probability 1 - share, else uniform on [0, pause], where share is the paused share of the
+    time times `exposure`. P(wait > w) = share * (1 - w / pause), so the quantile is
+    pause * (1 - (1 - q) / share) when the share exceeds 1 - q, and 0 otherwise.
+
+    `exposure` says how many times its share of the messages a pause catches. A server busy a
+    share `u` of the time still owes the work that arrived during a pause when it ends, and
+    drains it at 1 - u: the wait falls from the pause's length to 0 over pause / (1 - u), so
+    the caught share is 1 / (1 - u) times the paused one, with the same uniform wait (the
+    fluid picture of a queue behind a server's vacation). Senders that pile onto the paused
+    server multiply it further (Kafka's sticky partitioner: sim/calibration/studies.py)."""
+    share = min(1.0, exposure * paused_share(pause, rate))
     if share <= 1.0 - q:
         return 0.0
     return pause * (1.0 - (1.0 - q) / share)
