@@ -41,7 +41,15 @@ from sim.calibration.published import Row
 from sim.calibration.queueing import closed_throughput
 from sim.calibration.systems import SYSTEMS, account, published_name
 
-__all__ = ["STUDIES", "Free", "Prediction", "Study", "predict", "round_figure"]
+__all__ = [
+    "STUDIES",
+    "Free",
+    "Prediction",
+    "Study",
+    "predict",
+    "round_figure",
+    "sticky_exposure",
+]
 
 Part = dict[str, dict[str, Any]]
 # The systems of the studies, by broker type (the presets' keys).
@@ -382,6 +390,19 @@ RABBITMQ_LATENCY_RATE = 30_000.0  # msg/s: the rate in the RabbitMQ latency file
 TAIL_QUANTILES = {"e2e_latency_p99": 0.99, "e2e_latency_p999": 0.999}
 
 
+def sticky_exposure(brokers: int, busy: float) -> float:
+    """How many times its share of the time a Kafka broker's pause catches of the messages,
+    its handlers busy a share `busy` of the time (sim/brokers/pauses.py, residual_quantile).
+
+    A paused broker catches every producer: KIP-480's sticky partitioner moves to a new
+    partition only when its batch is sent, and a batch for a paused broker is not, so within a
+    few linger.ms each producer sticks to the paused broker's partitions (the skew KIP-794
+    describes: "more records are sent to slower brokers"). Each of the `brokers` brokers'
+    pauses therefore catches the whole load, not its share; and the work it finds queued when
+    the pause ends takes 1 / (1 - busy) of the pause to drain."""
+    return brokers / (1.0 - busy)
+
+
 def _confluent_tail(row: Row, parts: Mapping[str, Part]) -> Prediction | None:
     """A far-tail percentile (p99, p99.9) of a latency run: the path's median plus the wait
     the garbage-collection pauses give at that quantile (sim/brokers/pauses.py,
@@ -409,12 +430,7 @@ def _confluent_tail(row: Row, parts: Mapping[str, Part]) -> Prediction | None:
         setup = {"partitions": 100, "replication_factor": 3, "min_insync": 2}
         load = Load(CONFLUENT_SIZE, batch=_kafka_batch(rate), partitions=100, producers=4)
         busy = account(KAFKA, part, setup, load).stages[0].utilization(rate)
-        # A paused broker catches every producer: KIP-480's sticky partitioner moves to a new
-        # partition only when its batch is sent, and a batch for a paused broker is not, so
-        # within a few linger.ms each producer sticks to the paused broker's partitions (the
-        # skew KIP-794 describes: "more records are sent to slower brokers"). Each broker's
-        # pauses therefore catch the whole load, not its third.
-        exposure = float(part["broker"]["brokers"]) / (1.0 - busy)
+        exposure = sticky_exposure(int(part["broker"]["brokers"]), busy)
     else:
         rate = RABBITMQ_LATENCY_RATE
         _, median = _confluent_rabbitmq(part, row)
