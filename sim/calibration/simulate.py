@@ -6,6 +6,17 @@ the simulated brokers. Confluent's latency tests are affordable to simulate (a s
 end-to-end percentiles are compared with the published ones (`tools/calibrate.py
 --simulate`). mqsim measures from the send to the end of processing, which for OMB's consumers
 (they only record the message) is OMB's end-to-end latency.
+
+The presets' garbage-collection pauses (sim/brokers/pauses.py) make the far tails. RabbitMQ's
+queue processes pause often (each of the 24 about 18 times a second), so a second of its test
+shows them; a Kafka broker's JVM pauses about once in 6 seconds (the fit on Confluent's p99
+and p99.9), about once in 2 seconds somewhere in the cluster, and one pause holds up some 4%
+of the messages of a 0.4 s run (the sticky partitioner piles every producer onto the paused
+broker). So a Kafka run here either has no pause or one that decides its p99: it cannot
+estimate the far tail, and gives only the body (p50, p95). The tail is the closed form's
+(sim/calibration/studies.py), which tests/test_calibration_tails.py checks against simulated
+runs dense in pauses. A Kafka run long enough to hold dozens of pauses would be a minute of
+simulated time at 200,000 msg/s, half an hour of computing.
 """
 
 from __future__ import annotations
@@ -144,23 +155,13 @@ def _pulsar() -> dict[str, Any]:
 RUNS = (
     SimulatedRun(
         "Kafka at 200k msg/s",
-        {
-            "r0552": "e2e_latency_p50",
-            "r0553": "e2e_latency_p95",
-            "r0554": "e2e_latency_p99",
-            "r0555": "e2e_latency_p999",
-            "r0543": "e2e_latency_p99",  # the headline figure is this run's
-        },
+        # p99 and p99.9: the closed form's (see the module docstring)
+        {"r0552": "e2e_latency_p50", "r0553": "e2e_latency_p95"},
         lambda: _kafka(flush=False),
     ),
     SimulatedRun(
         "Kafka at 200k msg/s, fsync every message",
-        {
-            "r0562": "e2e_latency_p50",
-            "r0563": "e2e_latency_p95",
-            "r0564": "e2e_latency_p99",
-            "r0565": "e2e_latency_p999",
-        },
+        {"r0562": "e2e_latency_p50", "r0563": "e2e_latency_p95"},
         lambda: _kafka(flush=True),
     ),
     SimulatedRun(

@@ -253,6 +253,9 @@ class CostConfig(PresetCost):
     core_time: Duration = 0.0  # scheduler time per copy of a message routed to a queue
     mirroring: Duration = 0.0  # more scheduler time per mirror of a mirrored classic queue
     fsync: Duration = 0.0  # a quorum queue's WAL fsync, which its confirm and delivery wait for
+    # The queue process's own garbage collections (cost.py): pauses a second, and their length.
+    gc_pause: Duration = Field(default=0.0, ge=0)
+    gc_rate: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _positive_rate(self) -> CostConfig:
@@ -269,6 +272,8 @@ class CostConfig(PresetCost):
             self.core_time,
             self.mirroring,
             self.fsync,
+            self.gc_pause,
+            self.gc_rate,
         )
 
 

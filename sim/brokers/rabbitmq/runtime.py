@@ -35,7 +35,12 @@ def build(ctx: RunContext) -> RabbitMQRuntime:
     config: RabbitMQConfig = ctx.scenario.broker
     cost = config.cost.model() if config.cost is not None else None
     broker = RabbitMQBroker(
-        ctx.env, ctx.recorder, cost=cost, message_ids=ctx.message_ids, version=config.version
+        ctx.env,
+        ctx.recorder,
+        cost=cost,
+        message_ids=ctx.message_ids,
+        version=config.version,
+        streams=ctx.streams,
     )
     for exchange in config.exchanges:
         broker.exchange_declare(exchange.name, exchange.type)
