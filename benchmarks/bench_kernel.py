@@ -16,6 +16,7 @@ Run one with `python benchmarks/bench_kernel.py CASE ARG`; `benchmarks/run.py` r
 
 from __future__ import annotations
 
+import itertools
 import json
 import resource
 import subprocess
@@ -154,7 +155,7 @@ def case_drain(spec: str) -> dict[str, Any]:
 
     def wall_at(count: float) -> float:
         """The wall time when `count` messages (after the drain began) were processed."""
-        for (t0, n0), (t1, n1) in zip(samples, samples[1:], strict=False):
+        for (t0, n0), (t1, n1) in itertools.pairwise(samples):
             if n1 - base >= count:
                 fraction = 0.0 if n1 == n0 else (count - (n0 - base)) / (n1 - n0)
                 return t0 + fraction * (t1 - t0)
