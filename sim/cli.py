@@ -260,12 +260,9 @@ def _duration(scenario: Scenario, duration: str | None) -> float | None:
 
 
 def _write_runs(runs: dict[str, Results], folder: Path, prefix: str = "") -> None:
-    from sim.viz import write_charts, write_variant_charts
+    from sim.viz.charts import write_demo_charts
 
-    if list(runs) == [""]:
-        write_charts(runs[""], folder, prefix)
-        return
-    write_variant_charts(runs, folder, prefix)
+    write_demo_charts(runs, folder, prefix)
 
 
 def _write_atomically(runs: dict[str, Results], out: Path) -> None:
@@ -495,6 +492,7 @@ def run_command(
     _at_least_one(seeds, "--seeds")
     _at_least_one(workers, "--workers")
     loaded = _load(scenario, assignments)
+    _warn_if_overloaded(loaded, duration)
     if seeds is not None:
         if trace:
             _fail(ScenarioError("--trace keeps the trace of one run; it does not go with --seeds"))
@@ -520,6 +518,26 @@ def run_command(
     rows = [(name or loaded.name, r.summary) for name, r in runs.items()]
     _print_summaries(rows, first="variant" if len(runs) > 1 else "scenario")
     _stdout().print(f"results and charts in {target}/", highlight=False)
+
+
+def _warn_if_overloaded(scenario: Scenario, duration: str | None) -> None:
+    """One line on stderr (never stdout: --json stays pure JSON) when a consumer of some
+    variant is offered more than it can process on an unbounded source."""
+    from sim.experiments.overload import warning_line
+    from sim.units import parse_duration
+
+    until = None
+    if duration is not None:
+        try:
+            until = parse_duration(duration)
+        except ValueError:
+            return  # the run itself reports the bad duration, in one line
+    for variant in (scenario.variant_scenarios() or {"": scenario}).values():
+        line = warning_line(variant, until)
+        if line is not None:
+            label = f" [{variant.variant}]" if variant.variant else ""
+            typer.echo(f"{scenario.source or scenario.name}{label}: {line}", err=True)
+            return
 
 
 @_command("sweep")
@@ -909,6 +927,260 @@ def report_command(
         lambda folder: write_report(runs, playbacks, folder, loaded.name, loaded.description),
     )
     _stdout().print(f"report in {target}/index.html", highlight=False)
+
+
+# ----- mqsim omb: OpenMessaging Benchmark workloads in, OMB result files out (sim/omb/) -----
+
+
+def _omb_options(
+    driver: str,
+    preset: str | None,
+    duration: str | None,
+    warmup: str | None,
+    period: str | None,
+    sample: int,
+    backlog: str | None,
+    seed: int | None,
+) -> Any:
+    """The run's options, every one checked before anything runs (ScenarioError otherwise)."""
+    from sim.omb import RunOptions, driver_of, preset_of
+    from sim.units import parse_size
+
+    driver_of(driver)
+    if preset is not None:
+        preset_of(preset)
+
+    def seconds(text: str | None, option: str, positive: bool) -> float | None:
+        if text is None:
+            return None
+        try:
+            value = parse_duration(text)
+        except ValueError as error:
+            raise ScenarioError(str(error), option) from None
+        if positive and value <= 0:
+            raise ScenarioError(f"must be positive, got {text!r}", option)
+        return value
+
+    size = None
+    if backlog is not None:
+        try:
+            size = parse_size(backlog)
+        except ValueError as error:
+            raise ScenarioError(str(error), "--backlog") from None
+    if sample < 1:
+        raise ScenarioError(f"must be at least 1, got {sample}", "--sample")
+    return RunOptions(
+        driver=driver,
+        preset=preset,
+        duration=seconds(duration, "--duration", True),
+        warmup=seconds(warmup, "--warmup", False),
+        period=seconds(period, "--period", True) or 10.0,
+        sample=sample,
+        backlog=size,
+        seed=1 if seed is None else check_seed(seed, "--seed"),
+    )
+
+
+def _omb_compare(paths: list[Path], out: Path | None, period: str | None) -> None:
+    """Draw the OMB charts of the result files in `paths` into `out`."""
+    from sim.omb.result import read_results
+    from sim.viz.omb import write_omb_charts
+
+    try:
+        found = read_results(paths)
+        every = float(parse_duration(period)) if period is not None else 10.0
+    except ScenarioError as error:
+        _fail(error)
+        return
+    except ValueError as error:
+        _fail(ScenarioError(str(error), "--period"))
+        return
+    target = _check_output(out if out is not None else Path("results") / "omb-compare")
+    charts: list[Path] = []
+
+    def write(folder: Path) -> None:
+        stems = [path.stem for path, _ in found]
+        charts.extend(write_omb_charts([d for _, d in found], folder, stems, every))
+
+    _replace_folder(target, write)
+    _stdout().print(
+        f"{len(charts)} charts of {len(found)} result files in {target}/", highlight=False
+    )
+
+
+def _keep_previous(out: Path, staging: Path) -> None:
+    """Copy the files mqsim wrote in `out` before (its marker lists them) into `staging`, so a
+    run of another driver adds its file beside the earlier ones."""
+    import json as json_module
+    import shutil
+
+    from sim.outdir import MARKER
+
+    try:
+        listed = json_module.loads((out / MARKER).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return
+    for name in listed:
+        source = out / name
+        if source.is_file():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, staging / name)
+
+
+@_command("omb")
+def omb_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="WORKLOAD|RESULTS...",
+            help="An OMB workload file (YAML); with --compare, result files or folders of them.",
+            show_default=False,
+        ),
+    ],
+    drivers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--driver",
+            metavar="DRIVER",
+            help="kafka, rabbitmq, sqs or redis (repeatable: one result file each).",
+        ),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="The broker's cost preset \\[default: the driver's; for now only 'ideal'].",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Results folder \\[default: results/omb/, with --compare results/omb-compare/].",
+        ),
+    ] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(metavar="TIME", help="Replace testDurationMinutes, e.g. 30s."),
+    ] = None,
+    warmup: Annotated[
+        str | None,
+        typer.Option(metavar="TIME", help="Replace warmupDurationMinutes, e.g. 10s or 0."),
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TIME",
+            help="OMB's sample period \\[default: 10s]; its other polls scale with it.",
+        ),
+    ] = None,
+    sample: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            help="Simulate at most N topics (queue drivers: partition queues); scale the rest.",
+        ),
+    ] = 100,
+    backlog: Annotated[
+        str | None,
+        typer.Option(metavar="SIZE", help="Replace consumerBacklogSizeGB, e.g. 50MiB."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(metavar="N", help="The runs' seed.")] = None,
+    compare: Annotated[
+        bool,
+        typer.Option("--compare", help="Draw OMB-style charts of result files instead of running."),
+    ] = False,
+) -> None:
+    """Run an OpenMessaging Benchmark workload on mqsim drivers, writing OMB result files.
+
+    Reads an OMB workload file (every field of OMB's Workload; unknown keys are errors), maps
+    it onto each --driver's broker (docs/omb.md says how), runs it as OMB's WorkloadGenerator
+    does (readiness probe, warm-up, measured phase sampled every 10 s; producerRate: 0 finds
+    the highest sustained rate by a loop of short runs; consumerBacklogSizeGB builds a backlog
+    with consumers paused, then drains it) and writes DIR/WORKLOAD-DRIVER.json in OMB's
+    TestResult shape, beside the files earlier runs wrote there.
+
+    Presets: only 'ideal' (mqsim's broker without costs, so without a capacity limit) exists
+    for now; the calibrated cost presets come later and will become the drivers' defaults.
+
+    Workloads name whole minutes: --duration and --warmup shorten them, and --period OMB's
+    10 s sample. Workloads of many topics are sampled (--sample) and scaled back.
+
+    With --compare, reads result files (mqsim's or OMB's own) and draws OMB's charts (publish
+    rate, end-to-end and publish latency quantiles, one line per driver) into DIR; --period
+    then gives the files' sample period (OMB's files carry none: 10 s).
+
+    [bold]Examples[/bold]
+
+      mqsim omb ../shared/omb/workloads/1-topic-1-partition-1kb.yaml --driver kafka \\
+          --driver rabbitmq --duration 30s --warmup 10s --out results/omb
+
+      mqsim omb --compare results/omb ../shared/omb/results --out results/omb-charts
+    """
+    if compare:
+        if drivers:
+            _fail(ScenarioError("not used with --compare, which reads result files", "--driver"))
+        _omb_compare(paths, out, period)
+        return
+    from sim.omb import load_workload, run_workload, write_result
+    from sim.omb.mapping import DRIVERS
+
+    if len(paths) != 1:
+        _fail(
+            ScenarioError(f"expected one workload file, got {len(paths)} (--compare reads several)")
+        )
+    if not drivers:
+        _fail(ScenarioError(f"required (known: {', '.join(DRIVERS)})", "--driver"))
+    try:
+        workload = load_workload(paths[0])
+        options = [
+            _omb_options(d, preset, duration, warmup, period, sample, backlog, seed)
+            for d in dict.fromkeys(drivers or [])
+        ]
+    except ScenarioError as error:
+        _fail(error)
+        return
+    target = _check_output(out if out is not None else Path("results") / "omb")
+    stem = paths[0].name.removesuffix(".yaml").removesuffix(".yml")
+    finished = []
+    for option in options:
+        try:
+            run = run_workload(workload, option, progress=_progress_bar)
+        except RunInterrupted as error:
+            raise _Stopped(f"t={format_duration(error.at)} on driver {option.driver!r}") from None
+        except ScenarioError as error:
+            _fail(error if error.source else error.with_source(str(paths[0])))
+            return
+        for note in run.notes:
+            typer.echo(f"{option.driver}: {note}", err=True)
+        finished.append((f"{stem}-{option.driver}.json", run.test_result()))
+
+    def write(folder: Path) -> None:
+        _keep_previous(target, folder)
+        for name, result in finished:
+            write_result(result, folder / name)
+
+    _replace_folder(target, write)
+    grid = Grid(
+        keys=["driver"],
+        headers=["publish msg/s", "consume msg/s", "publish p99 ms", "e2e p50 ms", "e2e p99 ms"],
+        title=workload.title,
+    )
+    for _, result in finished:
+        rates = result["publishRate"], result["consumeRate"]
+        grid.add_row(
+            [result["driver"]],
+            [
+                f"{sum(rates[0]) / len(rates[0]):,.0f}",
+                f"{sum(rates[1]) / len(rates[1]):,.0f}",
+                f"{result['aggregatedPublishLatency99pct']:g}",
+                f"{result['aggregatedEndToEndLatency50pct']:g}",
+                f"{result['aggregatedEndToEndLatency99pct']:g}",
+            ],
+        )
+    _print_grid(grid)
+    names = ", ".join(name for name, _ in finished)
+    _stdout().print(f"{names} in {target}/", highlight=False)
 
 
 def main() -> None:

@@ -43,6 +43,8 @@ class RunContext:
     # Consumers with a `guarantee:` section: name -> what their replicas share
     # (sim/guarantees/strategies.py SharedEffects), set before the broker is built.
     effects: dict[str, Any] = field(default_factory=dict)
+    # What a consumer's replicas share beyond effects, by consumer name (its rate limit).
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def register_part(self, part: Any, *names: str) -> None:
         """Make `part` (which has the hooks of sim.faults.Faultable) a target of `names`."""

@@ -30,6 +30,16 @@ __all__ = ["MARKER", "OutputError", "check_file", "check_output", "replace_file"
 MARKER = ".mqsim-results"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# What `mkdir` would have made: rwx for all, less the process's umask.
+_FOLDER_MODE = 0o777 & ~_umask()
+
+
 class OutputError(ValueError):
     """A results folder mqsim must not write to, said in one line naming the folder."""
 
@@ -103,6 +113,7 @@ def replace_folder(out: Path, write: Callable[[Path], object]) -> None:
     parent = out.parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=parent))
+    staging.chmod(_FOLDER_MODE)  # mkdtemp makes it private (0700): results are for reading
     aside: Path | None = None
     try:
         write(staging)

@@ -65,7 +65,7 @@ def test_animate_and_report_work_on_every_scenario(
 def test_report_is_self_contained(tmp_path: Path) -> None:
     folder = tmp_path / "poison"
     path = ROOT / "scenarios" / "poison_message.yaml"
-    assert _mqsim("report", path, "--to", "30s", "--out", folder).exit_code == 0
+    assert _mqsim("report", path, "--to", "2min", "--out", folder).exit_code == 0
     page = (folder / "index.html").read_text(encoding="utf-8")
     # Nothing fetched: no script, style or image from elsewhere, no URL at all in attributes.
     assert not re.search(r'(src|href)="(https?:)?//', page)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sim.clients.config import (
     GENERIC_CONSUMER_FIELDS,
@@ -35,6 +35,7 @@ __all__ = [
     "BrokerSpec",
     "IdealQueue",
     "Loc",
+    "OMBDriver",
     "Sender",
     "Source",
 ]
@@ -122,6 +123,22 @@ class IdealQueue:
 
 
 @dataclass(frozen=True)
+class OMBDriver:
+    """How the broker runs OpenMessaging Benchmark workloads (`mqsim omb --driver <type>`):
+    its name in OMB result files, how OMB's partitions map ("native": its own partitions;
+    "queues": one queue per partition; "ignored": as OMB's own driver ignores them), whether
+    producers copy each message to every subscription themselves (no broker fan-out), the
+    default cost preset, and the builder of its scenario sections (`build(layout)`, the
+    package's omb.py; `layout` is sim/omb/mapping.py's Layout)."""
+
+    omb_name: str
+    partitions: Literal["native", "queues", "ignored"]
+    build: Callable[[Any], dict[str, Any]]
+    producers_fan_out: bool = False
+    default_preset: str = "ideal"
+
+
+@dataclass(frozen=True)
 class BrokerSpec:
     """A broker model, declared once in its package."""
 
@@ -144,13 +161,37 @@ class BrokerSpec:
     client_errors: Callable[[Any, list[Any], list[Any]], Iterator[tuple[Loc, str]]] = (
         lambda section, producers, consumers: iter(())
     )
-    # Whether synchronous services can consume from it (`services[].consumes`).
-    service_consumers: bool = False
+    # The consumer fields a synchronous service's consumer replicas get on this system, beyond
+    # the generic ones (service_consumer()): e.g. Redis needs the group they read in.
+    service_fields: Callable[[Any], dict[str, Any]] = lambda service: {}
+    # For the overload estimate before a run (sim/experiments/overload.py): the share of a
+    # producer's messages that reaches each source name a consumer may read `from`; how many
+    # of a consumer's replicas can work at once; whether a source grows without a bound.
+    routes: Callable[[Any, Any], dict[str, float]] = lambda section, producer: {producer.to: 1.0}
+    servers: Callable[[Any, Any], int] = lambda section, consumer: consumer.replicas
+    unbounded: Callable[[Any, str], bool] = lambda section, source: True
     # How it is the ideal queue of queueing theory (the contract suite's M/M/1 and M/M/c).
     ideal: IdealQueue | None = None
+    # How it runs OpenMessaging Benchmark workloads (None: it is no `mqsim omb` driver).
+    omb: OMBDriver | None = None
     # What of the broker contract it cannot do, with the reason (the contract suite and the
     # README's feature table show these): "mmc", "node crash"...
     cannot: Mapping[str, str] = field(default_factory=dict)
+
+    def service_consumer(self, service: Any) -> ConsumerBase:
+        """The consumer a service that `consumes` a source runs on this system: one replica per
+        worker, each holding up to its share of the service's prefetch (sim/services/)."""
+        workers = service.workers
+        prefetch = workers if service.prefetch is None else service.prefetch
+        data = {
+            "name": service.name,
+            "from": service.consumes,
+            "replicas": workers,
+            "prefetch": 0 if prefetch == 0 else max(1, prefetch // workers),
+            "ack": service.ack,
+            **self.service_fields(service),
+        }
+        return self.consumer.model_validate(data)
 
     def own_fields(self, kind: str) -> frozenset[str]:
         """The fields of its producer ("producers") or consumer ("consumers") model it adds."""

@@ -26,6 +26,7 @@ __all__ = [
     "ProducerConfig",
     "broker_types",
     "client_errors",
+    "service_consumer_errors",
     "spec_of",
 ]
 
@@ -92,3 +93,23 @@ def client_errors(
                 f"(supported: {supported})",
             )
     yield from spec.client_errors(broker, producers, consumers)
+
+
+def service_consumer_errors(broker: Any, services: list[Any]) -> Iterator[tuple[Loc, str]]:
+    """A consuming service runs a consumer of the broker's own (BrokerSpec.service_consumer):
+    what the broker would refuse of that consumer is an error of the service's `consumes`."""
+    from pydantic import ValidationError
+
+    spec = SPECS[broker.type]
+    sources = broker.sources()
+    for i, service in enumerate(services):
+        if service.consumes is None or service.consumes not in sources:
+            continue
+        try:
+            consumer = spec.service_consumer(service)
+        except ValidationError as error:
+            detail = error.errors(include_url=False)[0]
+            yield ("services", i, "consumes"), str(detail["msg"]).removeprefix("Value error, ")
+            continue
+        for _loc, message in spec.client_errors(broker, [], [consumer]):
+            yield ("services", i, "consumes"), message

@@ -65,6 +65,10 @@ class ConsumerBase(StrictModel):
     # Delivery guarantees (sim/guarantees/): the strategy the consumer applies its side effects
     # with, and where and how often its processing fails; effects go to the run's ledger.
     guarantee: GuaranteeConfig | None = None
+    # A rate limit shared by the consumer's replicas (sim/consumers/ratelimit.py): at most
+    # `rate_limit` processings per second, with bursts of up to `burst`.
+    rate_limit: Rate | None = Field(default=None, gt=0)
+    burst: int = Field(default=1, ge=1)
     # Shared: how many deliveries a replica may hold unacknowledged (RabbitMQ basic.qos, the
     # COUNT of a Redis XREADGROUP; 0: no limit), and when a delivery is acknowledged: after
     # processing (manual) or on delivery (auto: at most once).
@@ -96,7 +100,15 @@ GENERIC_PRODUCER_FIELDS = _fields(
     "retry_after",
 )
 GENERIC_CONSUMER_FIELDS = _fields(
-    ConsumerBase, "name", "from_", "replicas", "service_time", "network", "guarantee"
+    ConsumerBase,
+    "name",
+    "from_",
+    "replicas",
+    "service_time",
+    "network",
+    "guarantee",
+    "rate_limit",
+    "burst",
 )
 #: Field names a broker reads only if its spec says so.
 SHARED_PRODUCER_FIELDS = frozenset(ProducerBase.model_fields) - GENERIC_PRODUCER_FIELDS

@@ -26,13 +26,14 @@ never into a broker's code.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from sim.clients.disturbance import Disturbance
 from sim.consumers.guarantee import Crashed, GuaranteeRun
+from sim.consumers.ratelimit import TokenBucket
 from sim.message import Message, State
 
 if TYPE_CHECKING:
@@ -74,7 +75,16 @@ class ConsumerReplica(Disturbance):
             GuaranteeRun(ctx, shared, self.owner, self.name) if shared is not None else None
         )
         self.reader = ctx.recorder.reader(self.name, config.name, source)
+        self.limiter: TokenBucket | None = None
+        if config.rate_limit is not None:  # one bucket for all the consumer's replicas
+            key = f"rate_limit:{config.name}"
+            if key not in ctx.shared:
+                ctx.shared[key] = TokenBucket(config.rate_limit, config.burst)
+            self.limiter = ctx.shared[key]
         self.waiting: deque[Any] = deque()  # taken in this batch, not started yet
+        # What processing is, when not the consumer's own service time: a service taking the
+        # delivery (sim/services/): an event that fires with True when it succeeded.
+        self.work: Callable[[Message], simpy.Event] | None = None
         self.current: Any = None  # the delivery being worked on
         self.current_forgotten = False  # ... and the broker no longer has it
         self.crashed = False
@@ -141,8 +151,16 @@ class ConsumerReplica(Disturbance):
         """The process was interrupted by a crash fault (default: nothing more to do)."""
 
     def before_work(self, delivery: Any) -> Generator[Any, Any, None] | None:
-        """A policy's wait before processing (rate limits); default: none."""
-        return None
+        """The wait before processing: the consumer's rate limit, when it has one and no
+        token is free (a generator to wait on, else None: no event at all)."""
+        limiter = self.limiter
+        if limiter is None:
+            return None
+        delay = limiter.reserve(self.env.now)
+        return self._wait(delay) if delay > 0 else None
+
+    def _wait(self, delay: float) -> Generator[Any, Any, None]:
+        yield self.env.timeout(delay)
 
     # ----- the cycle -----
     def run(self) -> Generator[Any, Any, None]:
@@ -180,8 +198,15 @@ class ConsumerReplica(Disturbance):
         waiting = self.before_work(delivery)
         if waiting is not None:
             yield from waiting
-        yield timeout(service_time() * self.slowdown)
-        while (self.error_probability or self.checks_failures()) and self.fails(delivery):
+        work = self.work
+        if work is None:
+            yield timeout(service_time() * self.slowdown)
+        while True:
+            if work is not None:
+                if (yield work(self.message(delivery))):  # the service's answer: success
+                    break
+            elif not ((self.error_probability or self.checks_failures()) and self.fails(delivery)):
+                break
             self.recorder.count("consumer_failures")
             if self.current_forgotten:  # the broker forgot it: nobody retries it
                 self.recorder.lost(self.message(delivery), self.name)
@@ -190,7 +215,8 @@ class ConsumerReplica(Disturbance):
             if not self.reject(delivery):
                 self.current = None
                 return
-            yield timeout(service_time() * self.slowdown)  # retried in place
+            if work is None:
+                yield timeout(service_time() * self.slowdown)  # retried in place
         self.current = None
         self.finish(delivery)
         self.settle(delivery)

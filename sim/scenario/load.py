@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from sim.brokers.registry import client_errors, spec_of
+from sim.brokers.registry import client_errors, service_consumer_errors, spec_of
 from sim.errors import ScenarioError, format_path
 from sim.faults import reference_errors as fault_reference_errors
 from sim.guarantees.config import reference_errors as guarantee_reference_errors
@@ -109,7 +109,8 @@ def _reference_errors(scenario: Scenario):  # type: ignore[no-untyped-def]
                 ("consumers", i, "from"),
                 f"unknown source {consumer.from_!r} (known: " + (", ".join(sources) + ")"),
             )
-    yield from service_reference_errors(scenario, spec_of(broker.type).service_consumers)
+    yield from service_reference_errors(scenario)
+    yield from service_consumer_errors(broker, scenario.services)
     yield from fault_reference_errors(scenario, spec_of(broker.type).nodes(broker))
     yield from guarantee_reference_errors(scenario.producers, scenario.consumers)
     yield from client_errors(broker, scenario.producers, scenario.consumers)

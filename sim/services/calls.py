@@ -12,7 +12,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,14 +43,13 @@ class Call:
     __slots__ = (
         "answered",
         "caller_gave_up",
-        "channel",
+        "delivery",
         "event",
         "handed_off",
         "msg",
         "on_answer",
         "root",
         "sent_at",
-        "tag",
     )
 
     def __init__(
@@ -68,8 +67,7 @@ class Call:
         self.caller_gave_up = False  # timed out, deadline passed, or the caller crashed
         self.handed_off = False  # (root only) the broker now owns the message's fate
         self.event: simpy.Event | None = None  # what a waiting worker yields on
-        self.channel: Any = None  # a delivery's channel (None for a synchronous call)
-        self.tag = 0  # a delivery's tag
+        self.delivery = False  # a delivery from a source the service consumes
 
     def answer(self, outcome: Outcome) -> None:
         """Send the answer; a caller that has stopped waiting never hears it."""

@@ -110,10 +110,9 @@ class ClientConfig(StrictModel):
         return self
 
 
-def reference_errors(scenario: Any, consumers_allowed: bool) -> Iterator[tuple[Loc, str]]:
-    """Services, queues and exchanges that clients and services name must exist; a service
-    consumes only from a broker whose spec allows it (`consumers_allowed`). `scenario` is the
-    validated Scenario (typed loosely: the scenario package imports this one)."""
+def reference_errors(scenario: Any) -> Iterator[tuple[Loc, str]]:
+    """Services, queues and exchanges that clients and services name must exist. `scenario` is
+    the validated Scenario (typed loosely: the scenario package imports this one)."""
     services = [s.name for s in scenario.services]
     known = ", ".join(sorted(services)) or "none"
     for i, client in enumerate(scenario.clients):
@@ -130,12 +129,7 @@ def reference_errors(scenario: Any, consumers_allowed: bool) -> Iterator[tuple[L
                 ("services", i, "publishes_to"),
                 f"unknown destination {service.publishes_to!r} (known: {', '.join(destinations)})",
             )
-        if service.consumes is not None and not consumers_allowed:
-            yield (
-                ("services", i, "consumes"),
-                f"services cannot consume from broker type {scenario.broker.type!r} yet",
-            )
-        elif service.consumes is not None and service.consumes not in sources:
+        if service.consumes is not None and service.consumes not in sources:
             yield (
                 ("services", i, "consumes"),
                 f"unknown queue {service.consumes!r} (known: {', '.join(sources)})",

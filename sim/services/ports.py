@@ -1,8 +1,7 @@
-"""How services reach the broker: publish a request, consume a queue, read its depth.
+"""How services reach the broker: publish a request, or consume a source.
 
-A broker runtime (sim/brokers/base.py) is the port: every broker publishes; a broker whose
-spec allows service consumers (`BrokerSpec.service_consumers`) also subscribes and tells ready
-counts.
+A broker runtime (sim/brokers/base.py) is the port, whatever the broker: it publishes, and it
+builds a consuming service's consumer replicas, which hand each delivery to the service.
 """
 
 from __future__ import annotations
@@ -17,7 +16,4 @@ __all__ = ["BrokerPort"]
 
 class BrokerPort(Protocol):
     def publisher(self, to: str, routing_key: str) -> Callable[[Message], bool]: ...
-    def subscribe(
-        self, name: str, queue: str, prefetch: int, auto_ack: bool, on_message: Any
-    ) -> Any: ...
-    def ready(self, queue: str) -> int: ...
+    def service_consumers(self, service: Any, work: Callable[[Message], Any]) -> list[Any]: ...

@@ -72,9 +72,13 @@ class Service:
         self._publish: Callable[[Message], bool] | None = None
         if config.publishes_to is not None and port is not None:
             self._publish = port.publisher(config.publishes_to, config.routing_key)
-        self.channel: Any = None
-        if config.consumes is not None:
-            self._subscribe()
+        # A consuming service's consumer replicas (one per worker, built by the broker's
+        # runtime): they take deliveries and hand each to the service (consume()).
+        self.consumers: list[Any] = []
+        self._ready_slot: int | None = None
+        if config.consumes is not None and port is not None:
+            self.consumers = port.service_consumers(config, self.consume)
+            self._ready_slot = ctx.recorder.source(self.consumers[0].reader.source)
         self._processes = [self.env.process(self._worker(slot)) for slot in range(self.workers)]
         self._gauges()
 
@@ -98,10 +102,10 @@ class Service:
         gauge(f"latency_mean.{name}", lambda: self.view.roll(now()).mean, "service.latency_mean")
 
     def waiting(self) -> int:
-        """Work waiting for it: its line, plus the ready messages of the queue it consumes."""
+        """Work waiting for it: its line, plus the ready messages of the source it consumes."""
         waiting = len(self.line)
-        if self._port is not None and self.config.consumes is not None:
-            waiting += self._port.ready(self.config.consumes)
+        if self._ready_slot is not None:
+            waiting += self.recorder.ready_values[self._ready_slot]
         return waiting
 
     # ----- taking work -----
@@ -122,23 +126,18 @@ class Service:
         if self.up:
             self._wake_one()
 
-    def _on_delivery(self, channel: Any, method: Any, msg: Message, body: Any) -> None:
-        if not channel.is_open:  # in flight to a channel that has since closed
-            return
-        call = Call(msg, self.env.now)
+    def consume(self, msg: Message) -> simpy.Event:
+        """A delivery from the source it consumes, handed over by one of its consumer
+        replicas: it waits in the line like a call; the event fires with True when it was
+        processed, False when it failed (the replica then does what its broker does)."""
+        done = self.env.event()
+        call = Call(msg, self.env.now, on_answer=lambda _call, outcome: done.succeed(outcome is OK))
         call.handed_off = True  # the broker owns it: acked, requeued or lost
-        call.channel, call.tag = channel, method.delivery_tag
+        call.delivery = True
         self.line.append(call)
         if self.up and not self.crashed:
             self._wake_one()
-
-    def _subscribe(self) -> None:
-        config = self.config
-        prefetch = config.workers if config.prefetch is None else config.prefetch
-        assert self._port is not None and config.consumes is not None
-        self.channel = self._port.subscribe(
-            self.name, config.consumes, prefetch, config.ack == "auto", self._on_delivery
-        )
+        return done
 
     def _wake_one(self) -> None:
         idle = self._idle
@@ -199,15 +198,8 @@ class Service:
         recorder = self.recorder
         if outcome is not OK:
             recorder.count(self._keys["errors"])
-        if call.channel is not None:  # a delivery from its queue
-            if outcome is OK:
-                recorder.processed(call.msg, self.name)
-                if self.config.ack == "manual":
-                    call.channel.basic_ack(call.tag)
-            elif self.config.ack == "manual":
-                call.channel.basic_nack(call.tag, requeue=True)
-            else:
-                recorder.lost(call.msg, self.name)  # auto-acked: nothing can bring it back
+        if call.delivery:  # its consumer replica acks, or does what its broker does
+            call.answer(outcome)
             return
         if call.caller_gave_up:
             recorder.count(self._keys["late"])
@@ -292,19 +284,18 @@ class Service:
                 self._processes[slot].interrupt("crash")
         held.extend(self.line)
         self.line.clear()
+        for replica in self.consumers:  # its connections drop: the broker takes back what it
+            replica.crash()  # had not acked; with auto-ack what the service held is lost
         for call in held:
-            if call.channel is None:
+            if call.delivery:
+                call.caller_gave_up = True  # its replica died with the service
+            else:
                 call.answer(ERROR)
-            elif self.config.ack == "auto":
-                self.recorder.lost(call.msg, self.name)
-        if self.channel is not None:
-            self.channel.close()
-            self.channel = None
 
     def restart(self) -> None:
         self.crashed = False
-        if self.config.consumes is not None:
-            self._subscribe()
+        for replica in self.consumers:
+            replica.restart()
         self._wake_all()
 
     def set_slowdown(self, factor: float) -> None:

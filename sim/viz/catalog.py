@@ -18,8 +18,14 @@ from typing import Any, Literal
 from matplotlib.figure import Figure
 
 from sim.results import Results
-from sim.viz.compare import plot_compare_depth, plot_compare_latency, plot_delivery_outcomes
+from sim.viz.compare import (
+    depth_differs,
+    plot_compare_depth,
+    plot_compare_latency,
+    plot_delivery_outcomes,
+)
 from sim.viz.consumers import (
+    counts_differ,
     has_several_consumers,
     plot_compare_messages_per_consumer,
     plot_messages_per_consumer,
@@ -43,9 +49,10 @@ from sim.viz.kafka import (
     plot_throughput_vs_consumers,
 )
 from sim.viz.latency import plot_latency_cdf
+from sim.viz.replication import plot_broker_failure
 from sim.viz.timeline import has_timeline, plot_message_timeline
-from sim.viz.timeseries import plot_queue_depth
-from sim.viz.topology import plot_topology
+from sim.viz.timeseries import has_depth, plot_queue_depth
+from sim.viz.topology import plot_topology, union_topology
 
 __all__ = ["CATALOG", "Chart", "chosen"]
 
@@ -115,7 +122,13 @@ def _busiest_assignment(runs: Runs) -> Figure:
 
 CATALOG: tuple[Chart, ...] = (
     # ----- one run -----
-    Chart("queue_depth", "run", lambda r: plot_queue_depth(r), series=("ready",)),
+    Chart(
+        "queue_depth",
+        "run",
+        lambda r: plot_queue_depth(r),
+        series=("ready",),
+        shows=_all(has_depth),  # a queue that never held a message: nothing to see
+    ),
     Chart(
         "consumer_lag",
         "run",
@@ -158,15 +171,28 @@ CATALOG: tuple[Chart, ...] = (
         lambda r: plot_effects({r.variant or r.scenario_name: r}),
         summary=("effects_once",),
     ),
+    Chart(
+        "broker_failure",
+        "run",
+        lambda r: plot_broker_failure({r.variant or r.scenario_name: r}),
+        series=("retained",),
+        summary=("kafka.broker_crashes",),  # counted only when a Kafka broker crashed
+    ),
     Chart("message_timeline", "run", lambda r: plot_message_timeline(r), shows=_all(has_timeline)),
     # ----- variants side by side -----
-    Chart("compare_queue_depth", "variants", plot_compare_depth, series=("ready",)),
+    Chart(
+        "compare_queue_depth",
+        "variants",
+        plot_compare_depth,
+        series=("ready",),
+        shows=depth_differs,  # identical in every variant, or always empty: nothing to compare
+    ),
     Chart("compare_latency_cdf", "variants", plot_compare_latency),
     Chart(
         "compare_messages_per_consumer",
         "variants",
         plot_compare_messages_per_consumer,
-        shows=_any(has_several_consumers),
+        shows=counts_differ,  # the same counts in every variant: nothing to compare
     ),
     Chart(
         "delivery_outcomes",
@@ -208,17 +234,35 @@ CATALOG: tuple[Chart, ...] = (
         supersedes=("compare_queue_depth",),
     ),
     Chart(
+        "broker_failure",
+        "variants",
+        plot_broker_failure,
+        series=("retained",),
+        summary=("kafka.broker_crashes",),
+        # Lag reads 0 while the high watermark is frozen: it hides the outage this shows.
+        supersedes=("compare_lag", "compare_queue_depth", "delivery_outcomes"),
+    ),
+    Chart(
         "partition_assignment",
         "variants",
         _busiest_assignment,
         shows=_any(assignment_changes),
     ),
-    Chart("effects", "variants", plot_effects, summary=("effects_once",)),
+    Chart(
+        "effects",
+        "variants",
+        plot_effects,
+        summary=("effects_once",),
+        # With a ledger the effects are the lesson; deliveries processed twice are not effects
+        # applied twice, and the effects chart shows them beside, labelled as deliveries.
+        supersedes=("delivery_outcomes",),
+    ),
     Chart("message_timeline", "variants", plot_message_timeline, shows=_all(has_timeline)),
     Chart(
         "topology",
         "variants",
-        lambda runs: plot_topology(_one(runs).topology, f"{_one(runs).scenario_name}: topology"),
+        # The union: a part only one variant uses (a dead-letter queue) is drawn connected.
+        lambda runs: plot_topology(union_topology(runs), f"{_one(runs).scenario_name}: topology"),
     ),
 )
 

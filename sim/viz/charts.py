@@ -11,7 +11,14 @@ from sim.results import Results
 from sim.viz.catalog import chosen
 from sim.viz.style import save
 
-__all__ = ["scenario_charts", "variant_charts", "write_charts", "write_variant_charts"]
+__all__ = [
+    "demo_charts",
+    "scenario_charts",
+    "variant_charts",
+    "write_charts",
+    "write_demo_charts",
+    "write_variant_charts",
+]
 
 
 def scenario_charts(results: Results) -> dict[str, Callable[[], Figure]]:
@@ -42,4 +49,22 @@ def write_variant_charts(
     return [
         save(draw(), Path(folder) / f"{prefix}{name}.png")
         for name, draw in variant_charts(runs).items()
+    ]
+
+
+def demo_charts(runs: Mapping[str, Results]) -> dict[str, Callable[[], Figure]]:
+    """The charts `mqsim demo` draws for a scenario's runs: {"": Results} for a scenario
+    without variants gets the charts of its one run, else the variants' comparisons."""
+    if list(runs) == [""]:
+        return scenario_charts(runs[""])
+    return variant_charts(runs)
+
+
+def write_demo_charts(
+    runs: Mapping[str, Results], folder: str | Path, prefix: str = ""
+) -> list[Path]:
+    """Write `demo_charts(runs)` into `folder` as `<prefix><chart>.png`."""
+    return [
+        save(draw(), Path(folder) / f"{prefix}{name}.png")
+        for name, draw in demo_charts(runs).items()
     ]

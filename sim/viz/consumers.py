@@ -1,102 +1,140 @@
-"""How the work was shared: messages processed per consumer replica, for a run or per variant."""
+"""How the work was shared: messages processed per consumer replica, for a run or per variant.
+
+Every registered reader is shown (`Results.latency_by("replica")` has a row for each, idle or
+not), so a consumer that never got a partition shows as a bar at zero instead of vanishing.
+Replicas sort naturally (worker.8 before worker.13). One panel per variant keeps the chart
+narrow whatever the number of replicas; past `MAX_BARS` replicas a panel shows the
+consumers ranked by the work they did, without one label each.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.results import Results
-from sim.viz.style import line_styles, new_figure, subtitle
+from sim.viz.compare import identical_groups, same_label
+from sim.viz.experiments import has_services
+from sim.viz.style import count, natural_key, new_figure, percent, subtitle
 
 __all__ = [
+    "consumer_counts",
+    "counts_differ",
     "has_several_consumers",
     "plot_compare_messages_per_consumer",
     "plot_messages_per_consumer",
 ]
 
-# Hatches tell the bars apart when the chart is printed in black and white.
-_HATCHES = ["", "//", "..", "xx", "\\\\", "++", "oo", "--"]
+MAX_BARS = 32  # more replicas than this in one panel: a ranked profile instead of named bars
+_PANELS_PER_ROW = 5
+
+
+def consumer_counts(results: Results) -> dict[str, int]:
+    """Messages processed by each consumer replica (redeliveries included), every registered
+    replica present (0 if it processed nothing), in natural order."""
+    processed = results.summary.get("processed_by", {})
+    names = set(processed)
+    if "replica" in results.latencies:
+        names |= set(results.latency_by("replica").index)
+    return {name: int(processed.get(name, 0)) for name in sorted(names, key=natural_key)}
 
 
 def has_several_consumers(results: Results) -> bool:
-    """Whether the run had at least two consumers to compare (the chart is only drawn then)."""
-    return len(results.summary.get("processed_by", {})) >= 2
+    """Whether the run had at least two consumer replicas to compare (services, which take
+    calls rather than consume, have their own charts)."""
+    return not has_services(results) and len(consumer_counts(results)) >= 2
 
 
-def _annotate(ax: object, bars: object, total: int) -> None:
-    for bar in bars:  # type: ignore[attr-defined]
-        height = bar.get_height()
-        share = f" ({height / total:.0%})" if total else ""
-        ax.annotate(  # type: ignore[attr-defined]
-            f"{int(height)}{share}",
-            xy=(bar.get_x() + bar.get_width() / 2, height),
-            xytext=(0, 2),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize=7.5,
-        )
+def _bars(ax: Axes, counts: dict[str, int], peak: int, rows: int) -> None:
+    """Horizontal bars, one per replica, labelled with count and share."""
+    names = list(counts)
+    values = np.array([counts[n] for n in names], dtype=float)
+    total = values.sum()
+    y = np.arange(len(names))
+    ax.barh(y, values, color="#1b4f72", edgecolor="black", height=0.65)
+    for i, value in enumerate(values):
+        label = f"{count(value)} ({percent(value, total)})" if value else "0 (idle)"
+        ax.text(value + peak * 0.02, i, label, va="center", fontsize=7.5)
+    ax.set_yticks(y, names, fontsize=8)
+    ax.set_ylim(rows - 0.4, -0.6)  # the same bar thickness in every panel, from the top
+    ax.set_ylabel("consumer replica")
+
+
+def _profile(ax: Axes, counts: dict[str, int]) -> None:
+    """Too many replicas to name: their counts, busiest first, and how many were idle."""
+    values = np.array(sorted(counts.values(), reverse=True), dtype=float)
+    ranks = np.arange(1, len(values) + 1)
+    ax.bar(ranks, values, width=1.0, color="#1b4f72", edgecolor="none")
+    idle = int((values == 0).sum())
+    note = f"{idle} of {len(values)} idle" if idle else f"none of {len(values)} idle"
+    ax.text(0.98, 0.95, note, ha="right", va="top", transform=ax.transAxes, fontsize=8)
+    ax.set_xlabel("consumers, busiest first (rank)")
+    ax.set_ylabel("messages processed (count)")
+
+
+def counts_differ(runs: Mapping[str, Results]) -> bool:
+    """Whether some variant had several consumers and the variants did not all share the work
+    out identically (then one panel per variant would show the same bars again and again)."""
+    if not any(has_several_consumers(r) for r in runs.values()):
+        return False
+    return len(identical_groups({n: consumer_counts(r) for n, r in runs.items()})) > 1
+
+
+def _draw(runs: Mapping[str, Results], title: str) -> Figure:
+    # Variants with the same counts share a panel, named as identical.
+    every = {name: consumer_counts(results) for name, results in runs.items()}
+    counted = {same_label(names): every[names[0]] for names in identical_groups(every)}
+    if list(runs) == [""]:
+        counted = every
+    most = max((len(c) for c in counted.values()), default=1)
+    columns = min(_PANELS_PER_ROW, max(1, len(counted)))
+    rows = math.ceil(len(counted) / columns)
+    bars = most <= MAX_BARS
+    panel_height = max(1.7, 0.26 * most + 0.9) if bars else 3.2
+    fig, axes = new_figure(
+        max(7.0, 3.7 * columns + 0.8),
+        0.9 + panel_height * rows,
+        nrows=rows,
+        ncols=columns,
+        squeeze=False,
+        sharex=bars,
+    )
+    peak = max((max(c.values(), default=0) for c in counted.values()), default=0) or 1
+    for ax, (name, counts) in zip(axes.flat, counted.items(), strict=False):
+        idle = sum(1 for v in counts.values() if v == 0)
+        if bars:
+            _bars(ax, counts, peak, most)
+            ax.tick_params(labelbottom=True)
+            ax.set_xlim(0, peak * 1.45)
+            ax.set_xlabel("messages processed (count)")
+            ax.grid(True, axis="x", alpha=0.3)
+        else:
+            _profile(ax, counts)
+            ax.grid(True, axis="y", alpha=0.3)
+        heading = f"{len(counts)} consumer{'s' if len(counts) != 1 else ''}"
+        heading += f", {idle} idle" if idle else ""
+        ax.set_title(f"{name}: {heading}" if name else heading, fontsize=9.5, loc="left")
+    for ax in list(axes.flat)[len(counted) :]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    subtitle(
+        fig,
+        "Over the whole run, redelivered duplicates included; every consumer that registered "
+        "is listed, an idle one at 0. Labels: messages (share of that run's processing).",
+    )
+    return fig
 
 
 def plot_messages_per_consumer(results: Results) -> Figure:
     """One bar per consumer replica: how many messages it processed over the whole run."""
-    counts = results.summary["processed_by"]
-    names = list(counts)
-    values = [counts[n] for n in names]
-    fig, ax = new_figure(max(6.0, 1.1 * len(names) + 3), 4.5)
-    bars = ax.bar(names, values, color="#1b4f72", edgecolor="black", width=0.6)
-    _annotate(ax, bars, sum(values))
-    ax.set_title(f"{results.label}: messages processed per consumer")
-    ax.set_xlabel("consumer replica")
-    ax.set_ylabel("messages processed (count)")
-    ax.set_ylim(0, max(values, default=1) * 1.18 or 1)
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.tick_params(axis="x", labelrotation=20 if len(names) > 4 else 0)
-    subtitle(
-        fig,
-        "Over the whole run, redelivered duplicates included; the labels give each "
-        "consumer's share of all processing.",
-    )
-    return fig
+    return _draw({"": results}, f"{results.label}: messages processed per consumer")
 
 
 def plot_compare_messages_per_consumer(runs: Mapping[str, Results]) -> Figure:
-    """Grouped bars: for each consumer replica, one bar per variant."""
-    names: list[str] = []
-    for results in runs.values():
-        names.extend(n for n in results.summary["processed_by"] if n not in names)
-    width = 0.8 / max(len(runs), 1)
-    x = np.arange(len(names))
-    fig, ax = new_figure(max(7.0, 1.4 * len(names) * max(len(runs), 1) / 2 + 3), 4.8)
-    styles = line_styles()
-    peak = 0
-    for i, (variant, results) in enumerate(runs.items()):
-        counts = results.summary["processed_by"]
-        values = [counts.get(n, 0) for n in names]
-        peak = max(peak, *values) if values else peak
-        bars = ax.bar(
-            x + (i - (len(runs) - 1) / 2) * width,
-            values,
-            width,
-            label=variant,
-            color=next(styles)["color"],
-            edgecolor="black",
-            hatch=_HATCHES[i % len(_HATCHES)],
-        )
-        _annotate(ax, bars, sum(values))
+    """One panel per variant, one bar per consumer replica, on a shared scale."""
     name = next(iter(runs.values())).scenario_name if runs else ""
-    ax.set_title(f"{name}: messages processed per consumer, by variant")
-    ax.set_xticks(x, names)
-    ax.set_xlabel("consumer replica")
-    ax.set_ylabel("messages processed (count)")
-    ax.set_ylim(0, peak * 1.2 or 1)
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(title="variant", fontsize=8)
-    subtitle(
-        fig,
-        "Same seed and offered load in every variant; labels give each consumer's share "
-        "of that variant's processing.",
-    )
-    return fig
+    return _draw(runs, f"{name}: messages processed per consumer, by variant")

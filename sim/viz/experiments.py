@@ -12,11 +12,13 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.faults import windows
 from sim.results import Results
+from sim.viz.events import mark_events
 from sim.viz.style import line_styles, new_figure, subtitle
 from sim.viz.timeseries import time_axis
 
@@ -34,13 +36,6 @@ __all__ = [
     "processing_rate",
 ]
 
-# A hatch and a shade per kind of fault, so the windows read without colour.
-_FAULT_LOOK = {
-    "down": ("////", "0.75"),
-    "crash": ("xxxx", "0.70"),
-    "slow": ("....", "0.88"),
-    "error": ("\\\\\\\\", "0.85"),
-}
 _OUTCOMES = (
     ("processed", "processed", ""),
     ("backlog_at_end", "still in flight at the end", "...."),
@@ -79,28 +74,6 @@ def entry_and_downstream(results: Results) -> tuple[str, str | None]:
 def fault_windows(results: Results) -> list[tuple[str, str, float, float]]:
     """(component, kind, start, end) for every fault window in the run's events."""
     return windows(results.events, results.duration)
-
-
-def _shade_faults(axes: list[Axes], results: Results, scale: float) -> None:
-    seen: set[tuple[str, str]] = set()
-    for component, kind, start, end in fault_windows(results):
-        hatch, shade = _FAULT_LOOK.get(kind, ("", "0.9"))
-        for i, ax in enumerate(axes):
-            label = None
-            if i == 0 and (component, kind) not in seen:
-                label = f"{component} {kind}"
-                seen.add((component, kind))
-            ax.axvspan(
-                start / scale,
-                end / scale,
-                facecolor=shade,
-                edgecolor="0.45",
-                hatch=hatch,
-                linewidth=0,
-                alpha=0.35,
-                zorder=0,
-                label=label,
-            )
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series | None:
@@ -168,7 +141,7 @@ def plot_service_timeline(runs: Mapping[str, Results]) -> Figure:
     backlog.set_xlabel(f"simulated time ({unit})")
     backlog.set_xlim(0, duration / scale)
 
-    _shade_faults(list(axes), first, scale)
+    marks = mark_events(list(axes), first, scale)
     for ax in axes:
         ax.grid(True, alpha=0.3)
     subtitle(
@@ -177,14 +150,19 @@ def plot_service_timeline(runs: Mapping[str, Results]) -> Figure:
         "until the answer or the timeout.",
     )
     _legend_on_top(
-        fig, success, f"{_title(runs)}: what {entry}'s clients see, and what waits for {downstream}"
+        fig,
+        success,
+        f"{_title(runs)}: what {entry}'s clients see, and what waits for {downstream}",
+        marks,
     )
     return fig
 
 
-def _legend_on_top(fig: Figure, ax: Axes, title: str) -> None:
+def _legend_on_top(fig: Figure, ax: Axes, title: str, extra: list[Artist] | None = None) -> None:
     """The title, then one legend row for the whole figure, above the panels."""
     handles, labels = ax.get_legend_handles_labels()
+    handles += extra or []
+    labels += [str(h.get_label()) for h in extra or []]
     fig.subplots_adjust(top=0.91)
     fig.suptitle(title, y=0.985)
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.96), ncols=6, fontsize=8)
@@ -208,7 +186,7 @@ def plot_spike(runs: Mapping[str, Results]) -> Figure:
     load.set_ylim(bottom=0)
 
     _panel_lines(success, runs, lambda r: _column(r.timeseries, f"success_rate.{entry}"), scale)
-    success.set_ylabel(f"{entry}: success rate")
+    success.set_ylabel(f"{entry}: success rate\n(fraction of answers)")
     success.set_ylim(-0.03, 1.05)
 
     _panel_lines(latency, runs, lambda r: _column(r.timeseries, f"latency_p99.{entry}"), scale)
@@ -318,7 +296,7 @@ def plot_scaling(runs: Mapping[str, Results]) -> Figure:
     fig, (top, bottom) = new_figure(7.5, 7.0, nrows=2, sharex=True)
     top.plot(counts, throughput, color="black", marker="o", label="throughput")
     top.plot(counts, offered, color="0.45", linestyle="--", label="offered load")
-    top.set_ylabel("messages/s processed")
+    top.set_ylabel("processed (messages/s)")
     top.set_ylim(bottom=0)
     top.legend(fontsize=8, loc="lower right")
     bottom.plot(counts, p99, color="black", marker="s", linestyle="-")

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.results import Results
-from sim.viz.style import new_figure, subtitle
+from sim.viz.style import new_figure, subtitle, wrap_name
 
 __all__ = [
     "has_ledger",
@@ -38,20 +39,11 @@ def _percent(count: float, total: float) -> float:
     return 100.0 * count / total if total else 0.0
 
 
-def plot_effects(runs: Mapping[str, Results]) -> Figure:
-    """Per run (variant): effects lost, applied more than once, and duplicates a dedup store
-    caught, as percentages of the logical messages."""
-    kinds = [
-        ("effects_lost", "effect lost (never applied)"),
-        ("effects_duplicated", "effect applied more than once"),
-        ("effects_suppressed", "duplicate caught (effect not re-applied)"),
-    ]
-    if not any(r.summary.get("effects_suppressed", 0) for r in runs.values()):
-        kinds = kinds[:2]  # no dedup store in these runs: nothing to catch
+def _ledger_bars(ax: Axes, runs: Mapping[str, Results], kinds: list[tuple[str, str]]) -> float:
+    """Grouped bars of summary counts as % of the messages produced, labelled with counts."""
     names = list(runs)
     x = np.arange(len(names))
     width = 0.8 / len(kinds)
-    fig, ax = new_figure(max(7.0, 1.7 * len(names) + 2.5), 4.8)
     top = 0.0
     for i, (key, label) in enumerate(kinds):
         counts = [runs[n].summary.get(key, 0) for n in names]
@@ -69,24 +61,60 @@ def plot_effects(runs: Mapping[str, Results]) -> Figure:
             hatch=_HATCHES[i],
         )
         ax.bar_label(bars, labels=[str(c) for c in counts], fontsize=7.5, padding=2)
-    ticks = [
-        f"{n}\n{_percent(runs[n].summary['effects_once'], runs[n].summary['produced']):.2f}% once"
-        for n in names
+    ax.set_ylim(0, max(top, 0.01) * 1.25)
+    ax.grid(True, axis="y", alpha=0.3)
+    return top
+
+
+def plot_effects(runs: Mapping[str, Results]) -> Figure:
+    """Per run (variant), left: what happened to each message's effect in the ledger (lost,
+    applied more than once, a duplicate caught by a dedup store), as % of the logical
+    messages; right, smaller: what the broker saw (deliveries repeated, messages processed
+    again). A redelivery processed again is not an effect applied twice: a consumer that
+    deduplicates, or commits its effect with its offsets, processes the message again and
+    applies nothing. So the ledger is the headline, and the deliveries are labelled as such."""
+    kinds = [
+        ("effects_lost", "effect lost (never applied)"),
+        ("effects_duplicated", "effect applied more than once"),
+        ("effects_suppressed", "duplicate caught (effect not re-applied)"),
     ]
+    if not any(r.summary.get("effects_suppressed", 0) for r in runs.values()):
+        kinds = kinds[:2]  # no dedup store in these runs: nothing to catch
+    deliveries = [
+        ("redelivered", "delivered again (redelivery)"),
+        ("duplicates", "processed again (a delivery, not an effect)"),
+    ]
+    names = list(runs)
+    fig, (ax, side) = new_figure(
+        max(10.0, 2.6 * len(names) + 4.5), 5.2, ncols=2, width_ratios=(2.2, 1.0)
+    )
+    _ledger_bars(ax, runs, kinds)
+    x = np.arange(len(names))
+    once = {
+        n: _percent(runs[n].summary["effects_once"], runs[n].summary["produced"]) for n in names
+    }
+    ticks = [f"{wrap_name(n)}\n{once[n]:.2f}% once" for n in names]
     ax.set_xticks(x, ticks, fontsize=8.5)
     ax.set_xlabel("variant (share of messages whose effect was applied exactly once)")
     ax.set_ylabel("messages (% of those produced)")
-    ax.set_ylim(0, max(top, 0.01) * 1.25)
-    first = next(iter(runs.values()))
-    ax.set_title(f"{first.scenario_name}: what happened to each message's effect", pad=30)
-    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_title("effects, in the ledger (what the business sees)", fontsize=10, pad=34)
     ax.legend(
         fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(kinds), frameon=False
     )
+    _ledger_bars(side, runs, deliveries)
+    side.set_xticks(x, [wrap_name(n) for n in names], fontsize=8)
+    side.set_xlabel("variant")
+    side.set_ylabel("deliveries (% of messages produced)")
+    side.set_title("deliveries, at the broker", fontsize=10, pad=34)
+    side.legend(fontsize=7.5, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    first = next(iter(runs.values()))
+    fig.suptitle(f"{first.scenario_name}: what happened to each message's effect")
     subtitle(
         fig,
         "Counted per logical message in the effect ledger at the end of one run (same seed "
-        "for every variant); bar labels are message counts.",
+        "for every variant); bar labels are counts. Right: the broker's view, which counts "
+        "deliveries: a message processed again by a consumer that deduplicates (or commits "
+        "its effect with its offsets) has its effect applied once.",
     )
     return fig
 

@@ -8,12 +8,12 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from sim.results import Results
 from sim.viz.compare import plot_variant_totals
+from sim.viz.events import mark_events, same_events
 from sim.viz.experiments import processing_rate
 from sim.viz.style import line_styles, new_figure, subtitle
 from sim.viz.timeseries import time_axis
@@ -55,25 +55,6 @@ def assignment_changes(results: Results) -> bool:
     return bool((owners > 1).any() or idle or len(table) > len(owners))
 
 
-def _mark_events(ax: Axes, results: Results, scale: float) -> None:
-    events = results.events
-    if events is None or events.empty:
-        return
-    for i, (_, row) in enumerate(events.iterrows()):
-        ax.axvline(row["time"] / scale, color="0.4", linestyle=":", linewidth=1.0)
-        ax.annotate(
-            f"{row['component']} {row['event']}",
-            xy=(row["time"] / scale, 0.97 - 0.09 * (i % 3)),  # staggered: labels never overlap
-            xycoords=("data", "axes fraction"),
-            xytext=(3, 0),
-            textcoords="offset points",
-            va="top",
-            fontsize=7.5,
-            color="0.2",
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
-        )
-
-
 def plot_consumer_lag(results: Results) -> Figure:
     """One panel per consumer group: lag (high watermark minus committed offset) per partition."""
     groups = lag_columns(results)
@@ -94,13 +75,16 @@ def plot_consumer_lag(results: Results) -> Figure:
                 linewidth=1.2,
                 **next(styles),
             )
-        _mark_events(ax, results, scale)
+        marks = mark_events([ax], results, scale)
         ax.set_title(f"group {group}", fontsize=10, loc="left")
         ax.set_ylabel("lag (records)")
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
         ax.legend(
-            title="partition",
+            handles + marks,
+            labels + [str(m.get_label()) for m in marks],
+            title="partition" + (" / event" if marks else ""),
             fontsize=7,
             title_fontsize=7,
             loc="upper left",
@@ -114,6 +98,13 @@ def plot_consumer_lag(results: Results) -> Figure:
         "Lag = records a group has not committed yet (high watermark minus committed offset).",
     )
     return fig
+
+
+def _text_span(text: str, span: float, fig: Figure) -> float:
+    """How much of a time axis `span` long a label at 7.5 pt needs (its bar must be wider)."""
+    axes_inches = fig.get_figwidth() - 2.6  # the axes' share of the figure, legend aside
+    label_inches = 0.075 * len(text) + 0.12
+    return span * label_inches / max(axes_inches, 1.0)
 
 
 def _assignment_group(results: Results) -> str | None:
@@ -153,7 +144,7 @@ def plot_partition_assignment(results: Results, group: str | None = None) -> Fig
         ax.barh(
             y, width, left=start, height=0.7, color=fill, hatch=hatch, edgecolor="black", lw=0.6
         )
-        if width > 0.06 * results.duration / scale:
+        if width > _text_span(str(r["member"]), results.duration / scale, fig):
             ax.text(
                 start + width / 2,
                 y,
@@ -168,7 +159,7 @@ def plot_partition_assignment(results: Results, group: str | None = None) -> Fig
         for _, r in rebalances[rebalances["group"] == group].iterrows():
             if r["completed"] > r["started"]:
                 ax.axvspan(r["started"] / scale, r["completed"] / scale, color="0.85", zorder=0)
-    _mark_events(ax, results, scale)
+    marks = mark_events([ax], results, scale)
     ax.set_yticks(range(len(partitions)), [f"{t}-{p}" for t, p in partitions])
     ax.invert_yaxis()
     ax.set_xlim(0, results.duration / scale)
@@ -182,6 +173,7 @@ def plot_partition_assignment(results: Results, group: str | None = None) -> Fig
         if m in owners
     ]
     handles.append(Patch(facecolor="0.85", label="rebalancing"))
+    handles.extend(marks)
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     idle = [m for m in members if m not in owners]
     note = f" Idle members (no partition): {', '.join(idle)}." if idle else ""
@@ -244,8 +236,24 @@ def plot_compare_lag(runs: Mapping[str, Results]) -> Figure:
         lag,
         "total consumer lag by variant",
         "lag, all partitions (records)",
-        "Records produced but not yet committed by their consumer group.",
+        "",
+        ax=new_figure(10.5, 4.6)[1],  # room for the legend beside the axes
     )
     first = next(iter(runs.values()))
-    _mark_events(ax, first, time_axis(max(r.duration for r in runs.values()))[0])
+    marks = mark_events([ax], first, time_axis(max(r.duration for r in runs.values()))[0])
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(
+        handles + marks,
+        labels + [str(m.get_label()) for m in marks],
+        title="variant" + (" / event" if marks else ""),
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+    )
+    whose = "" if same_events(runs.values()) else f" Events shown: those of {first.variant}."
+    subtitle(
+        fig,
+        "Records produced but not yet committed by their consumer group (the high watermark "
+        f"minus the committed offset).{whose}",
+    )
     return fig

@@ -615,22 +615,18 @@ def _partitions(results: Results) -> dict[str, int]:
     return {str(t): int(p.max()) + 1 for t, p in table.groupby("topic")["partition"]}
 
 
-# How a fault's kind shows on a replica: sim/faults.py's kinds, and Kafka's crash/restart.
+# How a fault's kind shows on a replica (sim/faults.py's kinds).
 _FAULT_STATES = {"crash": "crashed", "down": "down", "disconnected": "disconnected", "slow": "slow"}
 
 
 def _fault_spans(results: Results, end: float) -> list[tuple[str, str, float, float]]:
     """(component, replica state, start, end) of every fault window in the events: "X start"
-    and "X end" pairs (sim/faults.py), and a consumer's "crash" until its "restart"."""
+    and "X end" pairs (sim/faults.py)."""
     spans = []
     open_at: dict[tuple[str, str], float] = {}
     events = results.events
     for time, component, event in events[["time", "component", "event"]].itertuples(index=False):
         kind, _, phase = str(event).partition(" ")
-        if event == "crash":
-            kind, phase = "crash", "start"
-        elif event == "restart":
-            kind, phase = "crash", "end"
         key = (str(component), kind)
         if phase == "start":
             open_at[key] = float(time)
@@ -650,8 +646,6 @@ def _faults(results: Results) -> list[tuple[float, float, str]]:
         index=False
     ):
         kind, _, phase = str(event).partition(" ")
-        if event in ("crash", "restart"):
-            kind, phase = "crash", "start" if event == "crash" else "end"
         key = (str(component), kind)
         if phase == "start":
             open_at[key] = float(time)

@@ -1,13 +1,26 @@
-"""The scenario's parts drawn as a graph: producers -> exchanges -> queues -> consumers."""
+"""The scenario's parts drawn as a graph: producers -> exchanges -> queues -> consumers.
+
+For a scenario's variants the drawing is the union of their graphs (`union_topology`): a
+dead-letter queue or a publish edge that only one variant uses is drawn connected, marked
+"only in: <variants>". The caption says what the edge labels drawn are, and nothing else.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import networkx as nx
 from matplotlib.figure import Figure
 
 from sim.viz.style import new_figure, subtitle
 
-__all__ = ["plot_topology"]
+if TYPE_CHECKING:
+    from sim.results import Results
+
+__all__ = ["plot_topology", "topology_caption", "union_topology"]
+
+VARIES = "(varies by variant)"
 
 # Left-to-right columns, and a shape per kind so the drawing reads without colour.
 _COLUMNS = {"producer": 0, "exchange": 1, "topic": 1, "queue": 2, "consumer": 3, "group": 3}
@@ -22,6 +35,9 @@ _SHAPES = {
 }
 
 
+_ROW = 1.4  # vertical distance between parts of a column: room for two-line names
+
+
 def _layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     columns: dict[int, list[str]] = {}
     for node, data in graph.nodes(data=True):
@@ -33,8 +49,10 @@ def _layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     for x, key in enumerate(sorted(columns)):
         nodes = columns[key]
         nodes.sort(key=lambda n: _mean_sender_height(graph, n, positions))
+        inside = any(u in nodes and v in nodes for u, v in graph.edges())
+        row = _ROW * 1.6 if inside else _ROW  # an edge inside the column needs room for its label
         for i, node in enumerate(nodes):
-            positions[node] = (float(x), (len(nodes) - 1) / 2 - i)
+            positions[node] = (float(x), row * ((len(nodes) - 1) / 2 - i))
     return positions
 
 
@@ -64,14 +82,119 @@ def _with_default_exchange(graph: nx.DiGraph) -> nx.DiGraph:
     return drawn
 
 
+def _only_in(names: list[str], every: list[str]) -> str:
+    """'only in: a' or 'not in: b, c', whichever is shorter; '' for a part every variant has."""
+    if names == every:
+        return ""
+    others = [n for n in every if n not in names]
+    only, missing = f"only in: {', '.join(names)}", f"not in: {', '.join(others)}"
+    return only if len(only) <= len(missing) else missing
+
+
+def _merged_label(labels: list[str]) -> str:
+    """One label for a part whose label differs by variant: its name, and that it varies."""
+    if len(set(labels)) == 1:
+        return labels[0]
+    return f"{labels[0].splitlines()[0].split(' x')[0]}\n{VARIES}"
+
+
+def union_topology(runs: Mapping[str, Results]) -> nx.DiGraph:
+    """The union of the variants' topology graphs. A part or an edge missing from some
+    variants says which ones have it; a label that differs by variant says so."""
+    every = list(runs)
+    first = next(iter(runs.values())).topology
+    union = nx.DiGraph(**first.graph)
+    node_in: dict[str, list[str]] = {}
+    edge_in: dict[tuple[str, str], list[str]] = {}
+    node_labels: dict[str, list[str]] = {}
+    edge_labels: dict[tuple[str, str], list[str]] = {}
+    had_columns = False
+    for name, results in runs.items():
+        graph = results.topology
+        for node, data in graph.nodes(data=True):
+            had_columns = had_columns or "column" in data
+            if node not in union:
+                union.add_node(node, **{k: v for k, v in data.items() if k != "column"})
+            node_in.setdefault(node, []).append(name)
+            node_labels.setdefault(node, []).append(str(data.get("label", node)))
+        for u, v, data in graph.edges(data=True):
+            if not union.has_edge(u, v):
+                union.add_edge(u, v, **data)
+            edge_in.setdefault((u, v), []).append(name)
+            edge_labels.setdefault((u, v), []).append(str(data.get("label", "")))
+    for node, names in node_in.items():
+        label = _merged_label(node_labels[node])
+        only = _only_in(names, every)
+        union.nodes[node]["label"] = f"{label}\n({only})" if only else label
+    for edge, names in edge_in.items():
+        labels = edge_labels[edge]
+        label = labels[0] if len(set(labels)) == 1 else VARIES
+        only = _only_in(names, every)
+        union.edges[edge]["label"] = f"{label}\n({only})".strip() if only else label
+    if had_columns:  # services place every node by its generation in the flow
+        if nx.is_directed_acyclic_graph(union):
+            for column, nodes in enumerate(nx.topological_generations(union)):
+                for node in nodes:
+                    union.nodes[node]["column"] = column
+        else:
+            for results in runs.values():
+                for node, data in results.topology.nodes(data=True):
+                    if "column" in data:
+                        union.nodes[node].setdefault("column", data["column"])
+    return union
+
+
+def topology_caption(graph: nx.DiGraph) -> str:
+    """What the drawing's labels and line styles mean, from what it draws."""
+    kinds = dict(graph.nodes(data="kind"))
+    parts = ["Messages flow left to right"]
+    bindings = [
+        d.get("label", "")
+        for u, v, d in graph.edges(data=True)
+        if kinds.get(u) == "exchange" and kinds.get(v) == "queue" and not d.get("dead_letter")
+    ]
+    if any(label and label != VARIES for label in bindings):
+        note = "labels from an exchange to a queue are binding keys"
+        if "exchange:(default)" in graph:
+            note += " (the default exchange routes by queue name)"
+        parts.append(note)
+    if any(d.get("dead_letter") for _, _, d in graph.edges(data=True)):
+        parts.append("dashed: where dead letters go")
+    labels = {str(d.get("label", "")).split("\n")[0] for _, _, d in graph.edges(data=True)}
+    if "calls" in labels:
+        parts.append("calls: a synchronous request, the caller waits for the answer")
+    if labels & {"publishes", "consumes"}:
+        parts.append("publishes and consumes: through a queue, nobody waits")
+    texts = [str(d.get("label", "")) for _, d in graph.nodes(data=True)]
+    texts += [str(d.get("label", "")) for _, _, d in graph.edges(data=True)]
+    if any("only in:" in t or "not in:" in t for t in texts):
+        parts.append('"only in" and "not in" mark what only some variants have')
+    if any(VARIES in t for t in texts):
+        parts.append(f"{VARIES}: a setting that differs between variants")
+    return "; ".join(parts) + "."
+
+
+def _arc(start: tuple[float, float], end: tuple[float, float], dead_letter: bool) -> str:
+    """Straight from one column to the next; curved for a dead-letter edge, an edge that
+    skips a column, and (more) one joining two parts of one column."""
+    span = end[0] - start[0]
+    if span == 0:
+        return "arc3,rad=0.6"
+    if dead_letter or span != 1.0:
+        return "arc3,rad=0.3"
+    return "arc3"
+
+
 def plot_topology(graph: nx.DiGraph, title: str = "") -> Figure:
     graph = _with_default_exchange(graph)
     positions = _layout(graph)
     per_column: dict[float, int] = {}
     for x, _ in positions.values():
         per_column[x] = per_column.get(x, 0) + 1
-    height = max(3.0, 1.25 * max(per_column.values(), default=1) + 1.0)
-    fig, ax = new_figure(max(7.0, 2.6 * len(per_column)), height)
+    ys = [p[1] for p in positions.values()] or [0.0]
+    skips = any(abs(positions[v][0] - positions[u][0]) > 1 for u, v in graph.edges())
+    height = max(3.0, 1.15 * (max(ys) - min(ys)) + 2.4) + (0.9 if skips else 0.0)
+    fig, ax = new_figure(max(7.0, 3.2 * len(per_column)), height)
     for kind, shape in _SHAPES.items():
         nodes = [n for n, d in graph.nodes(data=True) if d.get("kind") == kind]
         nx.draw_networkx_nodes(
@@ -84,24 +207,39 @@ def plot_topology(graph: nx.DiGraph, title: str = "") -> Figure:
             node_size=900,
             ax=ax,
         )
-    # Dead-letter edges run backwards (queue -> exchange): dashed and curved, apart from the flow.
-    backward = [(u, v) for u, v, d in graph.edges(data=True) if d.get("dead_letter")]
-    forward = [(u, v) for u, v in graph.edges() if (u, v) not in backward]
-    nx.draw_networkx_edges(
-        graph, positions, edgelist=forward, ax=ax, arrows=True, arrowsize=14, node_size=900
-    )
-    if backward:
+    # Dead-letter edges run backwards (queue -> exchange): dashed. An edge that skips a column,
+    # or joins two parts of one column, is curved, so it passes beside the parts in between
+    # rather than through them.
+    groups: dict[tuple[bool, str], list[tuple[str, str]]] = {}
+    for u, v, d in graph.edges(data=True):
+        dead = bool(d.get("dead_letter"))
+        groups.setdefault((dead, _arc(positions[u], positions[v], dead)), []).append((u, v))
+    for (dead, style), edges in groups.items():
         nx.draw_networkx_edges(
             graph,
             positions,
-            edgelist=backward,
+            edgelist=edges,
             ax=ax,
             arrows=True,
             arrowsize=14,
             node_size=900,
-            style="dashed",
-            connectionstyle="arc3,rad=0.35",
+            style="dashed" if dead else "solid",
+            connectionstyle=style,
         )
+        edge_labels = {(u, v): graph.edges[u, v].get("label", "") for u, v in edges}
+        edge_labels = {e: text for e, text in edge_labels.items() if text}
+        if edge_labels:
+            nx.draw_networkx_edge_labels(
+                graph,
+                positions,
+                edge_labels=edge_labels,
+                font_size=8,
+                ax=ax,
+                rotate=False,
+                connectionstyle=style,
+                node_size=900,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "0.7"},
+            )
     # Names sit under their symbols, so neither hides the other.
     for node, (x, y) in positions.items():
         ax.annotate(
@@ -113,19 +251,6 @@ def plot_topology(graph: nx.DiGraph, title: str = "") -> Figure:
             va="top",
             fontsize=8,
         )
-    for edges, curved in ((forward, False), (backward, True)):
-        edge_labels = {(u, v): graph.edges[u, v]["label"] for u, v in edges}
-        edge_labels = {e: text for e, text in edge_labels.items() if text}
-        if edge_labels:
-            nx.draw_networkx_edge_labels(
-                graph,
-                positions,
-                edge_labels=edge_labels,
-                font_size=8,
-                ax=ax,
-                connectionstyle="arc3,rad=0.35" if curved else "arc3",
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "0.7"},
-            )
     ys = [p[1] for p in positions.values()] or [0.0]
     kinds_at: dict[float, set[str]] = {}
     for node, (x, _) in positions.items():
@@ -133,9 +258,9 @@ def plot_topology(graph: nx.DiGraph, title: str = "") -> Figure:
     for x, kinds in kinds_at.items():
         header = " / ".join(sorted(f"{k}s" for k in kinds if k))
         ax.text(x, max(ys) + 0.75, header, ha="center", fontsize=9, weight="bold")
-    ax.set_ylim(min(ys) - 1.0, max(ys) + 1.1)
+    ax.set_ylim(min(ys) - (1.5 if skips else 1.0), max(ys) + 1.1)  # room for an arc below
     ax.set_xlim(-0.6, max(kinds_at, default=0) + 0.6)
     ax.set_title(title or f"{graph.graph.get('name', 'scenario')}: topology")
     ax.axis("off")
-    subtitle(fig, "Messages flow left to right; edge labels are binding keys.")
+    subtitle(fig, topology_caption(graph))
     return fig

@@ -52,10 +52,15 @@ class ConsumerApp(ConsumerReplica):
     acks_per_batch = True  # offsets are committed per polled batch, not per record
 
     def __init__(
-        self, ctx: RunContext, cluster: KafkaCluster, config: KafkaConsumerConfig, replica: int
+        self,
+        ctx: RunContext,
+        cluster: KafkaCluster,
+        config: KafkaConsumerConfig,
+        replica: int,
+        name: str | None = None,
     ) -> None:
         group = config.group_id or config.name
-        self.init_replica(ctx, config, replica, f"{config.from_}/{group}")
+        self.init_replica(ctx, config, replica, f"{config.from_}/{group}", name)
         self.ctx = ctx
         self.cluster = cluster
         self.link_in = ctx.link(self.owner, "broker_to_consumer", config.network)
@@ -230,11 +235,11 @@ class ConsumerApp(ConsumerReplica):
             if self.crashed:
                 continue
             self.crash()
-            self.recorder.event(f"consumer {self.name}", "crash")
+            self.recorder.event(self.name, "crash start")  # as a `faults:` crash window
             if restart_after is not None:
                 yield self.env.timeout(restart_after)
                 self.restart()
-                self.recorder.event(f"consumer {self.name}", "restart")
+                self.recorder.event(self.name, "crash end")
 
 
 class _CommitOnRevoke:

@@ -619,7 +619,7 @@ class KafkaConsumer:
         member, group = self._member, self._group
         assert member is not None and group is not None
         self.recorder.count("kafka.poll_timeouts")
-        self.recorder.event(f"consumer {self.client_id}", "left the group (max.poll.interval.ms)")
+        self.recorder.event(self.client_id, "left the group (max.poll.interval.ms)")
         how = "left (max.poll.interval.ms)"
         if isinstance(group, ModernConsumerGroup):
             assert isinstance(member, ModernMember)

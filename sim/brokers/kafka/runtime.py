@@ -133,6 +133,18 @@ class KafkaRuntime:
 
         return publish
 
+    def service_consumers(self, service: Any, work: Callable[[Message], Any]) -> list[Any]:
+        from sim.brokers.kafka.spec import SPEC
+
+        config = SPEC.service_consumer(service)
+        replicas = []
+        for replica in range(config.replicas):
+            part = ConsumerApp(self.ctx, self.cluster, config, replica, name=service.name)
+            part.work = work
+            self.apps.append(part)
+            replicas.append(part)
+        return replicas
+
     def source_of(self, consumer: Any) -> str:
         return f"{consumer.from_}/{consumer.group_id or consumer.name}"
 
@@ -199,11 +211,11 @@ def _broker_failure(
 ) -> Generator[Any, Any, None]:
     yield ctx.env.timeout(at)
     cluster.crash_broker(broker)
-    ctx.recorder.event(f"broker {broker}", "crash")
+    ctx.recorder.event(f"broker.{broker}", "crash start")  # the fault target's name
     if restart_after is not None:
         yield ctx.env.timeout(restart_after)
         cluster.restart_broker(broker)
-        ctx.recorder.event(f"broker {broker}", "restart")
+        ctx.recorder.event(f"broker.{broker}", "crash end")
 
 
 # ----- what the run reports -----

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec, IdealQueue
+from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.kafka.config import KafkaConfig, KafkaConsumerConfig, KafkaProducerConfig
 
 if TYPE_CHECKING:
@@ -12,6 +12,12 @@ if TYPE_CHECKING:
     from sim.context import RunContext
 
 __all__ = ["SPEC"]
+
+
+def _omb_sections(layout: Any) -> dict[str, Any]:
+    from sim.brokers.kafka.omb import sections
+
+    return sections(layout)
 
 
 def _build(ctx: RunContext) -> BrokerRuntime:
@@ -22,6 +28,17 @@ def _build(ctx: RunContext) -> BrokerRuntime:
 
 def _nodes(section: KafkaConfig) -> list[str]:
     return [f"broker.{i}" for i in range(section.brokers)]  # crash faults only
+
+
+def _servers(section: KafkaConfig, consumer: Any) -> int:
+    """A partition is read by one member of a group: more members than partitions idle."""
+    topic = next((t for t in section.topics if t.name == consumer.from_), None)
+    return consumer.replicas if topic is None else min(consumer.replicas, topic.partitions)
+
+
+def _unbounded(section: KafkaConfig, source: str) -> bool:
+    topic = next((t for t in section.topics if t.name == source), None)
+    return topic is not None and topic.retention_bytes == float("inf")
 
 
 def _client_errors(section: Any, producers: list[Any], consumers: list[Any]) -> Any:
@@ -48,7 +65,11 @@ SPEC = BrokerSpec(
         {"at-most-once", "at-least-once", "idempotent", "transactional", "kafka-transactions"}
     ),
     nodes=_nodes,
+    servers=_servers,
+    unbounded=_unbounded,
     client_errors=_client_errors,
+    # A service reads its topic from the start, as an application that must not miss work.
+    service_fields=lambda service: {"auto.offset.reset": "earliest"},
     ideal=IdealQueue(
         # One partition per consumer: a partition is one FIFO queue read by one member.
         section=lambda source, consumers: {
@@ -70,4 +91,5 @@ SPEC = BrokerSpec(
         "mmc": "a partition is read by one member of a group: c consumers on c partitions are "
         "c separate M/M/1 queues, not one M/M/c queue",
     },
+    omb=OMBDriver("Kafka", "native", build=_omb_sections),
 )

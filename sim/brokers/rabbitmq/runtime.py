@@ -67,17 +67,17 @@ class RabbitMQRuntime:
         refused = (Confirm.NACK, Confirm.RETURNED)
         return lambda msg: publish(msg, exchange, key) not in refused
 
-    def subscribe(
-        self, name: str, queue: str, prefetch: int, auto_ack: bool, on_message: Any
-    ) -> Channel:
-        """A service's consumer: a channel of its own with basic.qos and basic.consume."""
-        channel = Channel(self.broker, name)
-        channel.basic_qos(prefetch_count=prefetch)
-        channel.basic_consume(queue, on_message, auto_ack=auto_ack)
-        return channel
+    def service_consumers(self, service: Any, work: Callable[[Message], Any]) -> list[Any]:
+        from sim.brokers.rabbitmq.spec import SPEC
 
-    def ready(self, queue: str) -> int:
-        return self.broker.queues[queue].ready_count
+        config = SPEC.service_consumer(service)
+        replicas = []
+        for replica in range(config.replicas):
+            part = QueueConsumer(self.ctx, self.broker, config, replica, name=service.name)
+            part.work = work
+            self.broker.connections.append(part)
+            replicas.append(part)
+        return replicas
 
     def source_of(self, consumer: Any) -> str:
         return str(consumer.from_)  # the queue
@@ -186,10 +186,15 @@ class QueueConsumer(ConsumerReplica):
     """
 
     def __init__(
-        self, ctx: RunContext, broker: RabbitMQBroker, config: RabbitMQConsumerConfig, replica: int
+        self,
+        ctx: RunContext,
+        broker: RabbitMQBroker,
+        config: RabbitMQConsumerConfig,
+        replica: int,
+        name: str | None = None,
     ) -> None:
         self.init_replica(
-            ctx, config, replica, config.from_, error_probability=config.nack_probability
+            ctx, config, replica, config.from_, name, error_probability=config.nack_probability
         )
         inbound = ctx.link(self.owner, "broker_to_consumer", config.network)
         self._ack_link = ctx.link(self.owner, "consumer_to_broker", config.network)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec, IdealQueue
+from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.rabbitmq.config import (
     RabbitMQConfig,
     RabbitMQConsumerConfig,
@@ -18,10 +18,43 @@ if TYPE_CHECKING:
 __all__ = ["SPEC"]
 
 
+def _omb_sections(layout: Any) -> dict[str, Any]:
+    from sim.brokers.rabbitmq.omb import sections
+
+    return sections(layout)
+
+
 def _build(ctx: RunContext) -> BrokerRuntime:
     from sim.brokers.rabbitmq.runtime import build
 
     return build(ctx)
+
+
+def _routes(section: RabbitMQConfig, producer: Any) -> dict[str, float]:
+    """Where a producer's messages go: its queue, or the queues its exchange routes its
+    routing keys to (headers exchanges: every bound queue, an upper bound)."""
+    from sim.brokers.rabbitmq.routing import route
+
+    exchanges = {e.name: e.type for e in section.exchanges}
+    if producer.to not in exchanges:
+        return {producer.to: 1.0}
+    kind = exchanges[producer.to]
+    bindings = [
+        (b.queue, b.routing_key, b.arguments) for b in section.bindings if b.exchange == producer.to
+    ]
+    keys = producer.routing_key
+    keys = keys if isinstance(keys, list) else [keys or ""]
+    shares: dict[str, float] = {}
+    for key in keys:
+        queues = [b[0] for b in bindings] if kind == "headers" else route(kind, bindings, key, None)
+        for queue in dict.fromkeys(queues):
+            shares[queue] = shares.get(queue, 0.0) + 1.0 / len(keys)
+    return shares
+
+
+def _unbounded(section: RabbitMQConfig, source: str) -> bool:
+    queue = next((q for q in section.queues if q.name == source), None)
+    return queue is not None and queue.max_length is None and queue.max_length_bytes is None
 
 
 def _nodes(section: Any) -> list[str]:
@@ -46,9 +79,11 @@ SPEC = BrokerSpec(
     },
     strategies=frozenset({"at-most-once", "at-least-once", "idempotent", "transactional"}),
     nodes=_nodes,
-    service_consumers=True,
+    routes=_routes,
+    unbounded=_unbounded,
     ideal=IdealQueue(
         section=lambda source, consumers: {"type": "rabbitmq", "queues": [{"name": source}]},
         consumer={"prefetch": 1},  # a replica holds one message: the next goes to a free one
     ),
+    omb=OMBDriver("RabbitMQ", "queues", build=_omb_sections),
 )

@@ -47,6 +47,7 @@ class RedisStreamsBroker:
     """The server with the scenario's streams and groups, and the message accounting."""
 
     def __init__(self, ctx: RunContext, config: RedisConfig) -> None:
+        self.ctx = ctx
         self.env = ctx.env
         self.recorder = ctx.recorder
         self.config = config
@@ -90,6 +91,18 @@ class RedisStreamsBroker:
             return True
 
         return publish
+
+    def service_consumers(self, service: Any, work: Callable[[Message], Any]) -> list[Any]:
+        from sim.brokers.redis.spec import SPEC
+
+        config = SPEC.service_consumer(service)
+        replicas = []
+        for replica in range(config.replicas):
+            part = StreamConsumer(self.ctx, self, config, replica)
+            part.work = work
+            self.consumers.append(part)
+            replicas.append(part)
+        return replicas
 
     def source_of(self, consumer: Any) -> str:
         return f"{consumer.from_}/{consumer.group}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec, IdealQueue
+from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.redis.config import RedisConfig, RedisConsumerConfig, RedisProducerConfig
 
 if TYPE_CHECKING:
@@ -14,10 +14,21 @@ if TYPE_CHECKING:
 __all__ = ["SPEC"]
 
 
+def _omb_sections(layout: Any) -> dict[str, Any]:
+    from sim.brokers.redis.omb import sections
+
+    return sections(layout)
+
+
 def _build(ctx: RunContext) -> BrokerRuntime:
     from sim.brokers.redis.runtime import build
 
     return build(ctx)
+
+
+def _unbounded(section: RedisConfig, source: str) -> bool:
+    stream = next((s for s in section.streams if s.name == source), None)
+    return stream is not None and stream.maxlen is None
 
 
 def _client_errors(section: Any, producers: list[Any], consumers: list[Any]) -> Any:
@@ -41,6 +52,9 @@ SPEC = BrokerSpec(
     },
     strategies=frozenset({"at-most-once", "at-least-once", "idempotent", "transactional"}),
     client_errors=_client_errors,
+    unbounded=_unbounded,
+    # A service reads in a consumer group of its own name (declared in broker.groups).
+    service_fields=lambda service: {"group": service.name},
     ideal=IdealQueue(
         section=lambda source, consumers: {
             "type": "redis",
@@ -53,4 +67,5 @@ SPEC = BrokerSpec(
         "node crash": "the model is one redis-server without persistence settings: a crash "
         "and restart of the server is not modelled",
     },
+    omb=OMBDriver("Redis", "ignored", build=_omb_sections),
 )

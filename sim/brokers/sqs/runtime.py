@@ -63,6 +63,19 @@ class SQSRuntime:
 
         return publish
 
+    def service_consumers(self, service: Any, work: Callable[[Message], Any]) -> list[Any]:
+        from sim.brokers.sqs.spec import SPEC
+
+        config = SPEC.service_consumer(service)
+        queue = self.service.queues[config.from_]
+        replicas = []
+        for replica in range(config.replicas):
+            part = SQSConsumer(self.ctx, queue, config, replica, name=service.name)
+            part.work = work
+            self.consumers.append(part)
+            replicas.append(part)
+        return replicas
+
     def source_of(self, consumer: Any) -> str:
         return str(consumer.from_)  # the queue
 
@@ -123,9 +136,14 @@ class SQSConsumer(ConsumerReplica):
     """
 
     def __init__(
-        self, ctx: RunContext, queue: SQSQueue, config: SQSConsumerConfig, replica: int
+        self,
+        ctx: RunContext,
+        queue: SQSQueue,
+        config: SQSConsumerConfig,
+        replica: int,
+        name: str | None = None,
     ) -> None:
-        self.init_replica(ctx, config, replica, queue.name)
+        self.init_replica(ctx, config, replica, queue.name, name)
         self.queue = queue
         self._request = ctx.link(self.owner, "consumer_to_broker", config.network)
         self._reply = ctx.link(self.owner, "broker_to_consumer", config.network)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec, IdealQueue
+from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.sqs.config import SQSConfig, SQSConsumerConfig, SQSProducerConfig
 
 if TYPE_CHECKING:
@@ -12,6 +12,12 @@ if TYPE_CHECKING:
     from sim.context import RunContext
 
 __all__ = ["SPEC"]
+
+
+def _omb_sections(layout: Any) -> dict[str, Any]:
+    from sim.brokers.sqs.omb import sections
+
+    return sections(layout)
 
 
 def _build(ctx: RunContext) -> BrokerRuntime:
@@ -50,4 +56,5 @@ SPEC = BrokerSpec(
     cannot={
         "node crash": "SQS is a managed service: the model has no broker nodes to crash",
     },
+    omb=OMBDriver("SQS", "queues", producers_fan_out=True, build=_omb_sections),
 )
