@@ -6,12 +6,20 @@ is its own and no run warms another's caches:
 - `ciw N`: the same M/M/1 in ciw, the Python queueing-network library;
 - `mqsim SPEC`: one mqsim scenario (benchmarks/workloads.py builds them), timed around
   `sim.run`, so the scenario's validation and the Results' tables are counted too;
-- `drain SPEC`: one mqsim drain: the wall time of the first and of the last tenth of the
+- `drain SPEC`: one mqsim drain: the CPU time of the first and of the last tenth of the
   messages processed after the backlog was made (a probe process reads the clock);
 - `simpy_store_drain N`: SimPy's own `Store` drained, for contrast (its `get` pops the head
   of a Python list, O(backlog) per get).
 
 Run one with `python benchmarks/bench_kernel.py CASE ARG`; `benchmarks/run.py` runs them all.
+
+Every time is CPU time of this process (`time.process_time`), not wall time: the benchmark
+machine's two cores are shared, and another process's work makes a run's wall time longer
+while leaving its CPU time almost as it is. A per-message cost is the CPU time of the
+simulation itself (`env.run`: for mqsim, sim.kernel's `_advance`) over the messages
+processed; mqsim's set-up (validating the scenario, building the model) and collection (the
+Results' tables) are reported beside it as `setup` and `collect`, once per run whatever its
+length.
 """
 
 from __future__ import annotations
@@ -62,10 +70,10 @@ def case_simpy(messages: int) -> dict[str, Any]:
 
     env.process(producer())
     env.process(consumer())
-    started = time.perf_counter()
+    started = time.process_time()
     env.run()
-    wall = time.perf_counter() - started
-    return {"wall": wall, "messages": done[0], "peak_mb": _peak_mb()}
+    cpu = time.process_time() - started
+    return {"cpu": cpu, "messages": done[0], "peak_mb": _peak_mb()}
 
 
 def case_ciw(messages: int) -> dict[str, Any]:
@@ -80,11 +88,11 @@ def case_ciw(messages: int) -> dict[str, Any]:
     )
     ciw.seed(1)
     simulation = ciw.Simulation(network)
-    started = time.perf_counter()
+    started = time.process_time()
     simulation.simulate_until_max_time(messages / RHO)
-    wall = time.perf_counter() - started
+    cpu = time.process_time() - started
     served = len(simulation.get_all_records())
-    return {"wall": wall, "messages": served, "peak_mb": _peak_mb()}
+    return {"cpu": cpu, "messages": served, "peak_mb": _peak_mb()}
 
 
 def case_mqsim(spec: str) -> dict[str, Any]:
@@ -95,13 +103,16 @@ def case_mqsim(spec: str) -> dict[str, Any]:
     from sim.scenario import Scenario
 
     request = json.loads(spec)
+    started = time.process_time()
     scenario = Scenario.from_dict(getattr(workloads, request["kind"])(**request["args"]))
-    started = time.perf_counter()
+    simulated = _timing_advance()
     results = sim.run(scenario)
-    wall = time.perf_counter() - started
+    total = time.process_time() - started
     summary = results.summary
     return {
-        "wall": wall,
+        "cpu": simulated[0],
+        "setup": simulated[1] - started,
+        "collect": started + total - simulated[2],
         "messages": summary["processed"],
         "produced": summary["produced"],
         "max_backlog": summary["max_backlog"],
@@ -109,11 +120,31 @@ def case_mqsim(spec: str) -> dict[str, Any]:
     }
 
 
+def _timing_advance() -> list[float]:
+    """Wrap sim.kernel's `_advance` (the env.run of a run) to time it: the list gets its CPU
+    time, the clock when it began and when it ended."""
+    import sim.kernel
+
+    timing = [0.0, 0.0, 0.0]
+    advance = sim.kernel._advance
+
+    def timed(*args: Any, **kwargs: Any) -> None:
+        timing[1] = time.process_time()
+        try:
+            advance(*args, **kwargs)
+        finally:
+            timing[2] = time.process_time()
+            timing[0] = timing[2] - timing[1]
+
+    sim.kernel._advance = timed  # type: ignore[assignment]
+    return timing
+
+
 def case_drain(spec: str) -> dict[str, Any]:
-    """A drain from benchmarks/workloads.py: the wall time per message of the first and the
+    """A drain from benchmarks/workloads.py: the CPU time per message of the first and the
     last tenth of what is processed after the backlog was made.
 
-    A probe process reads the wall clock and the processed count every 1/400 of the drain's
+    A probe process reads the CPU clock and the processed count every 1/400 of the drain's
     simulated time; the benchmark installs it by handing sim.kernel a Recorder whose
     `start_sampling` also starts the probe (the probe's events change nothing the run does:
     it only reads)."""
@@ -143,7 +174,7 @@ def case_drain(spec: str) -> dict[str, Any]:
         def _probe(self):  # type: ignore[no-untyped-def]
             yield self.env.timeout(start)
             while True:
-                samples.append((time.perf_counter(), self.processed_total))
+                samples.append((time.process_time(), self.processed_total))
                 yield self.env.timeout(step)
 
     sim.kernel.Recorder = ProbedRecorder  # type: ignore[misc]
@@ -153,8 +184,8 @@ def case_drain(spec: str) -> dict[str, Any]:
     base = samples[0][1]
     drained = messages - base
 
-    def wall_at(count: float) -> float:
-        """The wall time when `count` messages (after the drain began) were processed."""
+    def clock_at(count: float) -> float:
+        """The CPU clock when `count` messages (after the drain began) were processed."""
         for (t0, n0), (t1, n1) in itertools.pairwise(samples):
             if n1 - base >= count:
                 fraction = 0.0 if n1 == n0 else (count - (n0 - base)) / (n1 - n0)
@@ -162,8 +193,8 @@ def case_drain(spec: str) -> dict[str, Any]:
         return samples[-1][0]
 
     tenth = drained / 10
-    first = (wall_at(tenth) - wall_at(0)) / tenth
-    last = (wall_at(drained) - wall_at(drained - tenth)) / tenth
+    first = (clock_at(tenth) - clock_at(0)) / tenth
+    last = (clock_at(drained) - clock_at(drained - tenth)) / tenth
     return {
         "first_tenth_us": first * 1e6,
         "last_tenth_us": last * 1e6,
@@ -186,10 +217,10 @@ def case_simpy_store_drain(messages: int) -> dict[str, Any]:
 
     def drain():  # type: ignore[no-untyped-def]
         for _ in range(10):
-            started = time.perf_counter()
+            started = time.process_time()
             for _ in range(tenth):
                 yield store.get()
-            timings.append((time.perf_counter() - started) / tenth)
+            timings.append((time.process_time() - started) / tenth)
 
     env.process(drain())
     env.run()
