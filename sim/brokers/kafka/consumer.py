@@ -371,11 +371,7 @@ class KafkaConsumer:
             partition = self.cluster.partition(*tp)
             if partition.available:
                 position = self._positions.get(tp)
-                if (
-                    position is None
-                    or position < partition.hw
-                    or not partition.in_range(position)
-                ):
+                if position is None or position < partition.hw or not partition.in_range(position):
                     return True
             maybe.discard(tp)
         return False

@@ -151,7 +151,7 @@ class SQSConsumer(ConsumerReplica):
         wait = config.wait_time
         self.wait_time = queue.settings.receive_wait_time if wait is None else wait
         self.auto_delete = self.forgets_on_delivery = config.ack == "auto"
-        self._received: list[tuple[Entry, str]] | None = None
+        self._received: list[tuple[Entry, int]] | None = None
         self.start()
 
     def held(self) -> int:
@@ -164,15 +164,16 @@ class SQSConsumer(ConsumerReplica):
             link.send(arrived.succeed)
             yield arrived
 
-    def _delete(self, entry: Entry, handle: str) -> None:
-        """DeleteMessage as it reaches the queue: only the latest receipt handle deletes."""
-        if entry.handle == handle and self.queue.entries.get(entry.seq) is entry:
+    def _delete(self, entry: Entry, receipt: int) -> None:
+        """DeleteMessage as it reaches the queue: only the latest receipt handle deletes (a
+        delivery keeps the number of its receipt, `Entry.receipt`, not the handle's string)."""
+        if entry.receipt == receipt and self.queue.entries.get(entry.seq) is entry:
             self.queue.delete(entry)
             return
         self.recorder.count(f"stale_deletes.{self.queue.name}")
 
     # ----- the cycle's native verbs -----
-    def take(self) -> list[tuple[Entry, str]] | None:
+    def take(self) -> list[tuple[Entry, int]] | None:
         received, self._received = self._received, None
         return received
 
@@ -189,20 +190,20 @@ class SQSConsumer(ConsumerReplica):
             if self.wait_time <= 0:  # short polling an empty queue: poll again soon
                 yield self.env.timeout(SHORT_POLL_BACKOFF)
             return
-        received = [(entry, entry.handle) for entry in taken]
+        received = [(entry, entry.receipt) for entry in taken]
         if self.auto_delete:
             for entry, handle in received:
                 self._request.send(self._delete, entry, handle)
         self._received = received
 
-    def message(self, delivery: tuple[Entry, str]) -> Message:
+    def message(self, delivery: tuple[Entry, int]) -> Message:
         return delivery[0].msg
 
-    def settle(self, delivery: tuple[Entry, str]) -> None:
+    def settle(self, delivery: tuple[Entry, int]) -> None:
         if not self.auto_delete:
             self._request.send(self._delete, *delivery)
 
-    def settle_early(self, delivery: tuple[Entry, str]) -> bool:
+    def settle_early(self, delivery: tuple[Entry, int]) -> bool:
         self._request.send(self._delete, *delivery)
         return True  # the request is on its way: SQS has no session for a crash to end
 
