@@ -623,7 +623,7 @@ class KafkaCluster:
     # ----- producing -----
     def process_produce(self, broker: BrokerNode, request: ProduceRequest) -> None:
         """The broker appends every batch of a request and answers per the request's acks."""
-        self.recorder.count("kafka.produce_requests")
+        self.recorder.counters["kafka.produce_requests"] += 1  # speed: counted in place
         for batch in request.batches:
             partition = self.partition(batch.topic, batch.partition)
             if partition.leader != broker.id or not broker.alive:

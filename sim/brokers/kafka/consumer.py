@@ -255,12 +255,19 @@ class KafkaConsumer:
             visit: Any = candidates[first:] + candidates[:first]
         else:  # many: walk the turn order, the first candidates come soon
             visit = (order[(start + i) % count] for i in range(count))
-        fetch = self._fetch
+        fetch, positions, partition = self._fetch, self._positions, self.cluster.partition
         for tp in visit:
             if len(found) >= budget:
                 break
-            if tp in maybe and not fetch(tp, budget - len(found), found):
-                maybe.discard(tp)  # nothing there now: only a change brings it back
+            if tp in maybe:
+                if not fetch(tp, budget - len(found), found):
+                    maybe.discard(tp)  # nothing there now: only a change brings it back
+                elif positions[tp] >= partition(*tp).hw:
+                    # Read up to the high watermark: the next fetch would find nothing, so
+                    # it leaves the candidates until the high watermark rises again (else
+                    # every partition read once stayed a candidate, and a poll's cost grew
+                    # with the partition count).
+                    maybe.discard(tp)
         return found
 
     def _check_epoch(self) -> set[TopicPartition]:

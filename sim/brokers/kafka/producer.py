@@ -412,7 +412,9 @@ class KafkaProducer:
         return ready
 
     def _run_sender(self) -> None:
-        while True:
+        # Speed: with no batch waiting there is nothing to scan (`_ready_nodes` would find no
+        # node and schedule nothing).
+        while self._waiting_tps:
             nodes = self._ready_nodes()
             sent = False
             for node in sorted(nodes):
