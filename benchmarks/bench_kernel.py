@@ -3,6 +3,8 @@ is its own and no run warms another's caches:
 
 - `simpy N`: the tightest idiomatic bare SimPy model of M/M/1 (a producer process with
   `env.timeout`, a `Store`, a consumer process, numpy draws made before the clock starts);
+- `simpy_many SPEC`: bare SimPy with several queues or competing consumers, the reference
+  for the flatness figures (SimPy's own cost per message grows with its processes);
 - `ciw N`: the same M/M/1 in ciw, the Python queueing-network library;
 - `mqsim SPEC`: one mqsim scenario (benchmarks/workloads.py builds them), timed around
   `sim.run`, so the scenario's validation and the Results' tables are counted too;
@@ -72,6 +74,43 @@ def case_simpy(messages: int) -> dict[str, Any]:
     env.process(consumer())
     started = time.process_time()
     env.run()
+    cpu = time.process_time() - started
+    return {"cpu": cpu, "messages": done[0], "peak_mb": _peak_mb()}
+
+
+def case_simpy_many(spec: str) -> dict[str, Any]:
+    """Bare SimPy with `sources` independent M/M/1-style queues (each its own producer,
+    Store and consumers) and `consumers` competing consumer processes on each Store, rho 0.9
+    per consumer: what SimPy itself pays per message as processes are added (its event heap
+    grows with them), the reference for mqsim's flatness figures."""
+    import numpy as np
+    import simpy
+
+    request = json.loads(spec)
+    messages, sources, consumers = request["messages"], request["sources"], request["consumers"]
+    rng = np.random.default_rng(1)
+    env = simpy.Environment()
+    done = [0]
+    per = messages // sources
+
+    def producer(store, gaps):  # type: ignore[no-untyped-def]
+        for gap in gaps:
+            yield env.timeout(gap)
+            store.put(env.now)
+
+    def consumer(store, services):  # type: ignore[no-untyped-def]
+        for service in services:
+            yield store.get()
+            yield env.timeout(service)
+            done[0] += 1
+
+    for _ in range(sources):
+        store = simpy.Store(env)
+        env.process(producer(store, rng.exponential(1 / (RHO * consumers), per).tolist()))
+        for _ in range(consumers):
+            env.process(consumer(store, rng.exponential(1.0, per).tolist()))
+    started = time.process_time()
+    env.run(until=per / (RHO * consumers))
     cpu = time.process_time() - started
     return {"cpu": cpu, "messages": done[0], "peak_mb": _peak_mb()}
 
@@ -229,6 +268,7 @@ def case_simpy_store_drain(messages: int) -> dict[str, Any]:
 
 CASES = {
     "simpy": case_simpy,
+    "simpy_many": case_simpy_many,
     "ciw": case_ciw,
     "mqsim": case_mqsim,
     "drain": case_drain,

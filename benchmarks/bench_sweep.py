@@ -130,7 +130,7 @@ class _Printer:
 
     def row(self, what: str, measured: str, goal: str = "", met: bool | None = None) -> None:
         verdict = "" if met is None else ("met" if met else "NOT MET")
-        print(f"  {what:<44} {measured:<30} {goal:<22} {verdict}")
+        print(f"  {what:<44} {measured:<42} {goal:<20} {verdict}")
 
 
 def main(table: Any = None, quick: bool = False) -> None:

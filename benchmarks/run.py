@@ -55,7 +55,7 @@ class Table:
         verdict = "" if met is None else ("met" if met else "NOT MET")
         if met is False:
             self.failed.append(what)
-        print(f"  {what:<44} {measured:<30} {goal:<22} {verdict}", flush=True)
+        print(f"  {what:<44} {measured:<42} {goal:<20} {verdict}", flush=True)
 
 
 def best(case: str, arg: Any, repeat: int) -> dict[str, Any]:
@@ -107,18 +107,39 @@ def speed(table: Table, brokers: list[str], messages: int, repeat: int) -> dict[
     return cost
 
 
-def _ratio_row(table: Table, what: str, one: dict[str, Any], many: dict[str, Any]) -> None:
+def _ratio_row(
+    table: Table,
+    what: str,
+    one: dict[str, Any],
+    many: dict[str, Any],
+    simpy: float | None = None,
+) -> None:
+    """`simpy`: bare SimPy's own growth for the same change (more processes, a deeper event
+    heap), printed beside mqsim's as `/SimPy`, the part of the growth that is mqsim's."""
     ratio = many["us"] / one["us"]
+    beyond = "" if simpy is None else f"  /SimPy {ratio / simpy:4.2f}x"
     table.row(
         what,
-        f"{one['us']:6.2f} vs {many['us']:6.2f} us  {ratio:4.2f}x",
+        f"{one['us']:6.2f} vs {many['us']:6.2f} us  {ratio:4.2f}x{beyond}",
         "within 1.2x",
         ratio <= 1.2,
     )
 
 
+def _simpy_many(messages: int, sources: int, consumers: int, repeat: int) -> dict[str, Any]:
+    spec = {"messages": messages, "sources": sources, "consumers": consumers}
+    return best("simpy_many", spec, repeat)
+
+
 def flat(table: Table, brokers: list[str], messages: int, repeat: int) -> None:
     table.section(f"flat per-message cost, {messages:,} messages each (best of {repeat})")
+    bare = _simpy_many(messages, 1, 1, repeat)
+    bare_sources = _simpy_many(messages, 50, 1, repeat)
+    bare_group = _simpy_many(messages, 1, 50, repeat)
+    _ratio_row(table, "(reference) bare SimPy: 1 vs 50 queues", bare, bare_sources)
+    _ratio_row(table, "(reference) bare SimPy: 1 vs 50 consumers", bare, bare_group)
+    sources_growth = bare_sources["us"] / bare["us"]
+    group_growth = bare_group["us"] / bare["us"]
     if "kafka" in brokers:
         one = best("mqsim", mqsim("mm1", broker="kafka", messages=messages), repeat)
         many = best(
@@ -131,13 +152,13 @@ def flat(table: Table, brokers: list[str], messages: int, repeat: int) -> None:
             mqsim("mm1", broker="kafka", messages=messages, partitions=50, consumers=50),
             repeat,
         )
-        _ratio_row(table, "kafka: 1 vs 50 consumers on 50 partitions", one, many)
+        _ratio_row(table, "kafka: 1 vs 50 consumers, 50 partitions", one, many)
     for broker in brokers:
         one = best("mqsim", mqsim("mm1", broker=broker, messages=messages), repeat)
         queues = best("mqsim", mqsim("mm1", broker=broker, messages=messages, sources=50), repeat)
-        _ratio_row(table, f"{broker}: 1 vs 50 sources (own producer, consumer)", one, queues)
+        _ratio_row(table, f"{broker}: 1 vs 50 sources", one, queues, sources_growth)
         group = best("mqsim", mqsim("mm1", broker=broker, messages=messages, consumers=50), repeat)
-        _ratio_row(table, f"{broker}: 1 vs 50 competing consumers", one, group)
+        _ratio_row(table, f"{broker}: 1 vs 50 competing consumers", one, group, group_growth)
 
 
 # Drains beyond the ideal settings: where a per-message cost could grow with the backlog.
