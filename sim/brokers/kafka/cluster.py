@@ -258,13 +258,14 @@ class Partition:
         if len(self.replicas) > 1:
             self._replication.send(self._replicated, self.epoch, self.log.log_end_offset)
         self._answer_when_replicated(batch, acks, done)
+        self._advance_hw()
         if batch.acknowledged or batch.done:
             # Memory: a record keeps its batch only while the producer may still retry it
-            # (records_gone asks); answered at once (one replica, or acks 0/1), it lets the
-            # batch go, about 300 bytes a record held in the log.
+            # (records_gone asks); answered at once (acks=all on one replica: by the high
+            # watermark just advanced; acks 0 or 1), it lets the batch go, about 300 bytes a
+            # record held in the log.
             for record in records:
                 record.batch = None
-        self._advance_hw()
 
     def _answer_when_replicated(
         self, batch: ProducerBatch, acks: int, done: Callable[[str], None]
