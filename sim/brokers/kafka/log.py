@@ -46,7 +46,17 @@ class Record:
     until some group's copy horizon covers the record.
     """
 
-    __slots__ = ("batch", "copies", "key", "msg", "offset", "size", "timestamp", "tombstone")
+    __slots__ = (
+        "base_offset",
+        "batch",
+        "copies",
+        "key",
+        "msg",
+        "offset",
+        "size",
+        "timestamp",
+        "tombstone",
+    )
 
     def __init__(
         self,
@@ -57,8 +67,12 @@ class Record:
         size: int,
         tombstone: bool = False,
         batch: Any = None,
+        base_offset: int | None = None,
     ) -> None:
         self.offset = offset
+        # The first offset of the record batch it was written in (RecordBatch.baseOffset):
+        # a record keeps it after letting its producer batch go.
+        self.base_offset = offset if base_offset is None else base_offset
         self.timestamp = timestamp
         self.msg = msg
         self.key = key
@@ -150,13 +164,13 @@ class PartitionLog:
         segment = self._maybe_roll(incoming, now)
         if not segment.records:
             segment.created_at = now
-        offset = self.log_end_offset
+        offset = base = self.log_end_offset
         records = segment.records
         appended = []
         newest = segment.max_timestamp
         for msg, key, size, tombstone in items:
             timestamp = msg.produced_at
-            record = Record(offset, timestamp, msg, key, size, tombstone, batch)
+            record = Record(offset, timestamp, msg, key, size, tombstone, batch, base)
             records.append(record)
             appended.append(record)
             if timestamp > newest:
