@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench install clean browser
+.PHONY: demo test lint format bench install clean browser ffmpeg
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,31 +19,39 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mqsim demo
 
+# What tests need from the system, installed here when missing (as root, with apt-get), once;
+# quiet when present. $(call debian,WHAT,PACKAGES,PROGRAMS): WHAT names the need in messages.
+define debian
+	@missing=; for p in $(3); do [ -x "$$p" ] || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make: $(1) needs the Debian packages $(2) and this machine has no apt-get;" \
+			"install them (and set CHROMIUM=... CHROMEDRIVER=... for a browser elsewhere)" >&2; \
+		exit 1; \
+	fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+		echo "make: $(1) needs root to install: sudo apt-get install $(2)" >&2; \
+		exit 1; \
+	fi; \
+	echo "make: installing $(2) with apt-get for $(1)"; \
+	apt-get update -qq >/dev/null && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null
+endef
+
 # The browser test (tests/test_report_browser.py) drives Debian's chromium through its
-# chromedriver: installed here when missing (as root, with apt-get), once; quiet when present.
+# chromedriver.
 CHROMIUM ?= /usr/bin/chromium
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
 browser:
-	@if [ -x "$(CHROMIUM)" ] && [ -x "$(CHROMEDRIVER)" ]; then exit 0; fi; \
-	if ! command -v apt-get >/dev/null 2>&1; then \
-		echo "make browser: the browser test needs chromium and chromedriver (Debian: chromium," \
-			"chromium-driver) and this machine has no apt-get; install them and set" \
-			"CHROMIUM=... CHROMEDRIVER=..." >&2; \
-		exit 1; \
-	fi; \
-	if [ "$$(id -u)" -ne 0 ]; then \
-		echo "make browser: installing chromium needs root:" \
-			"sudo apt-get install chromium chromium-driver" >&2; \
-		exit 1; \
-	fi; \
-	echo "make browser: installing chromium and chromium-driver with apt-get"; \
-	apt-get update -qq >/dev/null && \
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		chromium chromium-driver >/dev/null
+	$(call debian,the browser test,chromium chromium-driver,$(CHROMIUM) $(CHROMEDRIVER))
+
+# `mqsim animate --out FILE.mp4` writes through ffmpeg (tests/test_cli_playback.py).
+ffmpeg:
+	$(call debian,the MP4 test,ffmpeg,/usr/bin/ffmpeg /usr/bin/ffprobe)
 
 # One pytest run over the tests and the notebooks (nbmake executes each notebook).
-test: $(STAMP) lint browser
+test: $(STAMP) lint browser ffmpeg
 	CHROMIUM=$(CHROMIUM) CHROMEDRIVER=$(CHROMEDRIVER) \
 		$(BIN)/python -m pytest -q -n 2 --nbmake tests $(wildcard notebooks/*.ipynb)
 

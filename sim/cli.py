@@ -946,9 +946,9 @@ def _omb_options(
     from sim.omb import RunOptions, driver_of, preset_of
     from sim.units import parse_size
 
-    driver_of(driver)
+    chosen = driver_of(driver)
     if preset is not None:
-        preset_of(preset)
+        preset_of(preset, chosen.broker)
 
     def seconds(text: str | None, option: str, positive: bool) -> float | None:
         if text is None:
@@ -1049,7 +1049,8 @@ def omb_command(
         str | None,
         typer.Option(
             metavar="NAME",
-            help="The broker's cost preset \\[default: the driver's; for now only 'ideal'].",
+            help="The broker's cost preset: ideal, confluent-2020, mqperf-2021 "
+            "\\[default: the driver's calibrated one].",
         ),
     ] = None,
     out: Annotated[
@@ -1100,8 +1101,10 @@ def omb_command(
     with consumers paused, then drains it) and writes DIR/WORKLOAD-DRIVER.json in OMB's
     TestResult shape, beside the files earlier runs wrote there.
 
-    Presets: only 'ideal' (mqsim's broker without costs, so without a capacity limit) exists
-    for now; the calibrated cost presets come later and will become the drivers' defaults.
+    Presets: each driver runs its calibrated cost preset unless --preset names another:
+    confluent-2020 (Kafka) or mqperf-2021 (RabbitMQ, SQS, Redis), fitted on those studies'
+    published figures (docs/calibration.md); 'ideal' is mqsim's broker without costs, so
+    without a capacity limit.
 
     Workloads name whole minutes: --duration and --warmup shorten them, and --period OMB's
     10 s sample. Workloads of many topics are sampled (--sample) and scaled back.

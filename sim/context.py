@@ -45,6 +45,9 @@ class RunContext:
     effects: dict[str, Any] = field(default_factory=dict)
     # What a consumer's replicas share beyond effects, by consumer name (its rate limit).
     shared: dict[str, Any] = field(default_factory=dict)
+    # The run's synchronous services by name (sim/services/), built after the broker: the
+    # providers consumer replicas call (sim/consumers/calls.py) are looked up here.
+    services: dict[str, Any] = field(default_factory=dict)
 
     def register_part(self, part: Any, *names: str) -> None:
         """Make `part` (which has the hooks of sim.faults.Faultable) a target of `names`."""

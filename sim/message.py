@@ -40,6 +40,7 @@ class Message:
         "headers",
         "id",
         "key",
+        "kind",
         "persistent",
         "priority",
         "processed",
@@ -72,6 +73,10 @@ class Message:
         self.headers = headers
         self.priority = priority
         self.body = body  # only teaching scripts set one; simulated payloads are just a size
+        # What the message is to the application (a notification type, set by its client):
+        # services and consumers call and publish by it. Brokers never change it, unlike
+        # `routing_key`, which every publish and dead-lettering sets.
+        self.kind = ""
         self.persistent = False  # AMQP delivery_mode 2: written to disk by a durable queue
         self.deliveries = 0  # times handed to a consumer
         self.redelivered = False  # the AMQP flag: set once the broker has handed it out before
@@ -94,6 +99,7 @@ class Message:
             self.body,
         )
         twin.exchange = self.exchange
+        twin.kind = self.kind
         twin.persistent = self.persistent
         twin.ttl = self.ttl
         twin.expires_at = self.expires_at

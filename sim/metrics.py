@@ -25,6 +25,7 @@ EVENTS = (
     "rejected",
     "enqueued",
     "delivered",
+    "failed",
     "processed",
     "acked",
     "requeued",
@@ -369,6 +370,11 @@ class Recorder:
                 reader.latency.record(latency)
         if self.trace is not None:
             self._log(msg, "processed", component)
+
+    def failed(self, msg: Message, component: str) -> None:
+        """A try at processing `msg` failed (the copy stays in play: retried, requeued, or
+        dead-lettered next). Only the trace records it, one row per failed try."""
+        self._log(msg, "failed", component)
 
     def acked_message(self, msg: Message, component: str) -> None:
         self.acked += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,7 @@ def test_report_is_self_contained(tmp_path: Path) -> None:
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert "@import" not in page and "url(http" not in page
     assert json.loads((folder / MARKER).read_text())["written_by"] == "mqsim"
-    assert "delivery-limit-3" in page and "no-delivery-limit" in page  # variants side by side
+    assert "delivery-limit-3" in page and "default-3.10" in page  # variants side by side
     # A cursor over every chart drawn against simulated time, e.g. the queue depth.
     cursors = re.findall(
         r"<figure class=\"chart\" data-axes='([^']+)'><div class=\"chart-image\">"
@@ -141,6 +142,39 @@ def test_mp4_without_ffmpeg_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(animate_module, "ffmpeg_available", lambda: False)
     done = _mqsim("animate", ROOT / "scenarios" / "mm1k.yaml", "--out", tmp_path / "a.mp4")
     assert done.exit_code == 2 and "ffmpeg" in done.output
+
+
+def test_mp4_plays_every_planned_frame_and_is_signed(tmp_path: Path) -> None:
+    # `make test` installs ffmpeg (the Makefile's ffmpeg target), so this runs everywhere.
+    assert animate_module.ffmpeg_available(), "ffmpeg missing: run `make ffmpeg`"
+    out = tmp_path / "a.mp4"
+    path = ROOT / "scenarios" / "mm1k.yaml"
+    window = _short_window(path)
+    done = _mqsim("animate", path, *window, "--speed", "1", "--out", out)
+    assert done.exit_code == 0, done.output
+    probe = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,nb_read_frames:format_tags=comment",
+            "-of",
+            "json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    info = json.loads(probe.stdout)
+    [stream] = info["streams"]
+    start, end = (float(w.removesuffix("s")) for w in window[1::2])
+    planned = animate_module.plan_frames(start, end, ".mp4", 1.0)
+    assert stream["codec_name"] == "h264" and int(stream["nb_read_frames"]) == len(planned)
+    assert info["format"]["tags"]["comment"] == SIGNATURE  # so mqsim may replace it later
+    assert _mqsim("animate", path, *window, "--speed", "2", "--out", out).exit_code == 0
 
 
 def test_animate_replaces_only_its_own_files_and_never_half_a_file(

@@ -152,9 +152,11 @@ SHORT = {  # long enough to include what each scenario is about
     "kafka_broker_failure": "45s",
     "kafka_consumer_crash": "100s",
     "kafka_consumer_groups": "1min",
+    "kafka_rebalance_storm": "100s",
     "kafka_replay": "2.5h",
     "kafka_retention": "45min",
     "kafka_scaling": "30s",
+    "kafka_share_groups": "40s",
 }
 
 

@@ -93,8 +93,24 @@ def test_compare_refuses_a_file_that_is_no_omb_result(tmp_path: Path) -> None:
     assert result.stderr.strip() == f"{other}: not an OMB result file (no {missing})"
 
 
-def test_help_names_the_drivers_and_says_only_the_ideal_preset_exists() -> None:
+def test_help_names_the_drivers_and_the_presets() -> None:
     result = runner.invoke(app, ["omb", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "kafka, rabbitmq, sqs or redis" in result.stdout
-    assert "only 'ideal'" in result.stdout
+    assert "ideal, confluent-2020, mqperf-2021" in result.stdout
+
+
+def test_a_preset_without_the_drivers_costs_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run_omb(
+        str(OMB / "workloads" / "1-topic-1-partition-1kb.yaml"),
+        "--driver",
+        "sqs",
+        "--preset",
+        "confluent-2020",
+        "--out",
+        str(tmp_path),
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "--preset: preset 'confluent-2020' has no sqs costs (it covers: kafka, rabbitmq)"
+    )

@@ -24,6 +24,7 @@ from sim.omb import (
 from sim.omb.mapping import driver_of, shape
 from sim.omb.result import FIELDS, Events
 from sim.omb.workload import Workload, validate_workload
+from sim.presets import cost_preset
 from tests.test_omb_workload import OMB, WORKLOADS
 
 EXAMPLE = OMB / "results" / "upstream-pr407-kafka-1-topic-1-partition-1kb.json"
@@ -58,6 +59,14 @@ def quick_options(wl: Workload, driver: str) -> RunOptions:
         backlog=MESSAGES * wl.message_size if wl.consumer_backlog_size_gb else None,
         probe=QUICK_PROBE,
     )
+
+
+def first_publish(driver: str) -> float:
+    """How long a driver's first message takes to be published, at most: Kafka's linger.ms=1,
+    and a call latency of the driver's default preset (SQS's send_latency)."""
+    chosen = driver_of(driver)
+    cost = cost_preset(chosen.default_preset, chosen.broker).cost
+    return 1e-3 + float(cost.get("send_latency", 0.0))
 
 
 def check_shape(result: dict[str, Any], wl: Workload, samples: int) -> None:
@@ -101,7 +110,7 @@ def test_every_shared_workload_runs_on_every_driver(path: Path, driver: str) -> 
     sent = np.count_nonzero((made >= timeline.start - 1e-12) & (made < timeline.end - 1e-12))
     span = timeline.end - timeline.start
     assert sent == pytest.approx(run.rate / run.shape.scale * span, abs=2)
-    if timeline.period > 1e-3:  # longer than Kafka's linger.ms=1: some batch has left
+    if timeline.period > first_publish(driver):  # long enough for something to be published
         assert sum(result["publishRate"]) > 0
 
 
@@ -140,7 +149,8 @@ def one_queue(**changes: Any) -> Workload:
 @pytest.mark.parametrize("driver", list(DRIVERS))
 def test_rates_per_sample_are_the_workloads(driver: str) -> None:
     wl = load_workload(OMB / "workloads" / "1-topic-1-partition-1kb.yaml")  # 50,000 msg/s
-    run = run_workload(wl, RunOptions(driver=driver, duration=0.3, warmup=0.1, period=0.1))
+    options = RunOptions(driver=driver, preset="ideal", duration=0.3, warmup=0.1, period=0.1)
+    run = run_workload(wl, options)
     result = run.test_result()
     assert run.timeline.samples == 3 and run.timeline.start == pytest.approx(
         run.timeline.ready + 0.1
@@ -161,6 +171,7 @@ def test_a_sampled_workload_reports_the_whole_workloads_rate() -> None:
     result = run.test_result()
     assert result["publishRate"] == pytest.approx([100_000.0] * 2, rel=0.01)
     assert any("simulating 20 of 10000 topics" in note for note in run.notes)
+    assert any("preset 'mqperf-2021' serves only the sample" in note for note in run.notes)
 
 
 def test_latencies_are_the_runs_in_omb_s_units() -> None:
@@ -169,7 +180,8 @@ def test_latencies_are_the_runs_in_omb_s_units() -> None:
     producer (2 producers, 10,000 msg/s) records wait 1.0, 0.8, 0.6, 0.4 and 0.2 ms to be
     published; the end-to-end figures agree with mqsim's own histogram of the same run."""
     wl = one_queue()
-    run = run_workload(wl, RunOptions(driver="kafka", duration=0.4, warmup=0.1, period=0.2))
+    options = RunOptions(driver="kafka", preset="ideal", duration=0.4, warmup=0.1, period=0.2)
+    run = run_workload(wl, options)
     result = run.test_result()
     gap = wl.producers_per_topic / wl.producer_rate
     waits = [1e-3 - k * gap for k in range(round(1e-3 / gap))]
@@ -194,7 +206,7 @@ def test_latencies_are_the_runs_in_omb_s_units() -> None:
 
 def test_an_instant_broker_records_no_end_to_end_latency_as_omb_skips_zeros() -> None:
     result = run_workload(
-        one_queue(), RunOptions(driver="redis", duration=0.2, warmup=0, period=0.1)
+        one_queue(), RunOptions(driver="redis", preset="ideal", duration=0.2, warmup=0, period=0.1)
     ).test_result()
     assert result["aggregatedEndToEndLatencyQuantiles"] == {}
     assert result["endToEndLatencyMax"] == [0.0, 0.0]
@@ -276,3 +288,25 @@ def test_a_new_driver_is_one_table_entry(monkeypatch: pytest.MonkeyPatch) -> Non
         one_queue(), RunOptions(driver="redis-twin", duration=0.1, warmup=0, period=0.1)
     )
     assert run.test_result()["driver"] == "Redis twin"
+
+
+def test_the_rate_search_finds_a_calibrated_presets_capacity() -> None:
+    """RabbitMQ's default preset (mqperf-2021): the rate search finds, within 5%, the capacity
+    its cost parameters give (the broker's own account, sim/brokers/rabbitmq/cost.py): one
+    quorum queue's process, 1 / queue_rate + persistence a message."""
+    from sim.brokers.costs import Load
+    from sim.calibration.systems import account
+
+    chosen = driver_of("rabbitmq")
+    assert chosen.default_preset == "mqperf-2021"
+    part = cost_preset(chosen.default_preset, chosen.broker)
+    setup = {"queue_type": "quorum"}
+    capacity = account("rabbitmq", {"cost": part.cost}, setup, Load(100)).capacity
+    assert capacity == pytest.approx(1 / (1 / part.cost["queue_rate"] + part.cost["persistence"]))
+    wl = one_queue(producerRate=0, messageSize=100)
+    probe = ProbeSettings(step_messages=4000, resolution=0.01)
+    options = RunOptions(driver="rabbitmq", duration=0.2, warmup=0, period=0.1, probe=probe)
+    run = run_workload(wl, options)
+    assert run.preset.name == "mqperf-2021"
+    assert run.rate == pytest.approx(capacity, rel=0.05)
+    assert run.test_result()["driver"] == chosen.omb_name  # the default: no preset suffix

@@ -29,9 +29,9 @@ from sim.message import Message, State
 class Client:
     """A broker, a publisher channel and a recorder of deliveries: (consumer, body, redelivered)."""
 
-    def __init__(self) -> None:
+    def __init__(self, version: str = "4.2") -> None:
         self.env = simpy.Environment()
-        self.broker = RabbitMQBroker(self.env)
+        self.broker = RabbitMQBroker(self.env, version=version)
         self.channel = Channel(self.broker, "admin")
         self.got: list[tuple[str, Any, bool]] = []
         self.tags: dict[tuple[str, Any], int] = {}  # (consumer, body) -> its latest tag
@@ -282,7 +282,7 @@ def test_an_unknown_delivery_tag_closes_the_channel_and_requeues() -> None:
 
 
 def test_quorum_returns_count_in_x_delivery_count_and_close_returns_go_first() -> None:
-    c = Client()
+    c = Client(version="3.10")  # no default delivery limit before 4.0
     c.channel.queue_declare("q", durable=True, arguments={"x-queue-type": "quorum"})
     c.publish("q", *body_list(4))
     ch = c.consume("q", "C1", prefetch=2)

@@ -103,10 +103,18 @@ def test_poison_message_is_delivered_limit_plus_one_times_then_dead_lettered() -
     assert dead <= poison and len(dead) >= len(poison) - 1
     assert all(deliveries[m] == 4 for m in dead)
     assert limited.summary["dead_lettered"] == len(dead)
-    # Without a limit nothing is dead-lettered: poison goes round and round.
-    looping = runs["no-delivery-limit"].summary
-    assert looping["dead_lettered"] == 0
-    assert looping["redelivered"] > 4 * limited.summary["redelivered"]
+    # RabbitMQ 4.x without x-delivery-limit: the default of 20, so 21 deliveries each.
+    default = runs["default-limit-4x"].trace
+    default_dead = set(default[default.event == "dead-lettered"].message_id)
+    default_deliveries = default[default.event == "delivered"].groupby("message_id").size()
+    assert default_dead and default_dead <= poison
+    assert all(default_deliveries[m] == 21 for m in default_dead)
+    # Without a limit (3.10's default, or -1 on 4.x) nothing is dead-lettered: poison goes
+    # round and round.
+    for name in ("default-3.10", "no-limit-4x"):
+        looping = runs[name].summary
+        assert looping["dead_lettered"] == 0
+        assert looping["redelivered"] > 4 * limited.summary["redelivered"]
 
 
 def test_overload_drop_head_and_reject_publish_lose_the_same_number() -> None:

@@ -27,6 +27,7 @@ def section(broker_type: str, source: str) -> dict:
             "streams": [{"name": source}],
             "groups": [{"stream": source, "name": "B", "start": "0"}],
         },
+        "pulsar": {"type": "pulsar", "topics": [{"name": source, "partitions": 0}]},
     }[broker_type]
 
 

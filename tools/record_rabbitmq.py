@@ -41,13 +41,15 @@ _OBSERVED = {
     "basic_nack": ("delivery_tag",),
     "basic_reject": ("delivery_tag",),
 }
+_ERROR = ("error",)  # any action may have failed on the broker
 
 
 def script_of(case: dict[str, Any]) -> dict[str, Any]:
     """A case's actions without what was observed: the input of a recording."""
     events = []
     for event in case["events"]:
-        kept = {k: v for k, v in event.items() if k not in _OBSERVED.get(event["op"], ())}
+        observed = _OBSERVED.get(event["op"], ()) + _ERROR
+        kept = {k: v for k, v in event.items() if k not in observed}
         events.append(kept)
     return {k: case[k] for k in ("name", "section", "queue_type") if k in case} | {"events": events}
 
@@ -97,13 +99,44 @@ class Recorder:
         self.unacked: dict[str, dict[int, str]] = {}  # channel key -> tag -> body
         self.declared: list[tuple[str, str]] = []
         self.auto_ack: set[str] = set()  # consumers whose deliveries are never unacked
+        self.declared_types: dict[str, str] = {}  # queue -> its x-queue-type
+        self.queue_types: dict[str, str] = {}  # consumer -> the type of the queue it reads
         events = []
         try:
             for action in script["events"]:
-                events.append(getattr(self, f"do_{action['op']}")(dict(action)))
+                events.append(self._perform(dict(action)))
         finally:
             self._clean_up()
         return {**script, "summary": summarize(events), "events": events}
+
+    def _perform(self, action: dict[str, Any]) -> dict[str, Any]:
+        """One action; a broker error (a channel or connection closed by the broker) is
+        recorded as the action's `error`: the AMQP reply code and text, without names."""
+        pika = self.pika
+        try:
+            return getattr(self, f"do_{action['op']}")(action)
+        except (
+            pika.exceptions.ChannelClosedByBroker,
+            pika.exceptions.ConnectionClosedByBroker,
+        ) as e:
+            text = _text(e.reply_text).replace(self.prefix, "")
+            if isinstance(e, pika.exceptions.ConnectionClosedByBroker):
+                self._reconnect()
+            else:
+                for key, channel in list(self.channels.items()):
+                    if not channel.is_open:
+                        self.channels.pop(key)
+                        self.unacked.pop(key, None)
+            return {**action, "error": {"code": e.reply_code, "text": text}}
+
+    def _reconnect(self) -> None:
+        """After a connection error every channel is gone: open the admin and publisher again."""
+        self.connection = self.pika.BlockingConnection(self.params)
+        self.admin = self.connection.channel()
+        self.publisher = self.connection.channel()
+        self.publisher.confirm_delivery()
+        self.channels.clear()
+        self.unacked.clear()
 
     # ----- names -----
     def name(self, plain: str) -> str:
@@ -194,6 +227,7 @@ class Recorder:
             arguments=self._arguments(event["arguments"]),
         )
         self.declared.append(("queue", self.name(event["queue"])))
+        self.declared_types[event["queue"]] = event["arguments"].get("x-queue-type", "classic")
         return event
 
     def do_queue_bind(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -225,11 +259,13 @@ class Recorder:
         channel.basic_qos(prefetch_count=event["prefetch"])
         if event.get("auto_ack"):
             self.auto_ack.add(event["consumer"])
+        self.queue_types[event["consumer"]] = self.declared_types.get(event["queue"], "classic")
         channel.basic_consume(
             self.name(event["queue"]),
             self._on_message,
             auto_ack=event.get("auto_ack", False),
             consumer_tag=event["consumer"],
+            arguments=event.get("arguments"),  # x-stream-offset on a stream
         )
         return event
 
@@ -240,11 +276,16 @@ class Recorder:
 
     def _settle(self, event: dict[str, Any], verb: str, **kwargs: Any) -> dict[str, Any]:
         tag = self._tag_of(event["consumer"], event["body"])
+        event["delivery_tag"] = tag  # recorded even if the broker refuses the settle
         held = self.unacked[self._key(event["consumer"])]
         for t in [t for t in held if t <= tag] if kwargs.get("multiple") else [tag]:
             held.pop(t)
         getattr(self.channel(event["consumer"]), verb)(delivery_tag=tag, **kwargs)
         self.connection.process_data_events(time_limit=0)
+        if self.queue_types.get(event["consumer"]) == "stream":
+            # A stream may refuse the settle with a connection error (3.10: nack and reject):
+            # one round trip shows it here rather than in a later action.
+            self.connection.channel().close()
         return {**event, "delivery_tag": tag}
 
     def do_basic_ack(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -272,7 +313,12 @@ class Recorder:
         key = self._key(event["consumer"])
         held = self.unacked.pop(key)
         self.channels.pop(key).close()
-        return {**event, "unacked_at_close": [held[t] for t in sorted(held)]}
+        event = {**event, "unacked_at_close": [held[t] for t in sorted(held)]}
+        # An error the close caused (3.10 cannot requeue a stream's unacked deliveries and
+        # closes the connection) shows on the next round trip.
+        self.connection.process_data_events(time_limit=QUIET)
+        self.connection.channel().close()
+        return event
 
     def do_sleep(self, event: dict[str, Any]) -> dict[str, Any]:
         deadline = time.monotonic() + event["seconds"]
@@ -315,6 +361,12 @@ class Recorder:
         return {**event, "messages": messages}
 
     def _clean_up(self) -> None:
+        if not self.connection.is_open:
+            self._reconnect()
+        try:
+            self.connection.channel().close()
+        except self.pika.exceptions.ConnectionClosedByBroker:
+            self._reconnect()
         try:
             admin = self.connection.channel()
             for kind, name in reversed(self.declared):

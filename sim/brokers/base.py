@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from sim.brokers.costs import CostModelSpec
 from sim.clients.config import (
     GENERIC_CONSUMER_FIELDS,
     GENERIC_PRODUCER_FIELDS,
@@ -33,6 +34,7 @@ __all__ = [
     "BrokerRuntime",
     "BrokerSection",
     "BrokerSpec",
+    "Feature",
     "IdealQueue",
     "Loc",
     "OMBDriver",
@@ -106,6 +108,18 @@ class BrokerRuntime(Protocol):
 
 
 @dataclass(frozen=True)
+class Feature:
+    """One row of the feature table (docs/features.md, written by sim/brokers/features.py):
+    what of the real system the model covers, for which versions, and where the rule is from."""
+
+    name: str
+    versions: str  # the system's versions it holds for ("3.10, 4.0-4.2", "4.2+", "7.0")
+    status: Literal["modelled", "partly", "not modelled"]
+    source: str  # docs URL, KIP, source file and function
+    note: str = ""  # what is simplified or missing
+
+
+@dataclass(frozen=True)
 class IdealQueue:
     """The settings under which a broker is the ideal queue of queueing theory (no network,
     no costs, FIFO, a free consumer takes the next message at once): what the contract suite
@@ -174,9 +188,13 @@ class BrokerSpec:
     ideal: IdealQueue | None = None
     # How it runs OpenMessaging Benchmark workloads (None: it is no `mqsim omb` driver).
     omb: OMBDriver | None = None
+    # Its cost model's closed form, for the calibration (sim/brokers/costs.py; None: none).
+    costs: CostModelSpec | None = None
     # What of the broker contract it cannot do, with the reason (the contract suite and the
     # README's feature table show these): "mmc", "node crash"...
     cannot: Mapping[str, str] = field(default_factory=dict)
+    # What of the real system it models, per version, with sources (docs/features.md).
+    features: tuple[Feature, ...] = ()
 
     def service_consumer(self, service: Any) -> ConsumerBase:
         """The consumer a service that `consumes` a source runs on this system: one replica per

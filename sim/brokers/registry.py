@@ -14,6 +14,7 @@ from pydantic import Field
 
 from sim.brokers.base import BrokerSpec, Loc, foreign_fields
 from sim.brokers.kafka.spec import SPEC as KAFKA
+from sim.brokers.pulsar.spec import SPEC as PULSAR
 from sim.brokers.rabbitmq.spec import SPEC as RABBITMQ
 from sim.brokers.redis.spec import SPEC as REDIS
 from sim.brokers.sqs.spec import SPEC as SQS
@@ -30,7 +31,7 @@ __all__ = [
     "spec_of",
 ]
 
-SPECS: dict[str, BrokerSpec] = {spec.type: spec for spec in (RABBITMQ, KAFKA, SQS, REDIS)}
+SPECS: dict[str, BrokerSpec] = {spec.type: spec for spec in (RABBITMQ, KAFKA, SQS, REDIS, PULSAR)}
 
 
 def broker_types() -> list[str]:

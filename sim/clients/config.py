@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
+from sim.backoff import Jitter
 from sim.clients.load import Schedule, Spikes
 from sim.distributions import Distribution
 from sim.fieldtypes import Dist, Duration, Rate, Size, StrictModel
@@ -26,6 +27,7 @@ __all__ = [
     "SHARED_PRODUCER_FIELDS",
     "ConsumerBase",
     "ProducerBase",
+    "RetryPolicyConfig",
 ]
 
 
@@ -54,6 +56,43 @@ class ProducerBase(StrictModel):
     key_distribution: Literal["uniform", "zipf"] | None = None
 
 
+class RetryPolicyConfig(StrictModel):
+    """A consumer's retry policy: how often and how late a failed processing is tried again,
+    each broker through its own mechanism (docs/notification-system.md), then dead-lettered.
+
+    `attempts` counts every try, the first included (5: one try and four retries). The wait
+    before retry k is sim/backoff.py's. `blocking`: the replica waits and retries in place,
+    holding the message (Spring Kafka's blocking retries); otherwise the broker holds it
+    meanwhile. `retry_after`: a provider's throttling answer (HTTP 429 with Retry-After, RFC
+    6585 section 4) makes the wait at least what it asked for.
+
+    Defaults are Spring Kafka's for retry topics: 3 attempts, a fixed 1 s backoff
+    (RetryTopicConstants.DEFAULT_MAX_ATTEMPTS, BackOffValuesGenerator's FixedBackOff(1000));
+    for exponential backoff, Spring Framework's ExponentialBackOff multiplier 1.5, a 30 s cap
+    and no jitter (DEFAULT_MULTIPLIER, DEFAULT_MAX_INTERVAL, DEFAULT_JITTER).
+    """
+
+    attempts: int = Field(default=3, ge=1)
+    backoff: Literal["exponential", "fixed"] = "fixed"
+    initial: Duration = 1.0
+    multiplier: float = Field(default=1.5, ge=1.0)
+    max_delay: Duration = 30.0
+    jitter: Jitter = "none"
+    blocking: bool = False
+    retry_after: bool = True
+
+    @field_validator("initial", "max_delay")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be positive")
+        return value
+
+
+#: Providers a consumer calls for each message: one list for all, or lists by routing key.
+Calls = list[str] | dict[str, list[str]]
+
+
 class ConsumerBase(StrictModel):
     """A consumer; `replicas` copies of it compete for the same source."""
 
@@ -69,11 +108,30 @@ class ConsumerBase(StrictModel):
     # `rate_limit` processings per second, with bursts of up to `burst`.
     rate_limit: Rate | None = Field(default=None, gt=0)
     burst: int = Field(default=1, ge=1)
+    # Synchronous calls to providers (sim/services/) after the service time: every message
+    # calls `calls` in order (a list), or the list of its routing key (a mapping); each call
+    # gives up after `timeout` (None waits for ever). A failed call fails the processing.
+    calls: Calls = []
+    timeout: Duration | None = Field(default=None, gt=0)
+    # What a failed processing does (sim/consumers/retry.py): without it, what the broker does
+    # with a failure (a nack, a message left to reappear); with it, retries, then the DLQ.
+    retry: RetryPolicyConfig | None = None
     # Shared: how many deliveries a replica may hold unacknowledged (RabbitMQ basic.qos, the
     # COUNT of a Redis XREADGROUP; 0: no limit), and when a delivery is acknowledged: after
     # processing (manual) or on delivery (auto: at most once).
     prefetch: int = Field(default=1, ge=0)
     ack: Literal["manual", "auto"] = "manual"
+
+    @model_validator(mode="after")
+    def _policies(self) -> ConsumerBase:
+        if self.guarantee is not None and (self.retry is not None or self.calls):
+            raise ValueError(
+                "retry and calls are not run with a guarantee: section (its effects are the "
+                "processing's side effects)"
+            )
+        if self.timeout is not None and not self.calls:
+            raise ValueError("timeout: it is how long each call waits, and there are no calls")
+        return self
 
 
 def _fields(model: type[StrictModel], *names: str) -> frozenset[str]:
@@ -109,6 +167,9 @@ GENERIC_CONSUMER_FIELDS = _fields(
     "guarantee",
     "rate_limit",
     "burst",
+    "calls",
+    "timeout",
+    "retry",
 )
 #: Field names a broker reads only if its spec says so.
 SHARED_PRODUCER_FIELDS = frozenset(ProducerBase.model_fields) - GENERIC_PRODUCER_FIELDS

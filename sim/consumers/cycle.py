@@ -15,12 +15,19 @@ cycle, its fault hooks and its delivery guarantees are the same on every broker:
     reconnect()              what a restart does before the cycle runs again
     ack_lost(d)              the ack never reached the broker (RabbitMQ: the connection breaks)
 
+With a retry policy (`retry:`, sim/consumers/retry.py) three more verbs, the system's own way:
+
+    attempt(d) -> int        which try of its message this delivery is (1: the first)
+    retry_later(d, delay)    hand it back to be delivered again `delay` from now
+    dead_letter(d)           its tries are spent: to the dead letters
+
 A delivery the broker has forgotten while the replica holds it (auto-ack, or acknowledged
 early) is lost if the replica crashes before finishing it; anything else the broker still has
 goes back by the system's own rules (requeue, visibility timeout, pending entries, offsets).
 
-Later policies (rate limits, retries) hook into `before_work` and `reject` of this class,
-never into a broker's code.
+Policies hook into this class, never into a broker's code: a rate limit into `before_work`
+(one token per try), a consumer's calls to providers into the processing (sim/consumers/
+calls.py), a retry policy into what a failed try does.
 """
 
 from __future__ import annotations
@@ -32,8 +39,10 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from sim.clients.disturbance import Disturbance
+from sim.consumers.calls import ProviderCalls
 from sim.consumers.guarantee import Crashed, GuaranteeRun
 from sim.consumers.ratelimit import TokenBucket
+from sim.consumers.retry import RetryPolicy
 from sim.message import Message, State
 
 if TYPE_CHECKING:
@@ -60,14 +69,18 @@ class ConsumerReplica(Disturbance):
         source: str,
         name: str | None = None,
         error_probability: float = 0.0,
+        owner: str | None = None,
     ) -> None:
-        """Set up the generic parts; call from the subclass's __init__ before starting run()."""
+        """Set up the generic parts; call from the subclass's __init__ before starting run().
+        `owner` names the replica's random streams (default: its consumer and index, stable
+        when replicas are added); a broker running more replicas for one consumer (Kafka's
+        retry-topic consumers) gives them owners of their own."""
         self.env = ctx.env
         self.recorder = ctx.recorder
         self.config = config
         self.replica = replica
         self.name = name or (config.name if config.replicas == 1 else f"{config.name}.{replica}")
-        self.owner = f"consumer:{config.name}.{replica}"  # stable when replicas are added
+        self.owner = owner or f"consumer:{config.name}.{replica}"
         self.service_time = ctx.sampler(f"{self.owner}/service", config.service_time)
         self.init_disturbance(ctx, self.owner, error_probability)
         shared = ctx.effects.get(config.name) if ctx.effects else None
@@ -81,6 +94,13 @@ class ConsumerReplica(Disturbance):
             if key not in ctx.shared:
                 ctx.shared[key] = TokenBucket(config.rate_limit, config.burst)
             self.limiter = ctx.shared[key]
+        # Providers its processing calls, and what it does when a try fails.
+        self.calls = ProviderCalls(ctx, config) if config.calls else None
+        self.retry = (
+            RetryPolicy(ctx, config.retry, self.owner, config.name)
+            if config.retry is not None
+            else None
+        )
         self.waiting: deque[Any] = deque()  # taken in this batch, not started yet
         # What processing is, when not the consumer's own service time: a service taking the
         # delivery (sim/services/): an event that fires with True when it succeeded.
@@ -150,6 +170,19 @@ class ConsumerReplica(Disturbance):
     def interrupted(self) -> None:
         """The process was interrupted by a crash fault (default: nothing more to do)."""
 
+    def attempt(self, delivery: Any) -> int:
+        """Which try of its message this delivery is, by the system's own count (1: the
+        first). A broker that runs retry policies overrides it."""
+        return 1
+
+    def retry_later(self, delivery: Any, delay: float) -> None:
+        """Retry policy: hand the delivery back to be delivered again `delay` from now."""
+        raise NotImplementedError(f"{type(self).__name__} runs no retry policy")
+
+    def dead_letter(self, delivery: Any) -> None:
+        """Retry policy: the message's tries are spent; send it to the dead letters."""
+        raise NotImplementedError(f"{type(self).__name__} runs no retry policy")
+
     def before_work(self, delivery: Any) -> Generator[Any, Any, None] | None:
         """The wait before processing: the consumer's rate limit, when it has one and no
         token is free (a generator to wait on, else None: no event at all)."""
@@ -167,7 +200,12 @@ class ConsumerReplica(Disturbance):
         take, fetch, handle = self.take, self.fetch, self.handle
         guarantee = self.guarantee
         timeout, service_time = self.env.timeout, self.service_time
-        plain = type(self).before_work is ConsumerReplica.before_work  # no policy of its own
+        # No calls to providers, no retry policy: the usual delivery can take the inlined
+        # path below. A subclass's own wait before processing (Kafka's retry-topic records
+        # waiting to be due) is asked there, as `handle` asks it; the base one only waits for
+        # the rate limit, which takes `handle`'s path.
+        plain = self.calls is None and self.retry is None
+        own_wait = type(self).before_work is not ConsumerReplica.before_work
         try:
             while True:
                 if self._paused:
@@ -186,11 +224,15 @@ class ConsumerReplica(Disturbance):
                             yield from handle(delivery)
                             continue
                         # Speed: `handle` inlined for the usual delivery (no rate limit, no
-                        # service doing the work): no generator per message. The same steps
-                        # and the same events as `handle`, whose retry loop takes over when
-                        # processing fails.
+                        # service doing the work, no calls, no retry policy): no generator
+                        # per message. The same steps and the same events as `handle`;
+                        # `_retry`, its loop for a failed try, takes over when one fails.
                         self.current = delivery
                         self.current_forgotten = self.forgets_on_delivery
+                        if own_wait:
+                            before = self.before_work(delivery)
+                            if before is not None:
+                                yield from before
                         yield timeout(service_time() * self.slowdown)
                         if (self.error_probability or self.checks_failures()) and self.fails(
                             delivery
@@ -211,42 +253,75 @@ class ConsumerReplica(Disturbance):
             self.interrupted()
 
     def handle(self, delivery: Any) -> Generator[Any, Any, None]:
-        """Process one delivery and acknowledge it: the cycle without a guarantee."""
-        timeout, service_time = self.env.timeout, self.service_time
+        """Process one delivery and acknowledge it: the cycle without a guarantee. Each try
+        waits for the rate limit, then is the service time and the calls to providers (or
+        the service's work); a failed try goes to the retry policy, else to `reject`."""
+        env, recorder = self.env, self.recorder
+        timeout, service_time = env.timeout, self.service_time
         self.current = delivery
         self.current_forgotten = self.forgets_on_delivery
-        waiting = self.before_work(delivery)
-        if waiting is not None:
-            yield from waiting
-        work = self.work
-        if work is None:
-            yield timeout(service_time() * self.slowdown)
+        work, calls, retry = self.work, self.calls, self.retry
+        msg = self.message(delivery)
+        in_place = 0  # tries made here after the first (blocking retries, Kafka's reject)
         while True:
+            waiting = self.before_work(delivery)
+            if waiting is not None:
+                yield from waiting
+            started = env.now
+            outcome = "error"
             if work is not None:
-                if (yield work(self.message(delivery))):  # the service's answer: success
-                    break
-            elif not ((self.error_probability or self.checks_failures()) and self.fails(delivery)):
+                ok = yield work(msg)  # the service's answer: success
+            else:
+                yield timeout(service_time() * self.slowdown)
+                ok = not (
+                    (self.error_probability or self.checks_failures()) and self.fails(delivery)
+                )
+                if ok and calls is not None:
+                    ok = yield from calls.run(msg)
+                    if not ok:
+                        outcome = calls.outcome.name.lower()
+            if ok:
+                if retry is not None:
+                    retry.succeeded(msg, self.attempt(delivery) + in_place, started, env.now)
                 break
-            self.recorder.count("consumer_failures")
+            recorder.count("consumer_failures")
+            recorder.failed(msg, self.name)
             if self.current_forgotten:  # the broker forgot it: nobody retries it
-                self.recorder.lost(self.message(delivery), self.name)
+                recorder.lost(msg, self.name)
                 self.current = None
+                return
+            if retry is not None:
+                attempt = self.attempt(delivery) + in_place
+                if attempt >= retry.attempts:
+                    retry.exhausted(msg, attempt, started, env.now, outcome)
+                    self.current = None
+                    self.dead_letter(delivery)
+                    return
+                wait = retry.delay(attempt, calls.retry_after if calls is not None else 0.0)
+                retry.scheduled(msg, attempt, started, env.now, outcome, wait)
+                if retry.blocking:  # in place: the replica holds the message meanwhile
+                    yield timeout(wait)
+                    in_place += 1
+                    continue
+                self.current = None
+                self.retry_later(delivery, wait)
                 return
             if not self.reject(delivery):
                 self.current = None
                 return
-            if work is None:
-                yield timeout(service_time() * self.slowdown)  # retried in place
+            in_place += 1  # retried in place
         self.current = None
         self.finish(delivery)
         self.settle(delivery)
 
     def _retry(self, delivery: Any) -> Generator[Any, Any, None]:
-        """The processing of `delivery` (no service doing the work) failed: `handle`'s retry
-        loop, for the cycle's inlined path in `run`."""
+        """The first try of `delivery` failed on the cycle's inlined path in `run` (no rate
+        limit, no service doing the work, no calls, no retry policy): the rest of `handle`'s
+        loop for that case, step for step."""
         timeout, service_time, recorder = self.env.timeout, self.service_time, self.recorder
         while True:
             recorder.count("consumer_failures")
+            recorder.failed(self.message(delivery), self.name)
             if self.current_forgotten:  # the broker forgot it: nobody retries it
                 recorder.lost(self.message(delivery), self.name)
                 self.current = None
@@ -254,7 +329,10 @@ class ConsumerReplica(Disturbance):
             if not self.reject(delivery):
                 self.current = None
                 return
-            yield timeout(service_time() * self.slowdown)  # retried in place
+            before = self.before_work(delivery)  # retried in place: each try waits as the first
+            if before is not None:
+                yield from before
+            yield timeout(service_time() * self.slowdown)
             if not ((self.error_probability or self.checks_failures()) and self.fails(delivery)):
                 break
         self.current = None

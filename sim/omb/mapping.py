@@ -191,7 +191,7 @@ class Driver:
     partitions: Literal["native", "queues", "ignored"]
     build: Callable[[Layout], Sections]
     producers_fan_out: bool = False
-    default_preset: str = "ideal"  # the calibrated presets of issue 14 section 1 replace it
+    default_preset: str = "ideal"  # each broker's spec names its calibrated one
 
 
 def _drivers() -> dict[str, Driver]:
@@ -268,7 +268,9 @@ def scenario_data(
             if end is not None:
                 fault["end"] = end
             faults.append(fault)
+    network = preset.network_fields(driver.broker)
     return {
+        **({"network": network} if network else {}),
         "name": name or f"omb-{driver.name}",
         "description": f"OMB workload {workload.title!r} on the {driver.omb_name} driver",
         "seed": seed,

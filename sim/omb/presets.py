@@ -1,11 +1,16 @@
 """The broker presets `mqsim omb --preset NAME` accepts: one table, by name.
 
 A preset is what a driver's broker costs and how its cluster is set up, on top of the mapping
-of the workload (sim/omb/mapping.py): fields merged into the scenario's `broker:` section, per
-broker type. For now the table holds only `ideal`, mqsim's default broker, whose every step
-takes no time, so its capacity is unbounded. The calibrated cost presets of issue 14 section 1
-(`mqperf-2021`, `confluent-2020`, and each driver's calibrated default) are entries to add here;
-each driver names its default preset in sim/omb/mapping.py (`Driver.default_preset`).
+of the workload (sim/omb/mapping.py): fields merged into the scenario's `broker:` section and
+its `network:` section, per broker type. The table holds
+
+- `ideal`, mqsim's ideal broker, whose every step takes no time, so its capacity is unbounded
+  (queueing-theory runs; never a driver's default);
+- every calibrated preset of sim/presets/ (`mqperf-2021`, `confluent-2020`;
+  docs/calibration.md): for each system it covers, `cost: {preset: NAME}`, the study's broker
+  fields (Kafka's 3 brokers and follower fetch delay) and its network's one-way delays.
+
+Each driver names its default preset in its broker's spec (`OMBDriver.default_preset`).
 """
 
 from __future__ import annotations
@@ -15,21 +20,44 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.errors import ScenarioError
+from sim.presets import presets
 
 __all__ = ["PRESETS", "Preset", "preset_of"]
 
 
 @dataclass(frozen=True)
 class Preset:
-    """A named setup: `broker` maps a broker type to the fields merged into its section."""
+    """A named setup: `broker` maps a broker type to the fields merged into its section, and
+    `network` to the one-way delays of the scenario's `network:` section."""
 
     name: str
     description: str
     broker: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    network: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def broker_fields(self, broker_type: str) -> dict[str, Any]:
         """The fields this preset sets in a `broker:` section of `broker_type` ({} if none)."""
         return dict(self.broker.get(broker_type, {}))
+
+    def network_fields(self, broker_type: str) -> dict[str, Any]:
+        """The scenario's `network:` section under this preset ({}: the ideal network)."""
+        return dict(self.network.get(broker_type, {}))
+
+
+def _calibrated() -> list[Preset]:
+    from sim.brokers.registry import SPECS
+
+    found = []
+    for name, preset in sorted(presets().items()):
+        broker, network = {}, {}
+        for system, part in preset.systems.items():
+            spec = SPECS.get(system)
+            if spec is None or spec.omb is None:  # Pulsar: costs, but no OMB driver yet
+                continue
+            broker[system] = {**part.broker, "cost": {"preset": name}}
+            network[system] = dict(part.network)
+        found.append(Preset(name, f"{preset.title}: {preset.hardware}", broker, network))
+    return found
 
 
 PRESETS: dict[str, Preset] = {
@@ -39,14 +67,21 @@ PRESETS: dict[str, Preset] = {
             "ideal",
             "mqsim's ideal broker: no costs, so no capacity limit (queueing-theory runs)",
         ),
+        *_calibrated(),
     )
 }
 
 
-def preset_of(name: str) -> Preset:
-    """The preset called `name`, else a one-line ScenarioError listing the known ones."""
+def preset_of(name: str, broker_type: str | None = None) -> Preset:
+    """The preset called `name` (for `broker_type`: one that covers it), else a one-line
+    ScenarioError saying which exist."""
     found = PRESETS.get(name)
     if found is None:
         known = ", ".join(PRESETS)
         raise ScenarioError(f"unknown preset {name!r} (known: {known})", "--preset")
+    if broker_type is not None and found.broker and broker_type not in found.broker:
+        covered = ", ".join(sorted(found.broker))
+        raise ScenarioError(
+            f"preset {name!r} has no {broker_type} costs (it covers: {covered})", "--preset"
+        )
     return found

@@ -174,7 +174,7 @@ class _Runner:
         self.workload = workload
         self.options = options
         self.driver = driver_of(options.driver)
-        self.preset = preset_of(options.preset or self.driver.default_preset)
+        self.preset = preset_of(options.preset or self.driver.default_preset, self.driver.broker)
         if options.period <= 0:
             raise ScenarioError("must be positive", "--period")
         if options.sample < 1:
@@ -433,10 +433,16 @@ class _Runner:
             each = f"{simulated.partitions} of {workload.partitions_per_topic}"
             text += f" ({each} partition queues each)"
         unit = "partition queues" if self.driver.partitions == "queues" else "topics"
-        return (
+        text = (
             f"{text}, each at its own rate; rates and backlog scaled by {simulated.scale:g} "
             f"(at most {self.options.sample} {unit}: --sample)"
         )
+        if self.preset.broker:  # a cost preset: its brokers serve the sample only
+            text += (
+                f"; preset {self.preset.name!r} serves only the sample, so limits shared by "
+                "the whole cluster are not reached"
+            )
+        return text
 
     # ----- the whole run -----
     def run(self) -> OmbRun:

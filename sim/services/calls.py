@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.message import Message
+from sim.metrics import LatencyHistogram
 
 if TYPE_CHECKING:
     import simpy
@@ -35,6 +36,7 @@ class Outcome(IntEnum):
     FULL = 3  # the callee's waiting line is full: refused at the door (HTTP 503)
     TIMEOUT = 4  # no answer before the caller's timeout or deadline
     OPEN = 5  # not sent: the caller's circuit breaker toward the callee is open
+    THROTTLED = 6  # over the callee's quota: HTTP 429, with a Retry-After (`Call.retry_after`)
 
 
 class Call:
@@ -48,6 +50,7 @@ class Call:
         "handed_off",
         "msg",
         "on_answer",
+        "retry_after",
         "root",
         "sent_at",
     )
@@ -68,6 +71,7 @@ class Call:
         self.handed_off = False  # (root only) the broker now owns the message's fate
         self.event: simpy.Event | None = None  # what a waiting worker yields on
         self.delivery = False  # a delivery from a source the service consumes
+        self.retry_after = 0.0  # with a THROTTLED answer: how long the callee asks to wait
 
     def answer(self, outcome: Outcome) -> None:
         """Send the answer; a caller that has stopped waiting never hears it."""
@@ -81,11 +85,24 @@ class Call:
 class CallerView:
     """Calls to one service as their callers saw them, per sampling interval: the fraction that
     succeeded and the response times (a timed-out call counts with the time its caller waited).
+    Over the whole run too: every answer's response time in a streaming histogram, and how
+    many answers were successes.
 
     Each sampling instant rolls the window once; the gauges then read the rolled values.
     """
 
-    __slots__ = ("_latencies", "_ok", "_stamp", "_total", "mean", "p99", "success_rate")
+    __slots__ = (
+        "_latencies",
+        "_ok",
+        "_stamp",
+        "_total",
+        "answered",
+        "mean",
+        "p99",
+        "response",
+        "succeeded",
+        "success_rate",
+    )
 
     def __init__(self) -> None:
         self._ok = 0
@@ -95,11 +112,17 @@ class CallerView:
         self.success_rate = math.nan
         self.p99 = math.nan
         self.mean = math.nan
+        self.response = LatencyHistogram(digits=2)
+        self.answered = 0
+        self.succeeded = 0
 
     def record(self, ok: bool, latency: float) -> None:
         self._total += 1
         self._ok += ok
         self._latencies.append(latency)
+        self.answered += 1
+        self.succeeded += ok
+        self.response.record(latency)
 
     def roll(self, now: float) -> CallerView:
         if now != self._stamp:

@@ -8,6 +8,9 @@ service has handed it to the broker first (then the broker and its consumers dec
 - lost:      the client got an error answer (a downstream call failed after its retries, a
              breaker was open, an injected error, or the service crashed while holding it);
 - expired:   the deadline passed with no answer (the client gave up).
+
+Each request carries its client's `kind` and `priority`, and counts once in `due.<provider>`
+for each of its client's `channels` (the notifications it asks for, sim/services/provider.py).
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ class Client:
         next_gap, name, service, size = self._next_gap, self.name, self.service, config.message_size
         stop = config.stop if config.stop is not None else float("inf")
         track = config.deadline is not None
+        kind, priority = config.kind or "", config.priority
+        due = [f"due.{channel}" for channel in config.channels]
+        if kind:
+            due += [f"due.{channel}.{kind}" for channel in config.channels]
+        count = recorder.count
         waiting, timeout = self._waiting, env.timeout
         if config.start > 0:
             yield timeout(config.start)
@@ -67,8 +75,11 @@ class Client:
             if env.now + gap >= stop:
                 return
             yield timeout(gap)
-            msg = Message(next(ids), env.now, size)
+            msg = Message(next(ids), env.now, size, priority=priority)
+            msg.kind = kind
             recorder.produced_message(msg, name)
+            for key in due:
+                count(key)
             call = Call(msg, env.now, None, self._answered)
             if track:
                 waiting.append(call)

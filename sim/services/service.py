@@ -8,6 +8,11 @@ breaker), then publishes to the broker if the service hands work off asynchronou
 A worker skips a call whose caller has already stopped waiting (gRPC-style deadline
 propagation: https://grpc.io/docs/guides/deadlines/), so abandoned work is not done twice.
 The hooks at the end let sim/faults.py take the service down, slow it, crash it or make it fail.
+
+A provider (a `provider:` section, sim/services/provider.py) throttles calls over its quota at
+the door, honours idempotency keys, and counts each successful send as a notification
+delivered. A worker sends (service time, then the error fault's draw); an outage (`down`) or a
+crash interrupts the send before it happens.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from sim.backoff import backoff_delay
 from sim.distributions import Distribution
 from sim.services.calls import Breaker, Call, CallerView, Outcome
+from sim.services.config import by_kind
+from sim.services.provider import Deliveries
 
 if TYPE_CHECKING:
     from sim.context import RunContext
@@ -29,13 +37,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Service"]
 
-OK, ERROR, REFUSED, FULL, TIMEOUT, OPEN = (
+OK, ERROR, REFUSED, FULL, TIMEOUT, OPEN, THROTTLED = (
     Outcome.OK,
     Outcome.ERROR,
     Outcome.REFUSED,
     Outcome.FULL,
     Outcome.TIMEOUT,
     Outcome.OPEN,
+    Outcome.THROTTLED,
 )
 UNIFORM = Distribution("uniform", (0.0, 1.0))
 
@@ -56,6 +65,8 @@ class Service:
         self.error_probability = 0.0
         self.view = CallerView()  # how its callers see it
         self.callees: list[Service] = []
+        # The services a request calls, by its kind (None: every request), in order.
+        self._callees: dict[str | None, list[Service]] = {}
         self.breakers: dict[str, Breaker] = {}
         self._service_time = ctx.sampler(f"service:{name}/service", config.service_time)
         self._errors = ctx.sampler(f"service:{name}/errors", UNIFORM)
@@ -69,9 +80,17 @@ class Service:
             for kind in ("calls", "errors", "refused", "rejected", "skipped", "late")
         }
         self._port = port
-        self._publish: Callable[[Message], bool] | None = None
+        # The broker's send ports a request goes to, by its kind (None: every request).
+        self._publish: dict[str | None, list[Callable[[Message], bool]]] = {}
         if config.publishes_to is not None and port is not None:
-            self._publish = port.publisher(config.publishes_to, config.routing_key)
+            ports = {to: port.publisher(to, config.routing_key) for to in config.destinations}
+            self._publish = {
+                kind: [ports[to] for to in names]
+                for kind, names in by_kind(config.publishes_to).items()
+            }
+        self.provider = (
+            Deliveries(ctx, name, config.provider) if config.provider is not None else None
+        )
         # A consuming service's consumer replicas (one per worker, built by the broker's
         # runtime): they take deliveries and hand each to the service (consume()).
         self.consumers: list[Any] = []
@@ -84,7 +103,11 @@ class Service:
 
     def connect(self, services: dict[str, Service]) -> None:
         """Resolve the services it calls, with one breaker per callee when configured."""
-        self.callees = [services[name] for name in self.config.calls]
+        self.callees = [services[name] for name in self.config.callees]
+        self._callees = {
+            kind: [services[name] for name in names]
+            for kind, names in by_kind(self.config.calls).items()
+        }
         breaker = self.config.circuit_breaker
         if breaker is not None:
             for callee in self.callees:
@@ -116,6 +139,18 @@ class Service:
             self.recorder.count(self._keys["refused"])
             call.answer(REFUSED)
             return
+        provider = self.provider
+        if provider is not None and self.up:
+            retry_after = provider.throttle(self.env.now)
+            if retry_after is not None:  # 429 at the edge: no worker is taken
+                call.retry_after = retry_after
+                delay = provider.config.throttle_time
+                if delay > 0:
+                    timer = self.env.timeout(delay)
+                    timer.callbacks.append(lambda _t: call.answer(THROTTLED))
+                else:
+                    call.answer(THROTTLED)
+                return
         limit = self.config.queue_limit
         if limit is not None and len(self.line) >= limit:
             if self.up:  # a hung service cannot even refuse: the call is never answered
@@ -177,22 +212,56 @@ class Service:
             self._finish(call, outcome)
 
     def _handle(self, call: Call, slot: int) -> Generator[Any, Any, Outcome]:
+        if self.provider is not None:
+            return (yield from self._send(call, self.provider))
         env = self.env
         yield env.timeout(self._service_time() * self.slowdown)
         if self.error_probability and self._errors() < self.error_probability:
             return ERROR
-        for callee in self.callees:
+        msg = call.msg
+        callees = self._callees
+        for callee in callees.get(None) or callees.get(msg.kind, ()):
             outcome = yield from self._call(callee, call, slot)
             if outcome is not OK:
                 return ERROR
-        if self._publish is not None:
+        publishers = self._publish
+        if publishers:
+            ports = publishers.get(None) or publishers.get(msg.kind)
+            if not ports:
+                return OK  # nothing to publish for this kind of request
             root = call.root
             if root.caller_gave_up and not root.handed_off:
                 return ERROR  # its client gave up: publishing would do work nobody awaits
             root.handed_off = True
-            if not self._publish(call.msg):
-                return ERROR  # refused by the broker (reject-publish), which recorded it
+            for i, publish in enumerate(ports):
+                copy = msg
+                if i:  # one copy per destination, as a fan-out exchange makes them
+                    copy = msg.copy()
+                    self.recorder.copied(copy)
+                if not publish(copy):
+                    return ERROR  # refused by the broker (reject-publish), which recorded it
         return OK
+
+    def _send(self, call: Call, provider: Deliveries) -> Generator[Any, Any, Outcome]:
+        """A provider sends one notification (or answers from its idempotency keys)."""
+        env, msg = self.env, call.msg
+        if provider.idempotent:
+            state = provider.key_state(msg, env.now)
+            if state == "sending":
+                return ERROR  # 409 Conflict: the same key is being sent right now
+            if state == "sent":
+                return OK  # the first send's answer, replayed at once: nothing is sent again
+        done = False
+        try:
+            yield env.timeout(self._service_time() * self.slowdown)
+            if self.error_probability and self._errors() < self.error_probability:
+                return ERROR  # the send failed: nothing went out
+            provider.sent(msg, env.now)
+            done = True
+            return OK
+        finally:
+            if provider.idempotent and not done:  # failed or interrupted (down, crash)
+                provider.abandon_key(msg)
 
     def _finish(self, call: Call, outcome: Outcome) -> None:
         recorder = self.recorder
@@ -212,10 +281,11 @@ class Service:
         retries, timeout = config.retries, config.timeout
         breaker = self.breakers.get(callee.name)
         outcome = ERROR
+        retry_after = 0.0
         for attempt in range(retries.max + 1):
             if attempt:
                 recorder.count(f"retries.{callee.name}")
-                yield env.timeout(self._backoff(attempt))
+                yield env.timeout(max(self._backoff(attempt), retry_after))
             if breaker is not None and not breaker.allow(env.now):
                 recorder.count(f"breaker_open.{callee.name}")
                 return OPEN
@@ -235,6 +305,7 @@ class Service:
                 return OK
             if outcome is TIMEOUT:
                 recorder.count(f"timeouts.{callee.name}")
+            retry_after = sub.retry_after if outcome is THROTTLED else 0.0
         return outcome
 
     def _on_downstream_answer(self, call: Call, outcome: Outcome) -> None:
@@ -250,12 +321,15 @@ class Service:
 
     def _backoff(self, attempt: int) -> float:
         retries = self.config.retries
-        delay = min(retries.max_backoff, retries.backoff * retries.multiplier ** (attempt - 1))
-        if retries.jitter == "full":
-            return delay * self._jitter()
-        if retries.jitter == "equal":
-            return delay / 2 + delay / 2 * self._jitter()
-        return delay
+        uniform = self._jitter() if retries.jitter != "none" else 0.0
+        return backoff_delay(
+            attempt,
+            retries.backoff,
+            retries.multiplier,
+            retries.max_backoff,
+            retries.jitter,
+            uniform,
+        )
 
     # ----- fault hooks (sim/faults.py) -----
     def go_down(self) -> None:

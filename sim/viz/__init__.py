@@ -20,22 +20,31 @@ from sim.viz.kafka import (
     plot_throughput_vs_consumers,
 )
 from sim.viz.latency import plot_latency_cdf
+from sim.viz.notifications import (
+    plot_channel_depth,
+    plot_channel_latency,
+    plot_retry_timeline,
+    plot_sla_attainment,
+)
 from sim.viz.sweep import plot_sweep
 from sim.viz.timeline import plot_message_timeline
 from sim.viz.timeseries import plot_queue_depth
-from sim.viz.topology import plot_topology
+from sim.viz.topology import plot_designs, plot_topology
 
 __all__ = [
     "CATALOG",
     "Chart",
     "Interactive",
     "interactive",
+    "plot_channel_depth",
+    "plot_channel_latency",
     "plot_compare_depth",
     "plot_compare_lag",
     "plot_compare_latency",
     "plot_compare_messages_per_consumer",
     "plot_consumer_lag",
     "plot_delivery_outcomes",
+    "plot_designs",
     "plot_effect_matrix",
     "plot_effects",
     "plot_latency_cdf",
@@ -44,8 +53,10 @@ __all__ = [
     "plot_outcomes",
     "plot_partition_assignment",
     "plot_queue_depth",
+    "plot_retry_timeline",
     "plot_scaling",
     "plot_service_timeline",
+    "plot_sla_attainment",
     "plot_spike",
     "plot_strategy_cost",
     "plot_sweep",

@@ -49,10 +49,38 @@ from sim.viz.kafka import (
     plot_throughput_vs_consumers,
 )
 from sim.viz.latency import plot_latency_cdf
+from sim.viz.notifications import (
+    has_deliveries,
+    has_retries,
+    plot_channel_depth,
+    plot_channel_latency,
+    plot_retry_timeline,
+    plot_sla_attainment,
+)
+from sim.viz.pulsar import (
+    has_backlog,
+    has_hash_changes,
+    has_storage,
+    ordering_differs,
+    plot_compare_storage,
+    plot_compare_subscription_backlog,
+    plot_hash_ranges,
+    plot_ordering,
+    plot_storage,
+    plot_subscription_backlog,
+)
+from sim.viz.rebalance import has_restarts, plot_rebalance_cost, plot_storm_throughput
 from sim.viz.replication import plot_broker_failure
+from sim.viz.share_groups import (
+    has_share_deliveries,
+    plot_key_order,
+    plot_share_deliveries,
+    plot_share_scaling,
+    share_consumer_counts_differ,
+)
 from sim.viz.timeline import has_timeline, plot_message_timeline
 from sim.viz.timeseries import has_depth, plot_queue_depth
-from sim.viz.topology import plot_topology, union_topology
+from sim.viz.topology import crowded_union, plot_designs, plot_topology, union_topology
 
 __all__ = ["CATALOG", "Chart", "chosen"]
 
@@ -179,6 +207,64 @@ CATALOG: tuple[Chart, ...] = (
         summary=("kafka.broker_crashes",),  # counted only when a Kafka broker crashed
     ),
     Chart("message_timeline", "run", lambda r: plot_message_timeline(r), shows=_all(has_timeline)),
+    Chart(
+        "sla_attainment",
+        "run",
+        lambda r: plot_sla_attainment({r.variant or r.scenario_name: r}),
+        tables=("providers.kinds",),
+        shows=_all(has_deliveries),
+    ),
+    Chart(
+        "channel_latency",
+        "run",
+        lambda r: plot_channel_latency({r.variant or r.scenario_name: r}),
+        tables=("providers", "providers.latency"),
+        shows=_all(has_deliveries),
+        supersedes=("latency_cdf",),  # per channel, counted against what was due
+    ),
+    Chart(
+        "channel_depth",
+        "run",
+        lambda r: plot_channel_depth({r.variant or r.scenario_name: r}),
+        series=("provider.undelivered",),
+        tables=("providers",),
+        shows=_all(has_deliveries),
+    ),
+    Chart(
+        "retry_timeline",
+        "run",
+        lambda r: plot_retry_timeline({r.variant or r.scenario_name: r}),
+        tables=("retry.attempts",),
+        shows=_all(has_retries),
+    ),
+    Chart(
+        "share_deliveries",
+        "run",
+        lambda r: plot_share_deliveries({r.variant or r.scenario_name: r}),
+        tables=("kafka.share.deliveries",),
+        shows=_all(has_share_deliveries),
+    ),
+    Chart(
+        "hash_ranges",
+        "run",
+        lambda r: plot_hash_ranges(r),
+        tables=("pulsar.hash_ranges",),
+        shows=_all(has_hash_changes),  # a selector that never changed: one band, nothing to see
+    ),
+    Chart(
+        "storage",
+        "run",
+        lambda r: plot_storage(r),
+        series=("pulsar.storage_backlog", "pulsar.storage_acked"),
+        shows=_all(has_storage),
+    ),
+    Chart(
+        "subscription_backlog",
+        "run",
+        lambda r: plot_subscription_backlog(r),
+        series=("pulsar.backlog",),
+        shows=_all(has_backlog),
+    ),
     # ----- variants side by side -----
     Chart(
         "compare_queue_depth",
@@ -225,6 +311,45 @@ CATALOG: tuple[Chart, ...] = (
         shows=_kafka_consumer_counts_differ,
         supersedes=("scaling",),  # it says where the partitions cap the consumers
     ),
+    Chart(
+        "share_scaling",
+        "variants",
+        plot_share_scaling,
+        summary=("kafka.consumers", "kafka.share_consumers"),
+        shows=share_consumer_counts_differ,
+        # it draws consumer groups and share groups apart: past the partition count only the
+        # consumer group's line goes flat
+        supersedes=("throughput_vs_consumers", "scaling"),
+    ),
+    Chart(
+        "key_order",
+        "variants",
+        plot_key_order,
+        summary=("kafka.out_of_key_order",),
+        shows=lambda runs: any(r.summary["kafka.out_of_key_order"] for r in runs.values()),
+    ),
+    Chart(
+        "share_deliveries",
+        "variants",
+        plot_share_deliveries,
+        tables=("kafka.share.deliveries",),
+        shows=_any(has_share_deliveries),
+    ),
+    Chart(
+        "storm_throughput",
+        "variants",
+        plot_storm_throughput,
+        summary=("kafka.restarts",),
+        shows=_any(has_restarts),
+    ),
+    Chart(
+        "rebalance_cost",
+        "variants",
+        plot_rebalance_cost,
+        summary=("kafka.restarts", "kafka.unowned_partition_seconds"),
+        shows=_any(has_restarts),
+        supersedes=("delivery_outcomes",),  # its third panel is the duplicates
+    ),
     Chart("scaling", "variants", plot_scaling, shows=_several_consumer_counts),
     Chart(
         "compare_lag",
@@ -259,10 +384,85 @@ CATALOG: tuple[Chart, ...] = (
     ),
     Chart("message_timeline", "variants", plot_message_timeline, shows=_all(has_timeline)),
     Chart(
+        "sla_attainment",
+        "variants",
+        plot_sla_attainment,
+        tables=("providers.kinds",),
+        shows=_all(has_deliveries),
+        # What became of every notification, counted against what was due; the outcome bars
+        # count the broker's copies, one per channel queue, so designs that fan out look bigger.
+        supersedes=("outcomes",),
+    ),
+    Chart(
+        "channel_latency",
+        "variants",
+        plot_channel_latency,
+        tables=("providers", "providers.latency"),
+        shows=_all(has_deliveries),
+        # The end-to-end latency of processing mixes a synchronous design's answers with each
+        # channel's copies; per channel, against what was due, the designs compare.
+        supersedes=("compare_latency_cdf",),
+    ),
+    Chart(
+        "channel_depth",
+        "variants",
+        plot_channel_depth,
+        series=("provider.undelivered",),
+        tables=("providers",),
+        shows=_all(has_deliveries),
+        # What waits per channel, in every design alike (a synchronous design has no queue, a
+        # shared queue holds every channel, a stream counts per group): the queues themselves
+        # are in each variant's own queue_depth chart (`mqsim run`).
+        supersedes=("compare_queue_depth", "compare_lag"),
+    ),
+    Chart(
+        "retry_timeline",
+        "variants",
+        plot_retry_timeline,
+        shows=_any(has_retries),
+    ),
+    Chart(
+        "hash_ranges",
+        "variants",
+        plot_hash_ranges,
+        tables=("pulsar.hash_ranges",),
+        shows=_any(has_hash_changes),
+    ),
+    Chart(
+        "compare_storage",
+        "variants",
+        plot_compare_storage,
+        series=("pulsar.storage_backlog", "pulsar.storage_acked"),
+        shows=_any(has_storage),
+    ),
+    Chart(
+        "compare_subscription_backlog",
+        "variants",
+        plot_compare_subscription_backlog,
+        series=("pulsar.backlog",),
+        shows=_any(has_backlog),
+    ),
+    Chart(
+        "ordering",
+        "variants",
+        plot_ordering,
+        summary=("pulsar.out_of_order",),
+        shows=ordering_differs,
+        # Duplicates are drawn beside the order they break.
+        supersedes=("delivery_outcomes",),
+    ),
+    Chart(
         "topology",
         "variants",
         # The union: a part only one variant uses (a dead-letter queue) is drawn connected.
         lambda runs: plot_topology(union_topology(runs), f"{_one(runs).scenario_name}: topology"),
+    ),
+    Chart(
+        "designs",
+        "variants",
+        plot_designs,
+        shows=crowded_union,
+        supersedes=("topology",),  # variants too different for one drawing: one each
     ),
 )
 

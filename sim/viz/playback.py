@@ -701,8 +701,8 @@ class _Moves:
                 steps = []
                 current = ids[i]
             event = events[i]
-            if event == "acked":
-                continue  # an acknowledgement, not the message moving
+            if event == "acked" or event == "failed":
+                continue  # an acknowledgement or a failed try, not the message moving
             component = components[i]
             if component not in resolved:
                 resolved[component] = self.stage.resolve(component)

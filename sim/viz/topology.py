@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import networkx as nx
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.viz.style import new_figure, subtitle
@@ -18,7 +19,14 @@ from sim.viz.style import new_figure, subtitle
 if TYPE_CHECKING:
     from sim.results import Results
 
-__all__ = ["plot_topology", "topology_caption", "union_topology"]
+__all__ = [
+    "crowded_union",
+    "draw_topology",
+    "plot_designs",
+    "plot_topology",
+    "topology_caption",
+    "union_topology",
+]
 
 VARIES = "(varies by variant)"
 
@@ -185,16 +193,28 @@ def _arc(start: tuple[float, float], end: tuple[float, float], dead_letter: bool
     return "arc3"
 
 
-def plot_topology(graph: nx.DiGraph, title: str = "") -> Figure:
-    graph = _with_default_exchange(graph)
+def _extent(graph: nx.DiGraph) -> tuple[dict[str, tuple[float, float]], int, float, bool]:
+    """Where each part goes, how many columns, how tall, whether an edge skips a column."""
     positions = _layout(graph)
-    per_column: dict[float, int] = {}
-    for x, _ in positions.values():
-        per_column[x] = per_column.get(x, 0) + 1
+    columns = len({x for x, _ in positions.values()})
     ys = [p[1] for p in positions.values()] or [0.0]
     skips = any(abs(positions[v][0] - positions[u][0]) > 1 for u, v in graph.edges())
     height = max(3.0, 1.15 * (max(ys) - min(ys)) + 2.4) + (0.9 if skips else 0.0)
-    fig, ax = new_figure(max(7.0, 3.2 * len(per_column)), height)
+    return positions, columns, height, skips
+
+
+def plot_topology(graph: nx.DiGraph, title: str = "") -> Figure:
+    graph = _with_default_exchange(graph)
+    _, columns, height, _ = _extent(graph)
+    fig, ax = new_figure(max(7.0, 3.2 * columns), height)
+    draw_topology(ax, graph, title or f"{graph.graph.get('name', 'scenario')}: topology")
+    subtitle(fig, topology_caption(graph))
+    return fig
+
+
+def draw_topology(ax: Axes, graph: nx.DiGraph, title: str) -> None:
+    """Draw `graph` (with its default exchange already added, if any) on `ax`."""
+    positions, _, _, skips = _extent(graph)
     for kind, shape in _SHAPES.items():
         nodes = [n for n, d in graph.nodes(data=True) if d.get("kind") == kind]
         nx.draw_networkx_nodes(
@@ -260,7 +280,62 @@ def plot_topology(graph: nx.DiGraph, title: str = "") -> Figure:
         ax.text(x, max(ys) + 0.75, header, ha="center", fontsize=9, weight="bold")
     ax.set_ylim(min(ys) - (1.5 if skips else 1.0), max(ys) + 1.1)  # room for an arc below
     ax.set_xlim(-0.6, max(kinds_at, default=0) + 0.6)
-    ax.set_title(title or f"{graph.graph.get('name', 'scenario')}: topology")
+    ax.set_title(title)
     ax.axis("off")
-    subtitle(fig, topology_caption(graph))
+
+
+# Beyond this many edges, with most of them in only some variants, the union of the variants'
+# graphs is a tangle of "only in" labels: each variant is drawn on its own instead.
+CROWDED_EDGES = 12
+
+
+def crowded_union(runs: Mapping[str, Results]) -> bool:
+    """Whether the variants differ so much that their union would be unreadable: at least
+    CROWDED_EDGES edges, fewer than a third of them in every variant."""
+    if len(runs) < 2:
+        return False
+    seen: dict[tuple[str, str], int] = {}
+    for results in runs.values():
+        for edge in results.topology.edges():
+            seen[edge] = seen.get(edge, 0) + 1
+    shared = sum(1 for n in seen.values() if n == len(runs))
+    return len(seen) >= CROWDED_EDGES and shared < len(seen) / 3
+
+
+def _reached(graph: nx.DiGraph) -> nx.DiGraph:
+    """The parts a message can reach from a producer or client: a variant's queues that
+    nothing routes to are part of the scenario's file, not of its design."""
+    starts = [n for n, kind in graph.nodes(data="kind") if kind in ("producer", "client")]
+    reached = set(starts)
+    for start in starts:
+        reached |= nx.descendants(graph, start)
+    return graph.subgraph(reached).copy()
+
+
+def plot_designs(runs: Mapping[str, Results]) -> Figure:
+    """Each variant's own topology, one panel each, on the same scale: variants that are
+    different designs (a synchronous call, a shared queue, a queue per channel, a stream)."""
+    graphs = {name: _with_default_exchange(_reached(r.topology)) for name, r in runs.items()}
+    extents = {name: _extent(graph) for name, graph in graphs.items()}
+    width = max(7.0, 3.0 * max(e[1] for e in extents.values()))
+    heights = [e[2] for e in extents.values()]
+    fig, axes = new_figure(
+        width,
+        sum(heights) + 0.8,
+        nrows=len(graphs),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+    )
+    for ax, (name, graph) in zip(axes[:, 0], graphs.items(), strict=True):
+        draw_topology(ax, graph, f"design: {name}")
+    first = next(iter(runs.values()))
+    fig.suptitle(f"{first.scenario_name}: the designs compared, one topology each")
+    notes: dict[str, None] = {}
+    for graph in graphs.values():
+        notes.update(dict.fromkeys(topology_caption(graph).removesuffix(".").split("; ")))
+    notes["parts no message reaches in a design are left out"] = None
+    subtitle(fig, "; ".join(notes) + ".")
+    height = fig.get_figheight()
+    fig.subplots_adjust(top=1 - 1.3 / height)
+    fig._suptitle.set_y(1 - 0.2 / height)  # type: ignore[union-attr]
     return fig

@@ -9,7 +9,8 @@ delivery tag, redelivered flag and headers (x-death without its timestamp, x-del
 every publish confirm, queue message and consumer counts, and every message drained with
 basic.get with its exchange, routing key, headers and expiration. Where consumers use separate
 channels the interleaving across consumers inside one `deliveries` event is not significant, so
-those compare per consumer; the `_samechannel` traces compare in exact order.
+those compare per consumer; the `_samechannel` traces compare in exact order. The broker runs
+with `version="3.10"`, the recorded version (its quorum queues have no default delivery limit).
 
 Missing data is a failure, never a skip.
 """
@@ -67,7 +68,7 @@ class Replay:
     def __init__(self, case: dict[str, Any]) -> None:
         self.case = case
         self.env = simpy.Environment()
-        self.broker = RabbitMQBroker(self.env)
+        self.broker = RabbitMQBroker(self.env, version="3.10")  # the version recorded
         self.admin = Channel(self.broker, "admin")
         self.publisher = Channel(self.broker, "publisher")
         self.publisher.confirm_delivery()

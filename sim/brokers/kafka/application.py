@@ -23,6 +23,12 @@ are never visible to a `read_committed` reader, and its input is read again from
 committed offsets. The ledger stands for the downstream reader of the output topic, with the
 guarantee's `isolation.level` (`read_uncommitted` sees aborted outputs too); the output topic is
 not simulated record by record.
+
+A record whose key is the consumer's `poison_key` always fails, and is retried in place for
+ever: the partition behind it stops (a consumer group has no per-record redelivery, which is
+what share groups add). A `rolling_restart` shuts a replica down cleanly at the next turn of
+its poll loop, once its batch is done (the WakeupException pattern of the KafkaConsumer
+javadoc): commit, `close()` (LeaveGroup, unless a static member), and a new process later.
 """
 
 from __future__ import annotations
@@ -30,7 +36,16 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+import simpy
+
 from sim.brokers.kafka.consumer import ConsumerRecord, KafkaConsumer
+from sim.brokers.kafka.key_order import KeyOrder
+from sim.brokers.kafka.retries import (
+    ATTEMPTS_HEADER,
+    BACKOFF_HEADER,
+    dead_letter_topic,
+    retry_topic,
+)
 from sim.brokers.kafka.settings import ConsumerSettings
 from sim.consumers import ConsumerReplica
 from sim.guarantees.strategies import ROUND_TRIPS
@@ -39,6 +54,7 @@ from sim.message import Message
 if TYPE_CHECKING:
     from sim.brokers.kafka.cluster import KafkaCluster
     from sim.brokers.kafka.config import KafkaConsumerConfig
+    from sim.brokers.kafka.producer import KafkaProducer
     from sim.context import RunContext
 
 __all__ = ["ConsumerApp"]
@@ -57,10 +73,21 @@ class ConsumerApp(ConsumerReplica):
         cluster: KafkaCluster,
         config: KafkaConsumerConfig,
         replica: int,
+        key_order: KeyOrder | None = None,
         name: str | None = None,
+        retrying: tuple[str, int] | None = None,
     ) -> None:
-        group = config.group_id or config.name
-        self.init_replica(ctx, config, replica, f"{config.from_}/{group}", name)
+        """`retrying`: this replica reads a retry topic, (the main topic, the retry's index)
+        (sim/brokers/kafka/retries.py)."""
+        group = config.kafka_group
+        self.group = group
+        owner = None if retrying is None else f"consumer:{config.name}.{replica}/{config.from_}"
+        self.init_replica(ctx, config, replica, f"{config.from_}/{group}", name, owner=owner)
+        self.main_topic = config.from_ if retrying is None else retrying[0]
+        self.first_try = 1 if retrying is None else retrying[1] + 2  # the try it delivers
+        # The producer that forwards failed records to retry and dead-letter topics (the
+        # runtime sets it for consumers with a retry policy).
+        self.forwarder: KafkaProducer | None = None
         self.ctx = ctx
         self.cluster = cluster
         self.link_in = ctx.link(self.owner, "broker_to_consumer", config.network)
@@ -69,6 +96,8 @@ class ConsumerApp(ConsumerReplica):
         # The client's own settings (the consumer config is one), with its group and client
         # ids; a guarantee's strategy commits, so auto-commit would commit behind its back.
         update: dict[str, Any] = {"group_id": group, "client_id": self.name}
+        if config.group_instance_id is not None:  # one instance id per replica
+            update["group_instance_id"] = f"{config.group_instance_id}-{replica}"
         if strategy is not None:
             update["enable_auto_commit"] = False
         self.settings: ConsumerSettings = config.model_copy(update=update)
@@ -87,6 +116,10 @@ class ConsumerApp(ConsumerReplica):
         self._open: list[int] = []  # outputs of the open transaction (read_committed)
         self._written = 0  # outputs written in the open transaction
         self._replay_from: float | None = None
+        self.key_order = key_order
+        self._poison = None if config.poison_key is None else config.poison_key.encode()
+        self._stopping = False  # a clean shutdown asked for (rolling restart)
+        self._stopped: simpy.Event | None = None  # shut down: succeeds when started again
         self.consumer: KafkaConsumer | None = None
         self.reconnect()
         self.start()
@@ -107,12 +140,18 @@ class ConsumerApp(ConsumerReplica):
     def take(self) -> list[ConsumerRecord] | None:
         consumer = self.consumer
         assert consumer is not None
+        if self._stopping:
+            self._shut_down(consumer)
+            return None
         if self._replay_from is not None:
             self._seek_back(consumer, self._replay_from)
             self._replay_from = None
         return consumer.poll() or None
 
     def fetch(self) -> Generator[Any, Any, None]:
+        if self._stopped is not None:
+            yield self._stopped  # shut down until the deploy starts the process again
+            return
         assert self.consumer is not None
         yield self.consumer.wait()
 
@@ -135,8 +174,18 @@ class ConsumerApp(ConsumerReplica):
     def reject(self, delivery: ConsumerRecord) -> bool:
         return True  # the application retries the record in place
 
+    def checks_failures(self) -> bool:
+        return self._poison is not None
+
+    def fails(self, delivery: ConsumerRecord) -> bool:
+        if self._poison is not None and delivery.key == self._poison:
+            return True
+        return self.failed()
+
     def finish(self, delivery: ConsumerRecord) -> None:
         assert self.consumer is not None
+        if self.key_order is not None:
+            self.key_order.processing(delivery.key, delivery.offset, delivery.message)
         self.consumer.processed(delivery)
 
     def drop(self) -> None:
@@ -153,6 +202,56 @@ class ConsumerApp(ConsumerReplica):
             self._write_output(msg.id)
             return True
         return (yield from super().apply_effect(delivery, msg, crash_in_gap))
+
+    # ----- retry policies (sim/brokers/kafka/retries.py) -----
+    def attempt(self, delivery: ConsumerRecord) -> int:
+        """Which try: 1 from the main topic, k + 2 from its retry topic k."""
+        return self.first_try
+
+    def before_work(self, delivery: ConsumerRecord) -> Generator[Any, Any, None] | None:
+        """A retry-topic record waits until it is due, then for the rate limit."""
+        limit = super().before_work(delivery)
+        headers = delivery.message.headers
+        due = headers.get(BACKOFF_HEADER) if headers and self.first_try > 1 else None
+        if due is None or due <= self.env.now:
+            return limit
+        return self._until_due(due, limit)
+
+    def _until_due(
+        self, due: float, then: Generator[Any, Any, None] | None
+    ) -> Generator[Any, Any, None]:
+        """Hold the record until `due`, polling on meanwhile (Spring pauses the partition and
+        keeps polling, so the member stays in its group past max.poll.interval.ms)."""
+        consumer = self.consumer
+        assert consumer is not None
+        step = self.settings.max_poll_interval / 2
+        while self.env.now < due:
+            yield self.env.timeout(min(step, due - self.env.now))
+            if self.env.now < due:
+                consumer.poll(0)
+        if then is not None:
+            yield from then
+
+    def _forward(self, delivery: ConsumerRecord, topic: str) -> None:
+        forwarder, consumer = self.forwarder, self.consumer
+        assert forwarder is not None and consumer is not None
+        forwarder.send_message(topic, delivery.message, delivery.key, None)
+        consumer.forwarded(delivery)
+
+    def retry_later(self, delivery: ConsumerRecord, delay: float) -> None:
+        """Produce it to the next retry topic, due `delay` from now."""
+        msg = delivery.message
+        msg.headers = {
+            **(msg.headers or {}),
+            ATTEMPTS_HEADER: self.first_try + 1,
+            BACKOFF_HEADER: self.env.now + delay,
+        }
+        self._forward(delivery, retry_topic(self.main_topic, self.first_try - 1))
+
+    def dead_letter(self, delivery: ConsumerRecord) -> None:
+        """Produce it to the dead-letter topic (DeadLetterPublishingRecoverer)."""
+        self.recorder.dead_lettered(delivery.message, delivery.topic)
+        self._forward(delivery, dead_letter_topic(self.main_topic))
 
     def in_hand(self, topic: str) -> int:
         """Records of `topic` this replica polled and has not finished."""
@@ -207,6 +306,39 @@ class ConsumerApp(ConsumerReplica):
         if self._written:
             self.recorder.count("kafka.transactions_aborted")
         self._open, self._written = [], 0
+
+    # ----- a rolling restart -----
+    def shut_down(self) -> None:
+        """Ask for a clean shutdown at the next turn of the poll loop (KafkaConsumer.wakeup)."""
+        if self.crashed or self._stopping or self._stopped is not None:
+            return
+        self._stopping = True
+        self.recorder.event(self.name, "restart start")
+        if self.consumer is not None:
+            self.consumer.wakeup()
+
+    def _shut_down(self, consumer: KafkaConsumer) -> None:
+        """The batch is done: commit what it processed, then close the client (auto-commit
+        commits in close; a dynamic member sends LeaveGroup, a static one does not)."""
+        self._stopping = False
+        if self.commits == "after-processing":
+            consumer.commit()
+        consumer.close()
+        self.recorder.count("kafka.restarts")
+        self._stopped = self.env.event()
+
+    def start_again(self) -> None:
+        """The deploy starts the process again: a new client joins the group."""
+        stopped = self._stopped
+        if stopped is None:
+            if self._stopping:  # still in its batch: it never got to shut down
+                self._stopping = False
+                self.recorder.event(self.name, "restart end")
+            return
+        self._stopped = None
+        self.reconnect()
+        self.recorder.event(self.name, "restart end")
+        stopped.succeed()
 
     # ----- replays and the `crash:` shorthand -----
     def replay(self, since: float) -> None:

@@ -23,8 +23,10 @@ What is modelled, and where it comes from (Kafka 3.x, KRaft mode):
   `log.cleaner.backoff.ms`) keeps the latest record per key in the closed segments and drops
   tombstones older than `delete.retention.ms` (`LogCleaner`; the dirty-ratio trigger is not
   modelled: the cleaner cleans whenever it runs).
-- Cost model (optional): each broker handles produce requests one at a time, each taking
-  `CostSettings.request_time`; without it the broker is ideal and takes no time.
+- Cost model (optional): each broker's `io_threads` request handlers serve its produce
+  requests, each taking `CostSettings.request_time` plus the fsyncs `flush.messages` forces,
+  and its followers' copies of what it leads (`BrokerNode`); without it the broker is ideal
+  and takes no time. sim/brokers/kafka/cost.py states the same charges in closed form.
 
 One physical log per partition stands for all its replicas: followers are always a prefix of
 the leader in this model, so a replica is just its LEO. Accounting (the Recorder) happens here:
@@ -108,17 +110,32 @@ def replica_assignment(partitions: int, replication_factor: int, brokers: int) -
 
 
 class BrokerNode:
-    """One broker process: alive or crashed, and (with a cost model) its request queue."""
+    """One broker process: alive or crashed, and (with a cost model) its request queue.
+
+    With a cost model the broker's `io_threads` request handlers serve one queue, first come
+    first served (KafkaRequestHandlerPool over the RequestChannel). A produce request takes
+    `request_time` of its batches and bytes, plus one `fsync` for each batch whose append
+    brings its partition's unflushed messages to the topic's `flush.messages`. Each batch the
+    leader appends then leaves work for every follower broker: `replica_time` of the batch,
+    plus its own fsync under the same rule, queued with that broker's requests (a follower's
+    fetcher appends through the same log code, on the same disks and cores). The followers'
+    work takes capacity from the requests they lead; when their high watermark moves is still
+    the partition's `replication_delay` (their fetch round trip), so queueing at a follower
+    delays no acknowledgement: a simplification kept so that the ideal broker's timing and a
+    cost model's agree when the load is light.
+    """
 
     def __init__(self, cluster: KafkaCluster, broker_id: int) -> None:
         self.cluster = cluster
         self.id = broker_id
         self.alive = True
         self.crashed_at = -math.inf
-        self._queue: deque[ProduceRequest] = deque()
-        self._wakeup: simpy.Event | None = None
+        # Produce requests, and follower appends as (seconds of work, None).
+        self._queue: deque[Any] = deque()
+        self._idle: list[simpy.Event] = []
         if cluster.cost is not None:
-            cluster.env.process(self._serve())
+            for _ in range(cluster.cost.io_threads):
+                cluster.env.process(self._serve())
 
     def handle(self, request: ProduceRequest) -> None:
         """A produce request arrives (after the producer->broker hop)."""
@@ -128,33 +145,46 @@ class BrokerNode:
         if self.cluster.cost is None:
             self.cluster.process_produce(self, request)
             return
-        self._queue.append(request)
-        if self._wakeup is not None:
-            wakeup, self._wakeup = self._wakeup, None
-            wakeup.succeed()
+        self._enqueue(request)
+
+    def replicate(self, seconds: float) -> None:
+        """A follower's copy of a batch: `seconds` of this broker's handler time."""
+        if self.alive:
+            self._enqueue(seconds)
+
+    def _enqueue(self, job: Any) -> None:
+        self._queue.append(job)
+        if self._idle:
+            self._idle.pop().succeed()
 
     def _serve(self) -> Generator[Any, Any, None]:
-        # One request handler, first come first served: the cost model's queue.
-        env, cost = self.cluster.env, self.cluster.cost
+        # One request handler thread; `io_threads` of them take from the same queue.
+        env, cluster = self.cluster.env, self.cluster
+        cost = cluster.cost
         assert cost is not None
         while True:
             if not self._queue:
-                self._wakeup = env.event()
-                yield self._wakeup
+                wakeup = env.event()
+                self._idle.append(wakeup)
+                yield wakeup
                 continue
-            request = self._queue.popleft()
-            yield env.timeout(cost.request_time(len(request.batches), request.size))
-            if self.alive:
-                self.cluster.process_produce(self, request)
-            else:
-                request.fail(NETWORK_EXCEPTION)
+            job = self._queue.popleft()
+            if not isinstance(job, float):
+                yield env.timeout(cluster.produce_time(self, job))
+                if self.alive:
+                    cluster.process_produce(self, job)
+                else:
+                    job.fail(NETWORK_EXCEPTION)
+            elif job > 0:
+                yield env.timeout(job)
 
     def crash(self) -> None:
         self.alive = False
         self.crashed_at = self.cluster.env.now
         queued, self._queue = list(self._queue), deque()
-        for request in queued:
-            request.fail(NETWORK_EXCEPTION)
+        for job in queued:
+            if not isinstance(job, float):
+                job.fail(NETWORK_EXCEPTION)
 
 
 class Partition:
@@ -195,6 +225,7 @@ class Partition:
         self._acks: deque[tuple[int, Callable[[str], None]]] = deque()  # acks=all: (end, done)
         self._dedupe: dict[int, deque[tuple[int, int, int]]] = {}  # pid -> (seq, base, count)
         self._replication = cluster.replication_link(self.name)
+        self.unflushed = 0  # messages appended since the last forced fsync (cost model)
 
     # ----- state -----
     @property
@@ -208,6 +239,19 @@ class Partition:
     @property
     def log_end_offset(self) -> int:
         return self.log.log_end_offset
+
+    def flushes(self, records: int) -> int:
+        """The cost model's count of fsyncs an append of `records` forces: one when the
+        unflushed messages reach flush.messages (then none are unflushed), as UnifiedLog.append
+        flushes the log after an append that brings them there."""
+        every = self.topic.settings.flush_messages
+        if every == math.inf:
+            return 0
+        self.unflushed += records
+        if self.unflushed < every:
+            return 0
+        self.unflushed = 0
+        return 1
 
     def lag(self, committed: int | None, slot_start: int | None) -> int:
         """Consumer lag as `kafka-consumer-groups` shows it: HW minus the committed offset."""
@@ -628,6 +672,26 @@ class KafkaCluster:
         return Link(self.env, delay, Sampler.of(delay, rng))
 
     # ----- producing -----
+    def produce_time(self, broker: BrokerNode, request: ProduceRequest) -> float:
+        """The cost model's handler time for a produce request at `broker`: its request
+        time, the fsyncs its appends force, and (charged to the followers' queues) each
+        follower's copy of its batches."""
+        cost = self.cost
+        assert cost is not None
+        seconds = cost.request_time(len(request.batches), request.size)
+        brokers = self.brokers
+        for batch in request.batches:
+            partition = self.partition(batch.topic, batch.partition)
+            if partition.leader != broker.id:
+                continue  # refused at processing: NOT_LEADER, no append
+            flushes = partition.flushes(len(batch.items))
+            seconds += cost.fsync * flushes
+            follower = cost.replica_time(1, batch.size) + cost.fsync * flushes
+            for replica in partition.replicas:
+                if replica != broker.id:
+                    brokers[replica].replicate(follower)
+        return seconds
+
     def process_produce(self, broker: BrokerNode, request: ProduceRequest) -> None:
         """The broker appends every batch of a request and answers per the request's acks."""
         self.recorder.counters["kafka.produce_requests"] += 1  # speed: counted in place

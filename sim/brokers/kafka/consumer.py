@@ -19,7 +19,9 @@ member whose application does not call `poll()` for `max.poll.interval.ms` leave
 (blocking in `wait()` counts as polling, as a blocking `poll(timeout)` does): its partitions
 move, its commits fail (CommitFailedException; counted in `kafka.commits_failed`) and it rejoins
 as a new member with nothing when it polls again, its partitions lost (`onPartitionsLost`,
-whose default calls `onPartitionsRevoked`).
+whose default calls `onPartitionsRevoked`). A static member (`group.instance.id`, KIP-345)
+sends no LeaveGroup when it closes or misses the poll interval: the coordinator keeps it for
+`session.timeout.ms`, and when it comes back with the same instance id it takes its old place.
 
 Calls act at the current simulated time and never block: a test script advances the
 environment between calls; a simulated application yields `wait()` until there is something
@@ -519,6 +521,16 @@ class KafkaConsumer:
             with contextlib.suppress(ValueError):
                 in_hand.remove(record)
 
+    def forwarded(self, record: ConsumerRecord) -> None:
+        """The application is done with `record` without processing it: it forwarded it to a
+        retry or dead-letter topic (not a Kafka call; its offset commits as a processed one's)."""
+        in_hand = self._in_hand
+        if in_hand and in_hand[0] is record:
+            in_hand.popleft()
+        else:
+            with contextlib.suppress(ValueError):
+                in_hand.remove(record)
+
     def in_hand(self, topic: str) -> int:
         """Records of `topic` polled and not yet processed (not a Kafka call)."""
         return sum(1 for r in self._in_hand if r.topic == topic)
@@ -575,7 +587,10 @@ class KafkaConsumer:
             group.leave(member, how)  # a heartbeat with member epoch -1
         else:
             assert isinstance(member, Member)
-            group.remove(member, how)
+            if member.instance_id is not None and how == "left":
+                group.static_departed(member)  # maybeLeaveGroup: no LeaveGroup when static
+            else:
+                group.remove(member, how)
 
     # ----- the group protocol, client side -----
     def _group_poll(self) -> None:
@@ -629,7 +644,10 @@ class KafkaConsumer:
             group.leave(member, how)
         else:
             assert isinstance(member, Member)
-            group.remove(member, how)
+            if member.instance_id is not None:
+                group.static_departed(member)  # no LeaveGroup; its heartbeats stop
+            else:
+                group.remove(member, how)
         self._put_out_of_group()
 
     def _put_out_of_group(self) -> None:

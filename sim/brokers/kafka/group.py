@@ -19,12 +19,21 @@ client's `ConsumerCoordinator` run it:
   them over (`cooperative_assignment`, `cooperative_revocations`).
 - Offsets are committed per (group, partition); the coordinator keeps the latest.
 
+Static membership (KIP-345, `group.instance.id`; `GroupCoordinator.handleJoinGroup` and
+`updateStaticMemberAndRebalance`, `AbstractCoordinator.maybeLeaveGroup`): a static member sends no
+LeaveGroup when it closes, crashes or misses `max.poll.interval.ms`; the coordinator keeps it
+until `session.timeout.ms` passes without it. A new member with the same instance id replaces it
+(the old member id is fenced); when the group is Stable and the subscription is the same, the
+replacement gets the old member's assignment back in SyncGroup and nobody else rebalances.
+Otherwise (a rebalance already running, a new subscription) it joins the rebalance as any member.
+The assignors order static members first, by instance id (`assignors.assign`).
+
 Classic simplifications: heartbeats always arrive from live members, a dead member is removed
 exactly `session.timeout.ms` after it crashed (Kafka: within one `heartbeat.interval.ms` of that),
-the coordinator itself never fails, and members are dynamic (no `group.instance.id`). A member
-that goes longer than `max.poll.interval.ms` between polls leaves the group (its heartbeat
-thread sends LeaveGroup, `AbstractCoordinator.maybeLeaveGroup("consumer poll timeout has
-expired")`) and rejoins as a new member when it polls again: the consumer client decides that.
+and the coordinator itself never fails. A dynamic member that goes longer than
+`max.poll.interval.ms` between polls leaves the group (its heartbeat thread sends LeaveGroup,
+`AbstractCoordinator.maybeLeaveGroup("consumer poll timeout has expired")`) and rejoins as a new
+member when it polls again: the consumer client decides that.
 
 The consumer protocol (`group.protocol=consumer`, KIP-848; `GroupMetadataManager.
 consumerGroupHeartbeat`, `CurrentAssignmentBuilder` at apache/kafka 1eb7644) is
@@ -91,6 +100,7 @@ class Member:
     owned: set[TopicPartition] = field(default_factory=set)  # what it consumes now
     previous: set[TopicPartition] = field(default_factory=set)  # last generation's assignment
     generation: int = -1
+    instance_id: str | None = None  # group.instance.id: a static member (KIP-345)
 
     @property
     def name(self) -> str:
@@ -155,6 +165,7 @@ class ConsumerGroup(_Group):
         super().__init__(coordinator, group_id)
         self.strategy = strategy
         self.members: dict[str, Member] = {}
+        self.static: dict[str, Member] = {}  # group.instance.id -> its current member
         self.generation = 0
         self.state = "Empty"  # Empty, PreparingRebalance, CompletingRebalance, Stable
         self._token = 0  # bumps when a pending SyncGroup is abandoned
@@ -179,20 +190,83 @@ class ConsumerGroup(_Group):
                     f"{consumer.strategy!r} cannot join (INCONSISTENT_GROUP_PROTOCOL)"
                 )
             self.strategy = consumer.strategy
-        member_id = f"{consumer.client_id}-{next(self.coordinator.member_ids)}"
-        member = Member(member_id, consumer, list(topics))
+        instance = _instance_id(consumer)
+        old = self.static.get(instance) if instance is not None else None
+        if old is not None and self.members.get(old.member_id) is old:
+            return self._replace_static(old, consumer, list(topics))
+        member_id = self._new_member_id(consumer)
+        member = Member(member_id, consumer, list(topics), instance_id=instance)
         self.members[member_id] = member
+        if instance is not None:
+            self.static[instance] = member
         self.coordinator.member_rows.append(
             [self.group_id, member.name, member_id, self.env.now, math.nan, "active"]
         )
         self.request_rebalance(f"{member.name} joined")
         return member
 
+    def _new_member_id(self, consumer: KafkaConsumer) -> str:
+        # Kafka makes `<client.id>-<uuid>`, or `<group.instance.id>-<uuid>` for a static member.
+        prefix = _instance_id(consumer) or consumer.client_id
+        return f"{prefix}-{next(self.coordinator.member_ids)}"
+
+    def _replace_static(self, old: Member, consumer: KafkaConsumer, topics: list[str]) -> Member:
+        """A static member rejoins (``updateStaticMemberAndRebalance``): the new member id
+        replaces the old one, which is fenced; in a Stable group with the same subscription it
+        gets its previous assignment back and nobody else rebalances."""
+        del self.members[old.member_id]
+        self.release(old, set(old.owned))
+        self._member_left(old.member_id, "replaced (static member rejoined)")
+        member = Member(
+            self._new_member_id(consumer),
+            consumer,
+            topics,
+            previous=set(old.previous),
+            generation=old.generation,
+            instance_id=old.instance_id,
+        )
+        self.members[member.member_id] = member
+        assert member.instance_id is not None
+        self.static[member.instance_id] = member
+        self.coordinator.member_rows.append(
+            [self.group_id, member.name, member.member_id, self.env.now, math.nan, "active"]
+        )
+        self.cluster.recorder.count("kafka.static_rejoins")
+        if self.state == "Stable" and topics == old.topics:
+            member.joined = True
+            generation = self.generation
+            timer = self.env.timeout(self.coordinator.rebalance_time)  # JoinGroup, SyncGroup
+            timer.callbacks.append(lambda _e: self._static_sync(member, generation))
+        else:
+            self.request_rebalance(f"{member.name} rejoined")
+        return member
+
+    def _static_sync(self, member: Member, generation: int) -> None:
+        """SyncGroup answers the static member with the assignment its predecessor had."""
+        if self.members.get(member.member_id) is not member or not member.alive:
+            return
+        if self.state != "Stable" or self.generation != generation:
+            return  # a rebalance started meanwhile: the member takes part in it instead
+        member.consumer._assignment_received(set(member.previous), set())
+
+    def static_departed(self, member: Member) -> None:
+        """A static member closed, or stopped heartbeating after a poll timeout, without a
+        LeaveGroup: it stays in the group, its partitions unread, until it rejoins or its
+        session times out."""
+        if self.members.get(member.member_id) is not member:
+            return
+        member.alive = False
+        self.release(member, set(member.owned), keep_owned=True)
+        timer = self.env.timeout(member.consumer.settings.session_timeout)
+        timer.callbacks.append(lambda _e: self.remove(member, "session timeout"))
+
     def remove(self, member: Member, how: str) -> None:
         """A member leaves (LeaveGroup) or is expired after its session timeout."""
         if self.members.get(member.member_id) is not member:
             return
         del self.members[member.member_id]
+        if member.instance_id is not None and self.static.get(member.instance_id) is member:
+            del self.static[member.instance_id]
         self.release(member, set(member.owned))
         self._member_left(member.member_id, how)
         if not self.members:
@@ -256,6 +330,7 @@ class ConsumerGroup(_Group):
         }
         previous = {m.member_id: _by_topic(m.previous | m.owned) for m in ordered}
         generations = {m.member_id: m.generation for m in ordered}
+        instances = {m.member_id: m.instance_id for m in ordered}
         if self.cooperative:
             # CooperativeStickyAssignor withholds what another member still owns; each member
             # revokes what it owns and was not handed (ConsumerCoordinator.onJoinComplete).
@@ -263,7 +338,7 @@ class ConsumerGroup(_Group):
             granted = cooperative_assignment(subscriptions, counts, previous, generations)
             revoked = cooperative_revocations(owned, granted)
         else:
-            granted = assign(self.strategy, subscriptions, counts, previous, None, generations)
+            granted = assign(self.strategy, subscriptions, counts, previous, instances, generations)
             revoked = {m.member_id: {} for m in ordered}
         self.state = "CompletingRebalance"
         self._token += 1
@@ -448,6 +523,13 @@ class ModernConsumerGroup(_Group):
                 f"group.remote.assignor {assignor!r} is not one of the broker's "
                 f"group.consumer.assignors ({', '.join(self.settings.consumer_assignors)}): "
                 "UNSUPPORTED_ASSIGNOR"
+            )
+        if _instance_id(consumer) is not None:
+            # KIP-848 has static members too (a leave with member epoch -2 keeps the
+            # assignment for the session timeout); the model has them on the classic protocol.
+            raise ValueError(
+                "group.instance.id with group.protocol=consumer is not modelled (static "
+                "membership is modelled on the classic protocol)"
             )
         member_id = f"{consumer.client_id}-{next(self.coordinator.member_ids)}"
         member = ModernMember(member_id, consumer, list(topics), assignor, rebalance_timeout)
@@ -644,6 +726,12 @@ class GroupCoordinator:
         now = self.cluster.env.now
         for group in self.groups.values():
             group.close_intervals(now)
+
+
+def _instance_id(consumer: Any) -> str | None:
+    """The member's group.instance.id (None: a dynamic member)."""
+    settings = getattr(consumer, "settings", None)
+    return getattr(settings, "group_instance_id", None)
 
 
 def _by_topic(partitions: set[TopicPartition]) -> dict[str, list[int]]:

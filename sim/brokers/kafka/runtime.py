@@ -3,7 +3,9 @@ run's environment (the applications' poll loop: sim/brokers/kafka/application.py
 
 Scenario producers are the generic open-loop `Producer` (its arrivals, schedules and spikes)
 feeding a `KafkaProducer` client; the network hop producer->broker carries the client's
-requests, not single records, so batching happens before it.
+requests, not single records, so batching happens before it. A consumer with `share_group`
+runs share-group members (sim/brokers/kafka/share_application.py); the others, members of a
+consumer group.
 """
 
 from __future__ import annotations
@@ -16,19 +18,25 @@ import pandas as pd
 from sim.brokers.base import Sender, Source
 from sim.brokers.kafka.application import ConsumerApp
 from sim.brokers.kafka.cluster import KafkaCluster
+from sim.brokers.kafka.key_order import KeyOrder
 from sim.brokers.kafka.producer import KafkaProducer
+from sim.brokers.kafka.retries import dead_letter_topic, retry_group, retry_topics
+from sim.brokers.kafka.settings import GroupCoordinatorSettings, ProducerSettings
+from sim.brokers.kafka.share import STATE_NAMES
+from sim.brokers.kafka.share_application import ShareConsumerApp
 from sim.faults import CrashOnly
 from sim.message import Message
 from sim.network import Link
 from sim.units import format_duration
 
 if TYPE_CHECKING:
-    from sim.brokers.kafka.config import KafkaConfig, KafkaProducerConfig
+    from sim.brokers.kafka.config import KafkaConfig, KafkaConsumerConfig, KafkaProducerConfig
     from sim.context import RunContext
 
-__all__ = ["ConsumerApp", "KafkaRuntime", "build"]
+__all__ = ["ConsumerApp", "KafkaRuntime", "ShareConsumerApp", "build"]
 
 TopicPartition = tuple[str, int]
+App = ConsumerApp | ShareConsumerApp
 
 
 def build(ctx: RunContext) -> KafkaRuntime:
@@ -46,17 +54,39 @@ def build(ctx: RunContext) -> KafkaRuntime:
         rebalance_time=config.rebalance_time,
         cost=config.cost,
         message_ids=ctx.message_ids,
+        # The coordinator's group.consumer.* and group.share.* settings, as the section has them.
+        # (validated with the section already: copied, not parsed again).
+        group_settings=GroupCoordinatorSettings.model_construct(
+            **{name: getattr(config, name) for name in GroupCoordinatorSettings.model_fields}
+        ),
     )
     for topic in config.topics:
         cluster.add_topic(topic.name, topic)
-    apps: list[ConsumerApp] = []
+    _configure_share_groups(cluster, ctx.scenario.consumers)
+    _add_retry_topics(cluster, config, ctx.scenario.consumers)
+    runtime = KafkaRuntime(ctx, cluster, [])
+    apps = runtime.apps
+    orders: dict[tuple[str, str], KeyOrder] = {}
     for consumer in ctx.scenario.consumers:
-        replicas = [ConsumerApp(ctx, cluster, consumer, r) for r in range(consumer.replicas)]
+        order = orders.get((consumer.kafka_group, consumer.from_))
+        if order is None:
+            order = orders[(consumer.kafka_group, consumer.from_)] = KeyOrder(ctx.recorder)
+        kind = ShareConsumerApp if consumer.share_group is not None else ConsumerApp
+        replicas = [kind(ctx, cluster, consumer, r, order) for r in range(consumer.replicas)]
         for r, app in enumerate(replicas):
             ctx.register_part(app, consumer.name, f"{consumer.name}.{r}")  # fault target
         apps.extend(replicas)
+        if consumer.retry is not None:
+            runtime.add_retry_consumers(consumer, replicas)
         if consumer.replay is not None:
-            ctx.env.process(_replay(ctx, replicas, consumer.replay.at, consumer.replay.by_duration))
+            group_apps = [a for a in replicas if isinstance(a, ConsumerApp)]
+            ctx.env.process(
+                _replay(ctx, group_apps, consumer.replay.at, consumer.replay.by_duration)
+            )
+        if consumer.rolling_restart is not None:
+            for r, app in enumerate(replicas):
+                assert isinstance(app, ConsumerApp)
+                ctx.env.process(_restart(ctx, app, r, consumer))
     for broker_id in range(config.brokers):
         ctx.register_part(BrokerProcess(cluster, broker_id), f"broker.{broker_id}")
     for failure in config.failures:
@@ -68,15 +98,34 @@ def build(ctx: RunContext) -> KafkaRuntime:
     read = {c.from_ for c in ctx.scenario.consumers}
     ctx.recorder.count("kafka.consumers", len(apps))
     ctx.recorder.count(
+        "kafka.share_consumers", sum(1 for a in apps if isinstance(a, ShareConsumerApp))
+    )
+    ctx.recorder.count(
         "kafka.partitions", sum(t.partitions for t in config.topics if t.name in read)
     )
-    return KafkaRuntime(ctx, cluster, apps)
+    return runtime
+
+
+def _add_retry_topics(cluster: KafkaCluster, config: KafkaConfig, consumers: Any) -> None:
+    """The retry topics and dead-letter topic of every consumer with a retry policy, with
+    their main topic's settings (sim/brokers/kafka/retries.py)."""
+    for consumer in consumers:
+        retry = consumer.retry
+        if retry is None:
+            continue
+        main = config.topic(consumer.from_)
+        for name in [
+            *retry_topics(main.name, retry.attempts, retry.blocking),
+            dead_letter_topic(main.name),
+        ]:
+            if name not in cluster.topics:
+                cluster.add_topic(name, main)
 
 
 class KafkaRuntime:
     """The built Kafka model as the rest of the run sees it (sim/brokers/base.py)."""
 
-    def __init__(self, ctx: RunContext, cluster: KafkaCluster, apps: list[ConsumerApp]) -> None:
+    def __init__(self, ctx: RunContext, cluster: KafkaCluster, apps: list[App]) -> None:
         self.ctx = ctx
         self.cluster = cluster
         self.apps = apps
@@ -100,6 +149,32 @@ class KafkaRuntime:
             rng=ctx.streams.generator(f"{owner}/sticky"),
         )
 
+    def add_retry_consumers(self, consumer: Any, replicas: list[ConsumerApp]) -> None:
+        """The consumers of `consumer`'s retry topics (`retry_concurrency` each, else as many as
+        it has replicas), each in the retry topic's group (`<group>-retry-<k>`), and the
+        producer that forwards failures."""
+        retry, group = consumer.retry, consumer.group_id or consumer.name
+        forwarder = self._client(f"{consumer.name}-retries", ProducerSettings(), None)
+        for app in replicas:
+            app.forwarder = forwarder
+        for k, topic in enumerate(retry_topics(consumer.from_, retry.attempts, retry.blocking)):
+            settings = consumer.model_copy(
+                update={
+                    "from_": topic,
+                    "group_id": retry_group(group, k),
+                    "enable_auto_commit": False,  # Spring Kafka commits itself (AckMode)
+                    "commit": "after-processing",
+                }
+            )
+            for r in range(consumer.retry_concurrency or consumer.replicas):
+                name = f"{consumer.name}-retry-{k}.{r}"
+                app = ConsumerApp(
+                    self.ctx, self.cluster, settings, r, name=name, retrying=(consumer.from_, k)
+                )
+                app.forwarder = forwarder
+                self.ctx.register_part(app, consumer.name, name)  # faults on the consumer
+                self.apps.append(app)
+
     def sender(self, producer: KafkaProducerConfig) -> Sender:
         """The producer's records go through a KafkaProducer client with its settings; the
         client batches them and makes the network hop with its requests."""
@@ -119,8 +194,6 @@ class KafkaRuntime:
     def publisher(self, to: str, routing_key: str) -> Callable[[Message], bool]:
         """A service's records, through a KafkaProducer of its own with Kafka's defaults (the
         client retries; an answer never blocks the service)."""
-        from sim.brokers.kafka.settings import ProducerSettings
-
         client = self._service_clients.get(to)
         if client is None:
             client = self._client(f"service-to-{to}", ProducerSettings(), None)
@@ -146,25 +219,29 @@ class KafkaRuntime:
         return replicas
 
     def source_of(self, consumer: Any) -> str:
-        return f"{consumer.from_}/{consumer.group_id or consumer.name}"
+        return f"{consumer.from_}/{consumer.kafka_group}"
 
     def sources(self) -> list[Source]:
-        """One source per topic and consumer group, `<topic>/<group>`: ready, the committed
-        records past the group's fetch positions (summed over partitions); in flight, the
-        records its members polled and have not finished."""
+        """One source per topic and group, `<topic>/<group>`: ready, for a consumer group the
+        committed records past its fetch positions, for a share group the records its
+        share-partitions could hand out (summed over partitions); in flight, the records its
+        members polled and have neither finished nor given back."""
         found = []
-        for topic, group in dict.fromkeys(
-            (app.config.from_, app.settings.group_id) for app in self.apps
-        ):
+        for topic, group in dict.fromkeys((app.config.from_, app.group) for app in self.apps):
             partitions = self.cluster.topics[topic].partitions
-            members = [a for a in self.apps if a.settings.group_id == group]
+            members = [a for a in self.apps if a.group == group]
+            ready: Callable[[], int]
+            if isinstance(members[0], ShareConsumerApp):
+                share_group = self.cluster.share_coordinator.group(group)
+                ready = lambda g=share_group, t=topic: g.ready(t)  # noqa: E731
+            else:
 
-            def ready(parts: Any = partitions, g: Any = group) -> int:
-                total = 0
-                for p in parts:
-                    slot = p.slot_of(g)
-                    total += 0 if slot is None else p.ready_of(slot)
-                return total
+                def ready(parts: Any = partitions, g: Any = group) -> int:
+                    total = 0
+                    for p in parts:
+                        slot = p.slot_of(g)
+                        total += 0 if slot is None else p.ready_of(slot)
+                    return total
 
             def in_flight(apps: Any = members, t: str = topic) -> int:
                 return sum(a.in_hand(t) for a in apps)
@@ -178,6 +255,29 @@ class KafkaRuntime:
             name: (lambda t=topic: sum(p.log.count for p in t.partitions))
             for name, topic in self.cluster.topics.items()
         }
+
+
+def _configure_share_groups(cluster: KafkaCluster, consumers: list[KafkaConsumerConfig]) -> None:
+    """Each share group's share.auto.offset.reset (a group configuration, set before its
+    first member joins, as `kafka-configs --alter --entity-type groups` would)."""
+    for consumer in consumers:
+        reset = consumer.share_auto_offset_reset
+        if consumer.share_group is not None and reset is not None:
+            cluster.share_coordinator.configure(
+                consumer.share_group, {"share.auto.offset.reset": reset}
+            )
+
+
+def _restart(
+    ctx: RunContext, app: ConsumerApp, replica: int, consumer: KafkaConsumerConfig
+) -> Generator[Any, Any, None]:
+    """The rolling restart of one replica: shut down at its turn, start again later."""
+    plan = consumer.rolling_restart
+    assert plan is not None
+    yield ctx.env.timeout(plan.start + replica * plan.every)
+    app.shut_down()
+    yield ctx.env.timeout(plan.down_for)
+    app.start_again()
 
 
 def _replay(
@@ -226,7 +326,8 @@ def _gauges(ctx: RunContext, cluster: KafkaCluster) -> None:
     recorder, coordinator = ctx.recorder, cluster.coordinator
     groups: dict[str, str] = {}
     for consumer in ctx.scenario.consumers:
-        groups.setdefault(consumer.group_id or consumer.name, consumer.from_)
+        if consumer.share_group is None:  # a share group commits no offsets: no lag
+            groups.setdefault(consumer.kafka_group, consumer.from_)
     for group, topic in groups.items():
         for partition in cluster.topics[topic].partitions:
             tp = (topic, partition.index)
@@ -245,7 +346,20 @@ def _tables(ctx: RunContext, cluster: KafkaCluster) -> None:
     def assignments() -> pd.DataFrame:
         coordinator.finish()
         columns = ["group", "topic", "partition", "member", "start", "end"]
-        return pd.DataFrame(coordinator.assignment_rows, columns=columns)
+        table = pd.DataFrame(coordinator.assignment_rows, columns=columns)
+        ctx.recorder.counters["kafka.unowned_partition_seconds"] = unowned_partition_seconds(
+            table, _group_topics(ctx, cluster), ctx.env.now
+        )
+        return table
+
+    def share_deliveries() -> pd.DataFrame:
+        """Records of each share group by how they ended and after how many deliveries."""
+        rows = []
+        shares = cluster._share_coordinator
+        for group_id, group in sorted(shares.groups.items() if shares else ()):
+            for (state, deliveries), records in sorted(group.finished.items()):
+                rows.append([group_id, STATE_NAMES[state], deliveries, records])
+        return pd.DataFrame(rows, columns=["group", "outcome", "deliveries", "records"])
 
     def members() -> pd.DataFrame:
         columns = ["group", "member", "member_id", "joined", "left", "how"]
@@ -288,5 +402,44 @@ def _tables(ctx: RunContext, cluster: KafkaCluster) -> None:
             "kafka.rebalances": rebalances,
             "kafka.partitions": partitions,
             "kafka.offsets": offsets,
+            "kafka.share.deliveries": share_deliveries,
         }
     )
+
+
+def _group_topics(ctx: RunContext, cluster: KafkaCluster) -> dict[str, list[TopicPartition]]:
+    """Every consumer group (not share groups) and the partitions its members subscribe to."""
+    found: dict[str, list[TopicPartition]] = {}
+    for consumer in ctx.scenario.consumers:
+        if consumer.share_group is not None:
+            continue
+        parts = found.setdefault(consumer.kafka_group, [])
+        for p in cluster.topics[consumer.from_].partitions:
+            if (consumer.from_, p.index) not in parts:
+                parts.append((consumer.from_, p.index))
+    return found
+
+
+def unowned_partition_seconds(
+    assignments: pd.DataFrame, groups: dict[str, list[TopicPartition]], end: float
+) -> float:
+    """Partition-seconds no live member of its group consumed, summed over groups and their
+    partitions, from the group's first assignment to `end`: rebalances (an eager one revokes
+    everything until SyncGroup), crashed members not yet noticed, static members away. From the
+    `kafka.assignments` intervals, overlapping ones merged."""
+    total = 0.0
+    for group, partitions in groups.items():
+        own = assignments[assignments["group"] == group]
+        if own.empty:
+            continue
+        since = float(own["start"].min())
+        for topic, partition in partitions:
+            rows = own[(own["topic"] == topic) & (own["partition"] == partition)]
+            covered, reach = 0.0, since
+            for start, stop in sorted(zip(rows["start"], rows["end"], strict=True)):
+                start, stop = max(float(start), reach), float(stop)
+                if stop > start:
+                    covered += stop - start
+                    reach = stop
+            total += (end - since) - covered
+    return round(total, 6)

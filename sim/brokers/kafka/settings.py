@@ -118,11 +118,19 @@ class TopicSettings(StrictModel):
     unclean_leader_election_enable: bool = Field(
         default=False, alias="unclean.leader.election.enable"
     )
+    # flush.messages: fsync the log once this many messages are unflushed (UnifiedLog.append:
+    # `if (unflushedMessages >= config.flushInterval) flush()`, in the request handler thread;
+    # Kafka 2.6 Log.scala line 1227). Kafka's default, Long.MAX_VALUE, never forces one: the
+    # page cache and replication stand for durability. Costs time only with a cost model
+    # (CostSettings.fsync).
+    flush_messages: LimitBytes = Field(default=math.inf, alias="flush.messages")
 
     @model_validator(mode="after")
     def _positive(self) -> TopicSettings:
         if self.segment_bytes <= 0 or self.segment_age <= 0:
             raise ValueError("segment.bytes and segment.ms must be positive")
+        if self.flush_messages < 1:
+            raise ValueError("flush.messages must be at least 1")
         return self
 
     @property
@@ -181,6 +189,10 @@ class ConsumerSettings(StrictModel):
     )
     # The longest a member may go between polls before it leaves the group (5 minutes).
     max_poll_interval: Millis = Field(default=300.0, alias="max.poll.interval.ms")
+    # Static membership (KIP-345): a member with an instance id keeps its place in the group
+    # across restarts; closing or crashing sends no LeaveGroup, and rejoining within
+    # session.timeout.ms with the same subscription gets its assignment back, no rebalance.
+    group_instance_id: str | None = Field(default=None, alias="group.instance.id", min_length=1)
 
     @model_validator(mode="after")
     def _protocol_settings(self) -> ConsumerSettings:
@@ -328,9 +340,23 @@ class CostSettings(StrictModel):
     per_request: Annotated[float, _plain(parse_duration)] = 8.95e-6
     per_batch: Annotated[float, _plain(parse_duration)] = 8.95e-6
     per_byte: Annotated[float, _plain(parse_duration)] = 10.7e-9
+    # Request handler threads per broker, serving one queue of requests (KafkaRequestHandlerPool,
+    # `num.io.threads`, 8 by default in KafkaConfig). The default here is 1: the figures above
+    # come from one producer, whose requests a broker handles one at a time anyway (SocketServer
+    # mutes a connection until its response is sent); a preset for many clients sets 8.
+    io_threads: int = Field(default=1, ge=1)
+    # One fsync of a partition's log, when a topic's flush.messages forces one (0 by default:
+    # with Kafka's default flush policy nothing waits for the disk, the page cache takes it).
+    fsync: Annotated[float, _plain(parse_duration)] = 0.0
 
     def request_time(self, batches: int, size: int) -> float:
         return self.per_request + self.per_batch * batches + self.per_byte * size
+
+    def replica_time(self, batches: int, size: int) -> float:
+        """A follower's work to copy `batches` of `size` bytes: the same per-batch and per-byte
+        work as the leader's append (ReplicaFetcherThread appends through the same log code);
+        the fetch request's own cost is shared by every partition it carries."""
+        return self.per_batch * batches + self.per_byte * size
 
 
 T = TypeVar("T", bound=StrictModel)

@@ -55,7 +55,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -275,6 +275,7 @@ class SharePartition:
         if kind == AcknowledgeType.ACCEPT:
             entry.state = ACKNOWLEDGED
             entry.member = None
+            self.group.finished[(ACKNOWLEDGED, entry.delivery_count)] += 1
             self._done(entry)
         elif kind == AcknowledgeType.RELEASE:
             self._make_available(entry)
@@ -316,6 +317,7 @@ class SharePartition:
         entry.state = ARCHIVED
         entry.member = None
         self.recorder.count("kafka.share.archived")
+        self.group.finished[(ARCHIVED, entry.delivery_count)] += 1
         copy = entry.copy
         if copy.state is State.LIVE:
             self.recorder.dropped(copy, self.name)
@@ -451,6 +453,9 @@ class ShareGroup:
         self.assignment_epoch = 0
         self.target: dict[str, frozenset[TopicPartition]] = {}
         self.partitions: dict[TopicPartition, SharePartition] = {}
+        # (ACKNOWLEDGED or ARCHIVED, delivery count) -> records that ended so: how many
+        # deliveries records took, and which the delivery count limit archived.
+        self.finished: Counter[tuple[int, int]] = Counter()
 
     # ----- settings: the group's own, else the broker's -----
     @property

@@ -372,6 +372,14 @@ class KafkaShareConsumer:
         if delivery is not None and delivery.record is record:
             del self._in_hand[id(record)]
 
+    def abandon(self, record: ShareConsumerRecord) -> None:
+        """The application gives up on a record it accepted before processing it (not a Kafka
+        call): once the broker has the ACCEPT, nobody will process it (lost)."""
+        delivery = self._in_hand.pop(id(record), None)
+        if delivery is not None and delivery.record is record:
+            delivery.abandoned = True
+            delivery.maybe_lost(self.recorder)
+
     def in_hand(self, topic: str) -> int:
         """Records of `topic` polled and not yet processed (not a Kafka call)."""
         return sum(1 for d in self._in_hand.values() if d.record.topic == topic)

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.kafka.config import KafkaConfig, KafkaConsumerConfig, KafkaProducerConfig
+from sim.brokers.kafka.cost import COSTS
+from sim.brokers.kafka.features import FEATURES
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -59,7 +61,7 @@ SPEC = BrokerSpec(
         "ack": "it reads enable.auto.commit",
         "routing_key": "it reads keys",
         "message_group": "it reads keys",
-        "group": "it reads group.id",
+        "group": "it reads group.id (or share_group)",
     },
     strategies=frozenset(
         {"at-most-once", "at-least-once", "idempotent", "transactional", "kafka-transactions"}
@@ -91,5 +93,8 @@ SPEC = BrokerSpec(
         "mmc": "a partition is read by one member of a group: c consumers on c partitions are "
         "c separate M/M/1 queues, not one M/M/c queue",
     },
-    omb=OMBDriver("Kafka", "native", build=_omb_sections),
+    features=FEATURES,
+    costs=COSTS,  # its cost model in closed form (cost.py)
+    # OMB is what Confluent ran Kafka with: its study is the default preset (docs/calibration.md).
+    omb=OMBDriver("Kafka", "native", build=_omb_sections, default_preset="confluent-2020"),
 )

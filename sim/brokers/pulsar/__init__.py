@@ -1,11 +1,21 @@
-"""The Apache Pulsar model (Pulsar 4.0.0): its pure, clock-free core.
+"""The Apache Pulsar model (Pulsar 4.0.0).
 
-Key hashing and partition routing, Key_Shared selectors, topic names and policies, producer
-routers, subscription cursors, the negative-ack tracker, managed ledgers and Pulsar's client
-exceptions. This module only re-exports; each rule lives, with its source, in the module that
-implements it.
+Its pure, clock-free core (key hashing and partition routing, Key_Shared selectors, topic names
+and policies, producer routers, subscription cursors, the negative-ack tracker, managed ledgers
+and Pulsar's client exceptions) and its client verbs over the running model (`PulsarClient`,
+sim/brokers/pulsar/api.py). This module only re-exports; each rule lives, with its source, in
+the module that implements it (docs/brokers/pulsar.md).
 """
 
+from sim.brokers.pulsar.api import (
+    MessageId,
+    PulsarClient,
+    PulsarConsumer,
+    PulsarMessage,
+    PulsarProducer,
+    PulsarReader,
+    pulsar_service,
+)
 from sim.brokers.pulsar.cursor import Cursor
 from sim.brokers.pulsar.errors import (
     AlreadyClosedException,
@@ -87,6 +97,7 @@ __all__ = [
     "ManagedLedger",
     "MemoryBufferIsFullError",
     "MessageAcknowledgeException",
+    "MessageId",
     "NegativeAcksTracker",
     "NotAllowedException",
     "NotConnectedException",
@@ -97,7 +108,12 @@ __all__ = [
     "ProducerBlockedQuotaExceededException",
     "ProducerBusyException",
     "ProducerQueueIsFullError",
+    "PulsarClient",
     "PulsarClientException",
+    "PulsarConsumer",
+    "PulsarMessage",
+    "PulsarProducer",
+    "PulsarReader",
     "RetentionPolicies",
     "RoundRobinPartitionMessageRouter",
     "SinglePartitionMessageRouter",
@@ -112,6 +128,7 @@ __all__ = [
     "murmur3_32",
     "murmur3_32_hash",
     "partition_for_key",
+    "pulsar_service",
     "ranges_by_consumer",
     "removed_hash_ranges",
     "sticky_key",

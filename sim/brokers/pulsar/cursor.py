@@ -85,6 +85,14 @@ class Cursor:
 
     def ack(self, entry: int) -> bool:
         """Individual ack (``asyncDelete``); False if ``entry`` was already acknowledged."""
+        if entry == self.mark_delete + 1 and not self._acked and not self._redelivery:
+            # The common case, acks in order: mark-delete moves by one (no range is kept).
+            self.mark_delete = entry
+            if self.read_position <= entry:
+                self.read_position = entry + 1
+            if self._replay:
+                self._replay.discard(entry)
+            return True
         if entry < 0:
             raise ValueError(f"entry index must be >= 0, got {entry}")
         if self.is_acked(entry):
@@ -188,6 +196,39 @@ class Cursor:
                 self._replay.add(entry)
             queued.append(entry)
         return queued
+
+    def redeliver_uncounted(self, entries: Iterable[int]) -> list[int]:
+        """Queue ``entries`` for redelivery without raising their redelivery counts: what a
+        consumer that left had pending (``removeConsumer`` -> ``addMessageToReplay``), or a
+        delayed message that became due."""
+        queued = []
+        for entry in entries:
+            if self.is_acked(entry):
+                continue
+            if entry not in self._replay:
+                self._replay.add(entry)
+            queued.append(entry)
+        return queued
+
+    def clear_replay(self, entries: Iterable[int]) -> None:
+        """Take ``entries`` out of the replay set (a dispatcher that queues them itself)."""
+        for entry in entries:
+            self._replay.discard(entry)
+
+    @classmethod
+    def restore(cls, mark_delete: int, ranges: Iterable[tuple[int, int]]) -> Cursor:
+        """A cursor recovered from its persisted state (``ManagedCursorImpl.recover``: the
+        mark-delete position and the individually deleted ranges; redelivery counts are in
+        memory only and start again from 0)."""
+        cursor = cls(mark_delete)
+        for start, end in ranges:
+            if end <= cursor.mark_delete:
+                continue
+            start = max(start, cursor.mark_delete + 1)
+            cursor._acked[start] = end
+            cursor._acked_above += end - start + 1
+        cursor._absorb_first_range()
+        return cursor
 
     def rewind(self) -> None:
         """``rewind``: read again from just after mark-delete (e.g. all consumers left)."""

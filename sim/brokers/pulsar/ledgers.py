@@ -161,10 +161,25 @@ class ManagedLedger:
             return True
         return False
 
+    def close_current(self, now: float) -> bool:
+        """Close the current ledger and start a new one, if it holds entries (a failed add or
+        a topic recovered by another broker: ``ManagedLedgerImpl.ledgerClosed``, and on
+        recovery the last ledger is closed and a new one opened). True if it rolled."""
+        if self.current.entries == 0:
+            self.current.created_at = now
+            return False
+        self._roll(now)
+        return True
+
     def _roll(self, now: float) -> None:
         self.current.closed_at = now
         self.ledgers.append(Ledger(self.current.ledger_id + 1, self.next_entry, now))
         self._firsts.append(self.next_entry)
+
+    def ledger_of(self, entry: int) -> Ledger:
+        """The stored ledger that holds `entry` (the current one for an index past the end, the
+        oldest stored one for an index already deleted)."""
+        return self.ledgers[max(0, bisect_right(self._firsts, entry) - 1)]
 
     def position(self, entry: int) -> tuple[int, int]:
         """Pulsar's ``(ledgerId, entryId)`` of a stored entry index."""

@@ -10,10 +10,11 @@ from typing import Any
 
 import simpy
 
-from sim.brokers.rabbitmq.cost import CostModel, SerialStage
+from sim.brokers.rabbitmq.cost import CostModel, PoolStage, SerialStage
 from sim.brokers.rabbitmq.errors import PreconditionFailed
 from sim.brokers.rabbitmq.queue import ClassicQueue, make_queue
 from sim.brokers.rabbitmq.routing import ExchangeType, route
+from sim.brokers.rabbitmq.versions import DEFAULT_VERSION, behaviour
 from sim.message import Message
 from sim.metrics import Recorder
 
@@ -62,7 +63,8 @@ class RabbitMQBroker:
     """One RabbitMQ node. Clients talk to it through `Channel`s with pika's verbs.
 
     `cost` (a CostModel) makes routing and each queue process take time; without it the broker
-    is ideal and instant.
+    is ideal and instant. `version` is the RabbitMQ version whose defaults it follows
+    (sim/brokers/rabbitmq/versions.py; "3.10" for the recorded traces).
     """
 
     def __init__(
@@ -71,10 +73,18 @@ class RabbitMQBroker:
         recorder: Recorder | None = None,
         cost: CostModel | None = None,
         message_ids: Iterator[int] | None = None,
+        version: str = DEFAULT_VERSION,
     ) -> None:
         self.env = env
+        self.version = behaviour(version)  # what changed between versions (versions.py)
         self.recorder = recorder if recorder is not None else Recorder(env)
         self.cost = cost
+        # The Erlang schedulers every copy's work shares (cost model with `schedulers` only).
+        self.cores = (
+            PoolStage(env, cost.schedulers)
+            if cost is not None and cost.schedulers is not None
+            else None
+        )
         self.message_ids = message_ids if message_ids is not None else itertools.count(1)
         self.exchanges: dict[str, Exchange] = {}
         self.queues: dict[str, ClassicQueue] = {}
@@ -100,12 +110,17 @@ class RabbitMQBroker:
         return created
 
     def queue_declare(
-        self, queue: str, arguments: dict[str, Any] | None = None, durable: bool = False
+        self,
+        queue: str,
+        arguments: dict[str, Any] | None = None,
+        durable: bool = False,
+        mirrors: int = 0,
     ) -> ClassicQueue:
         """Declare a queue, or return the existing one if declared with the same arguments.
 
         A quorum queue is always durable, whatever `durable` says (RabbitMQ refuses a
-        non-durable one; here the flag is simply implied)."""
+        non-durable one; here the flag is simply implied). `mirrors` is the number of mirrors
+        an `ha-mode: exactly` policy gives a classic queue: only the cost model reads it."""
         existing = self.queues.get(queue)
         if existing is not None:
             if dict(arguments or {}) != existing.arguments:
@@ -114,9 +129,11 @@ class RabbitMQBroker:
                 )
             return existing
         self.queues[queue] = created = make_queue(self, queue, arguments)
-        created.durable = durable or created.kind == "quorum"
+        created.durable = durable or created.kind in ("quorum", "stream")
+        created.mirrors = mirrors
         if self.cost is not None:
             created.stage = SerialStage(self.env, self.cost.queue_time(created.kind))
+            created.fsync_wait = self.cost.fsync if created.kind == "quorum" else 0.0
         return created
 
     def queue_bind(
@@ -208,10 +225,13 @@ class RabbitMQBroker:
             accepted = bool(queue.offer(copy)) and accepted
         return self._confirmed(Confirm.ACK if accepted else Confirm.NACK, on_confirm)
 
-    @staticmethod
-    def _offer_all(targets: list[ClassicQueue], copies: list[Message], answer: Any) -> None:
+    def _offer_all(self, targets: list[ClassicQueue], copies: list[Message], answer: Any) -> None:
+        cores, cost = self.cores, self.cost
         for queue, copy in zip(targets, copies, strict=True):
-            queue.offer(copy, answer)
+            if cores is None or cost is None:
+                queue.offer(copy, answer)
+            else:  # the copy's scheduler time first, then its queue process
+                cores.send(cost.core_work(queue.mirrors), queue.offer, copy, answer)
 
     def _confirmed(self, confirm: Confirm, on_confirm: OnConfirm | None) -> Confirm:
         if confirm is Confirm.NACK:

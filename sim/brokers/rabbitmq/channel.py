@@ -26,6 +26,7 @@ from sim.brokers.rabbitmq.errors import (
     UnroutableError,
 )
 from sim.brokers.rabbitmq.queue import ClassicQueue, ConsumerSlot, Entry
+from sim.brokers.rabbitmq.stream import StreamQueue
 from sim.message import Message
 from sim.network import Link
 
@@ -99,6 +100,9 @@ class Channel:
         self.name = name
         self.link = link
         self.prefetch_count = 0
+        # Stream deliveries carry their offset in the x-stream-offset header; a client that
+        # reads it from `Message.seq` instead may switch the header off (no dict per delivery).
+        self.stream_offset_headers = True
         self.confirming = False
         self.is_open = True
         self.consumers: dict[str, ConsumerSlot] = {}
@@ -217,12 +221,20 @@ class Channel:
         consumer_tag: str | None = None,
         arguments: dict[str, Any] | None = None,
     ) -> str:
+        """Consume from `queue`. On a stream, `arguments` may hold `x-stream-offset` (where to
+        start: first, last, next, an offset, ("timestamp", seconds) or an interval such as
+        "10m"); the reader is named by this channel's name and the consumer tag, so consuming
+        again under both is the same reader (sim/brokers/rabbitmq/stream.py)."""
         self._check_open()
         tag = consumer_tag or f"ctag{next(self._consumer_tags)}"
         target = self.broker.queues[queue]
         slot = ConsumerSlot(self, target, tag, self.prefetch_count, auto_ack, on_message_callback)
+        if isinstance(target, StreamQueue):
+            offset = (arguments or {}).get("x-stream-offset")
+            target.subscribe(slot, offset, f"{self.name}/{tag}")
+        else:
+            target.add_consumer(slot)
         self.consumers[tag] = slot
-        target.add_consumer(slot)
         return tag
 
     def basic_cancel(self, consumer_tag: str) -> None:
@@ -246,8 +258,10 @@ class Channel:
 
     def deliver(self, slot: ConsumerSlot, msg: Message) -> None:
         """Called by the queue: hand `msg` to the consumer behind `slot`."""
-        tag = self._hand_out(slot, slot.queue, msg, slot.auto_ack)
-        method = Deliver(slot.tag, tag, msg.deliveries > 1, msg.exchange, msg.routing_key)
+        queue = slot.queue
+        tag = self._hand_out(slot, queue, msg, slot.auto_ack)
+        redelivered = msg.deliveries > 1 and queue.marks_redelivered
+        method = Deliver(slot.tag, tag, redelivered, msg.exchange, msg.routing_key)
         if self.link is None:
             slot.callback(self, method, msg, msg.body)
         else:
@@ -266,7 +280,7 @@ class Channel:
     ) -> int:
         tag = next(self._tags)
         msg.deliveries += 1
-        msg.redelivered = msg.deliveries > 1
+        msg.redelivered = msg.deliveries > 1 and queue.marks_redelivered
         if not auto_ack:
             if slot is None:  # basic.get: no consumer slot counted it as unacked
                 queue.unacked += 1

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from sim.brokers.rabbitmq.cost import CLASSIC_QUEUE_RATE, QUORUM_PERSISTENCE, CostModel
+from sim.brokers.rabbitmq.versions import DEFAULT_VERSION, VersionName, behaviour
 from sim.clients.config import ConsumerBase, ProducerBase
 from sim.fieldtypes import Duration, Rate, Size, StrictModel
+from sim.presets import PresetCost
+from sim.units import parse_duration
 
 __all__ = [
     "BindingConfig",
@@ -52,14 +56,48 @@ class RabbitMQProducerConfig(ProducerBase):
     persistent: bool = False
 
 
+def _check_stream_offset(value: Any) -> Any:
+    """`stream_offset`: first, last, next, an offset (an int), {timestamp: TIME} (simulated
+    time) or {interval: TIME} ("1h": that long before the consumer subscribes), the forms of
+    RabbitMQ's x-stream-offset (rabbit_stream_queue:parse_offset_arg/1)."""
+    if value is None or value in ("first", "last", "next"):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError("an offset is a non-negative integer")
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((kind, when),) = value.items()
+        if kind in ("timestamp", "interval"):
+            seconds = parse_duration(when) if isinstance(when, str) else float(when)
+            if seconds < 0 or (kind == "interval" and seconds <= 0):
+                raise ValueError(f"{kind} must be positive")
+            return {kind: seconds}
+    raise ValueError(
+        "expected first, last, next, an offset, {timestamp: TIME} or {interval: TIME}, "
+        f"got {value!r}"
+    )
+
+
+#: Where a stream consumer starts reading.
+StreamOffset = Annotated[Any, AfterValidator(_check_stream_offset)]
+
+
 class RabbitMQConsumerConfig(ConsumerBase):
     """Failed processing: each delivery fails with `nack_probability`, and always if the
     message carries the header `poison_header`; a failure is a basic.nack that requeues it
-    (`requeue: true`) or dead-letters / drops it (`requeue: false`)."""
+    (`requeue: true`) or dead-letters / drops it (`requeue: false`).
+
+    On a stream (sim/brokers/rabbitmq/stream.py) every replica is a reader of its own:
+    `stream_offset` is where it starts (its x-stream-offset, default next); after a crash it
+    goes on after the last offset it settled. `start` delays its basic.consume (a consumer
+    deployed later, such as a replay after a bug fix)."""
 
     nack_probability: float = Field(default=0.0, ge=0.0, le=1.0)
     poison_header: str | None = None
     requeue: bool = True
+    stream_offset: StreamOffset = None
+    start: Duration = 0.0
 
 
 class ExchangeConfig(StrictModel):
@@ -71,26 +109,56 @@ class QueueConfig(StrictModel):
     """A queue and its arguments, named as in RabbitMQ's `x-` queue arguments."""
 
     name: str = Field(min_length=1)
-    type: Literal["classic", "quorum"] = "classic"
+    type: Literal["classic", "quorum", "stream"] = "classic"
     max_length: int | None = Field(default=None, ge=0)
     max_length_bytes: Size | None = None
     overflow: Literal["drop-head", "reject-publish", "reject-publish-dlx"] = "drop-head"
     message_ttl: Duration | None = None
     dead_letter_exchange: str | None = None
     dead_letter_routing_key: str | None = None
-    delivery_limit: int | None = Field(default=None, ge=0)
+    # Quorum queues: unset is the version's default (20 since 4.0, none before); -1 (4.x) none.
+    delivery_limit: int | None = Field(default=None, ge=-1)
     max_priority: int | None = Field(default=None, ge=1, le=255)
+    # Streams: retention by age (x-max-age, whole segments) and the segment size
+    # (x-stream-max-segment-size-bytes; osiris's default 500 MB when unset).
+    max_age: Duration | None = Field(default=None, gt=0)
+    max_segment_size_bytes: Size | None = None
     # Survives a broker restart (with its persistent messages). Clients declare non-durable
     # queues unless they ask; quorum queues are always durable.
     durable: bool | None = None
+    # Mirrors of a classic mirrored queue (RabbitMQ 3.x policy `ha-mode: exactly`, `ha-params:
+    # mirrors + 1`; removed in 4.0, where quorum queues replace them). Only the cost model
+    # reads it (`mirroring`): mqsim's RabbitMQ is one node, so a mirror changes no semantics.
+    mirrors: int = Field(default=0, ge=0)
 
     @property
     def is_durable(self) -> bool:
-        return self.type == "quorum" if self.durable is None else self.durable
+        return self.type != "classic" if self.durable is None else self.durable
 
     @model_validator(mode="after")
     def _supported(self) -> QueueConfig:
-        """What RabbitMQ 3.10 refuses or ignores for this queue type is an error here."""
+        """What RabbitMQ refuses or ignores for this queue type is an error here."""
+        if self.type == "stream":
+            # rabbit_stream_queue:capabilities/0: a stream takes x-max-length-bytes,
+            # x-max-age and x-stream-max-segment-size-bytes; the broker refuses the arguments
+            # of the other queue types (rabbit_amqqueue:check_declare_arguments/3).
+            if self.durable is False:
+                raise ValueError("durable: streams are always durable")
+            for field in (
+                "max_length",
+                "message_ttl",
+                "dead_letter_exchange",
+                "dead_letter_routing_key",
+                "delivery_limit",
+                "max_priority",
+            ):
+                if getattr(self, field) is not None:
+                    raise ValueError(f"{field}: not supported by stream queues")
+            if "overflow" in self.model_fields_set:
+                raise ValueError("overflow: not supported by stream queues")
+            return self
+        if self.max_age is not None or self.max_segment_size_bytes is not None:
+            raise ValueError("max_age and max_segment_size_bytes are for streams (type: stream)")
         if self.type == "quorum":
             if self.durable is False:
                 raise ValueError("durable: quorum queues are always durable")
@@ -103,6 +171,8 @@ class QueueConfig(StrictModel):
                 )
         elif self.delivery_limit is not None:
             raise ValueError("delivery_limit: only quorum queues have a delivery limit")
+        if self.type != "classic" and self.mirrors:
+            raise ValueError("mirrors: only classic queues are mirrored (quorum queues replicate)")
         if self.dead_letter_routing_key is not None and self.dead_letter_exchange is None:
             raise ValueError("dead_letter_routing_key needs a dead_letter_exchange")
         return self
@@ -120,6 +190,8 @@ class QueueConfig(StrictModel):
             notes.append(f"delivery limit {self.delivery_limit}")
         if self.max_priority is not None:
             notes.append(f"priorities 0-{self.max_priority}")
+        if self.max_age is not None:
+            notes.append(f"max age {self.max_age:g}s")
         return self.name + (f"\n({'; '.join(notes)})" if notes else "")
 
     def arguments(self) -> dict[str, Any]:
@@ -133,11 +205,24 @@ class QueueConfig(StrictModel):
             ("x-dead-letter-routing-key", self.dead_letter_routing_key),
             ("x-delivery-limit", self.delivery_limit),
             ("x-max-priority", self.max_priority),
+            ("x-max-age", None if self.max_age is None else _age_text(self.max_age)),
+            ("x-stream-max-segment-size-bytes", self.max_segment_size_bytes),
         )
         args.update((key, value) for key, value in pairs if value is not None)
-        if self.max_length is not None or self.max_length_bytes is not None:
+        if self.type != "stream" and (
+            self.max_length is not None or self.max_length_bytes is not None
+        ):
             args["x-overflow"] = self.overflow
         return args
+
+
+def _age_text(seconds: float) -> str:
+    """x-max-age as RabbitMQ reads it: a whole number and a unit (rabbit_amqqueue:
+    check_max_age/1); the largest unit that divides the age, else seconds rounded up."""
+    for unit, size in (("D", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{max(1, math.ceil(seconds))}s"
 
 
 class BindingConfig(StrictModel):
@@ -147,12 +232,18 @@ class BindingConfig(StrictModel):
     arguments: dict[str, Any] | None = None
 
 
-class CostConfig(StrictModel):
-    """The broker's own costs (opt-in: `cost: {}` takes the published defaults, see cost.py)."""
+class CostConfig(PresetCost):
+    """The broker's own costs (opt-in: `cost: {}` takes the published defaults, see cost.py;
+    `preset` a calibrated preset, sim/presets/)."""
 
+    SYSTEM: ClassVar[str] = "rabbitmq"
     routing: Duration = 0.0  # per message, in the publishing channel
     queue_rate: Rate = CLASSIC_QUEUE_RATE  # messages a classic queue's process handles per second
     persistence: Duration = QUORUM_PERSISTENCE  # extra per message in a quorum queue
+    schedulers: int | None = Field(default=None, ge=1)  # the cluster's cores (None: no stage)
+    core_time: Duration = 0.0  # scheduler time per copy of a message routed to a queue
+    mirroring: Duration = 0.0  # more scheduler time per mirror of a mirrored classic queue
+    fsync: Duration = 0.0  # a quorum queue's WAL fsync, which its confirm and delivery wait for
 
     @model_validator(mode="after")
     def _positive_rate(self) -> CostConfig:
@@ -161,11 +252,21 @@ class CostConfig(StrictModel):
         return self
 
     def model(self) -> CostModel:
-        return CostModel(self.routing, self.queue_rate, self.persistence)
+        return CostModel(
+            self.routing,
+            self.queue_rate,
+            self.persistence,
+            self.schedulers,
+            self.core_time,
+            self.mirroring,
+            self.fsync,
+        )
 
 
 class RabbitMQConfig(StrictModel):
     type: Literal["rabbitmq"]
+    # The RabbitMQ version whose defaults apply (sim/brokers/rabbitmq/versions.py).
+    version: VersionName = DEFAULT_VERSION
     exchanges: list[ExchangeConfig] = []
     queues: list[QueueConfig] = Field(min_length=1)
     bindings: list[BindingConfig] = []
@@ -180,6 +281,49 @@ class RabbitMQConfig(StrictModel):
                     raise ValueError(f"{kind}: the name {item.name!r} is used twice")
                 seen.add(item.name)
         return self
+
+    @model_validator(mode="after")
+    def _version_allows(self) -> RabbitMQConfig:
+        negative_ok = behaviour(self.version).negative_delivery_limit_disables
+        for queue in self.queues:
+            if queue.delivery_limit is not None and queue.delivery_limit < 0 and not negative_ok:
+                raise ValueError(
+                    f"queues: {queue.name!r}: delivery_limit -1 (no limit) needs RabbitMQ 4.0 or "
+                    f"later (version {self.version}); before 4.0 no limit is the default"
+                )
+        return self
+
+    def client_errors(
+        self, producers: list[Any], consumers: list[Any]
+    ) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """A stream consumer needs a prefetch and manual acks (rabbit_stream_queue:consume/3);
+        `stream_offset` means something only on a stream."""
+        streams = {q.name for q in self.queues if q.type == "stream"}
+        for i, consumer in enumerate(consumers):
+            if consumer.from_ in streams:
+                if consumer.prefetch == 0:
+                    yield (
+                        ("consumers", i, "prefetch"),
+                        "a stream consumer needs a prefetch above 0 (RabbitMQ refuses "
+                        "basic.consume on a stream without one)",
+                    )
+                if consumer.ack == "auto":
+                    yield (
+                        ("consumers", i, "ack"),
+                        "streams do not support automatic acknowledgement",
+                    )
+                fails = consumer.nack_probability > 0 or consumer.poison_header is not None
+                if fails and not behaviour(self.version).stream_nack_gives_credit:
+                    yield (
+                        ("consumers", i, "nack_probability"),
+                        f"RabbitMQ {self.version} refuses basic.nack on a stream (it closes "
+                        "the connection): failures on a stream need version 4.0 or later",
+                    )
+            elif consumer.stream_offset is not None:
+                yield (
+                    ("consumers", i, "stream_offset"),
+                    f"{consumer.from_!r} is not a stream (type: stream)",
+                )
 
     def destinations(self) -> set[str]:
         """Names a producer may publish `to`: an exchange, or a queue (via the default exchange)."""
@@ -226,6 +370,8 @@ class RabbitMQConfig(StrictModel):
             key = binding.routing_key
             if binding.arguments:
                 key = ", ".join(f"{k}={v}" for k, v in binding.arguments.items())
+            if graph.has_edge(binding.exchange, binding.queue):  # several keys: all of them
+                key = f"{graph.edges[binding.exchange, binding.queue]['label']}, {key}"
             graph.add_edge(binding.exchange, binding.queue, label=key)
         for queue in self.queues:
             if queue.dead_letter_exchange:  # the default exchange "" is not drawn

@@ -24,19 +24,51 @@ Defaults, from published measurements:
 - `routing` = 0: we found no published measurement that separates routing from the rest of the
   publish path, so routing costs nothing unless a scenario sets it.
 
+- The quorum queue's fsync (`fsync`, 0 by default). A quorum queue's Raft log is written
+  through the node's write-ahead log (Ra's WAL), which fsyncs before an entry counts as
+  written, batching the entries of every queue into one fsync (RabbitMQ docs, "Quorum Queues",
+  "Performance Characteristics"; Ra's `ra_log_wal`). So the fsync does not occupy the queue
+  process, but the message is confirmed and deliverable only `fsync` after the queue process
+  handled it.
+- The node's cores (opt-in, `schedulers`). Every Erlang process of the node (channels, queue
+  processes, the message store, mirrors' processes) runs on the VM's schedulers, one per core
+  (`+S`, erl(1)), so a cluster's messages also compete for `schedulers` servers: each copy of
+  a message routed to a queue costs `core_time` of scheduler time, and `mirroring` more for
+  each mirror of a mirrored classic queue (RabbitMQ 3.x `ha-mode: exactly`, the queue's
+  `mirrors`; the mirror's own queue process, the guaranteed-multicast ring that carries the
+  message, and its write). Without `schedulers` there is no such stage (the default: the
+  published defaults above are per-queue ceilings). Calibrated presets set all three
+  (sim/presets/, docs/calibration.md). The pool stands for the whole cluster's cores, spread
+  evenly: which node a queue's leader lives on is not modelled.
+
 Not modelled: credit-based flow control that slows publishers when a queue process falls behind
-(its mailbox here simply grows), and disk paging of long classic queues.
+(its mailbox here simply grows), disk paging of long classic queues, and stream queues.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import heapq
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
-__all__ = ["CLASSIC_QUEUE_RATE", "QUORUM_PERSISTENCE", "CostModel", "SerialStage"]
+from sim.brokers.costs import Account, CostModelSpec, Load, Stage
+
+if TYPE_CHECKING:
+    from sim.brokers.rabbitmq.config import RabbitMQConfig
+
+__all__ = [
+    "CLASSIC_QUEUE_RATE",
+    "COSTS",
+    "QUORUM_PERSISTENCE",
+    "CostModel",
+    "PoolStage",
+    "SerialStage",
+    "account",
+    "calibration_section",
+]
 
 CLASSIC_QUEUE_RATE = 50_000.0  # msg/s, CloudAMQP (see the module docstring)
 QUORUM_PERSISTENCE = 1 / 27_000.0 - 1 / CLASSIC_QUEUE_RATE  # s, Lazu 2021 minus the above
@@ -49,11 +81,19 @@ class CostModel:
     routing: float = 0.0
     queue_rate: float = CLASSIC_QUEUE_RATE
     persistence: float = QUORUM_PERSISTENCE
+    schedulers: int | None = None
+    core_time: float = 0.0
+    mirroring: float = 0.0
+    fsync: float = 0.0
 
     def queue_time(self, queue_kind: str) -> float:
         """How long one message occupies a queue process of this kind."""
         base = 1.0 / self.queue_rate
         return base + self.persistence if queue_kind == "quorum" else base
+
+    def core_work(self, mirrors: int) -> float:
+        """Scheduler time of one copy routed to a queue with `mirrors` mirrors."""
+        return self.core_time + self.mirroring * mirrors
 
 
 class SerialStage:
@@ -77,3 +117,60 @@ class SerialStage:
         self._last = done
         event = self.env.timeout(done - now)
         event.callbacks.append(lambda _event: fn(*args))
+
+
+class PoolStage:
+    """`servers` identical servers and one first-come-first-served queue, seen from outside:
+    calls `fn(*args)` once a server has worked `service` seconds on it. Like SerialStage, no
+    SimPy process: a heap of the times each server is next free (arrivals come in time order,
+    so the earliest-free server takes the next call, as a FIFO queue would give it)."""
+
+    __slots__ = ("_free", "env")
+
+    def __init__(self, env: simpy.Environment, servers: int) -> None:
+        self.env = env
+        self._free = [0.0] * servers
+
+    def send(self, service: float, fn: Callable[..., Any], *args: Any) -> None:
+        now = self.env.now
+        done = max(now, self._free[0]) + service
+        heapq.heapreplace(self._free, done)
+        event = self.env.timeout(done - now)
+        event.callbacks.append(lambda _event: fn(*args))
+
+
+def account(config: RabbitMQConfig, load: Load, queue: str | None = None) -> Account:
+    """The stages of `load` spread over `load.partitions` queues like `queue` (the section's
+    first queue by default), each message routed to `load.subscriptions` of them, published
+    on `load.producers` channels."""
+    if config.cost is None:
+        return Account(notes=("the ideal broker: no costs",))
+    cost = config.cost.model()
+    kind = config.queues[0] if queue is None else next(q for q in config.queues if q.name == queue)
+    queue_time = cost.queue_time(kind.type)
+    stages = [Stage("queue process", 1, queue_time / load.partitions)]
+    if cost.routing > 0:
+        stages.append(Stage("publishing channel", 1, cost.routing / load.producers))
+    core = cost.core_work(kind.mirrors)
+    if cost.schedulers is not None:
+        stages.append(Stage("Erlang schedulers", cost.schedulers, load.subscriptions * core))
+    latency = cost.routing + queue_time + (core if cost.schedulers is not None else 0.0)
+    if kind.type == "quorum":
+        latency += cost.fsync
+    return Account(tuple(stages), latency)
+
+
+def calibration_section(part: Mapping[str, Mapping[str, Any]], setup: Mapping[str, Any]) -> dict:
+    """One queue `q`: setup keys `queue_type` (classic, quorum) and `mirrors`."""
+    queue: dict[str, Any] = {"name": "q", "type": setup.get("queue_type", "classic")}
+    if setup.get("mirrors"):
+        queue["mirrors"] = setup["mirrors"]
+    broker = dict(part.get("broker", {}))
+    return {"type": "rabbitmq", **broker, "queues": [queue], "cost": dict(part["cost"])}
+
+
+COSTS = CostModelSpec(
+    published="rabbitmq",
+    section=calibration_section,
+    account=lambda config, part, load, setup: account(config, load),
+)

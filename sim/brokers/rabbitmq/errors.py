@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["ChannelClosed", "NackError", "PreconditionFailed", "UnroutableError"]
+__all__ = [
+    "ChannelClosed",
+    "NackError",
+    "NotImplementedByQueue",
+    "PreconditionFailed",
+    "UnroutableError",
+]
 
 
 class PreconditionFailed(Exception):
@@ -23,3 +29,8 @@ class NackError(Exception):
 class ChannelClosed(Exception):
     """The channel was closed, by the client or by the broker after an error
     (pika.exceptions.ChannelWrongStateError)."""
+
+
+class NotImplementedByQueue(Exception):
+    """The broker would close the channel with 540 NOT_IMPLEMENTED: the queue type does not do
+    that (basic.get or auto-ack on a stream, rabbit_stream_queue.erl)."""

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sim.brokers.rabbitmq.broker import RabbitMQBroker
     from sim.brokers.rabbitmq.channel import Channel
     from sim.brokers.rabbitmq.cost import SerialStage
+    from sim.brokers.rabbitmq.versions import Version
 
 __all__ = [
     "ClassicQueue",
@@ -47,6 +48,7 @@ class ConsumerSlot:
         "in_active",
         "prefetch",
         "queue",
+        "reader",
         "tag",
         "unacked",
     )
@@ -69,6 +71,7 @@ class ConsumerSlot:
         self.unacked = 0
         self.in_active = False  # waiting in the queue's round-robin turn
         self.cancelled = False
+        self.reader: Any = None  # on a stream: its StreamReader (sim/brokers/rabbitmq/stream.py)
 
     def has_credit(self) -> bool:
         # An auto-ack consumer is never limited: prefetch counts unacknowledged deliveries only.
@@ -90,9 +93,11 @@ class ClassicQueue:
     """
 
     kind = "classic"
+    #: Whether a delivery of a message handed out before carries the redelivered flag.
+    marks_redelivered = True
 
     def __init__(self, broker: RabbitMQBroker, name: str, arguments: dict[str, Any] | None) -> None:
-        args = _checked_arguments(name, arguments, self.kind)
+        args = _checked_arguments(name, arguments, self.kind, broker.version)
         self.broker = broker
         self.env = broker.env
         self.recorder = broker.recorder
@@ -111,6 +116,8 @@ class ClassicQueue:
         self.ready_bytes = 0
         self._ready_slot = self.recorder.source(name)  # the exact ready count (sim/metrics.py)
         self.stage: SerialStage | None = None  # the queue process, when the cost model is on
+        self.mirrors = 0  # of a mirrored classic queue (cost model only: broker.queue_declare)
+        self.fsync_wait = 0.0  # cost model, quorum queues: the WAL fsync a message waits for
         self._fresh: deque[Message] = deque()
         self._returned: list[tuple[int, Message]] = []  # heap by original arrival number
         self._active: deque[ConsumerSlot] = deque()
@@ -175,6 +182,14 @@ class ClassicQueue:
         return None
 
     def _accept_later(self, msg: Message, on_answer: Any) -> None:
+        if self.fsync_wait > 0:  # a quorum queue's entry is written once its WAL fsync is done
+            self.env.timeout(self.fsync_wait).callbacks.append(
+                lambda _event: self._accept_now(msg, on_answer)
+            )
+            return
+        self._accept_now(msg, on_answer)
+
+    def _accept_now(self, msg: Message, on_answer: Any) -> None:
         accepted = self.accept(msg)
         if on_answer is not None:
             on_answer(accepted)
@@ -457,7 +472,10 @@ class QuorumQueue(ClassicQueue):
 
     def __init__(self, broker: RabbitMQBroker, name: str, arguments: dict[str, Any] | None) -> None:
         super().__init__(broker, name, arguments)
-        self.delivery_limit: int | None = self.arguments.get("x-delivery-limit")
+        # The limit in force: the argument, else the version's default (20 since RabbitMQ
+        # 4.0, none before: sim/brokers/rabbitmq/versions.py); a negative one means none.
+        limit = self.arguments.get("x-delivery-limit", broker.version.quorum_default_delivery_limit)
+        self.delivery_limit: int | None = None if limit is None or limit < 0 else limit
         if self.overflow == "reject-publish-dlx":
             self.overflow = "drop-head"
         self._front: deque[Message] = deque()  # returned to the front, oldest return first
@@ -513,7 +531,23 @@ class QuorumQueue(ClassicQueue):
         return msg
 
 
-def _checked_arguments(name: str, arguments: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+#: Queue arguments of classic and quorum queues that a stream refuses.
+_NOT_FOR_STREAMS = (
+    "x-max-length",
+    "x-overflow",
+    "x-message-ttl",
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-delivery-limit",
+    "x-max-priority",
+    "x-expires",
+    "x-single-active-consumer",
+)
+
+
+def _checked_arguments(
+    name: str, arguments: dict[str, Any] | None, kind: str, version: Version | None = None
+) -> dict[str, Any]:
     """The queue arguments mqsim models, checked as queue.declare checks them
     (rabbit_amqqueue:declare_args); other `x-` arguments are accepted and ignored, as the
     broker ignores unknown ones."""
@@ -522,10 +556,21 @@ def _checked_arguments(name: str, arguments: dict[str, Any] | None, kind: str) -
     def fail(problem: str) -> None:
         raise PreconditionFailed(f"invalid arg for queue {name!r}: {problem}")
 
-    for key in ("x-max-length", "x-max-length-bytes", "x-delivery-limit"):
+    if kind == "stream":
+        # Arguments of other queue types are refused (rabbit_amqqueue:check_declare_arguments/3
+        # against rabbit_stream_queue:capabilities/0, the same in 3.10 and 4.x).
+        for key in _NOT_FOR_STREAMS:
+            if key in args:
+                fail(f"{key} is not supported by stream queues")
+    for key in ("x-max-length", "x-max-length-bytes", "x-stream-max-segment-size-bytes"):
         value = args.get(key)
         if value is not None and (not isinstance(value, int) or value < 0):
             fail(f"{key} must be a non-negative integer, got {value!r}")
+    limit = args.get("x-delivery-limit")
+    if limit is not None:
+        negative_ok = version is not None and version.negative_delivery_limit_disables
+        if not isinstance(limit, int) or (limit < 0 and not negative_ok):
+            fail(f"x-delivery-limit must be a non-negative integer, got {limit!r}")
     ttl = args.get("x-message-ttl")
     if ttl is not None and (not isinstance(ttl, int | float) or ttl < 0):
         fail(f"x-message-ttl must be a non-negative number of milliseconds, got {ttl!r}")
@@ -548,8 +593,12 @@ def make_queue(broker: RabbitMQBroker, name: str, arguments: dict[str, Any] | No
     kind = (arguments or {}).get("x-queue-type", "classic")
     if kind == "quorum":
         return QuorumQueue(broker, name, arguments)
+    if kind == "stream":
+        from sim.brokers.rabbitmq.stream import StreamQueue  # it builds on this module
+
+        return StreamQueue(broker, name, arguments)
     if kind != "classic":
-        raise PreconditionFailed(f"unknown x-queue-type {kind!r} (known: classic, quorum)")
+        raise PreconditionFailed(f"unknown x-queue-type {kind!r} (known: classic, quorum, stream)")
     if (arguments or {}).get("x-max-priority"):
         return PriorityQueue(broker, name, arguments)
     return ClassicQueue(broker, name, arguments)

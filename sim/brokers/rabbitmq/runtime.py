@@ -11,6 +11,8 @@ import simpy
 from sim.brokers.base import Sender, Source
 from sim.brokers.rabbitmq.broker import Confirm, RabbitMQBroker
 from sim.brokers.rabbitmq.channel import Channel, Deliver
+from sim.brokers.rabbitmq.retries import retry_queue, retry_topology
+from sim.brokers.rabbitmq.stream import StreamQueue
 from sim.consumers import ConsumerReplica
 from sim.distributions import Sampler
 from sim.faults import CrashOnly
@@ -30,11 +32,19 @@ __all__ = ["QueueConsumer", "RabbitMQRuntime", "build"]
 def build(ctx: RunContext) -> RabbitMQRuntime:
     config: RabbitMQConfig = ctx.scenario.broker
     cost = config.cost.model() if config.cost is not None else None
-    broker = RabbitMQBroker(ctx.env, ctx.recorder, cost=cost, message_ids=ctx.message_ids)
+    broker = RabbitMQBroker(
+        ctx.env, ctx.recorder, cost=cost, message_ids=ctx.message_ids, version=config.version
+    )
     for exchange in config.exchanges:
         broker.exchange_declare(exchange.name, exchange.type)
+    retries = retry_topology(config.queues, ctx.scenario.consumers)
     for queue in config.queues:
-        broker.queue_declare(queue.name, queue.arguments(), durable=queue.is_durable)
+        arguments = {**queue.arguments(), **retries.work_arguments.get(queue.name, {})}
+        broker.queue_declare(queue.name, arguments, durable=queue.is_durable, mirrors=queue.mirrors)
+    durable = {q.name: q.is_durable for q in config.queues}
+    for name, (serves, arguments) in retries.queues.items():  # durable as what they serve
+        if name not in broker.queues:  # a dead-letter queue the scenario declares is used
+            broker.queue_declare(name, arguments, durable=durable[serves])
     for binding in config.bindings:
         broker.queue_bind(binding.queue, binding.exchange, binding.routing_key, binding.arguments)
     for consumer in ctx.scenario.consumers:
@@ -56,15 +66,18 @@ class RabbitMQRuntime:
     def sender(self, producer: RabbitMQProducerConfig) -> Sender:
         return _sender(self.ctx, self.broker, producer)
 
-    def publisher(self, to: str, routing_key: str) -> Callable[[Message], bool]:
+    def publisher(self, to: str, routing_key: str | None) -> Callable[[Message], bool]:
         """Publish, and say whether the broker took it (its confirm is not a nack or a return).
+        To an exchange with `routing_key` None, each message goes with its kind as its key.
 
         With the broker's cost model the confirm comes later: the service does not wait for
         it (a queue that refuses the message then still records it as rejected).
         """
         publish = self.broker.publish
-        exchange, key = (to, routing_key) if to in self.broker.exchanges else ("", to)
         refused = (Confirm.NACK, Confirm.RETURNED)
+        if to in self.broker.exchanges and routing_key is None:
+            return lambda msg: publish(msg, to, msg.kind) not in refused
+        exchange, key = (to, routing_key or "") if to in self.broker.exchanges else ("", to)
         return lambda msg: publish(msg, exchange, key) not in refused
 
     def service_consumers(self, service: Any, work: Callable[[Message], Any]) -> list[Any]:
@@ -102,7 +115,13 @@ class RabbitMQRuntime:
         return found
 
     def retained(self) -> dict[str, Callable[[], int]]:
-        return {}  # queues delete on ack: nothing is retained once consumed
+        """Entries each stream keeps (until retention deletes them); queues delete on ack, so
+        they retain nothing once consumed."""
+        return {
+            name: (lambda q=queue: q.length)
+            for name, queue in self.broker.queues.items()
+            if isinstance(queue, StreamQueue)
+        }
 
 
 class BrokerNode(CrashOnly):
@@ -204,8 +223,42 @@ class QueueConsumer(ConsumerReplica):
         self.buffer: deque[tuple[int, Message]] = deque()
         self._wakeup: simpy.Event | None = None
         self._poison = config.poison_header
-        self.channel.basic_consume(config.from_, self.on_message, auto_ack=self.auto_ack)
+        retry = config.retry
+        retries = 0 if retry is None or retry.blocking else retry.attempts - 1
+        self._retry_queues = {retry_queue(config.from_, k) for k in range(1, retries + 1)}
+        queue = broker.queues[config.from_]
+        self.stream = queue if isinstance(queue, StreamQueue) else None
+        # A stream reader: where it first starts, and after a crash, after what it settled.
+        self._stream_offset = _offset_argument(config.stream_offset)
+        self._settled_offset = -1
+        self.channel.stream_offset_headers = False  # it reads the offset from Message.seq
+        self._consuming = False
+        if config.start > 0:
+            self.env.timeout(config.start).callbacks.append(self._start_consuming)
+        else:
+            self._start_consuming(None)
         self.start()
+
+    def _start_consuming(self, _event: Any) -> None:
+        self._consuming = True
+        if self.channel.is_open and not self._paused:
+            self._consume()
+
+    def _consume(self) -> None:
+        """basic.consume; on a stream with the reader's offset and a tag that names the
+        replica, so that it is the same reader after a reconnect."""
+        if not self._consuming:
+            return
+        if self.stream is None:
+            self.channel.basic_consume(self.config.from_, self.on_message, auto_ack=self.auto_ack)
+            return
+        offset = self._stream_offset if self._settled_offset < 0 else self._settled_offset + 1
+        self.channel.basic_consume(
+            self.config.from_,
+            self.on_message,
+            consumer_tag=self.name,
+            arguments={"x-stream-offset": offset},
+        )
 
     def on_message(self, channel: Channel, method: Deliver, msg: Message, body: Any) -> None:
         self.buffer.append((method.delivery_tag, msg))
@@ -257,14 +310,22 @@ class QueueConsumer(ConsumerReplica):
 
     def settle(self, delivery: tuple[int, Message]) -> None:
         if not self.auto_ack:
+            self._track(delivery)
             self._send_settle(delivery[0], True)
 
     def settle_early(self, delivery: tuple[int, Message]) -> bool:
         """At most once: the ack sent on receipt. Until it reaches the broker a crash still
         returns the message to the queue; from then on a crash loses it."""
         channel = self.channel
+        self._track(delivery)
         self._ack_link.send(self._ack_on_receipt, channel, delivery)
         return False  # forgotten when the ack lands (_ack_on_receipt)
+
+    def _track(self, delivery: tuple[int, Message]) -> None:
+        """The application's own offset tracking on a stream (AMQP 0-9-1 has none on the
+        server): the highest offset it settled, where it resumes after a reconnect."""
+        if self.stream is not None and delivery[1].seq > self._settled_offset:
+            self._settled_offset = delivery[1].seq
 
     def _ack_on_receipt(self, channel: Channel, delivery: tuple[int, Message]) -> None:
         if channel.is_open:
@@ -273,8 +334,45 @@ class QueueConsumer(ConsumerReplica):
                 self.current_forgotten = True
 
     def reject(self, delivery: tuple[int, Message]) -> bool:
+        self._track(delivery)
         self._send_settle(delivery[0], False)  # basic.nack, requeue as configured
         return False
+
+    # ----- retry policies (sim/brokers/rabbitmq/retries.py) -----
+    def attempt(self, delivery: tuple[int, Message]) -> int:
+        """1 + the times the message expired in this queue's retry queues (its x-death)."""
+        headers = delivery[1].headers
+        deaths = headers.get("x-death") if headers else None
+        if not deaths:
+            return 1
+        mine = self._retry_queues
+        return 1 + sum(
+            d["count"] for d in deaths if d["queue"] in mine and d["reason"] == "expired"
+        )
+
+    def retry_later(self, delivery: tuple[int, Message], delay: float) -> None:
+        """basic.publish to the retry queue of this try with `expiration` = delay, then
+        basic.ack; both travel to the broker on the connection, in that order."""
+        queue = retry_queue(self.config.from_, self.attempt(delivery))
+        self._ack_link.send(self._retry_on, self.channel, delivery, queue, delay)
+
+    def _retry_on(
+        self, channel: Channel, delivery: tuple[int, Message], queue: str, delay: float
+    ) -> None:
+        if not channel.is_open:  # neither frame arrives: the close requeued the message
+            return
+        msg = delivery[1]
+        msg.ttl = delay  # the AMQP expiration property
+        channel.broker.publish(msg, "", queue)
+        channel.basic_ack(delivery[0])
+
+    def dead_letter(self, delivery: tuple[int, Message]) -> None:
+        """basic.nack without requeue: the queue dead-letters it (reason rejected)."""
+        self._ack_link.send(self._reject_on, self.channel, delivery[0])
+
+    def _reject_on(self, channel: Channel, tag: int) -> None:
+        if channel.is_open:
+            channel.basic_nack(tag, requeue=False)
 
     def drop(self) -> None:
         """The channel closes: the broker requeues what it had not acked; with auto-ack what
@@ -292,8 +390,9 @@ class QueueConsumer(ConsumerReplica):
         old = self.channel
         self.channel = Channel(old.broker, self.name, link=old.link)
         self.channel.basic_qos(prefetch_count=self.config.prefetch)
+        self.channel.stream_offset_headers = False
         if not self._paused:
-            self.channel.basic_consume(self.config.from_, self.on_message, auto_ack=self.auto_ack)
+            self._consume()
 
     # ----- the other fault hooks (sim/faults.py) -----
     def go_down(self) -> None:
@@ -305,7 +404,16 @@ class QueueConsumer(ConsumerReplica):
     def come_up(self) -> None:
         super().come_up()
         if self.channel.is_open:
-            self.channel.basic_consume(self.config.from_, self.on_message, auto_ack=self.auto_ack)
+            self._consume()
             wakeup, self._wakeup = self._wakeup, None
             if wakeup is not None:
                 wakeup.succeed()
+
+
+def _offset_argument(offset: Any) -> Any:
+    """A scenario's `stream_offset` as the x-stream-offset the stream reads: first, last, next
+    or an int as they are, {timestamp: s} and {interval: s} as tagged pairs."""
+    if isinstance(offset, dict):
+        ((kind, seconds),) = offset.items()
+        return (kind, seconds)
+    return offset

@@ -10,6 +10,9 @@ from sim.brokers.rabbitmq.config import (
     RabbitMQConsumerConfig,
     RabbitMQProducerConfig,
 )
+from sim.brokers.rabbitmq.cost import COSTS
+from sim.brokers.rabbitmq.features import FEATURES
+from sim.brokers.rabbitmq.retries import retry_queue
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -54,7 +57,44 @@ def _routes(section: RabbitMQConfig, producer: Any) -> dict[str, float]:
 
 def _unbounded(section: RabbitMQConfig, source: str) -> bool:
     queue = next((q for q in section.queues if q.name == source), None)
+    if queue is not None and queue.type == "stream":
+        # Retention bounds what a stream keeps, not what its readers have left to read: a
+        # slow reader falls behind without a bound (its unread entries are then deleted).
+        return True
     return queue is not None and queue.max_length is None and queue.max_length_bytes is None
+
+
+def _client_errors(section: Any, producers: list[Any], consumers: list[Any]) -> Any:
+    yield from section.client_errors(producers, consumers)
+    yield from _retry_errors(section, consumers)
+
+
+def _retry_errors(section: RabbitMQConfig, consumers: list[Any]) -> Any:
+    """A retry policy needs a queue that can dead-letter (not a stream), and its retry queues
+    must not be queues the scenario declares (sim/brokers/rabbitmq/retries.py)."""
+    declared = {q.name: q for q in section.queues}
+    for i, consumer in enumerate(consumers):
+        retry = consumer.retry
+        if retry is None:
+            continue
+        queue = declared.get(consumer.from_)
+        if queue is not None and queue.type == "stream":
+            yield (
+                ("consumers", i, "retry"),
+                f"queue {queue.name!r} is a stream: it neither nacks nor dead-letters, so it "
+                "cannot retry through retry queues",
+            )
+            continue
+        if retry.blocking:
+            continue
+        for k in range(1, retry.attempts):
+            if retry_queue(consumer.from_, k) in declared:
+                yield (
+                    ("consumers", i, "retry"),
+                    f"the retry policy declares the queue {retry_queue(consumer.from_, k)!r}, "
+                    "which the scenario declares too",
+                )
+                break
 
 
 def _nodes(section: Any) -> list[str]:
@@ -79,11 +119,15 @@ SPEC = BrokerSpec(
     },
     strategies=frozenset({"at-most-once", "at-least-once", "idempotent", "transactional"}),
     nodes=_nodes,
+    client_errors=_client_errors,
     routes=_routes,
     unbounded=_unbounded,
     ideal=IdealQueue(
         section=lambda source, consumers: {"type": "rabbitmq", "queues": [{"name": source}]},
         consumer={"prefetch": 1},  # a replica holds one message: the next goes to a free one
     ),
-    omb=OMBDriver("RabbitMQ", "queues", build=_omb_sections),
+    features=FEATURES,
+    costs=COSTS,  # its cost model in closed form (cost.py)
+    # OMB declares quorum queues, which only mqperf measured (Confluent ran classic ones).
+    omb=OMBDriver("RabbitMQ", "queues", build=_omb_sections, default_preset="mqperf-2021"),
 )

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from sim.brokers.redis.retries import dead_letter_stream
 from sim.brokers.redis.stream import NODE_MAX_ENTRIES
 from sim.clients.config import ConsumerBase, ProducerBase
 from sim.fieldtypes import Duration, StrictModel
+from sim.presets import PresetCost
 
 __all__ = [
+    "CostConfig",
     "GroupConfig",
     "RedisConfig",
     "RedisConsumerConfig",
@@ -57,10 +60,24 @@ class GroupConfig(StrictModel):
     start: Literal["$", "0"] = "$"
 
 
+class CostConfig(PresetCost):
+    """The event loop's time per command (opt-in; sim/brokers/redis/cost.py): `cost: {preset:
+    mqperf-2021}` takes the calibrated figures (sim/presets/)."""
+
+    SYSTEM: ClassVar[str] = "redis"
+    per_command: Duration = 0.0
+    per_entry: Duration = 0.0
+    replicas: int = Field(default=0, ge=0)  # replicas this master feeds (asynchronously)
+    replica_feed: Duration = 0.0  # loop time per write per replica
+    appendfsync: Literal["always", "everysec", "no"] = "everysec"  # redis.conf's default
+    fsync: Duration = 0.0  # one fsync of the AOF (appendfsync always only)
+
+
 class RedisConfig(StrictModel):
     type: Literal["redis"]
     streams: list[StreamConfig] = Field(min_length=1)
     groups: list[GroupConfig] = []
+    cost: CostConfig | None = None  # None: every command is instant (the ideal server)
     stream_node_max_entries: int = Field(
         default=NODE_MAX_ENTRIES, ge=1, alias="stream-node-max-entries"
     )
@@ -127,6 +144,18 @@ class RedisConfig(StrictModel):
                     ("consumers", i, "claim_idle"),
                     "needs ack: manual (NOACK reads leave nothing pending to claim)",
                 )
+            if consumer.retry is not None:
+                if consumer.ack == "auto":
+                    yield (
+                        ("consumers", i, "retry"),
+                        "needs ack: manual (a NOACK read leaves nothing pending to retry)",
+                    )
+                if dead_letter_stream(consumer.from_) in self.destinations():
+                    yield (
+                        ("consumers", i, "retry"),
+                        f"the retry policy adds to the stream "
+                        f"{dead_letter_stream(consumer.from_)!r}, which the scenario declares",
+                    )
 
     def add_to_graph(self, graph: Any) -> None:
         """Streams as nodes, labelled with their trimming and consumer groups."""

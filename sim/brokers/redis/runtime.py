@@ -16,12 +16,16 @@ What the Recorder hears, per group copy:
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import Sender, Source
+from sim.brokers.redis.cost import EventLoop, write_time
+from sim.brokers.redis.retries import dead_letter_stream
 from sim.brokers.redis.server import RedisStreamsServer
-from sim.brokers.redis.stream import Group, StreamId
+from sim.brokers.redis.stream import Group, StreamId, format_id
 from sim.consumers import ConsumerReplica
 from sim.message import Message
 
@@ -64,7 +68,14 @@ class RedisStreamsBroker:
             self.server.xgroup_create(group.stream, group.name, group.start, mkstream=True)
             self.pending[(group.stream, group.name)] = {}
         self.consumers: list[StreamConsumer] = []
+        # Streams retry policies dead-letter into (sim/brokers/redis/retries.py).
+        self.dead_letter_streams = sorted(
+            {dead_letter_stream(c.from_) for c in ctx.scenario.consumers if c.retry is not None}
+        )
         self._register_sources()
+        # The cost model's event loop (sim/brokers/redis/cost.py); None: commands are instant.
+        self.cost = config.cost
+        self.loop = EventLoop(ctx.env) if config.cost is not None else None
 
     def _register_sources(self) -> None:
         """One source per (stream, group): `<stream>/<group>`, with its exact ready count kept
@@ -130,7 +141,8 @@ class RedisStreamsBroker:
 
     def retained(self) -> dict[str, Callable[[], int]]:
         server = self.server
-        return {s.name: (lambda n=s.name: server.xlen(n)) for s in self.config.streams}
+        names = [s.name for s in self.config.streams] + self.dead_letter_streams
+        return {name: (lambda n=name: server.xlen(n) if server.exists(n) else 0) for name in names}
 
     def xadder(self, stream: str) -> Any:
         """XADD of a producer's message: one copy per consumer group of the stream."""
@@ -141,7 +153,7 @@ class RedisStreamsBroker:
         trim = self.server.trim_spec(config.maxlen, None, config.approximate, None)
         slots, ready_add = self._stream_slots[stream], recorder.ready_add
 
-        def send(msg: Message) -> None:
+        def xadd_now(msg: Message) -> None:
             copies = [msg]
             for _ in range(extra_groups):
                 twin = msg.copy()
@@ -153,6 +165,14 @@ class RedisStreamsBroker:
                 ready_add(slot, 1)
             for copy in copies:
                 recorder.enqueued(copy, stream)
+
+        loop, cost = self.loop, self.cost
+        if loop is None or cost is None:
+            return xadd_now
+        service = write_time(cost)
+
+        def send(msg: Message) -> None:
+            loop.run(service, xadd_now, msg)  # the XADD waits for the event loop
 
         return send
 
@@ -201,6 +221,9 @@ class StreamConsumer(ConsumerReplica):
         self._ready_slot = broker.ready_slot[(self.stream, self.group)]
         self._received: list[tuple[StreamId, Message]] | None = None
         self._streams = {self.stream: ">"}  # XREADGROUP ... STREAMS stream >
+        # Retries waiting for their backoff: (due, order, entry id, min idle ms), a heap.
+        self._retries: list[tuple[float, int, str, int]] = []
+        self._order = itertools.count()
         self.reconnect()
         self.start()
 
@@ -210,7 +233,9 @@ class StreamConsumer(ConsumerReplica):
 
     # ----- the cycle's native verbs -----
     def reconnect(self) -> None:
-        """Start (again) by re-reading our own pending entries, then new ones."""
+        """Start (again) by re-reading our own pending entries, then new ones (the history
+        read takes back the entries whose retry was waiting too)."""
+        self._retries = []
         self._history = not self.noack
         self._next_claim = self.env.now + (self.claim_ms or 0) / 1000.0
         self._cursor = "0-0"
@@ -223,7 +248,16 @@ class StreamConsumer(ConsumerReplica):
         """One read: an XAUTOCLAIM when one is due, our own pending entries after a restart,
         else a blocking XREADGROUP of new entries (until the next claim is due)."""
         env, server, name = self.env, self.server, self.name
-        if self.claim_ms is not None and env.now >= self._next_claim:
+        retries = self._retries
+        if retries and retries[0][0] <= env.now:
+            _due, _, stream_id, idle_ms = heapq.heappop(retries)
+            entries = server.xclaim(self.stream, self.group, name, idle_ms, [stream_id])
+            if not entries and not server.xpending_range(
+                self.stream, self.group, stream_id, stream_id, 1
+            ):
+                self._forget([stream_id])  # trimmed away meanwhile: XCLAIM dropped it
+            entries = [(_parse(claimed), copies) for claimed, copies in entries]
+        elif self.claim_ms is not None and env.now >= self._next_claim:
             self._cursor, entries, deleted = server.xautoclaim(
                 self.stream, self.group, name, self.claim_ms, self._cursor, self.count or 100
             )
@@ -235,7 +269,10 @@ class StreamConsumer(ConsumerReplica):
             entries = reply[0][1]
             self._history = bool(entries)
         else:
-            block = 0 if self.claim_ms is None else max(1, int((self._next_claim - env.now) * 1000))
+            wake = None if self.claim_ms is None else self._next_claim
+            if retries and (wake is None or retries[0][0] < wake):
+                wake = retries[0][0]
+            block = 0 if wake is None else max(1, int((wake - env.now) * 1000))
             # Speed: `raw` entries, ids as StreamIds: no id formatted here to be parsed again
             # at the ack.
             reply = yield from server.xreadgroup_wait(
@@ -245,6 +282,9 @@ class StreamConsumer(ConsumerReplica):
             if entries:  # new entries: no longer unread by the group
                 self.recorder.ready_add(self._ready_slot, -len(entries))
         if entries:
+            loop, cost = self.broker.loop, self.broker.cost
+            if loop is not None and cost is not None:  # the read's own loop time
+                yield loop.done(cost.per_command + cost.per_entry * len(entries))
             yield from self._receive(entries)
 
     def _receive(self, entries: list[Any]) -> Generator[Any, Any, None]:
@@ -279,7 +319,15 @@ class StreamConsumer(ConsumerReplica):
         return True  # XACK is on its way
 
     def _ack(self, stream_id: StreamId, msg: Message) -> None:
-        """XACK reaching the server; 0 when another consumer's ack or a claim came first."""
+        """XACK reaching the server, after its loop time with a cost model."""
+        loop, cost = self.broker.loop, self.broker.cost
+        if loop is not None and cost is not None:
+            loop.run(cost.per_command, self._acked, stream_id, msg)
+        else:
+            self._acked(stream_id, msg)
+
+    def _acked(self, stream_id: StreamId, msg: Message) -> None:
+        """XACK executed; 0 when another consumer's ack or a claim came first."""
         if self.server.xack_ids(self.stream, self.group, [stream_id]):
             self.pending.pop(stream_id, None)
             self.recorder.acked_message(msg, self.name)
@@ -292,6 +340,32 @@ class StreamConsumer(ConsumerReplica):
             if msg is not None:
                 self.recorder.dropped(msg, self.stream)
             self.server.xack_ids(self.stream, self.group, [stream_id])
+
+    # ----- retry policies (sim/brokers/redis/retries.py) -----
+    def attempt(self, delivery: tuple[StreamId, Message]) -> int:
+        """The entry's delivery counter (XPENDING)."""
+        stream_id = format_id(delivery[0])
+        found = self.server.xpending_range(self.stream, self.group, stream_id, stream_id, 1)
+        return int(found[0][3]) if found else 1
+
+    def retry_later(self, delivery: tuple[StreamId, Message], delay: float) -> None:
+        """Leave it pending; XCLAIM it once it has been idle for `delay`."""
+        due = self.env.now + delay
+        idle_ms = int(delay * 1000)
+        stream_id = format_id(delivery[0])  # XCLAIM's argument, as a client sends it
+        heapq.heappush(self._retries, (due, next(self._order), stream_id, idle_ms))
+
+    def dead_letter(self, delivery: tuple[StreamId, Message]) -> None:
+        """XADD to the dead-letter stream, then XACK (both reach the server in that order)."""
+        self._to_broker.send(self._dead_letter_on, *delivery)
+
+    def _dead_letter_on(self, stream_id: StreamId, msg: Message) -> None:
+        recorder, target = self.recorder, dead_letter_stream(self.stream)
+        recorder.dead_lettered(msg, self.stream)
+        recorder.published_message(msg, target)
+        self.server.xadd(target, [msg], "*")
+        recorder.enqueued(msg, target)
+        self._ack(stream_id, msg)
 
     def drop(self) -> None:
         """The consumer dies: its pending entries stay in the group's PEL under its name

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.redis.config import RedisConfig, RedisConsumerConfig, RedisProducerConfig
+from sim.brokers.redis.cost import COSTS
+from sim.brokers.redis.features import FEATURES
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -67,5 +69,8 @@ SPEC = BrokerSpec(
         "node crash": "the model is one redis-server without persistence settings: a crash "
         "and restart of the server is not modelled",
     },
-    omb=OMBDriver("Redis", "ignored", build=_omb_sections),
+    features=FEATURES,
+    costs=COSTS,  # its cost model in closed form (cost.py)
+    # Only mqperf measured Redis Streams (docs/calibration.md).
+    omb=OMBDriver("Redis", "ignored", build=_omb_sections, default_preset="mqperf-2021"),
 )

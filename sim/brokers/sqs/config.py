@@ -7,15 +7,25 @@ defaults and limits are those of the SQS Developer Guide (queue attributes, quot
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from sim.brokers.sqs.queue import QueueSettings
+from sim.brokers.sqs.retries import dead_letter_queue
 from sim.clients.config import ConsumerBase, ProducerBase
-from sim.fieldtypes import Duration, StrictModel
+from sim.distributions import Distribution
+from sim.fieldtypes import Dist, Duration, StrictModel
+from sim.presets import PresetCost
 
-__all__ = ["QueueConfig", "RedriveConfig", "SQSConfig", "SQSConsumerConfig", "SQSProducerConfig"]
+__all__ = [
+    "CostConfig",
+    "QueueConfig",
+    "RedriveConfig",
+    "SQSConfig",
+    "SQSConsumerConfig",
+    "SQSProducerConfig",
+]
 
 Loc = tuple[str | int, ...]
 
@@ -95,9 +105,19 @@ class QueueConfig(StrictModel):
         return f"{self.name}\n({kind}, visibility {self.visibility_timeout:g}s)"
 
 
+class CostConfig(PresetCost):
+    """API call latencies (opt-in; sim/brokers/sqs/cost.py): `cost: {preset: mqperf-2021}`
+    takes the calibrated ones (sim/presets/)."""
+
+    SYSTEM: ClassVar[str] = "sqs"
+    send_latency: Dist = Distribution.constant(0.0)  # a SendMessage call, until stored
+    receive_latency: Dist = Distribution.constant(0.0)  # a ReceiveMessage call that returns
+
+
 class SQSConfig(StrictModel):
     type: Literal["sqs"]
     queues: list[QueueConfig] = Field(min_length=1)
+    cost: CostConfig | None = None  # None: every call is instant (the ideal service)
 
     @model_validator(mode="after")
     def _check(self) -> SQSConfig:
@@ -152,6 +172,34 @@ class SQSConfig(StrictModel):
                 yield (("producers", i, "message_group"), f"FIFO queue {queue.name!r} needs one")
             if not queue.fifo and producer.message_group is not None:
                 yield (("producers", i, "message_group"), "applies only to FIFO queues")
+        yield from self._retry_errors(consumers)
+
+    def _retry_errors(self, consumers: list[SQSConsumerConfig]) -> Iterator[tuple[Loc, str]]:
+        """What a retry policy needs of its queue (sim/brokers/sqs/retries.py)."""
+        queues = {q.name: q for q in self.queues}
+        for i, consumer in enumerate(consumers):
+            retry, queue = consumer.retry, queues.get(consumer.from_)
+            if retry is None or queue is None:
+                continue
+            if retry.blocking:
+                yield (
+                    ("consumers", i, "retry", "blocking"),
+                    "SQS cannot end in-place retries: its redrive policy counts receives, and "
+                    "SQS has no call that dead-letters one message",
+                )
+            if queue.redrive is not None:
+                if queue.redrive.max_receive_count != retry.attempts:
+                    yield (
+                        ("consumers", i, "retry", "attempts"),
+                        f"queue {queue.name!r} redrives after "
+                        f"{queue.redrive.max_receive_count} receives: attempts must be the same",
+                    )
+            elif dead_letter_queue(queue) in queues:
+                yield (
+                    ("consumers", i, "retry"),
+                    f"the retry policy makes the dead-letter queue {dead_letter_queue(queue)!r}, "
+                    "which the scenario already declares",
+                )
 
     def add_to_graph(self, graph: Any) -> None:
         """Queues as nodes, and an edge from each queue to its dead-letter queue."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import Sender, Source
-from sim.brokers.sqs.queue import Entry, SQSQueue
+from sim.brokers.sqs.queue import Entry, EntryState, QueueSettings, SQSQueue
+from sim.brokers.sqs.retries import retry_redrives
 from sim.brokers.sqs.service import SQSService
 from sim.consumers import ConsumerReplica
-from sim.distributions import Sampler
+from sim.distributions import Distribution, Sampler
 from sim.message import Message
 from sim.network import Link
 
@@ -27,8 +29,15 @@ SHORT_POLL_BACKOFF = 0.1
 def build(ctx: RunContext) -> SQSRuntime:
     config: SQSConfig = ctx.scenario.broker
     service = SQSService(ctx.env, ctx.recorder, ctx.message_ids)
+    redrives = retry_redrives(config.queues, ctx.scenario.consumers)
     for queue in config.queues:  # DLQs are checked at the first redrive, so order is free
-        service.create(queue.name, queue.settings(), {})
+        settings = queue.settings()
+        made = redrives.get(queue.name)
+        if made is not None:  # a retry policy's dead-letter queue (sim/brokers/sqs/retries.py)
+            dlq, attempts = made
+            settings = replace(settings, dead_letter_queue=dlq, max_receive_count=attempts)
+            service.create(dlq, QueueSettings(fifo=queue.fifo), {})
+        service.create(queue.name, settings, {})
     runtime = SQSRuntime(ctx, service)
     for consumer in ctx.scenario.consumers:
         for replica in range(consumer.replicas):
@@ -98,11 +107,25 @@ class SQSRuntime:
         return {}  # a deleted message is gone
 
 
+def _instant(delay: Distribution) -> bool:
+    return delay.kind == "constant" and delay.params[0] == 0.0
+
+
 def _sender(ctx: RunContext, service: SQSService, config: SQSProducerConfig) -> Any:
     """SendMessage for each produced message; on a FIFO queue with a MessageGroupId (one
-    group, or a uniform pick from the list) and the message id as MessageDeduplicationId."""
+    group, or a uniform pick from the list) and the message id as MessageDeduplicationId.
+    With a cost model each call reaches the queue `send_latency` after it is made."""
     queue = service.queues[config.to]
     send = service.send
+    cost = ctx.scenario.broker.cost
+    if cost is not None and not _instant(cost.send_latency):
+        latency = Link(
+            ctx.env,
+            cost.send_latency,
+            ctx.sampler(f"{config.name}/send_latency", cost.send_latency),
+        )
+        stored = send
+        send = lambda *args, **kwargs: latency.send(lambda: stored(*args, **kwargs))  # noqa: E731
     groups = config.message_group
     if groups is None:
         return lambda msg: send(queue, msg, "")
@@ -152,6 +175,12 @@ class SQSConsumer(ConsumerReplica):
         self.wait_time = queue.settings.receive_wait_time if wait is None else wait
         self.auto_delete = self.forgets_on_delivery = config.ack == "auto"
         self._received: list[tuple[Entry, int]] | None = None
+        cost = ctx.scenario.broker.cost
+        self._receive_latency = (
+            None
+            if cost is None or _instant(cost.receive_latency)
+            else ctx.sampler(f"{self.name}/receive_latency", cost.receive_latency)
+        )
         self.start()
 
     def held(self) -> int:
@@ -185,6 +214,8 @@ class SQSConsumer(ConsumerReplica):
             taken = yield from queue.wait_receive(self.max_messages, None, self.wait_time)
         else:
             taken = queue.receive(self.max_messages, None)
+        if taken and self._receive_latency is not None:
+            yield self.env.timeout(self._receive_latency())  # the call's own time (cost.py)
         yield from self._hop(self._reply)
         if not taken:
             if self.wait_time <= 0:  # short polling an empty queue: poll again soon
@@ -206,6 +237,28 @@ class SQSConsumer(ConsumerReplica):
     def settle_early(self, delivery: tuple[Entry, int]) -> bool:
         self._request.send(self._delete, *delivery)
         return True  # the request is on its way: SQS has no session for a crash to end
+
+    # ----- retry policies (sim/brokers/sqs/retries.py) -----
+    def attempt(self, delivery: tuple[Entry, int]) -> int:
+        """The receive's ApproximateReceiveCount."""
+        return delivery[0].receive_count
+
+    def retry_later(self, delivery: tuple[Entry, int], delay: float) -> None:
+        """ChangeMessageVisibility(delay): received again once it runs out."""
+        self._request.send(self._change_visibility, *delivery, delay)
+
+    def dead_letter(self, delivery: tuple[Entry, int]) -> None:
+        """ChangeMessageVisibility(0): the next receive redrives it to the dead-letter queue."""
+        self._request.send(self._change_visibility, *delivery, 0.0)
+
+    def _change_visibility(self, entry: Entry, receipt: int, timeout: float) -> None:
+        """As it reaches the queue: only the latest receipt handle of an in-flight message
+        counts (an older one: the message was received again meanwhile); the delivery keeps
+        its receipt's number, as `_delete` does."""
+        queue = self.queue
+        latest = entry.receipt == receipt and queue.entries.get(entry.seq) is entry
+        if latest and entry.state is EntryState.INFLIGHT:
+            queue.change_visibility(entry, timeout)
 
     def drop(self) -> None:
         """Auto-deleted messages not processed yet are lost: SQS no longer has them."""

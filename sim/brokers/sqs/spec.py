@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.sqs.config import SQSConfig, SQSConsumerConfig, SQSProducerConfig
+from sim.brokers.sqs.cost import COSTS
+from sim.brokers.sqs.features import FEATURES
 
 if TYPE_CHECKING:
     from sim.brokers.base import BrokerRuntime
@@ -56,5 +58,10 @@ SPEC = BrokerSpec(
     cannot={
         "node crash": "SQS is a managed service: the model has no broker nodes to crash",
     },
-    omb=OMBDriver("SQS", "queues", producers_fan_out=True, build=_omb_sections),
+    features=FEATURES,
+    costs=COSTS,  # its cost model in closed form (cost.py)
+    # Only mqperf measured SQS (docs/calibration.md).
+    omb=OMBDriver(
+        "SQS", "queues", producers_fan_out=True, build=_omb_sections, default_preset="mqperf-2021"
+    ),
 )

@@ -1,0 +1,202 @@
+"""A topic's stored entries: what the managed ledger holds, indexed by entry, with running totals
+so that backlog sizes cost O(1).
+
+An :class:`Entry` is one BookKeeper entry: one message, or one producer batch of several
+(``BatchMessageContainerImpl``: a batch is stored and dispatched as one entry). It holds one copy
+of its messages per consumer group (`copies[g]`, a tuple per group; mqsim counts every copy, see
+docs/results.md), and a replicated entry in another cluster shares the same `copies` list, so a
+replicated subscription reads the same copies in either cluster.
+
+:class:`TopicStorage` keeps the entries of one topic (or partition) in one cluster, with the
+managed ledger that decides rollover and whole-ledger deletion
+(:class:`sim.brokers.pulsar.ledgers.ManagedLedger`). Entry indexes are global per topic instance
+(0, 1, 2...), as the cursors use them.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from typing import Any
+
+from sim.brokers.pulsar.ledgers import LedgerConfig, ManagedLedger
+from sim.brokers.pulsar.policies import RetentionPolicies
+from sim.message import Message
+
+__all__ = ["Entry", "Record", "TopicStorage"]
+
+
+class Record:
+    """What a producer sent, shared by every replica of the entry in every cluster: its
+    messages (the template copies are made from), each consumer group's copy (`copies[g]`), and
+    the producer's own message objects until the first group takes them (`original`)."""
+
+    __slots__ = ("copies", "count", "deliver_at", "key", "msgs", "origin", "original", "size")
+
+    def __init__(
+        self,
+        msgs: tuple[Message, ...],
+        size: int,
+        key: str | None,
+        deliver_at: float,
+        origin: int,
+        original: bool = True,
+    ) -> None:
+        self.msgs = msgs
+        self.original: tuple[Message, ...] | None = msgs if original else None
+        self.copies: list[tuple[Message, ...] | None] = []
+        self.count = len(msgs)
+        self.size = size
+        self.key = key
+        self.deliver_at = deliver_at
+        self.origin = origin  # index of the cluster where it was published
+
+
+class Entry:
+    """One stored entry (a message or a batch) of one topic instance."""
+
+    __slots__ = (
+        "copies",
+        "count",
+        "cum_bytes",
+        "cum_count",
+        "deliver_at",
+        "hash_as",
+        "hash_ch",
+        "index",
+        "key",
+        "publish_time",
+        "record",
+        "size",
+    )
+
+    def __init__(self, record: Record) -> None:
+        self.record = record
+        self.copies = record.copies  # the same list in every replica of the entry
+        self.count = record.count
+        self.size = record.size
+        self.key = record.key
+        self.deliver_at = record.deliver_at
+        self.index = -1  # set by TopicStorage.append
+        self.publish_time = 0.0
+        self.cum_count = 0  # messages in this topic instance up to and including this entry
+        self.cum_bytes = 0
+        self.hash_ch = 0  # cached sticky key hashes (0: not computed yet)
+        self.hash_as = 0
+
+    def __repr__(self) -> str:
+        return f"Entry(index={self.index}, count={self.count}, key={self.key!r})"
+
+
+class TopicStorage:
+    """The entries a topic instance stores, its managed ledger, and O(1) range totals."""
+
+    def __init__(self, config: LedgerConfig, now: float, rollover_jitter: float) -> None:
+        self.ledger = ManagedLedger(config, now, rollover_jitter)
+        self.entries: list[Entry] = []  # entries[i] has index self.first + i
+        self.first = 0  # index of entries[0] (the oldest entry still stored)
+        self.total_count = 0  # messages ever written (cum_count of the last entry)
+        self.total_bytes = 0
+        self.ledger_counts: dict[int, int] = {0: 0}  # ledger id -> messages in it
+        self.publish_times: list[float] = []  # parallel to entries, for TTL lookups
+
+    # ----- writing -----
+    def append(self, entry: Entry, now: float) -> bool:
+        """Store `entry` as the next one; True when the ledger rolled over after it."""
+        ledger = self.ledger
+        rolled_before = ledger.current.ledger_id
+        entry.index = ledger.add_entry(entry.size, now)
+        entry.publish_time = now
+        self.total_count += entry.count
+        self.total_bytes += entry.size
+        entry.cum_count = self.total_count
+        entry.cum_bytes = self.total_bytes
+        counts = self.ledger_counts
+        counts[rolled_before] = counts.get(rolled_before, 0) + entry.count
+        self.entries.append(entry)
+        self.publish_times.append(now)
+        current = ledger.current.ledger_id
+        if current != rolled_before:
+            counts[current] = 0
+            return True
+        return False
+
+    def roll_if_full(self, now: float) -> bool:
+        """The periodic rollover check of an idle topic (``rollCurrentLedgerIfFull``)."""
+        if self.ledger.roll_if_full(now):
+            self.ledger_counts[self.ledger.current.ledger_id] = 0
+            return True
+        return False
+
+    # ----- reading -----
+    @property
+    def last_index(self) -> int:
+        """The last written entry index (-1 before the first)."""
+        return self.ledger.last_entry
+
+    def get(self, index: int) -> Entry | None:
+        """The stored entry at `index`, or None if it was deleted (or never written)."""
+        offset = index - self.first
+        if 0 <= offset < len(self.entries):
+            return self.entries[offset]
+        return None
+
+    def count_through(self, index: int) -> int:
+        """Messages in entries 0..index (0 for index -1; deleted entries still count)."""
+        if index < 0:
+            return 0
+        if index >= self.first:
+            entry = self.get(index)
+            if entry is not None:
+                return entry.cum_count
+        first = self.get(self.first)
+        if first is None:
+            return self.total_count
+        return first.cum_count - first.count  # everything before the oldest stored entry
+
+    def bytes_through(self, index: int) -> int:
+        if index < 0:
+            return 0
+        entry = self.get(index)
+        if entry is not None:
+            return entry.cum_bytes
+        first = self.get(self.first)
+        if first is None or index >= self.first:
+            return self.total_bytes
+        return first.cum_bytes - first.size
+
+    def first_published_from(self, timestamp: float) -> int:
+        """The first stored entry index published at or after `timestamp` (last + 1 if none):
+        where a seek by publish time starts (``ManagedCursorImpl`` finds it by binary search)."""
+        return self.first + bisect_left(self.publish_times, timestamp)
+
+    def last_published_before(self, cutoff: float) -> int:
+        """The last stored entry index published at or before `cutoff` (first - 1 if none)."""
+        return self.first + bisect_right(self.publish_times, cutoff) - 1
+
+    @property
+    def stored_count(self) -> int:
+        """Messages still stored (every ledger not deleted yet): `retained`."""
+        return sum(self.ledger_counts.values())
+
+    def ledger_of(self, index: int) -> Any:
+        """The Ledger holding entry `index` (the current one past the end)."""
+        return self.ledger.ledger_of(index)
+
+    # ----- deleting -----
+    def trim(
+        self, slowest_mark_delete: int | None, retention: RetentionPolicies, now: float
+    ) -> int:
+        """Delete whole ledgers retention lets go (``internalTrimLedgers``); messages deleted."""
+        deleted = self.ledger.trim(slowest_mark_delete, retention, now)
+        if not deleted:
+            return 0
+        gone = 0
+        for ledger in deleted:
+            gone += self.ledger_counts.pop(ledger.ledger_id, 0)
+        new_first = self.ledger.first_available_entry
+        drop = new_first - self.first
+        if drop > 0:
+            del self.entries[:drop]
+            del self.publish_times[:drop]
+            self.first = new_first
+        return gone

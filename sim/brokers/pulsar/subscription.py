@@ -1,0 +1,1188 @@
+"""Subscriptions and their dispatchers: who gets which entry, acknowledgements and redelivery.
+
+One :class:`Subscription` is a durable cursor on one topic instance (``PersistentSubscription``)
+with the dispatcher its type implies (Pulsar 4.0.0, ``pulsar-broker/.../service/persistent/``):
+
+- exclusive and failover: ``PersistentDispatcherSingleActiveConsumer``
+  (:class:`SingleActiveSubscription`): one active consumer reads the topic in order;
+- shared: ``PersistentDispatcherMultipleConsumers`` (:class:`SharedSubscription`): round-robin in
+  batches of ``dispatcherMaxRoundRobinBatchSize`` among consumers with permits, highest priority
+  level first;
+- key_shared: ``PersistentStickyKeyDispatcherMultipleConsumers`` (:class:`KeySharedSubscription`):
+  the sticky key hash picks the consumer through the selector, and hashes that move are drained.
+
+Every subscription of a topic gets every entry (each its own copy of the messages, `copies[g]`):
+that is the stream side; inside one subscription the type decides the queue side.
+
+Flow control is Pulsar's: a consumer has *permits* (``Consumer.getAvailablePermits``), granted
+by the client's Flow commands; an entry of n messages takes n. Individual-ack types (shared,
+key_shared) keep each consumer's *pending acks* (``PendingAcksMap``) and block a consumer at
+``maxUnackedMessagesPerConsumer`` unacked messages (``Consumer.incrementUnackedMessages``) until
+acks bring it down to half (``Consumer.removePendingAcks``), and the whole subscription at
+``maxUnackedMessagesPerSubscription`` (``addUnAckedMessages``), likewise.
+
+Measures: `ready` counts messages stored and deliverable and not delivered (unread, waiting for
+redelivery, held by key_shared ordering); `in_flight` those delivered and neither processed nor
+returned. Both are kept by deltas, never by scanning the backlog.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_right
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from sim.brokers.pulsar.cursor import Cursor
+from sim.brokers.pulsar.hash_assignments import removed_hash_ranges
+from sim.brokers.pulsar.hashing import AUTO_SPLIT, NONE_KEY, murmur3_32_hash
+from sim.brokers.pulsar.selectors import ConsistentHashingSelector, HashRangeAutoSplitSelector
+from sim.brokers.pulsar.storage import Entry
+from sim.message import Message
+
+if TYPE_CHECKING:
+    from sim.brokers.pulsar.topic import PersistentTopic
+
+__all__ = [
+    "BatchItem",
+    "BrokerConsumer",
+    "Delivery",
+    "KeySharedSubscription",
+    "SharedSubscription",
+    "SingleActiveSubscription",
+    "SourceAccount",
+    "Subscription",
+    "failover_ring_index",
+    "make_subscription",
+]
+
+
+class SourceAccount:
+    """What the measures of one source `<topic>/<subscription>` add up over its partitions and
+    clusters: the recorder's ready slot, and the in-flight count."""
+
+    __slots__ = ("in_flight", "name", "recorder", "slot")
+
+    def __init__(self, recorder: Any, name: str) -> None:
+        self.recorder = recorder
+        self.name = name
+        self.slot = recorder.source(name)
+        self.in_flight = 0
+
+
+class Delivery:
+    """An entry sent to one consumer: the group's copy of its messages, and what became of it."""
+
+    __slots__ = (
+        "acked",
+        "done",
+        "entry",
+        "epoch",
+        "handle",
+        "index",
+        "msgs",
+        "redelivery_count",
+        "released",
+        "returned",
+        "sub",
+    )
+
+    def __init__(
+        self, entry: Entry, msgs: tuple[Message, ...], sub: Subscription, handle: BrokerConsumer
+    ) -> None:
+        self.released = False  # the application is done with it (one-message entries)
+        self.entry = entry
+        self.msgs = msgs
+        self.sub = sub
+        self.handle = handle
+        self.index = entry.index
+        self.done = 0  # messages processed
+        self.acked = 0  # messages the application acknowledged (a batch is acked when all are)
+        self.returned = False  # sent back for redelivery (or its consumer left)
+        self.redelivery_count = 0
+        self.epoch = 0  # the client connection it was sent on
+
+    # The application's view of a one-message entry is the delivery itself.
+    @property
+    def delivery(self) -> Delivery:
+        return self
+
+    @property
+    def msg(self) -> Message:
+        return self.msgs[0]
+
+    i = 0
+
+    def finish_one(self) -> None:
+        """One of its messages is done with (processed, acked, moved to a retry or dead
+        letter topic): no longer in flight (unless already returned)."""
+        if self.done >= len(self.msgs):
+            return
+        self.done += 1
+        if not self.returned:
+            self.sub.account.in_flight -= 1
+
+    def release(self) -> None:
+        """The application is done with this message, whichever way, once."""
+        if not self.released:
+            self.released = True
+            self.finish_one()
+
+
+class BatchItem:
+    """Message `i` of a batch delivery, as the application receives it."""
+
+    __slots__ = ("delivery", "i", "msg", "released")
+
+    def __init__(self, delivery: Delivery, i: int) -> None:
+        self.delivery = delivery
+        self.i = i
+        self.msg = delivery.msgs[i]
+        self.released = False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.delivery.finish_one()
+
+
+class BrokerConsumer:
+    """The broker's view of one connected consumer (``broker.service.Consumer``)."""
+
+    __slots__ = (
+        "avail",
+        "blocked",
+        "blocked_permits",
+        "client",
+        "name",
+        "pending",
+        "permits",
+        "priority",
+        "send",
+        "sub",
+        "unacked",
+    )
+
+    def __init__(
+        self, client: Any, name: str, priority: int, send: Callable[[Delivery], None]
+    ) -> None:
+        self.client = client
+        self.name = name
+        self.priority = priority  # priorityLevel: 0 is the highest
+        self.send = send  # puts a delivery on the broker->consumer hop
+        self.permits = 0
+        self.blocked_permits = 0  # PERMITS_RECEIVED_WHILE_CONSUMER_BLOCKED
+        self.pending: OrderedDict[int, Delivery] = OrderedDict()  # entry index -> delivery
+        self.unacked = 0  # messages (individual-ack types only)
+        self.blocked = False  # blockedConsumerOnUnackedMsgs
+        self.avail = False  # has permits and is not blocked (isConsumerAvailable)
+        self.sub: Subscription | None = None
+
+    def __repr__(self) -> str:
+        return f"BrokerConsumer({self.name!r}, permits={self.permits})"
+
+
+def failover_ring_index(topic_name: str, names: list[str]) -> int:
+    """The active consumer of a non-partitioned topic's failover subscription.
+
+    ``AbstractDispatcherSingleActiveConsumer.peekConsumerIndexFromHashRing``: each of the
+    `names` (sorted as the dispatcher sorts them) puts 100 points on a ring at
+    ``Murmur3_32Hash.makeHash((name + j).getBytes())`` (a later consumer overwrites a taken
+    point); the topic name's ``Murmur3Hash32`` hash picks the first point at or after it,
+    wrapping round.
+    """
+    ring: dict[int, int] = {}
+    for i, name in enumerate(names):
+        for j in range(100):  # CONSUMER_CONSISTENT_HASH_REPLICAS
+            ring[murmur3_32_hash(f"{name}{j}")] = i
+    points = sorted(ring)
+    target = murmur3_32_hash(topic_name)
+    position = bisect_right(points, target - 1)  # ceilingEntry(hash)
+    return ring[points[position if position < len(points) else 0]]
+
+
+class Subscription:
+    """A durable subscription on one topic instance; subclasses are its dispatcher."""
+
+    kind = ""
+    individual_ack = False  # Subscription.isIndividualAckMode: Shared and Key_Shared
+    delays = False  # delayed delivery: only the multiple-consumers dispatchers track it
+
+    def __init__(
+        self,
+        topic: PersistentTopic,
+        name: str,
+        group: int,
+        account: SourceAccount,
+        start_after: int,
+    ) -> None:
+        self.topic = topic
+        self.name = name
+        self.group = group
+        self.account = account
+        self.recorder = topic.service.recorder
+        self.env = topic.service.env
+        self.cursor = Cursor(start_after)
+        self.handles: list[BrokerConsumer] = []
+        self.counted = True  # reports its ready count (see SourceAccount)
+        self.ready = 0  # messages ready in this instance
+        self.backlog_messages = 0  # messages stored and not acked (msgBacklog)
+        self.delayed: list[tuple[float, int]] = []  # (deliver at, index): InMemoryDelayedDelivery
+        self.delayed_set: set[int] = set()
+        self._delay_timer = False
+        self._last_tick = -1e18
+        self.persisted: tuple[int, list[tuple[int, int]]] = (start_after, [])
+        self._persist_due = False
+        self.replicated = False  # replicateSubscriptionState
+        self.snapshots: list[tuple[int, dict[int, int]]] = []  # (local index, remote indexes)
+        self.md_ledger = -1  # the ledger holding mark-delete when it last moved
+        settings = topic.service.settings
+        self.max_unacked_consumer = settings.max_unacked_per_consumer
+        self.max_unacked_subscription = settings.max_unacked_per_subscription
+        self.unacked = 0  # messages, over all consumers (individual-ack types)
+        self.blocked = False  # blockedDispatcherOnUnackedMsgs
+        self.available = 0  # consumers with permits that are not blocked
+        self._read_scheduled = False
+        topic.service.subscription_created(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.topic.name}/{self.name})"
+
+    # ----- accounting -----
+    def refresh(self, handle: BrokerConsumer) -> None:
+        """Keep the count of available consumers (permits, not blocked) up to date."""
+        now = handle.permits > 0 and not handle.blocked
+        if now is not handle.avail:
+            handle.avail = now
+            self.available += 1 if now else -1
+
+    def add_ready(self, delta: int) -> None:
+        self.ready += delta
+        if self.counted:
+            self.recorder.ready_add(self.account.slot, delta)
+
+    def set_counted(self, counted: bool) -> None:
+        """Start or stop reporting this instance's ready count (a replicated subscription counts
+        in the cluster its consumers use)."""
+        if counted != self.counted:
+            self.counted = counted
+            self.recorder.ready_add(self.account.slot, self.ready if counted else -self.ready)
+
+    def copy_of(self, entry: Entry) -> tuple[Message, ...]:
+        """This group's copy of `entry`'s messages (made now if the group had none)."""
+        copies = entry.copies
+        group = self.group
+        if group < len(copies):
+            msgs = copies[group]
+            if msgs is not None:
+                return msgs
+        return self.topic.service.make_copy(entry, group, self.topic.name)
+
+    def _return(self, delivery: Delivery) -> None:
+        """A delivery goes back for redelivery: its messages are ready again."""
+        if delivery.returned:
+            return
+        delivery.returned = True
+        count = len(delivery.msgs)
+        self.account.in_flight -= count - delivery.done
+        self.add_ready(count)
+
+    # ----- entries -----
+    def entry_added(self, entry: Entry) -> None:
+        """A new entry in the topic (published or replicated in)."""
+        count = entry.count
+        self.backlog_messages += count
+        if (
+            self.delays
+            and entry.deliver_at > self.env.now + self.topic.service.settings.delayed_delivery_tick
+        ):
+            self._track_delayed(entry)
+        else:
+            self.add_ready(count)
+        self.dispatch_new()
+
+    def dispatch_new(self) -> None:
+        """Dispatch after a new entry (default: a full dispatch)."""
+        self.dispatch()
+
+    def _track_delayed(self, entry: Entry) -> None:
+        # InMemoryDelayedDeliveryTracker.addMessage: a message due within one tick is delivered
+        # at once (isDelayedDeliveryDeliverAtTimeStrict=false); others wait in the tracker.
+        heapq.heappush(self.delayed, (entry.deliver_at, entry.index))
+        self.delayed_set.add(entry.index)
+        self._arm_delay_timer()
+
+    def _arm_delay_timer(self) -> None:
+        # AbstractDelayedDeliveryTracker.updateTimer: run at the next delivery time, but not
+        # sooner than one tick after the last run.
+        if self._delay_timer or not self.delayed:
+            return
+        now = self.env.now
+        tick = self.topic.service.settings.delayed_delivery_tick
+        delay = max(self.delayed[0][0] - now, self._last_tick + tick - now, 0.0)
+        self._delay_timer = True
+        self.env.timeout(delay).callbacks.append(self._delay_tick)
+
+    def _delay_tick(self, _event: Any) -> None:
+        self._delay_timer = False
+        now = self.env.now
+        self._last_tick = now
+        cutoff = (
+            now + self.topic.service.settings.delayed_delivery_tick
+        )  # getCutoffTime, not strict
+        released: list[int] = []
+        while self.delayed and self.delayed[0][0] <= cutoff:
+            _at, index = heapq.heappop(self.delayed)
+            if index in self.delayed_set:
+                self.delayed_set.discard(index)
+                if not self.cursor.is_acked(index):
+                    released.append(index)
+        storage = self.topic.storage
+        for index in released:
+            entry = storage.get(index)
+            if entry is None:
+                continue
+            self.add_ready(entry.count)
+            if index < self.cursor.read_position:
+                self._requeue([entry], count=False)
+        self._arm_delay_timer()
+        self.dispatch()
+
+    def next_index(self) -> int | None:
+        """The next entry to dispatch from the cursor (replays first), skipping delayed ones."""
+        cursor, last = self.cursor, self.topic.storage.last_index
+        delayed = self.delayed_set
+        while True:
+            index = cursor.next_entry(last)
+            if index is None or index not in delayed:
+                return index
+
+    def _requeue(self, entries: Iterable[Entry], count: bool) -> None:
+        """Entries to dispatch again; `count` raises their redelivery counts (a nack or an ack
+        timeout: ``InMemoryRedeliveryTracker.incrementAndGetRedeliveryCount``), a consumer
+        that left does not (``removeConsumer`` only adds them to the replay set)."""
+        indexes = [e.index for e in entries]
+        if count:
+            self.cursor.redeliver(indexes)
+        else:
+            self.cursor.redeliver_uncounted(indexes)
+
+    # ----- sending -----
+    def send(self, handle: BrokerConsumer, entry: Entry) -> None:
+        msgs = self.copy_of(entry)
+        count = len(msgs)
+        delivery = Delivery(entry, msgs, self, handle)
+        if self.individual_ack:
+            delivery.redelivery_count = self.cursor.redelivery_count(entry.index)
+            handle.unacked += count
+            self.unacked += count
+            if self.max_unacked_consumer and handle.unacked >= self.max_unacked_consumer:
+                handle.blocked = True
+            if self.max_unacked_subscription and self.unacked >= self.max_unacked_subscription:
+                self.blocked = True
+        handle.pending[entry.index] = delivery
+        handle.permits -= count
+        if handle.avail and (handle.permits <= 0 or handle.blocked):
+            handle.avail = False
+            self.available -= 1
+        self.account.in_flight += count
+        self.add_ready(-count)
+        recorder, source = self.recorder, self.account.name
+        for msg in msgs:
+            msg.deliveries += 1
+            recorder.delivered_message(msg, source)
+        handle.send(delivery)
+
+    # ----- consumers -----
+    def add_consumer(self, handle: BrokerConsumer) -> None:
+        handle.sub = self
+        self.handles.append(handle)
+        self.consumers_changed(added=handle)
+        self.dispatch_later()  # its Flow comes next: a read serves them together
+
+    def remove_consumer(self, handle: BrokerConsumer) -> None:
+        """A consumer closed or its connection broke: its unacked entries go back."""
+        if handle not in self.handles:
+            return
+        self.handles.remove(handle)
+        if handle.avail:
+            handle.avail = False
+            self.available -= 1
+        returned = list(handle.pending.values())
+        handle.pending.clear()
+        if self.individual_ack:
+            self.unacked -= handle.unacked
+            handle.unacked = 0
+            self._maybe_unblock_subscription()
+        for delivery in returned:
+            self._return(delivery)
+        handle.sub = None
+        self.consumer_left(handle, [d.entry for d in returned if not self.cursor.is_acked(d.index)])
+        self.dispatch()
+
+    def flow(self, handle: BrokerConsumer, permits: int) -> None:
+        """A Flow command (``Consumer.flowPermits``)."""
+        if handle.sub is not self:
+            return
+        if (
+            self.individual_ack
+            and self.max_unacked_consumer
+            and handle.unacked >= self.max_unacked_consumer
+        ):
+            handle.blocked = True
+        if handle.blocked:
+            handle.blocked_permits += permits
+            self.refresh(handle)
+            return
+        handle.permits += permits
+        self.refresh(handle)
+        self.dispatch_for(handle)
+
+    def dispatch_for(self, handle: BrokerConsumer) -> None:
+        """Dispatch after `handle` got permits (default: a full dispatch)."""
+        self.dispatch()
+
+    # ----- acknowledgements -----
+    def _owner(self, handle: BrokerConsumer | None, index: int) -> Delivery | None:
+        """``Consumer.getAckOwnerConsumer``: the pending ack, on this consumer or another."""
+        if handle is not None:
+            delivery = handle.pending.pop(index, None)
+            if delivery is not None:
+                return delivery
+        for other in self.handles:
+            if other is not handle:
+                delivery = other.pending.pop(index, None)
+                if delivery is not None:
+                    return delivery
+        return None
+
+    def ack(self, handle: BrokerConsumer | None, index: int) -> None:
+        """An individual ack (``Consumer.individualAckNormal`` -> ``cursor.asyncDelete``)."""
+        delivery = self._owner(handle, index)
+        if delivery is not None:
+            self._pending_removed(delivery)
+        cursor = self.cursor
+        before = cursor.mark_delete
+        if not cursor.ack(index):
+            return
+        entry = self.topic.storage.get(index)
+        if entry is not None:
+            self._acked_entry(entry, delivery)
+        if cursor.mark_delete != before:
+            self.mark_delete_moved()
+
+    def ack_cumulative(self, handle: BrokerConsumer | None, index: int) -> None:
+        """A cumulative ack (``cursor.asyncMarkDelete``): everything up to `index`."""
+        cursor = self.cursor
+        before = cursor.mark_delete
+        if index <= before:
+            return
+        storage = self.topic.storage
+        pending_of = [h.pending for h in self.handles]
+        for i in range(max(before + 1, storage.first), index + 1):
+            if cursor.is_acked(i):
+                continue
+            delivery = None
+            for pending in pending_of:
+                delivery = pending.pop(i, None)
+                if delivery is not None:
+                    self._pending_removed(delivery)
+                    break
+            entry = storage.get(i)
+            if entry is not None:
+                self._acked_entry(entry, delivery)
+        cursor.ack_cumulative(index)
+        self.mark_delete_moved()
+
+    def _acked_entry(self, entry: Entry, delivery: Delivery | None) -> None:
+        index = entry.index
+        self.backlog_messages -= entry.count
+        if delivery is None:
+            if index in self.delayed_set:
+                self.delayed_set.discard(index)
+            else:
+                self.add_ready(-entry.count)  # acked before it was delivered: no longer ready
+        msgs = entry.copies[self.group] if self.group < len(entry.copies) else None
+        if msgs is not None:
+            recorder, source = self.recorder, self.account.name
+            for msg in msgs:
+                recorder.acked_message(msg, source)
+
+    def _pending_removed(self, delivery: Delivery) -> None:
+        """A pending ack left a consumer (acked, or sent back): unblock what it held back."""
+        if not self.individual_ack:
+            return
+        handle = delivery.handle
+        count = len(delivery.msgs)
+        handle.unacked -= count
+        self.unacked -= count
+        if handle.blocked and handle.unacked <= self.max_unacked_consumer // 2:
+            # Consumer.removePendingAcks -> flowConsumerBlockedPermits
+            handle.blocked = False
+            handle.permits += handle.blocked_permits
+            handle.blocked_permits = 0
+            self.refresh(handle)
+            self.dispatch_later()
+        self._maybe_unblock_subscription()
+
+    def _maybe_unblock_subscription(self) -> None:
+        if self.blocked and self.unacked < self.max_unacked_subscription // 2:
+            self.blocked = False
+            self.dispatch_later()
+
+    def mark_delete_moved(self) -> None:
+        self._persist_due = True
+        self.topic.mark_delete_moved(self)
+
+    # ----- redelivery -----
+    def redeliver(self, handle: BrokerConsumer, indexes: Iterable[int]) -> None:
+        """``redeliverUnacknowledgedMessages(consumer, positions)``: a nack or an ack timeout."""
+        entries = []
+        for index in indexes:
+            delivery = handle.pending.pop(index, None)
+            if delivery is None or self.cursor.is_acked(index):
+                continue
+            self._pending_removed(delivery)
+            self._return(delivery)
+            entries.append(delivery.entry)
+        if entries:
+            self.redelivered(handle, entries)
+        self.dispatch()
+
+    def redeliver_all(self, handle: BrokerConsumer) -> None:
+        """``redeliverUnacknowledgedMessages(consumer)``: every entry pending on the consumer."""
+        self.redeliver(handle, list(handle.pending))
+
+    # ----- hooks for the dispatchers -----
+    def consumers_changed(self, added: BrokerConsumer | None = None) -> None:
+        """The consumer set changed (a consumer was added)."""
+
+    def consumer_left(self, handle: BrokerConsumer, entries: list[Entry]) -> None:
+        """`handle` left; `entries` were pending on it and are not acked."""
+        self._requeue(entries, count=False)
+
+    def redelivered(self, handle: BrokerConsumer, entries: list[Entry]) -> None:
+        """Entries a consumer asked to redeliver (counted)."""
+        self._requeue(entries, count=True)
+
+    def dispatch(self) -> None:
+        raise NotImplementedError
+
+    def dispatch_later(self) -> None:
+        """Dispatch at the end of the current instant (after the caller's bookkeeping, and
+        after every other Flow of this instant): one read for all of them, as the
+        dispatcher's asynchronous ``readMoreEntries`` serves the permits that arrived while
+        it was reading."""
+        if self._read_scheduled:
+            return
+        self._read_scheduled = True
+
+        def read(_event: Any) -> None:
+            self._read_scheduled = False
+            self.dispatch()
+
+        self.env.timeout(0).callbacks.append(read)
+
+    # ----- storage-side moves of the mark-delete position -----
+    def state_of(self, index: int) -> str:
+        """ "acked", "delayed", "out" (delivered, pending) or "ready"."""
+        if self.cursor.is_acked(index):
+            return "acked"
+        if index in self.delayed_set:
+            return "delayed"
+        for handle in self.handles:
+            if index in handle.pending:
+                return "out"
+        return "ready"
+
+    def skip_through(self, index: int, reason: str) -> int:
+        """Move mark-delete to `index` without consumers (message TTL: ``expired``; backlog
+        eviction: ``dropped``); returns the messages skipped."""
+        cursor = self.cursor
+        if index <= cursor.mark_delete:
+            return 0
+        storage = self.topic.storage
+        recorder, component = self.recorder, self.account.name
+        # "replicated": a replicated subscription's snapshot moved it (the messages were
+        # acked in the other cluster: nothing happens to them here).
+        final = {"expired": recorder.expired, "dropped": recorder.dropped}.get(reason)
+        skipped = 0
+        for i in range(max(cursor.mark_delete + 1, storage.first), index + 1):
+            state = self.state_of(i)
+            if state == "acked":
+                continue
+            entry = storage.get(i)
+            if entry is None:
+                continue
+            if state == "ready":
+                self.add_ready(-entry.count)
+            elif state == "delayed":
+                self.delayed_set.discard(i)
+            if final is not None:
+                for msg in self.copy_of(entry):
+                    final(msg, component)
+            skipped += entry.count
+        cursor.ack_cumulative(index)
+        self.backlog_messages -= skipped
+        self.entries_skipped()
+        self.mark_delete_moved()
+        return skipped
+
+    def entries_skipped(self) -> None:
+        """Entries below the mark-delete position were skipped (drop them from queues)."""
+
+    def recount_ready(self) -> None:
+        """Recompute the ready count from the cursor (after a cursor restore or reset)."""
+        storage, cursor = self.topic.storage, self.cursor
+        last = storage.last_index
+        md = max(cursor.mark_delete, storage.first - 1)
+        ready = storage.count_through(last) - storage.count_through(md)
+        for start, end in cursor.individually_acked_ranges():
+            ready -= storage.count_through(end) - storage.count_through(start - 1)
+        self.backlog_messages = ready
+        for index in self.delayed_set:
+            entry = storage.get(index)
+            if entry is not None:
+                ready -= entry.count
+        for handle in self.handles:
+            for delivery in handle.pending.values():
+                if not delivery.returned:
+                    ready -= len(delivery.msgs)
+        self.add_ready(ready - self.ready)
+
+    # ----- the cursor's persistence, for a broker failover -----
+    def persist(self) -> None:
+        """``ManagedCursorImpl`` persists mark-delete and the acked ranges, at most
+        ``managedLedgerDefaultMarkDeleteRateLimit`` times a second."""
+        if self._persist_due:
+            self._persist_due = False
+            cursor = self.cursor
+            self.persisted = (cursor.mark_delete, cursor.individually_acked_ranges())
+
+    def unload(self) -> None:
+        """The owning broker died: consumers are gone, in-memory state is lost, the cursor
+        comes back from its last persisted state (acks after it are lost: redelivered)."""
+        for handle in list(self.handles):
+            for delivery in handle.pending.values():
+                self._return(delivery)
+            handle.pending.clear()
+            handle.sub = None
+        self.handles.clear()
+        self.unacked = 0
+        self.blocked = False
+        md, ranges = self.persisted
+        self.cursor = Cursor.restore(md, ranges)
+        self.available = 0
+        self.reset_dispatcher()
+        self.recount_ready()
+
+    def reset_dispatcher(self) -> None:
+        """Forget dispatcher state (a new broker loads the topic)."""
+
+    # ----- seek -----
+    def reset_cursor(self, index: int) -> None:
+        """``PersistentSubscription.resetCursor`` (a consumer's ``seek``): every consumer is
+        disconnected (``disconnectAllConsumers``; they reconnect by themselves), then entry
+        `index` becomes the next to read and every ack above it is forgotten
+        (``ManagedCursorImpl.internalResetCursor``): a seek back replays what was acked. A
+        seek forward skips what lies before `index` (those copies end `dropped`)."""
+        for handle in list(self.handles):
+            handle.client.disconnect("subscription reset")
+        storage = self.topic.storage
+        index = max(index, storage.first)
+        index = min(index, storage.last_index + 1)
+        if index - 1 > self.cursor.mark_delete:
+            self.skip_through(index - 1, "dropped")
+        for handle in list(self.handles):  # a consumer whose connection did not break
+            self.remove_consumer(handle)
+        self.cursor.reset(index)
+        self.delayed_set = {i for i in self.delayed_set if i >= index}
+        self.reset_dispatcher()
+        self.recount_ready()
+        self.mark_delete_moved()
+
+
+class SingleActiveSubscription(Subscription):
+    """Exclusive and failover (``PersistentDispatcherSingleActiveConsumer``).
+
+    The active consumer reads the topic in order. Consumers are sorted by priority level, then
+    name; on a partitioned topic partition i goes to consumer i mod N of the highest priority
+    level, on a non-partitioned one the topic name's hash on a ring of the consumers picks it
+    (``pickAndScheduleActiveConsumer``). When the active consumer changes, the cursor is rewound
+    to its mark-delete position and reading resumes for the new one; on a failover subscription
+    that waits ``activeConsumerFailoverDelayTimeMillis`` (``scheduleReadOnActiveConsumer``), so
+    the old consumer can still ack what it has. Redelivery is always of everything unacked
+    (the cursor rewinds: "We cannot redeliver single messages to single consumers to preserve
+    ordering"), and the redelivery tracker is disabled (``RedeliveryTrackerDisabled``): the
+    redelivery count stays 0, so a dead letter policy never fires here.
+    """
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        self.active: BrokerConsumer | None = None
+        self._switch_pending = False
+
+    def consumers_changed(self, added: BrokerConsumer | None = None) -> None:
+        self._pick_active()
+
+    def consumer_left(self, handle: BrokerConsumer, entries: list[Entry]) -> None:
+        if self.active is handle:
+            self.active = None
+        if self.handles:
+            self._pick_active()
+        else:
+            self.cursor.rewind()
+
+    def _pick_active(self) -> None:
+        handles = self.handles
+        if not handles:
+            self.active = None
+            return
+        handles.sort(key=lambda h: (h.priority, h.name))
+        top = handles[0].priority
+        size = sum(1 for h in handles if h.priority == top)
+        partition = self.topic.partition_index
+        if partition >= 0:
+            index = partition % size
+        else:
+            index = failover_ring_index(self.topic.name, [h.name for h in handles[:size]])
+        chosen = handles[index]
+        if chosen is self.active:
+            return
+        self.active = chosen
+        self._schedule_read()
+
+    def _schedule_read(self) -> None:
+        delay = self.topic.service.settings.active_consumer_failover_delay
+        if self.kind != "failover" or delay <= 0:
+            self._rewind()
+            return
+        if self._switch_pending:
+            return
+        self._switch_pending = True
+
+        def resume(_event: Any) -> None:
+            self._switch_pending = False
+            self._rewind()
+            self.dispatch()
+
+        self.env.timeout(delay).callbacks.append(resume)
+
+    def _rewind(self) -> None:
+        """``cursor.rewind()``: every unacked entry is read again, for the active consumer."""
+        for handle in self.handles:
+            for delivery in handle.pending.values():
+                self._return(delivery)
+            handle.pending.clear()
+        self.cursor.rewind()
+
+    def redeliver(self, handle: BrokerConsumer, indexes: Iterable[int]) -> None:
+        self.redeliver_all(handle)
+
+    def redeliver_all(self, handle: BrokerConsumer) -> None:
+        if handle is not self.active or self._switch_pending:
+            return
+        self._rewind()
+        self.dispatch()
+
+    def dispatch(self) -> None:
+        active = self.active
+        if active is None or self._switch_pending:
+            return
+        storage = self.topic.storage
+        while active.permits > 0:
+            index = self.next_index()
+            if index is None:
+                return
+            entry = storage.get(index)
+            if entry is not None:
+                self.send(active, entry)
+
+    def reset_dispatcher(self) -> None:
+        self.active = None
+        self._switch_pending = False
+
+
+class SharedSubscription(Subscription):
+    """Shared (``PersistentDispatcherMultipleConsumers``): round-robin in batches."""
+
+    kind = "shared"
+    individual_ack = True
+    delays = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.round_robin = 0  # currentConsumerRoundRobinIndex
+        self.batch = self.topic.service.settings.round_robin_batch_size
+
+    def consumers_changed(self, added: BrokerConsumer | None = None) -> None:
+        # consumerList is kept sorted by priority level (max priority first), in join order.
+        self.handles.sort(key=lambda h: h.priority)
+
+    def _available(self, handle: BrokerConsumer) -> bool:
+        return handle.permits > 0 and not handle.blocked
+
+    def dispatch_for(self, handle: BrokerConsumer) -> None:
+        self.dispatch_later()
+
+    def next_consumer(self) -> BrokerConsumer | None:
+        """``getNextConsumer``: the highest priority level with an available consumer, and in
+        it the first available at or after the round-robin index (wrapping round)."""
+        handles = self.handles
+        count = len(handles)
+        if not count or not self.available:
+            return None
+        start = self.round_robin if self.round_robin < count else 0
+        best: int | None = None
+        for offset in range(count):
+            i = (start + offset) % count
+            handle = handles[i]
+            available = handle.permits > 0 and not handle.blocked
+            if available and (best is None or handle.priority < handles[best].priority):
+                best = i
+                if handle.priority == handles[0].priority:
+                    break
+        if best is None:
+            return None
+        self.round_robin = best + 1
+        return handles[best]
+
+    def dispatch(self) -> None:
+        storage = self.topic.storage
+        batch = self.batch
+        limit = self.max_unacked_consumer
+        while not self.blocked:
+            handle = self.next_consumer()
+            if handle is None:
+                return
+            room = handle.permits
+            if limit:
+                room = min(room, max(limit - handle.unacked, 0))
+            room = max(1, min(room, batch))
+            sent = 0
+            while sent < room and handle.permits > 0 and not handle.blocked:
+                index = self.next_index()
+                if index is None:
+                    return
+                entry = storage.get(index)
+                if entry is None:
+                    continue
+                self.send(handle, entry)
+                sent += entry.count
+                if self.blocked:
+                    return
+
+
+class KeySharedSubscription(Subscription):
+    """Key_Shared (``PersistentStickyKeyDispatcherMultipleConsumers``, PIP-379 in Pulsar 4.0).
+
+    The selector maps an entry's sticky key hash to a consumer. An entry waits (in its owner's
+    queue, in entry order, or blocked with its hash) when the owner has no permits or the hash
+    is *draining*: when a consumer joins or leaves, every hash that moves away from a consumer
+    still holding unacked messages of it is blocked for everyone else until that consumer has
+    acked them all (``DrainingHashesTracker``; ``registerDrainingHashes`` on the impacted
+    consumers' pending acks). If the hash comes back to the consumer draining it, the block
+    goes (``shouldBlockStickyKeyHash``). With ``allowOutOfOrderDelivery`` there is no draining.
+    While the entries held back reach ``min(keySharedLookAheadMsgInReplayThresholdPerConsumer *
+    consumers, ...PerSubscription)`` the dispatcher reads no further (``isReplayQueueSizeBelow
+    Limit``), so one stuck hash can stall every consumer.
+    """
+
+    kind = "key_shared"
+    individual_ack = True
+    delays = True
+
+    def __init__(
+        self, *args: Any, mode: str, allow_out_of_order: bool, points: int, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.mode = mode
+        self.selector: HashRangeAutoSplitSelector | ConsistentHashingSelector = (
+            HashRangeAutoSplitSelector()
+            if mode == AUTO_SPLIT
+            else ConsistentHashingSelector(points)
+        )
+        self.allow_out_of_order = allow_out_of_order
+        self.by_name: dict[str, BrokerConsumer] = {}
+        self.queued: dict[BrokerConsumer, list[tuple[int, Entry]]] = {}  # owner -> heap
+        self.blocked_hashes: dict[int, list[tuple[int, Entry]]] = {}  # draining hash -> heap
+        self.blocked_count = 0  # messages in blocked_hashes
+        self.unowned: list[tuple[int, Entry]] = []  # held while no consumer is connected
+        self.draining: dict[int, list[Any]] = {}  # hash -> [consumer draining it, refcount]
+        self.held = 0  # entries waiting in queued/blocked/unowned (the replay queue's size)
+        settings = self.topic.service.settings
+        self.lookahead_per_consumer = settings.lookahead_per_consumer
+        self.lookahead_per_subscription = settings.lookahead_per_subscription
+        # Observers (hash-range charts, the stall): told of every assignment change.
+        self.on_assignment: Callable[[KeySharedSubscription], None] | None = None
+
+    # ----- hashes -----
+    def sticky_hash(self, entry: Entry) -> int:
+        """``getStickyKeyHash``, cached on the entry per selector kind."""
+        if self.mode == AUTO_SPLIT:
+            value = entry.hash_as
+            if not value:
+                value = entry.hash_as = self.selector.make_sticky_key_hash(_sticky_key(entry))
+            return value
+        value = entry.hash_ch
+        if not value:
+            value = entry.hash_ch = self.selector.make_sticky_key_hash(_sticky_key(entry))
+        return value
+
+    def lookahead_limit(self) -> int:
+        """``getEffectiveLookAheadLimit``."""
+        per_consumer, per_sub = self.lookahead_per_consumer, self.lookahead_per_subscription
+        if per_consumer <= 0:
+            limit = per_sub
+        else:
+            limit = per_consumer * len(self.handles)
+            if 0 < per_sub < limit:
+                limit = per_sub
+        if limit <= 0:
+            sub_limit = self.max_unacked_subscription or 2**31 - 1
+            by_consumers = len(self.handles) * self.max_unacked_consumer or 2**31 - 1
+            limit = min(sub_limit, by_consumers)
+        return limit
+
+    # ----- membership -----
+    def consumers_changed(self, added: BrokerConsumer | None = None) -> None:
+        assert added is not None
+        if added.name in self.by_name:
+            raise ValueError(f"consumer name {added.name!r} is already in the subscription")
+        before = self.selector.assignments()
+        self.selector.add_consumer(added.name)
+        self.by_name[added.name] = added
+        self.queued[added] = []
+        self._membership_changed(before, skip=added)
+
+    def consumer_left(self, handle: BrokerConsumer, entries: list[Entry]) -> None:
+        before = self.selector.assignments()
+        self.selector.remove_consumer(handle.name)
+        self.by_name.pop(handle.name, None)
+        waiting = self.queued.pop(handle, [])
+        # Its draining entries go: a closing consumer's pending acks no longer block.
+        for hash_, (owner, _count) in list(self.draining.items()):
+            if owner is handle:
+                del self.draining[hash_]
+                self._unblock(hash_)
+        self.held -= len(waiting)
+        self._membership_changed(before, skip=handle)
+        for _index, entry in waiting:
+            self._hold_or_send(entry, send=False)
+        for entry in entries:
+            self._hold_or_send(entry, send=False)
+        if not self.handles:
+            self.draining.clear()
+
+    def _membership_changed(self, before: list[Any], skip: BrokerConsumer) -> None:
+        """Register draining hashes for the consumers that lost ranges, and route again what
+        waits for an owner that changed."""
+        after = self.selector.assignments()
+        if not self.allow_out_of_order:
+            for name, ranges in removed_hash_ranges(before, after).items():
+                handle = self.by_name.get(name)
+                if handle is None or handle is skip:
+                    continue
+                starts = [r[0] for r in ranges]
+                for delivery in handle.pending.values():
+                    h = self.sticky_hash(delivery.entry)
+                    i = bisect_right(starts, h) - 1
+                    if i >= 0 and ranges[i][0] <= h <= ranges[i][1]:
+                        self._add_draining(h, handle)
+        # What waited for its owner may belong to someone else now: route it again.
+        waiting: list[tuple[int, Entry]] = []
+        for owner, heap in self.queued.items():
+            keep = []
+            for item in heap:
+                name = self.selector.select(self.sticky_hash(item[1]))
+                if name == owner.name:
+                    keep.append(item)
+                else:
+                    waiting.append(item)
+            if len(keep) != len(heap):
+                heapq.heapify(keep)
+                self.queued[owner] = keep
+        waiting.extend(self.unowned)
+        self.unowned = []
+        self.held -= len(waiting)
+        waiting.sort(key=lambda item: item[0])
+        for _index, entry in waiting:
+            self._hold_or_send(entry, send=False)
+        if self.on_assignment is not None:
+            self.on_assignment(self)
+
+    def _add_draining(self, hash_: int, handle: BrokerConsumer) -> None:
+        current = self.draining.get(hash_)
+        if current is None:
+            self.draining[hash_] = [handle, 1]
+        elif current[0] is handle:
+            current[1] += 1
+
+    def _pending_removed(self, delivery: Delivery) -> None:
+        super()._pending_removed(delivery)
+        if not self.draining:
+            return
+        h = self.sticky_hash(delivery.entry)
+        current = self.draining.get(h)
+        if current is not None and current[0] is delivery.handle:
+            current[1] -= 1
+            if current[1] <= 0:
+                # reduceRefCount: the hash is unblocked; keySharedUnblockingIntervalMs (10 ms)
+                # later the dispatcher tries again.
+                del self.draining[h]
+                self._unblock(h)
+
+    def _unblock(self, hash_: int) -> None:
+        heap = self.blocked_hashes.pop(hash_, None)
+        if heap:
+            self.held -= len(heap)
+            self.blocked_count -= sum(entry.count for _i, entry in heap)
+            for _index, entry in sorted(heap, key=lambda item: item[0]):
+                self._hold_or_send(entry, send=False)
+            self.env.timeout(0.01).callbacks.append(lambda _e: self.dispatch())
+
+    # ----- routing -----
+    def _hold_or_send(self, entry: Entry, send: bool = True) -> None:
+        """Route `entry` to its owner now, or hold it (owner busy, hash draining, no owner)."""
+        if self.cursor.is_acked(entry.index):
+            return
+        h = self.sticky_hash(entry)
+        name = self.selector.select(h)
+        if name is None:
+            heapq.heappush(self.unowned, (entry.index, entry))
+            self.held += 1
+            return
+        owner = self.by_name[name]
+        draining = self.draining.get(h)
+        if draining is not None:
+            if draining[0] is owner:
+                del self.draining[h]  # the hash came back to the consumer draining it
+            else:
+                heap = self.blocked_hashes.setdefault(h, [])
+                heapq.heappush(heap, (entry.index, entry))
+                self.held += 1
+                self.blocked_count += entry.count
+                return
+        heap = self.queued[owner]
+        if send and not heap and owner.permits > 0 and not owner.blocked and not self.blocked:
+            self.send(owner, entry)
+            return
+        heapq.heappush(heap, (entry.index, entry))
+        self.held += 1
+
+    def redelivered(self, handle: BrokerConsumer, entries: list[Entry]) -> None:
+        self.cursor.redeliver([e.index for e in entries])
+        # The cursor's replay set only keeps the redelivery counts here; the entries wait in
+        # their owners' queues, in entry order.
+        self.cursor.clear_replay([e.index for e in entries])
+        for entry in sorted(entries, key=lambda e: e.index):
+            self._hold_or_send(entry, send=False)
+
+    def dispatch(self) -> None:
+        if self.blocked:
+            return
+        # Owners' queues first (the replay read), oldest first.
+        for owner, heap in self.queued.items():
+            if heap and owner.avail:
+                self._drain(owner, heap)
+                if self.blocked:
+                    return
+        self.dispatch_new()
+
+    def dispatch_for(self, handle: BrokerConsumer) -> None:
+        self.dispatch_later()
+
+    def dispatch_new(self) -> None:
+        """Read new entries while some consumer has permits and the held-back ones stay under
+        the look-ahead limit (``readMoreEntries``)."""
+        if not self.handles or self.blocked:
+            return
+        storage = self.topic.storage
+        limit = self.lookahead_limit()
+        while self.available and self.held < limit and not self.blocked:
+            index = self.next_index()
+            if index is None:
+                return
+            entry = storage.get(index)
+            if entry is not None:
+                self._hold_or_send(entry)
+
+    def _drain(self, owner: BrokerConsumer, heap: list[tuple[int, Entry]]) -> None:
+        cursor = self.cursor
+        while heap and owner.permits > 0 and not owner.blocked and not self.blocked:
+            _index, entry = heapq.heappop(heap)
+            self.held -= 1
+            if cursor.is_acked(entry.index):
+                continue
+            self.send(owner, entry)
+
+    def entries_skipped(self) -> None:
+        is_acked = self.cursor.is_acked
+        for owner, heap in list(self.queued.items()):
+            keep = [item for item in heap if not is_acked(item[0])]
+            self.held -= len(heap) - len(keep)
+            heapq.heapify(keep)
+            self.queued[owner] = keep
+        for hash_, heap in list(self.blocked_hashes.items()):
+            keep = [item for item in heap if not is_acked(item[0])]
+            self.held -= len(heap) - len(keep)
+            self.blocked_count -= sum(e.count for i, e in heap if is_acked(i))
+            if keep:
+                heapq.heapify(keep)
+                self.blocked_hashes[hash_] = keep
+            else:
+                del self.blocked_hashes[hash_]
+
+    def reset_dispatcher(self) -> None:
+        for name in list(self.by_name):
+            self.selector.remove_consumer(name)
+        self.by_name.clear()
+        self.queued.clear()
+        self.blocked_hashes.clear()
+        self.blocked_count = 0
+        self.unowned = []
+        self.draining.clear()
+        self.held = 0
+
+    def blocked_messages(self) -> int:
+        """Messages held back because their hash is draining (the stall)."""
+        return self.blocked_count
+
+
+def _sticky_key(entry: Entry) -> bytes:
+    """``Commands.peekStickyKey``: the key's UTF-8 bytes, else ``NONE_KEY``."""
+    key = entry.key
+    if key is None:
+        return NONE_KEY
+    return key.encode("utf-8", errors="replace") if isinstance(key, str) else bytes(key)
+
+
+def make_subscription(
+    topic: PersistentTopic,
+    name: str,
+    kind: str,
+    group: int,
+    account: SourceAccount,
+    start_after: int,
+    key_shared_mode: str = "consistent_hashing",
+    allow_out_of_order: bool = False,
+) -> Subscription:
+    """The subscription with the dispatcher of its type."""
+    if kind in ("exclusive", "failover"):
+        return SingleActiveSubscription(topic, name, group, account, start_after, kind=kind)
+    if kind == "shared":
+        return SharedSubscription(topic, name, group, account, start_after)
+    if kind == "key_shared":
+        return KeySharedSubscription(
+            topic,
+            name,
+            group,
+            account,
+            start_after,
+            mode=key_shared_mode,
+            allow_out_of_order=allow_out_of_order,
+            points=topic.service.settings.consistent_hashing_points,
+        )
+    raise ValueError(f"unknown subscription type {kind!r}")

@@ -1,0 +1,1 @@
+"""Calibration of the cost presets against published measurements (docs/calibration.md)."""
