@@ -197,6 +197,8 @@ class Recorder:
 
     # ----- what the model reports (one call per state change) -----
     def _log(self, msg: Message, event: str, component: str) -> None:
+        # Speed: callers test `self.trace is not None` first, so that a run without tracing
+        # pays no call per state change.
         if self.trace is not None:
             self.trace.append((self.env.now, msg.id, event, component))
 
@@ -245,7 +247,8 @@ class Recorder:
     def produced_message(self, msg: Message, component: str) -> None:
         self.produced += 1
         self._live(1)
-        self._log(msg, "produced", component)
+        if self.trace is not None:
+            self._log(msg, "produced", component)
 
     def copied(self, msg: Message) -> None:
         """`msg` is an extra copy (fan-out, another consumer group): one more to account for."""
@@ -286,14 +289,17 @@ class Recorder:
 
     def published_message(self, msg: Message, component: str) -> None:
         self.published += 1
-        self._log(msg, "published", component)
+        if self.trace is not None:
+            self._log(msg, "published", component)
 
     def rejected(self, msg: Message, component: str) -> None:
         self._final(msg, State.REJECTED)
-        self._log(msg, "rejected", component)
+        if self.trace is not None:
+            self._log(msg, "rejected", component)
 
     def enqueued(self, msg: Message, component: str) -> None:
-        self._log(msg, "enqueued", component)
+        if self.trace is not None:
+            self._log(msg, "enqueued", component)
 
     def delivered_message(self, msg: Message, component: str) -> None:
         self.delivered += 1
@@ -304,12 +310,43 @@ class Recorder:
             # as sim/message.py's State says. A late processing of a delivery made before it
             # was dead-lettered does not bring it back: only this does.
             self._move(msg, State.LIVE)
-        self._log(msg, "delivered", component)
+        if self.trace is not None:
+            self._log(msg, "delivered", component)
 
     def processed(self, msg: Message, component: str) -> None:
         self.processed_total += 1
         msg.processed += 1
         self.processed_by[component] += 1
+        if msg.processed == 1 and msg.state is State.LIVE:
+            # Speed: the usual case, a live copy processed for the first time: what the
+            # general path below does through _final and _move, in one place.
+            self.processed_unique += 1
+            self._live(-1)
+            self.states[State.PROCESSED] += 1
+            msg.state = State.PROCESSED
+            now = self.env.now
+            if now >= self.warmup:
+                self.processed_after_warmup += 1
+            produced_at = msg.produced_at
+            if produced_at >= self.warmup:
+                latency = now - produced_at
+                reader = self.readers.get(component)
+                if reader is None:  # a part that never registered: its own consumer
+                    reader = self.reader(component, component, "")
+                # Speed: LatencyHistogram.record for the run's and the reader's histograms,
+                # inlined (the same steps: count, exact sum, max, buffered value).
+                for histogram in (self.latency, reader.latency):
+                    histogram.count += 1
+                    histogram.total += latency
+                    if latency > histogram.max:
+                        histogram.max = latency
+                    buffer = histogram._buffer
+                    buffer.append(latency)
+                    if len(buffer) >= _BUFFER:
+                        histogram.flush()
+            if self.trace is not None:
+                self.trace.append((now, msg.id, "processed", component))
+            return
         if msg.processed > 1 and msg.state is State.LIVE:
             # Processed before, then dead-lettered (an SQS redrive of a message whose delete
             # came too late) and delivered again from the dead-letter queue: it ends processed.
@@ -331,7 +368,8 @@ class Recorder:
                 if reader is None:  # a part that never registered: its own consumer
                     reader = self.reader(component, component, "")
                 reader.latency.record(latency)
-        self._log(msg, "processed", component)
+        if self.trace is not None:
+            self._log(msg, "processed", component)
 
     def failed(self, msg: Message, component: str) -> None:
         """A try at processing `msg` failed (the copy stays in play: retried, requeued, or
@@ -340,11 +378,13 @@ class Recorder:
 
     def acked_message(self, msg: Message, component: str) -> None:
         self.acked += 1
-        self._log(msg, "acked", component)
+        if self.trace is not None:
+            self._log(msg, "acked", component)
 
     def requeued_message(self, msg: Message, component: str) -> None:
         self.requeued += 1
-        self._log(msg, "requeued", component)
+        if self.trace is not None:
+            self._log(msg, "requeued", component)
 
     def dead_lettered(self, msg: Message, component: str) -> None:
         """The copy moved to a dead-letter queue or exchange. Unlike the other final states this
@@ -352,19 +392,23 @@ class Recorder:
         had processed it (its processing still counts in throughput, latency and duplicates).
         Delivered again from there it is LIVE, and processed then, PROCESSED again."""
         self._move(msg, State.DEAD_LETTERED)
-        self._log(msg, "dead-lettered", component)
+        if self.trace is not None:
+            self._log(msg, "dead-lettered", component)
 
     def expired(self, msg: Message, component: str) -> None:
         self._final(msg, State.EXPIRED)
-        self._log(msg, "expired", component)
+        if self.trace is not None:
+            self._log(msg, "expired", component)
 
     def dropped(self, msg: Message, component: str) -> None:
         self._final(msg, State.DROPPED)
-        self._log(msg, "dropped", component)
+        if self.trace is not None:
+            self._log(msg, "dropped", component)
 
     def lost(self, msg: Message, component: str) -> None:
         self._final(msg, State.LOST)
-        self._log(msg, "lost", component)
+        if self.trace is not None:
+            self._log(msg, "lost", component)
 
     def count(self, name: str, amount: int = 1) -> None:
         self.counters[name] += amount

@@ -12,9 +12,7 @@ from sim.message import Message, State
 
 
 def _items(n: int, start_id: int = 0, size: int = 100, t: float = 0.0, key: bytes | None = None):
-    return [
-        (Message(start_id + i, t, size), key, record_size(size, key), False, t) for i in range(n)
-    ]
+    return [(Message(start_id + i, t, size), key, record_size(size, key), False) for i in range(n)]
 
 
 def test_offsets_are_consecutive_and_segments_roll_before_exceeding_segment_bytes() -> None:

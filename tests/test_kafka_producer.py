@@ -23,10 +23,10 @@ def _cluster(partitions: int = 6, **kwargs) -> tuple[simpy.Environment, KafkaClu
 
 def _batches(cluster: KafkaCluster) -> list[list[int]]:
     """Every batch in the logs as the list of its records' message ids."""
-    by_batch: dict[int, list[int]] = defaultdict(list)
+    by_batch: dict[tuple[int, int], list[int]] = defaultdict(list)
     for partition in cluster.all_partitions():
         for record in partition.log.records_from(0):
-            by_batch[id(record.batch)].append(record.msg.id)
+            by_batch[(partition.index, record.base_offset)].append(record.msg.id)
     return sorted(by_batch.values())
 
 

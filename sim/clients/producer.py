@@ -77,6 +77,7 @@ class Producer:
         if config.start > 0:
             yield env.timeout(config.start)
         timeout = env.timeout
+        instant = link.instant  # speed: an ideal hop calls `send` directly (what Link does)
         while True:
             yield timeout(next_gap())
             if env.now >= stop:
@@ -85,7 +86,10 @@ class Producer:
             if stamp is not None:
                 stamp(msg)
             recorder.produced_message(msg, name)
-            link.send(send, msg)
+            if instant:
+                send(msg)
+            else:
+                link.send(send, msg)
 
 
 def key_chooser(config: ProducerBase, ctx: RunContext) -> Callable[[], str] | None:

@@ -227,6 +227,11 @@ class Partition:
         self._reader_source: list[int] = []  # the recorder's slot of `<topic>/<group>`
         self._slots: dict[str, int] = {}
         self.waiters: list[Callable[[], None]] = []  # consumers waiting for new data
+        # Speed: the consumers assigned this partition, each with its set of partitions that
+        # may have records to poll (KafkaConsumer._maybe): a rising high watermark adds
+        # this one, so a poll never looks at the partitions with nothing new.
+        self.tp = (topic.name, index)
+        self.hw_listeners: dict[Any, set[tuple[str, int]]] = {}
         # Called whenever the readable range may have changed (high watermark, log start,
         # truncation): share-partitions keep their ready counts from it.
         self.range_listeners: list[Callable[[], None]] = []
@@ -275,11 +280,12 @@ class Partition:
         if not self.available:
             done(NOT_LEADER)
             return
-        if acks == -1 and len(self.isr) < self.topic.settings.min_insync_replicas:
+        settings = self.topic.settings
+        if acks == -1 and len(self.isr) < settings.min_insync_replicas:
             recorder.count("kafka.not_enough_replicas")
             done(NOT_ENOUGH_REPLICAS)
             return
-        if self.topic.settings.compacts and any(key is None for _, key, _, _ in batch.items):
+        if settings.compacts and any(key is None for _, key, _, _ in batch.items):
             done(INVALID_RECORD)
             return
         duplicate = self._duplicate_of(batch)
@@ -288,29 +294,35 @@ class Partition:
             recorder.count("kafka.duplicate_batches_dropped")
             self._answer_when_replicated(batch, acks, done)
             return
-        now = self.cluster.env.now
-        items = [
-            (msg, key, size, tombstone, msg.produced_at)
-            for msg, key, size, tombstone in batch.items
-        ]
-        records = self.log.append(items, now, batch)
+        # Speed: the batch's own items go to the log (their timestamp is the message's
+        # creation time), not a rebuilt tuple per record.
+        records = self.log.append(batch.items, self.cluster.env.now, batch)
         batch.base_offset = records[0].offset
         self._remember(batch)
         name = self.name
         first_time = not batch.published
         batch.published = True
+        published, enqueued = recorder.published_message, recorder.enqueued
         for record in records:
+            msg = record.msg
             if first_time:
-                recorder.published_message(record.msg, name)
-            recorder.enqueued(record.msg, name)
+                published(msg, name)
+            enqueued(msg, name)
         leader = self.leader
         assert leader is not None
         self.leo[leader] = self.log.log_end_offset
-        recorder.count("kafka.batches_appended")
+        recorder.counters["kafka.batches_appended"] += 1  # speed: counted in place
         if len(self.replicas) > 1:
             self._replication.send(self._replicated, self.epoch, self.log.log_end_offset)
         self._answer_when_replicated(batch, acks, done)
         self._advance_hw()
+        if batch.acknowledged or batch.done:
+            # Memory: a record keeps its batch only while the producer may still retry it
+            # (records_gone asks); answered at once (acks=all on one replica: by the high
+            # watermark just advanced; acks 0 or 1), it lets the batch go, about 300 bytes a
+            # record held in the log.
+            for record in records:
+                record.batch = None
 
     def _answer_when_replicated(
         self, batch: ProducerBatch, acks: int, done: Callable[[str], None]
@@ -333,7 +345,9 @@ class Partition:
     def _remember(self, batch: ProducerBatch) -> None:
         # The broker keeps the last 5 batches per producer (ProducerStateEntry), enough for
         # max.in.flight.requests.per.connection <= 5 with idempotence.
-        entries = self._dedupe.setdefault(batch.producer_id, deque(maxlen=5))
+        entries = self._dedupe.get(batch.producer_id)
+        if entries is None:  # speed: no new deque per batch as setdefault's default would be
+            entries = self._dedupe[batch.producer_id] = deque(maxlen=5)
         entries.append((batch.sequence, batch.base_offset, len(batch.items)))
 
     # ----- replication -----
@@ -354,10 +368,15 @@ class Partition:
     def _advance_hw(self) -> None:
         if self.leader is None:
             return
-        hw = min(self.leo[r] for r in self.isr)
+        isr, leo = self.isr, self.leo
+        # Speed: one replica needs no generator.
+        hw = leo[isr[0]] if len(isr) == 1 else min([leo[r] for r in isr])
         if hw <= self.hw:
             return
         old, self.hw = self.hw, hw
+        tp = self.tp
+        for maybe in self.hw_listeners.values():
+            maybe.add(tp)
         if self.readers:
             self._make_copies(old, hw)
             self._refresh_all_ready()
@@ -375,6 +394,7 @@ class Partition:
                 wake()
 
     def shrink_isr(self, broker: int) -> None:
+        self.cluster.epoch += 1
         if broker in self.isr and len(self.isr) > 1:
             self.isr.remove(broker)
             self.cluster.recorder.count("kafka.isr_shrinks")
@@ -438,9 +458,17 @@ class Partition:
 
     def _make_copies(self, old_hw: int, new_hw: int) -> None:
         starts = self.reader_start
-        for record in self.log.records_from(old_hw):
-            if record.offset >= new_hw:
-                break
+        records = self.log.records_between(old_hw, new_hw)  # speed: a list, no generator
+        if len(starts) == 1:  # speed: one group, the usual case: no loop over slots
+            start = starts[0]
+            for record in records:
+                if record.offset >= start:
+                    if record.copies is None:  # what _claim does for the first group
+                        record.copies = [record.msg]
+                    else:
+                        self._claim(record, 0)
+            return
+        for record in records:
             for slot, start in enumerate(starts):
                 if record.offset >= start:
                     self._claim(record, slot)
@@ -479,6 +507,7 @@ class Partition:
     def elect(self, reason: str) -> None:
         """Choose a leader among live replicas, as the controller does; truncate to its log."""
         cluster = self.cluster
+        cluster.epoch += 1  # a new leader, or none; its log may be shorter
         alive = [r for r in self.replicas if cluster.brokers[r].alive]
         clean = [r for r in alive if r in self.isr]
         if clean:
@@ -526,6 +555,7 @@ class Partition:
 
     def broker_back(self, broker: int) -> None:
         """A replica's broker restarted: lead if the partition was offline, else catch up."""
+        self.cluster.epoch += 1
         if self.leader is None:
             self.elect("broker restarted")
             return
@@ -590,6 +620,11 @@ class KafkaCluster:
         self._share_coordinator: ShareCoordinator | None = None
         self._leadership_listeners: list[Callable[[Partition], None]] = []
         self._maintenance_started = False
+        # Bumped by whatever may make a partition readable again without its high watermark
+        # rising (a broker crash or restart, a leader election, truncation, retention moving
+        # the log start): consumers then look at every assigned partition at their next poll
+        # (KafkaConsumer._maybe).
+        self.epoch = 0
 
     @property
     def share_coordinator(self) -> ShareCoordinator:
@@ -633,6 +668,13 @@ class KafkaCluster:
             raise KafkaError(UNKNOWN_TOPIC, topic)
         return list(range(len(self.topics[topic].partitions)))
 
+    def partition_count(self, topic: str) -> int:
+        """len(partitions_for(topic)) without building the list (a producer asks per record)."""
+        found = self.topics.get(topic)
+        if found is None:
+            raise KafkaError(UNKNOWN_TOPIC, topic)
+        return len(found.partitions)
+
     def all_partitions(self) -> Iterator[Partition]:
         for topic in self.topics.values():
             yield from topic.partitions
@@ -665,7 +707,7 @@ class KafkaCluster:
 
     def process_produce(self, broker: BrokerNode, request: ProduceRequest) -> None:
         """The broker appends every batch of a request and answers per the request's acks."""
-        self.recorder.count("kafka.produce_requests")
+        self.recorder.counters["kafka.produce_requests"] += 1  # speed: counted in place
         for batch in request.batches:
             partition = self.partition(batch.topic, batch.partition)
             if partition.leader != broker.id or not broker.alive:
@@ -690,6 +732,7 @@ class KafkaCluster:
         if not broker.alive:
             return
         broker.crash()
+        self.epoch += 1  # its partitions are unavailable
         self.recorder.count("kafka.broker_crashes")
         for partition in self.all_partitions():
             if partition.leader == broker_id:
@@ -714,6 +757,7 @@ class KafkaCluster:
         if broker.alive:
             return
         broker.alive = True
+        self.epoch += 1  # what it still leads is available again
         for partition in self.all_partitions():
             if broker_id in partition.replicas:
                 if partition.leader == broker_id:
@@ -800,6 +844,7 @@ class KafkaCluster:
                     excess -= segment.size
                     deleted.extend(log.delete_oldest_segment(now))
                 if deleted:
+                    self.epoch += 1  # the log start moved: positions may be out of range
                     self.recorder.count("kafka.retention_deleted", len(deleted))
                     self.records_gone(partition, deleted, "expired")
                     partition._refresh_all_ready()
@@ -833,6 +878,7 @@ class KafkaCluster:
 
                 removed = partition.log.compact(keep)
                 if removed:
+                    self.epoch += 1
                     self.recorder.count("kafka.compacted", len(removed))
                     self.records_gone(partition, removed, "dropped")
 

@@ -43,6 +43,7 @@ timeout) at apache/kafka 1eb7644.
 from __future__ import annotations
 
 import contextlib
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
 from functools import partial
@@ -134,6 +135,20 @@ class KafkaConsumer:
         self._turn = 0
         self._waiting: simpy.Event | None = None
         self._watching: set[TopicPartition] = set()  # partitions that will wake us on new data
+        # Speed: what a poll must look at, so that its cost does not grow with the number of
+        # assigned partitions (see _assignment_changed):
+        # - `_order`, the assignment sorted once per change (a poll takes partitions in turn);
+        # - `_maybe`, the assigned partitions that may have something to poll: a partition
+        #   outside it has no record past the position, a usable position and no change of
+        #   leader, broker, log start or log end since it was last found so (its high
+        #   watermark moving adds it back: Partition.hw_listeners; anything else bumps
+        #   KafkaCluster.epoch, and the next poll looks at every partition again);
+        # - `_unwatched`, assigned partitions without a waiter (`_assignment - _watching`).
+        self._order: list[TopicPartition] = []
+        self._maybe: set[TopicPartition] = set()
+        self._unwatched: set[TopicPartition] = set()
+        self._listening: set[TopicPartition] = set()  # where `_maybe` is in hw_listeners
+        self._epoch = cluster.epoch
         self._closed = False
         self.crashed = False
         # The group protocol, client side: the poll timer (max.poll.interval.ms), whether the
@@ -234,6 +249,7 @@ class KafkaConsumer:
         for tp in self._assignment - wanted:
             self._positions.pop(tp, None)
         self._assignment = wanted
+        self._assignment_changed()
         if self.group_id is not None:
             self._group = self.cluster.coordinator.group(
                 self.group_id, self.strategy, self.protocol
@@ -256,27 +272,80 @@ class KafkaConsumer:
         budget = self.settings.max_poll_records if max_records is None else max_records
         if not self._assignment or budget <= 0:
             return []
-        order = sorted(self._assignment)
-        start = self._turn % len(order)
+        order = self._order
+        count = len(order)
+        start = self._turn % count
         self._turn += 1
         found: list[ConsumerRecord] = []
-        for tp in order[start:] + order[:start]:
+        maybe = self._check_epoch()
+        if not maybe:
+            return found
+        # Partitions in turn from `start`, as sorted(assignment)[start:] + [:start], skipping
+        # those outside `_maybe`: a fetch from them would find nothing and change nothing.
+        if len(maybe) * 8 < count:  # few candidates: visit only them, in the same turn order
+            candidates = sorted(maybe)
+            first = bisect_left(candidates, order[start])
+            visit: Any = candidates[first:] + candidates[:first]
+        else:  # many: walk the turn order, the first candidates come soon
+            visit = (order[(start + i) % count] for i in range(count))
+        fetch, positions, partition = self._fetch, self._positions, self.cluster.partition
+        for tp in visit:
             if len(found) >= budget:
                 break
-            self._fetch(tp, budget - len(found), found)
+            if tp in maybe:
+                if not fetch(tp, budget - len(found), found):
+                    maybe.discard(tp)  # nothing there now: only a change brings it back
+                elif positions[tp] >= partition(*tp).hw:
+                    # Read up to the high watermark: the next fetch would find nothing, so
+                    # it leaves the candidates until the high watermark rises again (else
+                    # every partition read once stayed a candidate, and a poll's cost grew
+                    # with the partition count).
+                    maybe.discard(tp)
         return found
 
-    def _fetch(self, tp: TopicPartition, budget: int, found: list[ConsumerRecord]) -> None:
+    def _check_epoch(self) -> set[TopicPartition]:
+        """`_maybe`, first reset to every assigned partition if the cluster changed since."""
+        epoch = self.cluster.epoch
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._maybe.update(self._assignment)
+        return self._maybe
+
+    def _assignment_changed(self) -> None:
+        """After every change of `_assignment`: the sorted order, the candidates, the
+        partitions without a waiter, and the high watermark listeners follow it."""
+        assignment = self._assignment
+        self._order = sorted(assignment)
+        added = assignment - self._listening
+        maybe = self._maybe
+        maybe.intersection_update(assignment)
+        maybe.update(added)
+        self._unwatched = assignment - self._watching
+        cluster = self.cluster
+        for tp in self._listening - assignment:
+            cluster.partition(*tp).hw_listeners.pop(self, None)
+        for tp in added:
+            cluster.partition(*tp).hw_listeners[self] = maybe
+        self._listening = set(assignment)
+
+    def _stop_listening(self) -> None:
+        """A closed or crashed consumer hears no more (and holds no partition's listeners)."""
+        for tp in self._listening:
+            self.cluster.partition(*tp).hw_listeners.pop(self, None)
+        self._listening = set()
+
+    def _fetch(self, tp: TopicPartition, budget: int, found: list[ConsumerRecord]) -> bool:
+        """Fetch from `tp` into `found`; False if it had nothing."""
         partition = self.cluster.partition(*tp)
         if not partition.available:
-            return
+            return False
         position = self._positions.get(tp)
         if position is None or not partition.in_range(position):
             position = self._reset_position(tp, out_of_range=position is not None)
         records, position = partition.fetch(position, budget)
         self._positions[tp] = position
         if not records:
-            return
+            return False
         partition.set_position(self.reader, position)
         slot = partition.slot_of(self.reader)
         recorder, name = self.recorder, partition.name
@@ -295,6 +364,7 @@ class KafkaConsumer:
             )
             found.append(consumer_record)
             self._in_hand.append(consumer_record)
+        return True
 
     def _copy_for(self, partition: Any, record: Record, slot: int | None) -> Message:
         copies = record.copies
@@ -316,9 +386,11 @@ class KafkaConsumer:
             event.succeed()
             return event
         self._waiting = event
-        for tp in self._assignment - self._watching:
-            self._watching.add(tp)
-            self.cluster.partition(*tp).waiters.append(partial(self._data_arrived, tp))
+        if self._unwatched:  # speed: `_assignment - _watching`, kept as they change
+            for tp in self._unwatched:
+                self._watching.add(tp)
+                self.cluster.partition(*tp).waiters.append(partial(self._data_arrived, tp))
+            self._unwatched = set()
         if timeout is not None:
             timer = self.env.timeout(timeout)
             timer.callbacks.append(lambda _e, ev=event: self._wake(ev))
@@ -334,17 +406,20 @@ class KafkaConsumer:
             and group.needs_join(member)
         ):
             return True
-        for tp in self._assignment:
+        maybe = self._check_epoch()
+        for tp in list(maybe):  # the others have nothing (see __init__: `_maybe`)
             partition = self.cluster.partition(*tp)
-            if not partition.available:
-                continue
-            position = self._positions.get(tp)
-            if position is None or position < partition.hw or not partition.in_range(position):
-                return True
+            if partition.available:
+                position = self._positions.get(tp)
+                if position is None or position < partition.hw or not partition.in_range(position):
+                    return True
+            maybe.discard(tp)
         return False
 
     def _data_arrived(self, tp: TopicPartition) -> None:
         self._watching.discard(tp)
+        if tp in self._assignment:
+            self._unwatched.add(tp)
         event = self._waiting
         if event is not None and not event.triggered:
             self.link_in.send(self._wake, event)
@@ -387,6 +462,8 @@ class KafkaConsumer:
 
     def _set_position(self, tp: TopicPartition, position: int) -> None:
         self._positions[tp] = position
+        if tp in self._assignment:
+            self._maybe.add(tp)  # a new position may have records past it
         partition = self.cluster.partition(*tp)
         partition.attach(self.reader, position)
         partition.set_position(self.reader, position)
@@ -497,6 +574,7 @@ class KafkaConsumer:
         self.crashed = True
         self._abandon_in_hand()
         self._closed = True
+        self._stop_listening()
         self._waiting = None
         self._heartbeats += 1  # a dead client sends no heartbeat
         if self._member is not None and self._group is not None:
@@ -512,6 +590,7 @@ class KafkaConsumer:
         self._leave("left")
         self._abandon_in_hand()
         self._closed = True
+        self._stop_listening()
         self._waiting = None
 
     def _abandon_in_hand(self) -> None:
@@ -631,6 +710,7 @@ class KafkaConsumer:
             for tp in lost:
                 self._positions.pop(tp, None)
             self._assignment.clear()
+            self._assignment_changed()
         group, topics = self._group, self._subscription
         if group is not None and topics is not None and not self._closed:
             self._last_poll = self.env.now
@@ -679,6 +759,7 @@ class KafkaConsumer:
             self._revoke(set(revoked))
         if added:
             self._assignment |= added
+            self._assignment_changed()
             if self._member is not None and self._group is not None:
                 self._group.acquire(self._member, set(added))
             if self._listener is not None:
@@ -700,6 +781,7 @@ class KafkaConsumer:
         for tp in partitions:
             self._positions.pop(tp, None)
         self._assignment -= partitions
+        self._assignment_changed()
         if self._member is not None and self._group is not None:
             self._group.release(self._member, partitions)
 
@@ -712,6 +794,7 @@ class KafkaConsumer:
         self._revoke(revoked & self._assignment)
         added = granted - self._assignment
         self._assignment = set(granted)
+        self._assignment_changed()
         for tp in list(self._positions):
             if tp not in self._assignment:
                 self._positions.pop(tp)

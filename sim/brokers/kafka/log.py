@@ -46,7 +46,17 @@ class Record:
     until some group's copy horizon covers the record.
     """
 
-    __slots__ = ("batch", "copies", "key", "msg", "offset", "size", "timestamp", "tombstone")
+    __slots__ = (
+        "base_offset",
+        "batch",
+        "copies",
+        "key",
+        "msg",
+        "offset",
+        "size",
+        "timestamp",
+        "tombstone",
+    )
 
     def __init__(
         self,
@@ -57,8 +67,12 @@ class Record:
         size: int,
         tombstone: bool = False,
         batch: Any = None,
+        base_offset: int | None = None,
     ) -> None:
         self.offset = offset
+        # The first offset of the record batch it was written in (RecordBatch.baseOffset):
+        # a record keeps it after letting its producer batch go.
+        self.base_offset = offset if base_offset is None else base_offset
         self.timestamp = timestamp
         self.msg = msg
         self.key = key
@@ -135,28 +149,34 @@ class PartitionLog:
 
     def append(
         self,
-        items: list[tuple[Message, bytes | None, int, bool, float]],
+        items: list[tuple[Message, bytes | None, int, bool]],
         now: float,
         batch: Any = None,
     ) -> list[Record]:
-        """Append one batch of (message, key, size, tombstone, timestamp): offsets are given here.
+        """Append one batch of (message, key, size, tombstone): offsets are given here, and
+        each record's timestamp is its message's creation time (CreateTime).
 
         A batch is never split across segments, as in Kafka.
         """
-        incoming = sum(item[2] for item in items)
+        incoming = 0
+        for item in items:
+            incoming += item[2]
         segment = self._maybe_roll(incoming, now)
         if not segment.records:
             segment.created_at = now
-        offset = self.log_end_offset
+        offset = base = self.log_end_offset
         records = segment.records
         appended = []
-        for msg, key, size, tombstone, timestamp in items:
-            record = Record(offset, timestamp, msg, key, size, tombstone, batch)
+        newest = segment.max_timestamp
+        for msg, key, size, tombstone in items:
+            timestamp = msg.produced_at
+            record = Record(offset, timestamp, msg, key, size, tombstone, batch, base)
             records.append(record)
             appended.append(record)
-            if timestamp > segment.max_timestamp:
-                segment.max_timestamp = timestamp
+            if timestamp > newest:
+                newest = timestamp
             offset += 1
+        segment.max_timestamp = newest
         segment.size += incoming
         self.size += incoming
         self.count += len(appended)
@@ -196,6 +216,30 @@ class PartitionLog:
         if len(found) < max_records:
             position = max(position, upper)  # nothing left below `upper`: skip compacted gaps
         return found, position
+
+    def records_between(self, start: int, end: int) -> list[Record]:
+        """Every record with start <= offset < end, in offset order (a list: cheaper than
+        iterating records_from for the few records of one batch)."""
+        segments = self.segments
+        i = self._segment_index(start)
+        found: list[Record] = []
+        while i < len(segments):
+            segment = segments[i]
+            records = segment.records
+            j = segment.index_of(start)
+            if segment.contiguous:
+                stop = min(max(end - segment.base_offset, j), len(records))
+                found += records[j:stop]
+                if stop < len(records):
+                    return found
+            else:
+                while j < len(records) and records[j].offset < end:
+                    found.append(records[j])
+                    j += 1
+                if j < len(records):
+                    return found
+            i += 1
+        return found
 
     def records_from(self, offset: int) -> Iterator[Record]:
         """Every record at or after `offset`, in offset order."""

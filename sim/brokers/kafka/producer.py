@@ -25,7 +25,7 @@ import simpy
 
 from sim.brokers.kafka.cluster import NONE, RETRIABLE, KafkaCluster, KafkaError
 from sim.brokers.kafka.log import BATCH_OVERHEAD, record_size
-from sim.brokers.kafka.partitioner import StickyPartitioner, default_partition
+from sim.brokers.kafka.partitioner import BoundedDraws, StickyPartitioner, default_partition
 from sim.brokers.kafka.settings import ProducerSettings
 from sim.message import Message, State
 from sim.network import Link
@@ -145,7 +145,8 @@ class ProduceRequest:
         self.node = node
         self.batches = batches
         self.acks = acks
-        self.size = sum(b.size for b in batches)
+        # Speed: a request usually carries one batch (linger.ms 0): no generator for it.
+        self.size = batches[0].size if len(batches) == 1 else sum(b.size for b in batches)
         self.errors: dict[int, str] = {}  # id(batch) -> error code
         self._pending = len(batches)
 
@@ -201,8 +202,15 @@ class KafkaProducer:
         self.link = link or Link(self.env, instant, Sampler.of(instant, None))
         self.response_link = response_link or Link(self.env, instant, Sampler.of(instant, None))
         self._rng = rng if rng is not None else cluster.streams.generator(f"producer:{name}/sticky")
+        self._draws = BoundedDraws(self._rng)  # one generator for every topic's partitioner
         self.producer_id = next(cluster.producer_ids)
         self._batches: dict[tuple[str, int], deque[ProducerBatch]] = {}
+        # Speed: the partitions with batches waiting, so that the sender's scans cost what is
+        # waiting, not the partition count. They are visited in the order `_batches` first
+        # saw them (`_first_use`), as a scan of `_batches` would visit them.
+        self._waiting_tps: set[tuple[str, int]] = set()
+        self._first_use: dict[tuple[str, int], int] = {}
+        self._counters = self.recorder.counters  # speed: counted in place, not by a call
         self._sequences: dict[tuple[str, int], int] = {}
         self._sticky: dict[str, StickyPartitioner] = {}
         self._in_flight: dict[int, int] = {}
@@ -251,18 +259,19 @@ class KafkaProducer:
         """Send an already-counted message (the scenario's producers call this)."""
         if self._closed:
             raise KafkaError("ILLEGAL_STATE", "the producer is closed")
-        partitions = self.cluster.partitions_for(topic)
+        # Speed: the partition count, not a list of every partition per record.
+        partitions = self.cluster.partition_count(topic)
         size = record_size(msg.size, key)
         if partition is not None:
-            if not 0 <= partition < len(partitions):
+            if not 0 <= partition < partitions:
                 raise KafkaError("UNKNOWN_TOPIC_OR_PARTITION", f"{topic}-{partition}")
             chosen = partition
         elif key is not None:
-            chosen = default_partition(key, len(partitions))
+            chosen = default_partition(key, partitions)
         else:
             sticky = self._sticky.get(topic)
             if sticky is None:
-                sticky = self._sticky[topic] = StickyPartitioner(len(partitions), self._rng)
+                sticky = self._sticky[topic] = StickyPartitioner(partitions, draws=self._draws)
             chosen = sticky.partition()
             if self._needs_new_batch((topic, chosen), size):
                 # KIP-480: a record that would open a new batch first moves the sticky partition.
@@ -317,6 +326,7 @@ class KafkaProducer:
         dq = self._batches.get(tp)
         if dq is None:
             dq = self._batches[tp] = deque()
+            self._first_use[tp] = len(self._first_use)
         batch = dq[-1] if dq else None
         became_ready = False
         if batch is None or batch.full or batch.attempts > 0 or not self._fits(batch, size):
@@ -327,6 +337,7 @@ class KafkaProducer:
             self._sequences[tp] = sequence + 1
             batch = ProducerBatch(tp[0], tp[1], self.producer_id, sequence, self.env.now)
             dq.append(batch)
+            self._waiting_tps.add(tp)
             self._incomplete += 1
             if self.settings.linger > 0:
                 self._schedule_wake(self.env.now + self.settings.linger)
@@ -359,22 +370,34 @@ class KafkaProducer:
             self._wake_at = INF
         self._run_sender()
 
+    def _waiting_in_order(self) -> list[tuple[str, int]]:
+        """The partitions with batches waiting, in the order a scan of `_batches` meets them."""
+        waiting = self._waiting_tps
+        if len(waiting) <= 1:
+            return list(waiting)
+        return sorted(waiting, key=self._first_use.__getitem__)
+
     def _ready_nodes(self) -> set[int]:
         """Brokers with a sendable batch (`RecordAccumulator.ready`); expires stuck batches."""
         now = self.env.now
-        linger = self.settings.linger
+        settings = self.settings
+        linger, delivery_timeout = settings.linger, settings.delivery_timeout
         ready: set[int] = set()
         next_check = INF
-        for tp, dq in self._batches.items():
-            if not dq:
-                continue
+        batches = self._batches
+        for tp in self._waiting_in_order():
+            dq = batches[tp]
             first = dq[0]
-            if self._expired(first, now):
+            # Speed: _expired and _deadline inlined (the same sum: created_at + timeout).
+            deadline = first.created_at + delivery_timeout
+            if deadline <= now:
                 self._expire(tp, dq)
                 if not dq:
                     continue
                 first = dq[0]
-            next_check = min(next_check, self._deadline(first))
+                deadline = first.created_at + delivery_timeout
+            if deadline < next_check:
+                next_check = deadline
             if first.retry_at > now:
                 next_check = min(next_check, first.retry_at)
                 continue
@@ -395,7 +418,9 @@ class KafkaProducer:
         return ready
 
     def _run_sender(self) -> None:
-        while True:
+        # Speed: with no batch waiting there is nothing to scan (`_ready_nodes` would find no
+        # node and schedule nothing).
+        while self._waiting_tps:
             nodes = self._ready_nodes()
             sent = False
             for node in sorted(nodes):
@@ -408,22 +433,26 @@ class KafkaProducer:
         """Drain the first batch of every partition led by `node` into one request."""
         now = self.env.now
         batches = []
-        for tp, dq in self._batches.items():
-            if not dq or dq[0].retry_at > now:
+        queued = self._batches
+        for tp in self._waiting_in_order():
+            dq = queued[tp]
+            if dq[0].retry_at > now:
                 continue
             partition = self.cluster.partition(*tp)
             if partition.leader != node or not partition.available:
                 continue
             batch = dq.popleft()
+            if not dq:
+                self._waiting_tps.discard(tp)
             batch.full = True
             batches.append(batch)
         if not batches:
             return False
         acks = self.settings.acks
         request = ProduceRequest(self, node, batches, acks)
-        recorder = self.recorder
-        recorder.count("kafka.requests")
-        recorder.count("kafka.batches", len(batches))
+        counters = self._counters
+        counters["kafka.requests"] += 1
+        counters["kafka.batches"] += len(batches)
         if acks == 0:
             for batch in batches:
                 batch.acknowledged = True
@@ -460,7 +489,9 @@ class KafkaProducer:
 
     def _requeue(self, batch: ProducerBatch) -> None:
         # Retried batches go back to the front in sequence order (insertInSequenceOrder).
-        dq = self._batches[(batch.topic, batch.partition)]
+        tp = (batch.topic, batch.partition)
+        dq = self._batches[tp]
+        self._waiting_tps.add(tp)
         index = 0
         while index < len(dq) and dq[index].attempts > 0 and dq[index].sequence < batch.sequence:
             index += 1
@@ -477,6 +508,8 @@ class KafkaProducer:
         now = self.env.now
         while dq and self._expired(dq[0], now):
             batch = dq.popleft()
+            if not dq:
+                self._waiting_tps.discard(tp)
             self._finish(batch, KafkaError("REQUEST_TIMED_OUT", f"{tp[0]}-{tp[1]} expired"))
 
     def _finish(self, batch: ProducerBatch, error: KafkaError | None) -> None:
@@ -484,8 +517,8 @@ class KafkaProducer:
             return
         batch.done = True
         self._incomplete -= 1
-        name = f"{batch.topic}-{batch.partition}"
         if error is not None:
+            name = f"{batch.topic}-{batch.partition}"  # speed: formatted only on failure
             self.recorder.count("kafka.failed_batches")
             for msg, *_ in batch.items:
                 self.recorder.rejected(msg, name)

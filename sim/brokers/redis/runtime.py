@@ -25,7 +25,7 @@ from sim.brokers.base import Sender, Source
 from sim.brokers.redis.cost import EventLoop, write_time
 from sim.brokers.redis.retries import dead_letter_stream
 from sim.brokers.redis.server import RedisStreamsServer
-from sim.brokers.redis.stream import Group, StreamId
+from sim.brokers.redis.stream import Group, StreamId, format_id
 from sim.consumers import ConsumerReplica
 from sim.message import Message
 
@@ -148,8 +148,9 @@ class RedisStreamsBroker:
         """XADD of a producer's message: one copy per consumer group of the stream."""
         config = self.config.stream(stream)
         extra_groups = max(0, len(self.groups[stream]) - 1)
-        recorder, xadd = self.recorder, self.server.xadd
-        maxlen, approx = config.maxlen, config.approximate
+        recorder, add_entry = self.recorder, self.server.add_entry
+        # Speed: the trim is checked once (XADD's MAXLEN ~ n), not parsed per message.
+        trim = self.server.trim_spec(config.maxlen, None, config.approximate, None)
         slots, ready_add = self._stream_slots[stream], recorder.ready_add
 
         def xadd_now(msg: Message) -> None:
@@ -159,7 +160,7 @@ class RedisStreamsBroker:
                 recorder.copied(twin)
                 copies.append(twin)
             recorder.published_message(msg, stream)
-            xadd(stream, copies, "*", maxlen=maxlen, approximate=approx)
+            add_entry(stream, copies, None, trim)  # XADD stream MAXLEN ~ n * (None: `*`)
             for slot in slots:  # a new entry is unread by every group
                 ready_add(slot, 1)
             for copy in copies:
@@ -218,7 +219,8 @@ class StreamConsumer(ConsumerReplica):
         self._to_consumer = ctx.link(self.owner, "broker_to_consumer", config.network)
         self._to_broker = ctx.link(self.owner, "consumer_to_broker", config.network)
         self._ready_slot = broker.ready_slot[(self.stream, self.group)]
-        self._received: list[tuple[str, Message]] | None = None
+        self._received: list[tuple[StreamId, Message]] | None = None
+        self._streams = {self.stream: ">"}  # XREADGROUP ... STREAMS stream >
         # Retries waiting for their backoff: (due, order, entry id, min idle ms), a heap.
         self._retries: list[tuple[float, int, str, int]] = []
         self._order = itertools.count()
@@ -238,7 +240,7 @@ class StreamConsumer(ConsumerReplica):
         self._next_claim = self.env.now + (self.claim_ms or 0) / 1000.0
         self._cursor = "0-0"
 
-    def take(self) -> list[tuple[str, Message]] | None:
+    def take(self) -> list[tuple[StreamId, Message]] | None:
         received, self._received = self._received, None
         return received
 
@@ -254,14 +256,16 @@ class StreamConsumer(ConsumerReplica):
                 self.stream, self.group, stream_id, stream_id, 1
             ):
                 self._forget([stream_id])  # trimmed away meanwhile: XCLAIM dropped it
+            entries = [(_parse(claimed), copies) for claimed, copies in entries]
         elif self.claim_ms is not None and env.now >= self._next_claim:
             self._cursor, entries, deleted = server.xautoclaim(
                 self.stream, self.group, name, self.claim_ms, self._cursor, self.count or 100
             )
             self._forget(deleted)
             self._next_claim = env.now + self.claim_ms / 1000.0
+            entries = [(_parse(stream_id), copies) for stream_id, copies in entries]
         elif self._history:
-            reply = server.xreadgroup(self.group, name, {self.stream: "0"}, self.count)
+            reply = server.xreadgroup(self.group, name, {self.stream: "0"}, self.count, raw=True)
             entries = reply[0][1]
             self._history = bool(entries)
         else:
@@ -269,8 +273,10 @@ class StreamConsumer(ConsumerReplica):
             if retries and (wake is None or retries[0][0] < wake):
                 wake = retries[0][0]
             block = 0 if wake is None else max(1, int((wake - env.now) * 1000))
+            # Speed: `raw` entries, ids as StreamIds: no id formatted here to be parsed again
+            # at the ack.
             reply = yield from server.xreadgroup_wait(
-                self.group, name, {self.stream: ">"}, self.count, block, self.noack
+                self.group, name, self._streams, self.count, block, self.noack, raw=True
             )
             entries = reply[0][1] if reply else []
             if entries:  # new entries: no longer unread by the group
@@ -294,25 +300,25 @@ class StreamConsumer(ConsumerReplica):
             recorder.delivered_message(msg, name)
             received.append((stream_id, msg))
             if not self.noack:
-                pending[_parse(stream_id)] = msg
+                pending[stream_id] = msg
         if not self._to_consumer.instant:
             arrived = self.env.event()
             self._to_consumer.send(arrived.succeed)
             yield arrived
         self._received = received or None
 
-    def message(self, delivery: tuple[str, Message]) -> Message:
+    def message(self, delivery: tuple[StreamId, Message]) -> Message:
         return delivery[1]
 
-    def settle(self, delivery: tuple[str, Message]) -> None:
+    def settle(self, delivery: tuple[StreamId, Message]) -> None:
         if not self.noack:
             self._to_broker.send(self._ack, *delivery)
 
-    def settle_early(self, delivery: tuple[str, Message]) -> bool:
+    def settle_early(self, delivery: tuple[StreamId, Message]) -> bool:
         self._to_broker.send(self._ack, *delivery)
         return True  # XACK is on its way
 
-    def _ack(self, stream_id: str, msg: Message) -> None:
+    def _ack(self, stream_id: StreamId, msg: Message) -> None:
         """XACK reaching the server, after its loop time with a cost model."""
         loop, cost = self.broker.loop, self.broker.cost
         if loop is not None and cost is not None:
@@ -320,38 +326,40 @@ class StreamConsumer(ConsumerReplica):
         else:
             self._acked(stream_id, msg)
 
-    def _acked(self, stream_id: str, msg: Message) -> None:
+    def _acked(self, stream_id: StreamId, msg: Message) -> None:
         """XACK executed; 0 when another consumer's ack or a claim came first."""
-        if self.server.xack(self.stream, self.group, stream_id):
-            self.pending.pop(_parse(stream_id), None)
+        if self.server.xack_ids(self.stream, self.group, [stream_id]):
+            self.pending.pop(stream_id, None)
             self.recorder.acked_message(msg, self.name)
 
-    def _forget(self, deleted: list[str]) -> None:
+    def _forget(self, deleted: list[str] | list[StreamId]) -> None:
         """Pending ids whose entries were trimmed away: the group's copies are dropped."""
-        for stream_id in deleted:
-            msg = self.pending.pop(_parse(stream_id), None)
+        for deleted_id in deleted:
+            stream_id = _parse(deleted_id) if isinstance(deleted_id, str) else deleted_id
+            msg = self.pending.pop(stream_id, None)
             if msg is not None:
                 self.recorder.dropped(msg, self.stream)
-            self.server.xack(self.stream, self.group, stream_id)
+            self.server.xack_ids(self.stream, self.group, [stream_id])
 
     # ----- retry policies (sim/brokers/redis/retries.py) -----
-    def attempt(self, delivery: tuple[str, Message]) -> int:
+    def attempt(self, delivery: tuple[StreamId, Message]) -> int:
         """The entry's delivery counter (XPENDING)."""
-        stream_id = delivery[0]
+        stream_id = format_id(delivery[0])
         found = self.server.xpending_range(self.stream, self.group, stream_id, stream_id, 1)
         return int(found[0][3]) if found else 1
 
-    def retry_later(self, delivery: tuple[str, Message], delay: float) -> None:
+    def retry_later(self, delivery: tuple[StreamId, Message], delay: float) -> None:
         """Leave it pending; XCLAIM it once it has been idle for `delay`."""
         due = self.env.now + delay
         idle_ms = int(delay * 1000)
-        heapq.heappush(self._retries, (due, next(self._order), delivery[0], idle_ms))
+        stream_id = format_id(delivery[0])  # XCLAIM's argument, as a client sends it
+        heapq.heappush(self._retries, (due, next(self._order), stream_id, idle_ms))
 
-    def dead_letter(self, delivery: tuple[str, Message]) -> None:
+    def dead_letter(self, delivery: tuple[StreamId, Message]) -> None:
         """XADD to the dead-letter stream, then XACK (both reach the server in that order)."""
         self._to_broker.send(self._dead_letter_on, *delivery)
 
-    def _dead_letter_on(self, stream_id: str, msg: Message) -> None:
+    def _dead_letter_on(self, stream_id: StreamId, msg: Message) -> None:
         recorder, target = self.recorder, dead_letter_stream(self.stream)
         recorder.dead_lettered(msg, self.stream)
         recorder.published_message(msg, target)

@@ -14,6 +14,7 @@ processes), which wakes when an entry is added to one of its streams or when BLO
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from itertools import islice
 from typing import Any
@@ -174,6 +175,10 @@ def _entry(stream_id: StreamId, value: Any) -> list[Any]:
     return [format_id(stream_id), value]
 
 
+def _raw_entry(stream_id: StreamId, value: Any) -> tuple[StreamId, Any]:
+    return stream_id, value
+
+
 def _by_name(named: dict[str, Any]) -> list[Any]:
     """Groups or consumers in their rax's order: by name, bytewise (UTF-8 sorts as code
     points do)."""
@@ -188,7 +193,11 @@ class RedisStreamsServer:
         self.node_max_entries = node_max_entries
         self.streams: dict[str, Stream] = {}
         self.on_removed: RemovedHook | None = None
-        self._waiters: dict[str, list[simpy.Event]] = {}
+        # Readers blocked on a key, per consumer group, in the order they blocked. Speed: an
+        # entry added wakes the first blocked reader of each group, not every reader of the
+        # key: one entry serves one reader of a group, and the others, woken, would only
+        # block again (in the order they had), a cost that grew with the group's size.
+        self._waiters: dict[str, dict[str, deque[simpy.Event]]] = {}
 
     @property
     def now_ms(self) -> int:
@@ -239,6 +248,19 @@ class RedisStreamsServer:
         xaddCommand's order: 0-0 is refused before the key is looked up, then NOMKSTREAM on
         a missing key answers nil, then a stream whose last id is the greatest possible takes
         nothing more, then the id must be greater than the last id (streamAppendItem)."""
+        added = self.add_entry(name, fields, new_id, trim, nomkstream)
+        return None if added is None else format_id(added)
+
+    def add_entry(
+        self,
+        name: str,
+        fields: Any,
+        new_id: tuple[StreamId, bool] | None,
+        trim: TrimSpec | None,
+        nomkstream: bool = False,
+    ) -> StreamId | None:
+        """xadd_parsed, answering the new id as a StreamId (the model's producers call this:
+        speed, no id formatted per entry that nobody reads)."""
         if new_id is not None and new_id[1] and new_id[0] == ZERO_ID:
             raise ResponseError("The ID specified in XADD must be greater than 0-0")
         stream = self.streams.get(name)
@@ -256,7 +278,7 @@ class RedisStreamsServer:
         if trim is not None:
             self._trim(name, stream, *trim)
         self._wake(name)
-        return format_id(added)
+        return added
 
     def _new_id(self, given: tuple[StreamId, bool] | None, top: StreamId) -> StreamId:
         """`*`: the clock's millisecond, or the next id after the top one if the clock is not
@@ -506,7 +528,7 @@ class RedisStreamsServer:
             raise ResponseError(_NEEDS_KEY)
         if stream.groups.pop(groupname, None) is None:
             return 0
-        self._wake(name)
+        self._wake(name, everyone=True)
         return 1
 
     def xgroup_createconsumer(self, name: str, groupname: str, consumername: str) -> int:
@@ -534,35 +556,47 @@ class RedisStreamsServer:
         streams: dict[str, str],
         count: int | None = None,
         noack: bool = False,
+        raw: bool = False,
     ) -> Reply:
         """XREADGROUP without BLOCK: `>` reads new entries (into the consumer's PEL unless
         NOACK), an id re-reads the consumer's own pending entries after it. None: nothing.
         A `>` read is served only if the last live entry is after the group's last id
-        (xreadCommand compares streamLastValidID), else the consumer is not even created."""
+        (xreadCommand compares streamLastValidID), else the consumer is not even created.
+
+        `raw`: entries as (id, value) with the id a StreamId, for the model's own consumers
+        (speed: no id formatted per entry for them to parse again)."""
         resolved = []
         for key, start in streams.items():
             stream, group = self._group(key, groupname, " in XREADGROUP with GROUP option")
             resolved.append((key, stream, group, None if start == ">" else parse_id(start)))
         reply = []
+        now = self.now_ms  # speed: the clock read once per command, as Redis does
         for key, stream, group, start in resolved:
             if start is None:
                 top = stream.last_live_id()
                 if top is None or top <= group.last_id:
                     continue  # nothing new: not served, and the consumer is not created (7.0)
-            consumer = group.consumer(consumername, self.now_ms)[0]
-            consumer.seen_time = self.now_ms
+            consumer = group.consumer(consumername, now)[0]
+            consumer.seen_time = now
             if start is None:
-                entries = self._read_new(stream, group, consumer, count, noack)
+                entries = self._read_new(stream, group, consumer, count, noack, raw)
                 if entries:
                     reply.append([key, entries])
             else:
-                reply.append([key, self._read_history(stream, consumer, start, count)])
+                reply.append([key, self._read_history(stream, consumer, start, count, raw)])
         return reply or None
 
     def _read_new(
-        self, stream: Stream, group: Group, consumer: Any, count: int | None, noack: bool
+        self,
+        stream: Stream,
+        group: Group,
+        consumer: Any,
+        count: int | None,
+        noack: bool,
+        raw: bool = False,
     ) -> list[Any]:
         now = self.now_ms
+        entry = _raw_entry if raw else _entry
         entries = []
         for stream_id, value in stream.entries_from(_next_id(group.last_id)):
             if count and len(entries) >= count:
@@ -582,26 +616,27 @@ class RedisStreamsServer:
                         nack.consumer.pel.remove(stream_id)
                     nack.consumer, nack.delivery_time, nack.delivery_count = consumer, now, 1
                 consumer.pel.add(stream_id, nack)
-            entries.append(_entry(stream_id, value))
+            entries.append(entry(stream_id, value))
         return entries
 
     def _read_history(
-        self, stream: Stream, consumer: Any, after: StreamId, count: int | None
+        self, stream: Stream, consumer: Any, after: StreamId, count: int | None, raw: bool = False
     ) -> list[Any]:
         """The consumer's own pending entries after `after`; each counts as a delivery."""
         now = self.now_ms
+        entry = _raw_entry if raw else _entry
         entries: list[Any] = []
         for stream_id in consumer.pel.from_id(_next_id(after)):
             if count and len(entries) >= count:
                 break
             value = stream.get(stream_id)
             if value is None and not stream.exists(stream_id):  # deleted: id with nil fields
-                entries.append([format_id(stream_id), None])
+                entries.append(entry(stream_id, None))
                 continue
             nack = consumer.pel.get(stream_id)
             nack.delivery_time = now
             nack.delivery_count += 1
-            entries.append(_entry(stream_id, value))
+            entries.append(entry(stream_id, value))
         return entries
 
     def xreadgroup_wait(
@@ -612,47 +647,67 @@ class RedisStreamsServer:
         count: int | None = None,
         block: int | None = None,
         noack: bool = False,
+        raw: bool = False,
     ) -> Generator[Any, Any, Reply]:
         """XREADGROUP with BLOCK `block` ms (0: forever) inside a SimPy process:
         `reply = yield from server.xreadgroup_wait(...)`. Blocked readers are served in the
-        order they blocked, as Redis serves its blocked clients."""
-        reply = self.xreadgroup(groupname, consumername, streams, count, noack)
+        order they blocked, as Redis serves its blocked clients. `raw` as in xreadgroup."""
+        reply = self.xreadgroup(groupname, consumername, streams, count, noack, raw)
         if reply is not None or block is None or any(s != ">" for s in streams.values()):
             return reply
         deadline = None if block == 0 else self.env.now + block / 1000.0
         while True:
             woken = self.env.event()
             for key in streams:
-                self._waiters.setdefault(key, []).append(woken)
-            waits = [woken]
-            if deadline is not None:
-                waits.append(self.env.timeout(max(0.0, deadline - self.env.now)))
+                self._waiters.setdefault(key, {}).setdefault(groupname, deque()).append(woken)
+            read = False
             try:
-                yield self.env.any_of(waits)
+                if deadline is None:
+                    yield woken  # speed: no condition event when nothing else can end it
+                else:
+                    yield self.env.any_of(
+                        [woken, self.env.timeout(max(0.0, deadline - self.env.now))]
+                    )
+                read = True
             finally:
-                for key in streams:
-                    waiting = self._waiters.get(key, [])
-                    if woken in waiting:
-                        waiting.remove(woken)
+                if not woken.triggered:  # timed out or interrupted: no longer blocked
+                    for key in streams:
+                        waiting = self._waiters.get(key, {}).get(groupname)
+                        if waiting is not None and woken in waiting:
+                            waiting.remove(woken)
+                elif not read:  # woken, then interrupted before reading: the entry that
+                    for key in streams:  # woke it goes to the next blocked reader
+                        self._wake(key)
             for key in streams:  # XGROUP DESTROY wakes its blocked readers (blocked.c)
                 stream = self.streams.get(key)
                 if stream is None or groupname not in stream.groups:
                     raise ResponseError(
                         "NOGROUP the consumer group this client was blocked on no longer exists"
                     )
-            reply = self.xreadgroup(groupname, consumername, streams, count, noack)
+            reply = self.xreadgroup(groupname, consumername, streams, count, noack, raw)
             if reply is not None or (deadline is not None and self.env.now >= deadline):
                 return reply
 
-    def _wake(self, key: str) -> None:
-        waiting = self._waiters.pop(key, None)
-        for event in waiting or ():
-            if not event.triggered:
-                event.succeed()
+    def _wake(self, key: str, everyone: bool = False) -> None:
+        """An entry was added to `key`: wake the first reader still blocked in each group
+        (a reader woken through another key is skipped). `everyone`: every reader."""
+        groups = self._waiters.get(key)
+        if not groups:
+            return
+        for waiting in groups.values():
+            while waiting:
+                event = waiting.popleft()
+                if not event.triggered:
+                    event.succeed()
+                    if not everyone:
+                        break
 
     # ----- acknowledging and claiming -----
     def xack(self, name: str, groupname: str, *ids: str) -> int:
-        parsed = [parse_id(i) for i in ids]
+        return self.xack_ids(name, groupname, [parse_id(i) for i in ids])
+
+    def xack_ids(self, name: str, groupname: str, parsed: list[StreamId]) -> int:
+        """XACK of ids already parsed (the model's own consumers keep theirs as StreamIds)."""
         stream = self.streams.get(name)
         group = stream.groups.get(groupname) if stream is not None else None
         if group is None:

@@ -39,6 +39,7 @@ of timers), so no SimPy process exists per message.
 from __future__ import annotations
 
 import heapq
+import uuid
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -110,9 +111,10 @@ class Entry:
         "dedup_id",
         "first_receive_at",
         "group",
-        "handle",
-        "message_id",
+        "message_number",
         "msg",
+        "queue_name",
+        "receipt",
         "receive_count",
         "received_at",
         "retain_from",
@@ -123,10 +125,16 @@ class Entry:
         "version",
     )
 
-    def __init__(self, msg: Message, seq: int, message_id: str, body: str, sent_at: float) -> None:
+    def __init__(
+        self, msg: Message, seq: int, message_number: int, body: str, sent_at: float, queue: str
+    ) -> None:
         self.msg = msg
         self.seq = seq
-        self.message_id = message_id
+        self.queue_name = queue
+        # Speed: the MessageId and the receipt handle are strings only when asked (the API's
+        # replies); the model keeps their numbers, so a message costs no UUID and a receive
+        # no formatting.
+        self.message_number = message_number
         self.body = body
         self.sent_at = sent_at
         self.retain_from = sent_at
@@ -136,9 +144,26 @@ class Entry:
         self.first_receive_at: float | None = None
         self.received_at = 0.0  # the receive that made it in flight (the 12-hour cap counts)
         self.receive_count = 0
-        self.handle = ""  # the latest receipt handle
+        self.receipt = 0  # the receive count at the latest receive: names its receipt handle
         self.state = EntryState.DELAYED
         self.version = 0  # bumped when its visibility timer changes: older timers are stale
+
+    @property
+    def message_id(self) -> str:
+        """A UUID like AWS's MessageId, from the service's counter: the same in every run."""
+        return message_id_of(self.message_number)
+
+    @property
+    def handle(self) -> str:
+        """The latest receipt handle ("" before the first receive)."""
+        if not self.receipt:
+            return ""
+        return f"{self.queue_name}#{self.seq}#{self.receipt}"
+
+
+def message_id_of(number: int) -> str:
+    """The MessageId of the service's `number`-th message."""
+    return str(uuid.UUID(int=number, version=4))
 
 
 class SQSQueue:
@@ -175,8 +200,15 @@ class SQSQueue:
         self._attempts: dict[str, tuple[float, list[Entry], list[str], list[int], float]] = {}
         self._attempt_order: deque[tuple[float, str]] = deque()
         self._waiters: deque[tuple[simpy.Event, int, float | None]] = deque()
-        self._wake: simpy.Event | None = None
-        env.process(self._clock())
+        # The queue's clock, for what falls due by itself (delays ending, visibility timeouts,
+        # retention, long polls giving up). Speed: no process and no condition event: one
+        # timeout armed for the next deadline only when no earlier one is pending (`_arm`),
+        # and deadlines that no longer count (the visibility timer of a message deleted since,
+        # a long poll served since) are dropped from the heads of their heaps, never woken
+        # for: a message costs no clock event at all when it is deleted in time.
+        self._pending: list[float] = []  # when the armed timeouts ring (a heap)
+        self._poll_deadlines: list[tuple[float, int, simpy.Event]] = []  # (due, n, ready)
+        self._polls = 0
 
     # ----- sending -----
     def _dedup_key(self, dedup_id: str, group: str | None) -> tuple[str | None, str]:
@@ -196,7 +228,7 @@ class SQSQueue:
     def enqueue(
         self,
         msg: Message,
-        message_id: str,
+        message_number: int,
         body: str,
         delay: float,
         group: str | None = None,
@@ -206,7 +238,7 @@ class SQSQueue:
         self.advance()
         now = self.env.now
         self._seq += 1
-        entry = Entry(msg, self._seq, message_id, body, now)
+        entry = Entry(msg, self._seq, message_number, body, now, self.name)
         entry.group, entry.dedup_id = group, dedup_id
         if self.settings.fifo:
             entry.sequence_number = self._sequence_number()
@@ -246,7 +278,9 @@ class SQSQueue:
         its old entry, now GONE, wherever it still refers to it (its message group, its
         retention order), so the source can neither move nor expire the message again."""
         self._seq += 1
-        entry = Entry(moved.msg, self._seq, moved.message_id, moved.body, moved.sent_at)
+        entry = Entry(
+            moved.msg, self._seq, moved.message_number, moved.body, moved.sent_at, self.name
+        )
         entry.group, entry.dedup_id = moved.group, moved.dedup_id
         entry.sequence_number = moved.sequence_number
         entry.receive_count, entry.first_receive_at = moved.receive_count, moved.first_receive_at
@@ -280,7 +314,7 @@ class SQSQueue:
             if entry.first_receive_at is None:
                 entry.first_receive_at = now
             entry.received_at = now
-            entry.handle = f"{self.name}#{entry.seq}#{entry.receive_count}"
+            entry.receipt = entry.receive_count
             if entry.group is not None:
                 self._group_inflight[entry.group] = self._group_inflight.get(entry.group, 0) + 1
             entry.msg.deliveries += 1
@@ -333,17 +367,21 @@ class SQSQueue:
     def wait_receive(
         self, max_messages: int, visibility_timeout: float | None, wait: float
     ) -> Generator[Any, Any, list[Entry]]:
-        """Long polling: return as soon as a message is available, or after `wait` seconds."""
+        """Long polling: return as soon as a message is available, or after `wait` seconds
+        (the clock then answers with nothing: `_ring`)."""
         taken = self.receive(max_messages, visibility_timeout)
         if taken or wait <= 0:
             return taken
         ready = self.env.event()
         self._waiters.append((ready, max_messages, visibility_timeout))
-        yield ready | self.env.timeout(wait)
-        if ready.triggered:
-            return ready.value
-        ready.succeed([])  # marks the waiter as gone: _serve_waiters skips it
-        return []
+        self._polls += 1
+        due = self.env.now + wait
+        deadlines = self._poll_deadlines
+        first = not deadlines or due < deadlines[0][0]
+        heapq.heappush(deadlines, (due, self._polls, ready))
+        if first:
+            self._arm()
+        return (yield ready)
 
     def _serve_waiters(self) -> None:
         while self._waiters:
@@ -482,25 +520,54 @@ class SQSQueue:
         first = not self._timers or due < self._timers[0][0]
         heapq.heappush(self._timers, (due, entry.seq, entry.version, entry))
         if first:
-            self._poke()
-
-    def _poke(self) -> None:
-        wake, self._wake = self._wake, None
-        if wake is not None and not wake.triggered:
-            wake.succeed()
+            self._arm()
 
     def _wake_clock_for_retention(self) -> None:
         if len(self._arrivals) == 1:
-            self._poke()
+            self._arm()
 
     def _next_due(self) -> float | None:
+        """The next deadline that still counts, after dropping those that do not from the
+        heads of the heaps (advance and _ring would skip them)."""
         arrivals = self._arrivals
         while arrivals and arrivals[0].state is EntryState.GONE:
             arrivals.popleft()
         due = arrivals[0].retain_from + self.settings.message_retention if arrivals else None
-        if self._timers and (due is None or self._timers[0][0] < due):
-            due = self._timers[0][0]
+        timers = self._timers
+        while timers and timers[0][2] != timers[0][3].version:
+            heapq.heappop(timers)  # its message was deleted or its visibility changed since
+        if timers and (due is None or timers[0][0] < due):
+            due = timers[0][0]
+        polls = self._poll_deadlines
+        while polls and polls[0][2].triggered:
+            heapq.heappop(polls)  # served before its deadline
+        if polls and (due is None or polls[0][0] < due):
+            due = polls[0][0]
         return due
+
+    def _arm(self) -> None:
+        """Make sure a timeout rings at the next deadline (unless one rings before it)."""
+        due = self._next_due()
+        if due is None:
+            return
+        pending = self._pending
+        if pending and pending[0] <= due:
+            return
+        heapq.heappush(pending, due)
+        env = self.env
+        env.timeout(max(0.0, due - env.now)).callbacks.append(self._ring)
+
+    def _ring(self, _event: Any) -> None:
+        """An armed timeout rang (timeouts ring in time order: it is the earliest pending):
+        apply what is due, answer the long polls that waited long enough, arm the next."""
+        heapq.heappop(self._pending)
+        self.advance()
+        polls, now = self._poll_deadlines, self.env.now
+        while polls and polls[0][0] <= now:
+            _, _, ready = heapq.heappop(polls)
+            if not ready.triggered:
+                ready.succeed([])  # marks the waiter as gone: _serve_waiters skips it
+        self._arm()
 
     def advance(self) -> None:
         """Apply every deadline up to now: delays ending, visibility timeouts, retention."""
@@ -521,15 +588,3 @@ class SQSQueue:
             if entry.state is not EntryState.GONE:
                 self._remove(entry)
                 self.recorder.expired(entry.msg, self.name)
-
-    def _clock(self) -> Generator[Any, Any, None]:
-        env = self.env
-        while True:
-            due = self._next_due()
-            self._wake = env.event()
-            if due is None:
-                yield self._wake
-            else:
-                yield self._wake | env.timeout(max(0.0, due - env.now))
-            self._wake = None
-            self.advance()

@@ -257,7 +257,7 @@ class SQSConsumer(ConsumerReplica):
         wait = config.wait_time
         self.wait_time = queue.settings.receive_wait_time if wait is None else wait
         self.auto_delete = self.forgets_on_delivery = config.ack == "auto"
-        self._received: list[tuple[Entry, str]] | None = None
+        self._received: list[tuple[Entry, int]] | None = None
         cost = ctx.scenario.broker.cost
         self._receive_latency = (
             None
@@ -276,15 +276,16 @@ class SQSConsumer(ConsumerReplica):
             link.send(arrived.succeed)
             yield arrived
 
-    def _delete(self, entry: Entry, handle: str) -> None:
-        """DeleteMessage as it reaches the queue: only the latest receipt handle deletes."""
-        if entry.handle == handle and self.queue.entries.get(entry.seq) is entry:
+    def _delete(self, entry: Entry, receipt: int) -> None:
+        """DeleteMessage as it reaches the queue: only the latest receipt handle deletes (a
+        delivery keeps the number of its receipt, `Entry.receipt`, not the handle's string)."""
+        if entry.receipt == receipt and self.queue.entries.get(entry.seq) is entry:
             self.queue.delete(entry)
             return
         self.recorder.count(f"stale_deletes.{self.queue.name}")
 
     # ----- the cycle's native verbs -----
-    def take(self) -> list[tuple[Entry, str]] | None:
+    def take(self) -> list[tuple[Entry, int]] | None:
         received, self._received = self._received, None
         return received
 
@@ -303,41 +304,42 @@ class SQSConsumer(ConsumerReplica):
             if self.wait_time <= 0:  # short polling an empty queue: poll again soon
                 yield self.env.timeout(SHORT_POLL_BACKOFF)
             return
-        received = [(entry, entry.handle) for entry in taken]
+        received = [(entry, entry.receipt) for entry in taken]
         if self.auto_delete:
             for entry, handle in received:
                 self._request.send(self._delete, entry, handle)
         self._received = received
 
-    def message(self, delivery: tuple[Entry, str]) -> Message:
+    def message(self, delivery: tuple[Entry, int]) -> Message:
         return delivery[0].msg
 
-    def settle(self, delivery: tuple[Entry, str]) -> None:
+    def settle(self, delivery: tuple[Entry, int]) -> None:
         if not self.auto_delete:
             self._request.send(self._delete, *delivery)
 
-    def settle_early(self, delivery: tuple[Entry, str]) -> bool:
+    def settle_early(self, delivery: tuple[Entry, int]) -> bool:
         self._request.send(self._delete, *delivery)
         return True  # the request is on its way: SQS has no session for a crash to end
 
     # ----- retry policies (sim/brokers/sqs/retries.py) -----
-    def attempt(self, delivery: tuple[Entry, str]) -> int:
+    def attempt(self, delivery: tuple[Entry, int]) -> int:
         """The receive's ApproximateReceiveCount."""
         return delivery[0].receive_count
 
-    def retry_later(self, delivery: tuple[Entry, str], delay: float) -> None:
+    def retry_later(self, delivery: tuple[Entry, int], delay: float) -> None:
         """ChangeMessageVisibility(delay): received again once it runs out."""
         self._request.send(self._change_visibility, *delivery, delay)
 
-    def dead_letter(self, delivery: tuple[Entry, str]) -> None:
+    def dead_letter(self, delivery: tuple[Entry, int]) -> None:
         """ChangeMessageVisibility(0): the next receive redrives it to the dead-letter queue."""
         self._request.send(self._change_visibility, *delivery, 0.0)
 
-    def _change_visibility(self, entry: Entry, handle: str, timeout: float) -> None:
+    def _change_visibility(self, entry: Entry, receipt: int, timeout: float) -> None:
         """As it reaches the queue: only the latest receipt handle of an in-flight message
-        counts (an older one: the message was received again meanwhile)."""
+        counts (an older one: the message was received again meanwhile); the delivery keeps
+        its receipt's number, as `_delete` does."""
         queue = self.queue
-        latest = entry.handle == handle and queue.entries.get(entry.seq) is entry
+        latest = entry.receipt == receipt and queue.entries.get(entry.seq) is entry
         if latest and entry.state is EntryState.INFLIGHT:
             queue.change_visibility(entry, timeout)
 

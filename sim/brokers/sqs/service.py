@@ -34,7 +34,6 @@ import hashlib
 import itertools
 import json
 import re
-import uuid
 from collections.abc import Generator, Hashable, Iterable, Iterator
 from typing import Any
 
@@ -46,6 +45,7 @@ from sim.brokers.sqs.queue import (
     QueueSettings,
     SQSQueue,
     StaleReceiveAttempt,
+    message_id_of,
 )
 from sim.brokers.sqs.quotas import Quotas, RequestCounter
 from sim.message import Message
@@ -149,9 +149,10 @@ class SQSService:
             raise _invalid(f"Value {arn} for parameter RedrivePolicy is invalid. Reason: no queue")
         return self.queues[name]
 
-    def new_message_id(self) -> str:
-        """A UUID like AWS's MessageId, from a counter: the same in every run."""
-        return str(uuid.UUID(int=next(self._uuids), version=4))
+    def new_message_number(self) -> int:
+        """The number of the next MessageId (queue.py's `message_id_of` makes it a UUID like
+        AWS's, the same in every run)."""
+        return next(self._uuids)
 
     # ----- queues -----
     def create(self, name: str, settings: QueueSettings, attributes: dict[str, str]) -> SQSQueue:
@@ -171,10 +172,11 @@ class SQSService:
         delay: float | None = None,
         group: str | None = None,
         dedup_id: str | None = None,
-    ) -> tuple[Entry | None, str]:
-        """Store `msg` (already produced) in `queue`; (its entry or None if deduplicated, id)."""
+    ) -> tuple[Entry | None, int]:
+        """Store `msg` (already produced) in `queue`; (its entry or None if deduplicated, the
+        number of its MessageId: `message_id_of`)."""
         settings = queue.settings
-        message_id = self.new_message_id()
+        message_id = self.new_message_number()
         self.recorder.published_message(msg, queue.name)
         if settings.fifo:
             if dedup_id is None and settings.content_based_deduplication:
@@ -360,8 +362,8 @@ class SQSClient:
         service, env = self.service, self.service.env
         msg = Message(next(service.message_ids), env.now, len(body.encode()))
         service.recorder.produced_message(msg, "client")
-        entry, message_id = service.send(queue, msg, body, delay, group, dedup_id)
-        reply = {"MD5OfMessageBody": _md5(body), "MessageId": message_id}
+        entry, number = service.send(queue, msg, body, delay, group, dedup_id)
+        reply = {"MD5OfMessageBody": _md5(body), "MessageId": message_id_of(number)}
         if queue.settings.fifo:
             # A deduplicated send gets a fresh number too (what AWS returns was not verified).
             reply["SequenceNumber"] = (
