@@ -801,7 +801,7 @@ def animate_command(
         ),
     ] = None,
     start: Annotated[
-        str | None, _time_option("--from", "Start of the window [default: 0].")
+        str | None, _time_option("--from", "Start of the window (default: 0).")
     ] = None,
     end: Annotated[
         str | None, _time_option("--to", "End of the window; the run stops there.")
@@ -1042,7 +1042,7 @@ def omb_command(
         typer.Option(
             "--driver",
             metavar="DRIVER",
-            help="kafka, rabbitmq, sqs or redis (repeatable: one result file each).",
+            help="kafka, rabbitmq, sqs, redis or pulsar (repeatable: one result file each).",
         ),
     ] = None,
     preset: Annotated[

@@ -1,7 +1,8 @@
 """Each broker's cost mechanisms in simulated runs, against the broker's own account of them
 (sim/brokers/<system>/cost.py): a load above a stage's capacity is served at that capacity,
 and each mechanism (Kafka's handler threads, follower copies and fsyncs; RabbitMQ's
-schedulers, mirrors and quorum fsync; Redis's event loop; SQS's call latencies) moves the
+schedulers, mirrors and quorum fsync; Redis's event loop; SQS's call latencies; Pulsar's
+managed ledger, bookie journals and fsyncs, ack quorum and IO threads) moves the
 capacity or the latency the way the account says. Calibrated presets are selected by name in
 `broker.cost`, and the ideal broker stays the default."""
 
@@ -16,7 +17,8 @@ import sim
 from sim.brokers.costs import Load
 from sim.brokers.kafka import cost as kafka_cost
 from sim.brokers.kafka.config import KafkaConfig
-from sim.brokers.pulsar.cost import PulsarCost, Topology
+from sim.brokers.pulsar.config import PulsarConfig
+from sim.brokers.pulsar.cost import PulsarCost, Topology, section_account
 from sim.brokers.pulsar.cost import account as pulsar_account
 from sim.brokers.rabbitmq import cost as rabbitmq_cost
 from sim.brokers.rabbitmq.config import RabbitMQConfig
@@ -214,7 +216,52 @@ def test_sqs_calls_take_their_latency_and_the_queue_keeps_up() -> None:
     assert ideal["latency_max"] < 0.005
 
 
-# ----- Pulsar (closed form only until its broker model runs it) ---------------------------
+# ----- Pulsar -----------------------------------------------------------------------------
+
+
+def pulsar(cost: dict[str, Any], partitions: int = 0, **section: Any) -> dict[str, Any]:
+    return {
+        "type": "pulsar",
+        "bookies": 3,
+        "managedLedgerDefaultEnsembleSize": 3,
+        "managedLedgerDefaultWriteQuorum": 3,
+        "managedLedgerDefaultAckQuorum": 2,
+        "topics": [{"name": "t", "partitions": partitions}],
+        "cost": cost,
+        **section,
+    }
+
+
+def pulsar_rate(
+    broker: dict[str, Any],
+    rate: float,
+    size: int = 1000,
+    subscriptions: int = 1,
+    arrivals: str = "poisson",
+    **consumer: Any,
+) -> tuple[sim.Results, float, float]:
+    """(results, msg/s consumed per subscription, the account's capacity) of unbatched
+    messages of `size` bytes at `rate`, read by `subscriptions` shared subscriptions."""
+    producers = [
+        {
+            "name": "p",
+            "to": "t",
+            "rate": rate,
+            "message_size": size,
+            "arrivals": arrivals,
+            "batchingEnabled": False,
+        }
+    ]
+    consumers = [
+        {"name": f"c{i}", "from": "t", "subscription_type": "shared", "replicas": 2, **consumer}
+        for i in range(subscriptions)
+    ]
+    results = served(broker, producers, consumers)
+    config = PulsarConfig.model_validate(broker, by_alias=True)
+    partitions = max(1, config.topics[0].partitions)
+    load = Load(size, partitions=partitions, subscriptions=subscriptions)
+    capacity = section_account(config, load).capacity
+    return results, results.summary["throughput"] / subscriptions, capacity
 
 
 def test_the_pulsar_account_takes_the_tightest_of_its_stages() -> None:
@@ -226,6 +273,71 @@ def test_the_pulsar_account_takes_the_tightest_of_its_stages() -> None:
     many = pulsar_account(cost, topology, Load(1000, batch=10, partitions=100))
     assert many.capacity == pytest.approx(1 / 1e-6)  # each bookie journals every entry
     assert many.bottleneck is not None and many.bottleneck.name == "bookie journal"
+
+
+def test_a_pulsar_partitions_managed_ledger_appends_one_entry_at_a_time() -> None:
+    one, served_one, capacity = pulsar_rate(pulsar({"ledger_entry": 1e-3}), 2000)
+    assert capacity == pytest.approx(1000)
+    assert served_one == pytest.approx(capacity, rel=0.05)
+    assert one.summary["backlog_at_end"] > 0.2 * 1000 * (DURATION - WARMUP)
+    # Two partitions: two ledgers, each with its own thread.
+    _, served_two, capacity_two = pulsar_rate(pulsar({"ledger_entry": 1e-3}, partitions=2), 1800)
+    assert capacity_two == pytest.approx(2000)
+    assert served_two == pytest.approx(1800, rel=0.05)
+
+
+def test_each_bookie_journals_the_entries_of_its_write_set() -> None:
+    """10 kB entries at 0.1 us a byte: 1 ms of a bookie's journal each. Qw of the ensemble's 3
+    bookies get each entry: capacity 3 / Qw thousand entries a second."""
+    cost = {"per_byte": 1e-7, "journal_group_wait": 0}
+    three = {"managedLedgerDefaultWriteQuorum": 3}
+    _, full, capacity = pulsar_rate(pulsar(cost, **three), 1400, size=10_000)
+    assert capacity == pytest.approx(1000)
+    assert full == pytest.approx(capacity, rel=0.05)
+    _, striped, striped_capacity = pulsar_rate(
+        pulsar(cost, managedLedgerDefaultWriteQuorum=2), 1400, size=10_000
+    )
+    assert striped_capacity == pytest.approx(1500)  # each bookie gets 2 of every 3 entries
+    assert striped == pytest.approx(1400, rel=0.05)
+
+
+def test_a_publish_waits_for_its_group_fsync_on_the_ack_quorum() -> None:
+    """Entries 10 ms apart each open a journal group: each waits the whole group wait, then
+    the fsync (no queueing anywhere). Bookie answers that take exp(1 ms) more confirm an
+    entry at the Qa-th fastest of Qw = 3: the mean of the fastest of 3 is 1/3 ms, of the
+    slowest 1 + 1/2 + 1/3 ms."""
+    cost = {"journal_group_wait": 0.002, "journal_fsync": 0.001}
+    light, _, _ = pulsar_rate(pulsar(cost), 100, arrivals="constant")
+    assert light.summary["latency_mean"] == pytest.approx(0.003, abs=1e-6)
+    assert light.summary["latency_max"] == pytest.approx(0.003, abs=1e-6)
+    means = {}
+    for quorum in (1, 3):
+        broker = pulsar(cost, managedLedgerDefaultAckQuorum=quorum, bookie_write_latency="exp(1ms)")
+        results, _, _ = pulsar_rate(broker, 100, arrivals="constant")
+        means[quorum] = results.summary["latency_mean"] - 0.003
+    assert means[1] == pytest.approx(1e-3 / 3, rel=0.2)
+    assert means[3] == pytest.approx(1e-3 * (1 + 1 / 2 + 1 / 3), rel=0.2)
+
+
+def test_the_brokers_io_threads_dispatch_to_every_subscription_and_take_its_acks() -> None:
+    dispatch = {"dispatch": 1e-3, "io_threads": 1}
+    _, each, capacity = pulsar_rate(pulsar(dispatch), 900, subscriptions=2)
+    assert capacity == pytest.approx(500)  # one thread sends every entry to 2 subscriptions
+    assert each == pytest.approx(capacity, rel=0.05)
+    _, each_two, capacity_two = pulsar_rate(
+        pulsar({**dispatch, "io_threads": 2}), 900, subscriptions=2
+    )
+    assert capacity_two == pytest.approx(1000)
+    assert each_two == pytest.approx(900, rel=0.05)
+    # Acks (sent at once here, not grouped) take the same threads: past the capacity they are
+    # handled at the capacity's pace, and the sends queued behind them wait longer and longer.
+    acks = {"ack": 1e-3, "io_threads": 1}
+    below, _, ack_capacity = pulsar_rate(pulsar(acks), 800, acknowledgmentGroupTime=0)
+    assert ack_capacity == pytest.approx(1000)
+    assert below.summary["acked"] == pytest.approx(below.summary["processed"], abs=5)
+    above, _, _ = pulsar_rate(pulsar(acks), 1500, acknowledgmentGroupTime=0)
+    assert above.summary["acked"] == pytest.approx(ack_capacity * DURATION, rel=0.05)
+    assert above.summary["latency_p50"] > 50 * below.summary["latency_p50"]
 
 
 # ----- presets in scenario files ----------------------------------------------------------
@@ -256,7 +368,6 @@ def test_without_a_cost_section_every_broker_is_the_ideal_one() -> None:
         "rabbitmq": ({"type": "rabbitmq", "queues": [{"name": "q"}]}, "q"),
         "sqs": ({"type": "sqs", "queues": [{"name": "q"}]}, "q"),
         "redis": ({"type": "redis", "streams": [{"name": "s"}]}, "s"),
-        # Pulsar's costs run in closed form only: its section has no cost field yet.
         "pulsar": ({"type": "pulsar", "topics": [{"name": "t"}]}, "t"),
     }
     assert set(sections) == set(sim.broker_types())
@@ -299,3 +410,15 @@ def test_a_bad_preset_is_one_line_naming_the_file_and_field(
         load_scenario(path)
     assert str(error.value) == f"{path}: {message}"
     assert "\n" not in str(error.value)
+
+
+def test_a_pulsar_broker_that_dies_loses_the_work_queued_on_its_io_threads() -> None:
+    from sim.brokers.pulsar.charges import ClusterCharges
+
+    charges = ClusterCharges(PulsarCost(io_threads=1), brokers=2, bookies=3)
+    for _ in range(10):
+        charges.io[0].finish(0.0, 1.0)  # 10 s of work queued on broker 0
+        charges.io[1].finish(0.0, 1.0)
+    charges.broker_crashed(0)
+    assert charges.io[0].finish(2.0, 0.5) == 2.5  # a restarted broker starts idle
+    assert charges.io[1].finish(2.0, 0.5) == 10.5  # the other keeps its queue

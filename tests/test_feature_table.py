@@ -31,5 +31,9 @@ def test_the_rabbitmq_rows_name_only_versions_the_model_knows() -> None:
     rabbit = SPECS["rabbitmq"]
     for feature in rabbit.features:
         if feature.status == "modelled":
-            named = feature.versions.replace("4.0-4.2", "4.0, 4.1, 4.2").split(", ")
+            named = (
+                feature.versions.replace("4.0-4.3", "4.0, 4.1, 4.2, 4.3")
+                .replace("4.0-4.2", "4.0, 4.1, 4.2")
+                .split(", ")
+            )
             assert set(named) <= set(VERSIONS), feature.name

@@ -1,7 +1,7 @@
 """The kafka_rebalance_storm scenario and what it measures: a rolling restart (clean shutdowns:
 commit, close, a new process later) and one batch longer than max.poll.interval.ms, under
-eager, cooperative-sticky, static membership and the consumer protocol; partition-seconds with
-no live owner; the storm charts."""
+eager, cooperative-sticky, static membership, the consumer protocol and static members on it;
+partition-seconds with no live owner; the storm charts."""
 
 from __future__ import annotations
 
@@ -53,6 +53,12 @@ def test_static_members_restart_without_rebalancing() -> None:
     static = runs["static-membership"].summary
     assert static["kafka.rebalances"] == 1  # only the group's first
     assert static["kafka.static_rejoins"] == 11  # ten restarts and the member back from its batch
+    # KIP-848 static members: a close is a leave with epoch -2 and the restarted process
+    # replaces the member without a new group epoch; only the ten first joins bump it.
+    kip848 = runs["static-consumer-protocol"].summary
+    assert kip848["kafka.rebalances"] == 10
+    assert kip848["kafka.static_rejoins"] == 11
+    assert runs["consumer-protocol"].summary["kafka.rebalances"] >= 10 + 2 * 10
     # Each dynamic restart is a leave and a join: two rebalances at least.
     assert runs["eager"].summary["kafka.rebalances"] >= 21
     assert runs["cooperative-sticky"].summary["kafka.rebalances"] >= 21
@@ -65,6 +71,7 @@ def test_eager_leaves_partitions_unowned_longest_and_processes_least() -> None:
     assert min(unowned, key=unowned.__getitem__) == "cooperative-sticky"
     # A static member's two partitions wait for it through each 10 s restart: about 20 s each.
     assert unowned["static-membership"] > 10 * 2 * 10
+    assert unowned["static-consumer-protocol"] > 10 * 2 * 10
     processed = {}
     for name, results in runs.items():
         start, end = storm_window(results)

@@ -106,12 +106,6 @@ def test_share_groups_have_no_transactions_and_members_agree_on_where_to_start()
     )
 
 
-def test_a_static_member_on_the_consumer_protocol_is_refused() -> None:
-    consumer = {"name": "c", "from": "t", "group.protocol": "consumer", "group.instance.id": "c"}
-    message = _error(_data(consumers=[consumer]))
-    assert message.endswith("static membership is modelled on group.protocol: classic only")
-
-
 # ----- runs -----
 def test_the_source_is_topic_slash_share_group_with_ready_and_in_flight() -> None:
     results = _run(_data())

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import simpy
 
 from sim.brokers.kafka.cluster import KafkaCluster
 from sim.brokers.kafka.consumer import KafkaConsumer
-from sim.brokers.kafka.group import ConsumerGroup
+from sim.brokers.kafka.group import ConsumerGroup, ModernConsumerGroup
 
 
 def _cluster(partitions: int = 4) -> tuple[simpy.Environment, KafkaCluster]:
@@ -137,10 +136,89 @@ def test_a_static_member_over_the_poll_interval_stops_heartbeating_instead_of_le
     assert a.assignment() == mine and group.generation == generation
 
 
-def test_the_consumer_protocol_refuses_a_static_member() -> None:
-    _env, cluster = _cluster()
-    consumer = KafkaConsumer(
-        cluster, {"group.id": "g", "group.protocol": "consumer", "group.instance.id": "x"}
-    )
-    with pytest.raises(ValueError, match="not modelled"):
-        consumer.subscribe(["t"])
+# ----- static members on the consumer protocol (KIP-848) -----
+
+
+def _modern(cluster: KafkaCluster, name: str, instance: str | None) -> KafkaConsumer:
+    settings: dict[str, Any] = {"group.id": "m", "client.id": name, "group.protocol": "consumer"}
+    if instance is not None:
+        settings["group.instance.id"] = instance
+    consumer = KafkaConsumer(cluster, settings)
+    consumer.subscribe(["t"])
+    return consumer
+
+
+def _modern_group(cluster: KafkaCluster) -> ModernConsumerGroup:
+    group = cluster.coordinator.groups["m"]
+    assert isinstance(group, ModernConsumerGroup)
+    return group
+
+
+def test_consumer_protocol_static_member_back_within_its_session_keeps_its_partitions() -> None:
+    """A static member closes with a heartbeat of epoch -2 and comes back under a new member
+    id: it gets its assignment again and the group epoch does not move, so nobody else
+    revokes or receives anything (GroupMetadataManager consumerGroupStaticMemberGroupLeave,
+    getOrMaybeSubscribeStaticConsumerGroupMember, replaceMember)."""
+    env, cluster = _cluster()
+    a, b = _modern(cluster, "a", "a"), _modern(cluster, "b", "b")
+    _settle(env, [a, b], 12.0)
+    group = _modern_group(cluster)
+    mine, theirs, epoch = a.assignment(), b.assignment(), group.group_epoch
+    assert mine and theirs and not mine & theirs
+    a.close()
+    _settle(env, [b], 30.0)  # within the broker's 45 s session timeout
+    assert group.group_epoch == epoch and b.assignment() == theirs  # b does not take a's
+    again = _modern(cluster, "a-restarted", "a")
+    _settle(env, [again, b], 40.0)
+    assert again.assignment() == mine and b.assignment() == theirs
+    assert group.group_epoch == epoch  # no rebalance at all
+    assert cluster.recorder.counters["kafka.static_rejoins"] == 1
+    rows = cluster.coordinator.member_rows
+    assert [r[5] for r in rows if r[1] == "a"] == ["replaced (static member rejoined)"]
+
+
+def test_consumer_protocol_dynamic_member_restarting_moves_partitions_twice() -> None:
+    env, cluster = _cluster()
+    a, b = _modern(cluster, "a", None), _modern(cluster, "b", None)
+    _settle(env, [a, b], 12.0)
+    epoch = _modern_group(cluster).group_epoch
+    a.close()  # epoch -1: a leaves at once and b is given everything
+    _settle(env, [b], 30.0)
+    assert b.assignment() == {("t", p) for p in range(4)}
+    again = _modern(cluster, "a2", None)
+    _settle(env, [again, b], 45.0)
+    assert _modern_group(cluster).group_epoch == epoch + 2
+    assert again.assignment() and b.assignment() != {("t", p) for p in range(4)}
+
+
+def test_consumer_protocol_static_member_away_past_its_session_is_removed() -> None:
+    env, cluster = _cluster()
+    a, b = _modern(cluster, "a", "a"), _modern(cluster, "b", "b")
+    _settle(env, [a, b], 12.0)
+    epoch = _modern_group(cluster).group_epoch
+    a.close()
+    _settle(env, [b], 70.0)  # past group.consumer.session.timeout.ms (45 s)
+    group = _modern_group(cluster)
+    assert group.group_epoch == epoch + 1 and "a" not in group.static
+    assert b.assignment() == {("t", p) for p in range(4)}
+    rows = cluster.coordinator.member_rows
+    assert [r[5] for r in rows if r[1] == "a"] == ["session timeout"]
+
+
+def test_consumer_protocol_crashed_static_member_cannot_come_back_until_its_session_ends() -> None:
+    """A crash sends no leave heartbeat: the instance id is still owned, so the restarted
+    member is refused (UNRELEASED_INSTANCE_ID) until the old member's session expires; then it
+    joins as a new member and the group rebalances."""
+    env, cluster = _cluster()
+    a, b = _modern(cluster, "a", "a"), _modern(cluster, "b", "b")
+    _settle(env, [a, b], 12.0)
+    epoch = _modern_group(cluster).group_epoch
+    a.crash()
+    again = _modern(cluster, "a-restarted", "a")
+    _settle(env, [again, b], 30.0)
+    assert again.assignment() == set()
+    assert cluster.recorder.counters["kafka.unreleased_instance_id"] >= 1
+    _settle(env, [again, b], 90.0)
+    group = _modern_group(cluster)
+    assert again.assignment() and group.group_epoch == epoch + 2  # removed, then joined
+    assert "kafka.static_rejoins" not in cluster.recorder.counters

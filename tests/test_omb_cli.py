@@ -96,7 +96,7 @@ def test_compare_refuses_a_file_that_is_no_omb_result(tmp_path: Path) -> None:
 def test_help_names_the_drivers_and_the_presets() -> None:
     result = runner.invoke(app, ["omb", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    assert "kafka, rabbitmq, sqs or redis" in result.stdout
+    assert "kafka, rabbitmq, sqs, redis or pulsar" in result.stdout
     assert "ideal, confluent-2020, mqperf-2021" in result.stdout
 
 
@@ -112,5 +112,5 @@ def test_a_preset_without_the_drivers_costs_is_one_line_and_exit_2(tmp_path: Pat
     )
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "--preset: preset 'confluent-2020' has no sqs costs (it covers: kafka, rabbitmq)"
+        "--preset: preset 'confluent-2020' has no sqs costs (it covers: kafka, pulsar, rabbitmq)"
     )

@@ -12,6 +12,7 @@ import sim
 from sim.omb import DRIVERS, preset_of
 from sim.omb.mapping import OMB_KEYS, Phases, scenario_data, shape
 from sim.omb.workload import Workload, validate_workload
+from sim.presets import cost_preset
 
 
 def workload(**changes: Any) -> Workload:
@@ -65,6 +66,48 @@ def test_kafka_topics_partitions_groups_and_the_throughput_driver_settings() -> 
     assert all(
         not c.enable_auto_commit and c.commit == "after-processing" for c in scenario.consumers
     )
+
+
+def test_pulsar_partitioned_topics_failover_subscriptions_and_the_drivers_settings() -> None:
+    """driver-pulsar/pulsar.yaml: partitions > 1 make a partitioned topic, one a
+    non-partitioned one; a Failover subscription per OMB subscription with receiverQueueSize
+    10000; producers batch for 1 ms and block when their queue is full; ledgers on
+    ensemble 3, write quorum 3, ack quorum 2."""
+    scenario, _ = mapped("pulsar", workload(keyDistributor="KEY_ROUND_ROBIN"))
+    broker = scenario.broker
+    assert [(t.name, t.partitions) for t in broker.topics] == [("topic-0", 3), ("topic-1", 3)]
+    assert (broker.ensemble_size, broker.write_quorum, broker.ack_quorum) == (3, 3, 2)
+    assert broker.cost is None  # the ideal preset
+    producers = load_producers(scenario)
+    assert len(producers) == 4
+    assert {
+        (p.batching_enabled, p.batching_max_publish_delay, p.batching_max_bytes) for p in producers
+    } == {(True, 0.001, 131072)}
+    assert {(p.block_if_queue_full, p.max_pending_messages, p.keys) for p in producers} == {
+        (True, 0, OMB_KEYS)
+    }
+    subs = [(c.from_, c.subscription, c.subscription_type, c.replicas) for c in scenario.consumers]
+    assert subs[:2] == [
+        ("topic-0", "sub-000", "failover", 5),
+        ("topic-0", "sub-001", "failover", 5),
+    ]
+    assert {c.receiver_queue_size for c in scenario.consumers} == {10000}
+    single, _ = mapped("pulsar", workload(partitionsPerTopic=1))
+    assert {t.partitions for t in single.broker.topics} == {0}
+
+
+def test_a_calibrated_preset_sets_pulsars_cluster_and_costs() -> None:
+    """confluent-2020's Pulsar setup: 3 brokers with 3 bookies, and its cost figures."""
+    wl = workload()
+    chosen = DRIVERS["pulsar"]
+    assert chosen.default_preset == "confluent-2020"
+    data = scenario_data(
+        wl, chosen, preset_of("confluent-2020"), 1000.0, shape(wl, chosen, 100), Phases(1.0)
+    )
+    broker = sim.Scenario.from_dict(data).broker
+    assert (broker.brokers, broker.bookies) == (3, 3)
+    assert broker.cost is not None and broker.cost.journal_fsync > 0
+    assert broker.cost.per_byte == cost_preset("confluent-2020", "pulsar").cost["per_byte"]
 
 
 @pytest.mark.parametrize(

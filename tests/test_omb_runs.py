@@ -62,11 +62,13 @@ def quick_options(wl: Workload, driver: str) -> RunOptions:
 
 
 def first_publish(driver: str) -> float:
-    """How long a driver's first message takes to be published, at most: Kafka's linger.ms=1,
-    and a call latency of the driver's default preset (SQS's send_latency)."""
+    """How long a driver's first message takes to be published, at most: Kafka's linger.ms=1
+    (Pulsar's batchingMaxPublishDelay), and the waits of the driver's default preset (SQS's
+    send_latency; Pulsar's journal group wait and fsync)."""
     chosen = driver_of(driver)
     cost = cost_preset(chosen.default_preset, chosen.broker).cost
-    return 1e-3 + float(cost.get("send_latency", 0.0))
+    waits = ("send_latency", "journal_group_wait", "journal_fsync")
+    return 1e-3 + sum(float(cost.get(name, 0.0)) for name in waits)
 
 
 def check_shape(result: dict[str, Any], wl: Workload, samples: int) -> None:
@@ -310,3 +312,34 @@ def test_the_rate_search_finds_a_calibrated_presets_capacity() -> None:
     assert run.preset.name == "mqperf-2021"
     assert run.rate == pytest.approx(capacity, rel=0.05)
     assert run.test_result()["driver"] == chosen.omb_name  # the default: no preset suffix
+
+
+def test_the_rate_search_finds_pulsars_preset_capacity() -> None:
+    """Pulsar's default preset (confluent-2020): the rate search finds, within 5%, the capacity
+    of its account (sim/brokers/pulsar/cost.py) on the driver's cluster. Every bookie of the
+    ensemble of 3 journals every entry (write quorum 3) at `per_byte` a byte; 64 KiB messages
+    make that the bottleneck at a rate a test can simulate (about 4,900 msg/s)."""
+    from sim.brokers.costs import Load
+    from sim.brokers.pulsar.config import PulsarConfig
+    from sim.brokers.pulsar.cost import section_account
+
+    chosen = driver_of("pulsar")
+    assert chosen.default_preset == "confluent-2020"
+    size = 65536
+    wl = one_queue(producerRate=0, messageSize=size)
+    preset = PRESETS[chosen.default_preset]
+    section = {
+        "type": "pulsar",
+        "topics": [{"name": "t", "partitions": 0}],
+        **preset.broker_fields("pulsar"),
+    }
+    config = PulsarConfig.model_validate(section)
+    account = section_account(config, Load(size, batch=2))
+    per_byte = cost_preset(chosen.default_preset, "pulsar").cost["per_byte"]
+    assert account.capacity == pytest.approx(1 / (per_byte * size))
+    probe = ProbeSettings(step_messages=4000, resolution=0.01)
+    options = RunOptions(driver="pulsar", duration=0.2, warmup=0, period=0.1, probe=probe)
+    run = run_workload(wl, options)
+    assert run.preset.name == "confluent-2020"
+    assert run.rate == pytest.approx(account.capacity, rel=0.05)
+    assert run.test_result()["driver"] == chosen.omb_name

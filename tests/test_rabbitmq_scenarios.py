@@ -265,7 +265,10 @@ def test_cost_model_values_are_overridable_and_routing_adds_latency() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"broker.queues.0.type": "quorum", "broker.queues.0.max_priority": 5}, "no priorities"),
+        (
+            {"broker.queues.0.type": "quorum", "broker.queues.0.max_priority": 5},
+            "refuse x-max-priority",
+        ),
         ({"broker.queues.0.delivery_limit": 3}, "only quorum queues"),
         ({"broker.queues.0.dead_letter_routing_key": "x"}, "needs a dead_letter_exchange"),
         ({"broker.cost": {"queue_rate": 0}}, "queue_rate must be positive"),

@@ -74,7 +74,13 @@ def expected_feature_table() -> list[str]:
         rows.append(
             (f"guarantee `{strategy}`", lambda s, st=strategy: "✓" if st in s.strategies else "—")
         )
-    rows.append(("`mqsim omb` driver", lambda s: "✓" if s.omb is not None else "—"))
+    # "—" is kept for a strategy of another system: a broker without a driver says "no".
+    rows.append(
+        (
+            "`mqsim omb` driver",
+            lambda s: "✓" if s.omb is not None else no(s, "omb", "its spec declares no OMB driver"),
+        )
+    )
 
     lines = [
         "| | " + " | ".join(s.title for s in specs) + " |",

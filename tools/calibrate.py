@@ -3,7 +3,7 @@
     .venv/bin/python tools/calibrate.py            # fit, print every row, write the chart
     .venv/bin/python tools/calibrate.py --write    # ... and sim/presets/calibrated.json
     .venv/bin/python tools/calibrate.py --check    # exit 1 if the shipped presets differ
-    .venv/bin/python tools/calibrate.py --simulate # ... and simulate the latency tests (a minute)
+    .venv/bin/python tools/calibrate.py --simulate # ... and simulate the latency tests (minutes)
 
 It reads ../shared/calibration/published.csv (its README explains the rows), fits each study's
 few free parameters (sim/calibration/studies.py says which, and why the others are fixed),

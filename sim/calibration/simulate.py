@@ -5,8 +5,18 @@ the simulated brokers. Confluent's latency tests are affordable to simulate (a s
 200,000 msg/s, or 30,000): each becomes a scenario of the study's setup on the preset, and its
 end-to-end percentiles are compared with the published ones (`tools/calibrate.py
 --simulate`). mqsim measures from the send to the end of processing, which for OMB's consumers
-(they only record the message) is OMB's end-to-end latency. Pulsar is not simulated: its
-broker model does not exist yet.
+(they only record the message) is OMB's end-to-end latency.
+
+The presets' garbage-collection pauses (sim/brokers/pauses.py) make the far tails. RabbitMQ's
+queue processes pause often (each of the 24 about 18 times a second), so a second of its test
+shows them; a Kafka broker's JVM pauses about once in 6 seconds (the fit on Confluent's p99
+and p99.9), about once in 2 seconds somewhere in the cluster, and one pause holds up some 4%
+of the messages of a 0.4 s run (the sticky partitioner piles every producer onto the paused
+broker). So a Kafka run here either has no pause or one that decides its p99: it cannot
+estimate the far tail, and gives only the body (p50, p95). The tail is the closed form's
+(sim/calibration/studies.py), which tests/test_calibration_tails.py checks against simulated
+runs dense in pauses. A Kafka run long enough to hold dozens of pauses would be a minute of
+simulated time at 200,000 msg/s, half an hour of computing.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.calibration.studies import KAFKA, RABBITMQ
+from sim.calibration.studies import KAFKA, PULSAR, RABBITMQ
 from sim.calibration.systems import part_of
 from sim.results import Results
 
@@ -100,26 +110,58 @@ def _rabbitmq(mirrors: int) -> dict[str, Any]:
     }
 
 
+def _pulsar() -> dict[str, Any]:
+    """Confluent's Pulsar latency test: 200,000 msg/s of 1 KiB from 4 producers (batching
+    delay 1 ms, driver-pulsar/pulsar.yaml) to a topic of 100 partitions on 3 brokers and 3
+    bookies (ensemble 3, write quorum 3, ack quorum 2), read by a Failover subscription of 4
+    consumers."""
+    part = part_of("confluent-2020", PULSAR)
+    setup = part["broker"]
+    producer = {"rate": 50_000, "message_size": 1024, "arrivals": "constant"}
+    producer.update({"batchingMaxPublishDelay": 1, "batchingMaxBytes": 131072})
+    return {
+        "name": "confluent-pulsar-latency",
+        "seed": 1,
+        "duration": 0.6,
+        "warmup": 0.2,
+        "network": _network(part["network"]["one_way"]),
+        "broker": {
+            "type": PULSAR,
+            "brokers": setup["brokers"],
+            "bookies": setup["bookies"],
+            "managedLedgerDefaultEnsembleSize": setup["ensemble_size"],
+            "managedLedgerDefaultWriteQuorum": setup["write_quorum"],
+            "managedLedgerDefaultAckQuorum": setup["ack_quorum"],
+            "topics": [{"name": "t", "partitions": 100}],
+            "cost": {"preset": "confluent-2020"},
+            # The real run's consumers joined a minute before the measured phase (OMB's
+            # warm-up), so the failover delay after a join was long over: none in this
+            # short run.
+            "activeConsumerFailoverDelayTimeMillis": 0,
+        },
+        "producers": [{"name": f"p{i}", "to": "t", **producer} for i in range(4)],
+        "consumers": [
+            {
+                "name": "c",
+                "from": "t",
+                "replicas": 4,
+                "subscription_type": "failover",
+                "receiverQueueSize": 10000,
+            }
+        ],
+    }
+
+
 RUNS = (
     SimulatedRun(
         "Kafka at 200k msg/s",
-        {
-            "r0552": "e2e_latency_p50",
-            "r0553": "e2e_latency_p95",
-            "r0554": "e2e_latency_p99",
-            "r0555": "e2e_latency_p999",
-            "r0543": "e2e_latency_p99",  # the headline figure is this run's
-        },
+        # p99 and p99.9: the closed form's (see the module docstring)
+        {"r0552": "e2e_latency_p50", "r0553": "e2e_latency_p95"},
         lambda: _kafka(flush=False),
     ),
     SimulatedRun(
         "Kafka at 200k msg/s, fsync every message",
-        {
-            "r0562": "e2e_latency_p50",
-            "r0563": "e2e_latency_p95",
-            "r0564": "e2e_latency_p99",
-            "r0565": "e2e_latency_p999",
-        },
+        {"r0562": "e2e_latency_p50", "r0563": "e2e_latency_p95"},
         lambda: _kafka(flush=True),
     ),
     SimulatedRun(
@@ -142,6 +184,17 @@ RUNS = (
             "r0545": "e2e_latency_p99",  # the headline figure is this run's
         },
         lambda: _rabbitmq(1),
+    ),
+    SimulatedRun(
+        "Pulsar at 200k msg/s",
+        {
+            "r0592": "e2e_latency_p50",
+            "r0593": "e2e_latency_p95",
+            "r0594": "e2e_latency_p99",
+            "r0595": "e2e_latency_p999",
+            "r0544": "e2e_latency_p99",  # the headline figure is this run's
+        },
+        _pulsar,
     ),
 )
 

@@ -31,6 +31,7 @@ from typing import Any
 from sim.brokers.costs import Load
 from sim.brokers.kafka.log import BATCH_OVERHEAD, record_size
 from sim.brokers.kafka.spec import SPEC as KAFKA_SPEC
+from sim.brokers.pauses import residual_quantile
 from sim.brokers.pulsar.spec import SPEC as PULSAR_SPEC
 from sim.brokers.rabbitmq.cost import CLASSIC_QUEUE_RATE, QUORUM_PERSISTENCE
 from sim.brokers.rabbitmq.spec import SPEC as RABBITMQ_SPEC
@@ -40,7 +41,15 @@ from sim.calibration.published import Row
 from sim.calibration.queueing import closed_throughput
 from sim.calibration.systems import SYSTEMS, account, published_name
 
-__all__ = ["STUDIES", "Free", "Prediction", "Study", "predict", "round_figure"]
+__all__ = [
+    "STUDIES",
+    "Free",
+    "Prediction",
+    "Study",
+    "predict",
+    "round_figure",
+    "sticky_exposure",
+]
 
 Part = dict[str, dict[str, Any]]
 # The systems of the studies, by broker type (the presets' keys).
@@ -368,6 +377,73 @@ def _to_unit(rate: float, unit: str) -> float:
 CONFLUENT_RATE = {"latency-default-sync-200k": 200_000.0, "latency-sync-200k": 200_000.0}
 
 
+# The latency runs whose far tail the garbage-collection pauses are fitted on, by system and
+# variant (the headline p99s are those runs' figures, so they are checks, not fitted twice).
+TAIL_RUNS = {
+    (KAFKA, "latency-default-sync-200k"): ("latency-default-sync-200k", True),
+    (KAFKA, "headline"): ("latency-default-sync-200k", False),
+    (RABBITMQ, "latency-classic-30k"): ("latency-classic-30k", True),
+    (RABBITMQ, "latency-mirrored-30k"): ("latency-mirrored-30k", False),
+    (RABBITMQ, "mirrored-headline"): ("latency-mirrored-30k", False),
+}
+RABBITMQ_LATENCY_RATE = 30_000.0  # msg/s: the rate in the RabbitMQ latency files' names
+TAIL_QUANTILES = {"e2e_latency_p99": 0.99, "e2e_latency_p999": 0.999}
+
+
+def sticky_exposure(brokers: int, busy: float) -> float:
+    """How many times its share of the time a Kafka broker's pause catches of the messages,
+    its handlers busy a share `busy` of the time (sim/brokers/pauses.py, residual_quantile).
+
+    A paused broker catches every producer: KIP-480's sticky partitioner moves to a new
+    partition only when its batch is sent, and a batch for a paused broker is not, so within a
+    few linger.ms each producer sticks to the paused broker's partitions (the skew KIP-794
+    describes: "more records are sent to slower brokers"). Each of the `brokers` brokers'
+    pauses therefore catches the whole load, not its share; and the work it finds queued when
+    the pause ends takes 1 / (1 - busy) of the pause to drain."""
+    return brokers / (1.0 - busy)
+
+
+def _confluent_tail(row: Row, parts: Mapping[str, Part]) -> Prediction | None:
+    """A far-tail percentile (p99, p99.9) of a latency run: the path's median plus the wait
+    the garbage-collection pauses give at that quantile (sim/brokers/pauses.py,
+    residual_quantile): a message meets at most one pause of its Kafka leader's JVM or of its
+    RabbitMQ queue's process, and the other spread of the latency (queueing, the network) is
+    below these quantiles. None: not such a row."""
+    system = SYSTEMS.get(row.system)
+    q = TAIL_QUANTILES.get(row.metric)
+    if q is None or system is None:
+        return None
+    if system == KAFKA and row.variant == "latency-sync-200k":
+        return Prediction(
+            None,
+            "the tail of an fsync per message is the disk's (queueing behind slow fsyncs), "
+            "not modelled in closed form; the simulated run shows it (docs/calibration.md)",
+        )
+    run = TAIL_RUNS.get((system, row.variant))
+    if run is None:
+        return None
+    variant, fitted = run
+    part = parts[system]
+    if system == KAFKA:
+        rate = CONFLUENT_RATE[variant]
+        _, median = _confluent_kafka(part, row, rate)
+        setup = {"partitions": 100, "replication_factor": 3, "min_insync": 2}
+        load = Load(CONFLUENT_SIZE, batch=_kafka_batch(rate), partitions=100, producers=4)
+        busy = account(KAFKA, part, setup, load).stages[0].utilization(rate)
+        exposure = sticky_exposure(int(part["broker"]["brokers"]), busy)
+    else:
+        rate = RABBITMQ_LATENCY_RATE
+        _, median = _confluent_rabbitmq(part, row)
+        setup = {"queue_type": "classic", "mirrors": 1 if "mirrored" in row.variant else 0}
+        load = Load(CONFLUENT_SIZE, partitions=RABBITMQ_QUEUES, producers=RABBITMQ_QUEUES)
+        busy = account(RABBITMQ, part, setup, load).stages[0].utilization(rate)
+        exposure = 1.0 / (1.0 - busy)
+    cost = part["cost"]
+    pause, pauses = float(cost.get("gc_pause", 0.0)), float(cost.get("gc_rate", 0.0))
+    wait = residual_quantile(pause, pauses, q, exposure)
+    return Prediction((median + wait) * 1000.0, fitted=fitted)  # ms
+
+
 def _confluent_predict(row: Row, parts: Mapping[str, Part]) -> Prediction:
     system = SYSTEMS.get(row.system)
     if system is None:
@@ -379,10 +455,9 @@ def _confluent_predict(row: Row, parts: Mapping[str, Part]) -> Prediction:
     latency_run = row.variant.startswith("latency")
     if peak and latency_run:
         return Prediction(None, "the offered rate of a latency run: an input, not a result")
-    if row.metric == "e2e_latency_p99" and row.variant.endswith("headline"):
-        return Prediction(
-            None, "a p99: not modelled in closed form (the simulator gives it: docs/calibration.md)"
-        )
+    tail = _confluent_tail(row, parts)
+    if tail is not None:
+        return tail
     if not peak and row.metric != "e2e_latency_p50":
         return Prediction(
             None, "a tail percentile or OMB's publish latency: not modelled in closed form"
@@ -470,6 +545,12 @@ CONFLUENT = Study(
         Free((KAFKA,), "broker", "replication_delay", 1e-3, "followers' fetch round trip"),
         Free((RABBITMQ,), "cost", "core_time", 1e-4, "scheduler time per routed copy"),
         Free((RABBITMQ,), "cost", "mirroring", 1e-4, "more scheduler time per mirror"),
+        Free((KAFKA,), "cost", "gc_pause", 0.015, "one stop-the-world pause of a broker's JVM"),
+        Free((KAFKA,), "cost", "gc_rate", 0.3, "a broker JVM's pauses a second", high=1e3),
+        Free((RABBITMQ,), "cost", "gc_pause", 1e-3, "one garbage collection of a queue process"),
+        Free(
+            (RABBITMQ,), "cost", "gc_rate", 20.0, "a queue process's collections a second", high=1e3
+        ),
         Free((PULSAR,), "cost", "per_byte", 1e-8, "bookie journal time per byte"),
         Free((PULSAR,), "cost", "journal_fsync", 1e-3, "one bookie journal fsync on NVMe"),
     ),

@@ -32,6 +32,13 @@ presets"):
   with XREADGROUP without COUNT and never XACKing (RedisBenchmarkConsumer; mqsim's `ack: auto`
   is NOACK, which sends no XACK either but leaves no pending entries).
 
+- pulsar: a persistent topic, partitioned when `partitionsPerTopic` is above 1 (one partition
+  is a non-partitioned topic: PulsarBenchmarkDriver.createTopic), ledgers on ensemble 3, write
+  quorum 3, ack quorum 2; each subscription a Failover subscription of
+  `consumerPerSubscription` consumers (receiverQueueSize 10000, individual acks), producers
+  batching for 1 ms up to 128 KiB and blocking when their queue is full
+  (driver-pulsar/pulsar.yaml).
+
 A broker is an OMB driver when its spec has an `omb` mapping (its package's omb.py).
 
 Shared by every driver:
@@ -42,7 +49,7 @@ Shared by every driver:
 - Keys: NO_KEY sends no key (Kafka's default partitioner spreads records); KEY_ROUND_ROBIN and
   RANDOM_NANO draw from OMB's 10,000 keys (KeyDistributor.UNIQUE_COUNT), which mqsim draws
   uniformly: cycling through them, or picking by the clock, gives every key the same share.
-  Only brokers that read keys get them (Kafka).
+  Only brokers that read keys get them (Kafka, Pulsar).
 - Readiness: OMB first sends one probe message per producer and waits until every subscription
   has received (`ensureTopicsAreReady`); here each topic gets one 10-byte probe message at 1 ms
   (to each subscription's queues on SQS), and the load starts later (sim/omb/runner.py).

@@ -8,7 +8,8 @@ its `network:` section, per broker type. The table holds
   (queueing-theory runs; never a driver's default);
 - every calibrated preset of sim/presets/ (`mqperf-2021`, `confluent-2020`;
   docs/calibration.md): for each system it covers, `cost: {preset: NAME}`, the study's broker
-  fields (Kafka's 3 brokers and follower fetch delay) and its network's one-way delays.
+  fields (Kafka's 3 brokers and follower fetch delay; Pulsar's brokers, bookies and ledger
+  quorums) and its network's one-way delays.
 
 Each driver names its default preset in its broker's spec (`OMBDriver.default_preset`).
 """
@@ -52,9 +53,14 @@ def _calibrated() -> list[Preset]:
         broker, network = {}, {}
         for system, part in preset.systems.items():
             spec = SPECS.get(system)
-            if spec is None or spec.omb is None:  # Pulsar: costs, but no OMB driver yet
+            if spec is None or spec.omb is None:  # costs, but no OMB driver
                 continue
-            broker[system] = {**part.broker, "cost": {"preset": name}}
+            # The setup's fields the broker section has, under the names scenarios use
+            # (Pulsar's batching_delay is the producers' batchingMaxPublishDelay, which its
+            # driver sets as OMB's does).
+            known = spec.section.model_fields
+            fields = {known[k].alias or k: v for k, v in part.broker.items() if k in known}
+            broker[system] = {**fields, "cost": {"preset": name}}
             network[system] = dict(part.network)
         found.append(Preset(name, f"{preset.title}: {preset.hardware}", broker, network))
     return found

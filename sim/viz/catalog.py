@@ -78,6 +78,11 @@ from sim.viz.share_groups import (
     plot_share_scaling,
     share_consumer_counts_differ,
 )
+from sim.viz.streams import (
+    has_stream_deletions,
+    plot_compare_stream_retention,
+    plot_stream_retention,
+)
 from sim.viz.timeline import has_timeline, plot_message_timeline
 from sim.viz.timeseries import has_depth, plot_queue_depth
 from sim.viz.topology import crowded_union, plot_designs, plot_topology, union_topology
@@ -259,6 +264,14 @@ CATALOG: tuple[Chart, ...] = (
         shows=_all(has_storage),
     ),
     Chart(
+        "stream_retention",
+        "run",
+        lambda r: plot_stream_retention(r),
+        series=("rabbitmq.stream_bytes", "rabbitmq.stream_segments"),
+        tables=("rabbitmq.stream_retention", "rabbitmq.streams"),
+        shows=_all(has_stream_deletions),  # retention deleted a segment: a drop to see
+    ),
+    Chart(
         "subscription_backlog",
         "run",
         lambda r: plot_subscription_backlog(r),
@@ -434,6 +447,14 @@ CATALOG: tuple[Chart, ...] = (
         plot_compare_storage,
         series=("pulsar.storage_backlog", "pulsar.storage_acked"),
         shows=_any(has_storage),
+    ),
+    Chart(
+        "compare_stream_retention",
+        "variants",
+        plot_compare_stream_retention,
+        series=("rabbitmq.stream_bytes",),
+        tables=("rabbitmq.stream_retention", "rabbitmq.streams"),
+        shows=_any(has_stream_deletions),
     ),
     Chart(
         "compare_subscription_backlog",

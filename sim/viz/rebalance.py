@@ -115,7 +115,8 @@ def plot_rebalance_cost(runs: Mapping[str, Results]) -> Figure:
             "{:,}",
         ),
     ]
-    fig, axes = new_figure(11.0, 4.4, ncols=3)
+    # Three panels of one bar per variant: wider with more variants, so the names stay apart.
+    fig, axes = new_figure(max(11.0, 2.8 * len(names)), 4.4, ncols=3)
     # Variant names broken at their hyphens stay level and apart under narrow bars.
     ticks = [name.replace("-", "-\n") for name in names]
     for ax, (values, label, unit, fmt) in zip(axes, panels, strict=True):

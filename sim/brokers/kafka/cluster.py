@@ -46,6 +46,7 @@ import simpy
 
 from sim.brokers.kafka.log import PartitionLog, Record
 from sim.brokers.kafka.settings import CostSettings, GroupCoordinatorSettings, TopicSettings
+from sim.brokers.pauses import PauseSchedule
 from sim.distributions import Distribution, Sampler
 from sim.message import State
 from sim.metrics import Recorder
@@ -133,6 +134,11 @@ class BrokerNode:
         # Produce requests, and follower appends as (seconds of work, None).
         self._queue: deque[Any] = deque()
         self._idle: list[simpy.Event] = []
+        # The JVM's garbage-collection pauses stop every handler thread (cost model only).
+        self._pauses: PauseSchedule | None = None
+        if cluster.cost is not None and cluster.cost.gc_pause > 0 and cluster.cost.gc_rate > 0:
+            rng = cluster.streams.generator(f"kafka:broker-{broker_id}/gc")
+            self._pauses = PauseSchedule(cluster.cost.gc_pause, cluster.cost.gc_rate, rng)
         if cluster.cost is not None:
             for _ in range(cluster.cost.io_threads):
                 cluster.env.process(self._serve())
@@ -170,13 +176,20 @@ class BrokerNode:
                 continue
             job = self._queue.popleft()
             if not isinstance(job, float):
-                yield env.timeout(cluster.produce_time(self, job))
+                yield env.timeout(self._work(cluster.produce_time(self, job)))
                 if self.alive:
                     cluster.process_produce(self, job)
                 else:
                     job.fail(NETWORK_EXCEPTION)
             elif job > 0:
-                yield env.timeout(job)
+                yield env.timeout(self._work(job))
+
+    def _work(self, seconds: float) -> float:
+        """How long `seconds` of handler work begun now takes, with the pauses it meets."""
+        if self._pauses is None:
+            return seconds
+        now = self.cluster.env.now
+        return self._pauses.finish(now, seconds) - now
 
     def crash(self) -> None:
         self.alive = False

@@ -270,11 +270,6 @@ class KafkaConfig(GroupCoordinatorSettings):
                 if getattr(consumer, key) is not None:
                     name = type(consumer).model_fields[key].alias or key
                     yield (("consumers", i, name), "applies only to a share_group consumer")
-            if consumer.group_instance_id is not None and consumer.group_protocol == "consumer":
-                yield (
-                    ("consumers", i, "group.instance.id"),
-                    "static membership is modelled on group.protocol: classic only",
-                )
             auto = consumer.enable_auto_commit
             if consumer.commit is not None and auto:
                 yield (

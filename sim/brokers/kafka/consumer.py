@@ -22,6 +22,9 @@ as a new member with nothing when it polls again, its partitions lost (`onPartit
 whose default calls `onPartitionsRevoked`). A static member (`group.instance.id`, KIP-345)
 sends no LeaveGroup when it closes or misses the poll interval: the coordinator keeps it for
 `session.timeout.ms`, and when it comes back with the same instance id it takes its old place.
+On the consumer protocol a static member leaves with member epoch -2 instead and the
+coordinator keeps its assignment for the broker's session timeout (KIP-848; group.py
+`ModernConsumerGroup.static_leave`).
 
 Calls act at the current simulated time and never block: a test script advances the
 environment between calls; a simulated application yields `wait()` until there is something
@@ -194,14 +197,42 @@ class KafkaConsumer:
     def _join(self, group: ConsumerGroup | ModernConsumerGroup, topics: list[str]) -> None:
         """Become a member: JoinGroup (classic), or the first heartbeat, epoch 0 (consumer)."""
         if isinstance(group, ModernConsumerGroup):
-            self._member = group.join(
-                self, topics, self.settings.group_remote_assignor, self.settings.max_poll_interval
-            )
+            try:
+                self._member = group.join(
+                    self,
+                    topics,
+                    self.settings.group_remote_assignor,
+                    self.settings.max_poll_interval,
+                )
+            except KafkaError as error:
+                if error.code != "UNRELEASED_INSTANCE_ID":
+                    raise
+                self._unreleased_instance_id()
+                return
             self._heartbeats += 1
             self._heartbeat()
             self._schedule_heartbeat(self._heartbeats)
         else:
             self._member = group.add(self, topics)
+
+    def _unreleased_instance_id(self) -> None:
+        """A static member restarted while its crashed predecessor still holds the instance id.
+        The Java client fails for good (ConsumerHeartbeatRequestManager: UNRELEASED_INSTANCE_ID
+        is fatal); the process here is restarted by its supervisor, so it tries again one
+        heartbeat interval later, until the predecessor's session has expired."""
+        self.recorder.count("kafka.unreleased_instance_id")
+        self._member = None
+        self._heartbeats += 1
+        loop = self._heartbeats
+        timer = self.env.timeout(self.cluster.group_settings.consumer_heartbeat_interval)
+
+        def retry(_event: Any) -> None:
+            group, topics = self._group, self._subscription
+            if loop != self._heartbeats or self._closed or group is None or topics is None:
+                return
+            self._join(group, topics)
+
+        timer.callbacks.append(retry)
 
     def unsubscribe(self) -> None:
         self._leave("left")
@@ -584,7 +615,10 @@ class KafkaConsumer:
         self._pending_target = None
         if isinstance(group, ModernConsumerGroup):
             assert isinstance(member, ModernMember)
-            group.leave(member, how)  # a heartbeat with member epoch -1
+            if member.instance_id is not None and how == "left":
+                group.static_leave(member)  # a heartbeat with member epoch -2
+            else:
+                group.leave(member, how)  # a heartbeat with member epoch -1
         else:
             assert isinstance(member, Member)
             if member.instance_id is not None and how == "left":
@@ -641,7 +675,10 @@ class KafkaConsumer:
         how = "left (max.poll.interval.ms)"
         if isinstance(group, ModernConsumerGroup):
             assert isinstance(member, ModernMember)
-            group.leave(member, how)
+            if member.instance_id is not None:
+                group.static_leave(member)  # leaveGroupEpoch(): -2 for a static member
+            else:
+                group.leave(member, how)
         else:
             assert isinstance(member, Member)
             if member.instance_id is not None:

@@ -11,6 +11,8 @@ topic's replica assignment, `replica_assignment`) costs the most per message; it
 
 The no-queueing latency of a record sent with acks=all is one request's handler time and the
 followers' fetch round trip (`replication_delay`), which the high watermark waits for.
+The JVM's garbage-collection pauses (`gc_pause`, `gc_rate`; sim/brokers/pauses.py) leave the
+handlers the unpaused share of the time, and delay the messages that meet them (the tail).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sim.brokers.costs import Account, CostModelSpec, Load, Stage
 from sim.brokers.kafka.cluster import replica_assignment
 from sim.brokers.kafka.log import BATCH_OVERHEAD, record_size
+from sim.brokers.pauses import paused_share
 
 if TYPE_CHECKING:
     from sim.brokers.kafka.config import KafkaConfig
@@ -65,6 +68,8 @@ def account(config: KafkaConfig, load: Load, topic: str | None = None) -> Accoun
     latency = one_request
     if settings.replication_factor > 1:
         latency += config.replication_delay.mean + cost.replica_time(1, round(batch_bytes))
+    # A garbage-collection pause stops every handler: they work only the unpaused share.
+    busiest /= 1.0 - paused_share(cost.gc_pause, cost.gc_rate)
     stages = (Stage("broker request handlers", cost.io_threads, busiest),)
     return Account(stages, latency)
 

@@ -33,7 +33,15 @@ FEATURES: tuple[Feature, ...] = (
         "3.x, 4.x (classic protocol)",
         "modelled",
         f"{_KIP}KIP-345",
-        "refused with group.protocol consumer",
+    ),
+    Feature(
+        "Static members on group.protocol consumer: leave with epoch -2, replaced on rejoin "
+        "without a new group epoch, UNRELEASED_INSTANCE_ID after a crash",
+        "4.0+",
+        "modelled",
+        f"{_KIP}KIP-848; GroupMetadataManager getOrMaybeSubscribeStaticConsumerGroupMember, "
+        "consumerGroupStaticMemberGroupLeave",
+        "the restarted process retries a refused join each heartbeat interval",
     ),
     Feature(
         "max.poll.interval.ms: a slow batch leaves the group",

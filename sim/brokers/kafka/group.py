@@ -472,10 +472,21 @@ class ModernMember:
     last_heartbeat: float = -math.inf
     session_token: int = 0  # bumps with every heartbeat: a stale session timer does nothing
     revocation_token: int = 0  # bumps when it leaves UNREVOKED_PARTITIONS
+    instance_id: str | None = None  # group.instance.id: a static member
 
     @property
     def name(self) -> str:
         return self.consumer.client_id
+
+    @property
+    def departed(self) -> bool:
+        """A static member that left with epoch -2 and may come back within its session."""
+        return self.epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH
+
+
+#: ``ConsumerGroupHeartbeatRequest.LEAVE_GROUP_STATIC_MEMBER_EPOCH``: the epoch a static member
+#: leaves with when it means to come back (KIP-848, "Static Membership").
+LEAVE_GROUP_STATIC_MEMBER_EPOCH = -2
 
 
 class ModernConsumerGroup(_Group):
@@ -494,6 +505,7 @@ class ModernConsumerGroup(_Group):
         # assigned or pending revocation; a partition missing here is free.
         self.partition_epochs: dict[TopicPartition, int] = {}
         self._rebalance: tuple[float, str] | None = None  # (started, reason) of the open epoch
+        self.static: dict[str, ModernMember] = {}  # ConsumerGroup.staticMembers: instance id
 
     @property
     def settings(self) -> GroupCoordinatorSettings:
@@ -524,21 +536,89 @@ class ModernConsumerGroup(_Group):
                 f"group.consumer.assignors ({', '.join(self.settings.consumer_assignors)}): "
                 "UNSUPPORTED_ASSIGNOR"
             )
-        if _instance_id(consumer) is not None:
-            # KIP-848 has static members too (a leave with member epoch -2 keeps the
-            # assignment for the session timeout); the model has them on the classic protocol.
-            raise ValueError(
-                "group.instance.id with group.protocol=consumer is not modelled (static "
-                "membership is modelled on the classic protocol)"
-            )
+        instance = _instance_id(consumer)
+        if instance is not None:
+            old = self.static.get(instance)
+            if old is not None and self.has(old):
+                return self._replace_static(
+                    old, consumer, list(topics), assignor, rebalance_timeout
+                )
         member_id = f"{consumer.client_id}-{next(self.coordinator.member_ids)}"
         member = ModernMember(member_id, consumer, list(topics), assignor, rebalance_timeout)
+        member.instance_id = instance
         self.members[member_id] = member
+        if instance is not None:
+            self.static[instance] = member
         self.coordinator.member_rows.append(
             [self.group_id, member.name, member_id, self.env.now, math.nan, "active"]
         )
         self._bump(f"{member.name} joined")
         return member
+
+    def _replace_static(
+        self,
+        old: ModernMember,
+        consumer: KafkaConsumer,
+        topics: list[str],
+        assignor: str | None,
+        rebalance_timeout: float,
+    ) -> ModernMember:
+        """A static member comes back (GroupMetadataManager
+        ``getOrMaybeSubscribeStaticConsumerGroupMember``). If its predecessor left with epoch -2,
+        the new member is a copy of it under a new member id, epoch 0, with the same assignment
+        and target (``replaceMember``): no new group epoch, so nobody else moves. If the
+        predecessor did not leave (it crashed and its session has not expired), the instance id
+        is still in use: UNRELEASED_INSTANCE_ID (``throwIfInstanceIdIsUnreleased``)."""
+        if not old.departed:
+            from sim.brokers.kafka.cluster import KafkaError
+
+            raise KafkaError(
+                "UNRELEASED_INSTANCE_ID",
+                f"instance id {old.instance_id!r} is still owned by member {old.member_id}",
+            )
+        member_id = f"{consumer.client_id}-{next(self.coordinator.member_ids)}"
+        member = ModernMember(member_id, consumer, list(topics), assignor, rebalance_timeout)
+        member.instance_id = old.instance_id
+        member.assigned = old.assigned
+        old.session_token += 1  # the predecessor's session timer does nothing now
+        old.revocation_token += 1
+        self._drop_epochs(old)
+        del self.members[old.member_id]
+        self.members[member_id] = member
+        assert member.instance_id is not None
+        self.static[member.instance_id] = member
+        epochs = self.partition_epochs
+        for tp in member.assigned:
+            epochs[tp] = member.epoch
+        self.target[member_id] = self.target.pop(old.member_id, frozenset())
+        self._member_left(old.member_id, "replaced (static member rejoined)")
+        self.coordinator.member_rows.append(
+            [self.group_id, member.name, member_id, self.env.now, math.nan, "active"]
+        )
+        self.cluster.recorder.count("kafka.static_rejoins")
+        if member.topics != old.topics or member.assignor != old.assignor:
+            self._bump(f"{member.name} rejoined with a new subscription")
+        return member
+
+    def static_leave(self, member: ModernMember) -> None:
+        """A static member leaves meaning to come back: a heartbeat with member epoch -2
+        (``ConsumerMembershipManager.leaveGroupEpoch``, on close and when the poll timer
+        expires). The coordinator keeps it with its assignment (``consumerGroupStaticMember
+        GroupLeave``): no new group epoch, its partitions unread, until it rejoins or its session
+        times out (the session timer of its last heartbeat still runs)."""
+        if not self.has(member):
+            return
+        self._drop_epochs(member)
+        member.epoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH
+        member.state = MemberState.STABLE
+        member.pending_revocation = frozenset()
+        member.revocation_token += 1
+        epochs = self.partition_epochs
+        for tp in member.assigned:
+            epochs[tp] = member.epoch
+        member.alive = False
+        self.release(member, set(member.owned))
+        self._maybe_settled()
 
     def resubscribe(self, member: ModernMember, topics: list[str]) -> None:
         if member.topics != topics:
@@ -550,6 +630,8 @@ class ModernConsumerGroup(_Group):
         if self.members.get(member.member_id) is not member:
             return
         del self.members[member.member_id]
+        if member.instance_id is not None and self.static.get(member.instance_id) is member:
+            del self.static[member.instance_id]
         self._drop_epochs(member)
         self.target.pop(member.member_id, None)
         member.session_token += 1
@@ -587,7 +669,8 @@ class ModernConsumerGroup(_Group):
 
     def _session_expired(self, member: ModernMember, token: int) -> None:
         if member.session_token == token and self.has(member):
-            self.leave(member, "crashed" if not member.alive else "session timeout")
+            crashed = not member.alive and not member.departed
+            self.leave(member, "crashed" if crashed else "session timeout")
 
     def _reconcile(self, member: ModernMember, owned: set[TopicPartition]) -> None:
         """``maybeReconcile``: one step of `next_member_assignment` for this member."""
@@ -661,6 +744,8 @@ class ModernConsumerGroup(_Group):
         if self._rebalance is None or self.assignment_epoch != self.group_epoch:
             return
         for m in self.members.values():
+            if m.departed:
+                continue  # away: it reconciles when it comes back
             if m.state != MemberState.STABLE or m.epoch != self.group_epoch:
                 return
         started, reason = self._rebalance

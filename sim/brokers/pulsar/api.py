@@ -101,12 +101,22 @@ class MessageId:
 class PulsarMessage:
     """A received message (``pulsar.Message``)."""
 
-    def __init__(self, consumer: PulsarConsumer | None, handle: Any, item: Any, entry: Entry):
+    def __init__(
+        self,
+        consumer: PulsarConsumer | None,
+        handle: Any,
+        item: Any,
+        entry: Entry,
+        reader_topic: Any = None,
+        batch_index: int = 0,
+    ):
         self._consumer = consumer
         self._handle = handle  # (partition consumer, delivery or batch item), for acks
         self._item = item
         self._entry = entry
-        self.msg: Message = item.msg if item is not None else entry.record.msgs[0]
+        self._reader_topic = reader_topic  # the topic instance a reader read this from
+        self._batch_index = batch_index  # a reader's message: its place in the entry
+        self.msg: Message = item.msg if item is not None else entry.record.msgs[batch_index]
 
     def data(self) -> Any:
         return self.msg.body
@@ -127,7 +137,7 @@ class PulsarMessage:
     def topic_name(self) -> str:
         if self._item is not None:
             return self._item.delivery.sub.topic.name
-        return ""
+        return "" if self._reader_topic is None else self._reader_topic.name
 
     def message_id(self) -> MessageId:
         entry = self._entry
@@ -135,7 +145,9 @@ class PulsarMessage:
         batch = -1
         if item is not None and len(item.delivery.msgs) > 1:
             batch = item.i
-        topic = item.delivery.sub.topic if item is not None else None
+        elif item is None and len(entry.record.msgs) > 1:
+            batch = self._batch_index
+        topic = item.delivery.sub.topic if item is not None else self._reader_topic
         partition = -1 if topic is None else topic.partition_index
         storage = None if topic is None else topic.storage
         ledger, entry_id = (0, entry.index)
@@ -268,12 +280,15 @@ class PulsarClient:
         instance = family.instances[cluster]
         storage = instance.storage
         if start_message_id == MessageId.earliest:
-            start = storage.first
-        elif start_message_id == MessageId.latest:
-            start = storage.last_index + 1
-        else:
-            start = start_message_id.index + (0 if start_message_id_inclusive else 1)
-        return PulsarReader(self, instance, start)
+            return PulsarReader(self, instance, storage.first)
+        if start_message_id == MessageId.latest:
+            return PulsarReader(self, instance, storage.last_index + 1)
+        index, batch = start_message_id.index, start_message_id.batch_index
+        if start_message_id_inclusive:
+            return PulsarReader(self, instance, index, max(batch, 0))
+        if batch >= 0:  # exclusive of a batched message: the rest of its batch comes next
+            return PulsarReader(self, instance, index, batch + 1)
+        return PulsarReader(self, instance, index + 1)
 
     def run_until(self, done: Callable[[], bool], timeout: float | None) -> bool:
         """Advance the simulation until `done()` or `timeout` seconds pass (True if done)."""
@@ -470,36 +485,56 @@ class PulsarConsumer:
 
 class PulsarReader:
     """``pulsar.Reader``: reads a topic instance from a position, holding nothing back (a
-    non-durable cursor: retention, not the reader, decides what is still there)."""
+    non-durable cursor: retention, not the reader, decides what is still there).
 
-    def __init__(self, client: PulsarClient, instance: Any, start: int) -> None:
+    A Java ``ReaderImpl`` reads through a ``ConsumerImpl``, which unpacks a batch entry into its
+    messages (``ConsumerImpl.receiveIndividualMessagesFromBatch``): so does this reader, one
+    message per ``read_next``, each with its batch index in its message id. A start or seek
+    position inside a batch skips the messages before it (``isPriorBatchIndex``).
+    """
+
+    def __init__(self, client: PulsarClient, instance: Any, start: int, batch: int = 0) -> None:
         self._client = client
         self._topic = instance
-        self._next = start
+        self._next = start  # the entry index read next
+        self._batch = batch  # the message of that entry read next
+
+    def _position(self) -> tuple[int, int] | None:
+        """The (entry index, batch index) `read_next` returns now, or None if none is stored."""
+        storage = self._topic.storage
+        index, batch = self._next, self._batch
+        if index < storage.first:
+            index, batch = storage.first, 0  # deleted entries are gone for readers too
+        while index <= storage.last_index:
+            entry = storage.get(index)
+            if entry is not None and batch < len(entry.record.msgs):
+                return index, batch
+            index, batch = index + 1, 0
+        return None
 
     def has_message_available(self) -> bool:
-        storage = self._topic.storage
-        return max(self._next, storage.first) <= storage.last_index
+        return self._position() is not None
 
     def read_next(self, timeout_millis: float | None = None) -> PulsarMessage:
-        storage = self._topic.storage
         timeout = None if timeout_millis is None else timeout_millis / 1000.0
         if not self.has_message_available():
             self._client.run_until(self.has_message_available, timeout)
-        if not self.has_message_available():
+        position = self._position()
+        if position is None:
             raise TimeoutException("Pulsar error: TimeOut")
-        self._next = max(self._next, storage.first)  # deleted entries are gone for readers too
-        entry = storage.get(self._next)
+        index, batch = position
+        entry = self._topic.storage.get(index)
         assert entry is not None
-        self._next += 1
-        return PulsarMessage(None, None, None, entry)
+        self._next, self._batch = index, batch + 1
+        return PulsarMessage(None, None, None, entry, reader_topic=self._topic, batch_index=batch)
 
     def seek(self, position: Any) -> None:
+        """``Reader.seek``: to a message id (that message is read next) or a publish time."""
         storage = self._topic.storage
         if isinstance(position, MessageId):
-            self._next = position.index
+            self._next, self._batch = position.index, max(position.batch_index, 0)
         else:
-            self._next = storage.first_published_from(float(position))
+            self._next, self._batch = storage.first_published_from(float(position)), 0
 
     def close(self) -> None:
         pass

@@ -20,7 +20,9 @@ The rules of the BookKeeper client the broker embeds (``org.apache.bookkeeper.cl
   broker's managed ledger creates a new ledger on enough bookies.
 
 Bookies are passive (no process each); a write's latency is the Qa-th fastest of Qw draws of
-`bookie_write_latency`, drawn from the cluster's own random stream.
+`bookie_write_latency`, drawn from the cluster's own random stream. With a cost model
+(sim/brokers/pulsar/charges.py) each bookie of the entry's write set first journals and fsyncs
+it, and its answer then takes its draw.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from sim.distributions import Sampler
 from sim.faults import CrashOnly
 
 if TYPE_CHECKING:
+    from sim.brokers.pulsar.charges import ClusterCharges
     from sim.metrics import Recorder
 
 __all__ = ["BookKeeperCluster", "Bookie", "LedgerWriter"]
@@ -86,6 +89,7 @@ class BookKeeperCluster:
         self.recorder = recorder
         self.version = 0  # bumped when a bookie goes down or comes back
         self.listeners: list[Callable[[], None]] = []  # told when bookies come back
+        self.charges: ClusterCharges | None = None  # the cost model's stages (None: ideal)
 
     def alive(self) -> list[int]:
         return [b.index for b in self.bookies if b.alive]
@@ -115,6 +119,20 @@ class BookKeeperCluster:
         draws = sorted(self._latency() for _ in range(self.write_quorum))
         return draws[self.ack_quorum - 1]
 
+    def charged_confirm(self, ensemble: list[int], entry_id: int, at: float, size: int) -> float:
+        """With a cost model: when Qa of the entry's write set (``RoundRobinDistributionSchedule``:
+        ensemble positions entry_id .. entry_id + Qw - 1 modulo E) have journaled and fsynced
+        an entry of `size` bytes sent to them at `at`, and answered."""
+        assert self.charges is not None
+        journals = self.charges.journals
+        width = len(ensemble)
+        answers = []
+        for k in range(self.write_quorum):
+            answer = journals[ensemble[(entry_id + k) % width]].add(at, size)
+            answers.append(answer if self.zero_latency else answer + self._latency())
+        answers.sort()
+        return answers[self.ack_quorum - 1]
+
 
 class LedgerWriter:
     """The write side of one ledger (``LedgerHandle``): its ensemble, fragments and the FIFO of
@@ -131,12 +149,16 @@ class LedgerWriter:
         self.last_confirm = 0.0
         self._checked = bk.version  # the bookie state the ensemble was last checked against
 
-    def write(self, entry_id: int, now: float) -> float | None:
-        """Write entry `entry_id`; the time it is confirmed, or None when the add fails."""
+    def write(self, entry_id: int, now: float, at: float = 0.0, size: int = 0) -> float | None:
+        """Write entry `entry_id` (with a cost model: of `size` bytes, sent to the bookies at
+        `at`); the time it is confirmed, or None when the add fails."""
         bk = self.bk
         if self._checked != bk.version and not self._heal(entry_id):
             return None
-        confirm = now if bk.zero_latency else now + bk.ack_delay()
+        if bk.charges is not None:
+            confirm = bk.charged_confirm(self.ensemble, entry_id, max(at, now), size)
+        else:
+            confirm = now if bk.zero_latency else now + bk.ack_delay()
         if confirm < self.last_confirm:
             confirm = self.last_confirm  # adds complete in order
         self.last_confirm = confirm

@@ -74,10 +74,11 @@ class Connection:
 
     __slots__ = ("_token", "backoff", "core", "epoch", "owner", "state")
 
-    def __init__(self, core: ClientCore, owner: Any) -> None:
+    def __init__(self, core: ClientCore, owner: Any, mandatory_stop: float = 0.0) -> None:
         self.core = core
         self.owner = owner
-        self.backoff = Backoff(core.random_int)
+        # ProducerImpl: setMandatoryStop(max(100, sendTimeoutMs - 100)); ConsumerImpl: 0.
+        self.backoff = Backoff(core.random_int, mandatory_stop=mandatory_stop)
         self.state = "idle"  # idle, connecting, ready, closed
         self.epoch = 0
         self._token = 0
@@ -109,7 +110,7 @@ class Connection:
     def _schedule(self) -> None:
         self._token += 1
         token = self._token
-        delay = self.backoff.next()
+        delay = self.backoff.next(self.core.env.now)
         self.core.env.timeout(delay).callbacks.append(lambda _e: self._attempt(token))
 
     def _attempt(self, token: int) -> None:
@@ -243,7 +244,7 @@ class PartitionProducer:
         self.family = family
         self.env = self.core.env
         self.recorder = self.core.recorder
-        self.conn = Connection(self.core, self)
+        self.conn = Connection(self.core, self, max(0.1, parent.send_timeout - 0.1))
         self.pending: deque[Op] = deque()
         self.batch: list[tuple[Message, Any]] = []
         self.batch_bytes = 0
@@ -709,6 +710,26 @@ class PartitionConsumer:
         self._out(self._acks_arrive, individual, cumulative, landed)
 
     def _acks_arrive(
+        self, individual: list[int], cumulative: int | None, landed: Callable[[], None] | None
+    ) -> None:
+        topic = self.instance()
+        if topic is None or not topic.available:
+            return
+        charges = topic.cluster.charges
+        if charges is not None and charges.ack > 0:
+            # The cost model: the owning broker's IO threads handle the ack command, `ack` per
+            # entry acknowledged (a cumulative ack counts once).
+            now = self.core.env.now
+            work = charges.ack * (len(individual) + (cumulative is not None))
+            at = topic.cluster.io_finish(topic, work)
+            if at > now:
+                self.core.env.timeout(at - now).callbacks.append(
+                    lambda _event: self._acks_handled(individual, cumulative, landed)
+                )
+                return
+        self._acks_handled(individual, cumulative, landed)
+
+    def _acks_handled(
         self, individual: list[int], cumulative: int | None, landed: Callable[[], None] | None
     ) -> None:
         topic = self.instance()

@@ -28,6 +28,7 @@ from sim.brokers.pulsar.bookkeeper import BookKeeperCluster, LedgerWriter
 from sim.faults import CrashOnly
 
 if TYPE_CHECKING:
+    from sim.brokers.pulsar.charges import ClusterCharges
     from sim.brokers.pulsar.service import PulsarService
     from sim.brokers.pulsar.topic import PersistentTopic
 
@@ -99,6 +100,7 @@ class Cluster:
         self.writers: list[tuple[float, str, LedgerWriter]] = []  # every ledger opened
         self._orphans: set[int] = set()  # bundles whose lock expired with no broker alive
         self.listeners: list[Any] = []  # told when the cluster's reachability changes
+        self.charges: ClusterCharges | None = None  # the cost model's stages (None: ideal)
 
     def __repr__(self) -> str:
         return f"Cluster({self.name})"
@@ -115,7 +117,17 @@ class Cluster:
 
     def add_topic(self, topic: PersistentTopic) -> None:
         self.topics[topic.name] = topic
-        self.bundle_topics[self.bundle_of(topic.name)].append(topic)
+        topic.bundle = self.bundle_of(topic.name)
+        self.bundle_topics[topic.bundle].append(topic)
+
+    def io_finish(self, topic: PersistentTopic, work: float) -> float:
+        """With a cost model, when `work` seconds of the owning broker's IO threads, asked for
+        now, are done (now when the topic has no owner: it is being moved)."""
+        now = self.service.env.now
+        owner = self.owner[topic.bundle]
+        if owner is None or self.charges is None:
+            return now
+        return self.charges.io[owner].finish(now, work)
 
     def ledger_opened(self, topic: PersistentTopic, writer: LedgerWriter) -> None:
         self.writers.append((self.service.env.now, topic.name, writer))
@@ -126,6 +138,8 @@ class Cluster:
     # ----- brokers -----
     def broker_crashed(self, index: int) -> None:
         env = self.service.env
+        if self.charges is not None:
+            self.charges.broker_crashed(index)
         delay = self.service.settings.session_timeout
         for bundle, owner in enumerate(self.owner):
             if owner != index:

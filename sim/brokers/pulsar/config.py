@@ -8,7 +8,7 @@ policies use the names of the admin API's ``Policies`` JSON (`retention_policies
 Java client's (`receiverQueueSize`, `ackTimeoutMillis`, `negativeAckRedeliveryDelay`,
 `deadLetterPolicy`, `batchingMaxPublishDelay`, `sendTimeout`...). Defaults are Pulsar 4.0.0's
 (sim/brokers/pulsar/settings.py). Parameters of the model that Pulsar has no name for are in
-snake_case (`bookies`, `bookie_write_latency`, `replication_delay`, `subscribe_at`...).
+snake_case (`bookies`, `bookie_write_latency`, `replication_delay`, `subscribe_at`, `cost`...).
 
 A topic is `{name, partitions}`: a short name means `persistent://public/default/<name>`;
 `partitions: 0` is a non-partitioned topic. Without `clusters`, the model is one cluster named
@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from sim.brokers.pulsar import settings as defaults
+from sim.brokers.pulsar.cost import PulsarCost
 from sim.brokers.pulsar.names import TopicName, namespace_name
 from sim.brokers.pulsar.policies import (
     BacklogQuota,
@@ -272,6 +273,9 @@ class PulsarConfig(StrictModel):
     bookie_write_latency: Dist = Distribution.constant(0.0)  # one bookie's journal write
     replication_delay: Dist = Distribution.constant(0.0)  # a replicator's hop to a remote cluster
     topic_load_time: Duration = 0.0  # a broker loading a topic it takes over
+    # The cost model (sim/brokers/pulsar/cost.py, charges.py); None: the ideal broker, whose
+    # every step is instant. `{preset: NAME}` starts from a calibrated preset (sim/presets/).
+    cost: PulsarCost | None = None
 
     @model_validator(mode="after")
     def _check(self) -> PulsarConfig:

@@ -63,6 +63,22 @@ FEATURES: tuple[Feature, ...] = (
         "one round of snapshot requests; one producing cluster at a time",
     ),
     Feature(
+        "Costs (`broker.cost`, presets confluent-2020 and mqperf-2021): managed-ledger appends, "
+        "bookie journals and group fsync on the write set, ack quorum, IO threads",
+        f"{_V} (presets fitted on 2.6 runs)",
+        "partly",
+        "ManagedLedgerImpl, PendingAddOp, BookKeeper Journal (journalMaxGroupWaitMSec, "
+        "journalSyncData), ServiceConfiguration numIOThreads; docs/calibration.md",
+        "a group's fsync is a fixed wait; one IO-thread pool per broker; reads are not charged",
+    ),
+    Feature(
+        "OpenMessaging Benchmark driver (`mqsim omb --driver pulsar`)",
+        "driver-pulsar",
+        "modelled",
+        "openmessaging/benchmark driver-pulsar/pulsar.yaml, PulsarBenchmarkDriver (docs/omb.md)",
+        "default preset confluent-2020",
+    ),
+    Feature(
         "Non-persistent topics, compaction, schemas, Pulsar transactions, chunking",
         _V,
         "not modelled",

@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from sim.brokers.pulsar.bookkeeper import BookKeeperCluster
+from sim.brokers.pulsar.charges import ClusterCharges
 from sim.brokers.pulsar.cluster import Cluster, ClusterNode
 from sim.brokers.pulsar.ledgers import LedgerConfig
 from sim.brokers.pulsar.names import TopicName
@@ -120,6 +121,9 @@ class PulsarService:
                 self.recorder,
             )
             built = Cluster(self, index, cluster.name, brokers, bk, config.bundles)
+            if config.cost is not None:
+                charges = ClusterCharges(config.cost, cluster.brokers, cluster.bookies)
+                built.charges = bk.charges = charges
             self.clusters.append(built)
             if config.multi_cluster:
                 self.cluster_nodes.append(ClusterNode(built, f"cluster.{cluster.name}"))

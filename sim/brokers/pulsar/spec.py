@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.base import BrokerSpec, IdealQueue
+from sim.brokers.base import BrokerSpec, IdealQueue, OMBDriver
 from sim.brokers.pulsar.config import PulsarConfig, PulsarConsumerConfig, PulsarProducerConfig
 from sim.brokers.pulsar.cost import COSTS
 from sim.brokers.pulsar.features import FEATURES
@@ -20,6 +20,12 @@ def _build(ctx: RunContext) -> BrokerRuntime:
     from sim.brokers.pulsar.runtime import build
 
     return build(ctx)
+
+
+def _omb_sections(layout: Any) -> dict[str, Any]:
+    from sim.brokers.pulsar.omb import sections
+
+    return sections(layout)
 
 
 def node_names(section: PulsarConfig) -> list[str]:
@@ -118,7 +124,9 @@ SPEC = BrokerSpec(
         },
         producer={"batchingEnabled": False},
     ),
-    # Its cost model in closed form (cost.py); the simulated broker does not charge it yet.
-    costs=COSTS,
+    # driver-pulsar; its default preset is Confluent's, whose Pulsar setup is that driver's
+    # (ensemble 3, write quorum 3, ack quorum 2, batching delay 1 ms).
+    omb=OMBDriver("Pulsar", "native", build=_omb_sections, default_preset="confluent-2020"),
+    costs=COSTS,  # its cost model in closed form (cost.py), charged by the broker (charges.py)
     features=FEATURES,
 )

@@ -244,6 +244,10 @@ class Subscription:
         self.blocked = False  # blockedDispatcherOnUnackedMsgs
         self.available = 0  # consumers with permits that are not blocked
         self._read_scheduled = False
+        charges = topic.cluster.charges
+        # The cost model's IO-thread time per entry sent (None: the ideal broker). A send
+        # takes its turn on the threads even at 0 s, behind the acks they handle.
+        self.dispatch_cost = None if charges is None else charges.dispatch
         topic.service.subscription_created(self)
 
     def __repr__(self) -> str:
@@ -392,7 +396,21 @@ class Subscription:
         for msg in msgs:
             msg.deliveries += 1
             recorder.delivered_message(msg, source)
+        dispatch = self.dispatch_cost
+        if dispatch is not None:  # the cost model: the owning broker's IO threads send it
+            now = self.env.now
+            at = self.topic.cluster.io_finish(self.topic, dispatch)
+            if at > now:
+                self.env.timeout(at - now).callbacks.append(
+                    lambda _event: self._dispatched(handle, delivery)
+                )
+                return
         handle.send(delivery)
+
+    def _dispatched(self, handle: BrokerConsumer, delivery: Delivery) -> None:
+        """A delivery an IO thread has sent, unless it was taken back meanwhile."""
+        if handle.sub is self and handle.pending.get(delivery.index) is delivery:
+            handle.send(delivery)
 
     # ----- consumers -----
     def add_consumer(self, handle: BrokerConsumer) -> None:
@@ -854,6 +872,7 @@ class SharedSubscription(Subscription):
         batch = self.batch
         limit = self.max_unacked_consumer
         while not self.blocked:
+            round_robin = self.round_robin
             handle = self.next_consumer()
             if handle is None:
                 return
@@ -865,6 +884,10 @@ class SharedSubscription(Subscription):
             while sent < room and handle.permits > 0 and not handle.blocked:
                 index = self.next_index()
                 if index is None:
+                    if not sent:
+                        # trySendMessagesToConsumers calls getNextConsumer only with entries
+                        # read: a pick that found nothing to send does not move the index.
+                        self.round_robin = round_robin
                     return
                 entry = storage.get(index)
                 if entry is None:

@@ -82,6 +82,11 @@ class PersistentTopic:
         self.generation = 0  # bumped when the topic is unloaded (a broker died)
         self.writer: LedgerWriter | None = None
         self._next_entry_id = 0  # entry id in the current ledger
+        self.bundle = 0  # the namespace bundle holding it (set by Cluster.add_topic)
+        # With a cost model, the managed ledger's thread appending its entries (charges.py).
+        charges = cluster.charges
+        self.ledger_thread = None if charges is None else charges.ledger_thread()
+        self.ledger_entry = 0.0 if charges is None else charges.ledger_entry
         self._open_writer()
         self.quota_exceeded_policy: BacklogQuotaPolicy | None = None
         self.listeners: list[Callable[[Entry], None]] = []
@@ -111,7 +116,11 @@ class PersistentTopic:
         if writer is None and not self._open_writer():
             return False
         assert self.writer is not None
-        confirm = self.writer.write(self._next_entry_id, now)
+        # With a cost model the managed ledger appends the entry first (its thread's turn),
+        # then BookKeeper's add goes to the bookies.
+        thread = self.ledger_thread
+        at = now if thread is None else thread.finish(now, self.ledger_entry)
+        confirm = self.writer.write(self._next_entry_id, now, at, record.size)
         if confirm is None:
             # The ensemble change failed: the ledger is closed; a new one needs E bookies.
             if self.storage.ledger.close_current(now):
@@ -119,7 +128,7 @@ class PersistentTopic:
             self.writer = None
             if not self._open_writer():
                 return False
-            confirm = self.writer.write(self._next_entry_id, now)
+            confirm = self.writer.write(self._next_entry_id, now, at, record.size)
             if confirm is None:
                 return False
         self._next_entry_id += 1

@@ -10,6 +10,7 @@ from typing import Any
 
 import simpy
 
+from sim.brokers.pauses import PauseSchedule
 from sim.brokers.rabbitmq.cost import CostModel, PoolStage, SerialStage
 from sim.brokers.rabbitmq.errors import PreconditionFailed
 from sim.brokers.rabbitmq.queue import ClassicQueue, make_queue
@@ -17,6 +18,7 @@ from sim.brokers.rabbitmq.routing import ExchangeType, route
 from sim.brokers.rabbitmq.versions import DEFAULT_VERSION, behaviour
 from sim.message import Message
 from sim.metrics import Recorder
+from sim.randomness import RandomStreams
 
 __all__ = ["Confirm", "Exchange", "RabbitMQBroker"]
 
@@ -74,8 +76,12 @@ class RabbitMQBroker:
         cost: CostModel | None = None,
         message_ids: Iterator[int] | None = None,
         version: str = DEFAULT_VERSION,
+        streams: RandomStreams | None = None,
     ) -> None:
         self.env = env
+        # The random streams of the run: each queue process's garbage collections draw from
+        # their own (cost model with pauses only).
+        self.streams = streams if streams is not None else RandomStreams(0)
         self.version = behaviour(version)  # what changed between versions (versions.py)
         self.recorder = recorder if recorder is not None else Recorder(env)
         self.cost = cost
@@ -132,7 +138,11 @@ class RabbitMQBroker:
         created.durable = durable or created.kind in ("quorum", "stream")
         created.mirrors = mirrors
         if self.cost is not None:
-            created.stage = SerialStage(self.env, self.cost.queue_time(created.kind))
+            pauses = None
+            if self.cost.gc_pause > 0 and self.cost.gc_rate > 0:
+                rng = self.streams.generator(f"rabbitmq:{queue}/gc")
+                pauses = PauseSchedule(self.cost.gc_pause, self.cost.gc_rate, rng)
+            created.stage = SerialStage(self.env, self.cost.queue_time(created.kind), pauses)
             created.fsync_wait = self.cost.fsync if created.kind == "quorum" else 0.0
         return created
 

@@ -25,7 +25,7 @@ from sim.brokers.rabbitmq.errors import (
     PreconditionFailed,
     UnroutableError,
 )
-from sim.brokers.rabbitmq.queue import ClassicQueue, ConsumerSlot, Entry
+from sim.brokers.rabbitmq.queue import NO_PRIORITY, ClassicQueue, ConsumerSlot, Entry
 from sim.brokers.rabbitmq.stream import StreamQueue
 from sim.message import Message
 from sim.network import Link
@@ -192,7 +192,7 @@ class Channel:
             size=size,
             routing_key=routing_key,
             headers=None if props.headers is None else dict(props.headers),
-            priority=props.priority or 0,
+            priority=NO_PRIORITY if props.priority is None else props.priority,
             body=body,
         )
         if props.expiration is not None:
@@ -315,14 +315,22 @@ class Channel:
     def basic_nack(
         self, delivery_tag: int = 0, multiple: bool = False, requeue: bool = True
     ) -> None:
-        for queue, entries in self._settle(delivery_tag, multiple):
-            if requeue:
-                queue.requeue(entries)
-            else:
-                queue.discard(entries)
+        # RabbitMQ 4.3 maps a nack with requeue to a plain return, which does not count toward
+        # a quorum queue's delivery limit (rabbit_channel.erl handle_method basic.nack: op
+        # `requeue`); earlier versions count every return.
+        self._reject(delivery_tag, multiple, requeue, failed=False)
 
     def basic_reject(self, delivery_tag: int, requeue: bool = True) -> None:
-        self.basic_nack(delivery_tag, multiple=False, requeue=requeue)
+        # 4.3: `settle(DeliveryFailed = true, UndeliverableHere = false)`, a failed delivery
+        # (rabbit_channel.erl handle_method basic.reject), which counts toward the limit.
+        self._reject(delivery_tag, False, requeue, failed=True)
+
+    def _reject(self, delivery_tag: int, multiple: bool, requeue: bool, failed: bool) -> None:
+        for queue, entries in self._settle(delivery_tag, multiple):
+            if requeue:
+                queue.requeue(entries, failed=failed)
+            else:
+                queue.discard(entries)
 
     def basic_recover(self, requeue: bool = True) -> None:
         """Return every unacked message of this channel to its queue, redelivered from there."""
@@ -332,7 +340,7 @@ class Channel:
         held = _by_queue(self._unacked.values())
         self._unacked.clear()
         for queue, entries in held:
-            queue.requeue(entries)
+            queue.requeue(entries, failed=False)  # 4.3: op `requeue`, a plain return
 
     def close(self) -> None:
         """Closing (or losing) the channel cancels its consumers and requeues what it held."""

@@ -91,11 +91,17 @@ class RabbitMQConsumerConfig(ConsumerBase):
     On a stream (sim/brokers/rabbitmq/stream.py) every replica is a reader of its own:
     `stream_offset` is where it starts (its x-stream-offset, default next); after a crash it
     goes on after the last offset it settled. `start` delays its basic.consume (a consumer
-    deployed later, such as a replay after a bug fix)."""
+    deployed later, such as a replay after a bug fix).
+
+    `fail_with` is the verb a failure is settled with: basic.nack (the default) or
+    basic.reject. They differ only on a RabbitMQ 4.3 quorum queue with requeue, where a nack is
+    a plain return that never reaches the delivery limit and a reject counts toward it
+    (sim/brokers/rabbitmq/versions.py)."""
 
     nack_probability: float = Field(default=0.0, ge=0.0, le=1.0)
     poison_header: str | None = None
     requeue: bool = True
+    fail_with: Literal["basic.nack", "basic.reject"] = "basic.nack"
     stream_offset: StreamOffset = None
     start: Duration = 0.0
 
@@ -163,7 +169,10 @@ class QueueConfig(StrictModel):
             if self.durable is False:
                 raise ValueError("durable: quorum queues are always durable")
             if self.max_priority is not None:
-                raise ValueError("max_priority: quorum queues have no priorities (RabbitMQ 3.10)")
+                raise ValueError(
+                    "max_priority: quorum queues refuse x-max-priority; from RabbitMQ 4.0 they "
+                    "order by the messages' priority without it (docs/rabbitmq-4.md)"
+                )
             if self.overflow == "reject-publish-dlx":
                 raise ValueError(
                     "overflow: quorum queues do not support reject-publish-dlx "
@@ -244,6 +253,9 @@ class CostConfig(PresetCost):
     core_time: Duration = 0.0  # scheduler time per copy of a message routed to a queue
     mirroring: Duration = 0.0  # more scheduler time per mirror of a mirrored classic queue
     fsync: Duration = 0.0  # a quorum queue's WAL fsync, which its confirm and delivery wait for
+    # The queue process's own garbage collections (cost.py): pauses a second, and their length.
+    gc_pause: Duration = Field(default=0.0, ge=0)
+    gc_rate: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _positive_rate(self) -> CostConfig:
@@ -260,6 +272,8 @@ class CostConfig(PresetCost):
             self.core_time,
             self.mirroring,
             self.fsync,
+            self.gc_pause,
+            self.gc_rate,
         )
 
 
@@ -271,6 +285,10 @@ class RabbitMQConfig(StrictModel):
     queues: list[QueueConfig] = Field(min_length=1)
     bindings: list[BindingConfig] = []
     cost: CostConfig | None = None  # None: the ideal broker, instant and without limits
+    # RabbitMQ 4.3 refuses non-durable classic queues unless every node permits the deprecated
+    # feature (rabbitmq.conf `deprecated_features.permit.transient_nonexcl_queues = true`;
+    # 4.3.0 release notes). Scenario queues are never exclusive.
+    permit_transient_queues: bool = False
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> RabbitMQConfig:
@@ -291,6 +309,15 @@ class RabbitMQConfig(StrictModel):
                     f"queues: {queue.name!r}: delivery_limit -1 (no limit) needs RabbitMQ 4.0 or "
                     f"later (version {self.version}); before 4.0 no limit is the default"
                 )
+        if behaviour(self.version).refuses_transient_queues and not self.permit_transient_queues:
+            for queue in self.queues:
+                if not queue.is_durable:
+                    raise ValueError(
+                        f"queues: {queue.name!r}: RabbitMQ {self.version} refuses non-durable "
+                        "non-exclusive queues (4.3.0 release notes): set durable: true, or "
+                        "permit_transient_queues: true (the deprecated feature "
+                        "transient_nonexcl_queues)"
+                    )
         return self
 
     def client_errors(

@@ -41,6 +41,13 @@ Defaults, from published measurements:
   (sim/presets/, docs/calibration.md). The pool stands for the whole cluster's cores, spread
   evenly: which node a queue's leader lives on is not modelled.
 
+- The queue process's garbage collections (opt-in, `gc_pause` and `gc_rate`; 0 by default).
+  "Each Erlang process has its own heap", collected on its own while the process runs
+  (Erlang/OTP documentation, ERTS User's Guide, "Erlang Garbage Collector",
+  https://www.erlang.org/doc/apps/erts/garbagecollection.html): a collection pauses that one
+  queue, nothing else, and a message that reaches it meanwhile waits for its end
+  (sim/brokers/pauses.py). Calibrated presets fit both on published tail percentiles.
+
 Not modelled: credit-based flow control that slows publishers when a queue process falls behind
 (its mailbox here simply grows), disk paging of long classic queues, and stream queues.
 """
@@ -55,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from sim.brokers.costs import Account, CostModelSpec, Load, Stage
+from sim.brokers.pauses import PauseSchedule, paused_share
 
 if TYPE_CHECKING:
     from sim.brokers.rabbitmq.config import RabbitMQConfig
@@ -85,6 +93,8 @@ class CostModel:
     core_time: float = 0.0
     mirroring: float = 0.0
     fsync: float = 0.0
+    gc_pause: float = 0.0
+    gc_rate: float = 0.0
 
     def queue_time(self, queue_kind: str) -> float:
         """How long one message occupies a queue process of this kind."""
@@ -102,18 +112,28 @@ class SerialStage:
 
     No SimPy process and no queue object: each call is one timeout event that fires when the
     stage would finish it (a FIFO single server's departure time, max(arrival, last) + service).
+    `pauses` are the process's own garbage collections (sim/brokers/pauses.py): the work they
+    meet waits for their end.
     """
 
-    __slots__ = ("_last", "env", "service")
+    __slots__ = ("_last", "_pauses", "env", "service")
 
-    def __init__(self, env: simpy.Environment, service: float) -> None:
+    def __init__(
+        self, env: simpy.Environment, service: float, pauses: PauseSchedule | None = None
+    ) -> None:
         self.env = env
         self.service = service
         self._last = 0.0
+        self._pauses = pauses
 
     def send(self, fn: Callable[..., Any], *args: Any) -> None:
         now = self.env.now
-        done = max(now, self._last) + self.service
+        start = max(now, self._last)
+        done = (
+            start + self.service
+            if self._pauses is None
+            else self._pauses.finish(start, self.service)
+        )
         self._last = done
         event = self.env.timeout(done - now)
         event.callbacks.append(lambda _event: fn(*args))
@@ -148,7 +168,9 @@ def account(config: RabbitMQConfig, load: Load, queue: str | None = None) -> Acc
     cost = config.cost.model()
     kind = config.queues[0] if queue is None else next(q for q in config.queues if q.name == queue)
     queue_time = cost.queue_time(kind.type)
-    stages = [Stage("queue process", 1, queue_time / load.partitions)]
+    # The queue process's garbage collections leave it the unpaused share of the time.
+    available = 1.0 - paused_share(cost.gc_pause, cost.gc_rate)
+    stages = [Stage("queue process", 1, queue_time / load.partitions / available)]
     if cost.routing > 0:
         stages.append(Stage("publishing channel", 1, cost.routing / load.producers))
     core = cost.core_work(kind.mirrors)

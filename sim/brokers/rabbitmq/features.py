@@ -6,7 +6,7 @@ from sim.brokers.base import Feature
 
 __all__ = ["FEATURES"]
 
-_ALL = "3.10, 4.0-4.2"
+_ALL = "3.10, 4.0-4.3"
 _DOCS = "https://www.rabbitmq.com/docs"
 
 FEATURES: tuple[Feature, ...] = (
@@ -50,17 +50,39 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "Quorum queue default delivery limit 20 (-1: none)",
-        "4.0-4.2",
+        "4.0-4.3",
         "modelled",
         "4.0.1 release notes; rabbit_quorum_queue.erl DEFAULT_DELIVERY_LIMIT",
         "3.10: no limit unless set",
     ),
     Feature(
-        "Quorum queue message priorities (two levels)",
+        "Quorum queue message priorities: two levels (above 4 high) at 2:1",
         "4.0-4.2",
-        "not modelled",
-        "rabbit_fifo_q.erl",
-        "priorities on a quorum queue are ignored",
+        "modelled",
+        f"{_DOCS}/quorum-queues#priorities; rabbit_fifo_q.erl (WEIGHT 2, next/1)",
+        "3.10 ignores priorities",
+    ),
+    Feature(
+        "Quorum queue message priorities: strict, 0-31, none is 4",
+        "4.3",
+        "modelled",
+        "4.3.0 release notes; rabbit_fifo_pq.erl; rabbit_fifo.erl msg_priority/1",
+    ),
+    Feature(
+        "Delivery limit on the delivery-count: basic.reject and closed channels count, "
+        "basic.nack and basic.recover do not; x-acquired-count",
+        "4.3",
+        "modelled",
+        "4.3.0 release notes; rabbit_channel.erl basic.nack/basic.reject; "
+        "rabbit_fifo.erl incr_msg_headers/3",
+        "consumer option fail_with: basic.nack | basic.reject",
+    ),
+    Feature(
+        "Transient non-exclusive queues refused (deprecated feature transient_nonexcl_queues)",
+        "4.3",
+        "modelled",
+        "4.3.0 release notes, 'Deprecated Features are Now Disabled by Default'",
+        "broker option permit_transient_queues",
     ),
     Feature(
         "Classic queue mirroring (ha-mode policies)",
@@ -86,7 +108,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "Streams: basic.nack / basic.reject only give credit",
-        "4.0-4.2",
+        "4.0-4.3",
         "modelled",
         "rabbit_stream_queue.erl settle/5",
         "3.10 closes the connection (NOT_IMPLEMENTED), recorded",
@@ -105,11 +127,10 @@ FEATURES: tuple[Feature, ...] = (
         f"{_DOCS}/confirms; {_DOCS}/queues#durability",
     ),
     Feature(
-        "RabbitMQ 4.3 (delivery limit on delivery-count, strict priorities, delayed retry, "
-        "transient non-exclusive queues refused)",
+        "Quorum queue delayed retry (x-delayed-retry-*) and consumer timeouts",
         "4.3",
         "not modelled",
-        "4.3.0 release notes",
-        "broker.version stops at 4.2",
+        "4.3.0 release notes; rabbit_fifo.hrl delayed_retry = disabled",
+        "delayed retry is off unless set; consumer_timeout (30 min) is not modelled",
     ),
 )

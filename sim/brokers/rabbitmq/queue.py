@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sim.brokers.rabbitmq.versions import Version
 
 __all__ = [
+    "NO_PRIORITY",
     "ClassicQueue",
     "ConsumerSlot",
     "Entry",
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 INF = float("inf")
+#: `Message.priority` of a message published without the AMQP priority property. A classic
+#: priority queue treats it as 0 ("Priority Queue Support"); a 4.3 quorum queue as 4.
+NO_PRIORITY = -1
 OVERFLOWS = ("drop-head", "reject-publish", "reject-publish-dlx")
 
 
@@ -366,20 +370,22 @@ class ClassicQueue:
                 self.recorder.dropped(msg, self.name)
         self.dispatch()
 
-    def requeue(self, entries: Iterable[Entry], closing: bool = False) -> None:
+    def requeue(self, entries: Iterable[Entry], closing: bool = False, failed: bool = True) -> None:
         """nack/reject with requeue, or basic.recover (closing=False); a channel that closed or
         died returns what it held (closing=True). All are put back before any is redelivered,
         then drop-head trims the queue back to its limit (rabbit_amqqueue_process:
-        requeue_and_run); reject-publish queues may stay over it."""
+        requeue_and_run); reject-publish queues may stay over it. `failed` says whether the
+        client called the delivery failed (basic.reject) rather than just returned it
+        (basic.nack, basic.recover): only a RabbitMQ 4.3 quorum queue tells them apart."""
         for slot, msg in entries:
             self._release(slot)
             self.recorder.requeued_message(msg, self.name)
-            self._return(msg, closing)
+            self._return(msg, closing, failed)
         if self.overflow == "drop-head":
             self._drop_head()
         self.dispatch()
 
-    def _return(self, msg: Message, closing: bool) -> None:
+    def _return(self, msg: Message, closing: bool, failed: bool = True) -> None:
         self._push_returned(msg, closing)
         self.ready_bytes += msg.size
         self.recorder.ready_add(self._ready_slot, 1)
@@ -453,14 +459,117 @@ class PriorityQueue(ClassicQueue):
         raise IndexError("pop from an empty queue")
 
 
+class _QuorumFifo(deque[Message]):
+    """A RabbitMQ 3.10 quorum queue's messages: one FIFO, priorities ignored."""
+
+    def peek(self) -> Message:
+        return self[0]
+
+
+#: rabbit_fifo.erl priority_tag/1 (4.0-4.2): a priority above this is high, the rest normal.
+_NORMAL_UP_TO = 4
+#: rabbit_fifo_q.erl `-define(WEIGHT, 2)`: every third out may go to the normal level.
+_WEIGHT = 2
+
+
+class _QuorumTwoLevels:
+    """A 4.0-4.2 quorum queue's messages (rabbit_fifo_q.erl): a high and a normal FIFO.
+
+    out/1 counts every message taken (`dequeue_counter`, 0, 1, 2, 0, ...). When both levels
+    wait and the counter stands at WEIGHT, next/1 takes the older of the two heads (the lower
+    Raft index: "always favour hi priority messages when it is safe to do so"); otherwise the
+    high head when there is one. So with both levels waiting at least one message in three is
+    normal, the rest high: 2:1, not strict (RabbitMQ docs, Quorum Queues, "Message
+    Priorities": "for every 2 high priority message the queue will deliver 1 normal priority
+    message"; "If a high priority message was published before a normal priority one, the
+    high priority message will always be delivered first even if it is the normal priority's
+    turn")."""
+
+    __slots__ = ("counter", "high", "normal")
+
+    def __init__(self) -> None:
+        self.high: deque[Message] = deque()
+        self.normal: deque[Message] = deque()
+        self.counter = 0
+
+    def __len__(self) -> int:
+        return len(self.high) + len(self.normal)
+
+    def append(self, msg: Message) -> None:
+        (self.high if msg.priority > _NORMAL_UP_TO else self.normal).append(msg)
+
+    def peek(self) -> Message:
+        high, normal = self.high, self.normal
+        if not high:
+            return normal[0]
+        if self.counter == _WEIGHT and normal and normal[0].seq < high[0].seq:
+            return normal[0]
+        return high[0]
+
+    def popleft(self) -> Message:
+        counter = self.counter
+        self.counter = 0 if counter == _WEIGHT else counter + 1
+        high, normal = self.high, self.normal
+        if not high:  # the common case: no message with a high priority waits
+            return normal.popleft()
+        if counter == _WEIGHT and normal and normal[0].seq < high[0].seq:
+            return normal.popleft()
+        return high.popleft()
+
+
+#: rabbit_fifo.erl (4.3) `-define(MAX_PRIORITY, 31)` and `-define(DEFAULT_PRIORITY, 4)`.
+_STRICT_MAX = 31
+_STRICT_DEFAULT = 4
+
+
+class _QuorumStrict:
+    """A 4.3 quorum queue's messages (rabbit_fifo_pq.erl): 32 FIFOs, 0-31, the highest
+    non-empty one always first; a priority over 31 counts as 31, a message without one as 4
+    (rabbit_fifo.erl msg_priority/1)."""
+
+    __slots__ = ("count", "levels")
+
+    def __init__(self) -> None:
+        self.levels = [deque[Message]() for _ in range(_STRICT_MAX + 1)]
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def append(self, msg: Message) -> None:
+        priority = msg.priority
+        if priority == NO_PRIORITY:
+            priority = _STRICT_DEFAULT
+        self.levels[min(priority, _STRICT_MAX)].append(msg)
+        self.count += 1
+
+    def _highest(self) -> deque[Message]:
+        for level in reversed(self.levels):
+            if level:
+                return level
+        raise IndexError("an empty quorum queue")
+
+    def peek(self) -> Message:
+        return self._highest()[0]
+
+    def popleft(self) -> Message:
+        self.count -= 1
+        return self._highest().popleft()
+
+
 class QuorumQueue(ClassicQueue):
-    """Quorum-queue differences, as recorded from RabbitMQ 3.10 (rabbit_fifo).
+    """Quorum-queue differences, as recorded from RabbitMQ 3.10 (rabbit_fifo), and what later
+    versions changed (sim/brokers/rabbitmq/versions.py).
 
     - Where returns go: without a delivery limit a nacked or rejected message goes to the back;
       a message returned by a closed channel goes to the front. With a delivery limit, every
-      return goes to the front, in return order.
-    - Every return counts in the `x-delivery-count` header; a message returned more than
-      `x-delivery-limit` times is dead-lettered (reason delivery_limit) instead.
+      return goes to the front, in return order. Returns go before any priority
+      (rabbit_fifo.erl take_next_msg/1).
+    - Returns count in the `x-delivery-count` header; a message whose count goes over
+      `x-delivery-limit` is dead-lettered (reason delivery_limit) instead. Before 4.3 every
+      return counts; from 4.3 only failed deliveries do (basic.reject, a closed channel), and
+      every return counts in `x-acquired-count`.
+    - Message priorities: none in 3.10, two levels at 2:1 in 4.0-4.2, strict in 4.3.
     - reject-publish refuses only once the queue is already over its limit (6 accepted for 5);
       reject-publish-dlx is not supported and falls back to drop-head
       (rabbit_quorum_queue:overflow/3 logs "Invalid overflow strategy" and uses the default).
@@ -472,36 +581,52 @@ class QuorumQueue(ClassicQueue):
 
     def __init__(self, broker: RabbitMQBroker, name: str, arguments: dict[str, Any] | None) -> None:
         super().__init__(broker, name, arguments)
+        version = broker.version
         # The limit in force: the argument, else the version's default (20 since RabbitMQ
         # 4.0, none before: sim/brokers/rabbitmq/versions.py); a negative one means none.
-        limit = self.arguments.get("x-delivery-limit", broker.version.quorum_default_delivery_limit)
+        limit = self.arguments.get("x-delivery-limit", version.quorum_default_delivery_limit)
         self.delivery_limit: int | None = None if limit is None or limit < 0 else limit
+        self._only_failed_count = version.only_failed_returns_count
         if self.overflow == "reject-publish-dlx":
             self.overflow = "drop-head"
         self._front: deque[Message] = deque()  # returned to the front, oldest return first
+        self._messages: _QuorumFifo | _QuorumTwoLevels | _QuorumStrict
+        if version.quorum_priorities == "two_levels":
+            self._messages = _QuorumTwoLevels()
+        elif version.quorum_priorities == "strict":
+            self._messages = _QuorumStrict()
+        else:
+            self._messages = _QuorumFifo()
         self._lingering: list[ConsumerSlot] = []  # cancelled, still holding messages
 
     @property
     def ready_count(self) -> int:
-        return len(self._front) + len(self._fresh)
+        return len(self._front) + len(self._messages)
 
     @property
     def consumer_count(self) -> int:
         return len(self.consumers) + len(self._lingering)
 
+    def _push(self, msg: Message) -> None:
+        self._messages.append(msg)
+
     def _push_returned(self, msg: Message, closing: bool) -> None:
         if closing or self.delivery_limit is not None:
             self._front.append(msg)
         else:
-            self._fresh.append(msg)
+            # Without a limit a nack is enqueued again as a new message (rabbit_fifo.erl
+            # handle_aux #return{}, make_requeue): a new Raft index, at the back of its level.
+            msg.seq = self._arrivals
+            self._arrivals += 1
+            self._messages.append(msg)
 
     def _peek(self) -> Message | None:
         if self._front:
             return self._front[0]
-        return self._fresh[0] if self._fresh else None
+        return self._messages.peek() if self._messages else None
 
     def _pop(self) -> Message:
-        return self._front.popleft() if self._front else self._fresh.popleft()
+        return self._front.popleft() if self._front else self._messages.popleft()
 
     def _refuses(self, msg: Message) -> bool:
         return self._over_limit()
@@ -516,13 +641,29 @@ class QuorumQueue(ClassicQueue):
         if slot is not None and slot.cancelled and not slot.unacked and slot in self._lingering:
             self._lingering.remove(slot)
 
-    def _return(self, msg: Message, closing: bool) -> None:
-        returns = (msg.headers or {}).get("x-delivery-count", 0) + 1
-        msg.headers = {**(msg.headers or {}), "x-delivery-count": returns}
-        if self.delivery_limit is not None and returns > self.delivery_limit:
+    def _return(self, msg: Message, closing: bool, failed: bool = True) -> None:
+        headers = msg.headers or {}
+        if self._only_failed_count:
+            # 4.3: the limit is on the delivery-count, raised only by a failed delivery
+            # (rabbit_fifo.erl incr_msg_headers/3); a channel that closes or dies counts as
+            # one (maybe_return_all/6, DeliveryFailed = Reason == down).
+            acquired = headers.get("x-acquired-count", 0) + 1
+            counted = headers.get("x-delivery-count", 0) + (1 if failed or closing else 0)
+            new = {**headers, "x-acquired-count": acquired}
+            if counted:
+                new["x-delivery-count"] = counted
+            msg.headers = new
+        else:
+            counted = headers.get("x-delivery-count", 0) + 1
+            msg.headers = {**headers, "x-delivery-count": counted}
+        if self.delivery_limit is not None and counted > self.delivery_limit:
             self.dead_letter(msg, "delivery_limit")
             return
-        super()._return(msg, closing)
+        # To the returns queue (the front), unless this is a plain return without a limit,
+        # which the leader enqueues again (handle_aux #return{}); from 4.3 basic.reject is a
+        # #modify{} that always goes to the returns queue (rabbit_fifo.erl apply_/3).
+        front = closing or (self._only_failed_count and failed)
+        super()._return(msg, front, failed)
 
     def basic_get(self) -> Message | None:
         msg = super().basic_get()
@@ -582,7 +723,8 @@ def _checked_arguments(
     priority = args.get("x-max-priority")
     if priority is not None:
         if kind == "quorum":
-            # Priorities came to quorum queues in RabbitMQ 3.12; 3.10 refuses the argument.
+            # No version takes the argument (rabbit_quorum_queue:capabilities/0): from 4.0 a
+            # quorum queue always orders by message priority, with its own levels.
             fail("x-max-priority is not supported by quorum queues")
         if not isinstance(priority, int) or not 0 <= priority <= 255:
             fail(f"x-max-priority must be an integer from 0 to 255, got {priority!r}")

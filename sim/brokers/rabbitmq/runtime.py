@@ -6,11 +6,13 @@ from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import simpy
 
 from sim.brokers.base import Sender, Source
 from sim.brokers.rabbitmq.broker import Confirm, RabbitMQBroker
 from sim.brokers.rabbitmq.channel import Channel, Deliver
+from sim.brokers.rabbitmq.queue import NO_PRIORITY
 from sim.brokers.rabbitmq.retries import retry_queue, retry_topology
 from sim.brokers.rabbitmq.stream import StreamQueue
 from sim.consumers import ConsumerReplica
@@ -33,7 +35,12 @@ def build(ctx: RunContext) -> RabbitMQRuntime:
     config: RabbitMQConfig = ctx.scenario.broker
     cost = config.cost.model() if config.cost is not None else None
     broker = RabbitMQBroker(
-        ctx.env, ctx.recorder, cost=cost, message_ids=ctx.message_ids, version=config.version
+        ctx.env,
+        ctx.recorder,
+        cost=cost,
+        message_ids=ctx.message_ids,
+        version=config.version,
+        streams=ctx.streams,
     )
     for exchange in config.exchanges:
         broker.exchange_declare(exchange.name, exchange.type)
@@ -53,7 +60,52 @@ def build(ctx: RunContext) -> RabbitMQRuntime:
             ctx.register_part(part, consumer.name, f"{consumer.name}.{replica}")  # fault target
             broker.connections.append(part)
     ctx.register_part(BrokerNode(broker), "broker")
+    _stream_measures(ctx, broker)
     return RabbitMQRuntime(ctx, broker)
+
+
+def _stream_measures(ctx: RunContext, broker: RabbitMQBroker) -> None:
+    """Per stream, its bytes on disk (`rabbitmq.stream_bytes.<stream>`) and segment files
+    (`rabbitmq.stream_segments.<stream>`), sampled; and two tables: every retention
+    evaluation (`rabbitmq.stream_retention`, one row per segment roll) and each stream's
+    limits (`rabbitmq.streams`)."""
+    streams = {n: q for n, q in broker.queues.items() if isinstance(q, StreamQueue)}
+    if not streams:
+        return
+    recorder = ctx.recorder
+    for name, stream in streams.items():
+        recorder.gauge(
+            f"rabbitmq.stream_bytes.{name}", lambda s=stream: s.bytes, "rabbitmq.stream_bytes"
+        )
+        recorder.gauge(
+            f"rabbitmq.stream_segments.{name}",
+            lambda s=stream: s.segment_count,
+            "rabbitmq.stream_segments",
+        )
+
+    def retention() -> pd.DataFrame:
+        rows = [(name, *row) for name, s in streams.items() for row in s.retention_log]
+        columns = [
+            "stream",
+            "time",
+            "bytes_before",
+            "segments_before",
+            "bytes_after",
+            "segments_after",
+            "first_offset",
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+    def limits() -> pd.DataFrame:
+        rows = [
+            (name, s.max_length_bytes, s.max_age, s.max_segment_size_bytes)
+            for name, s in streams.items()
+        ]
+        columns = ["stream", "max_length_bytes", "max_age", "max_segment_size_bytes"]
+        return pd.DataFrame(rows, columns=columns)
+
+    ctx.tables["rabbitmq.stream_retention"] = retention
+    ctx.tables["rabbitmq.streams"] = limits
 
 
 class RabbitMQRuntime:
@@ -154,6 +206,10 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: RabbitMQProducerCon
     elif config.priority:
         stream = ctx.streams.generator(f"producer:{config.name}/priority")
         priority = Sampler.choice(list(config.priority), stream)
+    elif broker.version.quorum_priorities == "strict":
+        # Only a 4.3 quorum queue tells "no priority" (level 4) from priority 0; elsewhere the
+        # plain Message's 0 means the same, and the fast path below stays.
+        priority = lambda: NO_PRIORITY  # noqa: E731
     routing_key: Callable[[], str] | None = None
     if isinstance(config.routing_key, list):
         routing_key = Sampler.choice(
@@ -199,7 +255,8 @@ class QueueConsumer(ConsumerReplica):
     sent them).
 
     A delivery fails with the consumer's `nack_probability`, and always when the message
-    carries its `poison_header`; a failure is nacked with the consumer's `requeue`.
+    carries its `poison_header`; a failure is a basic.nack (or basic.reject: `fail_with`)
+    with the consumer's `requeue`.
     A crash closes the channel, so the broker requeues every unacked message, the one in
     progress too (at-least-once); with auto-ack those are lost (at-most-once).
     """
@@ -223,6 +280,7 @@ class QueueConsumer(ConsumerReplica):
         self.buffer: deque[tuple[int, Message]] = deque()
         self._wakeup: simpy.Event | None = None
         self._poison = config.poison_header
+        self._fails_with_reject = config.fail_with == "basic.reject"
         retry = config.retry
         retries = 0 if retry is None or retry.blocking else retry.attempts - 1
         self._retry_queues = {retry_queue(config.from_, k) for k in range(1, retries + 1)}
@@ -305,6 +363,8 @@ class QueueConsumer(ConsumerReplica):
             return
         if ok:
             channel.basic_ack(tag)
+        elif self._fails_with_reject:
+            channel.basic_reject(tag, requeue=self.config.requeue)
         else:
             channel.basic_nack(tag, requeue=self.config.requeue)
 

@@ -156,6 +156,10 @@ class StreamQueue(ClassicQueue):
         self._unread = 0  # entries readers have not been sent yet, over all readers
         self._age_timer = False
         self.durable = True
+        # Every retention evaluation (a segment roll, or the max-age timer): (time, bytes and
+        # segments before, bytes and segments after, first offset after). One row per segment,
+        # never per message; the stream retention chart draws its drops from it.
+        self.retention_log: list[tuple[float, int, int, int, int, int]] = []
 
     # ----- what the measures read -----
     @property
@@ -233,6 +237,7 @@ class StreamQueue(ClassicQueue):
     # ----- retention -----
     def _evaluate_retention(self) -> None:
         segments = self._segments
+        bytes_before, segments_before = self.bytes, len(segments)
         keep = len(segments)
         limit = self.max_length_bytes
         if limit is not None:
@@ -253,6 +258,16 @@ class StreamQueue(ClassicQueue):
                 drop += 1
         if drop:
             self._delete_segments(drop)
+        self.retention_log.append(
+            (
+                self.env.now,
+                bytes_before,
+                segments_before,
+                self.bytes,
+                len(self._segments),
+                self.first,
+            )
+        )
         if self.max_age is not None and len(self._segments) > 1 and not self._age_timer:
             self._age_timer = True
             timer = self.env.timeout(RETENTION_EVAL_INTERVAL)
@@ -463,7 +478,7 @@ class StreamQueue(ClassicQueue):
             self.recorder.dropped(msg, self.name)
             self._settled(slot, msg)
 
-    def requeue(self, entries: Iterable[Entry], closing: bool = False) -> None:
+    def requeue(self, entries: Iterable[Entry], closing: bool = False, failed: bool = True) -> None:
         """nack/reject with requeue does what any settle does on a stream: credit, no requeue.
         A closing channel's deliveries stay where they are in the log: the reader may read
         them again when it consumes again from before them."""

@@ -22,14 +22,46 @@ modelled 4.x line. What changed from 3.10 to 4.x, and is modelled here:
 - basic.nack and basic.reject on a stream: 3.10 closes the connection with NOT_IMPLEMENTED
   (rabbit_stream_queue.erl 3.10.8 settle/4; recorded); since 3.13 they only give credit back.
 
+Quorum-queue message priorities (RabbitMQ docs, Quorum Queues, "Message Priorities"; the
+queue refuses `x-max-priority` in every version: rabbit_quorum_queue:capabilities/0):
+
+- 3.10: none, a quorum queue ignores a message's priority (rabbit_fifo.erl 3.10 has one FIFO).
+- 4.0-4.2: two levels (rabbit_fifo_q.erl, "a weighted priority queue with only two
+  priorities"): priority above 4 is high, 0-4 or none is normal (rabbit_fifo.erl
+  priority_tag/1). With both levels waiting, two outs in three take the high head and the
+  third the older of the two heads (`-define(WEIGHT, 2)`, next/1 when dequeue_counter is
+  WEIGHT: "always favour hi priority messages when it is safe to do so"): about 2:1, not
+  strict, so normal messages always make progress.
+- 4.3: strict, 32 levels (rabbit_fifo_pq.erl): priority 0-31 (higher capped at 31), a message
+  without one is 4 (rabbit_fifo.erl 4.3 `-define(DEFAULT_PRIORITY, 4)`, msg_priority/1);
+  the highest non-empty level always goes first (4.3.0 release notes, "strict priority
+  queues").
+- In every version a returned message waits in the returns queue, which goes before any
+  priority (rabbit_fifo.erl take_next_msg/1).
+
+What 4.3 changed and is modelled (4.3.0 release notes; rabbit_fifo.erl and rabbit_channel.erl
+at v4.3.5):
+
+- The delivery limit counts the delivery-count, not the acquired-count: a return counts only
+  when it says the delivery failed (incr_msg_headers/3). basic.reject with requeue is
+  `{modify, DeliveryFailed = true, ...}` and counts; basic.nack with requeue and basic.recover
+  are plain returns (`requeue`, #return{}) and do not ("Quorum queues now allow unlimited
+  explicit message returns"); a channel that closes or dies returns what it held with
+  DeliveryFailed = true (maybe_return_all/6, `Reason == down`). Before 4.3 every return counted
+  (rabbit_fifo.erl 4.2 return_one/8 tests acquired_count). `x-delivery-count` shows the
+  delivery-count from 4.3 on (absent until a failed delivery) and `x-acquired-count` every
+  return; before, `x-delivery-count` was the acquired-count (rabbit_fifo_client.erl
+  add_delivery_count_header/2 at v4.2.9 and v4.3.5).
+- Transient (non-durable) non-exclusive queues are refused unless the operator permits the
+  deprecated feature `transient_nonexcl_queues` (4.3.0 release notes, "Deprecated Features are
+  Now Disabled by Default").
+
 Streams (`x-queue-type: stream`, sim/brokers/rabbitmq/stream.py) exist in every modelled version
 (they came in 3.9).
 
-Not modelled (see docs/rabbitmq-4.md): RabbitMQ 4.3, which bases the delivery limit on the
-delivery-count (basic.nack with requeue no longer counts, basic.reject with requeue does),
-adds strict quorum-queue priorities, delayed retries and consumer timeouts, and refuses
-transient non-exclusive queues (4.3.0 release notes); quorum-queue message priorities of 4.0-4.2
-(two levels, rabbit_fifo_q.erl).
+Not modelled (see docs/rabbitmq-4.md): 4.3's delayed retries (`x-delayed-retry-*`, off unless
+set) and quorum-queue consumer timeouts (`consumer_timeout`), and consumer timeouts in earlier
+versions. The default stays 4.2, for the reason given in docs/rabbitmq-4.md.
 """
 
 from __future__ import annotations
@@ -39,7 +71,7 @@ from typing import Literal
 
 __all__ = ["DEFAULT_VERSION", "VERSIONS", "Version", "VersionName", "behaviour"]
 
-VersionName = Literal["3.10", "4.0", "4.1", "4.2"]
+VersionName = Literal["3.10", "4.0", "4.1", "4.2", "4.3"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +90,31 @@ class Version:
     #: closes the connection with NOT_IMPLEMENTED (3.10.8 settle/4, recorded in
     #: tests/data/rabbitmq_stream_traces.json).
     stream_nack_gives_credit: bool
+    #: How a quorum queue orders messages by priority: "none" (3.10), "two_levels" (4.0-4.2,
+    #: rabbit_fifo_q.erl) or "strict" (4.3, rabbit_fifo_pq.erl).
+    quorum_priorities: Literal["none", "two_levels", "strict"] = "two_levels"
+    #: Whether only failed deliveries count toward a quorum queue's delivery limit (4.3: the
+    #: delivery-count); before 4.3 every return counts (the acquired-count).
+    only_failed_returns_count: bool = False
+    #: Whether a non-durable, non-exclusive queue is refused unless permitted (4.3).
+    refuses_transient_queues: bool = False
 
 
 VERSIONS: dict[str, Version] = {
-    "3.10": Version("3.10", None, False, True, False),
+    "3.10": Version("3.10", None, False, True, False, quorum_priorities="none"),
     "4.0": Version("4.0", 20, True, False, True),
     "4.1": Version("4.1", 20, True, False, True),
     "4.2": Version("4.2", 20, True, False, True),
+    "4.3": Version(
+        "4.3",
+        20,
+        True,
+        False,
+        True,
+        quorum_priorities="strict",
+        only_failed_returns_count=True,
+        refuses_transient_queues=True,
+    ),
 }
 
 DEFAULT_VERSION: VersionName = "4.2"

@@ -37,9 +37,19 @@ MAX_WAIT_TIME = 20.0  # long polling
 
 
 class SQSProducerConfig(ProducerBase):
-    """The MessageGroupId of a FIFO queue's messages: one group or a uniform pick from a list."""
+    """The MessageGroupId of a FIFO queue's messages: one group or a uniform pick from a list;
+    and how many messages go in one SendMessageBatch call.
+
+    `batch` messages per call (1: one SendMessage each, the default) are gathered the way the
+    AWS SDK for Java's buffered client gathers them (AmazonSQSBufferedAsyncClient, Developer
+    Guide "Enabling client-side buffering and request batching"; QueueBufferConfig javadoc:
+    `maxBatchSize` 10, `maxBatchOpenMs` 200 ms): a call is made when it holds `batch`
+    messages, when the next one would take it past SendMessageBatch's payload limit, or
+    `batch_wait` after its first message, whichever comes first."""
 
     message_group: str | list[str] | None = None
+    batch: int = Field(default=1, ge=1, le=10)  # SendMessageBatch takes up to 10 entries
+    batch_wait: Duration = Field(default=0.2, ge=0)  # QueueBufferConfig maxBatchOpenMs
 
 
 class SQSConsumerConfig(ConsumerBase):

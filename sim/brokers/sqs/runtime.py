@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sim.brokers.base import Sender, Source
 from sim.brokers.sqs.queue import Entry, EntryState, QueueSettings, SQSQueue
 from sim.brokers.sqs.retries import retry_redrives
-from sim.brokers.sqs.service import SQSService
+from sim.brokers.sqs.service import MAX_BATCH_BYTES, SQSService
 from sim.consumers import ConsumerReplica
 from sim.distributions import Distribution, Sampler
 from sim.message import Message
@@ -107,8 +108,85 @@ class SQSRuntime:
         return {}  # a deleted message is gone
 
 
+BILLED_CHUNK = 65_536  # bytes of payload billed as one request (Amazon SQS pricing)
+
+
 def _instant(delay: Distribution) -> bool:
     return delay.kind == "constant" and delay.params[0] == 0.0
+
+
+class SendBatches:
+    """One producer's SendMessageBatch calls (SQSProducerConfig says when a call is made).
+
+    A call is one request: with a cost model it takes one `send_latency` for all its messages,
+    which are stored together, in order, when it is answered; it is billed as one request per
+    64 KiB chunk of its payload ("Each 64 KB chunk of a payload is billed as 1 request",
+    Amazon SQS pricing, https://aws.amazon.com/sqs/pricing/). The run counts both:
+    `sqs.send_calls.<queue>` and `sqs.billed_requests.<queue>`."""
+
+    __slots__ = (
+        "_billed",
+        "_bytes",
+        "_calls",
+        "_latency",
+        "_opened",
+        "_pending",
+        "_queue",
+        "_size",
+        "_wait",
+        "ctx",
+        "service",
+    )
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        service: SQSService,
+        queue: SQSQueue,
+        size: int,
+        wait: float,
+        latency: Link | None,
+    ) -> None:
+        self.ctx = ctx
+        self.service = service
+        self._queue = queue
+        self._size = size
+        self._wait = wait
+        self._latency = latency
+        self._pending: list[tuple[Any, ...]] = []
+        self._bytes = 0
+        self._opened = 0  # calls opened so far: a timer closes only the call it was armed for
+        self._calls = f"sqs.send_calls.{queue.name}"
+        self._billed = f"sqs.billed_requests.{queue.name}"
+
+    def add(self, queue: SQSQueue, msg: Message, body: str, **fifo: Any) -> None:
+        if self._pending and self._bytes + msg.size > MAX_BATCH_BYTES:
+            self._call()
+        self._pending.append((msg, body, fifo))
+        self._bytes += msg.size
+        if len(self._pending) >= self._size:
+            self._call()
+        elif len(self._pending) == 1:
+            opened = self._opened
+            timer = self.ctx.env.timeout(self._wait)
+            timer.callbacks.append(lambda _event: self._call() if self._opened == opened else None)
+
+    def _call(self) -> None:
+        batch, self._pending = self._pending, []
+        payload, self._bytes = self._bytes, 0
+        self._opened += 1
+        recorder = self.service.recorder
+        recorder.count(self._calls)
+        recorder.count(self._billed, max(1, math.ceil(payload / BILLED_CHUNK)))
+        if self._latency is None:
+            self._store(batch)
+        else:
+            self._latency.send(self._store, batch)
+
+    def _store(self, batch: list[tuple[Any, ...]]) -> None:
+        send, queue = self.service.send, self._queue
+        for msg, body, fifo in batch:
+            send(queue, msg, body, **fifo)
 
 
 def _sender(ctx: RunContext, service: SQSService, config: SQSProducerConfig) -> Any:
@@ -118,14 +196,19 @@ def _sender(ctx: RunContext, service: SQSService, config: SQSProducerConfig) -> 
     queue = service.queues[config.to]
     send = service.send
     cost = ctx.scenario.broker.cost
+    latency: Link | None = None
     if cost is not None and not _instant(cost.send_latency):
         latency = Link(
             ctx.env,
             cost.send_latency,
             ctx.sampler(f"{config.name}/send_latency", cost.send_latency),
         )
-        stored = send
-        send = lambda *args, **kwargs: latency.send(lambda: stored(*args, **kwargs))  # noqa: E731
+    if config.batch > 1:
+        calls = SendBatches(ctx, service, queue, config.batch, config.batch_wait, latency)
+        send = calls.add
+    elif latency is not None:
+        stored, link = send, latency
+        send = lambda *args, **kwargs: link.send(lambda: stored(*args, **kwargs))  # noqa: E731
     groups = config.message_group
     if groups is None:
         return lambda msg: send(queue, msg, "")
