@@ -545,16 +545,16 @@ class KafkaConsumer:
     def processed(self, record: ConsumerRecord) -> None:
         """The application finished `record` (not a Kafka call: the simulator counts it)."""
         self.recorder.processed(record.message, self.client_id)
-        in_hand = self._in_hand
-        if in_hand and in_hand[0] is record:
-            in_hand.popleft()
-        else:
-            with contextlib.suppress(ValueError):
-                in_hand.remove(record)
+        self._let_go(record)
 
     def forwarded(self, record: ConsumerRecord) -> None:
         """The application is done with `record` without processing it: it forwarded it to a
         retry or dead-letter topic (not a Kafka call; its offset commits as a processed one's)."""
+        self._let_go(record)
+
+    def _let_go(self, record: ConsumerRecord) -> None:
+        """`record` leaves the records in hand: records finish in poll order almost always, so
+        the head is checked first and the linear remove is the rare case."""
         in_hand = self._in_hand
         if in_hand and in_hand[0] is record:
             in_hand.popleft()
