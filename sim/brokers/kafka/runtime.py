@@ -409,15 +409,16 @@ def _tables(ctx: RunContext, cluster: KafkaCluster) -> None:
 
 def _group_topics(ctx: RunContext, cluster: KafkaCluster) -> dict[str, list[TopicPartition]]:
     """Every consumer group (not share groups) and the partitions its members subscribe to."""
-    found: dict[str, list[TopicPartition]] = {}
+    # A dict per group keeps first-seen order and makes the duplicate check constant-time
+    # (a list's would be quadratic on a 10,000-partition topic).
+    found: dict[str, dict[TopicPartition, None]] = {}
     for consumer in ctx.scenario.consumers:
         if consumer.share_group is not None:
             continue
-        parts = found.setdefault(consumer.kafka_group, [])
+        parts = found.setdefault(consumer.kafka_group, {})
         for p in cluster.topics[consumer.from_].partitions:
-            if (consumer.from_, p.index) not in parts:
-                parts.append((consumer.from_, p.index))
-    return found
+            parts[(consumer.from_, p.index)] = None
+    return {group: list(parts) for group, parts in found.items()}
 
 
 def unowned_partition_seconds(
@@ -427,16 +428,28 @@ def unowned_partition_seconds(
     partitions, from the group's first assignment to `end`: rebalances (an eager one revokes
     everything until SyncGroup), crashed members not yet noticed, static members away. From the
     `kafka.assignments` intervals, overlapping ones merged."""
+    # The intervals are grouped by (group, topic, partition) in one pass: filtering the table
+    # once per partition would cost partitions x rows.
+    intervals: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
+    first: dict[str, float] = {}
+    for group, topic, partition, start, stop in zip(
+        assignments["group"],
+        assignments["topic"],
+        assignments["partition"],
+        assignments["start"],
+        assignments["end"],
+        strict=True,
+    ):
+        intervals.setdefault((group, topic, int(partition)), []).append((start, stop))
+        first[group] = min(first.get(group, start), start)
     total = 0.0
     for group, partitions in groups.items():
-        own = assignments[assignments["group"] == group]
-        if own.empty:
+        if group not in first:
             continue
-        since = float(own["start"].min())
+        since = float(first[group])
         for topic, partition in partitions:
-            rows = own[(own["topic"] == topic) & (own["partition"] == partition)]
             covered, reach = 0.0, since
-            for start, stop in sorted(zip(rows["start"], rows["end"], strict=True)):
+            for start, stop in sorted(intervals.get((group, topic, partition), ())):
                 start, stop = max(float(start), reach), float(stop)
                 if stop > start:
                     covered += stop - start
