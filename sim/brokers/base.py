@@ -37,6 +37,7 @@ __all__ = [
     "Feature",
     "IdealQueue",
     "Loc",
+    "NamedTopics",
     "OMBDriver",
     "Sender",
     "Source",
@@ -55,6 +56,23 @@ class BrokerSection(Protocol):
     def sources(self) -> set[str]: ...
     def reference_errors(self) -> Iterator[tuple[Loc, str]]: ...
     def add_to_graph(self, graph: Any) -> None: ...
+
+
+class NamedTopics:
+    """The `broker:` section methods of a system whose producers and consumers both name topics
+    (Kafka, Pulsar): a mixin for a section model with a `topics` list of items with a `name`."""
+
+    def destinations(self) -> set[str]:
+        """Names a producer may send `to`: topics as declared."""
+        return {t.name for t in self.topics}  # type: ignore[attr-defined]
+
+    def sources(self) -> set[str]:
+        """Names a consumer may read `from`: topics as declared."""
+        return {t.name for t in self.topics}  # type: ignore[attr-defined]
+
+    def reference_errors(self) -> Iterator[tuple[Loc, str]]:
+        """Topics refer to nothing else in the section."""
+        return iter(())
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from sim.brokers.base import NamedTopics
 from sim.brokers.kafka.settings import (
     ConsumerSettings,
     CostSettings,
@@ -160,7 +161,7 @@ class KafkaConsumerConfig(ConsumerBase, ConsumerSettings):
         return self.share_group or self.group_id or self.name
 
 
-class KafkaConfig(GroupCoordinatorSettings):
+class KafkaConfig(NamedTopics, GroupCoordinatorSettings):
     """The cluster: brokers, topics, and the broker settings of the group coordinator for
     consumer-protocol groups (`group.consumer.*`, KIP-848) and share groups (`group.share.*`,
     KIP-932), by their broker configuration names (GroupCoordinatorSettings)."""
@@ -208,17 +209,6 @@ class KafkaConfig(GroupCoordinatorSettings):
 
     def topic(self, name: str) -> TopicConfig:
         return next(t for t in self.topics if t.name == name)
-
-    def destinations(self) -> set[str]:
-        """Names a producer may send `to`: topics."""
-        return {t.name for t in self.topics}
-
-    def sources(self) -> set[str]:
-        """Names a consumer may read `from`: topics."""
-        return {t.name for t in self.topics}
-
-    def reference_errors(self) -> Iterator[tuple[Loc, str]]:
-        return iter(())
 
     def client_errors(
         self, producers: list[KafkaProducerConfig], consumers: list[KafkaConsumerConfig]

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from sim.brokers.base import NamedTopics
 from sim.brokers.pulsar import settings as defaults
 from sim.brokers.pulsar.cost import PulsarCost
 from sim.brokers.pulsar.names import TopicName, namespace_name
@@ -158,7 +159,7 @@ class ClusterConfig(StrictModel):
     bookies: int = Field(default=3, ge=1)
 
 
-class PulsarConfig(StrictModel):
+class PulsarConfig(NamedTopics, StrictModel):
     type: Literal["pulsar"]
     topics: list[TopicConfig] = Field(min_length=1)
     tenants: list[TenantConfig] = []
@@ -351,17 +352,6 @@ class PulsarConfig(StrictModel):
 
     def topic(self, name: str) -> TopicConfig:
         return next(t for t in self.topics if t.name == name)
-
-    def destinations(self) -> set[str]:
-        """Names a producer may send `to`: topics as declared."""
-        return {t.name for t in self.topics}
-
-    def sources(self) -> set[str]:
-        """Names a consumer may read `from`: topics as declared."""
-        return {t.name for t in self.topics}
-
-    def reference_errors(self) -> Iterator[tuple[Loc, str]]:
-        return iter(())
 
     def client_errors(
         self, producers: list[Any], consumers: list[Any]
