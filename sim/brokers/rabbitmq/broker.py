@@ -99,6 +99,9 @@ class RabbitMQBroker:
         self.channels: list[Any] = []  # every channel opened; a crash closes the open ones
         # Scenario clients (consumers) that a crash kills and a restart lets reconnect.
         self.connections: list[Any] = []
+        # Streams whose writer's chunk of this instant is still open (ideal broker only,
+        # stream_writer.py): a client that waits for a confirm ends them.
+        self.open_stream_chunks: list[Any] = []
 
     # ----- declarations -----
     def exchange_declare(self, exchange: str, exchange_type: str = "direct") -> Exchange:
@@ -242,6 +245,17 @@ class RabbitMQBroker:
                 queue.offer(copy, answer)
             else:  # the copy's scheduler time first, then its queue process
                 cores.send(cost.core_work(queue.mirrors), queue.offer, copy, answer)
+
+    def confirm_waited(self) -> None:
+        """A client waited for a publisher confirm (ideal broker): a stream confirms once the
+        message's chunk is written, so every stream writer has handled what it held and the
+        next publish starts a new chunk (sim/brokers/rabbitmq/stream_writer.py)."""
+        streams = self.open_stream_chunks
+        if streams:
+            for stream in streams:
+                stream.seal()
+                stream.listed_open = False
+            streams.clear()
 
     def _confirmed(self, confirm: Confirm, on_confirm: OnConfirm | None) -> Confirm:
         if confirm is Confirm.NACK:
