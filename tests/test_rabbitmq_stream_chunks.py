@@ -3,9 +3,9 @@ the writer puts in one chunk, and what chunks change for readers and retention.
 
 Expectations come from the rules the model cites: osiris_writer:handle_batch/2 writes a batch
 as one chunk; gen_batch_server's batch size starts at 32, doubles after a full batch (up to
-8192) and halves after one that emptied the mailbox; rabbit_stream_queue:stream_entries/5
-reads whole chunks while credit is positive; osiris_log rolls segments between chunks and
-deletes whole segments.
+8192) and halves after one that emptied the mailbox; before 4.0 rabbit_stream_queue reads whole
+chunks while credit is positive, from 4.0 one entry per credit; osiris_log rolls segments
+between chunks and deletes whole segments.
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ class Reader:
         self.tags.append(method.delivery_tag)
 
 
-def _stream(cost: CostModel | None = None, **arguments: Any) -> tuple[Channel, StreamQueue]:
-    broker = RabbitMQBroker(simpy.Environment(), cost=cost, version="4.2")
+def _stream(
+    cost: CostModel | None = None, version: str = "4.2", **arguments: Any
+) -> tuple[Channel, StreamQueue]:
+    broker = RabbitMQBroker(simpy.Environment(), cost=cost, version=version)
     publisher = Channel(broker, "publisher")  # no confirm mode: publishes do not wait
     publisher.queue_declare("s", durable=True, arguments={"x-queue-type": "stream", **arguments})
     stream = broker.queues["s"]
@@ -128,8 +130,8 @@ def test_no_chunk_holds_more_than_the_max_batch_size() -> None:
     assert _chunk_sizes(stream) == doubling + [MAX_BATCH_SIZE] * full + [left]
 
 
-def test_a_reader_is_sent_a_whole_chunk_past_its_prefetch_then_waits_for_credit() -> None:
-    publisher, stream = _stream()
+def test_on_3_10_a_reader_is_sent_a_whole_chunk_past_its_prefetch_then_waits() -> None:
+    publisher, stream = _stream(version="3.10")
     env = stream.env
     reader = Reader(stream.broker, "r", "first", prefetch=2)
     _burst(publisher, 10)  # one chunk
@@ -144,13 +146,25 @@ def test_a_reader_is_sent_a_whole_chunk_past_its_prefetch_then_waits_for_credit(
     assert reader.offsets == list(range(15))  # credit 1: the whole next chunk
 
 
-def test_a_reader_mid_chunk_gets_the_rest_of_it_as_it_is_written() -> None:
+def test_on_3_10_a_reader_mid_chunk_gets_the_rest_of_it_as_it_is_written() -> None:
     """On the ideal broker a chunk grows entry by entry within its instant; a reader that began
     it is sent the rest, as it would be sent the whole chunk at once."""
-    publisher, stream = _stream()
+    publisher, stream = _stream(version="3.10")
     reader = Reader(stream.broker, "r", "next", prefetch=1)
     _burst(publisher, 6)
     assert reader.offsets == list(range(6))
+
+
+def test_from_4_0_a_reader_gets_one_entry_per_credit_and_goes_on_mid_chunk() -> None:
+    for version in ("4.0", "4.2"):
+        publisher, stream = _stream(version=version)
+        reader = Reader(stream.broker, "r", "first", prefetch=2)
+        _burst(publisher, 10)  # one chunk
+        assert reader.offsets == [0, 1]
+        reader.channel.basic_ack(reader.tags[0])
+        assert reader.offsets == [0, 1, 2]  # the next entry of the same chunk
+        reader.channel.basic_ack(reader.tags[2], multiple=True)
+        assert reader.offsets == [0, 1, 2, 3, 4]
 
 
 def test_last_starts_at_the_first_entry_of_the_last_chunk() -> None:

@@ -97,7 +97,7 @@ FEATURES: tuple[Feature, ...] = (
         "modelled",
         "recorded: tests/data/rabbitmq_stream_traces.json (3.10.8); "
         "rabbit_stream_queue.erl parse_offset_arg",
-        "last and timestamps by chunk; a reader is sent whole chunks, past its credit",
+        "last and timestamps by chunk; on 3.10 a reader is sent whole chunks past its credit",
     ),
     Feature(
         "Streams: the writer writes the publishes waiting for it as one chunk",

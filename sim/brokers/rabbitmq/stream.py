@@ -34,15 +34,19 @@ the osiris log it runs on, rabbitmq/osiris src/osiris_log.erl) or the streams gu
   file starts with an 8-byte header (LOG_HEADER_SIZE). `last` is the last chunk's first entry;
   a timestamp finds the first chunk written at or after it (osiris_log
   timestamp_search_fun/3), every entry of a chunk carrying its chunk's time.
-- Reads are per chunk: a reader with credit left reads the next whole chunk and is sent every
-  entry of it, even past its credit, which then goes negative until acks bring it back
-  (rabbit_stream_queue:stream_entries/5: `Credit > 0`, then `credit = Credit - NumMsgs`). A
-  prefetch of 10 over 100-message chunks has 100 deliveries unacknowledged.
+- Credit and chunks: before 4.0 a reader with credit left reads the next whole chunk and is
+  sent every entry of it, even past its credit, which then goes negative until acks bring it
+  back (3.10 rabbit_stream_queue:stream_entries/4: `Credit > 0`, then `credit = Credit -
+  NumMsgs`): a prefetch of 10 over 100-message chunks has 100 deliveries unacknowledged. From
+  4.0 a reader walks each chunk with an osiris chunk iterator and is sent one entry per credit,
+  going on mid-chunk when credit comes back (stream_entries/5, "when Credit < 1" stops;
+  rabbitmq-server commit 8cb313d "Support AMQP 1.0 natively", first in v4.0.0).
 
-Simplifications: Streams are always durable: a
-broker crash loses nothing in them. AMQP 0-9-1 has no server-side offset tracking, so a
-client that reconnects says again where to start (the scenario consumer resumes after the
-last offset it settled: docs/rabbitmq-streams.md).
+Simplifications: streams are always durable: a broker crash loses nothing in them. AMQP 0-9-1
+has no server-side offset tracking, so a client that reconnects says again where to start (the
+scenario consumer resumes after the last offset it settled: docs/rabbitmq-streams.md). On the
+ideal broker a chunk grows entry by entry within its instant (stream_writer.py), and readers
+are sent each entry as it comes: the same deliveries at the same instant as the whole chunk.
 
 Accounting (sim/metrics.py): each reader gets its own copy of every entry from where it
 started, as each consumer group does in Kafka: the first reader of an entry takes the
@@ -84,6 +88,13 @@ CHUNK_HEADER_BYTES = 48  # osiris.hrl HEADER_SIZE_B
 ENTRY_HEADER_BYTES = 4  # a simple entry's type bit and 31-bit size (osiris_log.erl)
 SEGMENT_HEADER_BYTES = 8  # osiris.hrl LOG_HEADER_SIZE
 RETENTION_EVAL_INTERVAL = 3600.0  # osiris_retention.erl DEFAULT_SCHEDULED_EVAL_TIME (1 h)
+
+
+def reads_whole_chunks(version: str) -> bool:
+    """Whether readers of this RabbitMQ version are sent whole chunks past their credit: 3.x
+    yes, 4.x no (the chunk iterator of rabbitmq-server commit 8cb313d, first in v4.0.0)."""
+    return int(version.split(".")[0]) < 4
+
 
 # rabbit_amqqueue:check_max_age/1 and unit_value_in_ms/1: a positive integer and one unit.
 _AGE_UNITS = {"Y": 365 * 86400.0, "M": 30 * 86400.0, "D": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
@@ -186,6 +197,7 @@ class StreamQueue(ClassicQueue):
         self._retention_due = False  # a segment rolled under the open chunk
         self.listed_open = False  # listed in the broker's streams with an open chunk
         self.chunks = 0  # chunks written
+        self.whole_chunk_reads = reads_whole_chunks(broker.version.name)
         # Every retention evaluation (a segment roll, or the max-age timer): (time, bytes and
         # segments before, bytes and segments after, first offset after). One row per segment,
         # never per message; the stream retention chart draws its drops from it.
@@ -505,21 +517,20 @@ class StreamQueue(ClassicQueue):
                 self._feed(reader)
 
     def _feed(self, reader: StreamReader) -> None:
-        """Send the reader what its credit allows, in offset order, a whole chunk at a time:
-        with credit left it reads the next chunk and is sent all of it
-        (rabbit_stream_queue:stream_entries/5)."""
+        """Send the reader what its credit allows, in offset order: before 4.0 a whole chunk
+        at a time (with credit left it is sent all of the next chunk), from 4.0 one entry per
+        credit (rabbit_stream_queue:stream_entries)."""
         slot = reader.slot
         if slot is None or reader.feeding:
             return
         reader.feeding = True
         try:
-            log, index = self._log, reader.index
+            log, index, whole = self._log, reader.index, self.whole_chunk_reads
             while reader.slot is slot and reader.position < self.end:
                 entry = log[reader.position - self.first]
-                if entry.chunk != reader.chunk:
-                    if not slot.has_credit():
-                        break
-                    reader.chunk = entry.chunk
+                if not (whole and entry.chunk == reader.chunk) and not slot.has_credit():
+                    break
+                reader.chunk = entry.chunk
                 reader.position += 1
                 self._unread -= 1
                 self.recorder.ready_add(self._ready_slot, -1)

@@ -24,8 +24,8 @@ Two ways to run it, both in `sim/brokers/rabbitmq/stream.py`:
   size), publishes at different instants never do. A blocking confirm (a script's channel in
   confirm mode waits for each confirm, and a stream confirms a message once its chunk is
   written) ends the chunk. The stream appends such a chunk entry by entry as the publishes come,
-  so nothing waits for an event; readers read the chunk to its end whatever their credit, as
-  they read a whole chunk (rabbit_stream_queue.erl `stream_entries/5`).
+  so nothing waits for an event; a 3.x reader reads the chunk to its end whatever its credit,
+  as it reads a whole chunk (3.10 rabbit_stream_queue.erl `stream_entries/4`).
 - With a cost model, `StreamWriter` below: the writer is one server taking `per_chunk` seconds
   per batch plus `per_entry` per message; what arrives while it works waits for the next batch.
 """
