@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -19,6 +19,9 @@ from sim.brokers.rabbitmq.versions import DEFAULT_VERSION, behaviour
 from sim.message import Message
 from sim.metrics import Recorder
 from sim.randomness import RandomStreams
+
+if TYPE_CHECKING:
+    from sim.brokers.rabbitmq.stream import StreamQueue
 
 __all__ = ["Confirm", "Exchange", "RabbitMQBroker"]
 
@@ -101,7 +104,7 @@ class RabbitMQBroker:
         self.connections: list[Any] = []
         # Streams whose writer's chunk of this instant is still open (ideal broker only,
         # stream_writer.py): a client that waits for a confirm ends them.
-        self.open_stream_chunks: list[Any] = []
+        self.open_stream_chunks: list[StreamQueue] = []
 
     # ----- declarations -----
     def exchange_declare(self, exchange: str, exchange_type: str = "direct") -> Exchange:

@@ -80,6 +80,7 @@ __all__ = [
     "StreamQueue",
     "StreamReader",
     "parse_max_age",
+    "reads_whole_chunks",
 ]
 
 DEFAULT_MAX_SEGMENT_SIZE_BYTES = 500 * 1000 * 1000  # osiris_log.erl DEFAULT_MAX_SEGMENT_SIZE_B
