@@ -130,6 +130,22 @@ class KafkaConsumer:
         self._assignment: set[TopicPartition] = set()
         self._positions: dict[TopicPartition, int] = {}
         self._sent_commits: dict[TopicPartition, int] = {}
+        # Speed: a commit of the positions sends only those that differ from what the group
+        # already holds, so that auto-commit does not cost O(assigned partitions) each
+        # interval. Committing an unchanged offset again changes nothing in the group, so the
+        # group's offsets end the same as with Kafka's commit of every position
+        # (`SubscriptionState.allConsumed`). It is safe only while the consumer knows what
+        # the group holds: `_landed` are the offsets its commits landed with, valid while
+        # none is on the way, the group has had no other commit since
+        # (`_Group.commit_count` is `_landed_count`) and the assignment has not changed since
+        # (-1: not known; the next commit sends every position). `_moved` are the partitions
+        # whose position changed since the last commit of the positions.
+        self._landed: dict[TopicPartition, int] = {}
+        self._landed_group: Any = None
+        self._landed_count = -1
+        self._commits_on_the_way = 0
+        self._moved: set[TopicPartition] = set()
+        self._assignments = 0  # changes of the assignment so far
         self._in_hand: deque[ConsumerRecord] = deque()
         self._next_auto_commit = self.env.now + self.settings.auto_commit_interval
         self._turn = 0
@@ -315,6 +331,8 @@ class KafkaConsumer:
         """After every change of `_assignment`: the sorted order, the candidates, the
         partitions without a waiter, and the high watermark listeners follow it."""
         assignment = self._assignment
+        self._landed_count = -1  # the next commit of the positions sends all of them
+        self._assignments += 1
         self._order = sorted(assignment)
         added = assignment - self._listening
         maybe = self._maybe
@@ -342,8 +360,11 @@ class KafkaConsumer:
         position = self._positions.get(tp)
         if position is None or not partition.in_range(position):
             position = self._reset_position(tp, out_of_range=position is not None)
-        records, position = partition.fetch(position, budget)
-        self._positions[tp] = position
+        records, fetched = partition.fetch(position, budget)
+        self._positions[tp] = fetched
+        if fetched != position:
+            self._moved.add(tp)
+        position = fetched
         if not records:
             return False
         partition.set_position(self.reader, position)
@@ -462,6 +483,7 @@ class KafkaConsumer:
 
     def _set_position(self, tp: TopicPartition, position: int) -> None:
         self._positions[tp] = position
+        self._moved.add(tp)
         if tp in self._assignment:
             self._maybe.add(tp)  # a new position may have records past it
         partition = self.cluster.partition(*tp)
@@ -520,15 +542,74 @@ class KafkaConsumer:
             # (CommitFailedException; ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID).
             self.recorder.count("kafka.commits_failed")
             return
-        if offsets is None:
-            offsets = {tp: p for tp, p in self._positions.items() if tp in self._assignment}
+        group = self._group
+        every = offsets is None  # the positions, all of them (else the offsets given)
+        unchanged = False  # the positions, all of them already held by the group
+        if every:
+            changed = self._changed_positions(group)
+            if changed is None:
+                offsets = {tp: p for tp, p in self._positions.items() if tp in self._assignment}
+            else:
+                # As the full commit would: nothing to send when nothing assigned has a
+                # position; else a commit (counted, and over the hop) of what changed.
+                unchanged = not changed and self._any_position()
+                offsets, every = changed, False
+            self._moved = set()
         else:
             offsets = {(t, int(p)): int(o) for (t, p), o in offsets.items()}
-        if not offsets:
+        if not offsets and not unchanged:
             return
         self._sent_commits.update(offsets)
         self.recorder.count("kafka.commits")
-        self.link_out.send(self._group.commit, dict(offsets))
+        self._commits_on_the_way += 1
+        self.link_out.send(self._commit_lands, group, offsets, every, self._assignments)
+
+    def _changed_positions(self, group: Any) -> dict[TopicPartition, int] | None:
+        """The positions that differ from the offsets the group holds, or None when the
+        consumer does not know what it holds (then every position is committed)."""
+        if (
+            self._commits_on_the_way
+            or group is not self._landed_group
+            or group.commit_count != self._landed_count
+        ):
+            return None
+        landed, positions, assignment = self._landed, self._positions, self._assignment
+        changed: dict[TopicPartition, int] = {}
+        for tp in self._moved:
+            position = positions.get(tp)
+            if position is None or tp not in assignment:
+                continue  # the full commit leaves it out too
+            before = landed.get(tp)
+            if before is None:
+                return None  # a new offset: the full commit adds it in the positions' order
+            if before != position:
+                changed[tp] = position
+        return changed
+
+    def _any_position(self) -> bool:
+        assignment = self._assignment
+        return any(tp in assignment for tp in self._positions)
+
+    def _commit_lands(
+        self, group: Any, offsets: dict[TopicPartition, int], every: bool, assignments: int
+    ) -> None:
+        """A commit reaches the coordinator (after the consumer->broker hop). The consumer
+        then knows what the group holds if the commit had every position, or if it knew
+        before; not if its assignment changed since it was sent."""
+        known = assignments == self._assignments and (
+            every or (group is self._landed_group and group.commit_count == self._landed_count)
+        )
+        group.commit(offsets)
+        self._commits_on_the_way -= 1
+        if known:
+            if every:
+                self._landed = offsets
+            else:
+                self._landed.update(offsets)
+            self._landed_group = group
+            self._landed_count = group.commit_count
+        else:
+            self._landed_count = -1
 
     def committed(self, tp: TopicPartition) -> int | None:
         """The group's last committed offset for `tp` (None: never committed)."""
