@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import simpy
 
-from sim.brokers.kafka.cluster import NONE, RETRIABLE, KafkaCluster, KafkaError
+from sim.brokers.kafka.cluster import NONE, RETRIABLE, KafkaCluster, KafkaError, Partition
 from sim.brokers.kafka.log import BATCH_OVERHEAD, record_size
 from sim.brokers.kafka.partitioner import BoundedDraws, StickyPartitioner, default_partition
 from sim.brokers.kafka.settings import ProducerSettings
@@ -211,6 +211,10 @@ class KafkaProducer:
         self._waiting_tps: set[tuple[str, int]] = set()
         self._first_use: dict[tuple[str, int], int] = {}
         self._counters = self.recorder.counters  # speed: counted in place, not by a call
+        # Speed: each partition's object by (topic, partition), found once: the sender looks
+        # at the partition of every batch it sends (a topic's partitions never change).
+        self._partition_of: dict[tuple[str, int], Partition] = {}
+        self._brokers = cluster.brokers
         self._sequences: dict[tuple[str, int], int] = {}
         self._sticky: dict[str, StickyPartitioner] = {}
         self._in_flight: dict[int, int] = {}
@@ -385,6 +389,7 @@ class KafkaProducer:
         ready: set[int] = set()
         next_check = INF
         batches = self._batches
+        partition_of, brokers = self._partition_of, self._brokers
         for tp in self._waiting_in_order():
             dq = batches[tp]
             first = dq[0]
@@ -401,12 +406,11 @@ class KafkaProducer:
             if first.retry_at > now:
                 next_check = min(next_check, first.retry_at)
                 continue
-            partition = self.cluster.partition(*tp)
-            if not partition.available:
-                continue
+            partition = partition_of.get(tp) or self._find_partition(tp)
             leader = partition.leader
-            assert leader is not None
-            if self._in_flight.get(leader, 0) >= self.settings.max_in_flight:
+            if leader is None or not brokers[leader].alive:  # speed: `available` inlined
+                continue
+            if self._in_flight.get(leader, 0) >= settings.max_in_flight:
                 continue
             lingered = first.created_at + linger
             if len(dq) > 1 or first.full or now >= lingered or self._flushing:
@@ -417,14 +421,20 @@ class KafkaProducer:
             self._schedule_wake(next_check)
         return ready
 
+    def _find_partition(self, tp: tuple[str, int]) -> Partition:
+        partition = self._partition_of[tp] = self.cluster.partition(*tp)
+        return partition
+
     def _run_sender(self) -> None:
         # Speed: with no batch waiting there is nothing to scan (`_ready_nodes` would find no
         # node and schedule nothing).
+        in_flight, most = self._in_flight, self.settings.max_in_flight
         while self._waiting_tps:
             nodes = self._ready_nodes()
             sent = False
-            for node in sorted(nodes):
-                if self._in_flight.get(node, 0) < self.settings.max_in_flight:
+            # Speed: one broker ready (the usual case) needs no sorting.
+            for node in nodes if len(nodes) == 1 else sorted(nodes):
+                if in_flight.get(node, 0) < most:
                     sent |= self._send_to(node)
             if not sent:
                 return
@@ -434,12 +444,14 @@ class KafkaProducer:
         now = self.env.now
         batches = []
         queued = self._batches
+        partition_of, brokers = self._partition_of, self._brokers
         for tp in self._waiting_in_order():
             dq = queued[tp]
             if dq[0].retry_at > now:
                 continue
-            partition = self.cluster.partition(*tp)
-            if partition.leader != node or not partition.available:
+            partition = partition_of.get(tp) or self._find_partition(tp)
+            # Speed: `available` inlined (the leader is `node`, so it is not None).
+            if partition.leader != node or not brokers[node].alive:
                 continue
             batch = dq.popleft()
             if not dq:
