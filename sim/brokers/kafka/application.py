@@ -210,6 +210,8 @@ class ConsumerApp(ConsumerReplica):
 
     def before_work(self, delivery: ConsumerRecord) -> Generator[Any, Any, None] | None:
         """A retry-topic record waits until it is due, then for the rate limit."""
+        if self.first_try == 1 and self.limiter is None:
+            return None  # speed: a main-topic record is never due later, and no rate limit
         limit = super().before_work(delivery)
         headers = delivery.message.headers
         due = headers.get(BACKOFF_HEADER) if headers and self.first_try > 1 else None

@@ -79,6 +79,9 @@ class ConsumerRecord(NamedTuple):
     message: Message  # this group's copy: what the Recorder counts
 
 
+_new_record = tuple.__new__  # speed: see KafkaConsumer._fetch
+
+
 class ConsumerRebalanceListener(Protocol):
     """Kafka's ConsumerRebalanceListener. A listener may also define
     `on_partitions_lost(lost)`; without it, lost partitions go to `on_partitions_revoked`, as
@@ -165,6 +168,10 @@ class KafkaConsumer:
         self._unwatched: set[TopicPartition] = set()
         self._listening: set[TopicPartition] = set()  # where `_maybe` is in hw_listeners
         self._epoch = cluster.epoch
+        # Speed: each partition's object by (topic, partition), found once (a topic's
+        # partitions never change), and the brokers, for `Partition.available` inlined.
+        self._partition_of: dict[TopicPartition, Any] = {}
+        self._brokers = cluster.brokers
         self._closed = False
         self.crashed = False
         # The group protocol, client side: the poll timer (max.poll.interval.ms), whether the
@@ -298,20 +305,25 @@ class KafkaConsumer:
             return found
         # Partitions in turn from `start`, as sorted(assignment)[start:] + [:start], skipping
         # those outside `_maybe`: a fetch from them would find nothing and change nothing.
-        if len(maybe) * 8 < count:  # few candidates: visit only them, in the same turn order
+        if len(maybe) == 1:
+            # Speed: one candidate (the usual case: records arrive one at a time): the walk
+            # in turn order would act on it alone. A copy, as a fetch may discard it.
+            visit = tuple(maybe)
+        elif len(maybe) * 8 < count:  # few candidates: visit only them, in the same turn order
             candidates = sorted(maybe)
             first = bisect_left(candidates, order[start])
             visit: Any = candidates[first:] + candidates[:first]
         else:  # many: walk the turn order, the first candidates come soon
             visit = (order[(start + i) % count] for i in range(count))
-        fetch, positions, partition = self._fetch, self._positions, self.cluster.partition
+        fetch, positions = self._fetch, self._positions
+        partition_of = self._partition_of
         for tp in visit:
             if len(found) >= budget:
                 break
             if tp in maybe:
                 if not fetch(tp, budget - len(found), found):
                     maybe.discard(tp)  # nothing there now: only a change brings it back
-                elif positions[tp] >= partition(*tp).hw:
+                elif positions[tp] >= partition_of[tp].hw:
                     # Read up to the high watermark: the next fetch would find nothing, so
                     # it leaves the candidates until the high watermark rises again (else
                     # every partition read once stayed a candidate, and a poll's cost grew
@@ -354,11 +366,14 @@ class KafkaConsumer:
 
     def _fetch(self, tp: TopicPartition, budget: int, found: list[ConsumerRecord]) -> bool:
         """Fetch from `tp` into `found`; False if it had nothing."""
-        partition = self.cluster.partition(*tp)
-        if not partition.available:
+        partition = self._partition_of.get(tp) or self._find_partition(tp)
+        leader = partition.leader
+        if leader is None or not self._brokers[leader].alive:  # speed: `available` inlined
             return False
         position = self._positions.get(tp)
-        if position is None or not partition.in_range(position):
+        log = partition.log
+        # Speed: `in_range` inlined.
+        if position is None or not log.log_start_offset <= position <= log.log_end_offset:
             position = self._reset_position(tp, out_of_range=position is not None)
         records, fetched = partition.fetch(position, budget)
         self._positions[tp] = fetched
@@ -367,25 +382,39 @@ class KafkaConsumer:
         position = fetched
         if not records:
             return False
-        partition.set_position(self.reader, position)
-        slot = partition.slot_of(self.reader)
-        recorder, name = self.recorder, partition.name
+        slot = partition.set_position(self.reader, position)
+        delivered, name = self.recorder.delivered_message, partition.name
+        topic, index = tp
+        in_hand = self._in_hand
         for record in records:
-            msg = self._copy_for(partition, record, slot)
+            # Speed: `_copy_for` inlined for a record that has this group's copy already.
+            copies = record.copies
+            if copies is not None and slot < len(copies) and copies[slot] is not None:
+                msg = copies[slot]
+            else:
+                msg = self._copy_for(partition, record, slot)
             msg.deliveries += 1
-            recorder.delivered_message(msg, name)
-            consumer_record = ConsumerRecord(
-                tp[0],
-                tp[1],
-                record.offset,
-                record.timestamp,
-                record.key,
-                None if record.tombstone else record.msg.body,
-                msg,
+            delivered(msg, name)
+            # Speed: the tuple made directly, not through the named tuple's keyword __new__.
+            consumer_record = _new_record(
+                ConsumerRecord,
+                (
+                    topic,
+                    index,
+                    record.offset,
+                    record.timestamp,
+                    record.key,
+                    None if record.tombstone else record.msg.body,
+                    msg,
+                ),
             )
             found.append(consumer_record)
-            self._in_hand.append(consumer_record)
+            in_hand.append(consumer_record)
         return True
+
+    def _find_partition(self, tp: TopicPartition) -> Any:
+        partition = self._partition_of[tp] = self.cluster.partition(*tp)
+        return partition
 
     def _copy_for(self, partition: Any, record: Record, slot: int | None) -> Message:
         copies = record.copies
