@@ -359,9 +359,43 @@ class KafkaProducer:
             batch.full = True
             became_ready = True
         if became_ready:
-            self._run_sender()
+            self._send_alone(tp, dq)
 
     # ----- the sender -----
+    def _send_alone(self, tp: tuple[str, int], dq: deque[ProducerBatch]) -> None:
+        """`_run_sender` when this partition's one batch is all that waits (with linger.ms 0,
+        every record): the same checks, wake-up and request as `_ready_nodes` and `_send_to`
+        would make for it, without their scans (speed: this is the path of every record).
+        Anything else goes to `_run_sender`."""
+        waiting = self._waiting_tps
+        if len(waiting) != 1 or len(dq) != 1:
+            self._run_sender()
+            return
+        first = dq[0]
+        now = self.env.now
+        settings = self.settings
+        deadline = first.created_at + settings.delivery_timeout
+        partition = self._partition_of.get(tp) or self._find_partition(tp)
+        leader = partition.leader
+        if (
+            deadline <= now  # expired: `_ready_nodes` expires it
+            or first.retry_at > now
+            or leader is None
+            or not self._brokers[leader].alive
+            or self._in_flight.get(leader, 0) >= settings.max_in_flight
+            or not (first.full or now >= first.created_at + settings.linger or self._flushing)
+        ):
+            self._run_sender()
+            return
+        if deadline < INF:
+            self._schedule_wake(deadline)  # as `_ready_nodes` does for the earliest deadline
+        dq.popleft()
+        waiting.discard(tp)
+        first.full = True
+        self._send_request(leader, [first])
+        if waiting:  # the answer came at once and put a batch back (a retry)
+            self._run_sender()
+
     def _schedule_wake(self, at: float) -> None:
         if at >= self._wake_at:
             return
@@ -460,6 +494,11 @@ class KafkaProducer:
             batches.append(batch)
         if not batches:
             return False
+        self._send_request(node, batches)
+        return True
+
+    def _send_request(self, node: int, batches: list[ProducerBatch]) -> None:
+        """One ProduceRequest with `batches` to broker `node`."""
         acks = self.settings.acks
         request = ProduceRequest(self, node, batches, acks)
         counters = self._counters
@@ -473,7 +512,6 @@ class KafkaProducer:
             self._in_flight[node] = self._in_flight.get(node, 0) + 1
         broker = self.cluster.brokers[node]
         self.link.send(broker.handle, request)
-        return True
 
     def on_response(self, request: ProduceRequest) -> None:
         """The broker's answer to a request (after the broker->producer hop)."""
