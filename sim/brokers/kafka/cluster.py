@@ -39,8 +39,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from functools import partial
 from collections.abc import Callable, Generator, Iterator, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import simpy
