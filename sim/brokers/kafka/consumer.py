@@ -592,6 +592,9 @@ class KafkaConsumer:
             self._moved = set()
         else:
             offsets = {(t, int(p)): int(o) for (t, p), o in offsets.items()}
+            # What it commits may differ from the positions: the next commit of the
+            # positions looks at these partitions again.
+            self._moved.update(offsets)
         if not offsets and not unchanged:
             return
         self._sent_commits.update(offsets)
