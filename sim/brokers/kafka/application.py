@@ -183,10 +183,13 @@ class ConsumerApp(ConsumerReplica):
         return self.failed()
 
     def finish(self, delivery: ConsumerRecord) -> None:
-        assert self.consumer is not None
-        if self.key_order is not None:
+        consumer = self.consumer
+        assert consumer is not None
+        # Speed: a record without a key has no key order to keep (KeyOrder.processing would
+        # return at once).
+        if self.key_order is not None and delivery.key is not None:
             self.key_order.processing(delivery.key, delivery.offset, delivery.message)
-        self.consumer.processed(delivery)
+        consumer.processed(delivery)
 
     def drop(self) -> None:
         """The process dies: nothing more is committed, the open transaction is aborted; the

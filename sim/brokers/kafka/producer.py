@@ -529,7 +529,8 @@ class KafkaProducer:
                 self._schedule_wake(batch.retry_at)
             else:
                 self._finish(batch, KafkaError(error, f"{batch.topic}-{batch.partition}"))
-        self._run_sender()
+        if self._waiting_tps:  # speed: else `_run_sender` has nothing to do
+            self._run_sender()
 
     def lost_without_answer(self, batch: ProducerBatch) -> None:
         """acks=0: a batch the broker could not write is gone, and nobody will know."""
