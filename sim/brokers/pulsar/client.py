@@ -52,7 +52,7 @@ from sim.brokers.pulsar.errors import (
 from sim.brokers.pulsar.negative_acks import NegativeAcksTracker
 from sim.brokers.pulsar.routing import message_router
 from sim.brokers.pulsar.storage import Record
-from sim.brokers.pulsar.subscription import BatchItem, BrokerConsumer, Delivery
+from sim.brokers.pulsar.subscription import BatchItem, BrokerConsumer, Delivery, SourceAccount
 
 if TYPE_CHECKING:
     from sim.brokers.pulsar.service import PulsarService, ScenarioTopic, TopicFamily
@@ -72,16 +72,29 @@ MAX_ACK_GROUP_SIZE = 1000  # ConsumerConfigurationData.maxAcknowledgmentGroupSiz
 class Connection:
     """``ConnectionHandler``: connect, and after a loss reconnect with backoff."""
 
-    __slots__ = ("_token", "backoff", "core", "epoch", "owner", "state")
+    __slots__ = ("_backoff", "_token", "core", "epoch", "mandatory_stop", "owner", "state")
 
     def __init__(self, core: ClientCore, owner: Any, mandatory_stop: float = 0.0) -> None:
         self.core = core
         self.owner = owner
         # ProducerImpl: setMandatoryStop(max(100, sendTimeoutMs - 100)); ConsumerImpl: 0.
-        self.backoff = Backoff(core.random_int, mandatory_stop=mandatory_stop)
+        self.mandatory_stop = mandatory_stop
+        # Speed: the Backoff is made at the first reconnection (`backoff`); a connection that
+        # never breaks, as nearly all of a 10,000-partition topic's, needs none (one fresh
+        # Backoff and a reset one behave the same).
+        self._backoff: Backoff | None = None
         self.state = "idle"  # idle, connecting, ready, closed
         self.epoch = 0
         self._token = 0
+
+    @property
+    def backoff(self) -> Backoff:
+        backoff = self._backoff
+        if backoff is None:
+            backoff = self._backoff = Backoff(
+                self.core.random_int, mandatory_stop=self.mandatory_stop
+            )
+        return backoff
 
     @property
     def ready(self) -> bool:
@@ -119,7 +132,8 @@ class Connection:
         if self.owner.try_connect():
             self.state = "ready"
             self.epoch += 1
-            self.backoff.reset()
+            if self._backoff is not None:
+                self._backoff.reset()
             self.owner.connection_opened()
         elif self.state == "connecting":
             self._schedule()
@@ -573,7 +587,13 @@ class ClientProducer:
 class PartitionConsumer:
     """A ``ConsumerImpl`` on one partition (or topic): its connection and permits."""
 
-    def __init__(self, parent: ClientConsumer, family: TopicFamily, topic: ScenarioTopic) -> None:
+    def __init__(
+        self,
+        parent: ClientConsumer,
+        family: TopicFamily,
+        topic: ScenarioTopic,
+        account: SourceAccount | None = None,
+    ) -> None:
         self.parent = parent
         self.core = parent.core
         self.family = family
@@ -584,7 +604,9 @@ class PartitionConsumer:
         self.queue_size = parent.partition_queue_size
         self.refill = self.queue_size // 2  # receiverQueueRefillThreshold
         self.available_permits = 0
-        self.account = self.core.service.account(f"{topic.declared}/{parent.subscription}")
+        if account is None:
+            account = self.core.service.account(f"{topic.declared}/{parent.subscription}")
+        self.account = account
         self.link_in = parent.link_in
         self.link_out = parent.link_out
         self.error: PulsarClientException | None = None
@@ -838,7 +860,9 @@ class ClientConsumer:
             )
         else:
             self.partition_queue_size = receiver_queue_size
-        self.partitions = [PartitionConsumer(self, f, t) for f, t in families]
+        # Speed: one source account per topic, looked up once, not per partition.
+        accounts = {id(t): self.service.account(f"{t.declared}/{subscription}") for t in topics}
+        self.partitions = [PartitionConsumer(self, f, t, accounts[id(t)]) for f, t in families]
         # Acknowledgements.
         self.ack_group_time = ack_group_time
         self._acks: dict[PartitionConsumer, list[int]] = {}

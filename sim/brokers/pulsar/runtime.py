@@ -62,10 +62,18 @@ def build(ctx: RunContext) -> PulsarRuntime:
             ctx.register_part(bookie, bookie.name)
     for node in service.cluster_nodes:
         ctx.register_part(node, node.name)
-    service.start()
+    service.start(persist_cursors=_brokers_can_die(ctx, service))
     _gauges(ctx, runtime)
     _tables(ctx, runtime)
     return runtime
+
+
+def _brokers_can_die(ctx: RunContext, service: PulsarService) -> bool:
+    """Whether a fault of the scenario targets a broker (or a whole cluster): only then is a
+    topic ever unloaded and its cursors restored from their persisted positions."""
+    names = {broker.name for cluster in service.clusters for broker in cluster.brokers}
+    names.update(node.name for node in service.cluster_nodes)
+    return any(fault.target in names for fault in ctx.scenario.faults)
 
 
 class PulsarRuntime:
