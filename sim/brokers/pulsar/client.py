@@ -243,7 +243,8 @@ class Op:
         self.key = key
         self.deliver_at = deliver_at
         self.created = created
-        self.size = sum(m.size for m in msgs)
+        # Speed: a single message (batching off) needs no generator to sum one size.
+        self.size = msgs[0].size if len(msgs) == 1 else sum(m.size for m in msgs)
         self.done = False
         self.published = False
         self.callbacks: list[Callable[[PulsarClientException | None, Any], None]] | None = None
@@ -378,7 +379,7 @@ class PartitionProducer:
         self.pending.append(op)
         if not self._timeout_armed:
             self._arm_timeout(op.created + self.parent.send_timeout)
-        if self.conn.ready:
+        if self.conn.state == "ready":  # Speed: the `ready` property inlined (per message)
             self._transmit(op)
 
     def _transmit(self, op: Op) -> None:
@@ -390,7 +391,8 @@ class PartitionProducer:
 
     def _arrive(self, op: Op, epoch: int) -> None:
         """The publish reaches the broker (``ServerCnx.handleSend`` -> ``publishMessage``)."""
-        if epoch != self.conn.epoch or not self.conn.ready or op.done:
+        conn = self.conn
+        if epoch != conn.epoch or conn.state != "ready" or op.done:  # (`ready`, inlined)
             return  # lost with a broken connection: resent after the reconnection
         topic = self.topic
         if topic is None or not topic.available:
@@ -692,15 +694,21 @@ class PartitionConsumer:
             link.send(self._arrive, delivery)
 
     def _arrive(self, delivery: Delivery) -> None:
-        if delivery.epoch != self.conn.epoch or not self.conn.ready:
+        conn = self.conn
+        if delivery.epoch != conn.epoch or conn.state != "ready":  # (`ready`, inlined)
             return  # sent on a connection that broke: the broker has taken it back
         self.parent.enqueue(self, delivery)
 
     # ----- client -> broker -----
     def send_flow(self, permits: int) -> None:
-        if not self.conn.ready:
+        conn = self.conn
+        if conn.state != "ready":  # (`ready`, inlined: a zero-queue consumer's Flow a message)
             return
-        self._out(self._flow_arrives, permits, self.conn.epoch)
+        link = self.link_out
+        if link.instant:  # Speed: `_out` inlined
+            self._flow_arrives(permits, conn.epoch)
+        else:
+            link.send(self._flow_arrives, permits, conn.epoch)
 
     def _flow_arrives(self, permits: int, epoch: int) -> None:
         handle, sub = self.handle, self.sub
@@ -729,7 +737,11 @@ class PartitionConsumer:
         cumulative: int | None,
         landed: Callable[[], None] | None = None,
     ) -> None:
-        self._out(self._acks_arrive, individual, cumulative, landed)
+        link = self.link_out
+        if link.instant:  # Speed: `_out` inlined (an ack a message without grouping)
+            self._acks_arrive(individual, cumulative, landed)
+        else:
+            link.send(self._acks_arrive, individual, cumulative, landed)
 
     def _acks_arrive(
         self, individual: list[int], cumulative: int | None, landed: Callable[[], None] | None
@@ -749,14 +761,20 @@ class PartitionConsumer:
                     lambda _event: self._acks_handled(individual, cumulative, landed)
                 )
                 return
-        self._acks_handled(individual, cumulative, landed)
+        # Speed: handled at once, the instance just looked up is the one to use.
+        self._acks_handled(individual, cumulative, landed, topic)
 
     def _acks_handled(
-        self, individual: list[int], cumulative: int | None, landed: Callable[[], None] | None
+        self,
+        individual: list[int],
+        cumulative: int | None,
+        landed: Callable[[], None] | None,
+        topic: PersistentTopic | None = None,
     ) -> None:
-        topic = self.instance()
-        if topic is None or not topic.available:
-            return
+        if topic is None:
+            topic = self.instance()
+            if topic is None or not topic.available:
+                return
         sub = topic.subscriptions.get(self.parent.subscription)
         if sub is None:
             return
@@ -954,12 +972,23 @@ class ClientConsumer:
         item.release()  # acked: no longer in flight, processed or not
         delivery: Delivery = item.delivery
         delivery.acked += 1
-        key = (partition, delivery)
-        self.nacks.remove(key)
+        nacks = self.nacks
+        if nacks.pending:  # Speed: no key to make and forget while nothing is nacked
+            nacks.remove((partition, delivery))
         if delivery.acked < len(delivery.msgs):
             return  # BatchMessageAcker: the entry is acked when every message is
         if self.unacked is not None:
-            self.unacked.remove(key)
+            self.unacked.remove((partition, delivery))
+        if (
+            self.ack_group_time <= 0
+            and not self._acks
+            and not self._cumulative
+            and partition.conn.state == "ready"
+        ):
+            # Speed: acks not grouped and none waiting: the flush would send this one ack of
+            # this partition at once, and leave nothing behind, so it is sent without it.
+            partition.send_acks([delivery.index], None)
+            return
         self._acks.setdefault(partition, []).append(delivery.index)
         self._ack_added()
 

@@ -154,7 +154,7 @@ class ManagedLedger:
         """Append an entry; returns its index. Rolls over if the ledger is full after it."""
         if size_bytes < 0:
             raise ValueError(f"entry size must be >= 0, got {size_bytes}")
-        ledger = self.current
+        ledger = self.ledgers[-1]  # Speed: `current` inlined here and in is_full (per entry)
         ledger.entries += 1
         ledger.size_bytes += size_bytes
         self.total_size_bytes += size_bytes
@@ -167,7 +167,7 @@ class ManagedLedger:
 
     def is_full(self, now: float) -> bool:
         """``currentLedgerIsFull`` at ``now``."""
-        ledger = self.current
+        ledger = self.ledgers[-1]
         space_reached = (
             ledger.entries >= self.config.managed_ledger_max_entries_per_ledger
             or ledger.size_bytes >= self.max_size_bytes

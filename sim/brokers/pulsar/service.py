@@ -209,9 +209,10 @@ class PulsarService:
             for msg in msgs:
                 recorder.copied(msg)
         copies[group] = msgs
-        enqueued = self.recorder.enqueued
-        for msg in msgs:
-            enqueued(msg, component)
+        if self.recorder.trace is not None:  # Speed: `enqueued` only traces
+            enqueued = self.recorder.enqueued
+            for msg in msgs:
+                enqueued(msg, component)
         return msgs
 
     def no_subscription(self, record: Record) -> None:

@@ -110,7 +110,7 @@ class TopicStorage:
     def append(self, entry: Entry, now: float) -> bool:
         """Store `entry` as the next one; True when the ledger rolled over after it."""
         ledger = self.ledger
-        rolled_before = ledger.current.ledger_id
+        rolled_before = ledger.ledgers[-1].ledger_id  # Speed: `current` inlined (per entry)
         entry.index = ledger.add_entry(entry.size, now)
         entry.publish_time = now
         self.total_count += entry.count
@@ -122,7 +122,7 @@ class TopicStorage:
         self._stored += entry.count
         self.entries.append(entry)
         self.publish_times.append(now)
-        current = ledger.current.ledger_id
+        current = ledger.ledgers[-1].ledger_id
         if current != rolled_before:
             counts[current] = 0
             return True
