@@ -425,7 +425,8 @@ class PartitionProducer:
         if op.callbacks:
             for callback in op.callbacks:
                 callback(None, entry)
-        parent.unblock()
+        if parent.blocked:  # Speed: nothing to let in, no call (per message)
+            parent.unblock()
 
     # ----- failures -----
     def _arm_timeout(self, at: float) -> None:

@@ -876,6 +876,10 @@ class SharedSubscription(Subscription):
         return handles[best]
 
     def dispatch(self) -> None:
+        if self.blocked or not self.available:
+            # Speed: no consumer can take anything (what next_consumer would find): every new
+            # entry while the consumers are busy asks.
+            return
         storage = self.topic.storage
         batch = self.batch
         limit = self.max_unacked_consumer
