@@ -88,11 +88,17 @@ class BookKeeperCluster:
         self._rng = rng
         self.recorder = recorder
         self.version = 0  # bumped when a bookie goes down or comes back
+        self._alive: tuple[int, list[int]] | None = None  # (version, the bookies up)
         self.listeners: list[Callable[[], None]] = []  # told when bookies come back
         self.charges: ClusterCharges | None = None  # the cost model's stages (None: ideal)
 
     def alive(self) -> list[int]:
-        return [b.index for b in self.bookies if b.alive]
+        # Speed: the list is kept until a bookie goes down or comes back (`version`): every
+        # partition's ledger asks it when it opens. Callers only read it.
+        cached = self._alive
+        if cached is None or cached[0] != self.version:
+            cached = self._alive = (self.version, [b.index for b in self.bookies if b.alive])
+        return cached[1]
 
     def bookie_changed(self) -> None:
         self.version += 1

@@ -52,7 +52,7 @@ from sim.brokers.pulsar.errors import (
 from sim.brokers.pulsar.negative_acks import NegativeAcksTracker
 from sim.brokers.pulsar.routing import message_router
 from sim.brokers.pulsar.storage import Record
-from sim.brokers.pulsar.subscription import BatchItem, BrokerConsumer, Delivery
+from sim.brokers.pulsar.subscription import BatchItem, BrokerConsumer, Delivery, SourceAccount
 
 if TYPE_CHECKING:
     from sim.brokers.pulsar.service import PulsarService, ScenarioTopic, TopicFamily
@@ -72,16 +72,29 @@ MAX_ACK_GROUP_SIZE = 1000  # ConsumerConfigurationData.maxAcknowledgmentGroupSiz
 class Connection:
     """``ConnectionHandler``: connect, and after a loss reconnect with backoff."""
 
-    __slots__ = ("_token", "backoff", "core", "epoch", "owner", "state")
+    __slots__ = ("_backoff", "_token", "core", "epoch", "mandatory_stop", "owner", "state")
 
     def __init__(self, core: ClientCore, owner: Any, mandatory_stop: float = 0.0) -> None:
         self.core = core
         self.owner = owner
         # ProducerImpl: setMandatoryStop(max(100, sendTimeoutMs - 100)); ConsumerImpl: 0.
-        self.backoff = Backoff(core.random_int, mandatory_stop=mandatory_stop)
+        self.mandatory_stop = mandatory_stop
+        # Speed: the Backoff is made at the first reconnection (`backoff`); a connection that
+        # never breaks, as nearly all of a 10,000-partition topic's, needs none (one fresh
+        # Backoff and a reset one behave the same).
+        self._backoff: Backoff | None = None
         self.state = "idle"  # idle, connecting, ready, closed
         self.epoch = 0
         self._token = 0
+
+    @property
+    def backoff(self) -> Backoff:
+        backoff = self._backoff
+        if backoff is None:
+            backoff = self._backoff = Backoff(
+                self.core.random_int, mandatory_stop=self.mandatory_stop
+            )
+        return backoff
 
     @property
     def ready(self) -> bool:
@@ -119,7 +132,8 @@ class Connection:
         if self.owner.try_connect():
             self.state = "ready"
             self.epoch += 1
-            self.backoff.reset()
+            if self._backoff is not None:
+                self._backoff.reset()
             self.owner.connection_opened()
         elif self.state == "connecting":
             self._schedule()
@@ -229,7 +243,8 @@ class Op:
         self.key = key
         self.deliver_at = deliver_at
         self.created = created
-        self.size = sum(m.size for m in msgs)
+        # Speed: a single message (batching off) needs no generator to sum one size.
+        self.size = msgs[0].size if len(msgs) == 1 else sum(m.size for m in msgs)
         self.done = False
         self.published = False
         self.callbacks: list[Callable[[PulsarClientException | None, Any], None]] | None = None
@@ -364,7 +379,7 @@ class PartitionProducer:
         self.pending.append(op)
         if not self._timeout_armed:
             self._arm_timeout(op.created + self.parent.send_timeout)
-        if self.conn.ready:
+        if self.conn.state == "ready":  # Speed: the `ready` property inlined (per message)
             self._transmit(op)
 
     def _transmit(self, op: Op) -> None:
@@ -376,7 +391,8 @@ class PartitionProducer:
 
     def _arrive(self, op: Op, epoch: int) -> None:
         """The publish reaches the broker (``ServerCnx.handleSend`` -> ``publishMessage``)."""
-        if epoch != self.conn.epoch or not self.conn.ready or op.done:
+        conn = self.conn
+        if epoch != conn.epoch or conn.state != "ready" or op.done:  # (`ready`, inlined)
             return  # lost with a broken connection: resent after the reconnection
         topic = self.topic
         if topic is None or not topic.available:
@@ -409,7 +425,8 @@ class PartitionProducer:
         if op.callbacks:
             for callback in op.callbacks:
                 callback(None, entry)
-        parent.unblock()
+        if parent.blocked:  # Speed: nothing to let in, no call (per message)
+            parent.unblock()
 
     # ----- failures -----
     def _arm_timeout(self, at: float) -> None:
@@ -573,7 +590,13 @@ class ClientProducer:
 class PartitionConsumer:
     """A ``ConsumerImpl`` on one partition (or topic): its connection and permits."""
 
-    def __init__(self, parent: ClientConsumer, family: TopicFamily, topic: ScenarioTopic) -> None:
+    def __init__(
+        self,
+        parent: ClientConsumer,
+        family: TopicFamily,
+        topic: ScenarioTopic,
+        account: SourceAccount | None = None,
+    ) -> None:
         self.parent = parent
         self.core = parent.core
         self.family = family
@@ -584,7 +607,9 @@ class PartitionConsumer:
         self.queue_size = parent.partition_queue_size
         self.refill = self.queue_size // 2  # receiverQueueRefillThreshold
         self.available_permits = 0
-        self.account = self.core.service.account(f"{topic.declared}/{parent.subscription}")
+        if account is None:
+            account = self.core.service.account(f"{topic.declared}/{parent.subscription}")
+        self.account = account
         self.link_in = parent.link_in
         self.link_out = parent.link_out
         self.error: PulsarClientException | None = None
@@ -670,15 +695,21 @@ class PartitionConsumer:
             link.send(self._arrive, delivery)
 
     def _arrive(self, delivery: Delivery) -> None:
-        if delivery.epoch != self.conn.epoch or not self.conn.ready:
+        conn = self.conn
+        if delivery.epoch != conn.epoch or conn.state != "ready":  # (`ready`, inlined)
             return  # sent on a connection that broke: the broker has taken it back
         self.parent.enqueue(self, delivery)
 
     # ----- client -> broker -----
     def send_flow(self, permits: int) -> None:
-        if not self.conn.ready:
+        conn = self.conn
+        if conn.state != "ready":  # (`ready`, inlined: a zero-queue consumer's Flow a message)
             return
-        self._out(self._flow_arrives, permits, self.conn.epoch)
+        link = self.link_out
+        if link.instant:  # Speed: `_out` inlined
+            self._flow_arrives(permits, conn.epoch)
+        else:
+            link.send(self._flow_arrives, permits, conn.epoch)
 
     def _flow_arrives(self, permits: int, epoch: int) -> None:
         handle, sub = self.handle, self.sub
@@ -707,7 +738,11 @@ class PartitionConsumer:
         cumulative: int | None,
         landed: Callable[[], None] | None = None,
     ) -> None:
-        self._out(self._acks_arrive, individual, cumulative, landed)
+        link = self.link_out
+        if link.instant:  # Speed: `_out` inlined (an ack a message without grouping)
+            self._acks_arrive(individual, cumulative, landed)
+        else:
+            link.send(self._acks_arrive, individual, cumulative, landed)
 
     def _acks_arrive(
         self, individual: list[int], cumulative: int | None, landed: Callable[[], None] | None
@@ -727,14 +762,20 @@ class PartitionConsumer:
                     lambda _event: self._acks_handled(individual, cumulative, landed)
                 )
                 return
-        self._acks_handled(individual, cumulative, landed)
+        # Speed: handled at once, the instance just looked up is the one to use.
+        self._acks_handled(individual, cumulative, landed, topic)
 
     def _acks_handled(
-        self, individual: list[int], cumulative: int | None, landed: Callable[[], None] | None
+        self,
+        individual: list[int],
+        cumulative: int | None,
+        landed: Callable[[], None] | None,
+        topic: PersistentTopic | None = None,
     ) -> None:
-        topic = self.instance()
-        if topic is None or not topic.available:
-            return
+        if topic is None:
+            topic = self.instance()
+            if topic is None or not topic.available:
+                return
         sub = topic.subscriptions.get(self.parent.subscription)
         if sub is None:
             return
@@ -838,7 +879,9 @@ class ClientConsumer:
             )
         else:
             self.partition_queue_size = receiver_queue_size
-        self.partitions = [PartitionConsumer(self, f, t) for f, t in families]
+        # Speed: one source account per topic, looked up once, not per partition.
+        accounts = {id(t): self.service.account(f"{t.declared}/{subscription}") for t in topics}
+        self.partitions = [PartitionConsumer(self, f, t, accounts[id(t)]) for f, t in families]
         # Acknowledgements.
         self.ack_group_time = ack_group_time
         self._acks: dict[PartitionConsumer, list[int]] = {}
@@ -930,12 +973,23 @@ class ClientConsumer:
         item.release()  # acked: no longer in flight, processed or not
         delivery: Delivery = item.delivery
         delivery.acked += 1
-        key = (partition, delivery)
-        self.nacks.remove(key)
+        nacks = self.nacks
+        if nacks.pending:  # Speed: no key to make and forget while nothing is nacked
+            nacks.remove((partition, delivery))
         if delivery.acked < len(delivery.msgs):
             return  # BatchMessageAcker: the entry is acked when every message is
         if self.unacked is not None:
-            self.unacked.remove(key)
+            self.unacked.remove((partition, delivery))
+        if (
+            self.ack_group_time <= 0
+            and not self._acks
+            and not self._cumulative
+            and partition.conn.state == "ready"
+        ):
+            # Speed: acks not grouped and none waiting: the flush would send this one ack of
+            # this partition at once, and leave nothing behind, so it is sent without it.
+            partition.send_acks([delivery.index], None)
+            return
         self._acks.setdefault(partition, []).append(delivery.index)
         self._ack_added()
 

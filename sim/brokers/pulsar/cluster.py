@@ -47,11 +47,13 @@ class BrokerNode(CrashOnly):
     def crash(self) -> None:
         if self.alive:
             self.alive = False
+            self.cluster.alive_brokers -= 1
             self.cluster.broker_crashed(self.index)
 
     def restart(self) -> None:
         if not self.alive:
             self.alive = True
+            self.cluster.alive_brokers += 1
             self.cluster.broker_restarted(self.index)
 
 
@@ -92,6 +94,9 @@ class Cluster:
         self.index = index
         self.name = name
         self.brokers = [BrokerNode(self, i, n) for i, n in enumerate(broker_names)]
+        # Speed: the brokers up, kept by BrokerNode.crash and restart, so that `reachable`
+        # (asked at every connection of every partition) is not a scan.
+        self.alive_brokers = len(self.brokers)
         self.bookkeeper = bookkeeper
         self.bundles = bundles
         self.owner: list[int | None] = [b % len(self.brokers) for b in range(bundles)]
@@ -108,7 +113,7 @@ class Cluster:
     @property
     def reachable(self) -> bool:
         """A client can reach the cluster's service URL (some broker is up)."""
-        return any(b.alive for b in self.brokers)
+        return self.alive_brokers > 0
 
     # ----- topics and bundles -----
     def bundle_of(self, topic_name: str) -> int:
@@ -190,11 +195,15 @@ class Cluster:
             load(None)
 
     # ----- periodic work -----
-    def start_tasks(self) -> None:
+    def start_tasks(self, persist_cursors: bool = True) -> None:
+        """Start the periodic work. `persist_cursors=False`: no broker of the run can die, so
+        no cursor is ever restored from what was persisted, and the persistence (one event a
+        second per cluster, whatever the load) is left out; it changes nothing else."""
         settings = self.service.settings
         env = self.service.env
         env.process(self._every(settings.retention_check_interval, self._retention_check))
-        env.process(self._every(1.0 / settings.mark_delete_rate_limit, self._persist_cursors))
+        if persist_cursors:
+            env.process(self._every(1.0 / settings.mark_delete_rate_limit, self._persist_cursors))
         if any(t.policies.ttl_enabled for t in self.topics.values()):
             env.process(self._every(settings.message_expiry_check_interval, self._expire))
         if any(_has_quota(t) for t in self.topics.values()):

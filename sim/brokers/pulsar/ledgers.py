@@ -29,6 +29,7 @@ from 0; BookKeeper assigns its own, increasing ones. Times are seconds, passed i
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -94,23 +95,45 @@ class ManagedLedger:
     """A topic's ledgers: appends, rollover and whole-ledger deletion (``ManagedLedgerImpl``)."""
 
     def __init__(
-        self, config: LedgerConfig | None = None, now: float = 0.0, rollover_jitter: float = 0.0
+        self,
+        config: LedgerConfig | None = None,
+        now: float = 0.0,
+        rollover_jitter: float | Callable[[], float] = 0.0,
     ) -> None:
-        if not 0.0 <= rollover_jitter < 1.0:
-            raise ValueError(f"rollover_jitter is a uniform draw in [0, 1), got {rollover_jitter}")
         self.config = config or LedgerConfig()
         self.min_rollover_seconds = self.config.managed_ledger_min_ledger_rollover_time_minutes * 60
-        self.max_rollover_seconds = (
-            self.config.managed_ledger_max_ledger_rollover_time_minutes
-            * 60
-            * (1 + rollover_jitter * _ROLLOVER_JITTER)
-        )
+        base = self.config.managed_ledger_max_ledger_rollover_time_minutes * 60
+        self._base_rollover_seconds = base
+        # Speed: the jitter may be given as a draw to make when first needed. The stretched
+        # maximum is never below `base`, so until a ledger is `base` old the draw cannot
+        # matter; most ledgers of a short run never are, and a topic of 10,000 partitions
+        # then makes no random stream per partition at set-up.
+        self._draw: Callable[[], float] | None = None
+        self._max_rollover = base
+        if callable(rollover_jitter):
+            self._draw = rollover_jitter
+        else:
+            self._stretch(rollover_jitter)
         self.max_size_bytes = self.config.managed_ledger_max_size_per_ledger_mbytes * MEGABYTE
         self.ledgers: list[Ledger] = [Ledger(0, 0, now)]
         self._firsts: list[int] = [0]  # first_entry of each ledger, for bisect
         self.next_entry = 0  # index the next added entry gets
         self.total_size_bytes = 0  # TOTAL_SIZE_UPDATER: every ledger not yet deleted
         self.total_entries = 0
+
+    def _stretch(self, jitter: float) -> None:
+        if not 0.0 <= jitter < 1.0:
+            raise ValueError(f"rollover_jitter is a uniform draw in [0, 1), got {jitter}")
+        self._max_rollover = self._base_rollover_seconds * (1 + jitter * _ROLLOVER_JITTER)
+
+    @property
+    def max_rollover_seconds(self) -> float:
+        """The maximum age of a ledger, stretched by the jitter (``getMaximumRolloverTimeMs``)."""
+        draw = self._draw
+        if draw is not None:
+            self._draw = None
+            self._stretch(draw())
+        return self._max_rollover
 
     @property
     def current(self) -> Ledger:
@@ -131,7 +154,7 @@ class ManagedLedger:
         """Append an entry; returns its index. Rolls over if the ledger is full after it."""
         if size_bytes < 0:
             raise ValueError(f"entry size must be >= 0, got {size_bytes}")
-        ledger = self.current
+        ledger = self.ledgers[-1]  # Speed: `current` inlined here and in is_full (per entry)
         ledger.entries += 1
         ledger.size_bytes += size_bytes
         self.total_size_bytes += size_bytes
@@ -144,13 +167,17 @@ class ManagedLedger:
 
     def is_full(self, now: float) -> bool:
         """``currentLedgerIsFull`` at ``now``."""
-        ledger = self.current
+        ledger = self.ledgers[-1]
         space_reached = (
             ledger.entries >= self.config.managed_ledger_max_entries_per_ledger
             or ledger.size_bytes >= self.max_size_bytes
         )
         age = now - ledger.created_at
-        if not (space_reached or age >= self.max_rollover_seconds):
+        # `_max_rollover` is a lower bound of the stretched maximum while the jitter is not
+        # drawn yet: below it the ledger is not old enough either way.
+        if not (space_reached or age >= self._max_rollover):
+            return False
+        if not space_reached and self._draw is not None and age < self.max_rollover_seconds:
             return False
         return age > self.min_rollover_seconds if self.min_rollover_seconds > 0 else True
 

@@ -34,6 +34,8 @@ class NegativeAcksTracker(Generic[MessageId]):
         self.delay = max(delay, MIN_NACK_DELAY)  # nackDelayNanos
         self.timer_interval = self.delay / 3  # timerIntervalNanos
         self._due: dict[MessageId, float] = {}  # nackedMessages
+        # The same dict, for a caller to see at no cost whether anything is nacked at all.
+        self.pending: dict[MessageId, float] = self._due
         self.next_tick: float | None = None  # the pending timeout, if any
 
     def __len__(self) -> int:

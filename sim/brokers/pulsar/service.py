@@ -12,7 +12,7 @@ both sides is then a duplicate, as it is for the application).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -139,7 +139,8 @@ class PulsarService:
             family = TopicFamily(str(part), i if partitions else -1, declared)
             for cluster_index in clusters:
                 cluster = self.clusters[cluster_index]
-                jitter = self.streams.generator(f"pulsar:{cluster.name}:{part}/rollover").random()
+                # The ledger's rollover jitter, drawn when first needed (ManagedLedger).
+                jitter = self._jitter(f"pulsar:{cluster.name}:{part}/rollover")
                 instance = PersistentTopic(
                     self,
                     cluster,
@@ -148,7 +149,7 @@ class PulsarService:
                     family.partition_index,
                     policies,
                     self.ledger_config,
-                    float(jitter),
+                    jitter,
                 )
                 family.instances[cluster_index] = instance
                 cluster.add_topic(instance)
@@ -156,6 +157,10 @@ class PulsarService:
         self.topics[declared] = scenario_topic
         self.topics[str(name)] = scenario_topic
         return scenario_topic
+
+    def _jitter(self, stream: str) -> Callable[[], float]:
+        streams = self.streams
+        return lambda: float(streams.generator(stream).random())
 
     def topic(self, name: str) -> ScenarioTopic:
         """The topic `name` (declared, short or full), created non-partitioned if unknown
@@ -176,9 +181,10 @@ class PulsarService:
             found = self.accounts[source] = SourceAccount(self.recorder, source)
         return found
 
-    def start(self) -> None:
+    def start(self, persist_cursors: bool = True) -> None:
+        """Start every cluster's periodic work (`persist_cursors`: see Cluster.start_tasks)."""
         for cluster in self.clusters:
-            cluster.start_tasks()
+            cluster.start_tasks(persist_cursors)
 
     def cluster_index(self, name: str | None, topic: ScenarioTopic) -> int:
         """A client's cluster: `name`, else the first cluster serving the topic."""
@@ -203,9 +209,10 @@ class PulsarService:
             for msg in msgs:
                 recorder.copied(msg)
         copies[group] = msgs
-        enqueued = self.recorder.enqueued
-        for msg in msgs:
-            enqueued(msg, component)
+        if self.recorder.trace is not None:  # Speed: `enqueued` only traces
+            enqueued = self.recorder.enqueued
+            for msg in msgs:
+                enqueued(msg, component)
         return msgs
 
     def no_subscription(self, record: Record) -> None:

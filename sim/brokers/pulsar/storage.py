@@ -16,6 +16,7 @@ managed ledger that decides rollover and whole-ledger deletion
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from typing import Any
 
 from sim.brokers.pulsar.ledgers import LedgerConfig, ManagedLedger
@@ -90,20 +91,26 @@ class Entry:
 class TopicStorage:
     """The entries a topic instance stores, its managed ledger, and O(1) range totals."""
 
-    def __init__(self, config: LedgerConfig, now: float, rollover_jitter: float) -> None:
+    def __init__(
+        self, config: LedgerConfig, now: float, rollover_jitter: float | Callable[[], float]
+    ) -> None:
         self.ledger = ManagedLedger(config, now, rollover_jitter)
         self.entries: list[Entry] = []  # entries[i] has index self.first + i
         self.first = 0  # index of entries[0] (the oldest entry still stored)
         self.total_count = 0  # messages ever written (cum_count of the last entry)
         self.total_bytes = 0
         self.ledger_counts: dict[int, int] = {0: 0}  # ledger id -> messages in it
+        # Speed: the sum of ledger_counts, kept as entries are stored and ledgers deleted (a
+        # new ledger's count starts at 0), so that `stored_count`, read by the retained and
+        # storage gauges of every partition at every sample, is O(1) and not a sum.
+        self._stored = 0
         self.publish_times: list[float] = []  # parallel to entries, for TTL lookups
 
     # ----- writing -----
     def append(self, entry: Entry, now: float) -> bool:
         """Store `entry` as the next one; True when the ledger rolled over after it."""
         ledger = self.ledger
-        rolled_before = ledger.current.ledger_id
+        rolled_before = ledger.ledgers[-1].ledger_id  # Speed: `current` inlined (per entry)
         entry.index = ledger.add_entry(entry.size, now)
         entry.publish_time = now
         self.total_count += entry.count
@@ -112,9 +119,10 @@ class TopicStorage:
         entry.cum_bytes = self.total_bytes
         counts = self.ledger_counts
         counts[rolled_before] = counts.get(rolled_before, 0) + entry.count
+        self._stored += entry.count
         self.entries.append(entry)
         self.publish_times.append(now)
-        current = ledger.current.ledger_id
+        current = ledger.ledgers[-1].ledger_id
         if current != rolled_before:
             counts[current] = 0
             return True
@@ -176,7 +184,7 @@ class TopicStorage:
     @property
     def stored_count(self) -> int:
         """Messages still stored (every ledger not deleted yet): `retained`."""
-        return sum(self.ledger_counts.values())
+        return self._stored
 
     def ledger_of(self, index: int) -> Any:
         """The Ledger holding entry `index` (the current one past the end)."""
@@ -193,6 +201,7 @@ class TopicStorage:
         gone = 0
         for ledger in deleted:
             gone += self.ledger_counts.pop(ledger.ledger_id, 0)
+        self._stored -= gone
         new_first = self.ledger.first_available_entry
         drop = new_first - self.first
         if drop > 0:

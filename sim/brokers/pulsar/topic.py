@@ -62,7 +62,7 @@ class PersistentTopic:
         partition_index: int,
         policies: EffectivePolicies,
         ledger_config: LedgerConfig,
-        rollover_jitter: float,
+        rollover_jitter: float | Callable[[], float],
     ) -> None:
         self.service = service
         self.cluster = cluster
@@ -204,7 +204,15 @@ class PersistentTopic:
 
     def slowest_mark_delete(self) -> int | None:
         """The smallest mark-delete position of the durable cursors (None without any)."""
-        positions = [s.cursor.mark_delete for s in self.sub_list]
+        subs = self.sub_list
+        if not self.replicators:
+            # Speed: one subscription and no replicator, the usual partition, needs no list;
+            # every storage gauge of every partition asks this at every sample.
+            if len(subs) == 1:
+                return subs[0].cursor.mark_delete
+            if not subs:
+                return None
+        positions = [s.cursor.mark_delete for s in subs]
         positions += [r.cursor.mark_delete for r in self.replicators]
         return min(positions) if positions else None
 
@@ -274,6 +282,10 @@ class PersistentTopic:
     def quota_exceeded(self) -> tuple[BacklogQuotaPolicy | None, str]:
         """The policy of the first quota exceeded (size, then age), and its type."""
         policies = self.policies
+        if policies.size_quota.limit_size_bytes < 0 and policies.time_quota.limit_time_seconds < 0:
+            # Speed: no quota (the default) is never exceeded, whatever the backlog; asked at
+            # every producer's connection to every partition.
+            return None, ""
         if policies.size_quota.size_exceeded(self.backlog_bytes()):
             return policies.size_quota.policy, "destination_storage"
         if policies.time_quota.time_exceeded(self.oldest_unacked_age()):

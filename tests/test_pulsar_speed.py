@@ -1,0 +1,148 @@
+"""The Pulsar model's speed tricks keep its behaviour: lazy cursor containers, the running
+stored count, the rollover jitter drawn when first needed, cursor persistence only when a broker
+can die, and the one-ack path without the grouping flush."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import simpy
+
+import sim
+from sim.brokers.pulsar.cursor import Cursor
+from sim.brokers.pulsar.ledgers import LedgerConfig, ManagedLedger
+from sim.brokers.pulsar.policies import RetentionPolicies
+from sim.brokers.pulsar.runtime import _brokers_can_die
+from sim.brokers.pulsar.service import PulsarService
+from sim.brokers.pulsar.storage import Entry, Record, TopicStorage
+from sim.context import RunContext
+from sim.message import Message
+from sim.metrics import Recorder
+from sim.randomness import RandomStreams
+from sim.scenario import Scenario
+from tests.pulsar_helpers import Pulsar, drain
+
+
+def test_cursors_that_hold_nothing_share_nothing() -> None:
+    """Every cursor starts on shared empty containers; what one cursor keeps (an acked range,
+    a redelivery count, a replay) must never show in another."""
+    busy, idle = Cursor(), Cursor()
+    assert busy.ack(3)  # out of order: an acked range above mark-delete
+    assert busy.redeliver([1]) == [1]
+    busy.redeliver_uncounted([2])
+    assert busy.individually_acked_ranges() == [(3, 3)]
+    assert busy.redelivery_count(1) == 1 and busy.has_replay()
+    assert idle.individually_acked_ranges() == []
+    assert idle.redelivery_count(1) == 0 and not idle.has_replay()
+    assert not idle.is_acked(3)
+    fresh = Cursor.restore(0, [(2, 4)])
+    assert fresh.individually_acked_ranges() == [(2, 4)]
+    assert Cursor().individually_acked_ranges() == []
+
+
+def _entry(size: int = 10, count: int = 1) -> Entry:
+    msgs = tuple(Message(i, 0.0, size) for i in range(count))
+    return Entry(Record(msgs, size * count, None, 0.0, 0))
+
+
+def test_the_stored_count_is_the_messages_of_the_ledgers_kept() -> None:
+    """`stored_count` is kept as entries are stored and ledgers deleted: always the sum of the
+    messages in the ledgers not deleted, as ledger by ledger."""
+    config = LedgerConfig(2, 0, 240, 2048)  # two entries a ledger, no minimum age
+    storage = TopicStorage(config, 0.0, 0.0)
+    retention = RetentionPolicies(0, 0)  # consumed ledgers go at once
+    for i in range(7):
+        storage.append(_entry(count=1 + i % 3), float(i))
+        assert storage.stored_count == sum(storage.ledger_counts.values())
+    assert storage.stored_count == 1 + 2 + 3 + 1 + 2 + 3 + 1
+    storage.trim(3, retention, 10.0)  # entries 0..3 acked: ledgers 0 and 1 go
+    assert storage.stored_count == sum(storage.ledger_counts.values()) == 3 + 1 + 2 - 2 + 2
+    storage.trim(6, retention, 11.0)
+    assert storage.stored_count == sum(storage.ledger_counts.values())
+
+
+def test_a_rollover_jitter_drawn_late_rolls_as_one_drawn_at_once() -> None:
+    config = LedgerConfig(50_000, 0, 100, 2048)  # 100 min, up to 105 with the jitter
+    draws: list[float] = []
+
+    def draw() -> float:
+        draws.append(0.6)
+        return 0.6
+
+    eager = ManagedLedger(config, 0.0, 0.6)
+    lazy = ManagedLedger(config, 0.0, draw)
+    for age in (10.0, 5999.0, 6000.0, 6100.0, 6179.9, 6180.0, 6300.0):
+        if age < 6000.0:
+            assert lazy.is_full(age) is eager.is_full(age) is False
+            assert draws == []  # not old enough whatever the draw: none made yet
+        else:
+            assert lazy.is_full(age) is eager.is_full(age)
+    assert draws == [0.6]  # drawn once
+    assert lazy.max_rollover_seconds == eager.max_rollover_seconds == 6000.0 * 1.03
+
+
+def _scenario(faults: list[dict[str, Any]]) -> Any:
+    return Scenario.from_dict(
+        {
+            "name": "persist",
+            "duration": 10,
+            "broker": {"type": "pulsar", "brokers": 2, "topics": [{"name": "t"}]},
+            "producers": [{"name": "p", "to": "t", "rate": 1}],
+            "consumers": [{"name": "c", "from": "t", "subscription_type": "shared"}],
+            "faults": faults,
+        }
+    )
+
+
+def test_cursors_are_persisted_only_when_a_fault_can_kill_a_broker() -> None:
+    crash = {"kind": "crash", "start": 5, "end": 6}
+    for faults, can_die in (
+        ([], False),
+        ([{**crash, "target": "c"}], False),
+        ([{**crash, "target": "broker.1"}], True),
+    ):
+        scenario = _scenario(faults)
+        env = simpy.Environment()
+        ctx = RunContext(env, scenario, Recorder(env), RandomStreams(1))
+        service = PulsarService(env, scenario.broker, ctx.recorder, ctx.streams)
+        assert _brokers_can_die(ctx, service) is can_die, faults
+
+
+def test_a_run_whose_broker_dies_recovers_cursors_from_their_last_persisted_position() -> None:
+    """The broker dies at 20.5 s and its topic is loaded again 1 s later: only the acks of the
+    last half second (after the persistence of 20 s) are lost, so about one message of the 2 a
+    second is redelivered, not the 40 acked before (the cursor as it was created)."""
+    scenario = Scenario.from_dict(
+        {
+            "name": "persist",
+            "seed": 3,
+            "duration": 60,
+            "broker": {
+                "type": "pulsar",
+                "brokers": 1,
+                "metadataStoreSessionTimeoutMillis": 1000,
+                "topics": [{"name": "t"}],
+            },
+            "producers": [{"name": "p", "to": "t", "rate": 2}],
+            "consumers": [
+                {"name": "c", "from": "t", "subscription_type": "shared", "service_time": 0.01}
+            ],
+            "faults": [{"kind": "crash", "target": "broker.0", "start": 20.5, "end": 21}],
+        }
+    )
+    summary = sim.run(scenario).summary
+    assert summary["lost"] == 0 and summary["processed"] == summary["produced"]
+    assert 1 <= summary["redelivered"] <= 3
+
+
+def test_an_ungrouped_ack_lands_at_once_and_a_grouped_one_waits() -> None:
+    """acknowledgmentGroupTime 0 sends each ack as it is made; 100 ms groups them."""
+    for group_ms, landed_at_once in ((0, True), (100, False)):
+        p = Pulsar()
+        consumer = p.client.subscribe("t", "s", "Shared", acknowledgment_group_time_ms=group_ms)
+        p.send("a")
+        (msg,) = drain(consumer, ack=False)
+        consumer.acknowledge(msg)
+        assert (p.sub("s").cursor.mark_delete == 0) is landed_at_once
+        p.sleep(0.2)
+        assert p.sub("s").cursor.mark_delete == 0
