@@ -274,11 +274,10 @@ class StreamConsumer(ConsumerReplica):
             return None
         # What `fetch` would do first at this instant, when it is a read of new entries
         # (no retry and no XAUTOCLAIM due): XREADGROUP ... >, without blocking.
-        now = self.env.now
         retries = self._retries
-        if retries and retries[0][0] <= now:
+        if retries and retries[0][0] <= self.env.now:
             return None
-        if self.claim_ms is not None and now >= self._next_claim:
+        if self.claim_ms is not None and self.env.now >= self._next_claim:
             return None
         entries = self.server.read_new(self.stream, self.group, self.name, self.count, self.noack)
         if entries is None:

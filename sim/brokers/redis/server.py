@@ -599,10 +599,13 @@ class RedisStreamsServer:
         count: int | None,
         noack: bool,
         raw: bool = False,
+        now: int | None = None,
     ) -> list[Any]:
-        now = self.now_ms
+        """The new entries a `>` read serves (`now`: the command's clock in ms, when the
+        caller has read it)."""
+        if now is None:
+            now = self.now_ms
         entries = []
-        group_pel, consumer_pel = group.pel, consumer.pel
         # Speed: with no XDEL ever (max-deleted-entry-id 0-0) no range has tombstones, so
         # `has_tombstones_from` is not asked; the read's entries come as one list
         # (`entries_after`, at most COUNT of them), not from a generator.
@@ -616,15 +619,7 @@ class RedisStreamsServer:
                 group.entries_read = stream.estimate_entries_read(stream_id)
             group.last_id = stream_id
             if not noack:
-                nack = group_pel.items.get(stream_id)
-                if nack is None:
-                    nack = Nack(consumer, now)
-                    group_pel.add(stream_id, nack)
-                else:  # pending for someone after an XGROUP SETID rewind: it changes owner
-                    if nack.consumer is not None:
-                        nack.consumer.pel.remove(stream_id)
-                    nack.consumer, nack.delivery_time, nack.delivery_count = consumer, now, 1
-                consumer_pel.add(stream_id, nack)
+                group.deliver_new(stream_id, consumer, now)
             entries.append((stream_id, value) if raw else _entry(stream_id, value))
         return entries
 
@@ -668,7 +663,7 @@ class RedisStreamsServer:
         if consumer is None:
             consumer = group.consumer(consumername, now)[0]
         consumer.seen_time = now
-        return self._read_new(stream, group, consumer, count, noack, True) or None
+        return self._read_new(stream, group, consumer, count, noack, True, now) or None
 
     def read_new_wait(
         self,
@@ -800,10 +795,7 @@ class RedisStreamsServer:
         (speed: the model's consumers ack one entry at a time)."""
         stream = self.streams.get(name)
         group = stream.groups.get(groupname) if stream is not None else None
-        if group is None or stream_id not in group.pel.items:
-            return 0
-        group.remove_pending(stream_id)
-        return 1
+        return 0 if group is None else int(group.ack(stream_id))
 
     def xpending(self, name: str, groupname: str) -> Reply:
         """The summary form: [count, smallest id, greatest id, [[consumer, "count"], ...]]."""
