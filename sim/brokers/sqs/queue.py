@@ -246,8 +246,8 @@ class SQSQueue:
         dedup_id: str | None = None,
     ) -> Entry:
         """Store a new message (the caller has checked deduplication)."""
-        self.advance()
         now = self.env.now
+        self.advance(now)
         self._seq += 1
         entry = Entry(msg, self._seq, message_number, body, now, self.name)
         entry.group, entry.dedup_id = group, dedup_id
@@ -307,7 +307,8 @@ class SQSQueue:
     def receive(self, max_messages: int, visibility_timeout: float | None) -> list[Entry]:
         """Hand out up to `max_messages` visible messages at once (short polling), fewer if the
         in-flight quota is nearly reached."""
-        self.advance()
+        now = self.env.now
+        self.advance(now)
         room = self.settings.max_inflight - self.inflight_count
         if room < max_messages:
             if room <= 0:
@@ -317,7 +318,6 @@ class SQSQueue:
         timeout = (
             self.settings.visibility_timeout if visibility_timeout is None else visibility_timeout
         )
-        now = self.env.now
         recorder, slot, name, timers = self.recorder, self._ready_slot, self.name, self._timers
         for entry in taken:
             self.visible_count -= 1
@@ -594,9 +594,11 @@ class SQSQueue:
                 ready.succeed([])  # marks the waiter as gone: _serve_waiters skips it
         self._arm()
 
-    def advance(self) -> None:
-        """Apply every deadline up to now: delays ending, visibility timeouts, retention."""
-        now = self.env.now
+    def advance(self, now: float | None = None) -> None:
+        """Apply every deadline up to now: delays ending, visibility timeouts, retention.
+        (`now`: the clock, when the caller has read it.)"""
+        if now is None:
+            now = self.env.now
         timers = self._timers
         while timers and timers[0][0] <= now:
             _, _, version, entry = heapq.heappop(timers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import Sender, Source
@@ -95,13 +96,14 @@ class SQSRuntime:
         found = []
         for name, queue in self.service.queues.items():
             auto = [c for c in self.consumers if c.auto_delete and c.queue is queue]
-            found.append(
-                Source(
-                    name,
-                    lambda q=queue: q.visible_count,
-                    lambda q=queue, held=auto: q.inflight_count + sum(c.held() for c in held),
-                )
+            # Speed: sampled about once a message; with nothing held by auto-deleting
+            # consumers to add, the count is read without a Python frame.
+            in_flight: Callable[[], int] = (
+                partial(getattr, queue, "inflight_count")
+                if not auto
+                else lambda q=queue, held=auto: q.inflight_count + sum(c.held() for c in held)
             )
+            found.append(Source(name, lambda q=queue: q.visible_count, in_flight))
         return found
 
     def retained(self) -> dict[str, Callable[[], int]]:
