@@ -465,8 +465,8 @@ class Recorder:
     def start_sampling(self) -> None:
         """Sample now (once the run starts) and every interval after.
 
-        Speed: a timeout's callback takes each sample, not a process (a sample comes about
-        once a message in a run at 1 msg/s): no generator to resume per sample. The events
+        Speed: a timeout's callback takes each sample, not a process (about 500 samples a
+        run, each reading every gauge): no generator to resume per sample. The events
         are those a sampling process made, in the same places of the event queue: the first
         sample is an urgent event scheduled now (as SimPy's Initialize of a process is),
         each later one a timeout made while the previous sample is taken."""
