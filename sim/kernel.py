@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,7 @@ from sim.context import RunContext
 from sim.errors import ScenarioError
 from sim.faults import apply as apply_faults
 from sim.guarantees.build import attach as attach_guarantees
+from sim.message import State
 from sim.metrics import Recorder
 from sim.randomness import RandomStreams
 from sim.results import Results, latency_tables, summarize
@@ -96,13 +98,16 @@ def _measures(ctx: RunContext, broker: BrokerRuntime) -> None:
     and every consumer replica registered as a reader of its source, for latency_by."""
     recorder = ctx.recorder
     sources = broker.sources()
+    # Speed: the ready and backlog gauges are C-level reads of the recorder's lists (no
+    # Python frame per gauge per sample: a run takes about 500 samples, each reading every
+    # gauge, three a source, which makes several reads a message with 50 sources).
     for source in sources:
         slot = recorder.source(source.name)
-        read = lambda v=recorder.ready_values, i=slot: v[i]  # noqa: E731
+        read = partial(recorder.ready_values.__getitem__, slot)
         recorder.gauge(f"ready.{source.name}", read, "ready")
     for source in sources:
         recorder.gauge(f"in_flight.{source.name}", source.in_flight, "in_flight")
-    recorder.gauge("backlog", recorder.backlog, "backlog")
+    recorder.gauge("backlog", partial(recorder.states.__getitem__, State.LIVE), "backlog")
     for topic, read in broker.retained().items():
         recorder.gauge(f"retained.{topic}", read, "retained")
     for consumer in ctx.scenario.consumers:

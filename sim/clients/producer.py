@@ -80,9 +80,10 @@ class Producer:
         instant = link.instant  # speed: an ideal hop calls `send` directly (what Link does)
         while True:
             yield timeout(next_gap())
-            if env.now >= stop:
+            now = env.now  # speed: the clock read once a message
+            if now >= stop:
                 return
-            msg = Message(next(ids), env.now, size, None if next_key is None else next_key())
+            msg = Message(next(ids), now, size, None if next_key is None else next_key())
             if stamp is not None:
                 stamp(msg)
             recorder.produced_message(msg, name)

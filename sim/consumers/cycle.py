@@ -206,6 +206,16 @@ class ConsumerReplica(Disturbance):
         # the rate limit, which takes `handle`'s path.
         plain = self.calls is None and self.retry is None
         own_wait = type(self).before_work is not ConsumerReplica.before_work
+        # Speed: the verbs a subclass leaves as they are do nothing here (begin_batch,
+        # end_batch), answer False (checks_failures) or only tell the Recorder (finish): the
+        # inlined path below skips those calls, two to four a message. Compared with the
+        # original functions (`_BASE`), so a verb patched on ConsumerReplica itself still runs.
+        kind = type(self)
+        own_begin = kind.begin_batch is not _BASE["begin_batch"]
+        own_end = kind.end_batch is not _BASE["end_batch"]
+        own_checks = kind.checks_failures is not _BASE["checks_failures"]
+        own_finish = kind.finish is not _BASE["finish"]
+        message, processed, name = self.message, self.recorder.processed, self.name
         try:
             while True:
                 if self._paused:
@@ -214,8 +224,9 @@ class ConsumerReplica(Disturbance):
                 if not batch:
                     yield from fetch()
                     continue
-                self.begin_batch(batch)
                 if guarantee is None:
+                    if own_begin:
+                        self.begin_batch(batch)
                     waiting_list = self.waiting
                     waiting_list.extend(batch)
                     while waiting_list:
@@ -234,18 +245,23 @@ class ConsumerReplica(Disturbance):
                             if before is not None:
                                 yield from before
                         yield timeout(service_time() * self.slowdown)
-                        if (self.error_probability or self.checks_failures()) and self.fails(
-                            delivery
-                        ):
+                        if (
+                            self.error_probability or (own_checks and self.checks_failures())
+                        ) and self.fails(delivery):
                             yield from self._retry(delivery)
                             continue
                         self.current = None
-                        self.finish(delivery)
+                        if own_finish:
+                            self.finish(delivery)
+                        else:  # what the base `finish` does, without its call
+                            processed(message(delivery), name)
                         self.settle(delivery)
-                    waiting = self.end_batch(batch)
-                    if waiting is not None:
-                        yield from waiting
+                    if own_end:
+                        waiting = self.end_batch(batch)
+                        if waiting is not None:
+                            yield from waiting
                 else:
+                    self.begin_batch(batch)
                     yield from self.handle_guaranteed(batch, guarantee)
         except Crashed as crash:
             self._crashed_inside(crash)
@@ -472,3 +488,11 @@ class ConsumerReplica(Disturbance):
         self.crashed = False
         self.reconnect()
         self.start()
+
+
+# The base class's own verbs, as defined above: `run` skips a call to one a subclass leaves
+# as it is (see there).
+_BASE = {
+    verb: ConsumerReplica.__dict__[verb]
+    for verb in ("begin_batch", "end_batch", "checks_failures", "finish")
+}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sim.brokers.base import Sender, Source
@@ -130,19 +131,39 @@ class RedisStreamsBroker:
                 for c in self.consumers
                 if c.noack and c.stream == group.stream and c.group == group.name
             ]
+            # Speed: read at every sample (three gauges a source); with no NOACK reader, the PEL's
+            # size is one C call (a PEL's dict is never replaced).
+            in_flight: Callable[[], int] = (
+                partial(len, state.pel.items)
+                if not readers
+                else lambda g=state, rs=readers: len(g.pel) + sum(r.held() for r in rs)
+            )
             found.append(
                 Source(
                     f"{group.stream}/{group.name}",
                     lambda st=stream, g=state: st.count_after(g.last_id),
-                    lambda g=state, rs=readers: len(g.pel) + sum(r.held() for r in rs),
+                    in_flight,
                 )
             )
         return found
 
     def retained(self) -> dict[str, Callable[[], int]]:
+        """XLEN of every stream. Speed: each is sampled at every sample (500 a run), so
+        with many streams the gauges cost more per message than anything else that grows:
+        a stream that exists already (the scenario's, made with their groups) is read as
+        its length attribute, without a Python frame (a key is never deleted here, so its
+        Stream stays the same object); a dead-letter stream, made by its first XADD, by
+        XLEN (0 for a missing key)."""
         server = self.server
         names = [s.name for s in self.config.streams] + self.dead_letter_streams
-        return {name: (lambda n=name: server.xlen(n) if server.exists(n) else 0) for name in names}
+        return {
+            name: (
+                partial(getattr, server.streams[name], "length")
+                if name in server.streams
+                else partial(server.xlen, name)
+            )
+            for name in names
+        }
 
     def xadder(self, stream: str) -> Any:
         """XADD of a producer's message: one copy per consumer group of the stream."""
@@ -153,26 +174,43 @@ class RedisStreamsBroker:
         trim = self.server.trim_spec(config.maxlen, None, config.approximate, None)
         slots, ready_add = self._stream_slots[stream], recorder.ready_add
 
+        tracing = recorder.trace is not None  # `enqueued` only traces: asked only then
+        published = recorder.published_message
+
         def xadd_now(msg: Message) -> None:
             copies = [msg]
             for _ in range(extra_groups):
                 twin = msg.copy()
                 recorder.copied(twin)
                 copies.append(twin)
-            recorder.published_message(msg, stream)
+            published(msg, stream)
             add_entry(stream, copies, None, trim)  # XADD stream MAXLEN ~ n * (None: `*`)
             for slot in slots:  # a new entry is unread by every group
                 ready_add(slot, 1)
-            for copy in copies:
-                recorder.enqueued(copy, stream)
+            if tracing:
+                for copy in copies:
+                    recorder.enqueued(copy, stream)
+
+        xadd: Callable[[Message], None] = xadd_now
+        if len(slots) == 1 and not tracing:
+            slot = slots[0]
+
+            def xadd_one(msg: Message) -> None:
+                # Speed: xadd_now for a stream of one group (one copy), untraced: the same
+                # calls without its loops.
+                published(msg, stream)
+                add_entry(stream, [msg], None, trim)
+                ready_add(slot, 1)
+
+            xadd = xadd_one
 
         loop, cost = self.loop, self.cost
         if loop is None or cost is None:
-            return xadd_now
+            return xadd
         service = write_time(cost)
 
         def send(msg: Message) -> None:
-            loop.run(service, xadd_now, msg)  # the XADD waits for the event loop
+            loop.run(service, xadd, msg)  # the XADD waits for the event loop
 
         return send
 
@@ -220,7 +258,14 @@ class StreamConsumer(ConsumerReplica):
         self._to_broker = ctx.link(self.owner, "consumer_to_broker", config.network)
         self._ready_slot = broker.ready_slot[(self.stream, self.group)]
         self._received: list[tuple[StreamId, Message]] | None = None
-        self._streams = {self.stream: ">"}  # XREADGROUP ... STREAMS stream >
+        # Speed: with an ideal network and no cost model a read and an ack take no time, so
+        # `take` reads new entries itself (no generator for `fetch` to run when entries are
+        # waiting) and `settle` runs XACK at once (no hop, no loop). `_read_now` is True
+        # when take's read found nothing: fetch then blocks without reading again.
+        self._instant = (
+            broker.loop is None and self._to_consumer.instant and self._to_broker.instant
+        )
+        self._read_now = False
         # Retries waiting for their backoff: (due, order, entry id, min idle ms), a heap.
         self._retries: list[tuple[float, int, str, int]] = []
         self._order = itertools.count()
@@ -239,10 +284,28 @@ class StreamConsumer(ConsumerReplica):
         self._history = not self.noack
         self._next_claim = self.env.now + (self.claim_ms or 0) / 1000.0
         self._cursor = "0-0"
+        self._read_now = False
 
     def take(self) -> list[tuple[StreamId, Message]] | None:
-        received, self._received = self._received, None
-        return received
+        received = self._received
+        if received is not None:
+            self._received = None
+            return received
+        if not self._instant or self._history:
+            return None
+        # What `fetch` would do first at this instant, when it is a read of new entries
+        # (no retry and no XAUTOCLAIM due): XREADGROUP ... >, without blocking.
+        retries = self._retries
+        if retries and retries[0][0] <= self.env.now:
+            return None
+        if self.claim_ms is not None and self.env.now >= self._next_claim:
+            return None
+        entries = self.server.read_new(self.stream, self.group, self.name, self.count, self.noack)
+        if entries is None:
+            self._read_now = True  # nothing new now: fetch blocks at once
+            return None
+        self.recorder.ready_add(self._ready_slot, -len(entries))
+        return self._deliver(entries) or None
 
     def fetch(self) -> Generator[Any, Any, None]:
         """One read: an XAUTOCLAIM when one is due, our own pending entries after a restart,
@@ -273,22 +336,27 @@ class StreamConsumer(ConsumerReplica):
             if retries and (wake is None or retries[0][0] < wake):
                 wake = retries[0][0]
             block = 0 if wake is None else max(1, int((wake - env.now) * 1000))
-            # Speed: `raw` entries, ids as StreamIds: no id formatted here to be parsed again
-            # at the ack.
-            reply = yield from server.xreadgroup_wait(
-                self.group, name, self._streams, self.count, block, self.noack, raw=True
+            # Speed: entries with their ids as StreamIds: no id formatted here to be parsed
+            # again at the ack.
+            read_first, self._read_now = not self._read_now, False
+            entries = yield from server.read_new_wait(
+                self.stream, self.group, name, self.count, block, self.noack, read_first
             )
-            entries = reply[0][1] if reply else []
             if entries:  # new entries: no longer unread by the group
                 self.recorder.ready_add(self._ready_slot, -len(entries))
         if entries:
             loop, cost = self.broker.loop, self.broker.cost
             if loop is not None and cost is not None:  # the read's own loop time
                 yield loop.done(cost.per_command + cost.per_entry * len(entries))
-            yield from self._receive(entries)
+            received = self._deliver(entries)
+            if not self._to_consumer.instant:  # the reply's network hop
+                arrived = self.env.event()
+                self._to_consumer.send(arrived.succeed)
+                yield arrived
+            self._received = received or None
 
-    def _receive(self, entries: list[Any]) -> Generator[Any, Any, None]:
-        """Take the messages of a read or claim; wait out the reply's network hop."""
+    def _deliver(self, entries: list[Any]) -> list[tuple[StreamId, Message]]:
+        """Take the messages of a read or claim (the reply's hop is the caller's)."""
         copy, recorder, name, pending = self.copy, self.recorder, self.name, self.pending
         received = []
         for stream_id, copies in entries:
@@ -301,18 +369,17 @@ class StreamConsumer(ConsumerReplica):
             received.append((stream_id, msg))
             if not self.noack:
                 pending[stream_id] = msg
-        if not self._to_consumer.instant:
-            arrived = self.env.event()
-            self._to_consumer.send(arrived.succeed)
-            yield arrived
-        self._received = received or None
+        return received
 
     def message(self, delivery: tuple[StreamId, Message]) -> Message:
         return delivery[1]
 
     def settle(self, delivery: tuple[StreamId, Message]) -> None:
         if not self.noack:
-            self._to_broker.send(self._ack, *delivery)
+            if self._instant:  # speed: no hop, no loop: XACK now (`_ack` -> `_acked`)
+                self._acked(*delivery)
+            else:
+                self._to_broker.send(self._ack, *delivery)
 
     def settle_early(self, delivery: tuple[StreamId, Message]) -> bool:
         self._to_broker.send(self._ack, *delivery)
@@ -328,7 +395,7 @@ class StreamConsumer(ConsumerReplica):
 
     def _acked(self, stream_id: StreamId, msg: Message) -> None:
         """XACK executed; 0 when another consumer's ack or a claim came first."""
-        if self.server.xack_ids(self.stream, self.group, [stream_id]):
+        if self.server.xack_one(self.stream, self.group, stream_id):
             self.pending.pop(stream_id, None)
             self.recorder.acked_message(msg, self.name)
 

@@ -271,13 +271,18 @@ class RedisStreamsServer:
             raise ResponseError(
                 "The stream has exhausted the last possible ID, unable to add more items"
             )
-        added = self._new_id(new_id, top)
+        if new_id is None:  # speed: `_new_id`'s `*` case inlined (every producer's XADD)
+            now = int(self.env.now * 1000)
+            added = (now, 0) if now > top[0] else _next_id(top)
+        else:
+            added = self._new_id(new_id, top)
         if stream is None:
             stream = self.streams[name] = Stream(self.node_max_entries)
         stream.append(added, fields)
         if trim is not None:
             self._trim(name, stream, *trim)
-        self._wake(name)
+        if name in self._waiters:  # speed: no call when nobody ever blocked on the key
+            self._wake(name)
         return added
 
     def _new_id(self, given: tuple[StreamId, bool] | None, top: StreamId) -> StreamId:
@@ -594,29 +599,28 @@ class RedisStreamsServer:
         count: int | None,
         noack: bool,
         raw: bool = False,
+        now: int | None = None,
     ) -> list[Any]:
-        now = self.now_ms
-        entry = _raw_entry if raw else _entry
+        """The new entries a `>` read serves (`now`: the command's clock in ms, when the
+        caller has read it)."""
+        if now is None:
+            now = self.now_ms
         entries = []
-        for stream_id, value in stream.entries_from(_next_id(group.last_id)):
-            if count and len(entries) >= count:
-                break
-            if group.entries_read is not None and not stream.has_tombstones_from(stream_id):
+        # Speed: with no XDEL ever (max-deleted-entry-id 0-0) no range has tombstones, so
+        # `has_tombstones_from` is not asked; the read's entries come as one list
+        # (`entries_after`, at most COUNT of them), not from a generator.
+        no_deletes = stream.max_deleted_id == ZERO_ID
+        for stream_id, value in stream.entries_after(_next_id(group.last_id), count or None):
+            if group.entries_read is not None and (
+                no_deletes or not stream.has_tombstones_from(stream_id)
+            ):
                 group.entries_read += 1
             elif stream.entries_added:
                 group.entries_read = stream.estimate_entries_read(stream_id)
             group.last_id = stream_id
             if not noack:
-                nack = group.pel.get(stream_id)
-                if nack is None:
-                    nack = Nack(consumer, now)
-                    group.pel.add(stream_id, nack)
-                else:  # pending for someone after an XGROUP SETID rewind: it changes owner
-                    if nack.consumer is not None:
-                        nack.consumer.pel.remove(stream_id)
-                    nack.consumer, nack.delivery_time, nack.delivery_count = consumer, now, 1
-                consumer.pel.add(stream_id, nack)
-            entries.append(entry(stream_id, value))
+                group.deliver_new(stream_id, consumer, now)
+            entries.append((stream_id, value) if raw else _entry(stream_id, value))
         return entries
 
     def _read_history(
@@ -638,6 +642,73 @@ class RedisStreamsServer:
             nack.delivery_count += 1
             entries.append(entry(stream_id, value))
         return entries
+
+    def read_new(
+        self, key: str, groupname: str, consumername: str, count: int | None, noack: bool
+    ) -> list[tuple[StreamId, Any]] | None:
+        """`XREADGROUP GROUP groupname consumername [COUNT count] [NOACK] STREAMS key >` for
+        the model's own consumers: `xreadgroup(..., {key: ">"}, raw=True)`'s entries for its
+        one stream (None: nothing new), the same steps. Speed: no streams dict to resolve,
+        no reply nesting to build and take apart, once a read."""
+        stream = self.streams.get(key)
+        group = stream.groups.get(groupname) if stream is not None else None
+        if stream is None or group is None:
+            self._group(key, groupname, " in XREADGROUP with GROUP option")  # raises NOGROUP
+            raise AssertionError  # pragma: no cover (_group raised)
+        top = stream.last_live_id()
+        if top is None or top <= group.last_id:
+            return None  # nothing new: not served, and the consumer is not created (7.0)
+        now = int(self.env.now * 1000)
+        consumer = group.consumers.get(consumername)
+        if consumer is None:
+            consumer = group.consumer(consumername, now)[0]
+        consumer.seen_time = now
+        return self._read_new(stream, group, consumer, count, noack, True, now) or None
+
+    def read_new_wait(
+        self,
+        key: str,
+        groupname: str,
+        consumername: str,
+        count: int | None,
+        block: int,
+        noack: bool,
+        read_first: bool = True,
+    ) -> Generator[Any, Any, list[tuple[StreamId, Any]] | None]:
+        """`xreadgroup_wait` of one stream with `>` and BLOCK `block` ms (0: forever), for
+        the model's own consumers, with `read_new`'s entries. `read_first=False`: the caller
+        has just read and found nothing, at this instant (the read would find nothing again)."""
+        if read_first:
+            entries = self.read_new(key, groupname, consumername, count, noack)
+            if entries is not None:
+                return entries
+        env = self.env
+        deadline = None if block == 0 else env.now + block / 1000.0
+        waiting = self._waiters.setdefault(key, {}).setdefault(groupname, deque())
+        while True:
+            woken = env.event()
+            waiting.append(woken)
+            read = False
+            try:
+                if deadline is None:
+                    yield woken  # speed: no condition event when nothing else can end it
+                else:
+                    yield env.any_of([woken, env.timeout(max(0.0, deadline - env.now))])
+                read = True
+            finally:
+                if not woken.triggered:  # timed out or interrupted: no longer blocked
+                    if woken in waiting:
+                        waiting.remove(woken)
+                elif not read:  # woken, then interrupted before reading: the entry that
+                    self._wake(key)  # woke it goes to the next blocked reader
+            stream = self.streams.get(key)  # XGROUP DESTROY wakes its blocked readers
+            if stream is None or groupname not in stream.groups:
+                raise ResponseError(
+                    "NOGROUP the consumer group this client was blocked on no longer exists"
+                )
+            entries = self.read_new(key, groupname, consumername, count, noack)
+            if entries is not None or (deadline is not None and env.now >= deadline):
+                return entries
 
     def xreadgroup_wait(
         self,
@@ -718,6 +789,13 @@ class RedisStreamsServer:
                 group.remove_pending(stream_id)
                 acked += 1
         return acked
+
+    def xack_one(self, name: str, groupname: str, stream_id: StreamId) -> int:
+        """XACK of one parsed id: `xack_ids(name, groupname, [stream_id])` without its list
+        (speed: the model's consumers ack one entry at a time)."""
+        stream = self.streams.get(name)
+        group = stream.groups.get(groupname) if stream is not None else None
+        return 0 if group is None else int(group.ack(stream_id))
 
     def xpending(self, name: str, groupname: str) -> Reply:
         """The summary form: [count, smallest id, greatest id, [[consumer, "count"], ...]]."""

@@ -80,6 +80,17 @@ class EntryState(IntEnum):
     GONE = 3  # deleted, expired, moved to the DLQ or purged
 
 
+# Speed: the states as plain names (the same members, so `is` holds): `EntryState.VISIBLE` is
+# an attribute lookup on the enum class, several times the cost of a global name, and a
+# message meets about ten of them.
+_DELAYED, _VISIBLE, _INFLIGHT, _GONE = (
+    EntryState.DELAYED,
+    EntryState.VISIBLE,
+    EntryState.INFLIGHT,
+    EntryState.GONE,
+)
+
+
 @dataclass(frozen=True)
 class QueueSettings:
     """A queue's attributes, in seconds (AWS defaults: Developer Guide, queue attributes)."""
@@ -145,7 +156,7 @@ class Entry:
         self.received_at = 0.0  # the receive that made it in flight (the 12-hour cap counts)
         self.receive_count = 0
         self.receipt = 0  # the receive count at the latest receive: names its receipt handle
-        self.state = EntryState.DELAYED
+        self.state = _DELAYED
         self.version = 0  # bumped when its visibility timer changes: older timers are stale
 
     @property
@@ -191,7 +202,15 @@ class SQSQueue:
         self._visible: list[tuple[int, Entry]] = []  # standard: heap by arrival number
         self._groups: dict[str, deque[Entry]] = {}  # FIFO: a group's undeleted entries, in order
         self._group_inflight: dict[str, int] = {}
-        self._timers: list[tuple[float, int, int, Entry]] = []  # (due, seq, version, entry)
+        # Delay and visibility deadlines, (due, seq, version, entry), earliest first: the
+        # smaller head of two sorted parts. Speed: deadlines mostly come in increasing order
+        # (a receive's is now + the queue's visibility timeout), and those queue in a deque,
+        # O(1) each, deleted messages' stale ones included; only one earlier than the last
+        # queued goes to the heap. The smaller head of the two is always the smallest
+        # deadline, so they come due in the order one heap of them gives (ties in due, seq
+        # and version are the same entry's same timer).
+        self._timer_run: deque[tuple[float, int, int, Entry]] = deque()
+        self._timers: list[tuple[float, int, int, Entry]] = []  # the heap part
         self._arrivals: deque[Entry] = deque()  # retention: oldest first
         self._group_dedup = settings.deduplication_scope == "messageGroup"
         self._dedup: dict[tuple[str | None, str], float] = {}
@@ -235,8 +254,8 @@ class SQSQueue:
         dedup_id: str | None = None,
     ) -> Entry:
         """Store a new message (the caller has checked deduplication)."""
-        self.advance()
         now = self.env.now
+        self.advance(now)
         self._seq += 1
         entry = Entry(msg, self._seq, message_number, body, now, self.name)
         entry.group, entry.dedup_id = group, dedup_id
@@ -263,14 +282,16 @@ class SQSQueue:
         self._arrivals.append(entry)
         if entry.group is not None:
             self._groups.setdefault(entry.group, deque()).append(entry)
-        self.recorder.enqueued(entry.msg, self.name)
+        if self.recorder.trace is not None:  # speed: `enqueued` only traces
+            self.recorder.enqueued(entry.msg, self.name)
         if delay > 0:
-            entry.state = EntryState.DELAYED
+            entry.state = _DELAYED
             self.delayed_count += 1
             self._timer(self.env.now + delay, entry)
         else:
             self._make_visible(entry)
-        self._wake_clock_for_retention()
+        if len(self._arrivals) == 1:  # speed: `_wake_clock_for_retention` inlined
+            self._arm()
 
     def accept_dead_letter(self, moved: Entry) -> None:
         """A message moved here by another queue's redrive policy (same MessageId, receive
@@ -294,7 +315,8 @@ class SQSQueue:
     def receive(self, max_messages: int, visibility_timeout: float | None) -> list[Entry]:
         """Hand out up to `max_messages` visible messages at once (short polling), fewer if the
         in-flight quota is nearly reached."""
-        self.advance()
+        now = self.env.now
+        self.advance(now)
         room = self.settings.max_inflight - self.inflight_count
         if room < max_messages:
             if room <= 0:
@@ -304,12 +326,13 @@ class SQSQueue:
         timeout = (
             self.settings.visibility_timeout if visibility_timeout is None else visibility_timeout
         )
-        now = self.env.now
+        recorder, slot, name = self.recorder, self._ready_slot, self.name
+        run, heap = self._timer_run, self._timers
         for entry in taken:
             self.visible_count -= 1
-            self.recorder.ready_add(self._ready_slot, -1)
+            recorder.ready_add(slot, -1)
             self.inflight_count += 1
-            entry.state = EntryState.INFLIGHT
+            entry.state = _INFLIGHT
             entry.receive_count += 1
             if entry.first_receive_at is None:
                 entry.first_receive_at = now
@@ -318,8 +341,19 @@ class SQSQueue:
             if entry.group is not None:
                 self._group_inflight[entry.group] = self._group_inflight.get(entry.group, 0) + 1
             entry.msg.deliveries += 1
-            self._timer(now + timeout, entry)
-            self.recorder.delivered_message(entry.msg, self.name)
+            # Speed: `_timer(now + timeout, entry)` inlined (once a receive of a message).
+            timer = (now + timeout, entry.seq, entry.version, entry)
+            # The earliest deadline before it (`_first_timer`, inlined):
+            head = (
+                run[0] if run and (not heap or run[0] <= heap[0]) else (heap[0] if heap else None)
+            )
+            if not run or timer >= run[-1]:
+                run.append(timer)
+            else:
+                heapq.heappush(heap, timer)
+            if head is None or timer[0] < head[0]:
+                self._arm()
+            recorder.delivered_message(entry.msg, name)
         return taken
 
     def retry_attempt(self, attempt_id: str) -> list[Entry] | None:
@@ -339,7 +373,7 @@ class SQSQueue:
             return None
         at, entries, handles, versions, timeout = remembered
         for entry, handle, version in zip(entries, handles, versions, strict=True):
-            if entry.state is not EntryState.INFLIGHT or entry.handle != handle:
+            if entry.state is not _INFLIGHT or entry.handle != handle:
                 raise StaleReceiveAttempt(attempt_id)
             if entry.version != version:
                 raise StaleReceiveAttempt(attempt_id)
@@ -365,11 +399,16 @@ class SQSQueue:
         self._attempt_order.append((now, attempt_id))
 
     def wait_receive(
-        self, max_messages: int, visibility_timeout: float | None, wait: float
+        self,
+        max_messages: int,
+        visibility_timeout: float | None,
+        wait: float,
+        receive_first: bool = True,
     ) -> Generator[Any, Any, list[Entry]]:
         """Long polling: return as soon as a message is available, or after `wait` seconds
-        (the clock then answers with nothing: `_ring`)."""
-        taken = self.receive(max_messages, visibility_timeout)
+        (the clock then answers with nothing: `_ring`). `receive_first=False`: the caller has
+        just received nothing at this instant (a receive would take nothing again)."""
+        taken = self.receive(max_messages, visibility_timeout) if receive_first else []
         if taken or wait <= 0:
             return taken
         ready = self.env.event()
@@ -400,7 +439,7 @@ class SQSQueue:
         visible = self._visible
         while visible and len(out) < limit:
             _, entry = heapq.heappop(visible)
-            if entry.state is not EntryState.VISIBLE:
+            if entry.state is not _VISIBLE:
                 continue  # expired or purged while visible
             if self._redrive(entry):
                 continue
@@ -412,7 +451,7 @@ class SQSQueue:
         blocked = {g for g, n in self._group_inflight.items() if n > 0}
         heads = []
         for group, members in list(self._groups.items()):
-            while members and members[0].state is EntryState.GONE:
+            while members and members[0].state is _GONE:
                 members.popleft()
             if not members:
                 del self._groups[group]
@@ -423,9 +462,9 @@ class SQSQueue:
             for entry in list(self._groups.get(group, ())):
                 if len(out) >= limit:
                     return out
-                if entry.state is EntryState.GONE:
+                if entry.state is _GONE:
                     continue
-                if entry.state is not EntryState.VISIBLE:
+                if entry.state is not _VISIBLE:
                     break  # strict order: nothing after a delayed or in-flight message
                 if self._redrive(entry):
                     continue
@@ -479,19 +518,19 @@ class SQSQueue:
     def _remove(self, entry: Entry) -> None:
         state = entry.state
         unblocks = False
-        if state is EntryState.VISIBLE:
+        if state is _VISIBLE:
             self.visible_count -= 1
             self.recorder.ready_add(self._ready_slot, -1)
-        elif state is EntryState.INFLIGHT:
+        elif state is _INFLIGHT:
             self.inflight_count -= 1
             # Room again under the in-flight quota, or its group unblocked.
             unblocks = self.inflight_count == self.settings.max_inflight - 1
             if entry.group is not None:
                 self._group_inflight[entry.group] -= 1
                 unblocks = unblocks or self.settings.fifo
-        elif state is EntryState.DELAYED:
+        elif state is _DELAYED:
             self.delayed_count -= 1
-        entry.state = EntryState.GONE
+        entry.state = _GONE
         entry.version += 1
         self.entries.pop(entry.seq, None)
         if unblocks:
@@ -499,12 +538,13 @@ class SQSQueue:
 
     # ----- time -----
     def _make_visible(self, entry: Entry) -> None:
-        entry.state = EntryState.VISIBLE
+        entry.state = _VISIBLE
         self.visible_count += 1
         self.recorder.ready_add(self._ready_slot, 1)
         if not self.settings.fifo:
             heapq.heappush(self._visible, (entry.seq, entry))
-        self._serve_waiters()
+        if self._waiters:  # speed: no call when no long poll waits
+            self._serve_waiters()
 
     def _return(self, entry: Entry) -> None:
         """An in-flight message becomes visible again (timeout expiry or visibility 0)."""
@@ -517,10 +557,29 @@ class SQSQueue:
             self._serve_waiters()  # its group may be unblocked now
 
     def _timer(self, due: float, entry: Entry) -> None:
-        first = not self._timers or due < self._timers[0][0]
-        heapq.heappush(self._timers, (due, entry.seq, entry.version, entry))
-        if first:
+        head = self._first_timer()
+        timer = (due, entry.seq, entry.version, entry)
+        run = self._timer_run
+        if not run or timer >= run[-1]:
+            run.append(timer)
+        else:
+            heapq.heappush(self._timers, timer)
+        if head is None or due < head[0]:
             self._arm()
+
+    def _first_timer(self) -> tuple[float, int, int, Entry] | None:
+        """The earliest deadline (stale or not), None when there is none."""
+        run, heap = self._timer_run, self._timers
+        if run and (not heap or run[0] <= heap[0]):
+            return run[0]
+        return heap[0] if heap else None
+
+    def _pop_timer(self) -> tuple[float, int, int, Entry]:
+        """Take the earliest deadline."""
+        run, heap = self._timer_run, self._timers
+        if run and (not heap or run[0] <= heap[0]):
+            return run.popleft()
+        return heapq.heappop(heap)
 
     def _wake_clock_for_retention(self) -> None:
         if len(self._arrivals) == 1:
@@ -530,14 +589,15 @@ class SQSQueue:
         """The next deadline that still counts, after dropping those that do not from the
         heads of the heaps (advance and _ring would skip them)."""
         arrivals = self._arrivals
-        while arrivals and arrivals[0].state is EntryState.GONE:
+        while arrivals and arrivals[0].state is _GONE:
             arrivals.popleft()
         due = arrivals[0].retain_from + self.settings.message_retention if arrivals else None
-        timers = self._timers
-        while timers and timers[0][2] != timers[0][3].version:
-            heapq.heappop(timers)  # its message was deleted or its visibility changed since
-        if timers and (due is None or timers[0][0] < due):
-            due = timers[0][0]
+        timer = self._first_timer()
+        while timer is not None and timer[2] != timer[3].version:
+            self._pop_timer()  # its message was deleted or its visibility changed since
+            timer = self._first_timer()
+        if timer is not None and (due is None or timer[0] < due):
+            due = timer[0]
         polls = self._poll_deadlines
         while polls and polls[0][2].triggered:
             heapq.heappop(polls)  # served before its deadline
@@ -569,22 +629,32 @@ class SQSQueue:
                 ready.succeed([])  # marks the waiter as gone: _serve_waiters skips it
         self._arm()
 
-    def advance(self) -> None:
-        """Apply every deadline up to now: delays ending, visibility timeouts, retention."""
-        now = self.env.now
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            _, _, version, entry = heapq.heappop(timers)
+    def advance(self, now: float | None = None) -> None:
+        """Apply every deadline up to now: delays ending, visibility timeouts, retention.
+        (`now`: the clock, when the caller has read it.)"""
+        if now is None:
+            now = self.env.now
+        run, heap = self._timer_run, self._timers
+        while run or heap:
+            # Speed: `_first_timer` and `_pop_timer` inlined (advance runs twice a message).
+            if run and (not heap or run[0] <= heap[0]):
+                if run[0][0] > now:
+                    break
+                _, _, version, entry = run.popleft()
+            else:
+                if heap[0][0] > now:
+                    break
+                _, _, version, entry = heapq.heappop(heap)
             if version != entry.version:
                 continue  # reset by a later receive or visibility change, or gone
-            if entry.state is EntryState.DELAYED:
+            if entry.state is _DELAYED:
                 self.delayed_count -= 1
                 self._make_visible(entry)
-            elif entry.state is EntryState.INFLIGHT:
+            elif entry.state is _INFLIGHT:
                 self._return(entry)
         retention, arrivals = self.settings.message_retention, self._arrivals
         while arrivals and arrivals[0].retain_from + retention <= now:
             entry = arrivals.popleft()
-            if entry.state is not EntryState.GONE:
+            if entry.state is not _GONE:
                 self._remove(entry)
                 self.recorder.expired(entry.msg, self.name)
