@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -144,16 +145,43 @@ def test_yaml_snippet_is_a_valid_scenario(snippet: Snippet) -> None:
 
 
 # ----- running Python and shell snippets -----
+FORKSERVER = Path(__file__).with_name("mqsim_forkserver.py")
+
+
+@pytest.fixture(scope="session")
+def mqsim_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A server that has imported the CLI once and runs each `mqsim` command in a forked child
+    (tests/mqsim_forkserver.py): the snippets run about twenty commands, and a fresh Python
+    would spend seconds importing before each."""
+    socket_path = tmp_path_factory.mktemp("mqsim") / "mqsim.sock"
+    server = subprocess.Popen(
+        [sys.executable, str(FORKSERVER), "serve", str(socket_path)],
+        cwd=ROOT,
+        env=_env(ROOT),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == "ready", "the mqsim fork server did not start"
+        yield socket_path
+    finally:
+        server.kill()
+        server.wait()
+
+
 @pytest.fixture
-def workdir(tmp_path: Path) -> Path:
+def workdir(tmp_path: Path, mqsim_socket: Path) -> Path:
     """A checkout-like folder: scenarios/ (a copy), ../shared (the golden data beside the
-    repository), `mqsim` on PATH and `.venv/bin/mqsim`, both running this checkout's code."""
+    repository), `mqsim` on PATH and `.venv/bin/mqsim`, both running this checkout's code (in
+    a child of the fork server)."""
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "scenarios", repo / "scenarios")
     shared = ROOT.parent / "shared"
     if shared.exists():
         (tmp_path / "shared").symlink_to(shared)
-    shim = f'#!/bin/sh\nexec "{sys.executable}" -m sim.cli "$@"\n'
+    shim = f'#!/bin/sh\nexec "{sys.executable}" -I -S "{FORKSERVER}" "{mqsim_socket}" "$@"\n'
     python = f'#!/bin/sh\nexec "{sys.executable}" "$@"\n'
     for folder, name, text in (
         (tmp_path / "bin", "mqsim", shim),
