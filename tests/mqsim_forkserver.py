@@ -93,13 +93,24 @@ def _command(conn: socket.socket) -> int:
     return status
 
 
+def _reap(signum: int, frame: object) -> None:
+    """Wait for every child that has ended (so their CPU time counts as the server's)."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
 def serve(path: str) -> None:
     """Import what the commands need, then fork a child per connection, forever."""
-    import matplotlib.pyplot  # noqa: F401  charts: `mqsim run` draws them
-    import sim.cli  # noqa: F401
+    # Imported once here, inherited by every child: the CLI and the charts `mqsim run` draws.
+    import matplotlib.pyplot  # noqa: F401
+
+    import sim.cli
     import sim.viz.charts  # noqa: F401
 
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reap themselves
+    signal.signal(signal.SIGCHLD, _reap)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(16)

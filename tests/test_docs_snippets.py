@@ -1,8 +1,9 @@
 """Every snippet of README.md and docs/ does what the page says: each Python, shell and console
 snippet runs (in a temporary folder holding a copy of the repository's scenarios, with `mqsim`
-and `.venv/bin/mqsim` running this checkout), a console snippet's output is what the command
-prints, each YAML snippet validates as a scenario (or, marked as a fragment, inside the scenario
-it names), and every relative link and image points at a file that exists.
+and `.venv/bin/mqsim` running this checkout's `sim.cli.main()` in a process of its own, forked
+from one that imported the CLI once: tests/mqsim_forkserver.py), a console snippet's output is
+what the command prints, each YAML snippet validates as a scenario (or, marked as a fragment,
+inside the scenario it names), and every relative link and image points at a file that exists.
 
 The conventions (tests/markdown_docs.py): code blocks are fenced and name their language; a
 snippet that must not run starts with `# not run: <why>`, and there are few of them.

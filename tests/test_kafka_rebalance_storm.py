@@ -5,8 +5,6 @@ partition-seconds with no live owner; the storm charts."""
 
 from __future__ import annotations
 
-from functools import cache
-
 import pandas as pd
 import pytest
 
@@ -16,11 +14,11 @@ from sim.results import Results
 from sim.viz.catalog import chosen
 from sim.viz.rebalance import processed_between, storm_window
 from tests.helpers import ROOT
+from tests.scenario_runs import scenario_runs
 
 
-@cache
 def _runs() -> dict[str, Results]:
-    return sim.run_variants(ROOT / "scenarios" / "kafka_rebalance_storm.yaml")
+    return scenario_runs("kafka_rebalance_storm")  # simulated once (tests/scenario_runs.py)
 
 
 def test_unowned_time_merges_intervals_from_the_groups_first_assignment() -> None:
