@@ -7,7 +7,7 @@ does, and sends back its exit status, which the caller exits with.
 A fresh `python -m sim.cli` spends about 3 s of CPU importing sim, pandas, networkx, pydantic
 and matplotlib before it does anything; a documented command usually takes less than that.
 
-    python tests/mqsim_forkserver.py serve SOCKET          # prints "ready" once listening
+    python -m tests.mqsim_forkserver serve SOCKET          # from the checkout; prints "ready"
     python -I -S tests/mqsim_forkserver.py SOCKET ARGS...  # one `mqsim ARGS...` (stdlib only)
 
 The server must be started with the environment the commands will see (COLUMNS, NO_COLOR...):

@@ -156,7 +156,7 @@ def mqsim_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     would spend seconds importing before each."""
     socket_path = tmp_path_factory.mktemp("mqsim") / "mqsim.sock"
     server = subprocess.Popen(
-        [sys.executable, str(FORKSERVER), "serve", str(socket_path)],
+        [sys.executable, "-m", "tests.mqsim_forkserver", "serve", str(socket_path)],
         cwd=ROOT,
         env=_env(ROOT),
         stdin=subprocess.DEVNULL,

@@ -13,7 +13,6 @@ from sim.brokers.kafka.runtime import unowned_partition_seconds
 from sim.results import Results
 from sim.viz.catalog import chosen
 from sim.viz.rebalance import processed_between, storm_window
-from tests.helpers import ROOT
 from tests.scenario_runs import scenario_runs
 
 
@@ -98,7 +97,7 @@ def test_the_catalog_draws_the_storm_charts_for_this_scenario_only() -> None:
     assert "delivery_outcomes" not in names  # superseded: duplicates are the cost's third panel
     for chart in ("storm_throughput", "rebalance_cost"):
         chosen(_runs(), "variants")[chart].draw(_runs())
-    crash = sim.run_variants(ROOT / "scenarios" / "kafka_consumer_crash.yaml", duration="70s")
+    crash = scenario_runs("kafka_consumer_crash")  # the runs test_charts.py draws too
     names = set(chosen(crash, "variants"))
     assert not names & {"storm_throughput", "rebalance_cost", "share_scaling", "key_order"}
 
