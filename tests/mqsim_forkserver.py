@@ -10,8 +10,9 @@ and matplotlib before it does anything; a documented command usually takes less 
     python -m tests.mqsim_forkserver serve SOCKET          # from the checkout; prints "ready"
     python -I -S tests/mqsim_forkserver.py SOCKET ARGS...  # one `mqsim ARGS...` (stdlib only)
 
-The server must be started with the environment the commands will see (COLUMNS, NO_COLOR...):
-a few objects read it when their module is imported (`sim.cli.stderr`, a rich Console).
+Start the server with the environment the commands will see (COLUMNS, NO_COLOR...): a few
+objects read it once, when their module is imported (`sim.cli.stderr`, the rich Console of the
+progress bar, which only draws on a terminal).
 """
 
 from __future__ import annotations

@@ -275,3 +275,25 @@ def test_the_output_check_fails_on_a_number_that_is_not_printed() -> None:
         assert_output_shown(["│ latency_mean │ 9.535 │ ± 0.7165 │"], output, "x")
     with pytest.raises(AssertionError):  # in order
         assert_output_shown(["results in results/mm1/", "│ latency_mean │ ..."], output, "x")
+
+
+def test_the_fork_served_mqsim_does_what_a_fresh_one_does(workdir: Path) -> None:
+    """The shim's command (tests/mqsim_forkserver.py) and `python -m sim.cli`: the same stdout,
+    stderr and exit status, in the caller's folder, with the caller's environment."""
+    (workdir / "bad.yaml").write_text("name: bad\nduration: 1min\n", encoding="utf-8")
+    commands = ["validate scenarios/mm1.yaml bad.yaml", "list --dir scenarios"]
+    for command in commands:
+        seen = []
+        for mqsim in ("mqsim", f'"{sys.executable}" -m sim.cli'):
+            done = subprocess.run(
+                ["bash", "-c", f"{mqsim} {command}"],
+                cwd=workdir,
+                env={**_env(workdir), "COLUMNS": "100"},
+                capture_output=True,
+                text=True,
+                timeout=COMMAND_TIMEOUT,
+                check=False,
+            )
+            seen.append((done.returncode, done.stdout, done.stderr))
+        assert seen[0] == seen[1], command
+    assert seen[0][0] == 0 and "mm1" in seen[0][1]  # `list` found the scenarios in the cwd
