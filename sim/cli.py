@@ -810,7 +810,7 @@ def animate_command(
         float | None,
         typer.Option(
             metavar="X",
-            help="Simulated seconds per second of playback [default: the window in about 20 s].",
+            help="Simulated seconds per second of playback \\[default: the window in about 20 s].",
         ),
     ] = None,
     seed: Annotated[
@@ -890,7 +890,7 @@ def report_command(
     scenario: ScenarioArgument,
     out: Annotated[Path, typer.Option(metavar="DIR", help="The folder to write (index.html).")],
     start: Annotated[
-        str | None, _time_option("--from", "Start of the playback [default: 0].")
+        str | None, _time_option("--from", "Start of the playback (default: 0).")
     ] = None,
     end: Annotated[
         str | None, _time_option("--to", "End of the playback; the runs stop there.")

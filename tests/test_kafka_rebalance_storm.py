@@ -5,6 +5,8 @@ partition-seconds with no live owner; the storm charts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -12,7 +14,7 @@ import sim
 from sim.brokers.kafka.runtime import unowned_partition_seconds
 from sim.results import Results
 from sim.viz.catalog import chosen
-from sim.viz.rebalance import processed_between, storm_window
+from sim.viz.rebalance import plot_rebalance_cost, processed_between, storm_window
 from tests.scenario_runs import scenario_runs
 
 
@@ -94,7 +96,7 @@ def test_the_storm_window_spans_the_restarts_and_the_slow_fault() -> None:
 def test_the_catalog_draws_the_storm_charts_for_this_scenario_only() -> None:
     names = set(chosen(_runs(), "variants"))
     assert {"storm_throughput", "rebalance_cost"} <= names
-    assert "delivery_outcomes" not in names  # superseded: duplicates are the cost's third panel
+    assert "delivery_outcomes" not in names  # superseded: the cost chart shows duplicates
     for chart in ("storm_throughput", "rebalance_cost"):
         chosen(_runs(), "variants")[chart].draw(_runs())
     crash = scenario_runs("kafka_consumer_crash")  # the runs test_charts.py draws too
@@ -130,3 +132,19 @@ def test_a_rolling_restart_commits_before_it_closes() -> None:
     data["consumers"][0]["rolling_restart"] = {"start": "10s", "every": "5s", "down_for": "0s"}
     with pytest.raises(sim.ScenarioError, match="down_for"):
         sim.Scenario.from_dict(data)
+
+
+def test_the_cost_chart_leaves_out_a_panel_with_nothing_to_compare() -> None:
+    runs = _runs()
+    # Every variant redoes the slow member's one batch: equal bars teach nothing, so the
+    # duplicates go into the caption instead of a third panel.
+    assert len({r.summary["duplicates"] for r in runs.values()}) == 1
+    fig = plot_rebalance_cost(runs)
+    assert len(fig.axes) == 2
+    caption = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+    assert f"Records processed twice: {runs['eager'].summary['duplicates']:,} in every" in caption
+    # Where the variants differ, the panel is drawn.
+    fewer = dict(runs)
+    fewer["eager"] = replace(runs["eager"], summary={**runs["eager"].summary, "duplicates": 0})
+    fig = plot_rebalance_cost(fewer)
+    assert [ax.get_title() for ax in fig.axes][-1] == "records processed twice"

@@ -50,6 +50,9 @@ def _stream(version: str = "4.2", **arguments: Any) -> tuple[simpy.Environment, 
     env = simpy.Environment()
     broker = RabbitMQBroker(env, version=version)
     admin = Channel(broker, "admin")
+    # In confirm mode the script waits for each confirm, which a stream sends once the
+    # message's chunk is written: every publish here is a chunk of its own.
+    admin.confirm_delivery()
     admin.queue_declare("s", durable=True, arguments={"x-queue-type": "stream", **arguments})
     return env, admin, broker
 

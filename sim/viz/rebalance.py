@@ -92,14 +92,16 @@ def plot_storm_throughput(runs: Mapping[str, Results]) -> Figure:
 
 
 def plot_rebalance_cost(runs: Mapping[str, Results]) -> Figure:
-    """Three panels of bars per variant: records processed during the storm, partition-seconds
-    without a live owner, records processed twice."""
+    """Bars per variant: records processed during the storm, partition-seconds without a live
+    owner, records processed twice. A panel whose bars are all equal shows no difference
+    between the variants, so it is left out and its one value is said in the caption."""
     names = list(runs)
     x = np.arange(len(names))
     during = []
     for results in runs.values():
         start, end = storm_window(results)
         during.append(processed_between(results, start, end))
+    duplicates = [r.summary.get("duplicates", 0) for r in runs.values()]
     panels = [
         (during, "records processed\nduring the storm", "records (count)", "{:,.0f}"),
         (
@@ -108,15 +110,20 @@ def plot_rebalance_cost(runs: Mapping[str, Results]) -> Figure:
             "time without an owner (partition-s)",
             "{:,.0f}",
         ),
-        (
-            [r.summary.get("duplicates", 0) for r in runs.values()],
-            "records processed twice",
-            "records (count)",
-            "{:,}",
-        ),
     ]
-    # Three panels of one bar per variant: wider with more variants, so the names stay apart.
-    fig, axes = new_figure(max(11.0, 2.8 * len(names)), 4.4, ncols=3)
+    caption = (
+        "Same seed, same restarts and slow batch in every variant: only the group protocol differs."
+    )
+    if len(runs) > 1 and len(set(duplicates)) == 1:
+        caption += (
+            f" Records processed twice: {duplicates[0]:,} in every variant (no protocol saves "
+            "the batch a member was still processing when its partitions moved)."
+        )
+    else:
+        panels.append((duplicates, "records processed twice", "records (count)", "{:,}"))
+    # One bar per variant in each panel: wider with more variants, so the names stay apart.
+    width = max(11.0 * len(panels) / 3, 0.95 * len(panels) * len(names))
+    fig, axes = new_figure(width, 4.4, ncols=len(panels))
     # Variant names broken at their hyphens stay level and apart under narrow bars.
     ticks = [name.replace("-", "-\n") for name in names]
     for ax, (values, label, unit, fmt) in zip(axes, panels, strict=True):
@@ -129,9 +136,5 @@ def plot_rebalance_cost(runs: Mapping[str, Results]) -> Figure:
         ax.grid(True, axis="y", alpha=0.3)
     first = next(iter(runs.values()))
     fig.suptitle(f"{first.scenario_name}: what the storm cost, by variant")
-    subtitle(
-        fig,
-        "Same seed, same restarts and slow batch in every variant: only the group protocol "
-        "differs.",
-    )
+    subtitle(fig, caption)
     return fig

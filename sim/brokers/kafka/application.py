@@ -183,10 +183,13 @@ class ConsumerApp(ConsumerReplica):
         return self.failed()
 
     def finish(self, delivery: ConsumerRecord) -> None:
-        assert self.consumer is not None
-        if self.key_order is not None:
+        consumer = self.consumer
+        assert consumer is not None
+        # Speed: a record without a key has no key order to keep (KeyOrder.processing would
+        # return at once).
+        if self.key_order is not None and delivery.key is not None:
             self.key_order.processing(delivery.key, delivery.offset, delivery.message)
-        self.consumer.processed(delivery)
+        consumer.processed(delivery)
 
     def drop(self) -> None:
         """The process dies: nothing more is committed, the open transaction is aborted; the
@@ -210,6 +213,8 @@ class ConsumerApp(ConsumerReplica):
 
     def before_work(self, delivery: ConsumerRecord) -> Generator[Any, Any, None] | None:
         """A retry-topic record waits until it is due, then for the rate limit."""
+        if self.first_try == 1 and self.limiter is None:
+            return None  # speed: a main-topic record is never due later, and no rate limit
         limit = super().before_work(delivery)
         headers = delivery.message.headers
         due = headers.get(BACKOFF_HEADER) if headers and self.first_try > 1 else None

@@ -40,6 +40,7 @@ import itertools
 import math
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -238,6 +239,12 @@ class Partition:
         self._acks: deque[tuple[int, Callable[[str], None]]] = deque()  # acks=all: (end, done)
         self._dedupe: dict[int, deque[tuple[int, int, int]]] = {}  # pid -> (seq, base, count)
         self._replication = cluster.replication_link(self.name)
+        # Speed: what an append asks of every batch, looked up once (a topic's settings and
+        # the cluster's brokers never change).
+        self._compacts = settings.compacts
+        self._min_insync = settings.min_insync_replicas
+        self._brokers = cluster.brokers
+        self._recorder = cluster.recorder
         self.unflushed = 0  # messages appended since the last forced fsync (cost model)
 
     # ----- state -----
@@ -276,19 +283,20 @@ class Partition:
     # ----- producing -----
     def append(self, batch: ProducerBatch, acks: int, done: Callable[[str], None]) -> None:
         """Append a producer batch at the leader; `done(error)` answers the producer."""
-        recorder = self.cluster.recorder
-        if not self.available:
+        recorder = self._recorder
+        leader = self.leader
+        if leader is None or not self._brokers[leader].alive:  # speed: `available` inlined
             done(NOT_LEADER)
             return
-        settings = self.topic.settings
-        if acks == -1 and len(self.isr) < settings.min_insync_replicas:
+        if acks == -1 and len(self.isr) < self._min_insync:
             recorder.count("kafka.not_enough_replicas")
             done(NOT_ENOUGH_REPLICAS)
             return
-        if settings.compacts and any(key is None for _, key, _, _ in batch.items):
+        if self._compacts and any(key is None for _, key, _, _ in batch.items):
             done(INVALID_RECORD)
             return
-        duplicate = self._duplicate_of(batch)
+        # Speed: a batch never appended anywhere (its first try) cannot be a duplicate.
+        duplicate = self._duplicate_of(batch) if batch.published else None
         if duplicate is not None:
             batch.base_offset = duplicate
             recorder.count("kafka.duplicate_batches_dropped")
@@ -298,7 +306,11 @@ class Partition:
         # creation time), not a rebuilt tuple per record.
         records = self.log.append(batch.items, self.cluster.env.now, batch)
         batch.base_offset = records[0].offset
-        self._remember(batch)
+        # Speed: `_remember` inlined.
+        entries = self._dedupe.get(batch.producer_id)
+        if entries is None:
+            entries = self._dedupe[batch.producer_id] = deque(maxlen=5)
+        entries.append((batch.sequence, batch.base_offset, len(batch.items)))
         name = self.name
         first_time = not batch.published
         batch.published = True
@@ -308,14 +320,17 @@ class Partition:
             if first_time:
                 published(msg, name)
             enqueued(msg, name)
-        leader = self.leader
-        assert leader is not None
-        self.leo[leader] = self.log.log_end_offset
+        end = self.log.log_end_offset
+        self.leo[leader] = end
         recorder.counters["kafka.batches_appended"] += 1  # speed: counted in place
         if len(self.replicas) > 1:
-            self._replication.send(self._replicated, self.epoch, self.log.log_end_offset)
-        self._answer_when_replicated(batch, acks, done)
-        self._advance_hw()
+            self._replication.send(self._replicated, self.epoch, end)
+        # Speed: `_answer_when_replicated` inlined.
+        if acks != -1 or self.hw >= batch.base_offset + len(batch.items):
+            done(NONE)
+        else:
+            self._acks.append((batch.base_offset + len(batch.items), done))
+        self._advance_hw(records)
         if batch.acknowledged or batch.done:
             # Memory: a record keeps its batch only while the producer may still retry it
             # (records_gone asks); answered at once (acks=all on one replica: by the high
@@ -365,7 +380,10 @@ class Partition:
                     self.cluster.recorder.count("kafka.isr_expansions")
         self._advance_hw()
 
-    def _advance_hw(self) -> None:
+    def _advance_hw(self, appended: list[Record] | None = None) -> None:
+        """Move the high watermark to the ISR's smallest LEO. `appended`: the records an
+        append just wrote, which are what the move commits when it goes from their first
+        offset to past their last (one replica)."""
         if self.leader is None:
             return
         isr, leo = self.isr, self.leo
@@ -378,13 +396,18 @@ class Partition:
         for maybe in self.hw_listeners.values():
             maybe.add(tp)
         if self.readers:
-            self._make_copies(old, hw)
+            # Speed: the records just appended are the ones committed, not looked up again.
+            if appended and appended[0].offset == old and appended[-1].offset + 1 == hw:
+                self._copy_records(appended)
+            else:
+                self._make_copies(old, hw)
             self._refresh_all_ready()
         acks = self._acks
         while acks and acks[0][0] <= hw:
             _, done = acks.popleft()
             done(NONE)
-        self.wake_waiters()
+        if self.waiters:  # speed: no call when nobody waits (a busy consumer)
+            self.wake_waiters()
 
     def wake_waiters(self) -> None:
         """Tell the consumers waiting on this partition that there may be something to read."""
@@ -427,13 +450,15 @@ class Partition:
         return slot
 
     # ----- what each group has ready: committed records past its fetch position -----
-    def set_position(self, group: str, position: int) -> None:
-        """The group's fetch position here moved (a fetch, a reset, a seek)."""
+    def set_position(self, group: str, position: int) -> int:
+        """The group's fetch position here moved (a fetch, a reset, a seek). Returns the
+        group's slot."""
         slot = self._slots.get(group)
         if slot is None:
             slot = self.attach(group, position)
         self.reader_position[slot] = position
         self._refresh_ready(slot)
+        return slot
 
     def ready_of(self, slot: int) -> int:
         """Committed offsets past the group's position (records retention deleted from under
@@ -444,21 +469,49 @@ class Partition:
         return max(0, self.hw - max(position, self.log.log_start_offset))
 
     def _refresh_ready(self, slot: int) -> None:
-        ready = self.ready_of(slot)
+        # Speed: `ready_of` inlined.
+        position = self.reader_position[slot]
+        if position is None:
+            ready = 0
+        else:
+            start = self.log.log_start_offset
+            ready = self.hw - (position if position > start else start)
+            if ready < 0:
+                ready = 0
         delta = ready - self._reader_ready[slot]
         if delta:
             self._reader_ready[slot] = ready
             self.cluster.recorder.ready_add(self._reader_source[slot], delta)
 
     def _refresh_all_ready(self) -> None:
-        for slot in range(len(self.readers)):
-            self._refresh_ready(slot)
+        readers = len(self.readers)
+        if readers == 1:
+            # Speed: one group, the usual case: `_refresh_ready(0)` and `ready_of(0)` inlined.
+            position = self.reader_position[0]
+            if position is None:
+                ready = 0
+            else:
+                start = self.log.log_start_offset
+                ready = self.hw - (position if position > start else start)
+                if ready < 0:
+                    ready = 0
+            delta = ready - self._reader_ready[0]
+            if delta:
+                self._reader_ready[0] = ready
+                self._recorder.ready_add(self._reader_source[0], delta)
+        else:
+            for slot in range(readers):
+                self._refresh_ready(slot)
         for listener in self.range_listeners:
             listener()
 
     def _make_copies(self, old_hw: int, new_hw: int) -> None:
+        # speed: a list, no generator
+        self._copy_records(self.log.records_between(old_hw, new_hw))
+
+    def _copy_records(self, records: list[Record]) -> None:
+        """Newly committed `records` (in offset order) become one copy per group reading."""
         starts = self.reader_start
-        records = self.log.records_between(old_hw, new_hw)  # speed: a list, no generator
         if len(starts) == 1:  # speed: one group, the usual case: no loop over slots
             start = starts[0]
             for record in records:
@@ -708,14 +761,15 @@ class KafkaCluster:
     def process_produce(self, broker: BrokerNode, request: ProduceRequest) -> None:
         """The broker appends every batch of a request and answers per the request's acks."""
         self.recorder.counters["kafka.produce_requests"] += 1  # speed: counted in place
+        topics = self.topics
         for batch in request.batches:
-            partition = self.partition(batch.topic, batch.partition)
+            # Speed: the producer checked the partition exists (`partition` raises if not).
+            partition = topics[batch.topic].partitions[batch.partition]
             if partition.leader != broker.id or not broker.alive:
                 request.batch_done(batch, NOT_LEADER)
                 continue
-            partition.append(
-                batch, request.acks, lambda error, b=batch: request.batch_done(b, error)
-            )
+            # Speed: a partial, cheaper to make and to call than a lambda.
+            partition.append(batch, request.acks, partial(request.batch_done, batch))
 
     def leadership_changed(self, partition: Partition, reason: str) -> None:
         for listener in list(self._leadership_listeners):

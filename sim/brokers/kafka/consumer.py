@@ -79,6 +79,9 @@ class ConsumerRecord(NamedTuple):
     message: Message  # this group's copy: what the Recorder counts
 
 
+_new_record = tuple.__new__  # speed: see KafkaConsumer._fetch
+
+
 class ConsumerRebalanceListener(Protocol):
     """Kafka's ConsumerRebalanceListener. A listener may also define
     `on_partitions_lost(lost)`; without it, lost partitions go to `on_partitions_revoked`, as
@@ -130,6 +133,22 @@ class KafkaConsumer:
         self._assignment: set[TopicPartition] = set()
         self._positions: dict[TopicPartition, int] = {}
         self._sent_commits: dict[TopicPartition, int] = {}
+        # Speed: a commit of the positions sends only those that differ from what the group
+        # already holds, so that auto-commit does not cost O(assigned partitions) each
+        # interval. Committing an unchanged offset again changes nothing in the group, so the
+        # group's offsets end the same as with Kafka's commit of every position
+        # (`SubscriptionState.allConsumed`). It is safe only while the consumer knows what
+        # the group holds: `_landed` are the offsets its commits landed with, valid while
+        # none is on the way, the group has had no other commit since
+        # (`_Group.commit_count` is `_landed_count`) and the assignment has not changed since
+        # (-1: not known; the next commit sends every position). `_moved` are the partitions
+        # whose position changed since the last commit of the positions.
+        self._landed: dict[TopicPartition, int] = {}
+        self._landed_group: Any = None
+        self._landed_count = -1
+        self._commits_on_the_way = 0
+        self._moved: set[TopicPartition] = set()
+        self._assignments = 0  # changes of the assignment so far
         self._in_hand: deque[ConsumerRecord] = deque()
         self._next_auto_commit = self.env.now + self.settings.auto_commit_interval
         self._turn = 0
@@ -149,6 +168,10 @@ class KafkaConsumer:
         self._unwatched: set[TopicPartition] = set()
         self._listening: set[TopicPartition] = set()  # where `_maybe` is in hw_listeners
         self._epoch = cluster.epoch
+        # Speed: each partition's object by (topic, partition), found once (a topic's
+        # partitions never change), and the brokers, for `Partition.available` inlined.
+        self._partition_of: dict[TopicPartition, Any] = {}
+        self._brokers = cluster.brokers
         self._closed = False
         self.crashed = False
         # The group protocol, client side: the poll timer (max.poll.interval.ms), whether the
@@ -264,12 +287,15 @@ class KafkaConsumer:
     # ----- polling -----
     def poll(self, max_records: int | None = None) -> list[ConsumerRecord]:
         """Records from the assigned partitions (at most `max.poll.records`); [] if none now."""
-        self._check_open()
-        self._last_poll = self.env.now
+        if self._closed:
+            self._check_open()
+        now = self.env.now
+        self._last_poll = now
         self._group_poll()
-        if self.settings.enable_auto_commit and self.env.now >= self._next_auto_commit:
+        settings = self.settings
+        if settings.enable_auto_commit and now >= self._next_auto_commit:
             self._auto_commit()
-        budget = self.settings.max_poll_records if max_records is None else max_records
+        budget = settings.max_poll_records if max_records is None else max_records
         if not self._assignment or budget <= 0:
             return []
         order = self._order
@@ -277,25 +303,33 @@ class KafkaConsumer:
         start = self._turn % count
         self._turn += 1
         found: list[ConsumerRecord] = []
-        maybe = self._check_epoch()
+        # Speed: `_check_epoch` inlined.
+        maybe = self._maybe
+        if self.cluster.epoch != self._epoch:
+            maybe = self._check_epoch()
         if not maybe:
             return found
         # Partitions in turn from `start`, as sorted(assignment)[start:] + [:start], skipping
         # those outside `_maybe`: a fetch from them would find nothing and change nothing.
-        if len(maybe) * 8 < count:  # few candidates: visit only them, in the same turn order
+        if len(maybe) == 1:
+            # Speed: one candidate (the usual case: records arrive one at a time): the walk
+            # in turn order would act on it alone. A copy, as a fetch may discard it.
+            visit = tuple(maybe)
+        elif len(maybe) * 8 < count:  # few candidates: visit only them, in the same turn order
             candidates = sorted(maybe)
             first = bisect_left(candidates, order[start])
             visit: Any = candidates[first:] + candidates[:first]
         else:  # many: walk the turn order, the first candidates come soon
             visit = (order[(start + i) % count] for i in range(count))
-        fetch, positions, partition = self._fetch, self._positions, self.cluster.partition
+        fetch, positions = self._fetch, self._positions
+        partition_of = self._partition_of
         for tp in visit:
             if len(found) >= budget:
                 break
             if tp in maybe:
                 if not fetch(tp, budget - len(found), found):
                     maybe.discard(tp)  # nothing there now: only a change brings it back
-                elif positions[tp] >= partition(*tp).hw:
+                elif positions[tp] >= partition_of[tp].hw:
                     # Read up to the high watermark: the next fetch would find nothing, so
                     # it leaves the candidates until the high watermark rises again (else
                     # every partition read once stayed a candidate, and a poll's cost grew
@@ -315,6 +349,8 @@ class KafkaConsumer:
         """After every change of `_assignment`: the sorted order, the candidates, the
         partitions without a waiter, and the high watermark listeners follow it."""
         assignment = self._assignment
+        self._landed_count = -1  # the next commit of the positions sends all of them
+        self._assignments += 1
         self._order = sorted(assignment)
         added = assignment - self._listening
         maybe = self._maybe
@@ -336,35 +372,55 @@ class KafkaConsumer:
 
     def _fetch(self, tp: TopicPartition, budget: int, found: list[ConsumerRecord]) -> bool:
         """Fetch from `tp` into `found`; False if it had nothing."""
-        partition = self.cluster.partition(*tp)
-        if not partition.available:
+        partition = self._partition_of.get(tp) or self._find_partition(tp)
+        leader = partition.leader
+        if leader is None or not self._brokers[leader].alive:  # speed: `available` inlined
             return False
         position = self._positions.get(tp)
-        if position is None or not partition.in_range(position):
+        log = partition.log
+        # Speed: `in_range` inlined.
+        if position is None or not log.log_start_offset <= position <= log.log_end_offset:
             position = self._reset_position(tp, out_of_range=position is not None)
-        records, position = partition.fetch(position, budget)
-        self._positions[tp] = position
+        records, fetched = partition.fetch(position, budget)
+        self._positions[tp] = fetched
+        if fetched != position:
+            self._moved.add(tp)
+        position = fetched
         if not records:
             return False
-        partition.set_position(self.reader, position)
-        slot = partition.slot_of(self.reader)
-        recorder, name = self.recorder, partition.name
+        slot = partition.set_position(self.reader, position)
+        delivered, name = self.recorder.delivered_message, partition.name
+        topic, index = tp
+        in_hand = self._in_hand
         for record in records:
-            msg = self._copy_for(partition, record, slot)
+            # Speed: `_copy_for` inlined for a record that has this group's copy already.
+            copies = record.copies
+            if copies is not None and slot < len(copies) and copies[slot] is not None:
+                msg = copies[slot]
+            else:
+                msg = self._copy_for(partition, record, slot)
             msg.deliveries += 1
-            recorder.delivered_message(msg, name)
-            consumer_record = ConsumerRecord(
-                tp[0],
-                tp[1],
-                record.offset,
-                record.timestamp,
-                record.key,
-                None if record.tombstone else record.msg.body,
-                msg,
+            delivered(msg, name)
+            # Speed: the tuple made directly, not through the named tuple's keyword __new__.
+            consumer_record = _new_record(
+                ConsumerRecord,
+                (
+                    topic,
+                    index,
+                    record.offset,
+                    record.timestamp,
+                    record.key,
+                    None if record.tombstone else record.msg.body,
+                    msg,
+                ),
             )
             found.append(consumer_record)
-            self._in_hand.append(consumer_record)
+            in_hand.append(consumer_record)
         return True
+
+    def _find_partition(self, tp: TopicPartition) -> Any:
+        partition = self._partition_of[tp] = self.cluster.partition(*tp)
+        return partition
 
     def _copy_for(self, partition: Any, record: Record, slot: int | None) -> Message:
         copies = record.copies
@@ -462,6 +518,7 @@ class KafkaConsumer:
 
     def _set_position(self, tp: TopicPartition, position: int) -> None:
         self._positions[tp] = position
+        self._moved.add(tp)
         if tp in self._assignment:
             self._maybe.add(tp)  # a new position may have records past it
         partition = self.cluster.partition(*tp)
@@ -520,15 +577,77 @@ class KafkaConsumer:
             # (CommitFailedException; ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID).
             self.recorder.count("kafka.commits_failed")
             return
-        if offsets is None:
-            offsets = {tp: p for tp, p in self._positions.items() if tp in self._assignment}
+        group = self._group
+        every = offsets is None  # the positions, all of them (else the offsets given)
+        unchanged = False  # the positions, all of them already held by the group
+        if every:
+            changed = self._changed_positions(group)
+            if changed is None:
+                offsets = {tp: p for tp, p in self._positions.items() if tp in self._assignment}
+            else:
+                # As the full commit would: nothing to send when nothing assigned has a
+                # position; else a commit (counted, and over the hop) of what changed.
+                unchanged = not changed and self._any_position()
+                offsets, every = changed, False
+            self._moved = set()
         else:
             offsets = {(t, int(p)): int(o) for (t, p), o in offsets.items()}
-        if not offsets:
+            # What it commits may differ from the positions: the next commit of the
+            # positions looks at these partitions again.
+            self._moved.update(offsets)
+        if not offsets and not unchanged:
             return
         self._sent_commits.update(offsets)
         self.recorder.count("kafka.commits")
-        self.link_out.send(self._group.commit, dict(offsets))
+        self._commits_on_the_way += 1
+        self.link_out.send(self._commit_lands, group, offsets, every, self._assignments)
+
+    def _changed_positions(self, group: Any) -> dict[TopicPartition, int] | None:
+        """The positions that differ from the offsets the group holds, or None when the
+        consumer does not know what it holds (then every position is committed)."""
+        if (
+            self._commits_on_the_way
+            or group is not self._landed_group
+            or group.commit_count != self._landed_count
+        ):
+            return None
+        landed, positions, assignment = self._landed, self._positions, self._assignment
+        changed: dict[TopicPartition, int] = {}
+        for tp in self._moved:
+            position = positions.get(tp)
+            if position is None or tp not in assignment:
+                continue  # the full commit leaves it out too
+            before = landed.get(tp)
+            if before is None:
+                return None  # a new offset: the full commit adds it in the positions' order
+            if before != position:
+                changed[tp] = position
+        return changed
+
+    def _any_position(self) -> bool:
+        assignment = self._assignment
+        return any(tp in assignment for tp in self._positions)
+
+    def _commit_lands(
+        self, group: Any, offsets: dict[TopicPartition, int], every: bool, assignments: int
+    ) -> None:
+        """A commit reaches the coordinator (after the consumer->broker hop). The consumer
+        then knows what the group holds if the commit had every position, or if it knew
+        before; not if its assignment changed since it was sent."""
+        known = assignments == self._assignments and (
+            every or (group is self._landed_group and group.commit_count == self._landed_count)
+        )
+        group.commit(offsets)
+        self._commits_on_the_way -= 1
+        if known:
+            if every:
+                self._landed = offsets
+            else:
+                self._landed.update(offsets)
+            self._landed_group = group
+            self._landed_count = group.commit_count
+        else:
+            self._landed_count = -1
 
     def committed(self, tp: TopicPartition) -> int | None:
         """The group's last committed offset for `tp` (None: never committed)."""
@@ -564,7 +683,10 @@ class KafkaConsumer:
 
     def in_hand(self, topic: str) -> int:
         """Records of `topic` polled and not yet processed (not a Kafka call)."""
-        return sum(1 for r in self._in_hand if r.topic == topic)
+        in_hand = self._in_hand
+        if not in_hand:
+            return 0  # speed: every sample asks every consumer; most hold nothing
+        return sum(1 for r in in_hand if r.topic == topic)
 
     def crash(self) -> None:
         """Die at once: no commit, no LeaveGroup. The coordinator notices after

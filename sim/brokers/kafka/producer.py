@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import simpy
 
-from sim.brokers.kafka.cluster import NONE, RETRIABLE, KafkaCluster, KafkaError
+from sim.brokers.kafka.cluster import NONE, RETRIABLE, KafkaCluster, KafkaError, Partition
 from sim.brokers.kafka.log import BATCH_OVERHEAD, record_size
 from sim.brokers.kafka.partitioner import BoundedDraws, StickyPartitioner, default_partition
 from sim.brokers.kafka.settings import ProducerSettings
@@ -211,6 +211,10 @@ class KafkaProducer:
         self._waiting_tps: set[tuple[str, int]] = set()
         self._first_use: dict[tuple[str, int], int] = {}
         self._counters = self.recorder.counters  # speed: counted in place, not by a call
+        # Speed: each partition's object by (topic, partition), found once: the sender looks
+        # at the partition of every batch it sends (a topic's partitions never change).
+        self._partition_of: dict[tuple[str, int], Partition] = {}
+        self._brokers = cluster.brokers
         self._sequences: dict[tuple[str, int], int] = {}
         self._sticky: dict[str, StickyPartitioner] = {}
         self._in_flight: dict[int, int] = {}
@@ -355,9 +359,43 @@ class KafkaProducer:
             batch.full = True
             became_ready = True
         if became_ready:
-            self._run_sender()
+            self._send_alone(tp, dq)
 
     # ----- the sender -----
+    def _send_alone(self, tp: tuple[str, int], dq: deque[ProducerBatch]) -> None:
+        """`_run_sender` when this partition's one batch is all that waits (with linger.ms 0,
+        every record): the same checks, wake-up and request as `_ready_nodes` and `_send_to`
+        would make for it, without their scans (speed: this is the path of every record).
+        Anything else goes to `_run_sender`."""
+        waiting = self._waiting_tps
+        if len(waiting) != 1 or len(dq) != 1:
+            self._run_sender()
+            return
+        first = dq[0]
+        now = self.env.now
+        settings = self.settings
+        deadline = first.created_at + settings.delivery_timeout
+        partition = self._partition_of.get(tp) or self._find_partition(tp)
+        leader = partition.leader
+        if (
+            deadline <= now  # expired: `_ready_nodes` expires it
+            or first.retry_at > now
+            or leader is None
+            or not self._brokers[leader].alive
+            or self._in_flight.get(leader, 0) >= settings.max_in_flight
+            or not (first.full or now >= first.created_at + settings.linger or self._flushing)
+        ):
+            self._run_sender()
+            return
+        if deadline < INF:
+            self._schedule_wake(deadline)  # as `_ready_nodes` does for the earliest deadline
+        dq.popleft()
+        waiting.discard(tp)
+        first.full = True
+        self._send_request(leader, [first])
+        if waiting:  # the answer came at once and put a batch back (a retry)
+            self._run_sender()
+
     def _schedule_wake(self, at: float) -> None:
         if at >= self._wake_at:
             return
@@ -385,6 +423,7 @@ class KafkaProducer:
         ready: set[int] = set()
         next_check = INF
         batches = self._batches
+        partition_of, brokers = self._partition_of, self._brokers
         for tp in self._waiting_in_order():
             dq = batches[tp]
             first = dq[0]
@@ -401,12 +440,11 @@ class KafkaProducer:
             if first.retry_at > now:
                 next_check = min(next_check, first.retry_at)
                 continue
-            partition = self.cluster.partition(*tp)
-            if not partition.available:
-                continue
+            partition = partition_of.get(tp) or self._find_partition(tp)
             leader = partition.leader
-            assert leader is not None
-            if self._in_flight.get(leader, 0) >= self.settings.max_in_flight:
+            if leader is None or not brokers[leader].alive:  # speed: `available` inlined
+                continue
+            if self._in_flight.get(leader, 0) >= settings.max_in_flight:
                 continue
             lingered = first.created_at + linger
             if len(dq) > 1 or first.full or now >= lingered or self._flushing:
@@ -417,14 +455,20 @@ class KafkaProducer:
             self._schedule_wake(next_check)
         return ready
 
+    def _find_partition(self, tp: tuple[str, int]) -> Partition:
+        partition = self._partition_of[tp] = self.cluster.partition(*tp)
+        return partition
+
     def _run_sender(self) -> None:
         # Speed: with no batch waiting there is nothing to scan (`_ready_nodes` would find no
         # node and schedule nothing).
+        in_flight, most = self._in_flight, self.settings.max_in_flight
         while self._waiting_tps:
             nodes = self._ready_nodes()
             sent = False
-            for node in sorted(nodes):
-                if self._in_flight.get(node, 0) < self.settings.max_in_flight:
+            # Speed: one broker ready (the usual case) needs no sorting.
+            for node in nodes if len(nodes) == 1 else sorted(nodes):
+                if in_flight.get(node, 0) < most:
                     sent |= self._send_to(node)
             if not sent:
                 return
@@ -434,12 +478,14 @@ class KafkaProducer:
         now = self.env.now
         batches = []
         queued = self._batches
+        partition_of, brokers = self._partition_of, self._brokers
         for tp in self._waiting_in_order():
             dq = queued[tp]
             if dq[0].retry_at > now:
                 continue
-            partition = self.cluster.partition(*tp)
-            if partition.leader != node or not partition.available:
+            partition = partition_of.get(tp) or self._find_partition(tp)
+            # Speed: `available` inlined (the leader is `node`, so it is not None).
+            if partition.leader != node or not brokers[node].alive:
                 continue
             batch = dq.popleft()
             if not dq:
@@ -448,6 +494,11 @@ class KafkaProducer:
             batches.append(batch)
         if not batches:
             return False
+        self._send_request(node, batches)
+        return True
+
+    def _send_request(self, node: int, batches: list[ProducerBatch]) -> None:
+        """One ProduceRequest with `batches` to broker `node`."""
         acks = self.settings.acks
         request = ProduceRequest(self, node, batches, acks)
         counters = self._counters
@@ -461,7 +512,6 @@ class KafkaProducer:
             self._in_flight[node] = self._in_flight.get(node, 0) + 1
         broker = self.cluster.brokers[node]
         self.link.send(broker.handle, request)
-        return True
 
     def on_response(self, request: ProduceRequest) -> None:
         """The broker's answer to a request (after the broker->producer hop)."""
@@ -479,7 +529,8 @@ class KafkaProducer:
                 self._schedule_wake(batch.retry_at)
             else:
                 self._finish(batch, KafkaError(error, f"{batch.topic}-{batch.partition}"))
-        self._run_sender()
+        if self._waiting_tps:  # speed: else `_run_sender` has nothing to do
+            self._run_sender()
 
     def lost_without_answer(self, batch: ProducerBatch) -> None:
         """acks=0: a batch the broker could not write is gone, and nobody will know."""

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -19,6 +19,9 @@ from sim.brokers.rabbitmq.versions import DEFAULT_VERSION, behaviour
 from sim.message import Message
 from sim.metrics import Recorder
 from sim.randomness import RandomStreams
+
+if TYPE_CHECKING:
+    from sim.brokers.rabbitmq.stream import StreamQueue
 
 __all__ = ["Confirm", "Exchange", "RabbitMQBroker"]
 
@@ -99,6 +102,9 @@ class RabbitMQBroker:
         self.channels: list[Any] = []  # every channel opened; a crash closes the open ones
         # Scenario clients (consumers) that a crash kills and a restart lets reconnect.
         self.connections: list[Any] = []
+        # Streams whose writer's chunk of this instant is still open (ideal broker only,
+        # stream_writer.py): a client that waits for a confirm ends them.
+        self.open_stream_chunks: list[StreamQueue] = []
 
     # ----- declarations -----
     def exchange_declare(self, exchange: str, exchange_type: str = "direct") -> Exchange:
@@ -242,6 +248,17 @@ class RabbitMQBroker:
                 queue.offer(copy, answer)
             else:  # the copy's scheduler time first, then its queue process
                 cores.send(cost.core_work(queue.mirrors), queue.offer, copy, answer)
+
+    def confirm_waited(self) -> None:
+        """A client waited for a publisher confirm (ideal broker): a stream confirms once the
+        message's chunk is written, so every stream writer has handled what it held and the
+        next publish starts a new chunk (sim/brokers/rabbitmq/stream_writer.py)."""
+        streams = self.open_stream_chunks
+        if streams:
+            for stream in streams:
+                stream.seal()
+                stream.listed_open = False
+            streams.clear()
 
     def _confirmed(self, confirm: Confirm, on_confirm: OnConfirm | None) -> Confirm:
         if confirm is Confirm.NACK:

@@ -207,6 +207,8 @@ class Channel:
             for callback in self._on_return:
                 callback(self, method, msg, body)
             return True
+        if self.confirming and confirm is not Confirm.PENDING:
+            self.broker.confirm_waited()  # a blocking client waited for this confirm
         if confirm is Confirm.NACK and self.confirming:
             raise NackError(f"message to {exchange!r} with key {routing_key!r} was nacked")
         return None if confirm is Confirm.PENDING else confirm is Confirm.ACK

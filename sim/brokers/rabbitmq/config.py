@@ -256,6 +256,8 @@ class CostConfig(PresetCost):
     # The queue process's own garbage collections (cost.py): pauses a second, and their length.
     gc_pause: Duration = Field(default=0.0, ge=0)
     gc_rate: float = Field(default=0.0, ge=0)
+    # A stream writer's time per chunk it writes, on top of its time per message (cost.py).
+    stream_chunk: Duration = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _positive_rate(self) -> CostConfig:
@@ -274,6 +276,7 @@ class CostConfig(PresetCost):
             self.fsync,
             self.gc_pause,
             self.gc_rate,
+            self.stream_chunk,
         )
 
 

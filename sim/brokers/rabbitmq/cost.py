@@ -48,8 +48,20 @@ Defaults, from published measurements:
   queue, nothing else, and a message that reaches it meanwhile waits for its end
   (sim/brokers/pauses.py). Calibrated presets fit both on published tail percentiles.
 
+- A stream's writer (``osiris_writer``, one Erlang process per stream; a stream has no queue
+  process: the channel casts each publish to it, rabbit_stream_queue:deliver0/4). It takes
+  `1 / queue_rate` per message, as a queue process does: in one benchmark streams and classic
+  queues fed over AMQP 0-9-1 went as fast (RabbitMQ blog, "AMQP 1.0 Benchmarks", 2024: about
+  89,000 msg/s each on one node, RabbitMQ 4.0; ../shared/calibration r0713), and
+  `stream_chunk` more per batch it writes as one chunk (0 by default: no published figure
+  separates it). Publishes that reach it while it is busy wait and share the next chunk
+  (sim/brokers/rabbitmq/stream_writer.py). The closed form (`account`) charges the per-message
+  time only: under load a chunk holds up to 8192 messages, so the per-chunk time spread over
+  them is small. The writer's garbage collections are not drawn (osiris collects after every
+  batch, part of its per-batch time).
+
 Not modelled: credit-based flow control that slows publishers when a queue process falls behind
-(its mailbox here simply grows), disk paging of long classic queues, and stream queues.
+(its mailbox here simply grows), and disk paging of long classic queues.
 """
 
 from __future__ import annotations
@@ -95,6 +107,7 @@ class CostModel:
     fsync: float = 0.0
     gc_pause: float = 0.0
     gc_rate: float = 0.0
+    stream_chunk: float = 0.0
 
     def queue_time(self, queue_kind: str) -> float:
         """How long one message occupies a queue process of this kind."""

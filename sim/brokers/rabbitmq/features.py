@@ -97,7 +97,16 @@ FEATURES: tuple[Feature, ...] = (
         "modelled",
         "recorded: tests/data/rabbitmq_stream_traces.json (3.10.8); "
         "rabbit_stream_queue.erl parse_offset_arg",
-        "one message per chunk",
+        "last and timestamps by chunk; on 3.10 a reader is sent whole chunks past its credit",
+    ),
+    Feature(
+        "Streams: the writer writes the publishes waiting for it as one chunk",
+        _ALL,
+        "modelled",
+        "osiris_writer.erl handle_batch/2; gen_batch_server.erl loop_batched/2 "
+        "(batch size 32 doubling to 8192); rabbit_stream_queue.erl deliver0/4",
+        "ideal broker: one instant's publishes share a chunk; with cost: a writer time "
+        "per message and per chunk",
     ),
     Feature(
         "Streams: retention by x-max-length-bytes and x-max-age in whole segments",

@@ -68,7 +68,7 @@ def _stream_measures(ctx: RunContext, broker: RabbitMQBroker) -> None:
     """Per stream, its bytes on disk (`rabbitmq.stream_bytes.<stream>`) and segment files
     (`rabbitmq.stream_segments.<stream>`), sampled; and two tables: every retention
     evaluation (`rabbitmq.stream_retention`, one row per segment roll) and each stream's
-    limits (`rabbitmq.streams`)."""
+    limits with the entries and chunks it wrote (`rabbitmq.streams`)."""
     streams = {n: q for n, q in broker.queues.items() if isinstance(q, StreamQueue)}
     if not streams:
         return
@@ -98,10 +98,18 @@ def _stream_measures(ctx: RunContext, broker: RabbitMQBroker) -> None:
 
     def limits() -> pd.DataFrame:
         rows = [
-            (name, s.max_length_bytes, s.max_age, s.max_segment_size_bytes)
+            (name, s.max_length_bytes, s.max_age, s.max_segment_size_bytes, s.end, s.chunks)
             for name, s in streams.items()
         ]
-        columns = ["stream", "max_length_bytes", "max_age", "max_segment_size_bytes"]
+        # With the limits, what was written: entries (offsets) and the chunks holding them.
+        columns = [
+            "stream",
+            "max_length_bytes",
+            "max_age",
+            "max_segment_size_bytes",
+            "entries",
+            "chunks",
+        ]
         return pd.DataFrame(rows, columns=columns)
 
     ctx.tables["rabbitmq.stream_retention"] = retention

@@ -26,14 +26,27 @@ the osiris log it runs on, rabbitmq/osiris src/osiris_log.erl) or the streams gu
   (osiris_log:eval_max_bytes/2); max-age deletes the oldest segments whose newest entry is
   older than the age (eval_age/2).
 
-Simplifications: each publish is its own chunk (osiris batches what the writer has pending
-into one chunk; at the rates modelled here chunks are mostly single messages), so `last` is
-the last message and a timestamp finds the first message at or after it. A chunk takes its
-48-byte header (osiris.hrl HEADER_SIZE_B) plus 4 bytes per simple entry and the body; a
-segment file starts with an 8-byte header (LOG_HEADER_SIZE). Streams are always durable: a
-broker crash loses nothing in them. AMQP 0-9-1 has no server-side offset tracking, so a
-client that reconnects says again where to start (the scenario consumer resumes after the
-last offset it settled: docs/rabbitmq-streams.md).
+- Chunks: the writer writes each batch of publishes as one chunk (which publishes share one:
+  sim/brokers/rabbitmq/stream_writer.py). A chunk takes its 48-byte header (osiris.hrl
+  HEADER_SIZE_B; no bloom filter without filter values, osiris_bloom:to_binary/1) plus 4 bytes
+  per simple entry and the body, and goes whole into one segment: the roll is checked before a
+  chunk, so a segment can end over its limit by one chunk (osiris_log:write_chunk/6). A segment
+  file starts with an 8-byte header (LOG_HEADER_SIZE). `last` is the last chunk's first entry;
+  a timestamp finds the first chunk written at or after it (osiris_log
+  timestamp_search_fun/3), every entry of a chunk carrying its chunk's time.
+- Credit and chunks: before 4.0 a reader with credit left reads the next whole chunk and is
+  sent every entry of it, even past its credit, which then goes negative until acks bring it
+  back (3.10 rabbit_stream_queue:stream_entries/4: `Credit > 0`, then `credit = Credit -
+  NumMsgs`): a prefetch of 10 over 100-message chunks has 100 deliveries unacknowledged. From
+  4.0 a reader walks each chunk with an osiris chunk iterator and is sent one entry per credit,
+  going on mid-chunk when credit comes back (stream_entries/5, "when Credit < 1" stops;
+  rabbitmq-server commit 8cb313d "Support AMQP 1.0 natively", first in v4.0.0).
+
+Simplifications: streams are always durable: a broker crash loses nothing in them. AMQP 0-9-1
+has no server-side offset tracking, so a client that reconnects says again where to start (the
+scenario consumer resumes after the last offset it settled: docs/rabbitmq-streams.md). On the
+ideal broker a chunk grows entry by entry within its instant (stream_writer.py), and readers
+are sent each entry as it comes: the same deliveries at the same instant as the whole chunk.
 
 Accounting (sim/metrics.py): each reader gets its own copy of every entry from where it
 started, as each consumer group does in Kafka: the first reader of an entry takes the
@@ -51,6 +64,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.brokers.rabbitmq.errors import NotImplementedByQueue, PreconditionFailed
 from sim.brokers.rabbitmq.queue import ClassicQueue, ConsumerSlot, Entry
+from sim.brokers.rabbitmq.stream_writer import BatchSize, StreamWriter, Write
 from sim.message import Message, State
 
 if TYPE_CHECKING:
@@ -66,6 +80,7 @@ __all__ = [
     "StreamQueue",
     "StreamReader",
     "parse_max_age",
+    "reads_whole_chunks",
 ]
 
 DEFAULT_MAX_SEGMENT_SIZE_BYTES = 500 * 1000 * 1000  # osiris_log.erl DEFAULT_MAX_SEGMENT_SIZE_B
@@ -74,6 +89,13 @@ CHUNK_HEADER_BYTES = 48  # osiris.hrl HEADER_SIZE_B
 ENTRY_HEADER_BYTES = 4  # a simple entry's type bit and 31-bit size (osiris_log.erl)
 SEGMENT_HEADER_BYTES = 8  # osiris.hrl LOG_HEADER_SIZE
 RETENTION_EVAL_INTERVAL = 3600.0  # osiris_retention.erl DEFAULT_SCHEDULED_EVAL_TIME (1 h)
+
+
+def reads_whole_chunks(version: str) -> bool:
+    """Whether readers of this RabbitMQ version are sent whole chunks past their credit: 3.x
+    yes, 4.x no (the chunk iterator of rabbitmq-server commit 8cb313d, first in v4.0.0)."""
+    return int(version.split(".")[0]) < 4
+
 
 # rabbit_amqqueue:check_max_age/1 and unit_value_in_ms/1: a positive integer and one unit.
 _AGE_UNITS = {"Y": 365 * 86400.0, "M": 30 * 86400.0, "D": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
@@ -92,13 +114,14 @@ def parse_max_age(text: str) -> float:
 
 
 class _Entry:
-    """One published message in the log: its offset, time, bytes on disk, and the copy each
-    reader (by index) took of it."""
+    """One published message in the log: its offset, its chunk's first offset (osiris's chunk
+    id) and time, and the copy each reader (by index) took of it."""
 
-    __slots__ = ("copies", "msg", "offset", "timestamp")
+    __slots__ = ("chunk", "copies", "msg", "offset", "timestamp")
 
-    def __init__(self, offset: int, timestamp: float, msg: Message) -> None:
+    def __init__(self, offset: int, chunk: int, timestamp: float, msg: Message) -> None:
         self.offset = offset
+        self.chunk = chunk
         self.timestamp = timestamp
         self.msg = msg
         self.copies: list[Message | None] | None = None
@@ -118,9 +141,10 @@ class StreamReader:
     """One reader of the stream, named by its channel and consumer tag, so that a client that
     consumes again under the same names (after a reconnect) is the same reader with the same
     copies. `position` is the next offset it will be sent; `settled` the highest offset it
-    acknowledged, nacked or rejected."""
+    acknowledged, nacked or rejected; `chunk` the chunk it is reading (it is sent the rest of
+    that chunk whatever its credit)."""
 
-    __slots__ = ("feeding", "horizon", "index", "key", "position", "settled", "slot")
+    __slots__ = ("chunk", "feeding", "horizon", "index", "key", "position", "settled", "slot")
 
     def __init__(self, key: str, index: int, start: int) -> None:
         self.key = key
@@ -130,6 +154,7 @@ class StreamReader:
         self.settled = -1
         self.slot: ConsumerSlot | None = None
         self.feeding = False
+        self.chunk = -1
 
 
 class StreamQueue(ClassicQueue):
@@ -156,6 +181,24 @@ class StreamQueue(ClassicQueue):
         self._unread = 0  # entries readers have not been sent yet, over all readers
         self._age_timer = False
         self.durable = True
+        # The writer (stream_writer.py): its adaptive batch size, and with a cost model its
+        # processing time. On the ideal broker the chunk of the current instant stays open for
+        # the publishes of that instant (`_open` is its first offset, -1 once it is closed).
+        self.batch = BatchSize()
+        cost = broker.cost
+        self.writer: StreamWriter | None = None
+        if cost is not None:
+            self.writer = StreamWriter(
+                self.env, cost.stream_chunk, cost.queue_time("stream"), self._write, self.batch
+            )
+        self._chunk = 0  # first offset of the chunk being written
+        self._open = -1
+        self._open_at = 0.0
+        self._open_count = 0
+        self._retention_due = False  # a segment rolled under the open chunk
+        self.listed_open = False  # listed in the broker's streams with an open chunk
+        self.chunks = 0  # chunks written
+        self.whole_chunk_reads = reads_whole_chunks(broker.version.name)
         # Every retention evaluation (a segment roll, or the max-age timer): (time, bytes and
         # segments before, bytes and segments after, first offset after). One row per segment,
         # never per message; the stream retention chart draws its drops from it.
@@ -182,21 +225,85 @@ class StreamQueue(ClassicQueue):
     def segment_count(self) -> int:
         return len(self._segments)
 
-    # ----- publishing -----
+    # ----- publishing: the writer -----
+    def offer(self, msg: Message, on_answer: Any = None) -> bool | None:
+        """A routed message: on the ideal broker written now (a stream takes every message:
+        its limits are retention, not overflow); with a cost model cast to the writer, which
+        answers `on_answer(True)` once the message's chunk is written."""
+        if self.writer is None:
+            return self.accept(msg)
+        self.writer.cast(msg, on_answer)
+        return None
+
     def accept(self, msg: Message) -> bool:
-        """Append: a stream takes every message (its limits are retention, not overflow)."""
-        offset = self.end
-        msg.seq = offset
+        """The ideal broker's writer: `msg` joins the chunk of this instant, unless that chunk
+        holds a full batch (the writer handles it and takes the rest as the next one)."""
         now = self.env.now
-        entry = _Entry(offset, now, msg)
+        if self._open >= 0 and (self._open_at != now or self._open_count >= self.batch.size):
+            self.seal()
+        rolled = False
+        if self._open < 0:
+            rolled = self._start_chunk(now)
+            self._open, self._open_at, self._open_count = self.end, now, 0
+            if not self.listed_open:
+                self.listed_open = True
+                self.broker.open_stream_chunks.append(self)
+        self._open_count += 1
+        self._append(msg, now)
+        if rolled:
+            # Retention looks at the segments once this chunk is written whole: at the end of
+            # the instant, or when a confirm wait ends the chunk before that.
+            self._retention_due = True
+            self.env.timeout(0).callbacks.append(self._due_retention)
+        self._written(False)
+        return True
+
+    def seal(self) -> None:
+        """End the open chunk: its batch is handled (gen_batch_server adapts its batch size)."""
+        if self._open >= 0:
+            self.batch.completed(self._open_count >= self.batch.size)
+            self._open = -1
+        self._due_retention()
+
+    def _due_retention(self, _event: Any = None) -> None:
+        if self._retention_due:
+            self._retention_due = False
+            self._evaluate_retention()
+
+    def _write(self, batch: list[Write]) -> None:
+        """The writer with a cost model has handled `batch`: one chunk, then the confirms."""
+        now = self.env.now
+        rolled = self._start_chunk(now)
+        for msg, _answer in batch:
+            self._append(msg, now)
+        self._written(rolled)
+        for _msg, answer in batch:
+            if answer is not None:
+                answer(True)
+
+    def _start_chunk(self, now: float) -> bool:
+        """A chunk begins at the next offset, in a new segment if the last one is full
+        (osiris_log:write_chunk/6 checks max_segment_size_reached/1 before each chunk).
+        Returns whether a segment rolled."""
         segment = self._segments[-1]
         rolled = False
         if segment.bytes >= self.max_segment_size_bytes or segment.chunks >= MAX_SEGMENT_CHUNKS:
-            segment = _Segment(offset)
+            segment = _Segment(self.end)
             self._segments.append(segment)
             rolled = True
-        segment.bytes += CHUNK_HEADER_BYTES + ENTRY_HEADER_BYTES + msg.size
+        segment.bytes += CHUNK_HEADER_BYTES
         segment.chunks += 1
+        self._chunk = self.end
+        self.chunks += 1
+        return rolled
+
+    def _append(self, msg: Message, now: float) -> None:
+        """One entry of the current chunk."""
+        offset = self.end
+        msg.seq = offset
+        entry = _Entry(offset, self._chunk, now, msg)
+        segment = self._segments[-1]
+        segment.bytes += ENTRY_HEADER_BYTES + msg.size
         segment.last_timestamp = now
         self._log.append(entry)
         self.end = offset + 1
@@ -212,12 +319,15 @@ class StreamQueue(ClassicQueue):
                 self._unread += waiting
                 self.recorder.ready_add(self._ready_slot, waiting)
         self.recorder.enqueued(msg, self.name)
+
+    def _written(self, rolled: bool) -> None:
+        """After a write: retention if a segment rolled (trigger_retention_eval/1), then the
+        readers are told (the writer's offset listeners)."""
         if rolled:
             self._evaluate_retention()
-        for reader in readers:
+        for reader in self.readers:
             if reader.slot is not None:
                 self._feed(reader)
-        return True
 
     def _claim(self, entry: _Entry, index: int) -> None:
         """Reader `index` takes its copy of `entry`: the first reader the message itself."""
@@ -337,6 +447,7 @@ class StreamQueue(ClassicQueue):
             self._unread += delta
             self.recorder.ready_add(self._ready_slot, delta)
         reader.slot = slot
+        reader.chunk = -1  # a new osiris reader: it reads its first chunk on credit
         slot.reader = reader
         self.consumers.append(slot)
         self._feed(reader)
@@ -355,8 +466,8 @@ class StreamQueue(ClassicQueue):
             return self.end
         if offset == "first":
             return self.first
-        if offset == "last":  # the last chunk: one message per chunk here
-            return self.end - 1 if self.end > self.first else self.end
+        if offset == "last":  # the last chunk, from its first entry (osiris_log)
+            return self._log[-1].chunk if self.end > self.first else self.end
         if isinstance(offset, bool):
             raise PreconditionFailed(f"invalid x-stream-offset {offset!r}")
         if isinstance(offset, int):
@@ -375,7 +486,8 @@ class StreamQueue(ClassicQueue):
         raise PreconditionFailed(f"invalid x-stream-offset {offset!r}")
 
     def _at_time(self, timestamp: float) -> int:
-        """The first entry written at or after `timestamp` (entries are in time order)."""
+        """The first entry written at or after `timestamp` (entries are in time order, and
+        those of a chunk share its time: this is the first chunk written then)."""
         log = self._log
         lo, hi = 0, len(log)
         while lo < hi:
@@ -406,15 +518,20 @@ class StreamQueue(ClassicQueue):
                 self._feed(reader)
 
     def _feed(self, reader: StreamReader) -> None:
-        """Send the reader what its credit allows, in offset order."""
+        """Send the reader what its credit allows, in offset order: before 4.0 a whole chunk
+        at a time (with credit left it is sent all of the next chunk), from 4.0 one entry per
+        credit (rabbit_stream_queue:stream_entries)."""
         slot = reader.slot
         if slot is None or reader.feeding:
             return
         reader.feeding = True
         try:
-            log, index = self._log, reader.index
-            while reader.slot is slot and reader.position < self.end and slot.has_credit():
+            log, index, whole = self._log, reader.index, self.whole_chunk_reads
+            while reader.slot is slot and reader.position < self.end:
                 entry = log[reader.position - self.first]
+                if not (whole and entry.chunk == reader.chunk) and not slot.has_credit():
+                    break
+                reader.chunk = entry.chunk
                 reader.position += 1
                 self._unread -= 1
                 self.recorder.ready_add(self._ready_slot, -1)
@@ -495,7 +612,9 @@ class StreamQueue(ClassicQueue):
                 self._settled(slot, msg)
 
     def lose_volatile(self) -> None:
-        """A broker crash: the log is on disk, nothing is lost."""
+        """A broker crash: the log is on disk, nothing is lost; the next write is a new
+        chunk."""
+        self.seal()
 
     def unacked_of(self, reader: StreamReader) -> int:
         return 0 if reader.slot is None else reader.slot.unacked
