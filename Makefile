@@ -51,9 +51,13 @@ ffmpeg:
 	$(call debian,the MP4 test,ffmpeg,/usr/bin/ffmpeg /usr/bin/ffprobe)
 
 # One pytest run over the tests and the notebooks (nbmake executes each notebook).
+# --dist worksteal: each worker starts on one contiguous half of the tests and an idle one takes
+# over the tail of the other's queue, so a module's tests (and the runs they share, cached per
+# process) stay on one worker; the default (load) deals them out in turn and both workers
+# would simulate the same cached runs. tests/conftest.py puts the long notebooks first.
 test: $(STAMP) lint browser ffmpeg
 	CHROMIUM=$(CHROMIUM) CHROMEDRIVER=$(CHROMEDRIVER) \
-		$(BIN)/python -m pytest -q -n 2 --nbmake tests $(wildcard notebooks/*.ipynb)
+		$(BIN)/python -m pytest -q -n 2 --dist worksteal --nbmake tests $(wildcard notebooks/*.ipynb)
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -8,31 +8,27 @@ The checker itself is tested first, on figures built to break each rule.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 import pytest
 
-import sim
 from sim.results import Results
 from sim.viz.charts import demo_charts
 from sim.viz.style import new_figure, save
 from tests.chart_rules import problems, saved_width
 from tests.helpers import ROOT
+from tests.scenario_runs import scenario_runs
 
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 
-@cache
 def demo_runs(path: Path) -> dict[str, Results]:
     """The scenario's runs as `mqsim demo` makes them: its own seed and duration, one run per
-    variant ({"": Results} without variants)."""
-    scenario = sim.load_scenario(path)
-    return {
-        name: sim.run(v) for name, v in (scenario.variant_scenarios() or {"": scenario}).items()
-    }
+    variant ({"": Results} without variants); shared with the modules that test what the
+    runs show (tests/scenario_runs.py)."""
+    return scenario_runs(path.stem)
 
 
 # ----- the checker fails on what breaks a rule -----

@@ -1,8 +1,9 @@
 """Every snippet of README.md and docs/ does what the page says: each Python, shell and console
 snippet runs (in a temporary folder holding a copy of the repository's scenarios, with `mqsim`
-and `.venv/bin/mqsim` running this checkout), a console snippet's output is what the command
-prints, each YAML snippet validates as a scenario (or, marked as a fragment, inside the scenario
-it names), and every relative link and image points at a file that exists.
+and `.venv/bin/mqsim` running this checkout's `sim.cli.main()` in a process of its own, forked
+from one that imported the CLI once: tests/mqsim_forkserver.py), a console snippet's output is
+what the command prints, each YAML snippet validates as a scenario (or, marked as a fragment,
+inside the scenario it names), and every relative link and image points at a file that exists.
 
 The conventions (tests/markdown_docs.py): code blocks are fenced and name their language; a
 snippet that must not run starts with `# not run: <why>`, and there are few of them.
@@ -15,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -144,16 +146,43 @@ def test_yaml_snippet_is_a_valid_scenario(snippet: Snippet) -> None:
 
 
 # ----- running Python and shell snippets -----
+FORKSERVER = Path(__file__).with_name("mqsim_forkserver.py")
+
+
+@pytest.fixture(scope="session")
+def mqsim_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A server that has imported the CLI once and runs each `mqsim` command in a forked child
+    (tests/mqsim_forkserver.py): the snippets run about twenty commands, and a fresh Python
+    would spend seconds importing before each."""
+    socket_path = tmp_path_factory.mktemp("mqsim") / "mqsim.sock"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.mqsim_forkserver", "serve", str(socket_path)],
+        cwd=ROOT,
+        env=_env(ROOT),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == "ready", "the mqsim fork server did not start"
+        yield socket_path
+    finally:
+        server.kill()
+        server.wait()
+
+
 @pytest.fixture
-def workdir(tmp_path: Path) -> Path:
+def workdir(tmp_path: Path, mqsim_socket: Path) -> Path:
     """A checkout-like folder: scenarios/ (a copy), ../shared (the golden data beside the
-    repository), `mqsim` on PATH and `.venv/bin/mqsim`, both running this checkout's code."""
+    repository), `mqsim` on PATH and `.venv/bin/mqsim`, both running this checkout's code (in
+    a child of the fork server)."""
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "scenarios", repo / "scenarios")
     shared = ROOT.parent / "shared"
     if shared.exists():
         (tmp_path / "shared").symlink_to(shared)
-    shim = f'#!/bin/sh\nexec "{sys.executable}" -m sim.cli "$@"\n'
+    shim = f'#!/bin/sh\nexec "{sys.executable}" -I -S "{FORKSERVER}" "{mqsim_socket}" "$@"\n'
     python = f'#!/bin/sh\nexec "{sys.executable}" "$@"\n'
     for folder, name, text in (
         (tmp_path / "bin", "mqsim", shim),
@@ -246,3 +275,25 @@ def test_the_output_check_fails_on_a_number_that_is_not_printed() -> None:
         assert_output_shown(["│ latency_mean │ 9.535 │ ± 0.7165 │"], output, "x")
     with pytest.raises(AssertionError):  # in order
         assert_output_shown(["results in results/mm1/", "│ latency_mean │ ..."], output, "x")
+
+
+def test_the_fork_served_mqsim_does_what_a_fresh_one_does(workdir: Path) -> None:
+    """The shim's command (tests/mqsim_forkserver.py) and `python -m sim.cli`: the same stdout,
+    stderr and exit status, in the caller's folder, with the caller's environment."""
+    (workdir / "bad.yaml").write_text("name: bad\nduration: 1min\n", encoding="utf-8")
+    commands = ["validate scenarios/mm1.yaml bad.yaml", "list --dir scenarios"]
+    for command in commands:
+        seen = []
+        for mqsim in ("mqsim", f'"{sys.executable}" -m sim.cli'):
+            done = subprocess.run(
+                ["bash", "-c", f"{mqsim} {command}"],
+                cwd=workdir,
+                env={**_env(workdir), "COLUMNS": "100"},
+                capture_output=True,
+                text=True,
+                timeout=COMMAND_TIMEOUT,
+                check=False,
+            )
+            seen.append((done.returncode, done.stdout, done.stderr))
+        assert seen[0] == seen[1], command
+    assert seen[0][0] == 0 and "mm1" in seen[0][1]  # `list` found the scenarios in the cwd

@@ -11,6 +11,7 @@ import sim
 from sim.viz import variant_charts
 from sim.viz.charts import write_variant_charts
 from tests.helpers import ROOT
+from tests.scenario_runs import scenario_runs
 
 SCENARIOS = ROOT / "scenarios"
 FILES = ["exactly_once", "exactly_once_kafka", "dedup_window", "crash_redelivery"]
@@ -18,7 +19,7 @@ FILES = ["exactly_once", "exactly_once_kafka", "dedup_window", "crash_redelivery
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, dict[str, sim.Results]]:
-    return {name: sim.run_variants(SCENARIOS / f"{name}.yaml") for name in FILES}
+    return {name: scenario_runs(name) for name in FILES}  # simulated once: tests/scenario_runs.py
 
 
 def test_each_file_is_named_after_itself_conserves_and_drains(

@@ -6,7 +6,6 @@ partition-seconds with no live owner; the storm charts."""
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import cache
 
 import pandas as pd
 import pytest
@@ -16,12 +15,11 @@ from sim.brokers.kafka.runtime import unowned_partition_seconds
 from sim.results import Results
 from sim.viz.catalog import chosen
 from sim.viz.rebalance import plot_rebalance_cost, processed_between, storm_window
-from tests.helpers import ROOT
+from tests.scenario_runs import scenario_runs
 
 
-@cache
 def _runs() -> dict[str, Results]:
-    return sim.run_variants(ROOT / "scenarios" / "kafka_rebalance_storm.yaml")
+    return scenario_runs("kafka_rebalance_storm")  # simulated once (tests/scenario_runs.py)
 
 
 def test_unowned_time_merges_intervals_from_the_groups_first_assignment() -> None:
@@ -101,7 +99,7 @@ def test_the_catalog_draws_the_storm_charts_for_this_scenario_only() -> None:
     assert "delivery_outcomes" not in names  # superseded: the cost chart shows duplicates
     for chart in ("storm_throughput", "rebalance_cost"):
         chosen(_runs(), "variants")[chart].draw(_runs())
-    crash = sim.run_variants(ROOT / "scenarios" / "kafka_consumer_crash.yaml", duration="70s")
+    crash = scenario_runs("kafka_consumer_crash")  # the runs test_charts.py draws too
     names = set(chosen(crash, "variants"))
     assert not names & {"storm_throughput", "rebalance_cost", "share_scaling", "key_order"}
 

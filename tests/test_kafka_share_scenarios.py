@@ -5,7 +5,6 @@ scenario: throughput past the partition count, per-key order, the poison record 
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 import sim
 from sim.results import Results
 from sim.scenario import ScenarioError
-from tests.helpers import ROOT
+from tests.scenario_runs import scenario_runs
 
 
 def _data(consumer: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
@@ -167,9 +166,8 @@ def test_guarantees_run_on_share_consumers(strategy: str) -> None:
 
 
 # ----- the scenario file -----
-@cache
 def _runs() -> dict[str, Results]:
-    return sim.run_variants(ROOT / "scenarios" / "kafka_share_groups.yaml")
+    return scenario_runs("kafka_share_groups")  # simulated once (tests/scenario_runs.py)
 
 
 def test_share_group_throughput_keeps_scaling_past_the_partition_count() -> None:

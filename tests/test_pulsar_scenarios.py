@@ -3,21 +3,18 @@ their descriptions claim; their charts are the Pulsar ones the catalog selects."
 
 from __future__ import annotations
 
-from functools import cache
-
 import pytest
 
-import sim
 from sim.results import Results
 from sim.viz.charts import demo_charts
 from tests.helpers import ROOT
+from tests.scenario_runs import scenario_runs
 
 SCENARIOS = ROOT / "scenarios"
 
 
-@cache
 def runs(name: str) -> dict[str, Results]:
-    return sim.run_variants(SCENARIOS / f"{name}.yaml")
+    return scenario_runs(name)  # simulated once: tests/scenario_runs.py
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,6 @@ fit in the limit), never from a previous run.
 
 from __future__ import annotations
 
-from functools import cache
-
 import matplotlib.pyplot as plt
 import pytest
 
@@ -21,16 +19,15 @@ from sim.viz.catalog import chosen
 from sim.viz.streams import plot_compare_stream_retention, plot_stream_retention
 from tests.chart_rules import problems
 from tests.helpers import ROOT
+from tests.scenario_runs import scenario_runs
 
 SEGMENT = 500_000  # the scenario's max_segment_size_bytes
 LIMIT = 3_000_000  # its max_length_bytes
 CHUNK = CHUNK_HEADER_BYTES + ENTRY_HEADER_BYTES + 1000  # a 1 KB message on disk
 
 
-@cache
 def _runs() -> dict[str, Results]:
-    scenario = load_scenario(ROOT / "scenarios" / "rabbitmq_stream_retention.yaml")
-    return sim.run_variants(scenario)
+    return scenario_runs("rabbitmq_stream_retention")  # simulated once: tests/scenario_runs.py
 
 
 def test_size_retention_deletes_whole_segments_at_each_roll_and_keeps_at_most_the_limit() -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 import sim
-from tests.helpers import ROOT
+from tests.scenario_runs import scenario_runs
 
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, sim.Results]:
-    return sim.run_variants(ROOT / "scenarios" / "sqs_fifo_groups.yaml")
+    return scenario_runs("sqs_fifo_groups")  # simulated once: tests/scenario_runs.py
 
 
 def test_one_group_serialises_the_workers(runs: dict[str, sim.Results]) -> None:

@@ -40,11 +40,15 @@ from sim.viz.timeseries import QUIET_DEPTH, peak_depth
 from sim.viz.topology import topology_caption, union_topology
 from tests.chart_rules import saved_width
 from tests.helpers import ROOT, scenario_from
+from tests.scenario_runs import scenario_runs as demo_runs
 
 
 @cache
 def scenario_runs(name: str, duration: str | None = None) -> dict[str, Results]:
-    """The variants of scenarios/<name>.yaml, run once per test session."""
+    """The variants of scenarios/<name>.yaml, run once per test session (at the scenario's own
+    duration, the runs test_charts.py draws too: tests/scenario_runs.py)."""
+    if duration is None:
+        return demo_runs(name)
     return sim.run_variants(ROOT / "scenarios" / f"{name}.yaml", duration=duration)
 
 

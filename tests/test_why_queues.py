@@ -3,7 +3,6 @@ of its scenario file (the same runs `make demo` charts and the notebook explains
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -13,13 +12,13 @@ import sim
 from sim.kernel import run_variants
 from sim.viz import processing_rate, write_variant_charts
 from tests.helpers import ROOT, scenario_from
+from tests.scenario_runs import scenario_runs
 
 SCENARIOS = ROOT / "scenarios"
 
 
-@cache
 def runs(name: str) -> dict[str, sim.Results]:
-    return run_variants(SCENARIOS / f"{name}.yaml")
+    return scenario_runs(name)  # the runs test_charts.py draws, simulated once
 
 
 def window(results: sim.Results, column: str, start: float, end: float) -> pd.Series:
