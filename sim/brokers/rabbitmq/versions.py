@@ -98,10 +98,23 @@ class Version:
     only_failed_returns_count: bool = False
     #: Whether a non-durable, non-exclusive queue is refused unless permitted (4.3).
     refuses_transient_queues: bool = False
+    #: Who evaluates `consumer_timeout`: "channel" (3.10-4.2: rabbit_channel.erl
+    #: evaluate_consumer_timeout/1 closes the channel, every queue type) or "quorum" (4.3:
+    #: rabbit_fifo.erl `{timeout, evaluate_consumer_timeout}` returns the messages; classic
+    #: queues and streams never time out).
+    consumer_timeout_by: Literal["channel", "quorum"] = "channel"
+    #: Whether a quorum queue's basic.get of a message never returned carries
+    #: `x-delivery-count: 0` (3.10: rabbit_fifo_client.erl dequeue/4 defaults the count to 0;
+    #: 4.x add_delivery_count_header/2 adds nothing when the header has no acquired_count).
+    get_counts_from_zero: bool = False
+    #: Whether quorum queues take x-delayed-retry-* (4.3: rabbit_fifo.erl should_delay0/4).
+    delayed_retry: bool = False
 
 
 VERSIONS: dict[str, Version] = {
-    "3.10": Version("3.10", None, False, True, False, quorum_priorities="none"),
+    "3.10": Version(
+        "3.10", None, False, True, False, quorum_priorities="none", get_counts_from_zero=True
+    ),
     "4.0": Version("4.0", 20, True, False, True),
     "4.1": Version("4.1", 20, True, False, True),
     "4.2": Version("4.2", 20, True, False, True),
@@ -114,10 +127,12 @@ VERSIONS: dict[str, Version] = {
         quorum_priorities="strict",
         only_failed_returns_count=True,
         refuses_transient_queues=True,
+        consumer_timeout_by="quorum",
+        delayed_retry=True,
     ),
 }
 
-DEFAULT_VERSION: VersionName = "4.2"
+DEFAULT_VERSION: VersionName = "4.3"
 
 
 def behaviour(name: str) -> Version:
