@@ -78,7 +78,7 @@ def kafka(cost: dict[str, Any]) -> dict[str, Any]:
 
 
 def rabbitmq(cost: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "rabbitmq", "queues": [{"name": "q"}], "cost": cost}
+    return {"type": "rabbitmq", "queues": [{"name": "q", "durable": True}], "cost": cost}
 
 
 def run(broker: dict[str, Any], rate: float = 2000, seed: int = 5) -> sim.Results:

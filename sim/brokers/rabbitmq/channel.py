@@ -471,6 +471,10 @@ class Channel:
     def unacked_count(self) -> int:
         return len(self._unacked)
 
+    def unacked_messages(self) -> list[Message]:
+        """The messages this channel holds unacknowledged, in delivery-tag order."""
+        return [entry[2] for entry in self._unacked.values()]
+
 
 def _by_queue(
     held: Any,
