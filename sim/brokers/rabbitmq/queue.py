@@ -580,7 +580,10 @@ class QuorumQueue(ClassicQueue):
       reject-publish-dlx is not supported and falls back to drop-head
       (rabbit_quorum_queue:overflow/3 logs "Invalid overflow strategy" and uses the default).
     - A cancelled consumer still counts in consumer_count until it has settled all it holds.
-    - basic.get always carries `x-delivery-count` (0 before any return).
+    - basic.get on 3.10 always carries `x-delivery-count` (0 before any return); 4.x adds
+      the header only after a return.
+    - 4.3: consumer timeouts (the queue returns timed-out deliveries, uncounted) and delayed
+      retry (x-delayed-retry-*).
     """
 
     kind = "quorum"

@@ -59,9 +59,21 @@ at v4.3.5):
 Streams (`x-queue-type: stream`, sim/brokers/rabbitmq/stream.py) exist in every modelled version
 (they came in 3.9).
 
-Not modelled (see docs/rabbitmq-4.md): 4.3's delayed retries (`x-delayed-retry-*`, off unless
-set) and quorum-queue consumer timeouts (`consumer_timeout`), and consumer timeouts in earlier
-versions. The default stays 4.2, for the reason given in docs/rabbitmq-4.md.
+- Consumer timeouts (rabbitmq.conf `consumer_timeout`, 1800000 ms: deps/rabbit/Makefile): up
+  to 4.2 the channel closes itself with PRECONDITION_FAILED at the first 60 s tick
+  (`channel_tick_interval`) after its oldest unacknowledged delivery timed out, for every queue
+  type (rabbit_channel.erl evaluate_consumer_timeout/1; 4.0-4.2 use the queue's own
+  x-consumer-timeout first: get_queue_consumer_timeout/2). From 4.3 only quorum queues evaluate
+  them: the timed-out deliveries are returned without counting as failed and the consumer is
+  cancelled (4.3.0 release notes, "Consumer Timeouts are No Longer Evaluated for Classic Queues
+  and Streams"; rabbit_fifo.erl `{timeout, evaluate_consumer_timeout}`).
+- Delayed retry (4.3, quorum queues: x-delayed-retry-type / -min / -max): a return is held
+  min(min * delivery-count, max) before redelivery (rabbit_fifo.erl should_delay0/4,
+  calculate_ready_at/4); off unless set (rabbit_fifo.hrl `delayed_retry = disabled`).
+- basic.get of a message never returned: 3.10 adds `x-delivery-count: 0` (recorded), 4.x no
+  header (rabbit_fifo_client.erl add_delivery_count_header/2).
+
+The default is 4.3, the current 4.x (docs/rabbitmq-4.md).
 """
 
 from __future__ import annotations
