@@ -31,7 +31,7 @@ def scenario_from(**overrides: Any) -> Scenario:
         "name": "test",
         "seed": 1,
         "duration": 100.0,
-        "broker": {"type": "rabbitmq", "queues": [{"name": "q"}]},
+        "broker": {"type": "rabbitmq", "queues": [{"name": "q", "durable": True}]},
         "producers": [{"name": "p", "to": "q", "rate": 1.0}],
         "consumers": [{"name": "c", "from": "q", "service_time": "exp(0.5s)"}],
     }

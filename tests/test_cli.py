@@ -19,7 +19,7 @@ SHORT = {
     "name": "short",
     "description": "a short run for the CLI tests",
     "duration": "200s",
-    "broker": {"type": "rabbitmq", "queues": [{"name": "q"}]},
+    "broker": {"type": "rabbitmq", "queues": [{"name": "q", "durable": True}]},
     "producers": [{"name": "p", "to": "q", "rate": "2/s"}],
     "consumers": [{"name": "c", "from": "q", "service_time": "exp(200ms)"}],
 }

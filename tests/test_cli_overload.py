@@ -20,7 +20,7 @@ runner = CliRunner()  # result.stdout and result.stderr apart
 OVER = {
     "name": "over",
     "duration": "10h",
-    "broker": {"type": "rabbitmq", "queues": [{"name": "q"}]},
+    "broker": {"type": "rabbitmq", "queues": [{"name": "q", "durable": True}]},
     "producers": [{"name": "p", "to": "q", "rate": "2000/s"}],
     "consumers": [{"name": "c", "from": "q", "service_time": "100ms"}],
 }
@@ -43,7 +43,13 @@ def test_an_overloaded_unbounded_queue_gets_one_warning_line_and_json_stays_json
 
 def test_the_estimate_follows_each_brokers_rules() -> None:
     bounded = sim.Scenario.from_dict(
-        {**OVER, "broker": {"type": "rabbitmq", "queues": [{"name": "q", "max_length": 10}]}}
+        {
+            **OVER,
+            "broker": {
+                "type": "rabbitmq",
+                "queues": [{"name": "q", "durable": True, "max_length": 10}],
+            },
+        }
     )
     assert overloads(bounded) == []  # a bounded queue drops or refuses instead of growing
     fine = sim.Scenario.from_dict({**OVER, "producers": [{"name": "p", "to": "q", "rate": 5.0}]})
@@ -66,7 +72,7 @@ def test_the_estimate_follows_each_brokers_rules() -> None:
             "broker": {
                 "type": "rabbitmq",
                 "exchanges": [{"name": "x", "type": "fanout"}],
-                "queues": [{"name": "a"}, {"name": "b"}],
+                "queues": [{"name": "a", "durable": True}, {"name": "b", "durable": True}],
                 "bindings": [{"exchange": "x", "queue": "a"}, {"exchange": "x", "queue": "b"}],
             },
             "producers": [{"name": "p", "to": "x", "rate": 20.0}],

@@ -90,7 +90,7 @@ def test_a_minute_at_100_per_second_makes_a_light_report(tmp_path: Path) -> None
     scenario = tmp_path / "busy.yaml"
     scenario.write_text(
         "name: busy\nseed: 3\nduration: 60s\n"
-        "broker: {type: rabbitmq, queues: [{name: jobs}]}\n"
+        "broker: {type: rabbitmq, queues: [{name: jobs, durable: true}]}\n"
         "producers: [{name: web, to: jobs, rate: 100/s}]\n"
         "consumers: [{name: worker, from: jobs, replicas: 4, service_time: exp(30ms)}]\n"
     )

@@ -26,7 +26,7 @@ SHORT = {
     "seed": 2,
     "duration": "200s",
     "warmup": "20s",
-    "broker": {"type": "rabbitmq", "queues": [{"name": "q"}]},
+    "broker": {"type": "rabbitmq", "queues": [{"name": "q", "durable": True}]},
     "producers": [{"name": "p", "to": "q", "rate": "1/s"}],
     "consumers": [{"name": "c", "from": "q", "service_time": "exp(500ms)"}],
 }

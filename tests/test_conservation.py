@@ -34,7 +34,10 @@ def test_point_to_point_has_no_copies_and_leaves_a_backlog_when_overloaded() -> 
 
 @pytest.mark.parametrize("overflow", ["drop-head", "reject-publish"])
 def test_overflow_drops_or_rejects(overflow: str) -> None:
-    broker = {"type": "rabbitmq", "queues": [{"name": "q", "max_length": 3, "overflow": overflow}]}
+    broker = {
+        "type": "rabbitmq",
+        "queues": [{"name": "q", "durable": True, "max_length": 3, "overflow": overflow}],
+    }
     s = check(
         sim.run(scenario_from(broker=broker, producers=[{"name": "p", "to": "q", "rate": 5.0}]))
     )
@@ -47,7 +50,7 @@ def test_fanout_counts_each_copy() -> None:
     broker = {
         "type": "rabbitmq",
         "exchanges": [{"name": "events", "type": "fanout"}],
-        "queues": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
+        "queues": [{"name": q, "durable": True} for q in "abc"],
         "bindings": [{"exchange": "events", "queue": q} for q in "abc"],
     }
     s = check(
@@ -67,7 +70,7 @@ def test_unroutable_messages_are_dropped() -> None:
     broker = {
         "type": "rabbitmq",
         "exchanges": [{"name": "logs", "type": "topic"}],
-        "queues": [{"name": "errors"}],
+        "queues": [{"name": "errors", "durable": True}],
         "bindings": [{"exchange": "logs", "queue": "errors", "routing_key": "*.error"}],
     }
     s = check(
@@ -92,15 +95,15 @@ def test_unroutable_messages_are_dropped() -> None:
 
 def test_ttl_expires_or_dead_letters() -> None:
     slow = [{"name": "c", "from": "q", "service_time": "2s"}]
-    expiring = {"type": "rabbitmq", "queues": [{"name": "q", "message_ttl": "3s"}]}
+    expiring = {"type": "rabbitmq", "queues": [{"name": "q", "durable": True, "message_ttl": "3s"}]}
     s = check(sim.run(scenario_from(broker=expiring, consumers=slow)))
     assert s["expired"] > 0 and s["dead_lettered"] == 0
     dlx = {
         "type": "rabbitmq",
         "exchanges": [{"name": "dlx", "type": "fanout"}],
         "queues": [
-            {"name": "q", "message_ttl": "3s", "dead_letter_exchange": "dlx"},
-            {"name": "dlq"},
+            {"name": "q", "durable": True, "message_ttl": "3s", "dead_letter_exchange": "dlx"},
+            {"name": "dlq", "durable": True},
         ],
         "bindings": [{"exchange": "dlx", "queue": "dlq"}],
     }
@@ -121,7 +124,7 @@ def test_ttl_expires_or_dead_letters() -> None:
     duration=st.floats(5.0, 60.0),
 )
 def test_conservation_holds_for_random_scenarios(**p: Any) -> None:
-    queue: dict[str, Any] = {"name": "q", "overflow": p["overflow"]}
+    queue: dict[str, Any] = {"name": "q", "durable": True, "overflow": p["overflow"]}
     if p["max_length"] is not None:
         queue["max_length"] = p["max_length"]
     if p["ttl"] is not None:

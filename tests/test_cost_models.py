@@ -112,7 +112,7 @@ def rabbitmq(cost: dict[str, Any], queues: int = 4, **queue: Any) -> dict[str, A
     return {
         "type": "rabbitmq",
         "exchanges": [{"name": "x", "type": "direct"}],
-        "queues": [{"name": f"q{i}", **queue} for i in range(queues)],
+        "queues": [{"name": f"q{i}", "durable": True, **queue} for i in range(queues)],
         "bindings": [{"exchange": "x", "queue": f"q{i}", "routing_key": f"k{i}"} for i in range(4)],
         "cost": cost,
     }
@@ -344,7 +344,7 @@ def test_the_brokers_io_threads_dispatch_to_every_subscription_and_take_its_acks
 
 
 def test_a_preset_fills_the_cost_section_and_explicit_fields_win() -> None:
-    base = {"type": "rabbitmq", "queues": [{"name": "q", "type": "quorum"}]}
+    base = {"type": "rabbitmq", "queues": [{"name": "q", "durable": True, "type": "quorum"}]}
     config = RabbitMQConfig.model_validate({**base, "cost": {"preset": "mqperf-2021"}})
     expected = cost_preset("mqperf-2021", "rabbitmq").cost
     assert config.cost is not None
@@ -365,7 +365,7 @@ def test_a_preset_fills_the_cost_section_and_explicit_fields_win() -> None:
 def test_without_a_cost_section_every_broker_is_the_ideal_one() -> None:
     sections = {
         "kafka": ({"type": "kafka", "topics": [{"name": "t"}]}, "t"),
-        "rabbitmq": ({"type": "rabbitmq", "queues": [{"name": "q"}]}, "q"),
+        "rabbitmq": ({"type": "rabbitmq", "queues": [{"name": "q", "durable": True}]}, "q"),
         "sqs": ({"type": "sqs", "queues": [{"name": "q"}]}, "q"),
         "redis": ({"type": "redis", "streams": [{"name": "s"}]}, "s"),
         "pulsar": ({"type": "pulsar", "topics": [{"name": "t"}]}, "t"),

@@ -18,7 +18,7 @@ def one_service(faults: list[dict[str, Any]], **overrides: Any) -> Scenario:
     data: dict[str, Any] = {
         "name": "faults",
         "duration": 40.0,
-        "broker": {"type": "rabbitmq", "queues": [{"name": "q"}]},
+        "broker": {"type": "rabbitmq", "queues": [{"name": "q", "durable": True}]},
         "clients": [{"name": "users", "to": "S", "rate": 1.0, "arrivals": "constant"}],
         "services": [{"name": "S", "workers": 1, "service_time": 0.1}],
         "faults": faults,

@@ -35,7 +35,7 @@ def scenario(
     data: dict[str, Any] = {
         "name": "guarantees",
         "duration": 40.0,
-        "broker": {"type": "rabbitmq", "queues": [{"name": "payments"}]},
+        "broker": {"type": "rabbitmq", "queues": [{"name": "payments", "durable": True}]},
         "producers": [
             {"name": "checkout", "to": "payments", "rate": 200.0, "stop": 30.0, **(producer or {})}
         ],
@@ -238,7 +238,7 @@ def test_the_summary_has_effect_keys_only_with_a_ledger() -> None:
         {
             "name": "plain",
             "duration": 5.0,
-            "broker": {"type": "rabbitmq", "queues": [{"name": "q"}]},
+            "broker": {"type": "rabbitmq", "queues": [{"name": "q", "durable": True}]},
             "producers": [{"name": "p", "to": "q", "rate": 10.0}],
             "consumers": [{"name": "c", "from": "q"}],
         }
@@ -325,7 +325,7 @@ def test_bad_guarantee_sections_are_one_line_errors(change: dict[str, Any], expe
     data: dict[str, Any] = {
         "name": "bad",
         "duration": 5.0,
-        "broker": {"type": "rabbitmq", "queues": [{"name": "q"}]},
+        "broker": {"type": "rabbitmq", "queues": [{"name": "q", "durable": True}]},
         "producers": [{"name": "p", "to": "q", "rate": 1.0}],
         "consumers": [{"name": "c", "from": "q", **change}],
     }
@@ -340,7 +340,7 @@ def test_producer_loss_probabilities_must_leave_room_for_success() -> None:
     data: dict[str, Any] = {
         "name": "bad",
         "duration": 5.0,
-        "broker": {"type": "rabbitmq", "queues": [{"name": "q"}]},
+        "broker": {"type": "rabbitmq", "queues": [{"name": "q", "durable": True}]},
         "producers": [
             {
                 "name": "p",
@@ -359,7 +359,10 @@ def test_guaranteed_consumers_share_one_source() -> None:
     data: dict[str, Any] = {
         "name": "bad",
         "duration": 5.0,
-        "broker": {"type": "rabbitmq", "queues": [{"name": "a"}, {"name": "b"}]},
+        "broker": {
+            "type": "rabbitmq",
+            "queues": [{"name": "a", "durable": True}, {"name": "b", "durable": True}],
+        },
         "consumers": [
             {"name": "x", "from": "a", "guarantee": {"strategy": "at-least-once"}},
             {"name": "y", "from": "b", "guarantee": {"strategy": "at-least-once"}},

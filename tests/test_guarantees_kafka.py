@@ -177,7 +177,7 @@ def test_bad_kafka_guarantees_are_one_line_errors(
     scenario = data("at-least-once", 0.0)
     scenario["consumers"][0]["guarantee"] = change
     if broker_type == "rabbitmq":
-        scenario["broker"] = {"type": "rabbitmq", "queues": [{"name": "payments"}]}
+        scenario["broker"] = {"type": "rabbitmq", "queues": [{"name": "payments", "durable": True}]}
         scenario["producers"] = [{"name": "checkout", "to": "payments", "rate": 1.0}]
         scenario["consumers"][0] = {"name": "billing", "from": "payments", "guarantee": change}
     with pytest.raises(ScenarioError) as caught:

@@ -69,7 +69,7 @@ def test_settings_of_the_other_broker_type_are_refused() -> None:
     consumer = {"name": "c", "from": "events", "prefetch": 10}
     assert "consumers[0].prefetch" in _error(_data(consumers=[consumer]))
     rabbit = {
-        "broker": {"type": "rabbitmq", "queues": [{"name": "q"}]},
+        "broker": {"type": "rabbitmq", "queues": [{"name": "q", "durable": True}]},
         "producers": [{"name": "p", "to": "q", "rate": 1.0, "linger.ms": 5}],
         "consumers": [],
     }

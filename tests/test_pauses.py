@@ -79,7 +79,7 @@ def kafka(cost: dict[str, Any]) -> dict[str, Any]:
 
 
 def rabbitmq(cost: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "rabbitmq", "queues": [{"name": "q"}], "cost": cost}
+    return {"type": "rabbitmq", "queues": [{"name": "q", "durable": True}], "cost": cost}
 
 
 # 6 s at 2,000 msg/s: 11,000 latencies after the warm-up, so the p99.9 rests on 11 of them.

@@ -25,7 +25,10 @@ def section(broker_type: str, sources: list[str]) -> dict[str, Any]:
         spec_of(broker_type).ideal.section(sources[0], 1)
         if len(sources) == 1
         else {
-            "rabbitmq": {"type": "rabbitmq", "queues": [{"name": s} for s in sources]},
+            "rabbitmq": {
+                "type": "rabbitmq",
+                "queues": [{"name": s, "durable": True} for s in sources],
+            },
             "sqs": {"type": "sqs", "queues": [{"name": s} for s in sources]},
             "kafka": {"type": "kafka", "topics": [{"name": s, "partitions": 1} for s in sources]},
             "pulsar": {"type": "pulsar", "topics": [{"name": s, "partitions": 0} for s in sources]},

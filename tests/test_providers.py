@@ -177,7 +177,7 @@ def notifications(**api: Any) -> dict[str, Any]:
     return {
         "name": "kinds",
         "duration": 60.0,
-        "broker": {"type": "rabbitmq", "queues": [{"name": "unused"}]},
+        "broker": {"type": "rabbitmq", "queues": [{"name": "unused", "durable": True}]},
         "clients": [
             {
                 "name": "a",

@@ -44,7 +44,7 @@ def ideal_queue(
             "seed": seed,
             "duration": duration,
             "warmup": duration * 0.01,
-            "broker": {"type": "rabbitmq", "queues": [{"name": "q", **queue}]},
+            "broker": {"type": "rabbitmq", "queues": [{"name": "q", "durable": True, **queue}]},
             "producers": [{"name": "p", "to": "q", "rate": rate}],
             "consumers": [
                 {"name": "c", "from": "q", "replicas": replicas, "service_time": service}

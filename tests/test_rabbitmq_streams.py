@@ -250,7 +250,7 @@ def test_a_scenario_refuses_what_a_stream_refuses(
 
 def test_stream_offset_needs_a_stream_and_streams_refuse_queue_arguments() -> None:
     data = _scenario()
-    data["broker"]["queues"].append({"name": "q"})
+    data["broker"]["queues"].append({"name": "q", "durable": True})
     data["consumers"][0]["from"] = "q"
     with pytest.raises(ScenarioError, match="not a stream"):
         Scenario.from_dict(data)

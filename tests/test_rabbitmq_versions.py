@@ -82,11 +82,8 @@ def test_scenarios_default_to_the_newest_modelled_version_and_check_it() -> None
         "producers": [{"name": "p", "to": "q", "rate": 1}],
         "consumers": [{"name": "c", "from": "q"}],
     }
-    # The default is the newest 4.x whose every relevant change is modelled: 4.3 is known but
-    # opt-in (it refuses transient classic queues and adds unmodelled consumer timeouts:
-    # docs/rabbitmq-4.md).
-    assert Scenario.from_dict(data).broker.version == DEFAULT_VERSION == "4.2"
-    assert max(VERSIONS) == "4.3"
+    # The default is the current 4.x, the newest modelled (docs/rabbitmq-4.md).
+    assert Scenario.from_dict(data).broker.version == DEFAULT_VERSION == max(VERSIONS) == "4.3"
     data["broker"]["queues"][0]["delivery_limit"] = -1
     Scenario.from_dict(data)  # 4.x: no limit
     data["broker"]["version"] = "3.10"

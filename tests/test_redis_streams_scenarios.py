@@ -89,7 +89,7 @@ def test_bad_input_is_one_line_naming_the_field(change: dict[str, Any], expected
 
 def test_redis_fields_are_refused_under_another_broker() -> None:
     data = _data(
-        broker={"type": "rabbitmq", "queues": [{"name": "s"}]},
+        broker={"type": "rabbitmq", "queues": [{"name": "s", "durable": True}]},
         consumers=[{"name": "c", "from": "s", "group": "g"}],
     )
     assert _error(data).startswith(

@@ -14,7 +14,7 @@ GOOD = {
     "name": "ok",
     "duration": "10min",
     "warmup": "1min",
-    "broker": {"type": "rabbitmq", "queues": [{"name": "jobs", "max_length": 5}]},
+    "broker": {"type": "rabbitmq", "queues": [{"name": "jobs", "durable": True, "max_length": 5}]},
     "producers": [{"name": "p", "to": "jobs", "rate": "6000/min", "message_size": "1KiB"}],
     "consumers": [{"name": "w", "from": "jobs", "service_time": "exp(20ms)", "replicas": 2}],
 }

@@ -19,7 +19,7 @@ def services_scenario(**overrides: Any) -> Scenario:
         "name": "svc",
         "seed": 1,
         "duration": 100.0,
-        "broker": {"type": "rabbitmq", "queues": [{"name": "q"}]},
+        "broker": {"type": "rabbitmq", "queues": [{"name": "q", "durable": True}]},
         "clients": [{"name": "users", "to": "S", "rate": 1.0}],
         "services": [{"name": "S", "workers": 1, "service_time": "exp(0.5s)"}],
     }
@@ -218,7 +218,9 @@ def test_reject_publish_refuses_the_request_once() -> None:
         duration=50.0,
         broker={
             "type": "rabbitmq",
-            "queues": [{"name": "q", "max_length": 5, "overflow": "reject-publish"}],
+            "queues": [
+                {"name": "q", "durable": True, "max_length": 5, "overflow": "reject-publish"}
+            ],
         },
         clients=[{"name": "users", "to": "A", "rate": 5.0}],
         services=[

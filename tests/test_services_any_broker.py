@@ -19,7 +19,7 @@ SCENARIOS = ROOT / "scenarios"
 def section(broker_type: str, source: str) -> dict:
     """One source named `source` that service B consumes, on `broker_type`."""
     return {
-        "rabbitmq": {"type": "rabbitmq", "queues": [{"name": source}]},
+        "rabbitmq": {"type": "rabbitmq", "queues": [{"name": source, "durable": True}]},
         "kafka": {"type": "kafka", "topics": [{"name": source, "partitions": 4}]},
         "sqs": {"type": "sqs", "queues": [{"name": source}]},
         "redis": {

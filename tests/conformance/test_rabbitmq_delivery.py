@@ -177,7 +177,7 @@ class Replay:
         self.channel(event["consumer"]).basic_recover(requeue=event["requeue"])
 
     def _held(self, channel: Channel) -> list[Any]:
-        return [msg.body for _slot, _queue, msg in channel._unacked.values()]
+        return [msg.body for msg in channel.unacked_messages()]
 
     def do_basic_cancel(self, event: dict[str, Any]) -> None:
         channel = self.channel(event["consumer"])

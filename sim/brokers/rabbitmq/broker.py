@@ -69,7 +69,8 @@ class RabbitMQBroker:
 
     `cost` (a CostModel) makes routing and each queue process take time; without it the broker
     is ideal and instant. `version` is the RabbitMQ version whose defaults it follows
-    (sim/brokers/rabbitmq/versions.py; "3.10" for the recorded traces).
+    (sim/brokers/rabbitmq/versions.py; "3.10" for the recorded traces). `consumer_timeout` is
+    rabbitmq.conf's, in milliseconds.
     """
 
     def __init__(
@@ -80,8 +81,12 @@ class RabbitMQBroker:
         message_ids: Iterator[int] | None = None,
         version: str = DEFAULT_VERSION,
         streams: RandomStreams | None = None,
+        consumer_timeout: int = 1_800_000,
     ) -> None:
         self.env = env
+        # rabbitmq.conf `consumer_timeout` in ms (default 1800000: deps/rabbit/Makefile), in
+        # seconds: the channel (3.10-4.2) or the quorum queue (4.3) enforces it.
+        self.consumer_timeout = consumer_timeout / 1000.0
         # The random streams of the run: each queue process's garbage collections draw from
         # their own (cost model with pauses only).
         self.streams = streams if streams is not None else RandomStreams(0)

@@ -9,12 +9,22 @@ where `properties` is the message itself: it has pika's `headers` and `priority`
 Where pika raises, so does the channel: on a channel in confirm mode a refused publish raises
 NackError and a returned mandatory one UnroutableError; an unknown delivery tag raises
 PreconditionFailed and, as on the broker, closes the channel.
+
+Consumer timeouts (rabbitmq.conf `consumer_timeout`, sim/brokers/rabbitmq/versions.py): up to
+4.2 the channel enforces them, for every queue type: every `channel_tick_interval` (60 s:
+deps/rabbit/Makefile) it looks at its oldest unacknowledged delivery and, if that is older than
+the timeout, closes itself with 406 PRECONDITION_FAILED (rabbit_channel.erl
+evaluate_consumer_timeout/1), which returns everything it held. From 4.3 a quorum queue takes
+back just the timed-out deliveries and the channel sends the consumer basic.cancel
+(handle_queue_actions `{released, ..., timeout}`); the channel stays open. Callbacks added with
+`add_on_close_callback` and `add_on_cancel_callback` hear of both, as in pika.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -44,6 +54,12 @@ __all__ = [
 
 OnMessage = Callable[["Channel", "Deliver", Message, Any], None]
 OnReturn = Callable[["Channel", "Deliver", Message, Any], None]
+OnClose = Callable[["Channel", Exception | None], None]
+OnCancel = Callable[[str], None]
+
+#: rabbit_channel.erl's tick (`channel_tick_interval`, 60000 ms: deps/rabbit/Makefile), when a
+#: 3.10-4.2 channel checks its oldest unacknowledged delivery against the consumer timeout.
+CHANNEL_TICK = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +122,18 @@ class Channel:
         self.confirming = False
         self.is_open = True
         self.consumers: dict[str, ConsumerSlot] = {}
-        # delivery tag -> (consumer or None for basic.get, queue, message), in tag order
-        self._unacked: dict[int, tuple[ConsumerSlot | None, ClassicQueue, Message]] = {}
+        # delivery tag -> (consumer or None for basic.get, queue, message, delivered at), in
+        # tag order; "delivered at" is None once a 4.3 quorum queue took the delivery back
+        # (consumer timeout): the tag stays valid, but settling it settles nothing.
+        self._unacked: dict[int, tuple[ConsumerSlot | None, ClassicQueue, Message, float | None]]
+        self._unacked = {}
+        self._on_close: list[OnClose] = []
+        self._on_cancel: list[OnCancel] = []
+        version = broker.version
+        self._channel_timeout = version.consumer_timeout_by == "channel"
+        self._queue_timeouts = version.name != "3.10"  # 3.10: the broker's timeout only
+        self._opened_at = self.env.now
+        self._tick_pending = False
         self._tags = itertools.count(1)
         self._consumer_tags = itertools.count(1)
         self._on_return: list[OnReturn] = []
@@ -286,7 +312,9 @@ class Channel:
         if not auto_ack:
             if slot is None:  # basic.get: no consumer slot counted it as unacked
                 queue.unacked += 1
-            self._unacked[tag] = (slot, queue, msg)
+            self._unacked[tag] = (slot, queue, msg, self.env.now)
+            if self._channel_timeout and not self._tick_pending:
+                self._arm_tick()
         self.broker.recorder.delivered_message(msg, queue.name)
         return tag
 
@@ -309,7 +337,8 @@ class Channel:
         if not multiple and self.is_open:  # the common case, without grouping
             entry = self._unacked.pop(delivery_tag, None)
             if entry is not None:
-                entry[1].ack_one(entry[0], entry[2])
+                if entry[3] is not None:  # else taken back by the queue: nothing to settle
+                    entry[1].ack_one(entry[0], entry[2])
                 return
         for queue, entries in self._settle(delivery_tag, multiple):
             queue.ack(entries)
@@ -344,8 +373,9 @@ class Channel:
         for queue, entries in held:
             queue.requeue(entries, failed=False)  # 4.3: op `requeue`, a plain return
 
-    def close(self) -> None:
-        """Closing (or losing) the channel cancels its consumers and requeues what it held."""
+    def close(self, reason: Exception | None = None) -> None:
+        """Closing (or losing) the channel cancels its consumers and requeues what it held.
+        `reason` is the broker's error when the broker closes it (None: the client did)."""
         if not self.is_open:
             return
         for tag in list(self.consumers):
@@ -355,10 +385,97 @@ class Channel:
         self.is_open = False
         for queue, entries in held:
             queue.requeue(entries, closing=True)
+        for callback in self._on_close:
+            callback(self, reason)
+
+    def add_on_close_callback(self, callback: OnClose) -> None:
+        """Called with (channel, reason) when the channel closes; reason is the broker's
+        error (PreconditionFailed for a consumer timeout), None when the client closed it."""
+        self._on_close.append(callback)
+
+    def add_on_cancel_callback(self, callback: OnCancel) -> None:
+        """Called with the consumer tag when the broker cancels a consumer (basic.cancel from
+        the server: a 4.3 quorum queue's consumer timeout)."""
+        self._on_cancel.append(callback)
+
+    # ----- consumer timeouts -----
+    def outstanding(
+        self, queue: ClassicQueue
+    ) -> Iterator[tuple[int, ConsumerSlot | None, Message, float]]:
+        """(tag, consumer, message, delivered at) of every delivery from `queue` this channel
+        holds unacknowledged."""
+        for tag, (slot, source, msg, at) in self._unacked.items():
+            if source is queue and at is not None:
+                yield tag, slot, msg, at
+
+    def release(self, tag: int) -> None:
+        """The queue took delivery `tag` back (a 4.3 consumer timeout): the tag stays valid
+        for the client, but settling it settles nothing."""
+        slot, queue, msg, _at = self._unacked[tag]
+        self._unacked[tag] = (slot, queue, msg, None)
+
+    def server_cancel(self, slot: ConsumerSlot) -> None:
+        """basic.cancel from the broker (rabbit_channel.erl handle_queue_actions `{released,
+        QRef, CTag, MsgSeqNos, timeout}` when the client has consumer_cancel_notify, as pika
+        does). RabbitMQ keeps the consumer registered in a timeout state and delivers to it
+        again once the client has settled the timed-out deliveries; the model ends it here, as
+        a client that honours the cancel stops using the tag."""
+        if self.consumers.get(slot.tag) is not slot:
+            return
+        self.basic_cancel(slot.tag)
+        for callback in self._on_cancel:
+            callback(slot.tag)
+
+    def _timeout_of(self, queue: ClassicQueue) -> float:
+        """get_queue_consumer_timeout/2 (4.0-4.2): the queue's own, else the broker's."""
+        own = queue.consumer_timeout if self._queue_timeouts else None
+        return self.broker.consumer_timeout if own is None else own
+
+    def _oldest(self) -> tuple[ClassicQueue, float] | None:
+        for _slot, queue, _msg, at in self._unacked.values():
+            if at is not None:
+                return queue, at
+        return None
+
+    def _arm_tick(self) -> None:
+        """Sleep until the first tick at which the oldest delivery could have timed out
+        (`Time < Now - Timeout`), instead of waking every tick for nothing."""
+        oldest = self._oldest()
+        if oldest is None:
+            return
+        queue, at = oldest
+        due = at + self._timeout_of(queue)
+        ticks = math.floor((due - self._opened_at) / CHANNEL_TICK) + 1
+        self._tick_pending = True
+        wait = max(0.0, self._opened_at + ticks * CHANNEL_TICK - self.env.now)
+        self.env.timeout(wait).callbacks.append(self._tick)
+
+    def _tick(self, _event: Any) -> None:
+        self._tick_pending = False
+        if not self.is_open:
+            return
+        oldest = self._oldest()
+        if oldest is None:
+            return
+        queue, at = oldest
+        timeout = self._timeout_of(queue)
+        if at < self.env.now - timeout:
+            self.close(
+                PreconditionFailed(
+                    f"delivery acknowledgement on channel {self.name!r} timed out. "
+                    f"Timeout value used: {timeout * 1000:.0f} ms"
+                )
+            )
+            return
+        self._arm_tick()
 
     @property
     def unacked_count(self) -> int:
         return len(self._unacked)
+
+    def unacked_messages(self) -> list[Message]:
+        """The messages this channel holds unacknowledged, in delivery-tag order."""
+        return [entry[2] for entry in self._unacked.values()]
 
 
 def _by_queue(
@@ -366,7 +483,9 @@ def _by_queue(
 ) -> list[tuple[ClassicQueue, list[Entry]]]:
     """(queue, [(consumer, message)...]) in order of first appearance, tag order within."""
     groups: dict[int, tuple[ClassicQueue, list[Entry]]] = {}
-    for slot, queue, msg in held:
+    for slot, queue, msg, at in held:
+        if at is None:  # taken back by the queue (a 4.3 consumer timeout): nothing to settle
+            continue
         key = id(queue)
         if key not in groups:
             groups[key] = (queue, [])

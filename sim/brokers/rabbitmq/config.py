@@ -136,6 +136,17 @@ class QueueConfig(StrictModel):
     # mirrors + 1`; removed in 4.0, where quorum queues replace them). Only the cost model
     # reads it (`mirroring`): mqsim's RabbitMQ is one node, so a mirror changes no semantics.
     mirrors: int = Field(default=0, ge=0)
+    # Consumer timeout of this queue in milliseconds (the x-consumer-timeout argument, or the
+    # `consumer-timeout` policy key: rabbit_queue_type.erl get_consumer_timeout/2 in 4.3,
+    # rabbit_channel.erl get_queue_consumer_timeout/2 in 4.0-4.2); unset: the broker's.
+    consumer_timeout: int | None = Field(default=None, gt=0)
+    # Quorum queues, RabbitMQ 4.3: hold returned messages before redelivery
+    # (x-delayed-retry-type / -min / -max, in milliseconds; rabbit_quorum_queue.erl
+    # get_delayed_retry_config/1). Off unless a type and a minimum are set; the maximum
+    # defaults to the minimum.
+    delayed_retry_type: Literal["disabled", "all", "failed", "returned"] | None = None
+    delayed_retry_min: int | None = Field(default=None, gt=0)
+    delayed_retry_max: int | None = Field(default=None, gt=0)
 
     @property
     def is_durable(self) -> bool:
@@ -157,6 +168,8 @@ class QueueConfig(StrictModel):
                 "dead_letter_routing_key",
                 "delivery_limit",
                 "max_priority",
+                "consumer_timeout",
+                "delayed_retry_type",
             ):
                 if getattr(self, field) is not None:
                     raise ValueError(f"{field}: not supported by stream queues")
@@ -180,6 +193,24 @@ class QueueConfig(StrictModel):
                 )
         elif self.delivery_limit is not None:
             raise ValueError("delivery_limit: only quorum queues have a delivery limit")
+        elif self.delayed_retry_type is not None:
+            raise ValueError("delayed_retry_type: only quorum queues have delayed retry")
+        retrying = self.delayed_retry_type not in (None, "disabled")
+        if retrying and self.delayed_retry_min is None:
+            # rabbit_quorum_queue.erl validate_delayed_retry_constraints/1
+            raise ValueError(
+                f"delayed_retry_min is required when delayed_retry_type is "
+                f"{self.delayed_retry_type}"
+            )
+        if (self.delayed_retry_min is not None or self.delayed_retry_max is not None) and (
+            not retrying
+        ):
+            raise ValueError("delayed_retry_min and _max need a delayed_retry_type")
+        low, high = self.delayed_retry_min, self.delayed_retry_max
+        if low is not None and high is not None and high < low:
+            raise ValueError(
+                f"delayed_retry_max ({high}) must not be smaller than delayed_retry_min ({low})"
+            )
         if self.type != "classic" and self.mirrors:
             raise ValueError("mirrors: only classic queues are mirrored (quorum queues replicate)")
         if self.dead_letter_routing_key is not None and self.dead_letter_exchange is None:
@@ -201,6 +232,10 @@ class QueueConfig(StrictModel):
             notes.append(f"priorities 0-{self.max_priority}")
         if self.max_age is not None:
             notes.append(f"max age {self.max_age:g}s")
+        if self.consumer_timeout is not None:
+            notes.append(f"consumer timeout {self.consumer_timeout / 1000:g}s")
+        if self.delayed_retry_type not in (None, "disabled"):
+            notes.append(f"delayed retry {self.delayed_retry_type}")
         return self.name + (f"\n({'; '.join(notes)})" if notes else "")
 
     def arguments(self) -> dict[str, Any]:
@@ -216,6 +251,10 @@ class QueueConfig(StrictModel):
             ("x-max-priority", self.max_priority),
             ("x-max-age", None if self.max_age is None else _age_text(self.max_age)),
             ("x-stream-max-segment-size-bytes", self.max_segment_size_bytes),
+            ("x-consumer-timeout", self.consumer_timeout),
+            ("x-delayed-retry-type", self.delayed_retry_type),
+            ("x-delayed-retry-min", self.delayed_retry_min),
+            ("x-delayed-retry-max", self.delayed_retry_max),
         )
         args.update((key, value) for key, value in pairs if value is not None)
         if self.type != "stream" and (
@@ -292,6 +331,10 @@ class RabbitMQConfig(StrictModel):
     # feature (rabbitmq.conf `deprecated_features.permit.transient_nonexcl_queues = true`;
     # 4.3.0 release notes). Scenario queues are never exclusive.
     permit_transient_queues: bool = False
+    # rabbitmq.conf `consumer_timeout`, in milliseconds: how long a consumer may hold an
+    # unacknowledged delivery (default 1800000, 30 minutes: deps/rabbit/Makefile). Who
+    # enforces it, and how, depends on the version (sim/brokers/rabbitmq/versions.py).
+    consumer_timeout: int = Field(default=1_800_000, gt=0)
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> RabbitMQConfig:
@@ -301,26 +344,6 @@ class RabbitMQConfig(StrictModel):
                 if item.name in seen:
                     raise ValueError(f"{kind}: the name {item.name!r} is used twice")
                 seen.add(item.name)
-        return self
-
-    @model_validator(mode="after")
-    def _version_allows(self) -> RabbitMQConfig:
-        negative_ok = behaviour(self.version).negative_delivery_limit_disables
-        for queue in self.queues:
-            if queue.delivery_limit is not None and queue.delivery_limit < 0 and not negative_ok:
-                raise ValueError(
-                    f"queues: {queue.name!r}: delivery_limit -1 (no limit) needs RabbitMQ 4.0 or "
-                    f"later (version {self.version}); before 4.0 no limit is the default"
-                )
-        if behaviour(self.version).refuses_transient_queues and not self.permit_transient_queues:
-            for queue in self.queues:
-                if not queue.is_durable:
-                    raise ValueError(
-                        f"queues: {queue.name!r}: RabbitMQ {self.version} refuses non-durable "
-                        "non-exclusive queues (4.3.0 release notes): set durable: true, or "
-                        "permit_transient_queues: true (the deprecated feature "
-                        "transient_nonexcl_queues)"
-                    )
         return self
 
     def client_errors(
@@ -378,6 +401,7 @@ class RabbitMQConfig(StrictModel):
                     ("broker", "bindings", i, "queue"),
                     f"unknown queue {binding.queue!r} (known: {', '.join(queues)})",
                 )
+        yield from self._version_errors()
         for i, queue in enumerate(self.queues):
             dlx = queue.dead_letter_exchange
             if dlx not in (None, "") and dlx not in exchanges:
@@ -385,6 +409,48 @@ class RabbitMQConfig(StrictModel):
                     ("broker", "queues", i, "dead_letter_exchange"),
                     f"unknown exchange {dlx!r} (known: {', '.join(exchanges) or 'none'})",
                 )
+
+    def _version_errors(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """What this version refuses or does not have, each at the field that asks for it."""
+        version = behaviour(self.version)
+        for i, queue in enumerate(self.queues):
+            at = ("broker", "queues", i)
+            limit = queue.delivery_limit
+            if limit is not None and limit < 0 and not version.negative_delivery_limit_disables:
+                yield (
+                    (*at, "delivery_limit"),
+                    f"-1 (no limit) needs RabbitMQ 4.0 or later (version {self.version}); "
+                    "before 4.0 no limit is the default",
+                )
+            if (
+                version.refuses_transient_queues
+                and not self.permit_transient_queues
+                and not queue.is_durable
+            ):
+                yield (
+                    (*at, "durable"),
+                    f"RabbitMQ {self.version} refuses non-durable non-exclusive queues "
+                    "(4.3.0 release notes): set durable: true, or broker.permit_transient_queues: "
+                    "true (the deprecated feature transient_nonexcl_queues)",
+                )
+            if queue.delayed_retry_type is not None and not version.delayed_retry:
+                yield (
+                    (*at, "delayed_retry_type"),
+                    f"delayed retry needs RabbitMQ 4.3 or later (version {self.version})",
+                )
+            if queue.consumer_timeout is not None:
+                if self.version == "3.10":
+                    yield (
+                        (*at, "consumer_timeout"),
+                        "RabbitMQ 3.10 has only the broker-wide consumer_timeout "
+                        "(rabbit_channel.erl evaluate_consumer_timeout/1)",
+                    )
+                elif version.consumer_timeout_by == "quorum" and queue.type != "quorum":
+                    yield (
+                        (*at, "consumer_timeout"),
+                        f"RabbitMQ {self.version} evaluates consumer timeouts on quorum queues "
+                        "only (4.3.0 release notes): a classic queue or stream never times out",
+                    )
 
     def add_to_graph(self, graph: Any) -> None:
         """Exchanges and queues as nodes, bindings as edges labelled with their keys, and

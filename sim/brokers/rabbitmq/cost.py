@@ -197,7 +197,12 @@ def account(config: RabbitMQConfig, load: Load, queue: str | None = None) -> Acc
 
 def calibration_section(part: Mapping[str, Mapping[str, Any]], setup: Mapping[str, Any]) -> dict:
     """One queue `q`: setup keys `queue_type` (classic, quorum) and `mirrors`."""
-    queue: dict[str, Any] = {"name": "q", "type": setup.get("queue_type", "classic")}
+    # Durable: 4.3 refuses transient classic queues; without a broker crash it changes nothing.
+    queue: dict[str, Any] = {
+        "name": "q",
+        "type": setup.get("queue_type", "classic"),
+        "durable": True,
+    }
     if setup.get("mirrors"):
         queue["mirrors"] = setup["mirrors"]
     broker = dict(part.get("broker", {}))

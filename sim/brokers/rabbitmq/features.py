@@ -47,6 +47,8 @@ FEATURES: tuple[Feature, ...] = (
         _ALL,
         "modelled",
         "recorded: delivery_traces.json (quorum, quorum_dl); rabbit_fifo.erl return_one",
+        "basic.get of a message never returned: x-delivery-count 0 on 3.10 (recorded), "
+        "no header on 4.x (rabbit_fifo_client.erl add_delivery_count_header/2)",
     ),
     Feature(
         "Quorum queue default delivery limit 20 (-1: none)",
@@ -136,10 +138,29 @@ FEATURES: tuple[Feature, ...] = (
         f"{_DOCS}/confirms; {_DOCS}/queues#durability",
     ),
     Feature(
-        "Quorum queue delayed retry (x-delayed-retry-*) and consumer timeouts",
+        "Quorum queue delayed retry: x-delayed-retry-type all/failed/returned, -min, -max",
         "4.3",
-        "not modelled",
-        "4.3.0 release notes; rabbit_fifo.hrl delayed_retry = disabled",
-        "delayed retry is off unless set; consumer_timeout (30 min) is not modelled",
+        "modelled",
+        "4.3.0 release notes; rabbit_fifo.erl should_delay0/4, calculate_ready_at/4; "
+        "rabbit_quorum_queue.erl get_delayed_retry_config/1",
+        "held min(min * delivery-count, max); off unless set; no policies",
+    ),
+    Feature(
+        "Consumer timeout on the channel: 406 PRECONDITION_FAILED at a 60 s tick, all queue types",
+        "3.10, 4.0-4.2",
+        "modelled",
+        "rabbit_channel.erl evaluate_consumer_timeout/1; deps/rabbit/Makefile "
+        "consumer_timeout 1800000, channel_tick_interval 60000",
+        "broker option consumer_timeout (ms); 4.x also the queue's consumer_timeout",
+    ),
+    Feature(
+        "Consumer timeout in quorum queues: timed-out deliveries returned uncounted, "
+        "basic.cancel; classic queues and streams never time out",
+        "4.3",
+        "modelled",
+        "4.3.0 release notes; rabbit_fifo.erl evaluate_consumer_timeout; "
+        "rabbit_channel.erl handle_queue_actions released",
+        "x-consumer-timeout per queue; the consumer argument and consumer_disconnected_timeout "
+        "are not modelled",
     ),
 )

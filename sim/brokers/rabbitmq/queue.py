@@ -11,6 +11,7 @@ the broker source the rule follows (rabbit_amqqueue_process.erl, rabbit_fifo.erl
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -115,6 +116,11 @@ class ClassicQueue:
         self.message_ttl = INF if ttl is None else float(ttl) / 1000.0  # arguments are in ms
         self.dead_letter_exchange: str | None = args.get("x-dead-letter-exchange")
         self.dead_letter_routing_key: str | None = args.get("x-dead-letter-routing-key")
+        # x-consumer-timeout (ms), in seconds: this queue's consumer timeout, else None (the
+        # broker's). 4.0-4.2 channels read it (rabbit_channel.erl get_queue_consumer_timeout/2),
+        # 4.3 quorum queues too (rabbit_queue_type.erl get_consumer_timeout/2).
+        timeout = args.get("x-consumer-timeout")
+        self.consumer_timeout: float | None = None if timeout is None else timeout / 1000.0
         self.consumers: list[ConsumerSlot] = []
         self.unacked = 0
         self.ready_bytes = 0
@@ -574,7 +580,10 @@ class QuorumQueue(ClassicQueue):
       reject-publish-dlx is not supported and falls back to drop-head
       (rabbit_quorum_queue:overflow/3 logs "Invalid overflow strategy" and uses the default).
     - A cancelled consumer still counts in consumer_count until it has settled all it holds.
-    - basic.get always carries `x-delivery-count` (0 before any return).
+    - basic.get on 3.10 always carries `x-delivery-count` (0 before any return); 4.x adds
+      the header only after a return.
+    - 4.3: consumer timeouts (the queue returns timed-out deliveries, uncounted) and delayed
+      retry (x-delayed-retry-*).
     """
 
     kind = "quorum"
@@ -598,6 +607,19 @@ class QuorumQueue(ClassicQueue):
         else:
             self._messages = _QuorumFifo()
         self._lingering: list[ConsumerSlot] = []  # cancelled, still holding messages
+        self._get_counts_from_zero = version.get_counts_from_zero
+        # 4.3: the queue evaluates consumer timeouts (rabbit_fifo.erl apply_/3
+        # `{timeout, evaluate_consumer_timeout}`): its x-consumer-timeout, else the broker's.
+        self._timeout: float | None = None
+        if version.consumer_timeout_by == "quorum":
+            self._timeout = self.consumer_timeout or broker.consumer_timeout
+        self._timeout_at = INF  # when the pending evaluation runs (INF: none pending)
+        # 4.3 delayed retry: (type, min, max) in seconds, or None (disabled).
+        self._retry = _delayed_retry(self.arguments) if version.delayed_retry else None
+        self._delayed: list[tuple[float, int, int, Message]] = []  # (ready at, seq, n, msg)
+        self._delayed_n = itertools.count()
+        self._delayed_bytes = 0
+        self._delayed_at = INF  # when the pending promotion runs
 
     @property
     def ready_count(self) -> int:
@@ -641,14 +663,18 @@ class QuorumQueue(ClassicQueue):
         if slot is not None and slot.cancelled and not slot.unacked and slot in self._lingering:
             self._lingering.remove(slot)
 
-    def _return(self, msg: Message, closing: bool, failed: bool = True) -> None:
+    def _return(
+        self, msg: Message, closing: bool, failed: bool = True, timed_out: bool = False
+    ) -> None:
         headers = msg.headers or {}
         if self._only_failed_count:
             # 4.3: the limit is on the delivery-count, raised only by a failed delivery
             # (rabbit_fifo.erl incr_msg_headers/3); a channel that closes or dies counts as
-            # one (maybe_return_all/6, DeliveryFailed = Reason == down).
+            # one (maybe_return_all/6, DeliveryFailed = Reason == down); a consumer timeout
+            # does not (return_multiple(..., false, ...) in evaluate_consumer_timeout).
+            failed = (failed or closing) and not timed_out
             acquired = headers.get("x-acquired-count", 0) + 1
-            counted = headers.get("x-delivery-count", 0) + (1 if failed or closing else 0)
+            counted = headers.get("x-delivery-count", 0) + (1 if failed else 0)
             new = {**headers, "x-acquired-count": acquired}
             if counted:
                 new["x-delivery-count"] = counted
@@ -661,13 +687,113 @@ class QuorumQueue(ClassicQueue):
             return
         # To the returns queue (the front), unless this is a plain return without a limit,
         # which the leader enqueues again (handle_aux #return{}); from 4.3 basic.reject is a
-        # #modify{} that always goes to the returns queue (rabbit_fifo.erl apply_/3).
-        front = closing or (self._only_failed_count and failed)
+        # #modify{} that always goes to the returns queue (rabbit_fifo.erl apply_/3), and so
+        # is a timed-out delivery (return_one/8).
+        front = closing or timed_out or (self._only_failed_count and failed)
+        retry = self._retry
+        if retry is not None and (front or self.delivery_limit is not None):
+            # return_one/8 holds it back when should_delay0/4 says so: `all` every return,
+            # `failed` failed deliveries only, `returned` the others.
+            kind, low, high = retry
+            if kind == "all" or (kind == "failed") == failed:
+                # calculate_ready_at/4: min(Min * DeliveryCount, Max), a count below 1 as 1.
+                delay = min(low * max(1, counted), high)
+                self._hold(msg, self.env.now + delay)
+                return
         super()._return(msg, front, failed)
+
+    # ----- 4.3 delayed retry (rabbit_fifo.erl delayed_in/5, take_ready_delayed/2) -----
+    @property
+    def delayed_count(self) -> int:
+        """Returned messages held back by delayed retry: neither ready nor unacked (the
+        management UI's messages_delayed), but counted toward max-length
+        (rabbit_fifo.erl messages_ready_plus_delayed/1)."""
+        return len(self._delayed)
+
+    def _hold(self, msg: Message, ready_at: float) -> None:
+        heapq.heappush(self._delayed, (ready_at, msg.seq, next(self._delayed_n), msg))
+        self._delayed_bytes += msg.size
+        if ready_at < self._delayed_at:
+            self._delayed_at = ready_at
+            self.env.timeout(ready_at - self.env.now).callbacks.append(self._promote)
+
+    def _promote(self, _event: Any) -> None:
+        """The expire_msgs timer: every delayed message whose time has come goes to the
+        returns queue, earliest first (expire_shallow/2), then dispatch."""
+        now = self.env.now
+        if self._delayed_at > now + 1e-9:
+            return  # a later timer replaced this one
+        delayed = self._delayed
+        while delayed and delayed[0][0] <= now + 1e-9:
+            msg = heapq.heappop(delayed)[3]
+            self._delayed_bytes -= msg.size
+            super()._return(msg, True, False)  # the front: the returns queue
+        self._delayed_at = INF
+        if delayed:
+            self._delayed_at = delayed[0][0]
+            self.env.timeout(self._delayed_at - now).callbacks.append(self._promote)
+        self.dispatch()
+
+    def _over_limit(self, extra_count: int = 0, extra_bytes: int = 0) -> bool:
+        if self._delayed:
+            extra_count += len(self._delayed)
+            extra_bytes += self._delayed_bytes
+        return super()._over_limit(extra_count, extra_bytes)
+
+    # ----- 4.3 consumer timeouts (rabbit_fifo.erl apply_/3 evaluate_consumer_timeout) -----
+    def _take(self) -> Message:
+        msg = super()._take()
+        if self._timeout is not None and self._timeout_at == INF:
+            self._arm_timeout(self.env.now + self._timeout)
+        return msg
+
+    def _arm_timeout(self, at: float) -> None:
+        self._timeout_at = at
+        self.env.timeout(at - self.env.now).callbacks.append(self._evaluate_timeouts)
+
+    def _evaluate_timeouts(self, _event: Any) -> None:
+        """Every delivery held for `consumer_timeout` or longer goes back to the returns queue
+        without counting as a failed delivery (the acquired-count goes up, the
+        delivery-count does not, so it never reaches the delivery limit); a late ack of it
+        settles nothing. Its consumer is told with basic.cancel (rabbit_channel.erl
+        handle_queue_actions `{released, ..., timeout}`)."""
+        self._timeout_at = INF
+        now, limit = self.env.now, self._timeout
+        assert limit is not None
+        oldest = INF
+        released: list[tuple[Any, int, ConsumerSlot | None, Message]] = []
+        for channel in self.broker.channels:
+            if not channel.is_open:
+                continue
+            for tag, slot, msg, at in channel.outstanding(self):
+                if at + limit <= now + 1e-9:
+                    released.append((channel, tag, slot, msg))
+                elif at < oldest:
+                    oldest = at
+        cancelled: list[ConsumerSlot] = []
+        for channel, tag, slot, msg in released:
+            channel.release(tag)
+            self._release(slot)
+            self.recorder.requeued_message(msg, self.name)
+            self._return(msg, False, False, timed_out=True)
+            if slot is not None and slot not in cancelled:
+                cancelled.append(slot)
+        for slot in cancelled:
+            slot.channel.server_cancel(slot)
+        if oldest < INF:
+            self._arm_timeout(oldest + limit)
+        if released:
+            self.dispatch()
 
     def basic_get(self) -> Message | None:
         msg = super().basic_get()
-        if msg is not None and "x-delivery-count" not in (msg.headers or {}):
+        if (
+            self._get_counts_from_zero
+            and msg is not None
+            and "x-delivery-count" not in (msg.headers or {})
+        ):
+            # 3.10 (recorded): rabbit_fifo_client.erl dequeue/4 counts from 0; 4.x adds no
+            # header to a message never returned (add_delivery_count_header/2, last clause).
             msg.headers = {**(msg.headers or {}), "x-delivery-count": 0}
         return msg
 
@@ -683,6 +809,7 @@ _NOT_FOR_STREAMS = (
     "x-max-priority",
     "x-expires",
     "x-single-active-consumer",
+    "x-consumer-timeout",
 )
 
 
@@ -703,7 +830,12 @@ def _checked_arguments(
         for key in _NOT_FOR_STREAMS:
             if key in args:
                 fail(f"{key} is not supported by stream queues")
-    for key in ("x-max-length", "x-max-length-bytes", "x-stream-max-segment-size-bytes"):
+    for key in (
+        "x-max-length",
+        "x-max-length-bytes",
+        "x-stream-max-segment-size-bytes",
+        "x-consumer-timeout",  # rabbit_amqqueue.erl declare_args/0: check_non_neg_int_arg/2
+    ):
         value = args.get(key)
         if value is not None and (not isinstance(value, int) or value < 0):
             fail(f"{key} must be a non-negative integer, got {value!r}")
@@ -729,6 +861,20 @@ def _checked_arguments(
         if not isinstance(priority, int) or not 0 <= priority <= 255:
             fail(f"x-max-priority must be an integer from 0 to 255, got {priority!r}")
     return args
+
+
+def _delayed_retry(args: dict[str, Any]) -> tuple[str, float, float] | None:
+    """x-delayed-retry-type / -min / -max as rabbit_quorum_queue.erl
+    get_delayed_retry_config/1 reads them: off unless the type is all, failed or returned and
+    the minimum a positive integer (ms); the maximum defaults to the minimum. In seconds."""
+    kind = args.get("x-delayed-retry-type")
+    low = args.get("x-delayed-retry-min")
+    if kind not in ("all", "failed", "returned") or not isinstance(low, int) or low <= 0:
+        return None
+    high = args.get("x-delayed-retry-max")
+    if not isinstance(high, int) or high <= 0:
+        high = low
+    return kind, low / 1000.0, high / 1000.0
 
 
 def make_queue(broker: RabbitMQBroker, name: str, arguments: dict[str, Any] | None) -> ClassicQueue:

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = ["QueueConsumer", "RabbitMQRuntime", "build"]
 
+#: What a scenario consumer holds for one delivery: its tag, the message, and the channel it
+#: came on (where its ack goes).
+Delivery = tuple[int, Message, "Channel"]
+
 
 def build(ctx: RunContext) -> RabbitMQRuntime:
     config: RabbitMQConfig = ctx.scenario.broker
@@ -41,6 +45,7 @@ def build(ctx: RunContext) -> RabbitMQRuntime:
         message_ids=ctx.message_ids,
         version=config.version,
         streams=ctx.streams,
+        consumer_timeout=config.consumer_timeout,
     )
     for exchange in config.exchanges:
         broker.exchange_declare(exchange.name, exchange.type)
@@ -282,10 +287,9 @@ class QueueConsumer(ConsumerReplica):
         )
         inbound = ctx.link(self.owner, "broker_to_consumer", config.network)
         self._ack_link = ctx.link(self.owner, "consumer_to_broker", config.network)
-        self.channel = Channel(broker, self.name, link=None if inbound.instant else inbound)
-        self.channel.basic_qos(prefetch_count=config.prefetch)
+        self.channel = self._open_channel(broker, None if inbound.instant else inbound)
         self.auto_ack = self.forgets_on_delivery = config.ack == "auto"
-        self.buffer: deque[tuple[int, Message]] = deque()
+        self.buffer: deque[Delivery] = deque()
         self._wakeup: simpy.Event | None = None
         self._poison = config.poison_header
         self._fails_with_reject = config.fail_with == "basic.reject"
@@ -297,13 +301,40 @@ class QueueConsumer(ConsumerReplica):
         # A stream reader: where it first starts, and after a crash, after what it settled.
         self._stream_offset = _offset_argument(config.stream_offset)
         self._settled_offset = -1
-        self.channel.stream_offset_headers = False  # it reads the offset from Message.seq
         self._consuming = False
         if config.start > 0:
             self.env.timeout(config.start).callbacks.append(self._start_consuming)
         else:
             self._start_consuming(None)
         self.start()
+
+    def _open_channel(self, broker: RabbitMQBroker, link: Any) -> Channel:
+        """A channel with basic.qos(prefetch), told of what the broker does to it."""
+        channel = Channel(broker, self.name, link=link)
+        channel.basic_qos(prefetch_count=self.config.prefetch)
+        channel.stream_offset_headers = False  # it reads a stream offset from Message.seq
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_cancel_callback(self._on_cancelled)
+        return channel
+
+    def _on_channel_closed(self, channel: Channel, reason: Exception | None) -> None:
+        """The broker closed the channel (a 3.10-4.2 consumer timeout): what it had delivered
+        went back to the queue, so the prefetched deliveries are void; like a client that
+        recovers, the replica opens a new channel and consumes again at once. The delivery in
+        progress goes on, and its ack, on the closed channel, never arrives."""
+        if reason is None or channel is not self.channel or self.crashed:
+            return
+        self.recorder.event(self.name, "channel closed by the broker")
+        self.buffer.clear()
+        self.reconnect()
+
+    def _on_cancelled(self, consumer_tag: str) -> None:
+        """The broker cancelled the consumer (a 4.3 quorum queue's consumer timeout): like a
+        client with a cancel callback, the replica consumes again at once. What it holds stays
+        in its buffer; acking a delivery the queue took back settles nothing."""
+        self.recorder.event(self.name, "consumer cancelled by the broker")
+        if self.channel.is_open and not self._paused and not self.crashed:
+            self._consume()
 
     def _start_consuming(self, _event: Any) -> None:
         self._consuming = True
@@ -327,7 +358,7 @@ class QueueConsumer(ConsumerReplica):
         )
 
     def on_message(self, channel: Channel, method: Deliver, msg: Message, body: Any) -> None:
-        self.buffer.append((method.delivery_tag, msg))
+        self.buffer.append((method.delivery_tag, msg, channel))
         wakeup = self._wakeup
         if wakeup is not None:
             self._wakeup = None
@@ -338,7 +369,7 @@ class QueueConsumer(ConsumerReplica):
         return len(self.buffer) + (self.current is not None)
 
     # ----- the cycle's native verbs -----
-    def take(self) -> tuple[tuple[int, Message]] | None:
+    def take(self) -> tuple[Delivery] | None:
         return (self.buffer.popleft(),) if self.buffer else None
 
     def fetch(self) -> Generator[Any, Any, None]:
@@ -347,21 +378,22 @@ class QueueConsumer(ConsumerReplica):
             self._wakeup = self.env.event()
             yield self._wakeup
 
-    def message(self, delivery: tuple[int, Message]) -> Message:
+    def message(self, delivery: Delivery) -> Message:
         return delivery[1]
 
     def checks_failures(self) -> bool:
         return self._poison is not None
 
-    def fails(self, delivery: tuple[int, Message]) -> bool:
+    def fails(self, delivery: Delivery) -> bool:
         poison, msg = self._poison, delivery[1]
         if poison is not None and msg.headers is not None and poison in msg.headers:
             return True
         return self.failed()
 
-    def _send_settle(self, tag: int, ok: bool) -> None:
-        channel = self.channel  # acks travel on the channel they were sent on
-        self._ack_link.send(self._settle_on, channel, tag, ok)
+    def _send_settle(self, delivery: Delivery, ok: bool) -> None:
+        # An ack travels on the channel the delivery came on (after a broker-closed channel
+        # the replica has a new one, where the tag means nothing).
+        self._ack_link.send(self._settle_on, delivery[2], delivery[0], ok)
 
     def _settle_on(self, channel: Channel, tag: int, ok: bool) -> None:
         """An ack or nack reaches the broker, if the channel it was sent on still exists (one
@@ -376,38 +408,38 @@ class QueueConsumer(ConsumerReplica):
         else:
             channel.basic_nack(tag, requeue=self.config.requeue)
 
-    def settle(self, delivery: tuple[int, Message]) -> None:
+    def settle(self, delivery: Delivery) -> None:
         if not self.auto_ack:
             self._track(delivery)
-            self._send_settle(delivery[0], True)
+            self._send_settle(delivery, True)
 
-    def settle_early(self, delivery: tuple[int, Message]) -> bool:
+    def settle_early(self, delivery: Delivery) -> bool:
         """At most once: the ack sent on receipt. Until it reaches the broker a crash still
         returns the message to the queue; from then on a crash loses it."""
-        channel = self.channel
+        channel = delivery[2]
         self._track(delivery)
         self._ack_link.send(self._ack_on_receipt, channel, delivery)
         return False  # forgotten when the ack lands (_ack_on_receipt)
 
-    def _track(self, delivery: tuple[int, Message]) -> None:
+    def _track(self, delivery: Delivery) -> None:
         """The application's own offset tracking on a stream (AMQP 0-9-1 has none on the
         server): the highest offset it settled, where it resumes after a reconnect."""
         if self.stream is not None and delivery[1].seq > self._settled_offset:
             self._settled_offset = delivery[1].seq
 
-    def _ack_on_receipt(self, channel: Channel, delivery: tuple[int, Message]) -> None:
+    def _ack_on_receipt(self, channel: Channel, delivery: Delivery) -> None:
         if channel.is_open:
             channel.basic_ack(delivery[0])
             if self.current is delivery:
                 self.current_forgotten = True
 
-    def reject(self, delivery: tuple[int, Message]) -> bool:
+    def reject(self, delivery: Delivery) -> bool:
         self._track(delivery)
-        self._send_settle(delivery[0], False)  # basic.nack, requeue as configured
+        self._send_settle(delivery, False)  # basic.nack, requeue as configured
         return False
 
     # ----- retry policies (sim/brokers/rabbitmq/retries.py) -----
-    def attempt(self, delivery: tuple[int, Message]) -> int:
+    def attempt(self, delivery: Delivery) -> int:
         """1 + the times the message expired in this queue's retry queues (its x-death)."""
         headers = delivery[1].headers
         deaths = headers.get("x-death") if headers else None
@@ -418,15 +450,13 @@ class QueueConsumer(ConsumerReplica):
             d["count"] for d in deaths if d["queue"] in mine and d["reason"] == "expired"
         )
 
-    def retry_later(self, delivery: tuple[int, Message], delay: float) -> None:
+    def retry_later(self, delivery: Delivery, delay: float) -> None:
         """basic.publish to the retry queue of this try with `expiration` = delay, then
         basic.ack; both travel to the broker on the connection, in that order."""
         queue = retry_queue(self.config.from_, self.attempt(delivery))
-        self._ack_link.send(self._retry_on, self.channel, delivery, queue, delay)
+        self._ack_link.send(self._retry_on, delivery[2], delivery, queue, delay)
 
-    def _retry_on(
-        self, channel: Channel, delivery: tuple[int, Message], queue: str, delay: float
-    ) -> None:
+    def _retry_on(self, channel: Channel, delivery: Delivery, queue: str, delay: float) -> None:
         if not channel.is_open:  # neither frame arrives: the close requeued the message
             return
         msg = delivery[1]
@@ -434,9 +464,9 @@ class QueueConsumer(ConsumerReplica):
         channel.broker.publish(msg, "", queue)
         channel.basic_ack(delivery[0])
 
-    def dead_letter(self, delivery: tuple[int, Message]) -> None:
+    def dead_letter(self, delivery: Delivery) -> None:
         """basic.nack without requeue: the queue dead-letters it (reason rejected)."""
-        self._ack_link.send(self._reject_on, self.channel, delivery[0])
+        self._ack_link.send(self._reject_on, delivery[2], delivery[0])
 
     def _reject_on(self, channel: Channel, tag: int) -> None:
         if channel.is_open:
@@ -446,7 +476,7 @@ class QueueConsumer(ConsumerReplica):
         """The channel closes: the broker requeues what it had not acked; with auto-ack what
         the replica held is lost."""
         if self.auto_ack:
-            for _tag, msg in self.buffer:
+            for _tag, msg, _channel in self.buffer:
                 self.recorder.lost(msg, self.name)
         self.buffer.clear()
         self._wakeup = None
@@ -456,9 +486,7 @@ class QueueConsumer(ConsumerReplica):
     def reconnect(self) -> None:
         """A new channel, basic.qos and basic.consume (unless down)."""
         old = self.channel
-        self.channel = Channel(old.broker, self.name, link=old.link)
-        self.channel.basic_qos(prefetch_count=self.config.prefetch)
-        self.channel.stream_offset_headers = False
+        self.channel = self._open_channel(old.broker, old.link)
         if not self._paused:
             self._consume()
 

@@ -123,7 +123,10 @@ SPEC = BrokerSpec(
     routes=_routes,
     unbounded=_unbounded,
     ideal=IdealQueue(
-        section=lambda source, consumers: {"type": "rabbitmq", "queues": [{"name": source}]},
+        section=lambda source, consumers: {
+            "type": "rabbitmq",
+            "queues": [{"name": source, "durable": True}],  # 4.3 refuses transient queues
+        },
         consumer={"prefetch": 1},  # a replica holds one message: the next goes to a free one
     ),
     features=FEATURES,

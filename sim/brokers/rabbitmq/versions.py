@@ -59,9 +59,21 @@ at v4.3.5):
 Streams (`x-queue-type: stream`, sim/brokers/rabbitmq/stream.py) exist in every modelled version
 (they came in 3.9).
 
-Not modelled (see docs/rabbitmq-4.md): 4.3's delayed retries (`x-delayed-retry-*`, off unless
-set) and quorum-queue consumer timeouts (`consumer_timeout`), and consumer timeouts in earlier
-versions. The default stays 4.2, for the reason given in docs/rabbitmq-4.md.
+- Consumer timeouts (rabbitmq.conf `consumer_timeout`, 1800000 ms: deps/rabbit/Makefile): up
+  to 4.2 the channel closes itself with PRECONDITION_FAILED at the first 60 s tick
+  (`channel_tick_interval`) after its oldest unacknowledged delivery timed out, for every queue
+  type (rabbit_channel.erl evaluate_consumer_timeout/1; 4.0-4.2 use the queue's own
+  x-consumer-timeout first: get_queue_consumer_timeout/2). From 4.3 only quorum queues evaluate
+  them: the timed-out deliveries are returned without counting as failed and the consumer is
+  cancelled (4.3.0 release notes, "Consumer Timeouts are No Longer Evaluated for Classic Queues
+  and Streams"; rabbit_fifo.erl `{timeout, evaluate_consumer_timeout}`).
+- Delayed retry (4.3, quorum queues: x-delayed-retry-type / -min / -max): a return is held
+  min(min * delivery-count, max) before redelivery (rabbit_fifo.erl should_delay0/4,
+  calculate_ready_at/4); off unless set (rabbit_fifo.hrl `delayed_retry = disabled`).
+- basic.get of a message never returned: 3.10 adds `x-delivery-count: 0` (recorded), 4.x no
+  header (rabbit_fifo_client.erl add_delivery_count_header/2).
+
+The default is 4.3, the current 4.x (docs/rabbitmq-4.md).
 """
 
 from __future__ import annotations
@@ -98,10 +110,23 @@ class Version:
     only_failed_returns_count: bool = False
     #: Whether a non-durable, non-exclusive queue is refused unless permitted (4.3).
     refuses_transient_queues: bool = False
+    #: Who evaluates `consumer_timeout`: "channel" (3.10-4.2: rabbit_channel.erl
+    #: evaluate_consumer_timeout/1 closes the channel, every queue type) or "quorum" (4.3:
+    #: rabbit_fifo.erl `{timeout, evaluate_consumer_timeout}` returns the messages; classic
+    #: queues and streams never time out).
+    consumer_timeout_by: Literal["channel", "quorum"] = "channel"
+    #: Whether a quorum queue's basic.get of a message never returned carries
+    #: `x-delivery-count: 0` (3.10: rabbit_fifo_client.erl dequeue/4 defaults the count to 0;
+    #: 4.x add_delivery_count_header/2 adds nothing when the header has no acquired_count).
+    get_counts_from_zero: bool = False
+    #: Whether quorum queues take x-delayed-retry-* (4.3: rabbit_fifo.erl should_delay0/4).
+    delayed_retry: bool = False
 
 
 VERSIONS: dict[str, Version] = {
-    "3.10": Version("3.10", None, False, True, False, quorum_priorities="none"),
+    "3.10": Version(
+        "3.10", None, False, True, False, quorum_priorities="none", get_counts_from_zero=True
+    ),
     "4.0": Version("4.0", 20, True, False, True),
     "4.1": Version("4.1", 20, True, False, True),
     "4.2": Version("4.2", 20, True, False, True),
@@ -114,10 +139,12 @@ VERSIONS: dict[str, Version] = {
         quorum_priorities="strict",
         only_failed_returns_count=True,
         refuses_transient_queues=True,
+        consumer_timeout_by="quorum",
+        delayed_retry=True,
     ),
 }
 
-DEFAULT_VERSION: VersionName = "4.2"
+DEFAULT_VERSION: VersionName = "4.3"
 
 
 def behaviour(name: str) -> Version:
