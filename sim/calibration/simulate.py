@@ -94,7 +94,11 @@ def _rabbitmq(mirrors: int) -> dict[str, Any]:
     """Confluent's RabbitMQ latency test: about 30,000 msg/s of 1 KiB over 24 classic queues
     (24 producers, 24 consumers), persistent, confirmed, mirrored once or not."""
     part = part_of("confluent-2020", RABBITMQ)
-    queues = [{"name": f"q{i}", **({"mirrors": mirrors} if mirrors else {})} for i in range(24)]
+    # Durable, as the test's persistent messages need (and RabbitMQ 4.3 refuses transient queues).
+    queues = [
+        {"name": f"q{i}", "durable": True, **({"mirrors": mirrors} if mirrors else {})}
+        for i in range(24)
+    ]
     return {
         "name": "confluent-rabbitmq-latency",
         "seed": 1,

@@ -10,6 +10,7 @@ consumers ranked by the work they did, without one label each.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping
 
 import numpy as np
@@ -104,6 +105,8 @@ def _draw(runs: Mapping[str, Results], title: str) -> Figure:
         sharex=bars,
     )
     peak = max((max(c.values(), default=0) for c in counted.values()), default=0) or 1
+    # A panel's axes: its share of the figure less about an inch of tick labels.
+    title_chars = max(20, int((fig.get_figwidth() / columns - 1.0) * 13))
     for ax, (name, counts) in zip(axes.flat, counted.items(), strict=False):
         idle = sum(1 for v in counts.values() if v == 0)
         if bars:
@@ -117,7 +120,10 @@ def _draw(runs: Mapping[str, Results], title: str) -> Figure:
             ax.grid(True, axis="y", alpha=0.3)
         heading = f"{len(counts)} consumer{'s' if len(counts) != 1 else ''}"
         heading += f", {idle} idle" if idle else ""
-        ax.set_title(f"{name}: {heading}" if name else heading, fontsize=9.5, loc="left")
+        panel = f"{name}: {heading}" if name else heading
+        # Identical variants share a panel under all their names: wrapped to the panel's width
+        # (about 13 characters an inch at this size), a long title keeps off its neighbour's.
+        ax.set_title(textwrap.fill(panel, title_chars), fontsize=9.5, loc="left")
     for ax in list(axes.flat)[len(counted) :]:
         ax.set_visible(False)
     fig.suptitle(title)
