@@ -120,6 +120,7 @@ def _draw(runs: Mapping[str, Results], title: str) -> Figure:
             ax.grid(True, axis="y", alpha=0.3)
         heading = f"{len(counts)} consumer{'s' if len(counts) != 1 else ''}"
         heading += f", {idle} idle" if idle else ""
+        heading = heading.replace(" ", "\N{NO-BREAK SPACE}")  # "10 consumers" stays one piece
         panel = f"{name}: {heading}" if name else heading
         # Identical variants share a panel under all their names: wrapped to the panel's width
         # (about 13 characters an inch at this size), a long title keeps off its neighbour's.
