@@ -105,7 +105,8 @@ def _draw(runs: Mapping[str, Results], title: str) -> Figure:
         sharex=bars,
     )
     peak = max((max(c.values(), default=0) for c in counted.values()), default=0) or 1
-    # A panel's axes: its share of the figure less about an inch of tick labels.
+    # A panel's axes: its share of the figure less about an inch of tick labels, at about 13
+    # characters an inch for a 9.5-point title.
     title_chars = max(20, int((fig.get_figwidth() / columns - 1.0) * 13))
     for ax, (name, counts) in zip(axes.flat, counted.items(), strict=False):
         idle = sum(1 for v in counts.values() if v == 0)
@@ -120,11 +121,7 @@ def _draw(runs: Mapping[str, Results], title: str) -> Figure:
             ax.grid(True, axis="y", alpha=0.3)
         heading = f"{len(counts)} consumer{'s' if len(counts) != 1 else ''}"
         heading += f", {idle} idle" if idle else ""
-        heading = heading.replace(" ", "\N{NO-BREAK SPACE}")  # "10 consumers" stays one piece
-        panel = f"{name}: {heading}" if name else heading
-        # Identical variants share a panel under all their names: wrapped to the panel's width
-        # (about 13 characters an inch at this size), a long title keeps off its neighbour's.
-        ax.set_title(textwrap.fill(panel, title_chars), fontsize=9.5, loc="left")
+        ax.set_title(_panel_title(name, heading, title_chars), fontsize=9.5, loc="left")
     for ax in list(axes.flat)[len(counted) :]:
         ax.set_visible(False)
     fig.suptitle(title)
@@ -134,6 +131,20 @@ def _draw(runs: Mapping[str, Results], title: str) -> Figure:
         "is listed, an idle one at 0. Labels: messages (share of that run's processing).",
     )
     return fig
+
+
+def _panel_title(name: str, heading: str, width: int) -> str:
+    """'name: heading' in lines of at most `width` characters. Identical variants share a panel
+    under all their names, so a title can be longer than its panel; wrapped, it keeps off its
+    neighbour's, and the heading ("10 consumers, 2 idle") stays on one line."""
+    if not name:
+        return heading
+    lines = textwrap.wrap(f"{name}:", width, break_on_hyphens=False)
+    if len(lines[-1]) + 1 + len(heading) <= width:
+        lines[-1] += f" {heading}"
+    else:
+        lines.append(heading)
+    return "\n".join(lines)
 
 
 def plot_messages_per_consumer(results: Results) -> Figure:
