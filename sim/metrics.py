@@ -361,25 +361,16 @@ class Recorder:
                 if reader is None:  # a part that never registered: its own consumer
                     reader = self.reader(component, component, "")
                 # Speed: LatencyHistogram.record for the run's and the reader's histograms,
-                # inlined and unrolled (the same steps: count, exact sum, max, buffered value).
-                histogram = self.latency
-                histogram.count += 1
-                histogram.total += latency
-                if latency > histogram.max:
-                    histogram.max = latency
-                buffer = histogram._buffer
-                buffer.append(latency)
-                if len(buffer) >= _BUFFER:
-                    histogram.flush()
-                histogram = reader.latency
-                histogram.count += 1
-                histogram.total += latency
-                if latency > histogram.max:
-                    histogram.max = latency
-                buffer = histogram._buffer
-                buffer.append(latency)
-                if len(buffer) >= _BUFFER:
-                    histogram.flush()
+                # inlined (the same steps: count, exact sum, max, buffered value).
+                for histogram in (self.latency, reader.latency):
+                    histogram.count += 1
+                    histogram.total += latency
+                    if latency > histogram.max:
+                        histogram.max = latency
+                    buffer = histogram._buffer
+                    buffer.append(latency)
+                    if len(buffer) >= _BUFFER:
+                        histogram.flush()
             if self.trace is not None:
                 self.trace.append((now, msg.id, "processed", component))
             return

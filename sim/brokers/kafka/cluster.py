@@ -481,27 +481,11 @@ class Partition:
         delta = ready - self._reader_ready[slot]
         if delta:
             self._reader_ready[slot] = ready
-            self.cluster.recorder.ready_add(self._reader_source[slot], delta)
+            self._recorder.ready_add(self._reader_source[slot], delta)
 
     def _refresh_all_ready(self) -> None:
-        readers = len(self.readers)
-        if readers == 1:
-            # Speed: one group, the usual case: `_refresh_ready(0)` and `ready_of(0)` inlined.
-            position = self.reader_position[0]
-            if position is None:
-                ready = 0
-            else:
-                start = self.log.log_start_offset
-                ready = self.hw - (position if position > start else start)
-                if ready < 0:
-                    ready = 0
-            delta = ready - self._reader_ready[0]
-            if delta:
-                self._reader_ready[0] = ready
-                self._recorder.ready_add(self._reader_source[0], delta)
-        else:
-            for slot in range(readers):
-                self._refresh_ready(slot)
+        for slot in range(len(self.readers)):
+            self._refresh_ready(slot)
         for listener in self.range_listeners:
             listener()
 
