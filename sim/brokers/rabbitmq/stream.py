@@ -80,7 +80,6 @@ __all__ = [
     "StreamQueue",
     "StreamReader",
     "parse_max_age",
-    "reads_whole_chunks",
 ]
 
 DEFAULT_MAX_SEGMENT_SIZE_BYTES = 500 * 1000 * 1000  # osiris_log.erl DEFAULT_MAX_SEGMENT_SIZE_B
@@ -89,12 +88,6 @@ CHUNK_HEADER_BYTES = 48  # osiris.hrl HEADER_SIZE_B
 ENTRY_HEADER_BYTES = 4  # a simple entry's type bit and 31-bit size (osiris_log.erl)
 SEGMENT_HEADER_BYTES = 8  # osiris.hrl LOG_HEADER_SIZE
 RETENTION_EVAL_INTERVAL = 3600.0  # osiris_retention.erl DEFAULT_SCHEDULED_EVAL_TIME (1 h)
-
-
-def reads_whole_chunks(version: str) -> bool:
-    """Whether readers of this RabbitMQ version are sent whole chunks past their credit: 3.x
-    yes, 4.x no (the chunk iterator of rabbitmq-server commit 8cb313d, first in v4.0.0)."""
-    return int(version.split(".")[0]) < 4
 
 
 # rabbit_amqqueue:check_max_age/1 and unit_value_in_ms/1: a positive integer and one unit.
@@ -198,7 +191,7 @@ class StreamQueue(ClassicQueue):
         self._retention_due = False  # a segment rolled under the open chunk
         self.listed_open = False  # listed in the broker's streams with an open chunk
         self.chunks = 0  # chunks written
-        self.whole_chunk_reads = reads_whole_chunks(broker.version.name)
+        self.whole_chunk_reads = broker.version.stream_reads_whole_chunks
         # Every retention evaluation (a segment roll, or the max-age timer): (time, bytes and
         # segments before, bytes and segments after, first offset after). One row per segment,
         # never per message; the stream retention chart draws its drops from it.

@@ -121,11 +121,22 @@ class Version:
     get_counts_from_zero: bool = False
     #: Whether quorum queues take x-delayed-retry-* (4.3: rabbit_fifo.erl should_delay0/4).
     delayed_retry: bool = False
+    #: Whether a stream reader is sent whole chunks past its credit: 3.x yes (3.10.8
+    #: rabbit_stream_queue.erl stream_entries/4), 4.x no (the chunk iterator of rabbitmq-server
+    #: commit 8cb313d, first in v4.0.0, reads one entry per credit).
+    stream_reads_whole_chunks: bool = False
 
 
 VERSIONS: dict[str, Version] = {
     "3.10": Version(
-        "3.10", None, False, True, False, quorum_priorities="none", get_counts_from_zero=True
+        "3.10",
+        None,
+        False,
+        True,
+        False,
+        quorum_priorities="none",
+        get_counts_from_zero=True,
+        stream_reads_whole_chunks=True,
     ),
     "4.0": Version("4.0", 20, True, False, True),
     "4.1": Version("4.1", 20, True, False, True),
