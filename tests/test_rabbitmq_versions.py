@@ -9,7 +9,13 @@ import pytest
 import simpy
 
 from sim import Scenario
-from sim.brokers.rabbitmq import Channel, PreconditionFailed, RabbitMQBroker
+from sim.brokers.rabbitmq import (
+    Channel,
+    ChannelClosed,
+    ConnectionClosedByBroker,
+    PreconditionFailed,
+    RabbitMQBroker,
+)
 from sim.brokers.rabbitmq.versions import DEFAULT_VERSION, VERSIONS
 from sim.errors import ScenarioError
 from sim.message import Message
@@ -92,3 +98,44 @@ def test_scenarios_default_to_the_newest_modelled_version_and_check_it() -> None
     data["broker"]["version"] = "3.13"
     with pytest.raises(ScenarioError, match="version"):
         Scenario.from_dict(data)
+
+
+def _declare(version: str, **options: Any) -> tuple[Channel, RabbitMQBroker]:
+    broker = RabbitMQBroker(
+        simpy.Environment(),
+        version=version,
+        permit_transient_queues=options.pop("permit", False),
+    )
+    channel = Channel(broker, "script")
+    channel.queue_declare("jobs", **options)
+    return channel, broker
+
+
+def test_a_script_declaring_a_transient_queue_on_4_3_loses_its_connection() -> None:
+    broker = RabbitMQBroker(simpy.Environment(), version="4.3")
+    channel = Channel(broker, "script")
+    with pytest.raises(ConnectionClosedByBroker) as refused:
+        channel.queue_declare("jobs")
+    assert refused.value.reply_code == 541
+    assert "INTERNAL_ERROR" in refused.value.reply_text
+    assert "jobs" not in broker.queues
+    assert not channel.is_open
+    with pytest.raises(ChannelClosed):
+        channel.basic_publish("", "jobs", b"x")
+
+
+@pytest.mark.parametrize(
+    "version, options",
+    [
+        ("4.3", {"durable": True}),
+        ("4.3", {"exclusive": True}),
+        ("4.3", {"permit": True}),
+        ("4.3", {"arguments": {"x-queue-type": "quorum"}}),  # always durable
+        ("4.2", {}),
+        ("3.10", {}),
+    ],
+)
+def test_what_4_3_still_declares(version: str, options: dict[str, Any]) -> None:
+    channel, broker = _declare(version, **options)
+    assert "jobs" in broker.queues
+    assert channel.is_open

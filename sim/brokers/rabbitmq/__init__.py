@@ -11,6 +11,7 @@ from sim.brokers.rabbitmq.channel import (
 from sim.brokers.rabbitmq.cost import CostModel
 from sim.brokers.rabbitmq.errors import (
     ChannelClosed,
+    ConnectionClosedByBroker,
     NackError,
     PreconditionFailed,
     UnroutableError,
@@ -24,6 +25,7 @@ __all__ = [
     "ChannelClosed",
     "ClassicQueue",
     "Confirm",
+    "ConnectionClosedByBroker",
     "CostModel",
     "Deliver",
     "Exchange",

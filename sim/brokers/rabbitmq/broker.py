@@ -12,7 +12,7 @@ import simpy
 
 from sim.brokers.pauses import PauseSchedule
 from sim.brokers.rabbitmq.cost import CostModel, PoolStage, SerialStage
-from sim.brokers.rabbitmq.errors import PreconditionFailed
+from sim.brokers.rabbitmq.errors import ConnectionClosedByBroker, PreconditionFailed
 from sim.brokers.rabbitmq.queue import ClassicQueue, make_queue
 from sim.brokers.rabbitmq.routing import ExchangeType, route
 from sim.brokers.rabbitmq.versions import DEFAULT_VERSION, behaviour
@@ -70,7 +70,8 @@ class RabbitMQBroker:
     `cost` (a CostModel) makes routing and each queue process take time; without it the broker
     is ideal and instant. `version` is the RabbitMQ version whose defaults it follows
     (sim/brokers/rabbitmq/versions.py; "3.10" for the recorded traces). `consumer_timeout` is
-    rabbitmq.conf's, in milliseconds.
+    rabbitmq.conf's, in milliseconds. `permit_transient_queues` permits the deprecated feature
+    `transient_nonexcl_queues`, which 4.3 refuses by default (4.3.0 release notes).
     """
 
     def __init__(
@@ -82,8 +83,10 @@ class RabbitMQBroker:
         version: str = DEFAULT_VERSION,
         streams: RandomStreams | None = None,
         consumer_timeout: int = 1_800_000,
+        permit_transient_queues: bool = False,
     ) -> None:
         self.env = env
+        self.permit_transient_queues = permit_transient_queues
         # rabbitmq.conf `consumer_timeout` in ms (default 1800000: deps/rabbit/Makefile), in
         # seconds: the channel (3.10-4.2) or the quorum queue (4.3) enforces it.
         self.consumer_timeout = consumer_timeout / 1000.0
@@ -132,12 +135,33 @@ class RabbitMQBroker:
         arguments: dict[str, Any] | None = None,
         durable: bool = False,
         mirrors: int = 0,
+        exclusive: bool = False,
     ) -> ClassicQueue:
         """Declare a queue, or return the existing one if declared with the same arguments.
 
         A quorum queue is always durable, whatever `durable` says (RabbitMQ refuses a
         non-durable one; here the flag is simply implied). `mirrors` is the number of mirrors
-        an `ha-mode: exactly` policy gives a classic queue: only the cost model reads it."""
+        an `ha-mode: exactly` policy gives a classic queue: only the cost model reads it.
+
+        From 4.3 a classic queue that is neither durable nor exclusive is refused unless
+        `permit_transient_queues`: rabbit_amqqueue.erl declare/7 (v4.3.5) answers
+        `{protocol_error, internal_error, ...}` when is_queue_args_combination_permitted/2
+        finds the deprecated feature `transient_nonexcl_queues` not permitted, and a
+        protocol error of that kind closes the connection with 541 INTERNAL_ERROR.
+        Exclusive queues are otherwise not modelled: `exclusive` only exempts the queue."""
+        if (
+            not durable
+            and not exclusive
+            and self.version.refuses_transient_queues
+            and not self.permit_transient_queues
+            and (arguments or {}).get("x-queue-type", "classic") == "classic"
+        ):
+            raise ConnectionClosedByBroker(
+                541,
+                f"INTERNAL_ERROR - queue {queue!r}: transient non-exclusive queues are a "
+                f"deprecated feature that RabbitMQ {self.version.name} does not permit; "
+                "declare it durable=True",
+            )
         existing = self.queues.get(queue)
         if existing is not None:
             if dict(arguments or {}) != existing.arguments:

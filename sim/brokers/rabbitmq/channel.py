@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from sim.brokers.rabbitmq.broker import Confirm, RabbitMQBroker
 from sim.brokers.rabbitmq.errors import (
     ChannelClosed,
+    ConnectionClosedByBroker,
     NackError,
     PreconditionFailed,
     UnroutableError,
@@ -44,6 +45,7 @@ __all__ = [
     "BasicProperties",
     "Channel",
     "ChannelClosed",
+    "ConnectionClosedByBroker",
     "Deliver",
     "GetOk",
     "NackError",
@@ -155,17 +157,28 @@ class Channel:
         queue: str,
         passive: bool = False,
         durable: bool = False,
+        exclusive: bool = False,
         arguments: dict[str, Any] | None = None,
         **_: Any,
     ) -> QueueDeclareOk:
-        """Declare (or, with `passive`, look up) a queue: its ready and consumer counts."""
+        """Declare (or, with `passive`, look up) a queue: its ready and consumer counts.
+
+        On 4.3 a transient classic queue (not durable, not exclusive) is refused: the broker
+        closes the connection, so this channel closes and ConnectionClosedByBroker (541) is
+        raised, as pika raises it (RabbitMQBroker.queue_declare has the source)."""
         self._check_open()
         if passive:
             declared = self.broker.queues.get(queue)
             if declared is None:
                 raise KeyError(f"no queue {queue!r}")  # the broker's 404 NOT_FOUND
         else:
-            declared = self.broker.queue_declare(queue, arguments, durable=durable)
+            try:
+                declared = self.broker.queue_declare(
+                    queue, arguments, durable=durable, exclusive=exclusive
+                )
+            except ConnectionClosedByBroker as error:
+                self.close(error)  # the connection goes, and its channels with it
+                raise
         return QueueDeclareOk(queue, declared.ready_count, declared.consumer_count)
 
     def queue_bind(

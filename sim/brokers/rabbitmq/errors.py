@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ChannelClosed",
+    "ConnectionClosedByBroker",
     "NackError",
     "NotImplementedByQueue",
     "PreconditionFailed",
@@ -34,3 +35,16 @@ class ChannelClosed(Exception):
 class NotImplementedByQueue(Exception):
     """The broker would close the channel with 540 NOT_IMPLEMENTED: the queue type does not do
     that (basic.get or auto-ack on a stream, rabbit_stream_queue.erl)."""
+
+
+class ConnectionClosedByBroker(Exception):
+    """The broker closed the connection, and every channel on it, with a hard error such as
+    541 INTERNAL_ERROR (pika.exceptions.ConnectionClosedByBroker, with the reply code and text)."""
+
+    def __init__(self, reply_code: int, reply_text: str) -> None:
+        super().__init__(reply_code, reply_text)
+        self.reply_code = reply_code
+        self.reply_text = reply_text
+
+    def __str__(self) -> str:
+        return f"({self.reply_code}, {self.reply_text!r})"

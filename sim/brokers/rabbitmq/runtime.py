@@ -46,6 +46,7 @@ def build(ctx: RunContext) -> RabbitMQRuntime:
         version=config.version,
         streams=ctx.streams,
         consumer_timeout=config.consumer_timeout,
+        permit_transient_queues=config.permit_transient_queues,
     )
     for exchange in config.exchanges:
         broker.exchange_declare(exchange.name, exchange.type)
