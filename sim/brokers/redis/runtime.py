@@ -316,7 +316,8 @@ class StreamConsumer(ConsumerReplica):
                 recorder.delivered_message(msg, self.name)
                 if not self.noack:
                     self.pending[stream_id] = msg
-                return [(stream_id, msg)]
+                entries[0] = (stream_id, msg)  # the read's own list, now of deliveries
+                return entries
         return self._deliver(entries) or None
 
     def fetch(self) -> Generator[Any, Any, None]:

@@ -426,13 +426,16 @@ class Stream:
         """Add an entry (the caller checked that the id is greater than the top id). A node is
         full at `node_max_entries` slots, deleted ones included (streamAppendItem)."""
         nodes = self._nodes
-        if not nodes or len(nodes[-1].ids) >= self.node_max_entries:
-            nodes.append(_Node())
+        # Speed: the tail node and its id list read once (an XADD each message).
+        node = nodes[-1] if nodes else None
+        if node is None or len(node.ids) >= self.node_max_entries:
+            node = _Node()
+            nodes.append(node)
             self._firsts.append(stream_id)
-        node = nodes[-1]
-        if node.ids and stream_id <= node.ids[-1]:
+        ids = node.ids
+        if ids and stream_id <= ids[-1]:
             node.ordered = False  # after deleted slots with greater ids (XSETID moved back)
-        node.ids.append(stream_id)
+        ids.append(stream_id)
         node.values.append(value)
         node.live.append(True)
         node.valid += 1
