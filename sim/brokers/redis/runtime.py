@@ -304,7 +304,20 @@ class StreamConsumer(ConsumerReplica):
         if entries is None:
             self._read_now = True  # nothing new now: fetch blocks at once
             return None
-        self.recorder.ready_add(self._ready_slot, -len(entries))
+        recorder = self.recorder
+        recorder.ready_add(self._ready_slot, -len(entries))
+        if len(entries) == 1:
+            # Speed: `_deliver` inlined for a read of one entry (COUNT 1, the usual prefetch):
+            # the same steps, without its call and its loop.
+            stream_id, copies = entries[0]
+            if copies is not None:
+                msg = copies[self.copy]
+                msg.deliveries += 1
+                recorder.delivered_message(msg, self.name)
+                if not self.noack:
+                    self.pending[stream_id] = msg
+                entries[0] = (stream_id, msg)  # the read's own list, now of deliveries
+                return entries
         return self._deliver(entries) or None
 
     def fetch(self) -> Generator[Any, Any, None]:
@@ -376,8 +389,15 @@ class StreamConsumer(ConsumerReplica):
 
     def settle(self, delivery: tuple[StreamId, Message]) -> None:
         if not self.noack:
-            if self._instant:  # speed: no hop, no loop: XACK now (`_ack` -> `_acked`)
-                self._acked(*delivery)
+            if self._instant:
+                # Speed: no hop, no loop: XACK now, `_ack` -> `_acked` -> `xack_one` inlined
+                # (three calls fewer a message), the same lookups and steps.
+                stream_id = delivery[0]
+                stream = self.server.streams.get(self.stream)
+                group = stream.groups.get(self.group) if stream is not None else None
+                if group is not None and group.ack(stream_id):
+                    self.pending.pop(stream_id, None)
+                    self.recorder.acked_message(delivery[1], self.name)
             else:
                 self._to_broker.send(self._ack, *delivery)
 

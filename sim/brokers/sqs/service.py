@@ -34,7 +34,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import Generator, Hashable, Iterable, Iterator
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator
 from typing import Any
 
 import simpy
@@ -189,6 +189,22 @@ class SQSService:
                 return None, message_id
         wait = settings.delay if delay is None else delay
         return queue.enqueue(msg, message_id, body, wait, group, dedup_id), message_id
+
+    def standard_sender(self, queue: SQSQueue) -> Callable[[Message], None]:
+        """`send(queue, msg, "")` for a standard queue, as the model's producers send each
+        message (no body, no delay of its own, no group, no deduplication). Speed: one call a
+        message instead of three (a lambda, `send`, `enqueue`): the same MessageId numbers,
+        the same Recorder calls, the same steps in the queue (`SQSQueue.enqueue_standard`)."""
+        assert not queue.settings.fifo
+        uuids, published, name = self._uuids, self.recorder.published_message, queue.name
+        enqueue = queue.enqueue_standard
+
+        def send_standard(msg: Message) -> None:
+            message_id = next(uuids)
+            published(msg, name)
+            enqueue(msg, message_id)
+
+        return send_standard
 
 
 class SQSClient:
