@@ -17,9 +17,9 @@ from sim.message import Message
 
 def _broker(env: simpy.Environment) -> RabbitMQBroker:
     broker = RabbitMQBroker(env)
-    broker.queue_declare("open")
-    broker.queue_declare("full", {"x-max-length": 2, "x-overflow": "reject-publish"})
-    broker.queue_declare("trimmed", {"x-max-length": 2})  # drop-head
+    broker.queue_declare("open", durable=True)
+    broker.queue_declare("full", {"x-max-length": 2, "x-overflow": "reject-publish"}, durable=True)
+    broker.queue_declare("trimmed", {"x-max-length": 2}, durable=True)  # drop-head
     return broker
 
 
