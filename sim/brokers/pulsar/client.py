@@ -35,9 +35,11 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from heapq import heappop
 from typing import TYPE_CHECKING, Any
 
 import simpy
+from simpy.events import Timeout
 
 from sim.brokers.pulsar.acktimeout import UnAckedMessageTracker
 from sim.brokers.pulsar.backoff import Backoff
@@ -853,6 +855,7 @@ class ClientConsumer:
         self.incoming: deque[tuple[PartitionConsumer, Any]] = deque()
         self.waiting_for_message = False
         self._waiter: simpy.Event | None = None
+        self._prepared: simpy.Event | None = None  # made by read_at_once, for `wait`
         # Dead letter and retry letter topics (ConsumerImpl: "<topic>-<subscription>-DLQ").
         self.dead_letter = dead_letter
         self.retry_enable = retry_enable
@@ -954,9 +957,57 @@ class ClientConsumer:
         self.waiting_for_message = False
         return partition, item
 
+    def read_at_once(self) -> tuple[PartitionConsumer, Any] | None:
+        """What `wait` and the receive after it come to, made now where that changes no
+        order: the message the zero-queue consumer's Flow brings, or None (then `wait` gives
+        the event the Flow left waiting).
+
+        Speed: `wait`'s Flow schedules the dispatcher's read for the end of the instant, and
+        the delivery wakes the consumer by an event of its own: two event steps a message.
+        Done here instead when those two are provably the next events anyway: nothing else
+        is due at this instant (the heap's head is later), there is one partition (one
+        Flow), and the consumer's process was resumed by a timeout only it waits on (its
+        service time: no other callback runs after it in this step). Then the read happens
+        now, and if the wake-up event it scheduled is the heap's head, it is taken off and
+        the consumer goes on at once, as that step would have it do."""
+        env = self.env
+        queue = env._queue  # SimPy's event heap: (time, priority, id, event)
+        now = env.now
+        if (
+            self.waiting_for_message
+            or self.partition_queue_size != 0
+            or (queue and queue[0][0] <= now)
+            or len(self.partitions) != 1
+        ):
+            return None
+        process = env.active_process
+        if process is None or type(process.target) is not Timeout:
+            return None
+        partition = self.partitions[0]
+        sub = partition.sub
+        if sub is None:
+            return None
+        event = env.event()
+        self._waiter = event  # before the Flow: the broker answers at once
+        self.waiting_for_message = True
+        sub.read_now = True
+        try:
+            partition.send_flow(1)
+        finally:
+            sub.read_now = False
+        if event.triggered and queue and queue[0][3] is event:
+            heappop(queue)  # the wake-up, never to be processed: the consumer goes on now
+            return self.receive_now()
+        self._prepared = event
+        return None
+
     def wait(self) -> simpy.Event:
         """An event that fires when a message may be there; a zero-queue consumer asks the
         broker for one (``ZeroQueueConsumerImpl.fetchSingleMessageFromBroker``)."""
+        prepared = self._prepared
+        if prepared is not None:  # read_at_once sent the Flow already
+            self._prepared = None
+            return prepared
         event = self.env.event()
         if self.incoming:
             event.succeed()

@@ -244,6 +244,7 @@ class Subscription:
         self.blocked = False  # blockedDispatcherOnUnackedMsgs
         self.available = 0  # consumers with permits that are not blocked
         self._read_scheduled = False
+        self.read_now = False  # dispatch_later reads at once (ClientConsumer.read_at_once)
         charges = topic.cluster.charges
         # The cost model's IO-thread time per entry sent (None: the ideal broker). A send
         # takes its turn on the threads even at 0 s, behind the acks they handle.
@@ -593,6 +594,11 @@ class Subscription:
         dispatcher's asynchronous ``readMoreEntries`` serves the permits that arrived while
         it was reading."""
         if self._read_scheduled:
+            return
+        if self.read_now:
+            # Speed: the consumer's own Flow, made where the read it schedules would be the
+            # next event anyway (ClientConsumer.read_at_once): the read is made now.
+            self.dispatch()
             return
         self._read_scheduled = True
         # Speed: a bound method, not a closure made per Flow (a zero-queue consumer sends
