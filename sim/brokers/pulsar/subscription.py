@@ -304,7 +304,9 @@ class Subscription:
         ):
             self._track_delayed(entry)
         else:
-            self.add_ready(count)
+            self.ready += count  # Speed: `add_ready` inlined (per entry)
+            if self.counted:
+                self.recorder.ready_add(self.account.slot, count)
         self.dispatch_new()
 
     def dispatch_new(self) -> None:
@@ -375,7 +377,10 @@ class Subscription:
 
     # ----- sending -----
     def send(self, handle: BrokerConsumer, entry: Entry) -> None:
-        msgs = self.copy_of(entry)
+        copies, group = entry.copies, self.group  # Speed: `copy_of`'s usual case inlined
+        msgs = copies[group] if group < len(copies) else None
+        if msgs is None:
+            msgs = self.copy_of(entry)
         count = len(msgs)
         delivery = Delivery(entry, msgs, self, handle)
         if self.individual_ack:
@@ -391,9 +396,12 @@ class Subscription:
         if handle.avail and (handle.permits <= 0 or handle.blocked):
             handle.avail = False
             self.available -= 1
-        self.account.in_flight += count
-        self.add_ready(-count)
-        recorder, source = self.recorder, self.account.name
+        account, recorder = self.account, self.recorder
+        account.in_flight += count
+        self.ready -= count  # Speed: `add_ready` inlined (per delivery)
+        if self.counted:
+            recorder.ready_add(account.slot, -count)
+        source = account.name
         for msg in msgs:
             msg.deliveries += 1
             recorder.delivered_message(msg, source)
@@ -851,6 +859,13 @@ class SharedSubscription(Subscription):
 
     def dispatch_for(self, handle: BrokerConsumer) -> None:
         self.dispatch_later()
+
+    def dispatch_new(self) -> None:
+        # Speed: `dispatch`'s first test made here: a new entry while every consumer is busy
+        # (the usual case under load) costs no call.
+        if self.blocked or not self.available:
+            return
+        self.dispatch()
 
     def next_consumer(self) -> BrokerConsumer | None:
         """``getNextConsumer``: the highest priority level with an available consumer, and in

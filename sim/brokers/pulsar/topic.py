@@ -161,8 +161,11 @@ class PersistentTopic:
         service = self.service
         subs = self.sub_list
         record = entry.record
+        copies = entry.copies
         for sub in subs:
-            sub.copy_of(entry)
+            group = sub.group  # Speed: `copy_of`'s test inlined: only a missing copy is made
+            if group >= len(copies) or copies[group] is None:
+                sub.copy_of(entry)
         if not subs and record.original is not None and not self.replicators:
             service.no_subscription(record)
         for sub in subs:
