@@ -486,18 +486,24 @@ class Subscription:
 
     def ack(self, handle: BrokerConsumer | None, index: int) -> None:
         """An individual ack (``Consumer.individualAckNormal`` -> ``cursor.asyncDelete``)."""
-        delivery = self._owner(handle, index)
+        # Speed: the acking consumer's own pending ack, the usual owner, looked up here.
+        delivery = None if handle is None else handle.pending.pop(index, None)
+        if delivery is None:
+            delivery = self._owner(handle, index)
         if delivery is not None:
             self._pending_removed(delivery)
         cursor = self.cursor
         before = cursor.mark_delete
         if not cursor.ack(index):
             return
-        entry = self.topic.storage.get(index)
-        if entry is not None:
-            self._acked_entry(entry, delivery)
+        storage = self.topic.storage
+        offset = index - storage.first  # Speed: `storage.get` inlined (an ack a message)
+        entries = storage.entries
+        if 0 <= offset < len(entries):
+            self._acked_entry(entries[offset], delivery)
         if cursor.mark_delete != before:
-            self.mark_delete_moved()
+            self._persist_due = True  # Speed: `mark_delete_moved` inlined
+            self.topic.mark_delete_moved(self)
 
     def ack_cumulative(self, handle: BrokerConsumer | None, index: int) -> None:
         """A cumulative ack (``cursor.asyncMarkDelete``): everything up to `index`."""
@@ -915,16 +921,23 @@ class SharedSubscription(Subscription):
             room = max(1, min(room, batch))
             sent = 0
             while sent < room and handle.permits > 0 and not handle.blocked:
-                index = self.next_index()
+                # Speed: `next_index` inlined while nothing is delayed (its loop then ends at
+                # once), and `storage.get` too (per dispatch).
+                if self.delayed_set:
+                    index = self.next_index()
+                else:
+                    index = self.cursor.next_entry(storage.ledger.last_entry)
                 if index is None:
                     if not sent:
                         # trySendMessagesToConsumers calls getNextConsumer only with entries
                         # read: a pick that found nothing to send does not move the index.
                         self.round_robin = round_robin
                     return
-                entry = storage.get(index)
-                if entry is None:
+                offset = index - storage.first
+                entries = storage.entries
+                if not 0 <= offset < len(entries):
                     continue
+                entry = entries[offset]
                 self.send(handle, entry)
                 sent += entry.count
                 if self.blocked:

@@ -163,9 +163,9 @@ class PersistentTopic:
         record = entry.record
         copies = entry.copies
         for sub in subs:
-            group = sub.group  # Speed: `copy_of`'s test inlined: only a missing copy is made
+            group = sub.group  # Speed: `copy_of` inlined: only a missing copy is made
             if group >= len(copies) or copies[group] is None:
-                sub.copy_of(entry)
+                service.make_copy(entry, group, self.name)
         if not subs and record.original is not None and not self.replicators:
             service.no_subscription(record)
         for sub in subs:
