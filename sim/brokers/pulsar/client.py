@@ -1042,7 +1042,8 @@ class ClientConsumer:
 
     # ----- acknowledging -----
     def acknowledge(self, partition: PartitionConsumer, item: Any) -> None:
-        item.release()  # acked: no longer in flight, processed or not
+        if not item.released:  # Speed: `finish` released it, as a rule
+            item.release()  # acked: no longer in flight, processed or not
         delivery: Delivery = item.delivery
         delivery.acked += 1
         nacks = self.nacks

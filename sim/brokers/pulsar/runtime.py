@@ -349,7 +349,7 @@ class PulsarConsumer(ConsumerReplica):
         if not self.subscribed:
             return None
         client = self.client
-        got = client.receive_now()
+        got = client.receive_now() if client.incoming else None  # Speed: no call when empty
         if got is None and not self._paused:
             # Speed: the Flow and the receive `fetch` would make, made now where that
             # changes no order (ClientConsumer.read_at_once); `fetch` waits otherwise.

@@ -133,7 +133,14 @@ class PersistentTopic:
                 return False
         self._next_entry_id += 1
         if confirm <= now:
-            done(self._store(record))
+            # Speed: `_store` inlined for an add confirmed at once (the ideal bookies).
+            entry = Entry(record)
+            rolled = self.storage.append(entry, now)
+            self.entry_stored(entry)
+            if rolled:
+                self._open_writer()
+                self.trim()
+            done(entry)
             return True
         generation = self.generation
 
