@@ -146,3 +146,81 @@ def test_an_ungrouped_ack_lands_at_once_and_a_grouped_one_waits() -> None:
         assert (p.sub("s").cursor.mark_delete == 0) is landed_at_once
         p.sleep(0.2)
         assert p.sub("s").cursor.mark_delete == 0
+
+
+def _tied(rate: float, service: float, consumers: int, **consumer: Any) -> Scenario:
+    """Constant arrivals and service times: events of many instants tie (an arrival with a
+    service's end, with a sample), where reading at once would reorder them if it could."""
+    return Scenario.from_dict(
+        {
+            "name": "ties",
+            "seed": 1,
+            "duration": 120,
+            "broker": {"type": "pulsar", "topics": [{"name": "t", "partitions": 0}]},
+            "producers": [
+                {
+                    "name": "p",
+                    "to": "t",
+                    "rate": rate,
+                    "arrivals": "constant",
+                    "batchingEnabled": False,
+                },
+            ],
+            "consumers": [
+                {
+                    "name": "c",
+                    "from": "t",
+                    "replicas": consumers,
+                    "service_time": service,
+                    "subscription_type": "shared",
+                    "receiverQueueSize": 0,
+                    "acknowledgmentGroupTime": 0,
+                    **consumer,
+                }
+            ],
+        }
+    )
+
+
+def _fingerprint(results: sim.Results) -> tuple[str, ...]:
+    assert results.trace is not None
+    return (
+        results.summary_json(),
+        results.timeseries.to_csv(),
+        results.latency.to_csv(),
+        results.trace.to_csv(),
+    )
+
+
+def test_a_zero_queue_consumer_reads_at_once_only_where_no_order_changes(
+    monkeypatch: Any,
+) -> None:
+    """`ClientConsumer.read_at_once` (the Flow's read made now, not at the end of the instant)
+    gives the run the deferred read gives, event for event, where events tie and where they do
+    not; it is taken where nothing else is due (an exponential M/M/1) and declined where
+    something is (tied instants)."""
+    from sim.brokers.pulsar import client
+
+    original = client.ClientConsumer.read_at_once
+    taken: list[bool] = []
+
+    def counted(self: client.ClientConsumer) -> Any:
+        got = original(self)
+        taken.append(got is not None)
+        return got
+
+    cases = [
+        _tied(2.0, 1.0, 1),
+        _tied(1.0, 1.0, 1),
+        _tied(2.0, 1.0, 2, subscription_type="key_shared"),
+        _tied(1.0, 0.5, 3),
+        _tied(0.9, 1.0, 1, service_time="exp(1s)"),
+    ]
+    for scenario in cases:
+        monkeypatch.setattr(client.ClientConsumer, "read_at_once", counted)
+        taken.clear()
+        fast = _fingerprint(sim.run(scenario, trace=True))
+        monkeypatch.setattr(client.ClientConsumer, "read_at_once", lambda self: None)
+        slow = _fingerprint(sim.run(scenario, trace=True))
+        assert fast == slow
+    assert any(taken) and not all(taken)

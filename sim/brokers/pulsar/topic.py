@@ -133,7 +133,14 @@ class PersistentTopic:
                 return False
         self._next_entry_id += 1
         if confirm <= now:
-            done(self._store(record))
+            # Speed: `_store` inlined for an add confirmed at once (the ideal bookies).
+            entry = Entry(record)
+            rolled = self.storage.append(entry, now)
+            self.entry_stored(entry)
+            if rolled:
+                self._open_writer()
+                self.trim()
+            done(entry)
             return True
         generation = self.generation
 
@@ -161,8 +168,11 @@ class PersistentTopic:
         service = self.service
         subs = self.sub_list
         record = entry.record
+        copies = entry.copies
         for sub in subs:
-            sub.copy_of(entry)
+            group = sub.group  # Speed: `copy_of` inlined: only a missing copy is made
+            if group >= len(copies) or copies[group] is None:
+                service.make_copy(entry, group, self.name)
         if not subs and record.original is not None and not self.replicators:
             service.no_subscription(record)
         for sub in subs:
