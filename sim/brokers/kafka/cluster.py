@@ -401,7 +401,10 @@ class Partition:
                 self._copy_records(appended)
             else:
                 self._make_copies(old, hw)
-            self._refresh_all_ready()
+            if len(self.readers) == 1 and not self.range_listeners:
+                self._refresh_ready(0)  # speed: `_refresh_all_ready` for one group, no call
+            else:
+                self._refresh_all_ready()
         acks = self._acks
         while acks and acks[0][0] <= hw:
             _, done = acks.popleft()
