@@ -409,8 +409,10 @@ class KafkaProducer:
         ):
             self._run_sender()
             return
-        if deadline < INF:
-            self._schedule_wake(deadline)  # as `_ready_nodes` does for the earliest deadline
+        # As `_ready_nodes` does for the earliest deadline (speed: `_schedule_wake` does
+        # nothing for one at or past the wake-up already set: no call then).
+        if deadline < INF and deadline < self._wake_at:
+            self._schedule_wake(deadline)
         dq.popleft()
         waiting.discard(tp)
         first.full = True
@@ -534,7 +536,10 @@ class KafkaProducer:
             self._in_flight[node] = self._in_flight.get(node, 0) + 1
         broker = self.cluster.brokers[node]
         if self.link.instant:  # speed: what the ideal link does, without its call
-            broker.handle(request)
+            if broker.alive and self.cluster.cost is None:
+                self.cluster.process_produce(broker, request)  # what `handle` does then
+            else:
+                broker.handle(request)
         else:
             self.link.send(broker.handle, request)
 
