@@ -69,6 +69,10 @@ if TYPE_CHECKING:
 __all__ = ["ConsumerRebalanceListener", "ConsumerRecord", "KafkaConsumer"]
 
 
+# Up to this many assigned partitions a poll walks its turn order from a copy (see poll).
+_SLICED_WALK = 1024
+
+
 class ConsumerRecord(NamedTuple):
     topic: str
     partition: int
@@ -327,7 +331,12 @@ class KafkaConsumer:
             candidates = sorted(maybe)
             first = bisect_left(candidates, order[start])
             visit: Any = candidates[first:] + candidates[:first]
-        else:  # many: walk the turn order, the first candidates come soon
+        elif count <= _SLICED_WALK:
+            # Many: walk the turn order, the first candidates come soon. Speed: the order as
+            # two slices (copied in C) costs less than a generator's steps, 6 a poll with
+            # 100 partitions; past a thousand partitions the copy would cost more.
+            visit = order[start:] + order[:start]
+        else:
             visit = (order[(start + i) % count] for i in range(count))
         fetch, positions = self._fetch, self._positions
         partition_of = self._partition_of

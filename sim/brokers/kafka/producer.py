@@ -546,7 +546,6 @@ class KafkaProducer:
     def on_response(self, request: ProduceRequest) -> None:
         """The broker's answer to a request (after the broker->producer hop)."""
         self._in_flight[request.node] -= 1
-        now = self.env.now
         for batch in request.batches:
             error = request.errors.get(id(batch), NONE)
             if error == NONE:
@@ -557,9 +556,10 @@ class KafkaProducer:
                     self._incomplete -= 1
                 else:
                     self._finish(batch, None)
-            elif error in RETRIABLE and not self._expired(batch, now):
+            elif error in RETRIABLE and not self._expired(batch, self.env.now):
+                # Speed: the clock is read only here, for a retry (a call, as a property).
                 batch.attempts += 1
-                batch.retry_at = now + self.settings.retry_backoff
+                batch.retry_at = self.env.now + self.settings.retry_backoff
                 self.recorder.count("kafka.retries")
                 self._requeue(batch)
                 self._schedule_wake(batch.retry_at)
