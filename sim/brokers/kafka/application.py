@@ -122,6 +122,16 @@ class ConsumerApp(ConsumerReplica):
         self._stopped: simpy.Event | None = None  # shut down: succeeds when started again
         self.consumer: KafkaConsumer | None = None
         self.reconnect()
+        if (
+            self.commits not in _COMMITS_AROUND_BATCH
+            and self._poison is None
+            and self.first_try == 1
+        ):
+            # Speed: this replica's begin_batch, end_batch, checks_failures and before_work
+            # do what the base cycle's do (nothing, False, the rate limit), so the cycle's
+            # inlined path skips their calls (sim/consumers/cycle.py `run` asks the class),
+            # four a record. Decided once: the commit mode, poison key and try never change.
+            self.__class__ = _PlainConsumerApp
         self.start()
         crash = config.crash
         if crash is not None and crash.replica == replica:
@@ -377,6 +387,20 @@ class ConsumerApp(ConsumerReplica):
                 yield self.env.timeout(restart_after)
                 self.restart()
                 self.recorder.event(self.name, "crash end")
+
+
+# The commit modes that commit around each polled batch (begin_batch, end_batch).
+_COMMITS_AROUND_BATCH = frozenset({"before-processing", "after-processing", "transactions"})
+
+
+class _PlainConsumerApp(ConsumerApp):
+    """A ConsumerApp whose verbs around a record are the base cycle's (see its __init__):
+    auto-commit (or no commit), no poison key, records of the main topic."""
+
+    begin_batch = ConsumerReplica.begin_batch
+    end_batch = ConsumerReplica.end_batch
+    checks_failures = ConsumerReplica.checks_failures
+    before_work = ConsumerReplica.before_work
 
 
 class _CommitOnRevoke:

@@ -398,10 +398,23 @@ class Partition:
         if self.readers:
             # Speed: the records just appended are the ones committed, not looked up again.
             if appended and appended[0].offset == old and appended[-1].offset + 1 == hw:
-                self._copy_records(appended)
+                first = appended[0]
+                if (
+                    len(appended) == 1
+                    and first.copies is None
+                    and len(self.reader_start) == 1
+                    and first.offset >= self.reader_start[0]
+                ):
+                    # Speed: what `_copy_records` does for one record and one group, no call.
+                    first.copies = [first.msg]
+                else:
+                    self._copy_records(appended)
             else:
                 self._make_copies(old, hw)
-            self._refresh_all_ready()
+            if len(self.readers) == 1 and not self.range_listeners:
+                self._refresh_ready(0)  # speed: `_refresh_all_ready` for one group, no call
+            else:
+                self._refresh_all_ready()
         acks = self._acks
         while acks and acks[0][0] <= hw:
             _, done = acks.popleft()

@@ -185,8 +185,11 @@ class StickyPartitioner:
         partition is drawn, different from the current one when the topic has more than one
         partition. Returns the new sticky partition.
         """
-        previous = self.partition()
-        self._current = self._draw(exclude=previous)
+        previous = self._current
+        if previous is None:
+            previous = self.partition()
+        # Speed: one partition needs no draw (what `_draw` returns), no call.
+        self._current = 0 if self._num_partitions == 1 else self._draw(exclude=previous)
         return self._current
 
     def _draw(self, exclude: int | None) -> int:

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import simpy
 
 from sim.brokers.kafka.cluster import NONE, RETRIABLE, KafkaCluster, KafkaError, Partition
-from sim.brokers.kafka.log import BATCH_OVERHEAD, record_size
+from sim.brokers.kafka.log import BATCH_OVERHEAD, RECORD_OVERHEAD
 from sim.brokers.kafka.partitioner import BoundedDraws, StickyPartitioner, default_partition
 from sim.brokers.kafka.settings import ProducerSettings
 from sim.message import Message, State
@@ -162,7 +162,11 @@ class ProduceRequest:
             self.producer.lost_without_answer(batch)
         self._pending -= 1
         if self._pending == 0 and self.acks != 0:
-            self.producer.response_link.send(self.producer.on_response, self)
+            producer = self.producer
+            if producer.response_link.instant:  # speed: what the ideal link does, no call
+                producer.on_response(self)
+            else:
+                producer.response_link.send(producer.on_response, self)
 
     def fail(self, error: str) -> None:
         """The connection dropped: every batch not answered yet gets `error`."""
@@ -214,6 +218,7 @@ class KafkaProducer:
         # Speed: each partition's object by (topic, partition), found once: the sender looks
         # at the partition of every batch it sends (a topic's partitions never change).
         self._partition_of: dict[tuple[str, int], Partition] = {}
+        self._partition_counts: dict[str, int] = {}
         self._brokers = cluster.brokers
         self._sequences: dict[tuple[str, int], int] = {}
         self._sticky: dict[str, StickyPartitioner] = {}
@@ -263,9 +268,13 @@ class KafkaProducer:
         """Send an already-counted message (the scenario's producers call this)."""
         if self._closed:
             raise KafkaError("ILLEGAL_STATE", "the producer is closed")
-        # Speed: the partition count, not a list of every partition per record.
-        partitions = self.cluster.partition_count(topic)
-        size = record_size(msg.size, key)
+        # Speed: the partition count, not a list of every partition per record, found once
+        # per topic (a topic's partitions never change; an unknown topic raises each time).
+        partitions = self._partition_counts.get(topic)
+        if partitions is None:
+            partitions = self._partition_counts[topic] = self.cluster.partition_count(topic)
+        # Speed: `record_size` inlined.
+        size = RECORD_OVERHEAD + msg.size + (len(key) if key is not None else 0)
         if partition is not None:
             if not 0 <= partition < partitions:
                 raise KafkaError("UNKNOWN_TOPIC_OR_PARTITION", f"{topic}-{partition}")
@@ -277,9 +286,15 @@ class KafkaProducer:
             if sticky is None:
                 sticky = self._sticky[topic] = StickyPartitioner(partitions, draws=self._draws)
             chosen = sticky.partition()
-            if self._needs_new_batch((topic, chosen), size):
+            tp = (topic, chosen)
+            # Speed: `_needs_new_batch` inlined for the usual case (linger.ms 0: the last
+            # batch went at once, none waits here).
+            if not self._batches.get(tp) or self._needs_new_batch(tp, size):
                 # KIP-480: a record that would open a new batch first moves the sticky partition.
                 chosen = sticky.batch_complete()
+                tp = (topic, chosen)
+            self._append(tp, msg, key, size, tombstone, future)
+            return
         self._append((topic, chosen), msg, key, size, tombstone, future)
 
     def flush(self) -> simpy.Event:
@@ -333,7 +348,14 @@ class KafkaProducer:
             self._first_use[tp] = len(self._first_use)
         batch = dq[-1] if dq else None
         became_ready = False
-        if batch is None or batch.full or batch.attempts > 0 or not self._fits(batch, size):
+        batch_size = self.settings.batch_size
+        # Speed: `_fits` inlined.
+        if (
+            batch is None
+            or batch.full
+            or batch.attempts > 0
+            or (batch.items and batch.size + size > batch_size)
+        ):
             if batch is not None and not batch.full:
                 batch.full = True
                 became_ready = True
@@ -355,7 +377,7 @@ class KafkaProducer:
         elif batch.futures is not None:
             batch.futures.append(None)
         batch.size += size
-        if batch.size >= self.settings.batch_size:
+        if batch.size >= batch_size:
             batch.full = True
             became_ready = True
         if became_ready:
@@ -387,8 +409,10 @@ class KafkaProducer:
         ):
             self._run_sender()
             return
-        if deadline < INF:
-            self._schedule_wake(deadline)  # as `_ready_nodes` does for the earliest deadline
+        # As `_ready_nodes` does for the earliest deadline (speed: `_schedule_wake` does
+        # nothing for one at or past the wake-up already set: no call then).
+        if deadline < INF and deadline < self._wake_at:
+            self._schedule_wake(deadline)
         dq.popleft()
         waiting.discard(tp)
         first.full = True
@@ -511,19 +535,31 @@ class KafkaProducer:
         else:
             self._in_flight[node] = self._in_flight.get(node, 0) + 1
         broker = self.cluster.brokers[node]
-        self.link.send(broker.handle, request)
+        if self.link.instant:  # speed: what the ideal link does, without its call
+            if broker.alive and self.cluster.cost is None:
+                self.cluster.process_produce(broker, request)  # what `handle` does then
+            else:
+                broker.handle(request)
+        else:
+            self.link.send(broker.handle, request)
 
     def on_response(self, request: ProduceRequest) -> None:
         """The broker's answer to a request (after the broker->producer hop)."""
         self._in_flight[request.node] -= 1
-        now = self.env.now
         for batch in request.batches:
             error = request.errors.get(id(batch), NONE)
             if error == NONE:
-                self._finish(batch, None)
-            elif error in RETRIABLE and not self._expired(batch, now):
+                if batch.futures is None and not batch.done and not self._flush_waiters:
+                    # Speed: `_finish` inlined for a batch nobody waits on (no future, no
+                    # flush): it is done.
+                    batch.done = True
+                    self._incomplete -= 1
+                else:
+                    self._finish(batch, None)
+            elif error in RETRIABLE and not self._expired(batch, self.env.now):
+                # Speed: the clock is read only here, for a retry (a call, as a property).
                 batch.attempts += 1
-                batch.retry_at = now + self.settings.retry_backoff
+                batch.retry_at = self.env.now + self.settings.retry_backoff
                 self.recorder.count("kafka.retries")
                 self._requeue(batch)
                 self._schedule_wake(batch.retry_at)
