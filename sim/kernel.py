@@ -101,10 +101,7 @@ def _measures(ctx: RunContext, broker: BrokerRuntime) -> None:
     # Speed: the ready and backlog gauges are C-level reads of the recorder's lists (no
     # Python frame per gauge per sample: a run takes about 500 samples, each reading every
     # gauge, three a source, which makes several reads a message with 50 sources).
-    for source in sources:
-        slot = recorder.source(source.name)
-        read = partial(recorder.ready_values.__getitem__, slot)
-        recorder.gauge(f"ready.{source.name}", read, "ready")
+    recorder.ready_gauges([source.name for source in sources])
     for source in sources:
         recorder.gauge(f"in_flight.{source.name}", source.in_flight, "in_flight")
     recorder.gauge("backlog", partial(recorder.states.__getitem__, State.LIVE), "backlog")

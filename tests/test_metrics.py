@@ -130,3 +130,49 @@ def test_dead_lettering_overrides_processed_until_processed_again() -> None:
     summary = summarize(recorder, 1.0, 0.0)
     assert summary["processed"] == 1 and summary["duplicates"] == 2
     assert recorder.latency.count == 1  # the first processing only
+
+
+def test_block_and_single_gauges_keep_their_columns_in_registration_order() -> None:
+    """A block read fills its columns where it was registered, between one-column reads, and
+    each column carries its own kind; every sample reads the values of that instant."""
+    from sim.metrics import Recorder
+
+    env = simpy.Environment()
+    recorder = Recorder(env, sample_interval=1.0)
+    state = {"a": 0, "b": 10}
+    recorder.gauge("a", lambda: state["a"], "first")
+    recorder.gauge_block(["b", "c"], lambda: (state["b"], state["b"] * 2), ["second", "third"])
+    recorder.gauge("d", lambda: -state["a"], "first")
+
+    def change():  # type: ignore[no-untyped-def]
+        yield env.timeout(1.5)
+        state["a"], state["b"] = 3, 7
+
+    env.process(change())
+    recorder.start_sampling()
+    env.run(until=2.5)
+    assert recorder.timeseries_columns()[3:] == ["a", "b", "c", "d"]
+    assert recorder.series == {"first": ["a", "d"], "second": ["b"], "third": ["c"]}
+    assert [row[3:] for row in recorder.rows] == [[0, 10, 20, 0], [0, 10, 20, 0], [3, 7, 14, -3]]
+    with pytest.raises(ValueError):
+        recorder.gauge_block(["x", "y"], lambda: (1, 2), ["only one kind"])
+
+
+@pytest.mark.parametrize("order", [["q0", "q1", "q2"], ["q2", "q0"], ["q1"]])
+def test_ready_gauges_read_each_sources_exact_count(order: list[str]) -> None:
+    """Whatever order the sources were registered in, and whether the read is one column,
+    a slice of the counts or a pick of them, each `ready.<source>` column is its own count."""
+    from sim.metrics import Recorder
+
+    env = simpy.Environment()
+    recorder = Recorder(env, sample_interval=1.0)
+    slots = {name: recorder.source(name) for name in ["q0", "q1", "q2"]}
+    recorder.ready_gauges(order)
+    for count, name in enumerate(["q0", "q1", "q2"], start=1):
+        recorder.ready_add(slots[name], count * 5)
+    recorder.start_sampling()
+    env.run(until=0.5)
+    assert recorder.timeseries_columns()[3:] == [f"ready.{name}" for name in order]
+    assert recorder.series == {"ready": [f"ready.{name}" for name in order]}
+    expected = {"q0": 5, "q1": 10, "q2": 15}
+    assert list(recorder.rows[0][3:]) == [expected[name] for name in order]

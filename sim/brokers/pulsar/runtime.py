@@ -502,16 +502,21 @@ def _gauges(ctx: RunContext, runtime: PulsarRuntime) -> None:
     for topic in runtime._declared():
         instances = _instances(topic, topic.clusters[0])
 
-        def unacked(i: list[Any] = instances) -> int:
-            return sum(t.unacked_stored() for t in i)
+        def storage(i: list[Any] = instances) -> tuple[int, int]:
+            """(unacked, acked) stored messages. Speed: both columns in one read, each
+            partition's unacked count found once (read at every sample, for every topic)."""
+            unacked = acked = 0
+            for t in i:
+                behind = t.unacked_stored()
+                unacked += behind
+                acked += t.storage.stored_count - behind
+            return unacked, acked
 
-        def acked(i: list[Any] = instances) -> int:
-            return sum(t.storage.stored_count - t.unacked_stored() for t in i)
-
-        recorder.gauge(
-            f"pulsar.storage_backlog.{topic.declared}", unacked, "pulsar.storage_backlog"
+        recorder.gauge_block(
+            [f"pulsar.storage_backlog.{topic.declared}", f"pulsar.storage_acked.{topic.declared}"],
+            storage,
+            ["pulsar.storage_backlog", "pulsar.storage_acked"],
         )
-        recorder.gauge(f"pulsar.storage_acked.{topic.declared}", acked, "pulsar.storage_acked")
         _replication_gauges(recorder, service, topic)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -171,13 +172,14 @@ class RabbitMQRuntime:
                 for c in self.broker.connections
                 if isinstance(c, QueueConsumer) and c.auto_ack and c.config.from_ == name
             ]
-            found.append(
-                Source(
-                    name,
-                    lambda q=queue: q.ready_count,
-                    lambda q=queue, held=auto: q.unacked + sum(c.held() for c in held),
-                )
-            )
+            in_flight: Callable[[], int]
+            if auto:
+                in_flight = partial(_in_flight, queue, auto)
+            else:
+                # Speed: read at every sample (about 500 a run, one per queue each); without
+                # an auto-ack consumer it is the queue's count, read at C level (no frame).
+                in_flight = partial(getattr, queue, "unacked")
+            found.append(Source(name, lambda q=queue: q.ready_count, in_flight))
         return found
 
     def retained(self) -> dict[str, Callable[[], int]]:
@@ -537,3 +539,9 @@ def _offset_argument(offset: Any) -> Any:
         ((kind, seconds),) = offset.items()
         return (kind, seconds)
     return offset
+
+
+def _in_flight(queue: Any, held: list[QueueConsumer]) -> int:
+    """A queue's unacked deliveries and what its auto-ack consumers hold (the broker forgot
+    those when it sent them)."""
+    return queue.unacked + sum(c.held() for c in held)
