@@ -26,7 +26,7 @@ from sim.message import NEVER, Message
 from sim.scenario import Scenario
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import workloads  # noqa: E402
+import workloads
 
 MESSAGE = 176 + 28 + 24  # the Message, its id, its produced_at (the clock's float)
 
