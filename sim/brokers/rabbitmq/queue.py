@@ -223,7 +223,11 @@ class ClassicQueue:
             else:
                 self.recorder.rejected(msg, self.name)
             return False
-        msg.seq = self._arrival_number(msg)
+        # Speed: `_arrival_number` inlined (per message).
+        number = msg.id
+        if number <= self._last_arrival:
+            number = self._last_arrival + 1
+        msg.seq = self._last_arrival = number
         if msg.ttl is not None:
             self._may_expire = True
             msg.expires_at = self.env.now + min(self.message_ttl, msg.ttl)
