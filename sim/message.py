@@ -5,7 +5,11 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
-__all__ = ["Message", "State"]
+__all__ = ["NEVER", "Message", "State"]
+
+# Memory: the one "never expires" every message shares. `float("inf")` in `__init__` made a new
+# 24-byte float a message (32 with the allocator's rounding), a tenth of a held message's bytes.
+NEVER = float("inf")
 
 
 class State(IntEnum):
@@ -84,7 +88,7 @@ class Message:
         self.state = State.LIVE
         self.seq = 0  # the queue's arrival number: a classic queue requeues by it
         self.ttl: float | None = None  # per-message time to live (AMQP `expiration`), seconds
-        self.expires_at = float("inf")
+        self.expires_at = NEVER
 
     def copy(self) -> Message:
         """A fresh copy for another queue: same identity and content, its own life."""

@@ -79,7 +79,8 @@ class Record:
         self.size = size
         self.tombstone = tombstone
         self.batch = batch  # the producer batch it came in: truncation asks if it is still pending
-        self.copies: list[Message | None] | None = None
+        # A tuple while one group has copied it (Partition._claim), then a list.
+        self.copies: tuple[Message | None, ...] | list[Message | None] | None = None
 
     def __repr__(self) -> str:
         return f"Record(offset={self.offset}, key={self.key!r}, tombstone={self.tombstone})"

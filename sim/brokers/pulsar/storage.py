@@ -44,7 +44,9 @@ class Record:
     ) -> None:
         self.msgs = msgs
         self.original: tuple[Message, ...] | None = msgs if original else None
-        self.copies: list[tuple[Message, ...] | None] = []
+        # Memory: made with the first group's place (None: no copy yet), one pointer; an empty
+        # list's first append reserves four (32 bytes, not 8, a held entry).
+        self.copies: list[tuple[Message, ...] | None] = [None]
         self.count = len(msgs)
         self.size = size
         self.key = key

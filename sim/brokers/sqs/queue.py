@@ -199,7 +199,9 @@ class SQSQueue:
         self.inflight_count = 0
         self.delayed_count = 0
         self._seq = 0
-        self._visible: list[tuple[int, Entry]] = []  # standard: heap by arrival number
+        # Standard: the visible entries' arrival numbers, a heap (the entry is `entries[seq]`).
+        # Memory: the number alone, not a (seq, entry) tuple: 56 bytes less a held message.
+        self._visible: list[int] = []
         self._groups: dict[str, deque[Entry]] = {}  # FIFO: a group's undeleted entries, in order
         self._group_inflight: dict[str, int] = {}
         # Delay and visibility deadlines, (due, seq, version, entry), earliest first: the
@@ -493,11 +495,11 @@ class SQSQueue:
 
     def _take(self, limit: int) -> list[Entry]:
         out: list[Entry] = []
-        visible = self._visible
+        visible, entries = self._visible, self.entries
         while visible and len(out) < limit:
-            _, entry = heapq.heappop(visible)
-            if entry.state is not _VISIBLE:
-                continue  # expired or purged while visible
+            entry = entries.get(heapq.heappop(visible))
+            if entry is None or entry.state is not _VISIBLE:
+                continue  # expired or purged while visible (gone from `entries`)
             if self._redrive(entry):
                 continue
             out.append(entry)
@@ -614,7 +616,7 @@ class SQSQueue:
         self.visible_count += 1
         self.recorder.ready_add(self._ready_slot, 1)
         if not self.settings.fifo:
-            heapq.heappush(self._visible, (entry.seq, entry))
+            heapq.heappush(self._visible, entry.seq)
         if self._waiters:  # speed: no call when no long poll waits
             self._serve_waiters()
 
