@@ -80,7 +80,7 @@ def test_a_classic_queue_keeps_arrival_order_whatever_the_ids() -> None:
     """Arrival numbers reuse the message id when it is above the last one given: ids out of
     order still give increasing numbers, so requeued messages go back in arrival order."""
     broker = RabbitMQBroker(simpy.Environment())
-    queue = broker.queue_declare("q")
+    queue = broker.queue_declare("q", durable=True)
     ids = [5, 3, 4, 10, 7]
     for n in ids:
         broker.publish(Message(n, 0.0), "", "q")

@@ -300,7 +300,7 @@ class SQSQueue:
             entry.state = _VISIBLE
             self.visible_count += 1
             self.recorder.ready_add(self._ready_slot, 1)
-            heapq.heappush(self._visible, (seq, entry))
+            heapq.heappush(self._visible, seq)
             if self._waiters:
                 self._serve_waiters()
         if len(arrivals) == 1:  # `_wake_clock_for_retention`
@@ -374,10 +374,10 @@ class SQSQueue:
             # Speed: `_take(1)` inlined where no redrive policy can apply (`_redrive` would
             # answer False): the first entry of the heap still visible.
             taken = []
-            visible = self._visible
+            visible, entries = self._visible, self.entries
             while visible:
-                entry = heapq.heappop(visible)[1]
-                if entry.state is _VISIBLE:
+                entry = entries.get(heapq.heappop(visible))
+                if entry is not None and entry.state is _VISIBLE:
                     taken.append(entry)
                     break
         else:
