@@ -19,8 +19,9 @@ from __future__ import annotations
 import gc
 import sys
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
@@ -31,25 +32,36 @@ import sim  # noqa: E402
 import sim.kernel as kernel  # noqa: E402
 from sim.scenario import Scenario  # noqa: E402
 
+T = TypeVar("T")
 
-def held_snapshot(broker: str, messages: int) -> tuple[tracemalloc.Snapshot, int]:
-    """The traced memory at the end of a `messages`-message backlog, and the backlog held."""
-    taken: list[tracemalloc.Snapshot] = []
+
+def measured_when_held(
+    broker: str, messages: int, measure: Callable[[], T], frames: int = 1
+) -> tuple[T, int]:
+    """`measure()` taken under tracemalloc at the end of a `messages`-message backlog's
+    simulation (after a collection, while the broker still holds every message), and the
+    backlog held."""
+    taken: list[T] = []
     advance = kernel._advance
 
-    def advance_then_snapshot(env: Any, until: float, progress: Any) -> None:
+    def advance_then_measure(env: Any, until: float, progress: Any) -> None:
         advance(env, until, progress)
         gc.collect()
-        taken.append(tracemalloc.take_snapshot())
+        taken.append(measure())
 
-    kernel._advance = advance_then_snapshot
-    tracemalloc.start(1)
+    kernel._advance = advance_then_measure
+    tracemalloc.start(frames)
     try:
         results = sim.run(Scenario.from_dict(workloads.backlog(broker, messages)))
     finally:
         tracemalloc.stop()
         kernel._advance = advance
     return taken[0], int(results.summary["max_backlog"])
+
+
+def held_snapshot(broker: str, messages: int) -> tuple[tracemalloc.Snapshot, int]:
+    """The traced memory at the end of a `messages`-message backlog, and the backlog held."""
+    return measured_when_held(broker, messages, tracemalloc.take_snapshot)
 
 
 def main(argv: list[str]) -> None:

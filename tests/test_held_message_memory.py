@@ -10,23 +10,18 @@ expires", an int counter, a tuple per entry) goes over.
 
 from __future__ import annotations
 
-import gc
 import sys
 import tracemalloc
 from pathlib import Path
-from typing import Any
 
 import pytest
 import simpy
 
-import sim
-import sim.kernel as kernel
 from sim.brokers.rabbitmq.broker import RabbitMQBroker
 from sim.message import NEVER, Message
-from sim.scenario import Scenario
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import workloads
+from bytes_by_site import measured_when_held
 
 MESSAGE = 176 + 28 + 24  # the Message, its id, its produced_at (the clock's float)
 
@@ -44,22 +39,7 @@ HELD = {
 
 def _held_bytes(broker: str, messages: int) -> tuple[int, int]:
     """Traced bytes at the end of a held backlog of `messages`, and the backlog held."""
-    taken: list[int] = []
-    advance = kernel._advance
-
-    def advance_then_measure(env: Any, until: float, progress: Any) -> None:
-        advance(env, until, progress)
-        gc.collect()
-        taken.append(tracemalloc.get_traced_memory()[0])
-
-    kernel._advance = advance_then_measure
-    tracemalloc.start()
-    try:
-        results = sim.run(Scenario.from_dict(workloads.backlog(broker, messages)))
-    finally:
-        tracemalloc.stop()
-        kernel._advance = advance
-    return taken[0], int(results.summary["max_backlog"])
+    return measured_when_held(broker, messages, lambda: tracemalloc.get_traced_memory()[0])
 
 
 @pytest.mark.parametrize("broker", sorted(HELD))

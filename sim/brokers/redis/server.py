@@ -144,6 +144,31 @@ def interval(low: str, high: str) -> tuple[StreamId, StreamId]:
     return start, end
 
 
+def _serve_new(
+    stream: Stream,
+    group: Group,
+    consumer: Any,
+    entries: list[tuple[StreamId, Any]],
+    now: int,
+    noack: bool,
+) -> None:
+    """A `>` read serves `entries`: the group's entries-read and last id move past each, and
+    each goes into the PELs unless NOACK (t_stream.c streamReplyWithRange with a group)."""
+    # Speed: with no XDEL ever (max-deleted-entry-id 0-0) no range has tombstones, so
+    # `has_tombstones_from` is not asked.
+    no_deletes = stream.max_deleted_id == ZERO_ID
+    for stream_id, _value in entries:
+        if group.entries_read is not None and (
+            no_deletes or not stream.has_tombstones_from(stream_id)
+        ):
+            group.entries_read += 1
+        elif stream.entries_added:
+            group.entries_read = stream.estimate_entries_read(stream_id)
+        group.last_id = stream_id
+        if not noack:
+            group.deliver_new(stream_id, consumer, now)
+
+
 def _next_id(stream_id: StreamId) -> StreamId:
     ms, seq = stream_id
     return (ms, seq + 1) if seq < _U64 - 1 else (ms + 1, 0)
@@ -613,23 +638,11 @@ class RedisStreamsServer:
         caller has read it)."""
         if now is None:
             now = self.now_ms
-        entries = []
-        # Speed: with no XDEL ever (max-deleted-entry-id 0-0) no range has tombstones, so
-        # `has_tombstones_from` is not asked; the read's entries come as one list
-        # (`entries_after`, at most COUNT of them), not from a generator.
-        no_deletes = stream.max_deleted_id == ZERO_ID
-        for stream_id, value in stream.entries_after(_next_id(group.last_id), count or None):
-            if group.entries_read is not None and (
-                no_deletes or not stream.has_tombstones_from(stream_id)
-            ):
-                group.entries_read += 1
-            elif stream.entries_added:
-                group.entries_read = stream.estimate_entries_read(stream_id)
-            group.last_id = stream_id
-            if not noack:
-                group.deliver_new(stream_id, consumer, now)
-            entries.append((stream_id, value) if raw else _entry(stream_id, value))
-        return entries
+        # Speed: the read's entries come as one list (`entries_after`, at most COUNT of
+        # them), not from a generator.
+        entries = stream.entries_after(_next_id(group.last_id), count or None)
+        _serve_new(stream, group, consumer, entries, now, noack)
+        return entries if raw else [_entry(stream_id, value) for stream_id, value in entries]
 
     def _read_history(
         self, stream: Stream, consumer: Any, after: StreamId, count: int | None, raw: bool = False
@@ -682,17 +695,7 @@ class RedisStreamsServer:
         ms, seq = last
         start = (ms, seq + 1) if seq < _U64 - 1 else (ms + 1, 0)
         entries = stream.entries_after(start, count or None)
-        no_deletes = stream.max_deleted_id == ZERO_ID
-        for stream_id, _value in entries:
-            if group.entries_read is not None and (
-                no_deletes or not stream.has_tombstones_from(stream_id)
-            ):
-                group.entries_read += 1
-            elif stream.entries_added:
-                group.entries_read = stream.estimate_entries_read(stream_id)
-            group.last_id = stream_id
-            if not noack:
-                group.deliver_new(stream_id, consumer, now)
+        _serve_new(stream, group, consumer, entries, now, noack)
         return entries or None
 
     def read_new_wait(
