@@ -93,10 +93,32 @@ class LatencyHistogram:
         h.max_value = max(h.max_value, int(values.max()))
 
     def percentile(self, p: float) -> float:
+        """The value at percentile `p` (0-100), in seconds: HdrHistogram's
+        `get_value_at_percentile`, computed over the counts with numpy."""
+        return self.percentiles((p,))[0]
+
+    def percentiles(self, ps: Sequence[float]) -> list[float]:
+        """The values at each percentile of `ps`, in seconds, from one pass over the counts."""
         self.flush()
         if self.count == 0:
-            return float("nan")
-        return self.histogram.get_value_at_percentile(p) / NANOSECONDS
+            return [float("nan")] * len(ps)
+        h = self.histogram
+        # Speed: hdrh's get_value_at_percentile walks the counts one Python call a bucket
+        # (8,000 to 32,000 buckets, some 20 ms a percentile, half of a short run's CPU time);
+        # the same rule over a numpy cumulative sum: the first bucket whose running count
+        # reaches the target count, its highest equivalent value (lowest for percentile 0).
+        cumulative = np.cumsum(self._counts)
+        found = []
+        for p in ps:
+            index = int(np.searchsorted(cumulative, h.get_target_count_at_percentile(p)))
+            if index >= h.counts_len:
+                value = 0
+            elif p:
+                value = h.get_highest_equivalent_value(h.get_value_from_index(index))
+            else:
+                value = h.get_lowest_equivalent_value(h.get_value_from_index(index))
+            found.append(value / NANOSECONDS)
+        return found
 
     @property
     def mean(self) -> float:
@@ -114,12 +136,13 @@ class LatencyHistogram:
     def stats(self) -> dict[str, float]:
         """count, mean, p50, p95, p99 and max, in seconds (NaN where nothing was recorded)."""
         empty = self.count == 0
+        p50, p95, p99 = self.percentiles((50, 95, 99))
         return {
             "count": self.count,
             "mean": self.mean,
-            "p50": self.percentile(50),
-            "p95": self.percentile(95),
-            "p99": self.percentile(99),
+            "p50": p50,
+            "p95": p95,
+            "p99": p99,
             "max": float("nan") if empty else self.max,
         }
 

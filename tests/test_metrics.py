@@ -29,6 +29,26 @@ def test_block_recording_equals_hdrhistogram_record_value() -> None:
     assert ours.max == values.max()
 
 
+@pytest.mark.parametrize("digits", [2, 3])
+@pytest.mark.parametrize("size", [1, 7, 5000])
+def test_percentiles_are_hdrhistograms_own_at_every_percentile(digits: int, size: int) -> None:
+    # percentiles() finds the bucket with a numpy running sum instead of hdrh's Python walk:
+    # the same value at the extremes (0 takes the lowest equivalent value, 100 the top one),
+    # at ties and on a histogram of one value.
+    rng = np.random.default_rng(size + digits)
+    ours = LatencyHistogram(digits=digits)
+    reference = HdrHistogram(1, ours.histogram.highest_trackable_value, digits)
+    for v in np.round(rng.exponential(0.05, size), 3):
+        ours.record(float(v))
+        reference.record_value(round(v * NANOSECONDS))
+    ps = [0, 0.1, 1, 25, 50, 50.0001, 95, 99, 99.99, 100]
+    expected = [reference.get_value_at_percentile(p) / NANOSECONDS for p in ps]
+    assert ours.percentiles(ps) == expected
+    assert [ours.percentile(p) for p in ps] == expected
+    stats = ours.stats()
+    assert [stats["p50"], stats["p95"], stats["p99"]] == [expected[4], expected[6], expected[7]]
+
+
 def test_cdf_ends_at_one_and_is_monotonic() -> None:
     hist = LatencyHistogram()
     for v in np.random.default_rng(2).exponential(1.0, 5000):
