@@ -419,7 +419,25 @@ class Partition:
             else:
                 self._make_copies(old, hw)
             if len(self.readers) == 1 and not self.range_listeners:
-                self._refresh_ready(0)  # speed: `_refresh_all_ready` for one group, no call
+                # Speed: `_refresh_all_ready` for one group, and its `_refresh_ready(0)`
+                # inlined (the same arithmetic and updates): no call, once a record.
+                position = self.reader_position[0]
+                if position is None:
+                    ready = 0
+                else:
+                    start = self.log.log_start_offset
+                    ready = hw - (position if position > start else start)
+                    if ready < 0:
+                        ready = 0
+                delta = ready - self._reader_ready[0]
+                if delta:
+                    self._reader_ready[0] = ready
+                    recorder = self._recorder
+                    recorder.ready_values[self._reader_source[0]] += delta
+                    total = recorder.ready_total + delta
+                    recorder.ready_total = total
+                    if total > recorder.max_queue_depth:
+                        recorder.max_queue_depth = total
             else:
                 self._refresh_all_ready()
         acks = self._acks
