@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import simpy
@@ -146,9 +147,10 @@ class ProduceRequest:
         self.batches = batches
         self.acks = acks
         # Speed: a request usually carries one batch (linger.ms 0): no generator for it.
-        self.size = batches[0].size if len(batches) == 1 else sum(b.size for b in batches)
+        count = len(batches)  # speed: measured once
+        self.size = batches[0].size if count == 1 else sum(b.size for b in batches)
         self.errors: dict[int, str] = {}  # id(batch) -> error code
-        self._pending = len(batches)
+        self._pending = count
 
     def batch_done(self, batch: ProducerBatch, error: str) -> None:
         """The broker's answer for one batch; the response goes when every batch has one."""
@@ -180,6 +182,10 @@ class KafkaProducer:
     `link` carries requests to the brokers and `response_link` the answers back (default: an
     ideal network). `rng` draws the sticky partitioner's choices.
     """
+
+    # Whether `_send_alone` may take its direct path on an ideal hop (see there); False
+    # sends every batch through `_send_request`, the reference the tests compare it with.
+    direct = True
 
     def __init__(
         self,
@@ -285,7 +291,10 @@ class KafkaProducer:
             sticky = self._sticky.get(topic)
             if sticky is None:
                 sticky = self._sticky[topic] = StickyPartitioner(partitions, draws=self._draws)
-            chosen = sticky.partition()
+            # Speed: the sticky partition read in place (`partition()` once it is chosen).
+            chosen = sticky._current
+            if chosen is None:
+                chosen = sticky.partition()
             tp = (topic, chosen)
             # Speed: `_needs_new_batch` inlined for the usual case (linger.ms 0: the last
             # batch went at once, none waits here).
@@ -347,7 +356,7 @@ class KafkaProducer:
             dq = self._batches[tp] = deque()
             self._first_use[tp] = len(self._first_use)
         batch = dq[-1] if dq else None
-        became_ready = False
+        became_ready = opened = False
         batch_size = self.settings.batch_size
         # Speed: `_fits` inlined.
         if (
@@ -361,12 +370,15 @@ class KafkaProducer:
                 became_ready = True
             sequence = self._sequences.get(tp, 0)
             self._sequences[tp] = sequence + 1
-            batch = ProducerBatch(tp[0], tp[1], self.producer_id, sequence, self.env.now)
+            # Speed: the clock read once (a property call) for the batch and `_send_alone`.
+            now = self.env.now
+            batch = ProducerBatch(tp[0], tp[1], self.producer_id, sequence, now)
+            opened = True
             dq.append(batch)
             self._waiting_tps.add(tp)
             self._incomplete += 1
             if self.settings.linger > 0:
-                self._schedule_wake(self.env.now + self.settings.linger)
+                self._schedule_wake(now + self.settings.linger)
             else:
                 became_ready = True
         batch.items.append((msg, key, size, tombstone))
@@ -381,10 +393,12 @@ class KafkaProducer:
             batch.full = True
             became_ready = True
         if became_ready:
-            self._send_alone(tp, dq)
+            # A batch filled up or opened with linger.ms 0: the clock is as read above when
+            # one was made, else read now.
+            self._send_alone(tp, dq, now if opened else self.env.now)
 
     # ----- the sender -----
-    def _send_alone(self, tp: tuple[str, int], dq: deque[ProducerBatch]) -> None:
+    def _send_alone(self, tp: tuple[str, int], dq: deque[ProducerBatch], now: float) -> None:
         """`_run_sender` when this partition's one batch is all that waits (with linger.ms 0,
         every record): the same checks, wake-up and request as `_ready_nodes` and `_send_to`
         would make for it, without their scans (speed: this is the path of every record).
@@ -394,7 +408,6 @@ class KafkaProducer:
             self._run_sender()
             return
         first = dq[0]
-        now = self.env.now
         settings = self.settings
         deadline = first.created_at + settings.delivery_timeout
         partition = self._partition_of.get(tp) or self._find_partition(tp)
@@ -416,7 +429,25 @@ class KafkaProducer:
         dq.popleft()
         waiting.discard(tp)
         first.full = True
-        self._send_request(leader, [first])
+        acks = settings.acks
+        if self.direct and acks != 0 and self.link.instant and self.cluster.cost is None:
+            # Speed: the direct path of an ideal hop (no delay, no cost model): what
+            # `_send_request` and then `KafkaCluster.process_produce` do for this one batch,
+            # without their two calls. The leader is alive and leads the partition (checked
+            # above), so process_produce would append it; acks=0 (which finishes the batch
+            # before sending) takes the general path. The same request, counts in the same
+            # order and the same append (`Partition.append`, shared with the general path);
+            # tests/test_kafka_direct_path.py runs both and compares.
+            request = ProduceRequest(self, leader, [first], acks)
+            counters = self._counters
+            counters["kafka.requests"] += 1
+            counters["kafka.batches"] += 1
+            in_flight = self._in_flight
+            in_flight[leader] = in_flight.get(leader, 0) + 1
+            counters["kafka.produce_requests"] += 1
+            partition.append(first, acks, partial(request.batch_done, first))
+        else:
+            self._send_request(leader, [first])
         if waiting:  # the answer came at once and put a batch back (a retry)
             self._run_sender()
 
