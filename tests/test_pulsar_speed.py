@@ -224,3 +224,42 @@ def test_a_zero_queue_consumer_reads_at_once_only_where_no_order_changes(
         slow = _fingerprint(sim.run(scenario, trace=True))
         assert fast == slow
     assert any(taken) and not all(taken)
+
+
+def test_a_wake_up_not_first_in_the_heap_is_made_with_the_id_it_would_have_had(
+    monkeypatch: Any,
+) -> None:
+    """read_at_once makes no wake-up event when the delivery it brings would be taken at once;
+    when another event of the same instant comes first (here an urgent one the Flow schedules),
+    it makes the event with the id `succeed` would have given it, and the run is the deferred
+    read's, event for event."""
+    from simpy.events import URGENT
+
+    from sim.brokers.pulsar import client, subscription
+
+    flow = subscription.Subscription.flow
+    made: list[int] = []
+
+    def flow_with_an_urgent_event(self: Any, handle: Any, permits: int) -> None:
+        event = simpy.Event(self.env)
+        event._ok = True
+        event._value = None
+        self.env.schedule(event, URGENT)  # due now, before any wake-up of this instant
+        flow(self, handle, permits)
+
+    original = client.ClientConsumer.read_at_once
+
+    def counted(self: client.ClientConsumer) -> Any:
+        got = original(self)
+        if self._prepared is not None and self._prepared.triggered:
+            made.append(1)  # the fallback: a triggered wake-up made after the Flow
+        return got
+
+    monkeypatch.setattr(subscription.Subscription, "flow", flow_with_an_urgent_event)
+    scenario = _tied(0.9, 1.0, 1, service_time="exp(1s)")
+    monkeypatch.setattr(client.ClientConsumer, "read_at_once", counted)
+    fast = _fingerprint(sim.run(scenario, trace=True))
+    assert made
+    monkeypatch.setattr(client.ClientConsumer, "read_at_once", lambda self: None)
+    slow = _fingerprint(sim.run(scenario, trace=True))
+    assert fast == slow

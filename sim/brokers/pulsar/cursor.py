@@ -116,8 +116,11 @@ class Cursor:
             self.mark_delete = entry
             if self.read_position <= entry:
                 self.read_position = entry + 1
-            if self._replay:
-                self._replay.discard(entry)
+            replay = self._replay
+            # Speed: the shared empty replay list is told by identity, not by SortedList's
+            # Python-level __len__ (an ack a message).
+            if replay is not _NO_REPLAY and replay:
+                replay.discard(entry)
             return True
         if entry < 0:
             raise ValueError(f"entry index must be >= 0, got {entry}")
@@ -194,16 +197,21 @@ class Cursor:
     def next_entry(self, last_entry: int) -> int | None:
         """The next entry to dispatch: the lowest waiting redelivery, else the next unread
         unacked entry up to ``last_entry``; ``None`` when there is none. Advances the cursor."""
-        if self._replay:
-            return int(self._replay.pop(0))
+        replay = self._replay
+        # Speed: the shared empty replay list told by identity (no SortedList __len__ call),
+        # and no bisect in an empty range map (a dict: its truth is C-level): per read.
+        if replay is not _NO_REPLAY and replay:
+            return int(replay.pop(0))
         position = self.read_position
         if position <= self.mark_delete:
             position = self.mark_delete + 1
-        index = self._acked.bisect_right(position) - 1
-        if index >= 0:
-            start, end = self._acked.peekitem(index)
-            if start <= position <= end:
-                position = end + 1  # skip an acked range (entries acked before being read)
+        acked = self._acked
+        if acked:
+            index = acked.bisect_right(position) - 1
+            if index >= 0:
+                start, end = acked.peekitem(index)
+                if start <= position <= end:
+                    position = end + 1  # skip an acked range (entries acked before being read)
         if position > last_entry:
             self.read_position = position
             return None

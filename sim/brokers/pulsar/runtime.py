@@ -154,6 +154,11 @@ class PulsarRuntime:
         client = self.client_producer(producer)
         self.producers[producer.name] = client
         send, env = client.send, self.ctx.env
+        if client.router is None and len(client.partitions) == 1:
+            # Speed: a non-partitioned topic's producer sends through its one partition, as
+            # `ClientProducer.send` does without a router: its `add` directly (a call fewer
+            # a message).
+            send = client.partitions[0].add
         after = producer.deliver_after
         properties = producer.properties
 

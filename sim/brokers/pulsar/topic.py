@@ -172,7 +172,17 @@ class PersistentTopic:
         for sub in subs:
             group = sub.group  # Speed: `copy_of` inlined: only a missing copy is made
             if group >= len(copies) or copies[group] is None:
-                service.make_copy(entry, group, self.name)
+                if (
+                    group < len(copies)
+                    and record.original is not None
+                    and service.recorder.trace is None
+                ):
+                    # Speed: `make_copy`'s first group, untraced (a message each): the
+                    # producer's own messages become its copy, as make_copy does.
+                    copies[group] = record.original
+                    record.original = None
+                else:
+                    service.make_copy(entry, group, self.name)
         if not subs and record.original is not None and not self.replicators:
             service.no_subscription(record)
         for sub in subs:
