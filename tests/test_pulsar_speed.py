@@ -263,3 +263,54 @@ def test_a_wake_up_not_first_in_the_heap_is_made_with_the_id_it_would_have_had(
     monkeypatch.setattr(client.ClientConsumer, "read_at_once", lambda self: None)
     slow = _fingerprint(sim.run(scenario, trace=True))
     assert fast == slow
+
+
+def test_the_backlog_and_storage_columns_read_in_blocks_are_each_their_own_sources() -> None:
+    """The backlog columns of consecutive sources (and the storage columns of consecutive
+    topics) are read by one call a sample: each column still holds its own source's count
+    (a source's backlog is its ready plus in-flight messages here: every ack lands at once),
+    in the order one gauge a column gave, a Key_Shared source's draining column after its
+    backlog column."""
+    topics = ["a", "b", "c"]
+    kinds = {"a": "shared", "b": "key_shared", "c": "shared"}
+    rates = {"a": 0.5, "b": 1.5, "c": 3.0}
+    scenario = Scenario.from_dict(
+        {
+            "name": "blocks",
+            "seed": 3,
+            "duration": 60,
+            "broker": {"type": "pulsar", "topics": [{"name": t, "partitions": 0} for t in topics]},
+            "producers": [
+                {"name": f"p{t}", "to": t, "rate": rates[t], "keys": 5, "batchingEnabled": False}
+                for t in topics
+            ],
+            "consumers": [
+                {
+                    "name": f"c{t}",
+                    "from": t,
+                    "service_time": "exp(1s)",
+                    "subscription_type": kinds[t],
+                    "receiverQueueSize": 0,
+                    "acknowledgmentGroupTime": 0,
+                }
+                for t in topics
+            ],
+        }
+    )
+    series = sim.run(scenario).timeseries
+    columns = [c for c in series.columns if c.startswith("pulsar.")]
+    assert columns == [
+        "pulsar.backlog.a/ca",
+        "pulsar.backlog.b/cb",
+        "pulsar.draining.b/cb",
+        "pulsar.backlog.c/cc",
+        *[f"pulsar.storage_{k}.{t}" for t in topics for k in ("backlog", "acked")],
+    ]
+    finals = []
+    for t in topics:
+        source = f"{t}/c{t}"
+        backlog = series[f"pulsar.backlog.{source}"]
+        assert (backlog == series[f"ready.{source}"] + series[f"in_flight.{source}"]).all()
+        assert (series[f"pulsar.storage_backlog.{t}"] == backlog).all()
+        finals.append(int(backlog.iloc[-1]))
+    assert finals[2] > finals[0]  # the loaded source's column is its own, not another's

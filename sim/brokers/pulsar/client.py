@@ -340,7 +340,9 @@ class PartitionProducer:
             elif len(self.batch) == 1:
                 self._arm_batch_timer()
             return
-        op = Op((msg,), msg.key, deliver_at, self.env.now)
+        # Speed: the clock read from SimPy's own field, not through its `now` property (a
+        # message each; read_at_once already reads the environment's fields).
+        op = Op((msg,), msg.key, deliver_at, self.env._now)
         if callback is not None:
             op.callbacks = [callback]
         self._enqueue(op)
@@ -1005,7 +1007,7 @@ class ClientConsumer:
         the consumer goes on at once, as that step would have it do."""
         env = self.env
         queue = env._queue  # SimPy's event heap: (time, priority, id, event)
-        now = env.now
+        now = env._now  # Speed: SimPy's fields, not its properties (`now`, `active_process`)
         if (
             self.waiting_for_message
             or self.partition_queue_size != 0
@@ -1013,8 +1015,8 @@ class ClientConsumer:
             or len(self.partitions) != 1
         ):
             return None
-        process = env.active_process
-        if process is None or type(process.target) is not Timeout:
+        process = env._active_proc
+        if process is None or type(process._target) is not Timeout:
             return None
         partition = self.partitions[0]
         sub, handle = partition.sub, partition.handle

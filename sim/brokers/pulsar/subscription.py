@@ -304,7 +304,8 @@ class Subscription:
         self.backlog_messages += count
         if (
             self.delays
-            and entry.deliver_at > self.env.now + self.topic.service.settings.delayed_delivery_tick
+            # Speed: SimPy's field, not its `now` property (an entry a message).
+            and entry.deliver_at > self.env._now + self.topic.service.settings.delayed_delivery_tick
         ):
             self._track_delayed(entry)
         else:
