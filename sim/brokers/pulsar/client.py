@@ -1072,7 +1072,9 @@ class ClientConsumer:
     def acknowledge(self, partition: PartitionConsumer, item: Any) -> None:
         if not item.released:  # Speed: `finish` released it, as a rule
             item.release()  # acked: no longer in flight, processed or not
-        delivery: Delivery = item.delivery
+        # Speed: a one-message entry is its own delivery (what the `delivery` property
+        # returns), told by its class without the property's call (an ack a message).
+        delivery: Delivery = item if item.__class__ is Delivery else item.delivery
         delivery.acked += 1
         nacks = self.nacks
         if nacks.pending:  # Speed: no key to make and forget while nothing is nacked

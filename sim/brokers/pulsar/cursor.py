@@ -89,8 +89,11 @@ class Cursor:
         """Whether ``entry`` is acknowledged (at or below mark-delete, or individually)."""
         if entry <= self.mark_delete:
             return True
-        index = self._acked.bisect_right(entry) - 1
-        return index >= 0 and self._acked.peekitem(index)[1] >= entry
+        acked = self._acked
+        if not acked:  # Speed: no range to look in (a dict's truth: no Python-level call)
+            return False
+        index = acked.bisect_right(entry) - 1
+        return index >= 0 and acked.peekitem(index)[1] >= entry
 
     def backlog(self, last_entry: int) -> int:
         """Unacknowledged entries up to ``last_entry`` (the topic's last written entry)."""
@@ -135,9 +138,10 @@ class Cursor:
             below_start, below_end = acked.peekitem(below)
             if below_end == entry - 1:
                 start = below_start
-        above_end = acked.pop(entry + 1, None)
-        if above_end is not None:
-            end = above_end
+        # Speed: SortedDict.pop is a Python call; a dict's `in` is not (no range starting
+        # just above, the usual case of an ack out of order).
+        if entry + 1 in acked:
+            end = acked.pop(entry + 1)
         acked[start] = end
         self._acked_above += 1
         if start == self.mark_delete + 1:
@@ -189,8 +193,13 @@ class Cursor:
 
     def _forget(self, entry: int) -> None:
         # InMemoryRedeliveryTracker.remove and the replay set drop an acked entry.
-        self._redelivery.pop(entry, None)
-        self._replay.discard(entry)
+        # Speed: nothing to drop from an empty map or list, told without their Python-level
+        # pop/discard/__len__ (an ack out of order, with competing consumers, each time).
+        if self._redelivery:
+            self._redelivery.pop(entry, None)
+        replay = self._replay
+        if replay is not _NO_REPLAY and replay:
+            replay.discard(entry)
 
     # -- reading and redelivery -------------------------------------------------------------
 
