@@ -476,6 +476,12 @@ class Subscription:
         if now is not handle.avail:
             handle.avail = now
             self.available += 1 if now else -1
+        if self.read_now and not self._read_scheduled:
+            # Speed: read_at_once's Flow: every dispatcher's `dispatch_for` comes to a
+            # dispatch now then (at once, or through `dispatch_later`, which reads at once
+            # under `read_now`), made here without that call (a Flow a message).
+            self.dispatch()
+            return
         self.dispatch_for(handle)
 
     def dispatch_for(self, handle: BrokerConsumer) -> None:
@@ -881,10 +887,6 @@ class SharedSubscription(Subscription):
         return handle.permits > 0 and not handle.blocked
 
     def dispatch_for(self, handle: BrokerConsumer) -> None:
-        if self.read_now and not self._read_scheduled:
-            # Speed: what `dispatch_later` does for read_at_once's Flow, without its call.
-            self.dispatch()
-            return
         self.dispatch_later()
 
     def dispatch_new(self) -> None:
