@@ -261,8 +261,15 @@ class PersistentTopic:
         storage = self.storage
         if slowest is None:
             return 0
+        offset = slowest - storage.first
+        entries = storage.entries
+        if 0 <= offset < len(entries):
+            # Speed: `count_through`'s usual case (a stored entry's running count), no call.
+            through = entries[offset].cum_count
+        else:
+            through = storage.count_through(slowest)
         # Speed: `stored_count`'s value read without the property's call.
-        return min(storage._stored, storage.total_count - storage.count_through(slowest))
+        return min(storage._stored, storage.total_count - through)
 
     def trim(self) -> int:
         """Delete the ledgers the slowest cursor and retention let go."""
