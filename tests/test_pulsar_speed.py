@@ -224,3 +224,93 @@ def test_a_zero_queue_consumer_reads_at_once_only_where_no_order_changes(
         slow = _fingerprint(sim.run(scenario, trace=True))
         assert fast == slow
     assert any(taken) and not all(taken)
+
+
+def test_a_wake_up_not_first_in_the_heap_is_made_with_the_id_it_would_have_had(
+    monkeypatch: Any,
+) -> None:
+    """read_at_once makes no wake-up event when the delivery it brings would be taken at once;
+    when another event of the same instant comes first (here an urgent one the Flow schedules),
+    it makes the event with the id `succeed` would have given it, and the run is the deferred
+    read's, event for event."""
+    from simpy.events import URGENT
+
+    from sim.brokers.pulsar import client, subscription
+
+    flow = subscription.Subscription.flow
+    made: list[int] = []
+
+    def flow_with_an_urgent_event(self: Any, handle: Any, permits: int) -> None:
+        event = simpy.Event(self.env)
+        event._ok = True
+        event._value = None
+        self.env.schedule(event, URGENT)  # due now, before any wake-up of this instant
+        flow(self, handle, permits)
+
+    original = client.ClientConsumer.read_at_once
+
+    def counted(self: client.ClientConsumer) -> Any:
+        got = original(self)
+        if self._prepared is not None and self._prepared.triggered:
+            made.append(1)  # the fallback: a triggered wake-up made after the Flow
+        return got
+
+    monkeypatch.setattr(subscription.Subscription, "flow", flow_with_an_urgent_event)
+    scenario = _tied(0.9, 1.0, 1, service_time="exp(1s)")
+    monkeypatch.setattr(client.ClientConsumer, "read_at_once", counted)
+    fast = _fingerprint(sim.run(scenario, trace=True))
+    assert made
+    monkeypatch.setattr(client.ClientConsumer, "read_at_once", lambda self: None)
+    slow = _fingerprint(sim.run(scenario, trace=True))
+    assert fast == slow
+
+
+def test_the_backlog_and_storage_columns_read_in_blocks_are_each_their_own_sources() -> None:
+    """The backlog columns of consecutive sources (and the storage columns of consecutive
+    topics) are read by one call a sample: each column still holds its own source's count
+    (a source's backlog is its ready plus in-flight messages here: every ack lands at once),
+    in the order one gauge a column gave, a Key_Shared source's draining column after its
+    backlog column."""
+    topics = ["a", "b", "c"]
+    kinds = {"a": "shared", "b": "key_shared", "c": "shared"}
+    rates = {"a": 0.5, "b": 1.5, "c": 3.0}
+    scenario = Scenario.from_dict(
+        {
+            "name": "blocks",
+            "seed": 3,
+            "duration": 60,
+            "broker": {"type": "pulsar", "topics": [{"name": t, "partitions": 0} for t in topics]},
+            "producers": [
+                {"name": f"p{t}", "to": t, "rate": rates[t], "keys": 5, "batchingEnabled": False}
+                for t in topics
+            ],
+            "consumers": [
+                {
+                    "name": f"c{t}",
+                    "from": t,
+                    "service_time": "exp(1s)",
+                    "subscription_type": kinds[t],
+                    "receiverQueueSize": 0,
+                    "acknowledgmentGroupTime": 0,
+                }
+                for t in topics
+            ],
+        }
+    )
+    series = sim.run(scenario).timeseries
+    columns = [c for c in series.columns if c.startswith("pulsar.")]
+    assert columns == [
+        "pulsar.backlog.a/ca",
+        "pulsar.backlog.b/cb",
+        "pulsar.draining.b/cb",
+        "pulsar.backlog.c/cc",
+        *[f"pulsar.storage_{k}.{t}" for t in topics for k in ("backlog", "acked")],
+    ]
+    finals = []
+    for t in topics:
+        source = f"{t}/c{t}"
+        backlog = series[f"pulsar.backlog.{source}"]
+        assert (backlog == series[f"ready.{source}"] + series[f"in_flight.{source}"]).all()
+        assert (series[f"pulsar.storage_backlog.{t}"] == backlog).all()
+        finals.append(int(backlog.iloc[-1]))
+    assert finals[2] > finals[0]  # the loaded source's column is its own, not another's

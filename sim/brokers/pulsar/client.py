@@ -36,11 +36,11 @@ import math
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from heapq import heappop
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simpy
-from simpy.events import Timeout
+from simpy.events import NORMAL, Timeout
 
 from sim.brokers.pulsar.acktimeout import UnAckedMessageTracker
 from sim.brokers.pulsar.backoff import Backoff
@@ -70,6 +70,9 @@ RECONSUMETIMES = "RECONSUMETIMES"  # RetryMessageUtil.SYSTEM_PROPERTY_RECONSUMET
 DELAY_TIME = "DELAY_TIME"  # RetryMessageUtil.SYSTEM_PROPERTY_DELAY_TIME
 REAL_TOPIC = "REAL_TOPIC"  # RetryMessageUtil.SYSTEM_PROPERTY_REAL_TOPIC
 MAX_ACK_GROUP_SIZE = 1000  # ConsumerConfigurationData.maxAcknowledgmentGroupSize
+# What `ClientConsumer._waiter` holds while `read_at_once` sends its Flow: the wake-up event
+# is not made unless something must wait on it (see read_at_once).
+_AT_ONCE: Any = object()
 
 
 class Connection:
@@ -307,7 +310,7 @@ class PartitionProducer:
             self.conn.lost()
 
     # ----- sending -----
-    def add(self, msg: Message, deliver_at: float, callback: Any = None) -> None:
+    def add(self, msg: Message, deliver_at: float = 0.0, callback: Any = None) -> None:
         parent = self.parent
         limit = parent.max_pending
         if (limit and parent.pending_count >= limit) or (
@@ -337,7 +340,9 @@ class PartitionProducer:
             elif len(self.batch) == 1:
                 self._arm_batch_timer()
             return
-        op = Op((msg,), msg.key, deliver_at, self.env.now)
+        # Speed: the clock read from SimPy's own field, not through its `now` property (a
+        # message each; read_at_once already reads the environment's fields).
+        op = Op((msg,), msg.key, deliver_at, self.env._now)
         if callback is not None:
             op.callbacks = [callback]
         self._enqueue(op)
@@ -695,10 +700,13 @@ class PartitionConsumer:
 
     # ----- broker -> client -----
     def _from_broker(self, delivery: Delivery) -> None:
-        delivery.epoch = self.conn.epoch
+        conn = self.conn
+        delivery.epoch = conn.epoch
         link = self.link_in
         if link.instant:
-            self._arrive(delivery)
+            # Speed: `_arrive` inlined: its epoch test holds (the epoch was just set).
+            if conn.state == "ready":
+                self.parent.enqueue(self, delivery)
         else:
             link.send(self._arrive, delivery)
 
@@ -874,6 +882,7 @@ class ClientConsumer:
         self.waiting_for_message = False
         self._waiter: simpy.Event | None = None
         self._prepared: simpy.Event | None = None  # made by read_at_once, for `wait`
+        self._woken: int | None = None  # the wake-up's event id (read_at_once, enqueue)
         # Dead letter and retry letter topics (ConsumerImpl: "<topic>-<subscription>-DLQ").
         self.dead_letter = dead_letter
         self.retry_enable = retry_enable
@@ -960,9 +969,16 @@ class ClientConsumer:
             for i in range(count):
                 self.incoming.append((partition, BatchItem(delivery, i)))
         waiter = self._waiter
-        if waiter is not None and not waiter.triggered:
-            self._waiter = None
-            waiter.succeed()
+        if waiter is not None:
+            if waiter is _AT_ONCE:
+                # Speed: read_at_once's Flow brought it. The wake-up `succeed` would schedule
+                # now is not made: only the event id its schedule would take is (read_at_once
+                # makes the event with that id if the consumer must wait for it after all).
+                self._waiter = None
+                self._woken = next(self.env._eid)
+            elif not waiter.triggered:
+                self._waiter = None
+                waiter.succeed()
 
     def receive_now(self) -> tuple[PartitionConsumer, Any] | None:
         """A message from the receiver queue if one is there (``internalReceive``)."""
@@ -991,7 +1007,7 @@ class ClientConsumer:
         the consumer goes on at once, as that step would have it do."""
         env = self.env
         queue = env._queue  # SimPy's event heap: (time, priority, id, event)
-        now = env.now
+        now = env._now  # Speed: SimPy's fields, not its properties (`now`, `active_process`)
         if (
             self.waiting_for_message
             or self.partition_queue_size != 0
@@ -999,8 +1015,8 @@ class ClientConsumer:
             or len(self.partitions) != 1
         ):
             return None
-        process = env.active_process
-        if process is None or type(process.target) is not Timeout:
+        process = env._active_proc
+        if process is None or type(process._target) is not Timeout:
             return None
         partition = self.partitions[0]
         sub, handle = partition.sub, partition.handle
@@ -1008,17 +1024,29 @@ class ClientConsumer:
             return None
         if not partition.link_out.instant:
             return None
-        event = env.event()
-        self._waiter = event  # before the Flow: the broker answers at once
+        self._waiter = _AT_ONCE  # before the Flow: the broker answers at once
         self.waiting_for_message = True
         sub.read_now = True
         try:
             sub.flow(handle, 1)  # send_flow and _flow_arrives on an instant link
         finally:
             sub.read_now = False
-        if event.triggered and queue and queue[0][3] is event:
-            heappop(queue)  # the wake-up, never to be processed: the consumer goes on now
+        eid = self._woken
+        if eid is None:  # nothing came yet: the consumer waits for the Flow's message
+            event = self._waiter = env.event()
+            self._prepared = event
+            return None
+        self._woken = None
+        # Speed: what the wake-up event `enqueue` did not make would have been: its heap entry
+        # (now, NORMAL, eid). First in the heap, it would be popped at once, never processed:
+        # the consumer goes on now (no event made, scheduled, popped). Else it is made now,
+        # triggered, and put in the heap with that entry, as `succeed` would have put it.
+        if not queue or (now, NORMAL, eid) < queue[0]:
             return self.receive_now()
+        event = simpy.Event(env)
+        event._ok = True
+        event._value = None
+        heappush(queue, (now, NORMAL, eid, event))
         self._prepared = event
         return None
 
@@ -1044,7 +1072,9 @@ class ClientConsumer:
     def acknowledge(self, partition: PartitionConsumer, item: Any) -> None:
         if not item.released:  # Speed: `finish` released it, as a rule
             item.release()  # acked: no longer in flight, processed or not
-        delivery: Delivery = item.delivery
+        # Speed: a one-message entry is its own delivery (what the `delivery` property
+        # returns), told by its class without the property's call (an ack a message).
+        delivery: Delivery = item if item.__class__ is Delivery else item.delivery
         delivery.acked += 1
         nacks = self.nacks
         if nacks.pending:  # Speed: no key to make and forget while nothing is nacked

@@ -89,8 +89,11 @@ class Cursor:
         """Whether ``entry`` is acknowledged (at or below mark-delete, or individually)."""
         if entry <= self.mark_delete:
             return True
-        index = self._acked.bisect_right(entry) - 1
-        return index >= 0 and self._acked.peekitem(index)[1] >= entry
+        acked = self._acked
+        if not acked:  # Speed: no range to look in (a dict's truth: no Python-level call)
+            return False
+        index = acked.bisect_right(entry) - 1
+        return index >= 0 and acked.peekitem(index)[1] >= entry
 
     def backlog(self, last_entry: int) -> int:
         """Unacknowledged entries up to ``last_entry`` (the topic's last written entry)."""
@@ -116,8 +119,11 @@ class Cursor:
             self.mark_delete = entry
             if self.read_position <= entry:
                 self.read_position = entry + 1
-            if self._replay:
-                self._replay.discard(entry)
+            replay = self._replay
+            # Speed: the shared empty replay list is told by identity, not by SortedList's
+            # Python-level __len__ (an ack a message).
+            if replay is not _NO_REPLAY and replay:
+                replay.discard(entry)
             return True
         if entry < 0:
             raise ValueError(f"entry index must be >= 0, got {entry}")
@@ -132,9 +138,10 @@ class Cursor:
             below_start, below_end = acked.peekitem(below)
             if below_end == entry - 1:
                 start = below_start
-        above_end = acked.pop(entry + 1, None)
-        if above_end is not None:
-            end = above_end
+        # Speed: SortedDict.pop is a Python call; a dict's `in` is not (no range starting
+        # just above, the usual case of an ack out of order).
+        if entry + 1 in acked:
+            end = acked.pop(entry + 1)
         acked[start] = end
         self._acked_above += 1
         if start == self.mark_delete + 1:
@@ -186,24 +193,34 @@ class Cursor:
 
     def _forget(self, entry: int) -> None:
         # InMemoryRedeliveryTracker.remove and the replay set drop an acked entry.
-        self._redelivery.pop(entry, None)
-        self._replay.discard(entry)
+        # Speed: nothing to drop from an empty map or list, told without their Python-level
+        # pop/discard/__len__ (an ack out of order, with competing consumers, each time).
+        if self._redelivery:
+            self._redelivery.pop(entry, None)
+        replay = self._replay
+        if replay is not _NO_REPLAY and replay:
+            replay.discard(entry)
 
     # -- reading and redelivery -------------------------------------------------------------
 
     def next_entry(self, last_entry: int) -> int | None:
         """The next entry to dispatch: the lowest waiting redelivery, else the next unread
         unacked entry up to ``last_entry``; ``None`` when there is none. Advances the cursor."""
-        if self._replay:
-            return int(self._replay.pop(0))
+        replay = self._replay
+        # Speed: the shared empty replay list told by identity (no SortedList __len__ call),
+        # and no bisect in an empty range map (a dict: its truth is C-level): per read.
+        if replay is not _NO_REPLAY and replay:
+            return int(replay.pop(0))
         position = self.read_position
         if position <= self.mark_delete:
             position = self.mark_delete + 1
-        index = self._acked.bisect_right(position) - 1
-        if index >= 0:
-            start, end = self._acked.peekitem(index)
-            if start <= position <= end:
-                position = end + 1  # skip an acked range (entries acked before being read)
+        acked = self._acked
+        if acked:
+            index = acked.bisect_right(position) - 1
+            if index >= 0:
+                start, end = acked.peekitem(index)
+                if start <= position <= end:
+                    position = end + 1  # skip an acked range (entries acked before being read)
         if position > last_entry:
             self.read_position = position
             return None

@@ -155,9 +155,10 @@ class TopicStorage:
         if index < 0:
             return 0
         if index >= self.first:
-            entry = self.get(index)
-            if entry is not None:
-                return entry.cum_count
+            # Speed: `get` inlined (the storage gauges ask this of every topic every sample).
+            offset = index - self.first
+            if offset < len(self.entries):
+                return self.entries[offset].cum_count
         first = self.get(self.first)
         if first is None:
             return self.total_count

@@ -127,7 +127,11 @@ class Delivery:
         """The application is done with this message, whichever way, once."""
         if not self.released:
             self.released = True
-            self.finish_one()
+            # Speed: `finish_one` inlined (a release a message).
+            if self.done < len(self.msgs):
+                self.done += 1
+                if not self.returned:
+                    self.sub.account.in_flight -= 1
 
 
 class BatchItem:
@@ -300,7 +304,8 @@ class Subscription:
         self.backlog_messages += count
         if (
             self.delays
-            and entry.deliver_at > self.env.now + self.topic.service.settings.delayed_delivery_tick
+            # Speed: SimPy's field, not its `now` property (an entry a message).
+            and entry.deliver_at > self.env._now + self.topic.service.settings.delayed_delivery_tick
         ):
             self._track_delayed(entry)
         else:
@@ -384,7 +389,10 @@ class Subscription:
         count = len(msgs)
         delivery = Delivery(entry, msgs, self, handle)
         if self.individual_ack:
-            delivery.redelivery_count = self.cursor.redelivery_count(entry.index)
+            # Speed: `cursor.redelivery_count` inlined for the usual cursor that tracks no
+            # redelivery (an empty map: the count is 0, as the Delivery starts).
+            if self.cursor._redelivery:
+                delivery.redelivery_count = self.cursor.redelivery_count(entry.index)
             handle.unacked += count
             self.unacked += count
             if self.max_unacked_consumer and handle.unacked >= self.max_unacked_consumer:
@@ -463,7 +471,17 @@ class Subscription:
             self.refresh(handle)
             return
         handle.permits += permits
-        self.refresh(handle)
+        # Speed: `refresh` inlined (a zero-queue consumer sends a Flow a message).
+        now = handle.permits > 0 and not handle.blocked
+        if now is not handle.avail:
+            handle.avail = now
+            self.available += 1 if now else -1
+        if self.read_now and not self._read_scheduled:
+            # Speed: read_at_once's Flow: every dispatcher's `dispatch_for` comes to a
+            # dispatch now then (at once, or through `dispatch_later`, which reads at once
+            # under `read_now`), made here without that call (a Flow a message).
+            self.dispatch()
+            return
         self.dispatch_for(handle)
 
     def dispatch_for(self, handle: BrokerConsumer) -> None:
@@ -503,7 +521,11 @@ class Subscription:
             self._acked_entry(entries[offset], delivery)
         if cursor.mark_delete != before:
             self._persist_due = True  # Speed: `mark_delete_moved` inlined
-            self.topic.mark_delete_moved(self)
+            topic = self.topic
+            # Speed: the topic's `mark_delete_moved` does nothing with one ledger and no
+            # replicated subscription (what it tests first): no call then (an ack a message).
+            if self.replicated or len(topic.storage.ledger.ledgers) > 1:
+                topic.mark_delete_moved(self)
 
     def ack_cumulative(self, handle: BrokerConsumer | None, index: int) -> None:
         """A cumulative ack (``cursor.asyncMarkDelete``): everything up to `index`."""
@@ -557,7 +579,8 @@ class Subscription:
             handle.blocked_permits = 0
             self.refresh(handle)
             self.dispatch_later()
-        self._maybe_unblock_subscription()
+        if self.blocked:  # Speed: `_maybe_unblock_subscription`'s test first (per ack)
+            self._maybe_unblock_subscription()
 
     def _maybe_unblock_subscription(self) -> None:
         if self.blocked and self.unacked < self.max_unacked_subscription // 2:
@@ -926,7 +949,8 @@ class SharedSubscription(Subscription):
                 if self.delayed_set:
                     index = self.next_index()
                 else:
-                    index = self.cursor.next_entry(storage.ledger.last_entry)
+                    # Speed: `ledger.last_entry` inlined (the property's one line).
+                    index = self.cursor.next_entry(storage.ledger.next_entry - 1)
                 if index is None:
                     if not sent:
                         # trySendMessagesToConsumers calls getNextConsumer only with entries
@@ -942,6 +966,11 @@ class SharedSubscription(Subscription):
                 sent += entry.count
                 if self.blocked:
                     return
+            if not self.available:
+                # Speed: what `next_consumer` would find first (no consumer has permits):
+                # the dispatch ends without the call (every dispatch, once its consumer's
+                # permits are used up).
+                return
 
 
 class KeySharedSubscription(Subscription):
