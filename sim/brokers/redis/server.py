@@ -770,7 +770,14 @@ class RedisStreamsServer:
                 return entries
         env = self.env
         deadline = None if block == 0 else env.now + block / 1000.0
-        waiting = self._waiters.setdefault(key, {}).setdefault(groupname, deque())
+        # Speed: the key's and the group's queues looked up (made once, on the first block),
+        # not `setdefault` with a new dict and deque made at every blocked read.
+        groups = self._waiters.get(key)
+        if groups is None:
+            groups = self._waiters[key] = {}
+        waiting = groups.get(groupname)
+        if waiting is None:
+            waiting = groups[groupname] = deque()
         while True:
             woken = env.event()
             waiting.append(woken)
