@@ -317,12 +317,15 @@ class StreamConsumer(ConsumerReplica):
             # the same steps, without its call and its loop.
             stream_id, copies = entries[0]
             if copies is not None:
-                msg = copies if copies.__class__ is Message else copies[self.copy]  # _copy_of
+                if copies.__class__ is Message:  # a one-group stream's entry (_copy_of)
+                    msg = copies  # Speed: the entry is the delivery already, no new tuple
+                else:
+                    msg = copies[self.copy]
+                    entries[0] = (stream_id, msg)  # the read's own list, now of deliveries
                 msg.deliveries += 1
                 recorder.delivered_message(msg, self.name)
                 if not self.noack:
                     self.pending[stream_id] = msg
-                entries[0] = (stream_id, msg)  # the read's own list, now of deliveries
                 return entries
         return self._deliver(entries) or None
 
@@ -370,12 +373,15 @@ class StreamConsumer(ConsumerReplica):
                     # steps the same; with 50 competing consumers most messages wake one.
                     stream_id, copies = entries[0]
                     if copies is not None:
-                        msg = copies if copies.__class__ is Message else copies[self.copy]
+                        if copies.__class__ is Message:  # the entry is the delivery already
+                            msg = copies
+                        else:
+                            msg = copies[self.copy]
+                            entries[0] = (stream_id, msg)  # read_new's own list
                         msg.deliveries += 1
                         recorder.delivered_message(msg, name)
                         if not self.noack:
                             self.pending[stream_id] = msg
-                        entries[0] = (stream_id, msg)  # read_new's own list
                         self._received = entries
                         return
         if entries:
