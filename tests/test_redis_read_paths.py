@@ -69,3 +69,56 @@ def test_read_new_from_an_empty_or_read_stream_serves_nothing_and_creates_no_con
     _both((fast, general), "XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
     assert _read_both(fast, general, "a", 1) == []
     assert fast.streams["s"].groups["g"].consumers == {}
+
+
+def test_a_reader_keeping_up_with_count_1_matches_xreadgroup_in_the_tail_node() -> None:
+    """read_new serves a COUNT 1 read from the tail node inline (its entry, the group's
+    counters and both PELs); every shape of tail that must leave that shortcut (the next
+    entry deleted, a rewound group whose next id is still pending, NOACK, an exact trim inside
+    the node, an unordered node after XSETID) gives what the general path gives."""
+    env, fast, general = _twins()
+    servers = (fast, general)
+    _both(servers, "XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            env.run(until=env.now + 0.001)
+            _both(servers, "XADD", "s", "*", "n", "v")
+
+    read = []
+    for _ in range(10):  # one entry added, one read: always from the tail node
+        add(1)
+        read += _read_both(fast, general, "a", 1)
+    add(2)
+    tail = fast.streams["s"]._nodes[-1]
+    next_id = tail.ids[-2]
+    _both(servers, "XDEL", "s", f"{next_id[0]}-{next_id[1]}")  # the next slot is deleted
+    read += _read_both(fast, general, "a", 1)
+    # Rewound to the deleted slot: the next id, in the tail node, is still pending for a.
+    _both(servers, "XGROUP", "SETID", "s", "g", f"{next_id[0]}-{next_id[1]}")
+    read += _read_both(fast, general, "b", 1)
+    assert read[-1][0] == read[-2][0]  # the same entry again, now pending for b
+    _both(servers, "XGROUP", "SETID", "s", "g", "0")  # rewound to the first nodes
+    read += _read_both(fast, general, "b", 1)
+    assert read[-1][0] == read[0][0]  # the first entry again, now pending for b
+    _both(servers, "XGROUP", "SETID", "s", "g", "$")
+    add(2)
+    for server in servers:  # NOACK: served, pending for nobody
+        server.xreadgroup("g", "a", {"s": ">"}, 1, noack=True, raw=True)
+    assert _state(fast) == _state(general)
+    add(1)
+    _both(servers, "XTRIM", "s", "MAXLEN", "1")  # exact: slots deleted inside the tail node
+    add(1)
+    read += _read_both(fast, general, "a", 1)
+    read += _read_both(fast, general, "a", 1)
+    assert _read_both(fast, general, "a", 1) == []  # caught up
+    last = fast.streams["s"].last_id
+    add(1)
+    newest = fast.streams["s"].last_id
+    _both(servers, "XDEL", "s", f"{newest[0]}-{newest[1]}")
+    _both(servers, "XSETID", "s", f"{last[0]}-{last[1]}")  # back to the last live entry
+    _both(servers, "XADD", "s", f"{last[0]}-5", "n", "v")  # before the deleted greater id
+    assert not fast.streams["s"]._nodes[-1].ordered
+    read += _read_both(fast, general, "a", 1)
+    assert read[-1][0] == (last[0], 5)
+    assert len(read) == 16

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -184,7 +184,9 @@ class RedisStreamsBroker:
                 recorder.copied(twin)
                 copies.append(twin)
             published(msg, stream)
-            add_entry(stream, copies, None, trim)  # XADD stream MAXLEN ~ n * (None: `*`)
+            # XADD stream MAXLEN ~ n * (None: `*`); a one-group stream's entry is the message
+            # itself (see xadd_one)
+            add_entry(stream, copies if extra_groups else msg, None, trim)
             for slot in slots:  # a new entry is unread by every group
                 ready_add(slot, 1)
             if tracing:
@@ -199,9 +201,11 @@ class RedisStreamsBroker:
                 # Speed: xadd_now for a stream of one group (one copy), untraced: the same
                 # calls without its loops.
                 published(msg, stream)
-                # Memory: a one-copy entry's copies as a tuple, one 48-byte object where a
-                # list was two (64 bytes); they are only ever read by index.
-                add_entry(stream, (msg,), None, trim)
+                # Memory and speed: a one-copy entry's value is the message itself, no
+                # copies tuple (48 bytes, and one object fewer that the garbage collector
+                # counts and traverses for every entry the stream keeps: the ideal stream
+                # keeps them all). Readers tell it apart by its class (`_copy_of`).
+                add_entry(stream, msg, None, trim)
                 ready_add(slot, 1)
 
             xadd = xadd_one
@@ -225,7 +229,7 @@ class RedisStreamsBroker:
         """Entries trimmed or deleted before `group` read them: its copies are dropped."""
         index = 0 if group is None else self.copy_index(stream, group.name)
         for _stream_id, copies in entries:
-            self.recorder.dropped(copies[index], stream)
+            self.recorder.dropped(_copy_of(copies, index), stream)
         if group is not None:
             self.recorder.ready_add(self.ready_slot[(stream, group.name)], -len(entries))
 
@@ -313,12 +317,15 @@ class StreamConsumer(ConsumerReplica):
             # the same steps, without its call and its loop.
             stream_id, copies = entries[0]
             if copies is not None:
-                msg = copies[self.copy]
+                if copies.__class__ is Message:  # a one-group stream's entry (_copy_of)
+                    msg = copies  # Speed: the entry is the delivery already, no new tuple
+                else:
+                    msg = copies[self.copy]
+                    entries[0] = (stream_id, msg)  # the read's own list, now of deliveries
                 msg.deliveries += 1
                 recorder.delivered_message(msg, self.name)
                 if not self.noack:
                     self.pending[stream_id] = msg
-                entries[0] = (stream_id, msg)  # the read's own list, now of deliveries
                 return entries
         return self._deliver(entries) or None
 
@@ -358,7 +365,25 @@ class StreamConsumer(ConsumerReplica):
                 self.stream, self.group, name, self.count, block, self.noack, read_first
             )
             if entries:  # new entries: no longer unread by the group
-                self.recorder.ready_add(self._ready_slot, -len(entries))
+                recorder = self.recorder
+                recorder.ready_add(self._ready_slot, -len(entries))
+                if self._instant and len(entries) == 1:
+                    # Speed: a blocked reader woken for one entry (COUNT 1) on an ideal
+                    # network: `_deliver` inlined, as in `take` (no loop time, no hop), its
+                    # steps the same; with 50 competing consumers most messages wake one.
+                    stream_id, copies = entries[0]
+                    if copies is not None:
+                        if copies.__class__ is Message:  # the entry is the delivery already
+                            msg = copies
+                        else:
+                            msg = copies[self.copy]
+                            entries[0] = (stream_id, msg)  # read_new's own list
+                        msg.deliveries += 1
+                        recorder.delivered_message(msg, name)
+                        if not self.noack:
+                            self.pending[stream_id] = msg
+                        self._received = entries
+                        return
         if entries:
             loop, cost = self.broker.loop, self.broker.cost
             if loop is not None and cost is not None:  # the read's own loop time
@@ -378,7 +403,7 @@ class StreamConsumer(ConsumerReplica):
             if copies is None:  # deleted while pending: nothing to process
                 self._forget([stream_id])
                 continue
-            msg = copies[copy]
+            msg = _copy_of(copies, copy)
             msg.deliveries += 1
             recorder.delivered_message(msg, name)
             received.append((stream_id, msg))
@@ -463,6 +488,13 @@ class StreamConsumer(ConsumerReplica):
             for _stream_id, msg in [*self.waiting, *(self._received or ())]:
                 self.recorder.lost(msg, self.name)
         self._received = None
+
+
+def _copy_of(value: Message | Sequence[Message], index: int) -> Message:
+    """A group's message in an entry's value: the value itself for a stream of one group
+    (xadd_one), else the group's copy in the copies (one per group, in the groups' order; a
+    dead-letter XADD's one-message list)."""
+    return value if value.__class__ is Message else value[index]  # type: ignore[index,return-value]
 
 
 def _parse(stream_id: str) -> StreamId:
