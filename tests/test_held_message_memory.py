@@ -3,8 +3,8 @@
 A backlog held at the broker (benchmarks/workloads.py `backlog`) must cost no more per
 message than the objects each broker is designed to keep for it; benchmarks/bytes_by_site.py
 shows where they go. The budgets below are those objects' sizes as tracemalloc counts them
-(a scenario producer's BareMessage of 8 slots 96 bytes, RabbitMQ's AmqpMessage of 14 slots
-144, its id 28, its `produced_at` 24), plus 10% for the containers' growth: a model that makes
+(a scenario producer's BareMessage of 8 slots 96 bytes, RabbitMQ's LeanAmqpMessage of 12
+slots 128, its id 28, its `produced_at` 24), plus 10% for the containers' growth: a model that makes
 one more object a held message (a float for "never expires", an int counter, a tuple per
 entry) goes over.
 """
@@ -20,14 +20,21 @@ import simpy
 
 from sim.brokers.kafka.log import MSG_ONLY
 from sim.brokers.rabbitmq.broker import RabbitMQBroker
-from sim.message import NEVER, AmqpMessage, BareMessage, Message, amqp_message_class
+from sim.message import (
+    NEVER,
+    AmqpMessage,
+    BareMessage,
+    LeanAmqpMessage,
+    Message,
+    amqp_message_class,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from bytes_by_site import measured_when_held
 
 # The message, its id, its produced_at (the clock's float): RabbitMQ's producers make an
-# AmqpMessage (14 slots), the others a BareMessage (8).
-AMQP_MESSAGE = 144 + 28 + 24
+# LeanAmqpMessage (12 slots: no keys, TTL, retries or services), the others a BareMessage (8).
+AMQP_MESSAGE = 128 + 28 + 24
 BARE_MESSAGE = 96 + 28 + 24
 MESSAGE = {"rabbitmq": AMQP_MESSAGE}
 
@@ -80,6 +87,14 @@ def test_lighter_messages_copy_what_they_hold_and_read_the_rest_as_a_full_one() 
     assert (copy.routing_key, copy.ttl, copy.id) == ("rk", 2.0, 3)
     with pytest.raises(AttributeError):
         msg.priority = 2
+    lean = amqp_message_class(0, True, lean=True)(4, 0.0)
+    assert isinstance(lean, LeanAmqpMessage) and lean.persistent and lean.key is None
+    lean.exchange, lean.routing_key = "x", "rk"
+    twin = lean.copy()
+    assert type(twin) is type(lean) and (twin.exchange, twin.routing_key) == ("x", "rk")
+    assert twin.ttl is None
+    with pytest.raises(AttributeError):
+        lean.ttl = 1.0  # a producer whose messages may get a TTL makes AmqpMessages
 
 
 def test_a_kafka_record_read_by_one_group_keeps_only_the_shared_marker() -> None:

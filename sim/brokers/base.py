@@ -25,7 +25,7 @@ from sim.clients.config import (
     ProducerBase,
 )
 from sim.fieldtypes import StrictModel
-from sim.message import BareMessage, Message
+from sim.message import BareMessage, Message, MessageCore
 
 if TYPE_CHECKING:
     from sim.context import RunContext
@@ -89,7 +89,7 @@ class Sender:
     stamp: Callable[[Message], None] | None = None
     # Memory: a system that writes more of a message's fields than BareMessage holds names the
     # class that holds them (RabbitMQ's AmqpMessage); the others keep 10 slots fewer a message.
-    message: type[BareMessage] = BareMessage
+    message: type[MessageCore] = BareMessage
 
 
 @dataclass(frozen=True)

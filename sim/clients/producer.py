@@ -9,7 +9,7 @@ import numpy as np
 
 from sim.clients.load import LoadSchedule
 from sim.distributions import Distribution, Sampler
-from sim.message import BareMessage, Message
+from sim.message import Message, MessageCore
 from sim.network import Link
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class Producer:
         send: Callable[[Message], Any],
         owns_network_hop: bool = False,
         stamp: Callable[[Message], None] | None = None,
-        message: type[BareMessage] = Message,
+        message: type[MessageCore] = Message,
     ):
         self.ctx = ctx
         self.config = config

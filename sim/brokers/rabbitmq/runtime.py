@@ -246,7 +246,17 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: RabbitMQProducerCon
     if priority is None or fixed_priority is not None:
         # Memory: a priority and persistence that never change are the producer's message
         # class's values (no slot and no stamp a message); only the broker writes the others.
-        message = amqp_message_class(0 if fixed_priority is None else fixed_priority, persistent)
+        # Memory: no key nor TTL for any of its messages (a retrying consumer or a service may
+        # set a TTL, through a delayed queue): a message has neither slot.
+        lean = (
+            config.keys is None
+            and ttl is None
+            and not ctx.scenario.services
+            and all(getattr(c, "retry", None) is None for c in ctx.scenario.consumers)
+        )
+        message = amqp_message_class(
+            0 if fixed_priority is None else fixed_priority, persistent, lean
+        )
         if routing_key is None and headers is None and ttl is None:
             return Sender(send, message=message)
 
