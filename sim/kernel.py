@@ -73,7 +73,7 @@ def run(
     for producer in scenario.producers:
         sender = broker.sender(producer)
         send = republishing(ctx, producer, sender.send)
-        Producer(ctx, producer, send, sender.owns_network_hop, sender.stamp)
+        Producer(ctx, producer, send, sender.owns_network_hop, sender.stamp, sender.message)
     build_services(ctx, broker)
     _measures(ctx, broker)
     apply_faults(ctx)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from enum import IntEnum
 from typing import Any
 
-__all__ = ["NEVER", "Message", "State"]
+__all__ = [
+    "NEVER",
+    "AmqpMessage",
+    "BareMessage",
+    "LeanAmqpMessage",
+    "Message",
+    "MessageCore",
+    "State",
+    "amqp_message_class",
+]
 
 # Memory: the one "never expires" every message shares. `float("inf")` in `__init__` made a new
 # 24-byte float a message (32 with the allocator's rounding), a tenth of a held message's bytes.
@@ -29,33 +39,169 @@ class State(IntEnum):
     REJECTED = 6
 
 
-class Message:
+class MessageCore:
+    """What every message class has: one copy of a produced message.
+
+    A message routed to k queues becomes k copies sharing `id` and `produced_at`; each copy has
+    its own delivery count and state, so conservation is checked per copy.
+
+    A scenario producer makes a BareMessage (or the class its broker's `Sender.message` names,
+    see sim/brokers/base.py); teaching scripts, services and broker APIs make the full `Message`.
+    """
+
+    # Memory: a held message is mostly this object (16 bytes of header, 16 of the collector's,
+    # 8 a slot): only the fields every broker writes are slots. The others are class-level
+    # values every instance reads as its own (what a full Message starts with); a subclass
+    # that writes one declares it as a slot, whose descriptor then comes first.
+    __slots__ = (
+        "deliveries",
+        "headers",
+        "id",
+        "processed",
+        "produced_at",
+        "size",
+        "state",
+    )
+    key: bytes | str | None = None
+    # What the message is to the application (a notification type, set by its client):
+    # services and consumers call and publish by it. Brokers never change it, unlike
+    # `routing_key`, which every publish and dead-lettering sets.
+    kind: str = ""
+    body: object = None  # only teaching scripts set one; simulated payloads are just a size
+    routing_key: str = ""
+    exchange: str = ""  # where it was published (RabbitMQ's x-death names it)
+    priority: int = 0
+    persistent: bool = False  # AMQP delivery_mode 2: written to disk by a durable queue
+    redelivered: bool = False  # the AMQP flag: set once the broker has handed it out before
+    seq: int = 0  # the queue's arrival number: a classic queue requeues by it
+    ttl: float | None = None  # per-message time to live (AMQP `expiration`), seconds
+    expires_at: float = NEVER
+
+    def __repr__(self) -> str:
+        return (
+            f"Message(id={self.id}, key={self.key!r}, deliveries={self.deliveries}, "
+            f"state={self.state.name})"
+        )
+
+
+class BareMessage(MessageCore):
+    """A message as the brokers without AMQP's fields keep it (8 slots)."""
+
+    __slots__ = ("key",)
+
+    def __init__(
+        self, id: int, produced_at: float, size: int = 0, key: bytes | str | None = None
+    ) -> None:
+        self.id = id
+        self.produced_at = produced_at
+        self.size = size
+        self.key = key
+        self.headers: dict[str, Any] | None = None
+        self.deliveries = 0  # times handed to a consumer
+        self.processed = 0  # times a consumer finished processing it (over 1: duplicates)
+        self.state = State.LIVE
+
+    def copy(self) -> BareMessage:
+        """A fresh copy for another queue: same identity and content, its own life."""
+        twin = BareMessage(self.id, self.produced_at, self.size, self.key)
+        twin.headers = None if self.headers is None else dict(self.headers)
+        return twin
+
+
+class LeanAmqpMessage(MessageCore):
+    """A scenario producer's message to RabbitMQ when nothing gives it a key or a TTL (no
+    keys, no `ttl`, no consumer retrying through a delayed queue, no services): only the
+    fields the broker writes on every publish and delivery (12 slots)."""
+
+    # Memory: 12 slots, not the full Message's 18 (48 bytes a held message); `key` and `ttl`
+    # stay the class's None (dead-lettering writes `ttl` only when it is set).
+    __slots__ = ("exchange", "expires_at", "redelivered", "routing_key", "seq")
+
+    def __init__(
+        self, id: int, produced_at: float, size: int = 0, key: bytes | str | None = None
+    ) -> None:
+        assert key is None, "a keyed producer's messages are AmqpMessages"
+        self.id = id
+        self.produced_at = produced_at
+        self.size = size
+        self.routing_key = ""
+        self.exchange = ""
+        self.headers: dict[str, Any] | None = None
+        self.deliveries = 0
+        self.redelivered = False
+        self.processed = 0
+        self.state = State.LIVE
+        self.seq = 0
+        self.expires_at = NEVER
+
+    def copy(self) -> LeanAmqpMessage:
+        twin = type(self)(self.id, self.produced_at, self.size)  # the same class values
+        twin.routing_key = self.routing_key
+        twin.headers = None if self.headers is None else dict(self.headers)
+        twin.exchange = self.exchange
+        twin.expires_at = self.expires_at
+        return twin
+
+
+class AmqpMessage(MessageCore):
+    """A scenario producer's message to RabbitMQ, with the fields its broker writes on every
+    publish and delivery, a key and a TTL; one whose producer sets a varying priority is a
+    full `Message` (the fields left class-level here are written only then)."""
+
+    # Memory: 14 slots, not the full Message's 18 (32 bytes a held message).
+    __slots__ = ("exchange", "expires_at", "key", "redelivered", "routing_key", "seq", "ttl")
+
+    def __init__(
+        self, id: int, produced_at: float, size: int = 0, key: bytes | str | None = None
+    ) -> None:
+        self.id = id
+        self.produced_at = produced_at
+        self.size = size
+        self.key = key
+        self.routing_key = ""
+        self.exchange = ""
+        self.headers: dict[str, Any] | None = None
+        self.deliveries = 0
+        self.redelivered = False
+        self.processed = 0
+        self.state = State.LIVE
+        self.seq = 0
+        self.ttl: float | None = None
+        self.expires_at = NEVER
+
+    def copy(self) -> AmqpMessage:
+        twin = type(self)(self.id, self.produced_at, self.size, self.key)  # the same class values
+        twin.routing_key = self.routing_key
+        twin.headers = None if self.headers is None else dict(self.headers)
+        twin.exchange = self.exchange
+        twin.ttl = self.ttl
+        twin.expires_at = self.expires_at
+        return twin
+
+
+@functools.cache
+def amqp_message_class(
+    priority: int, persistent: bool, lean: bool = False
+) -> type[AmqpMessage] | type[LeanAmqpMessage]:
+    """AmqpMessage (LeanAmqpMessage if `lean`), or a subclass whose every message has this
+    priority and persistence: a producer that stamps the same ones on each message (RabbitMQ
+    writes them nowhere else)."""
+    base: type[AmqpMessage] | type[LeanAmqpMessage] = LeanAmqpMessage if lean else AmqpMessage
+    if priority == 0 and not persistent:
+        return base
+    # Memory: class-level values, no slots: each message reads the producer's constants.
+    namespace = {"__slots__": (), "priority": priority, "persistent": persistent}
+    return type(base.__name__, (base,), namespace)
+
+
+class Message(AmqpMessage):
     """One copy of a produced message.
 
     A message routed to k queues becomes k copies sharing `id` and `produced_at`; each copy has
     its own delivery count and state, so conservation is checked per copy.
     """
 
-    __slots__ = (
-        "body",
-        "deliveries",
-        "exchange",
-        "expires_at",
-        "headers",
-        "id",
-        "key",
-        "kind",
-        "persistent",
-        "priority",
-        "processed",
-        "produced_at",
-        "redelivered",
-        "routing_key",
-        "seq",
-        "size",
-        "state",
-        "ttl",
-    )
+    __slots__ = ("body", "kind", "persistent", "priority")
 
     def __init__(
         self,
@@ -108,9 +254,3 @@ class Message:
         twin.ttl = self.ttl
         twin.expires_at = self.expires_at
         return twin
-
-    def __repr__(self) -> str:
-        return (
-            f"Message(id={self.id}, key={self.key!r}, deliveries={self.deliveries}, "
-            f"state={self.state.name})"
-        )

@@ -3,9 +3,10 @@
 A backlog held at the broker (benchmarks/workloads.py `backlog`) must cost no more per
 message than the objects each broker is designed to keep for it; benchmarks/bytes_by_site.py
 shows where they go. The budgets below are those objects' sizes as tracemalloc counts them
-(a Message of 18 slots 176 bytes, its id 28, its `produced_at` 24), plus 10% for the
-containers' growth: a model that makes one more object a held message (a float for "never
-expires", an int counter, a tuple per entry) goes over.
+(a scenario producer's BareMessage of 8 slots 96 bytes, RabbitMQ's LeanAmqpMessage of 12
+slots 128, its id 28, its `produced_at` 24), plus 10% for the containers' growth: a model that makes
+one more object a held message (a float for "never expires", an int counter, a tuple per
+entry) goes over.
 """
 
 from __future__ import annotations
@@ -17,21 +18,34 @@ from pathlib import Path
 import pytest
 import simpy
 
+from sim.brokers.kafka.log import MSG_ONLY
 from sim.brokers.rabbitmq.broker import RabbitMQBroker
-from sim.message import NEVER, Message
+from sim.message import (
+    NEVER,
+    AmqpMessage,
+    BareMessage,
+    LeanAmqpMessage,
+    Message,
+    amqp_message_class,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from bytes_by_site import measured_when_held
 
-MESSAGE = 176 + 28 + 24  # the Message, its id, its produced_at (the clock's float)
+# The message, its id, its produced_at (the clock's float): RabbitMQ's producers make an
+# LeanAmqpMessage (12 slots: no keys, TTL, retries or services), the others a BareMessage (8).
+AMQP_MESSAGE = 128 + 28 + 24
+BARE_MESSAGE = 96 + 28 + 24
+MESSAGE = {"rabbitmq": AMQP_MESSAGE}
 
 # What each broker keeps for a held message besides the Message (tracemalloc's sizes).
 HELD = {
     "rabbitmq": 8,  # a pointer in the queue's deque
-    "sqs": 160 + 28 + 28 + 8 + 8 + 40,  # Entry, its seq, MessageId number, arrivals,
-    # the visible heap's pointer, the entries dict's slot
-    "redis": 64 + 28 + 48 + 3 * 8,  # the stream id tuple and its seq, the copies tuple, listpack
-    "kafka": 104 + 28 + 48 + 8,  # Record, its offset, the copies tuple, the segment's list
+    "sqs": 128 + 8 + 8 + 40,  # Entry (its seq and MessageId number are the message's id),
+    # arrivals, the visible heap's pointer, the entries dict's slot
+    "redis": 56 + 28 + 48 + 3 * 8,  # the stream id tuple and its seq, the one-copy tuple, the
+    # listpack's three lists (with main's one-group entry that is the message itself: no 48)
+    "kafka": 96 + 28 + 8,  # Record, its offset, the segment's list (one group: MSG_ONLY)
     "pulsar": 128 + 96 + 64 + 48 + 2 * 28 + 2 * 8,  # Entry, Record, copies list, the
     # messages tuple, the entry's index and cumulative count, the entries and times lists
 }
@@ -47,7 +61,50 @@ def test_a_held_message_costs_only_what_the_broker_keeps_for_it(broker: str) -> 
     small, held_small = _held_bytes(broker, 5_000)
     large, held_large = _held_bytes(broker, 15_000)
     per_message = (large - small) / (held_large - held_small)
-    assert per_message <= 1.1 * (MESSAGE + HELD[broker]), f"{broker}: {per_message:.0f} B/msg"
+    budget = MESSAGE.get(broker, BARE_MESSAGE) + HELD[broker]
+    assert per_message <= 1.1 * budget, f"{broker}: {per_message:.0f} B/msg"
+
+
+def test_lighter_messages_copy_what_they_hold_and_read_the_rest_as_a_full_one() -> None:
+    full = Message(7, 1.5, 100, "k")
+    bare = BareMessage(7, 1.5, 100, "k")
+    bare.headers = {"a": 1}
+    twin = bare.copy()
+    assert type(twin) is BareMessage and twin.headers == {"a": 1}
+    assert twin.headers is not bare.headers
+    for name in ("kind", "body", "routing_key", "exchange", "priority", "persistent", "ttl"):
+        assert getattr(bare, name) == getattr(full, name), name
+    assert bare.expires_at is NEVER and bare.seq == 0 and not bare.redelivered
+    with pytest.raises(AttributeError):
+        bare.exchange = "x"  # not a slot: a broker that writes it names its own class
+    assert amqp_message_class(0, False) is AmqpMessage
+    fixed = amqp_message_class(-1, True)
+    assert fixed is amqp_message_class(-1, True)  # one class a producer's constants
+    msg = fixed(3, 0.0)
+    msg.routing_key, msg.ttl = "rk", 2.0
+    copy = msg.copy()
+    assert type(copy) is fixed and (copy.priority, copy.persistent) == (-1, True)
+    assert (copy.routing_key, copy.ttl, copy.id) == ("rk", 2.0, 3)
+    with pytest.raises(AttributeError):
+        msg.priority = 2
+    lean = amqp_message_class(0, True, lean=True)(4, 0.0)
+    assert isinstance(lean, LeanAmqpMessage) and lean.persistent and lean.key is None
+    lean.exchange, lean.routing_key = "x", "rk"
+    twin = lean.copy()
+    assert type(twin) is type(lean) and (twin.exchange, twin.routing_key) == ("x", "rk")
+    assert twin.ttl is None
+    with pytest.raises(AttributeError):
+        lean.ttl = 1.0  # a producer whose messages may get a TTL makes AmqpMessages
+
+
+def test_a_kafka_record_read_by_one_group_keeps_only_the_shared_marker() -> None:
+    from sim.brokers.kafka.log import PartitionLog
+
+    log = PartitionLog(1e9, 1e9)
+    (record,) = log.append([(BareMessage(1, 0.5), None, 10, False)], 0.5)
+    assert record.timestamp == 0.5 and record.copy_in(0) is None
+    record.copies = MSG_ONLY
+    assert record.copy_in(0) is record.msg and record.copy_in(1) is None
 
 
 def test_messages_share_one_infinity_and_copies_keep_it() -> None:

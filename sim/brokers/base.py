@@ -25,7 +25,7 @@ from sim.clients.config import (
     ProducerBase,
 )
 from sim.fieldtypes import StrictModel
-from sim.message import Message
+from sim.message import BareMessage, Message, MessageCore
 
 if TYPE_CHECKING:
     from sim.context import RunContext
@@ -80,11 +80,16 @@ class Sender:
     """How a scenario producer's messages reach the broker: `send(msg)`; whether `send` makes
     the producer->broker network hop itself (a client that batches records sends requests, not
     messages, over the hop); and `stamp(msg)`, which sets the system's own message properties
-    as a message is made (so that a copy published again carries the same ones)."""
+    as a message is made (so that a copy published again carries the same ones); and
+    `message`, the class the producer makes: the fields it has as slots are those the broker
+    writes (sim/message.py)."""
 
     send: Send
     owns_network_hop: bool = False
     stamp: Callable[[Message], None] | None = None
+    # Memory: a system that writes more of a message's fields than BareMessage holds names the
+    # class that holds them (RabbitMQ's AmqpMessage); the others keep 10 slots fewer a message.
+    message: type[MessageCore] = BareMessage
 
 
 @dataclass(frozen=True)

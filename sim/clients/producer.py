@@ -9,7 +9,7 @@ import numpy as np
 
 from sim.clients.load import LoadSchedule
 from sim.distributions import Distribution, Sampler
-from sim.message import Message
+from sim.message import Message, MessageCore
 from sim.network import Link
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ class Producer:
     unless `send` makes that hop itself (`owns_network_hop`: a client that batches records
     sends requests over it). `stamp(msg)`, when given, sets the broker's own message properties
     as the message is made, so a copy published again carries the same ones. A message gets a
-    key when the producer has `keys`.
+    key when the producer has `keys`; it is a `message` (the class the broker's Sender names).
     """
 
     def __init__(
@@ -38,12 +38,14 @@ class Producer:
         send: Callable[[Message], Any],
         owns_network_hop: bool = False,
         stamp: Callable[[Message], None] | None = None,
+        message: type[MessageCore] = Message,
     ):
         self.ctx = ctx
         self.config = config
         self.name = config.name
         self._send = send
         self._stamp = stamp
+        self._message = message
         owner = f"producer:{config.name}"
         if owns_network_hop:  # the client sends its requests over the real hop
             self._link = Link(ctx.env, _NO_DELAY, Sampler.of(_NO_DELAY, None))
@@ -73,6 +75,7 @@ class Producer:
             self.name,
             self._stamp,
         )
+        make = self._message
         stop = config.stop if config.stop is not None else np.inf
         if config.start > 0:
             yield env.timeout(config.start)
@@ -83,7 +86,7 @@ class Producer:
             now = env.now  # speed: the clock read once a message
             if now >= stop:
                 return
-            msg = Message(next(ids), now, size, None if next_key is None else next_key())
+            msg = make(next(ids), now, size, None if next_key is None else next_key())
             if stamp is not None:
                 stamp(msg)
             recorder.produced_message(msg, name)

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.brokers.kafka.log import PartitionLog, Record
+from sim.brokers.kafka.log import MSG_ONLY, PartitionLog, Record
 from sim.brokers.kafka.settings import CostSettings, GroupCoordinatorSettings, TopicSettings
 from sim.brokers.pauses import PauseSchedule
 from sim.distributions import Distribution, Sampler
@@ -413,7 +413,7 @@ class Partition:
                     and first.offset >= self.reader_start[0]
                 ):
                     # Speed: what `_copy_records` does for one record and one group, no call.
-                    first.copies = [first.msg]
+                    first.copies = MSG_ONLY  # slot 0 has `msg` (see log.py)
                 else:
                     self._copy_records(appended)
             else:
@@ -550,7 +550,7 @@ class Partition:
             for record in records:
                 if record.offset >= start:
                     if record.copies is None:  # what _claim does for the first group
-                        record.copies = (record.msg,)
+                        record.copies = MSG_ONLY
                     else:
                         self._claim(record, 0)
             return
@@ -562,11 +562,15 @@ class Partition:
     def _claim(self, record: Record, slot: int) -> None:
         copies = record.copies
         if copies is None:
-            # The first group to read a record takes the message. Memory: a tuple, one
-            # object where a list is two (48 bytes, not 64, a held record); it becomes a list
+            # The first group to read a record takes the message. Memory: slot 0 the shared
+            # MSG_ONLY, another a tuple (one object where a list is two); it becomes a list
             # only when a second group's copy is added.
-            record.copies = (None,) * slot + (record.msg,)
+            record.copies = MSG_ONLY if slot == 0 else (None,) * slot + (record.msg,)
             return
+        if copies is MSG_ONLY:
+            if slot == 0:
+                return
+            record.copies = copies = [record.msg]
         if slot < len(copies) and copies[slot] is not None:
             return
         if copies.__class__ is tuple:
@@ -875,7 +879,7 @@ class KafkaCluster:
             if pending_survive and batch is not None and not (batch.acknowledged or batch.done):
                 continue  # unanswered and not given up: the producer will send it again
             copies = record.copies
-            if copies is None:
+            if copies is None or copies is MSG_ONLY:
                 if record.msg.state is live:
                     final(record.msg, name)
                 continue

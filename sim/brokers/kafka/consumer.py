@@ -59,6 +59,7 @@ from sim.brokers.kafka.group import (
     ModernMember,
     TopicPartition,
 )
+from sim.brokers.kafka.log import MSG_ONLY
 from sim.brokers.kafka.settings import ConsumerSettings
 from sim.message import Message, State
 from sim.network import Link
@@ -429,7 +430,14 @@ class KafkaConsumer:
         for record in records:
             # Speed: `_copy_for` inlined for a record that has this group's copy already.
             copies = record.copies
-            if copies is not None and slot < len(copies) and copies[slot] is not None:
+            if copies is MSG_ONLY and slot == 0:  # one group's copy: `msg` itself (log.py)
+                msg = record.msg
+            elif (
+                copies is not None
+                and copies is not MSG_ONLY
+                and slot < len(copies)
+                and copies[slot] is not None
+            ):
                 msg = copies[slot]
             else:
                 msg = self._copy_for(partition, record, slot)
@@ -447,7 +455,7 @@ class KafkaConsumer:
                     topic,
                     index,
                     record.offset,
-                    record.timestamp,
+                    record.msg.produced_at,  # the record's timestamp, without its property
                     record.key,
                     None if record.tombstone else record.msg.body,
                     msg,
@@ -462,12 +470,10 @@ class KafkaConsumer:
         return partition
 
     def _copy_for(self, partition: Any, record: Record, slot: int | None) -> Message:
-        copies = record.copies
-        if slot is None or copies is None or slot >= len(copies) or copies[slot] is None:
+        msg = None if slot is None else record.copy_in(slot)
+        if msg is None:
             slot = partition.attach(self.reader, record.offset)
-            copies = record.copies
-            assert copies is not None
-        msg = copies[slot]
+            msg = record.copy_in(slot)
         assert msg is not None
         return msg
 

@@ -37,13 +37,28 @@ def record_size(value_size: int, key: bytes | None) -> int:
     return RECORD_OVERHEAD + value_size + (len(key) if key is not None else 0)
 
 
+class _MsgOnly:
+    """The type of MSG_ONLY."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MSG_ONLY"
+
+
+# Memory: a record's `copies` when only slot 0 has claimed it, taking `msg` itself (the usual
+# case: one group): one shared marker, where a one-copy tuple was a 48-byte object a record.
+MSG_ONLY: Any = _MsgOnly()
+
+
 class Record:
     """One record in a partition's log.
 
     `msg` is the produced message. `copies` holds, per reader slot (one slot per consumer group
     reading the partition, see `Partition.attach`), that group's copy of the message: the first
     group to read the record takes `msg` itself, each further group a `msg.copy()`. It stays None
-    until some group's copy horizon covers the record.
+    until some group's copy horizon covers the record, and is MSG_ONLY while only slot 0 has
+    (`msg`); `copy_in` reads any of them.
     """
 
     __slots__ = (
@@ -54,14 +69,12 @@ class Record:
         "msg",
         "offset",
         "size",
-        "timestamp",
         "tombstone",
     )
 
     def __init__(
         self,
         offset: int,
-        timestamp: float,
         msg: Message,
         key: bytes | None,
         size: int,
@@ -73,7 +86,6 @@ class Record:
         # The first offset of the record batch it was written in (RecordBatch.baseOffset):
         # a record keeps it after letting its producer batch go.
         self.base_offset = offset if base_offset is None else base_offset
-        self.timestamp = timestamp
         self.msg = msg
         self.key = key
         self.size = size
@@ -81,6 +93,22 @@ class Record:
         self.batch = batch  # the producer batch it came in: truncation asks if it is still pending
         # A tuple while one group has copied it (Partition._claim), then a list.
         self.copies: tuple[Message | None, ...] | list[Message | None] | None = None
+
+    def copy_in(self, slot: int) -> Message | None:
+        """Slot `slot`'s copy of the message, None if it has none yet."""
+        copies = self.copies
+        if copies is MSG_ONLY:
+            return self.msg if slot == 0 else None
+        if copies is None or slot >= len(copies):
+            return None
+        return copies[slot]
+
+    @property
+    def timestamp(self) -> float:
+        """CreateTime: its message's creation time. Memory: read from the message (a
+        message's `produced_at` never changes), not a slot of its own (8 bytes a record);
+        the consumers' per-record reads take `msg.produced_at` directly."""
+        return self.msg.produced_at
 
     def __repr__(self) -> str:
         return f"Record(offset={self.offset}, key={self.key!r}, tombstone={self.tombstone})"
@@ -167,7 +195,7 @@ class PartitionLog:
         newest = segment.max_timestamp
         for msg, key, size, tombstone in items:
             timestamp = msg.produced_at
-            record = Record(offset, timestamp, msg, key, size, tombstone, batch, base)
+            record = Record(offset, msg, key, size, tombstone, batch, base)
             records.append(record)
             appended.append(record)
             if timestamp > newest:

@@ -241,13 +241,10 @@ class SharePartition:
         return got
 
     def _copy_of(self, record: Record) -> Message:
-        copies = record.copies
-        slot = self.slot
-        if copies is None or slot >= len(copies) or copies[slot] is None:
+        copy = record.copy_in(self.slot)
+        if copy is None:
             self.partition.attach(self.group.group_id, record.offset)
-            copies = record.copies
-            assert copies is not None
-        copy = copies[slot]
+            copy = record.copy_in(self.slot)
         assert copy is not None
         return copy
 

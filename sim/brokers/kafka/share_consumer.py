@@ -235,7 +235,7 @@ class KafkaShareConsumer:
                     tp[0],
                     tp[1],
                     entry.offset,
-                    record.timestamp,
+                    record.msg.produced_at,  # the record's timestamp, without its property
                     record.key,
                     None if record.tombstone else record.msg.body,
                     entry.delivery_count,

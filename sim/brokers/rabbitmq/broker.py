@@ -372,11 +372,12 @@ class RabbitMQBroker:
         }
         if msg.ttl is not None:
             death["original-expiration"] = expiration_text(msg.ttl)
+            # Memory: written only when set: a LeanAmqpMessage has no `ttl` slot (sim/message.py).
+            msg.ttl = None
         _add_x_death(headers, death)
         key = queue.dead_letter_routing_key
         msg.headers = headers
         msg.deliveries = 0
-        msg.ttl = None
         msg.expires_at = float("inf")
         msg.exchange = exchange
         if key is not None:

@@ -19,7 +19,7 @@ from sim.brokers.rabbitmq.stream import StreamQueue
 from sim.consumers import ConsumerReplica
 from sim.distributions import Sampler
 from sim.faults import CrashOnly
-from sim.message import Message
+from sim.message import Message, amqp_message_class
 
 if TYPE_CHECKING:
     from sim.brokers.rabbitmq.config import (
@@ -243,25 +243,33 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: RabbitMQProducerCon
     else:
         assert key is not None
         send = broker.default_exchange_publisher(key, mandatory)  # speed: one call a message
-    if headers is None and ttl is None and priority is None and not persistent:
-        if routing_key is None:
-            return Sender(send)
+    if priority is None or fixed_priority is not None:
+        # Memory: a priority and persistence that never change are the producer's message
+        # class's values (no slot and no stamp a message); only the broker writes the others.
+        # Memory: no key nor TTL for any of its messages (a retrying consumer or a service may
+        # set a TTL, through a delayed queue): a message has neither slot.
+        lean = (
+            config.keys is None
+            and ttl is None
+            and not ctx.scenario.services
+            and all(getattr(c, "retry", None) is None for c in ctx.scenario.consumers)
+        )
+        message = amqp_message_class(
+            0 if fixed_priority is None else fixed_priority, persistent, lean
+        )
+        if routing_key is None and headers is None and ttl is None:
+            return Sender(send, message=message)
 
-        def stamp_key(msg: Message) -> None:
-            msg.routing_key = routing_key()
+        def stamp_amqp(msg: Message) -> None:
+            # Headers are shared, never mutated: the broker always replaces a message's headers.
+            if routing_key is not None:
+                msg.routing_key = routing_key()
+            if headers is not None:
+                msg.headers = headers
+            if ttl is not None:
+                msg.ttl = ttl
 
-        return Sender(send, stamp=stamp_key)
-
-    if routing_key is None and headers is None and ttl is None and fixed_priority is not None:
-        constant = fixed_priority
-
-        def stamp_fixed(msg: Message) -> None:
-            # Speed: `stamp` with only a fixed priority and the delivery mode to set (4.3's
-            # "no priority" on every message): no call for the priority, no tests.
-            msg.priority = constant
-            msg.persistent = persistent
-
-        return Sender(send, stamp=stamp_fixed)
+        return Sender(send, stamp=stamp_amqp, message=message)
 
     def stamp(msg: Message) -> None:
         # Headers are shared, never mutated: the broker always replaces a message's headers.
@@ -275,7 +283,7 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: RabbitMQProducerCon
             msg.priority = priority()
         msg.persistent = persistent
 
-    return Sender(send, stamp=stamp)
+    return Sender(send, stamp=stamp, message=Message)
 
 
 class QueueConsumer(ConsumerReplica):

@@ -115,13 +115,16 @@ class StaleReceiveAttempt(Exception):
 
 
 class Entry:
-    """A message stored in a queue: the simulated Message plus SQS's bookkeeping."""
+    """A message stored in a queue: the simulated Message plus SQS's bookkeeping.
 
+    This is what a standard queue stores for the model's producers (no body, group,
+    deduplication id or sequence number); `FullEntry` has those.
+    """
+
+    # Memory: 12 slots, not 16 (32 bytes a held message): the fields only a FIFO queue or the
+    # API sets are class-level values here, slots in FullEntry (never written on an Entry).
     __slots__ = (
-        "body",
-        "dedup_id",
         "first_receive_at",
-        "group",
         "message_number",
         "msg",
         "queue_name",
@@ -131,13 +134,16 @@ class Entry:
         "retain_from",
         "sent_at",
         "seq",
-        "sequence_number",
         "state",
         "version",
     )
+    body: str = ""
+    group: str | None = None
+    dedup_id: str | None = None
+    sequence_number: str | None = None
 
     def __init__(
-        self, msg: Message, seq: int, message_number: int, body: str, sent_at: float, queue: str
+        self, msg: Message, seq: int, message_number: int, sent_at: float, queue: str
     ) -> None:
         self.msg = msg
         self.seq = seq
@@ -146,12 +152,8 @@ class Entry:
         # replies); the model keeps their numbers, so a message costs no UUID and a receive
         # no formatting.
         self.message_number = message_number
-        self.body = body
         self.sent_at = sent_at
         self.retain_from = sent_at
-        self.group: str | None = None
-        self.dedup_id: str | None = None
-        self.sequence_number: str | None = None
         self.first_receive_at: float | None = None
         self.received_at = 0.0  # the receive that made it in flight (the 12-hour cap counts)
         self.receive_count = 0
@@ -170,6 +172,21 @@ class Entry:
         if not self.receipt:
             return ""
         return f"{self.queue_name}#{self.seq}#{self.receipt}"
+
+
+class FullEntry(Entry):
+    """An Entry with a body, and a FIFO queue's group, deduplication id and sequence number."""
+
+    __slots__ = ("body", "dedup_id", "group", "sequence_number")
+
+    def __init__(
+        self, msg: Message, seq: int, message_number: int, body: str, sent_at: float, queue: str
+    ) -> None:
+        super().__init__(msg, seq, message_number, sent_at, queue)
+        self.body = body
+        self.group: str | None = None
+        self.dedup_id: str | None = None
+        self.sequence_number: str | None = None
 
 
 def message_id_of(number: int) -> str:
@@ -259,7 +276,7 @@ class SQSQueue:
         now = self.env.now
         self.advance(now)
         self._seq += 1
-        entry = Entry(msg, self._seq, message_number, body, now, self.name)
+        entry = FullEntry(msg, self._seq, message_number, body, now, self.name)
         entry.group, entry.dedup_id = group, dedup_id
         if self.settings.fifo:
             entry.sequence_number = self._sequence_number()
@@ -284,9 +301,14 @@ class SQSQueue:
             or (arrivals and arrivals[0].retain_from + self.settings.message_retention <= now)
         ):
             self.advance(now)
-        self._seq += 1
-        seq = self._seq
-        entry = Entry(msg, seq, message_number, "", now, self.name)
+        seq = self._seq + 1
+        if seq == message_number:
+            # Memory: the arrival number is the MessageId's number (one queue's sends): the
+            # same int object, not a second one a held message (32 bytes). Equal ints, so
+            # every comparison and key is the same.
+            seq = message_number
+        self._seq = seq
+        entry = Entry(msg, seq, message_number, now, self.name)
         self.entries[seq] = entry
         arrivals.append(entry)
         if self.recorder.trace is not None:  # speed: `enqueued` only traces
@@ -337,7 +359,7 @@ class SQSQueue:
         its old entry, now GONE, wherever it still refers to it (its message group, its
         retention order), so the source can neither move nor expire the message again."""
         self._seq += 1
-        entry = Entry(
+        entry = FullEntry(
             moved.msg, self._seq, moved.message_number, moved.body, moved.sent_at, self.name
         )
         entry.group, entry.dedup_id = moved.group, moved.dedup_id
