@@ -43,8 +43,8 @@ HELD = {
     "rabbitmq": 8,  # a pointer in the queue's deque
     "sqs": 128 + 8 + 8 + 40,  # Entry (its seq and MessageId number are the message's id),
     # arrivals, the visible heap's pointer, the entries dict's slot
-    "redis": 56 + 28 + 48 + 3 * 8,  # the stream id tuple and its seq, the one-copy tuple, the
-    # listpack's three lists (with main's one-group entry that is the message itself: no 48)
+    "redis": 56 + 28 + 3 * 8,  # the stream id tuple and its seq, the listpack's three lists
+    # (a one-group stream's entry is the message itself, no copies tuple)
     "kafka": 96 + 28 + 8,  # Record, its offset, the segment's list (one group: MSG_ONLY)
     "pulsar": 128 + 96 + 64 + 48 + 2 * 28 + 2 * 8,  # Entry, Record, copies list, the
     # messages tuple, the entry's index and cumulative count, the entries and times lists

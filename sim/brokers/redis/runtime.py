@@ -28,7 +28,7 @@ from sim.brokers.redis.retries import dead_letter_stream
 from sim.brokers.redis.server import RedisStreamsServer
 from sim.brokers.redis.stream import Group, StreamId, format_id
 from sim.consumers import ConsumerReplica
-from sim.message import Message
+from sim.message import Message, MessageCore
 
 if TYPE_CHECKING:
     from sim.brokers.redis.config import RedisConfig, RedisConsumerConfig, RedisProducerConfig
@@ -317,7 +317,7 @@ class StreamConsumer(ConsumerReplica):
             # the same steps, without its call and its loop.
             stream_id, copies = entries[0]
             if copies is not None:
-                if copies.__class__ is Message:  # a one-group stream's entry (_copy_of)
+                if isinstance(copies, MessageCore):  # a one-group stream's entry (_copy_of)
                     msg = copies  # Speed: the entry is the delivery already, no new tuple
                 else:
                     msg = copies[self.copy]
@@ -373,7 +373,7 @@ class StreamConsumer(ConsumerReplica):
                     # steps the same; with 50 competing consumers most messages wake one.
                     stream_id, copies = entries[0]
                     if copies is not None:
-                        if copies.__class__ is Message:  # the entry is the delivery already
+                        if isinstance(copies, MessageCore):  # the entry is the delivery already
                             msg = copies
                         else:
                             msg = copies[self.copy]
@@ -494,7 +494,7 @@ def _copy_of(value: Message | Sequence[Message], index: int) -> Message:
     """A group's message in an entry's value: the value itself for a stream of one group
     (xadd_one), else the group's copy in the copies (one per group, in the groups' order; a
     dead-letter XADD's one-message list)."""
-    return value if value.__class__ is Message else value[index]  # type: ignore[index,return-value]
+    return value if isinstance(value, MessageCore) else value[index]  # type: ignore[index,return-value]
 
 
 def _parse(stream_id: str) -> StreamId:
