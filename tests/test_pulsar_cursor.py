@@ -101,6 +101,54 @@ def test_cursor_agrees_with_a_plain_set_of_acked_entries(ops: list[tuple[str, in
         assert all(cursor.redelivery_count(e) == counts.get(e, 0) for e in range(last + 1))
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["ack", "read", "read", "cumulative", "reset"]), st.integers(0, 15)
+        ),
+        max_size=80,
+    )
+)
+def test_reads_and_out_of_order_acks_agree_with_a_plain_set(ops: list[tuple[str, int]]) -> None:
+    # The cached bound on acked range ends (`_acked_end`) lets reads and acks above it skip
+    # the range map: reads, acks out of order, cumulative acks and resets in any order must
+    # still give what a plain set of acked entries gives.
+    last = 15
+    cursor = Cursor()
+    acked: set[int] = set()
+    read = 0  # the model's read position
+    for op, entry in ops:
+        if op == "ack":
+            assert cursor.ack(entry) == (entry not in acked)
+            acked.add(entry)
+        elif op == "cumulative":
+            cursor.ack_cumulative(entry)
+            acked |= set(range(entry + 1))
+        elif op == "reset":
+            cursor.reset(entry)
+            acked = set(range(entry))
+            read = entry
+        else:
+            position = read
+            while position in acked:
+                position += 1
+            expected = position if position <= last else None
+            assert cursor.next_entry(last) == expected
+            read = position + 1 if expected is not None else position
+        mark_delete = -1
+        while mark_delete + 1 in acked:
+            mark_delete += 1
+        read = max(read, mark_delete + 1)
+        assert cursor.mark_delete == mark_delete
+        assert all(cursor.is_acked(e) == (e in acked) for e in range(last + 2))
+        ranges = cursor.individually_acked_ranges()
+        assert {e for start, end in ranges for e in range(start, end + 1)} == {
+            e for e in acked if e > mark_delete
+        }
+        assert all(end <= cursor._acked_end for _, end in ranges)
+
+
 def test_reading_skips_acked_entries_and_replays_redeliveries_first() -> None:
     cursor = Cursor()
     assert [cursor.next_entry(last_entry=2) for _ in range(3)] == [0, 1, 2]

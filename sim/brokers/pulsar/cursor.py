@@ -48,7 +48,15 @@ _NO_REPLAY: SortedList = SortedList()
 class Cursor:
     """One subscription's position over a topic's entry indexes (``ManagedCursorImpl``)."""
 
-    __slots__ = ("_acked", "_acked_above", "_redelivery", "_replay", "mark_delete", "read_position")
+    __slots__ = (
+        "_acked",
+        "_acked_above",
+        "_acked_end",
+        "_redelivery",
+        "_replay",
+        "mark_delete",
+        "read_position",
+    )
 
     def __init__(self, mark_delete: int = -1) -> None:
         """A cursor whose entries up to ``mark_delete`` count as acknowledged.
@@ -62,6 +70,14 @@ class Cursor:
         self.read_position = mark_delete + 1  # readPosition: the next entry to read
         self._acked: SortedDict = _NO_RANGES  # range start -> inclusive end, all > md + 1
         self._acked_above = 0  # entries in _acked
+        # Speed: an upper bound on every range end in _acked (-1: none was ever put in). An
+        # entry above it is in no range, told without SortedDict's bisect and peekitem (a
+        # few Python-level calls each): with competing consumers, acks come out of order and
+        # ranges are kept, yet each read is past every acked entry (an entry is acked only
+        # after it was read). Only putting a range in can raise the largest end; taking one
+        # out (absorbed into mark-delete, cut by a cumulative ack) leaves the bound an upper
+        # bound, which is all its readers need.
+        self._acked_end = -1
         self._redelivery: SortedDict = _NO_COUNTS  # entry -> redelivery count
         self._replay: SortedList = _NO_REPLAY  # entries waiting to be redelivered
 
@@ -90,7 +106,9 @@ class Cursor:
         if entry <= self.mark_delete:
             return True
         acked = self._acked
-        if not acked:  # Speed: no range to look in (a dict's truth: no Python-level call)
+        # Speed: no range to look in (a dict's truth: no Python-level call), or the entry is
+        # above every range's end (see `_acked_end`).
+        if not acked or entry > self._acked_end:
             return False
         index = acked.bisect_right(entry) - 1
         return index >= 0 and acked.peekitem(index)[1] >= entry
@@ -127,21 +145,37 @@ class Cursor:
             return True
         if entry < 0:
             raise ValueError(f"entry index must be >= 0, got {entry}")
-        if self.is_acked(entry):
+        if entry <= self.mark_delete:
             return False
-        self._forget(entry)
         start = end = entry
         acked = self._own_acked()
-        # Join the range ending just below, and the one starting just above.
-        below = acked.bisect_left(entry) - 1
-        if below >= 0:
-            below_start, below_end = acked.peekitem(below)
-            if below_end == entry - 1:
-                start = below_start
-        # Speed: SortedDict.pop is a Python call; a dict's `in` is not (no range starting
-        # just above, the usual case of an ack out of order).
-        if entry + 1 in acked:
-            end = acked.pop(entry + 1)
+        bound = self._acked_end
+        if entry > bound + 1:
+            # Speed: every range ends below entry - 1 (see `_acked_end`): the entry is not
+            # acked, no range ends just below it and none starts just above it, so it is a
+            # range of its own with no bisect, peekitem or pop (an ack out of order that is
+            # the highest yet, the usual one with competing consumers).
+            self._forget(entry)
+            self._acked_end = entry
+        else:
+            # Speed: one bisect both tells whether the entry is acked (`is_acked`) and finds
+            # the range ending just below it: when the entry is in no range it is no range's
+            # start, so bisect_right and bisect_left agree. Saves a bisect and a peekitem an
+            # ack out of order.
+            below = acked.bisect_right(entry) - 1
+            if below >= 0:
+                below_start, below_end = acked.peekitem(below)
+                if below_end >= entry:
+                    return False  # already acked
+                if below_end == entry - 1:
+                    start = below_start  # join the range ending just below
+            self._forget(entry)
+            # Speed: SortedDict.pop is a Python call; a dict's `in` is not (no range starting
+            # just above, the usual case of an ack out of order).
+            if entry + 1 in acked:
+                end = acked.pop(entry + 1)  # join the range starting just above
+            elif entry > bound:
+                self._acked_end = entry
         acked[start] = end
         self._acked_above += 1
         if start == self.mark_delete + 1:
@@ -215,7 +249,9 @@ class Cursor:
         if position <= self.mark_delete:
             position = self.mark_delete + 1
         acked = self._acked
-        if acked:
+        # Speed: a read past every acked range's end (see `_acked_end`) skips nothing, told
+        # without bisect and peekitem: with competing consumers, every read.
+        if acked and position <= self._acked_end:
             index = acked.bisect_right(position) - 1
             if index >= 0:
                 start, end = acked.peekitem(index)
@@ -271,6 +307,7 @@ class Cursor:
             start = max(start, cursor.mark_delete + 1)
             cursor._own_acked()[start] = end
             cursor._acked_above += end - start + 1
+            cursor._acked_end = max(cursor._acked_end, end)
         cursor._absorb_first_range()
         return cursor
 
@@ -288,5 +325,6 @@ class Cursor:
         self.read_position = entry
         self._acked.clear()
         self._acked_above = 0
+        self._acked_end = -1
         self._redelivery.clear()
         self._replay.clear()
