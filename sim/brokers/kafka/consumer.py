@@ -45,7 +45,7 @@ from __future__ import annotations
 import contextlib
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -160,7 +160,6 @@ class KafkaConsumer:
         self._next_auto_commit = self.env.now + self.settings.auto_commit_interval
         self._turn = 0
         self._waiting: simpy.Event | None = None
-        self._watching: set[TopicPartition] = set()  # partitions that will wake us on new data
         # Speed: what a poll must look at, so that its cost does not grow with the number of
         # assigned partitions (see _assignment_changed):
         # - `_order`, the assignment sorted once per change (a poll takes partitions in turn);
@@ -169,7 +168,10 @@ class KafkaConsumer:
         #   leader, broker, log start or log end since it was last found so (its high
         #   watermark moving adds it back: Partition.hw_listeners; anything else bumps
         #   KafkaCluster.epoch, and the next poll looks at every partition again);
-        # - `_unwatched`, assigned partitions without a waiter (`_assignment - _watching`).
+        # - `_unwatched`, assigned partitions without a waiter of this consumer. Speed: the
+        #   partitions with one are not kept in a set of their own (a set update at every
+        #   wait and every wake-up, 1 call a record with 100 partitions): a change of the
+        #   assignment looks for them in the partitions' waiters (`_has_waiter`).
         self._order: list[TopicPartition] = []
         self._maybe: set[TopicPartition] = set()
         self._unwatched: set[TopicPartition] = set()
@@ -178,6 +180,11 @@ class KafkaConsumer:
         # Speed: each partition's object by (topic, partition), found once (a topic's
         # partitions never change), and the brokers, for `Partition.available` inlined.
         self._partition_of: dict[TopicPartition, Any] = {}
+        # Speed: each partition's object with this consumer's waiter for it, made once and
+        # put back in the partition's waiters at every wait that watches it again (one call
+        # and one `partial` fewer a partition watched again; the waiter is in one list at a
+        # time, as a partition's list holds it only until it fires).
+        self._waiter_of: dict[TopicPartition, tuple[Any, Callable[[], None]]] = {}
         self._brokers = cluster.brokers
         self._closed = False
         self.crashed = False
@@ -326,11 +333,22 @@ class KafkaConsumer:
             return found
         # Partitions in turn from `start`, as sorted(assignment)[start:] + [:start], skipping
         # those outside `_maybe`: a fetch from them would find nothing and change nothing.
-        if len(maybe) == 1:
+        # Speed: the count taken once for the branches below (one `len` fewer a poll).
+        size = len(maybe)
+        if size == 1:
             # Speed: one candidate (the usual case: records arrive one at a time): the walk
             # in turn order would act on it alone. A copy, as a fetch may discard it.
             visit = tuple(maybe)
-        elif len(maybe) * 8 < count:  # few candidates: visit only them, in the same turn order
+        elif size == 2 and count > 16:
+            # Speed: two candidates (a seventh of the polls with more than one, with 100
+            # partitions): sorted(maybe) rotated at `order[start]`, as the branch below
+            # does, is the pair in order unless `order[start]` falls between them. No sort,
+            # no bisection, no slices: two calls fewer and half the time of that branch.
+            low, high = maybe
+            if high < low:
+                low, high = high, low
+            visit = (high, low) if low < order[start] <= high else (low, high)
+        elif size * 8 < count:  # few candidates: visit only them, in the same turn order
             candidates = sorted(maybe)
             first = bisect_left(candidates, order[start])
             visit: Any = candidates[first:] + candidates[:first]
@@ -380,13 +398,21 @@ class KafkaConsumer:
         maybe = self._maybe
         maybe.intersection_update(assignment)
         maybe.update(added)
-        self._unwatched = assignment - self._watching
         cluster = self.cluster
+        self._unwatched = {tp for tp in assignment if not self._has_waiter(cluster.partition(*tp))}
         for tp in self._listening - assignment:
             cluster.partition(*tp).hw_listeners.pop(self, None)
         for tp in added:
             cluster.partition(*tp).hw_listeners[self] = maybe
         self._listening = set(assignment)
+
+    def _has_waiter(self, partition: Any) -> bool:
+        """Whether this consumer's `_data_arrived` is among the partition's waiters (a wait
+        put it there, and a wake-up, which empties the list, has not come since)."""
+        for wake in partition.waiters:
+            if getattr(getattr(wake, "func", None), "__self__", None) is self:
+                return True
+        return False
 
     def _stop_listening(self) -> None:
         """A closed or crashed consumer hears no more (and holds no partition's listeners)."""
@@ -487,14 +513,18 @@ class KafkaConsumer:
             event.succeed()
             return event
         self._waiting = event
-        if self._unwatched:  # speed: `_assignment - _watching`, kept as they change
-            # Speed: each partition's object from `_partition_of` (found once), not the
-            # cluster's lookup: one call fewer per partition watched again.
-            partition_of = self._partition_of
+        if self._unwatched:  # speed: the assigned partitions without a waiter, kept as they change
+            # Speed: each partition and its waiter from `_waiter_of` (made once), not the
+            # cluster's lookup and a new `partial`: one call fewer per partition watched again.
+            waiter_of = self._waiter_of
             for tp in self._unwatched:
-                self._watching.add(tp)
-                partition = partition_of.get(tp) or self._find_partition(tp)
-                partition.waiters.append(partial(self._data_arrived, tp))
+                try:
+                    partition, wake = waiter_of[tp]
+                except KeyError:
+                    partition = self._partition_of.get(tp) or self._find_partition(tp)
+                    wake = partial(self._data_arrived, tp)
+                    waiter_of[tp] = partition, wake
+                partition.waiters.append(wake)
             self._unwatched = set()
         if timeout is not None:
             timer = self.env.timeout(timeout)
@@ -522,7 +552,7 @@ class KafkaConsumer:
         return False
 
     def _data_arrived(self, tp: TopicPartition) -> None:
-        self._watching.discard(tp)
+        # The partition has just dropped this waiter (and `_has_waiter` no longer finds it).
         if tp in self._assignment:
             self._unwatched.add(tp)
         event = self._waiting
