@@ -243,6 +243,16 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: RabbitMQProducerCon
     else:
         assert key is not None
         send = broker.default_exchange_publisher(key, mandatory)  # speed: one call a message
+
+    def stamp_amqp(msg: Message) -> None:
+        # Headers are shared, never mutated: the broker always replaces a message's headers.
+        if routing_key is not None:
+            msg.routing_key = routing_key()
+        if headers is not None:
+            msg.headers = headers
+        if ttl is not None:
+            msg.ttl = ttl
+
     if priority is None or fixed_priority is not None:
         # Memory: a priority and persistence that never change are the producer's message
         # class's values (no slot and no stamp a message); only the broker writes the others.
@@ -259,26 +269,10 @@ def _sender(ctx: RunContext, broker: RabbitMQBroker, config: RabbitMQProducerCon
         )
         if routing_key is None and headers is None and ttl is None:
             return Sender(send, message=message)
-
-        def stamp_amqp(msg: Message) -> None:
-            # Headers are shared, never mutated: the broker always replaces a message's headers.
-            if routing_key is not None:
-                msg.routing_key = routing_key()
-            if headers is not None:
-                msg.headers = headers
-            if ttl is not None:
-                msg.ttl = ttl
-
         return Sender(send, stamp=stamp_amqp, message=message)
 
     def stamp(msg: Message) -> None:
-        # Headers are shared, never mutated: the broker always replaces a message's headers.
-        if routing_key is not None:
-            msg.routing_key = routing_key()
-        if headers is not None:
-            msg.headers = headers
-        if ttl is not None:
-            msg.ttl = ttl
+        stamp_amqp(msg)
         if priority is not None:
             msg.priority = priority()
         msg.persistent = persistent
