@@ -234,6 +234,18 @@ class KafkaProducer:
         self._flush_waiters: list[simpy.Event] = []
         self._wake_at = INF
         self._closed = False
+        settings = self.settings
+        # Whether a record that finds nothing waiting may go straight to its leader's
+        # append in `_append` (with `direct`, checked there): linger.ms 0 (a batch a record,
+        # sent at once), an answer (acks 1 or all), instant hops both ways and a broker that
+        # takes no time. None of these changes during a run.
+        self._one_direct = (
+            settings.linger <= 0
+            and settings.acks != 0
+            and self.link.instant
+            and self.response_link.instant
+            and cluster.cost is None
+        )
         cluster.on_leadership_change(lambda _partition: self._run_sender())
 
     # ----- the client API -----
@@ -355,6 +367,49 @@ class KafkaProducer:
         if dq is None:
             dq = self._batches[tp] = deque()
             self._first_use[tp] = len(self._first_use)
+        if not dq and self._one_direct and not self._waiting_tps and self.direct:
+            # Speed: the one-record direct path (linger.ms 0, nothing waiting: every record
+            # of the ideal case). What the lines below, `_send_alone`'s direct path,
+            # `ProduceRequest.batch_done` and `on_response` do for a new batch sent alone,
+            # without the batch's stop in the accumulator (its deque and the waiting set),
+            # the request object and the two answering calls: one call answers it
+            # (`_answered_alone`). The same checks, in the same order where they act: a
+            # batch `_send_alone` would not send directly (expired, leader down, too many
+            # in flight) takes the general path below, nothing changed yet.
+            now = self.env.now
+            settings = self.settings
+            deadline = now + settings.delivery_timeout  # created_at + delivery.timeout.ms
+            partition = self._partition_of.get(tp) or self._find_partition(tp)
+            leader = partition.leader
+            in_flight = self._in_flight
+            flying = in_flight.get(leader, 0) if leader is not None else 0
+            if (
+                deadline > now
+                and leader is not None
+                and self._brokers[leader].alive
+                and flying < settings.max_in_flight
+            ):
+                sequence = self._sequences.get(tp, 0)
+                self._sequences[tp] = sequence + 1
+                batch = ProducerBatch(tp[0], tp[1], self.producer_id, sequence, now)
+                self._incomplete += 1
+                batch.items.append((msg, key, size, tombstone))
+                if future is not None:
+                    batch.futures = [future]
+                batch.size += size
+                batch.full = True  # sent now, as `_send_alone` marks it
+                # As `_send_alone` (a deadline below the wake-up set is below INF too).
+                if deadline < self._wake_at:
+                    self._schedule_wake(deadline)
+                counters = self._counters
+                counters["kafka.requests"] += 1
+                counters["kafka.batches"] += 1
+                in_flight[leader] = flying + 1
+                counters["kafka.produce_requests"] += 1
+                partition.append(batch, settings.acks, partial(self._answered_alone, batch, leader))
+                if self._waiting_tps:  # the answer came at once and put a batch back
+                    self._run_sender()
+                return
         batch = dq[-1] if dq else None
         became_ready = opened = False
         batch_size = self.settings.batch_size
@@ -587,17 +642,40 @@ class KafkaProducer:
                     self._incomplete -= 1
                 else:
                     self._finish(batch, None)
-            elif error in RETRIABLE and not self._expired(batch, self.env.now):
-                # Speed: the clock is read only here, for a retry (a call, as a property).
-                batch.attempts += 1
-                batch.retry_at = self.env.now + self.settings.retry_backoff
-                self.recorder.count("kafka.retries")
-                self._requeue(batch)
-                self._schedule_wake(batch.retry_at)
             else:
-                self._finish(batch, KafkaError(error, f"{batch.topic}-{batch.partition}"))
+                self._failed(batch, error)
         if self._waiting_tps:  # speed: else `_run_sender` has nothing to do
             self._run_sender()
+
+    def _answered_alone(self, batch: ProducerBatch, node: int, error: str) -> None:
+        """The leader's answer to a batch `_append` sent directly: what
+        `ProduceRequest.batch_done` and then `on_response` do for a request of this one batch
+        (acks 1 or all, an instant answer), in one call."""
+        if error == NONE:
+            batch.acknowledged = True
+            self._in_flight[node] -= 1
+            if batch.futures is None and not batch.done and not self._flush_waiters:
+                batch.done = True  # speed: `_finish` inlined, as in `on_response`
+                self._incomplete -= 1
+            else:
+                self._finish(batch, None)
+        else:
+            self._in_flight[node] -= 1
+            self._failed(batch, error)
+        if self._waiting_tps:
+            self._run_sender()
+
+    def _failed(self, batch: ProducerBatch, error: str) -> None:
+        """A batch the broker answered with `error`: retried if it may be, else failed."""
+        if error in RETRIABLE and not self._expired(batch, self.env.now):
+            # Speed: the clock is read only here, for a retry (a call, as a property).
+            batch.attempts += 1
+            batch.retry_at = self.env.now + self.settings.retry_backoff
+            self.recorder.count("kafka.retries")
+            self._requeue(batch)
+            self._schedule_wake(batch.retry_at)
+        else:
+            self._finish(batch, KafkaError(error, f"{batch.topic}-{batch.partition}"))
 
     def lost_without_answer(self, batch: ProducerBatch) -> None:
         """acks=0: a batch the broker could not write is gone, and nobody will know."""
