@@ -49,7 +49,7 @@ from sim.brokers.kafka.log import MSG_ONLY, PartitionLog, Record
 from sim.brokers.kafka.settings import CostSettings, GroupCoordinatorSettings, TopicSettings
 from sim.brokers.pauses import PauseSchedule
 from sim.distributions import Distribution, Sampler
-from sim.message import State
+from sim.message import Message, State
 from sim.metrics import Recorder
 from sim.network import Link
 from sim.randomness import RandomStreams
@@ -204,6 +204,10 @@ class BrokerNode:
 class Partition:
     """One partition: its replicas, leader, ISR, high watermark, log, and the groups reading it."""
 
+    # Whether `append` may take `_append_one` for a one-record batch on one replica (see
+    # there); False appends every batch the general way, the reference the tests compare.
+    one_record = True
+
     def __init__(
         self, cluster: KafkaCluster, topic: Topic, index: int, replicas: list[int]
     ) -> None:
@@ -245,6 +249,10 @@ class Partition:
         self._min_insync = settings.min_insync_replicas
         self._brokers = cluster.brokers
         self._recorder = cluster.recorder
+        # Speed: `_append_one`'s conditions kept as flags (the replicas never change; the
+        # readers only grow, in `attach`).
+        self._single = len(replicas) == 1
+        self._one_reader = False
         self.unflushed = 0  # messages appended since the last forced fsync (cost model)
 
     # ----- state -----
@@ -302,9 +310,19 @@ class Partition:
             recorder.count("kafka.duplicate_batches_dropped")
             self._answer_when_replicated(batch, acks, done)
             return
+        items = batch.items
+        if (
+            self._single
+            and len(items) == 1
+            and recorder.trace is None
+            and not self._acks
+            and self.one_record
+        ):
+            self._append_one(batch, items[0], acks, done, leader)
+            return
         # Speed: the batch's own items go to the log (their timestamp is the message's
         # creation time), not a rebuilt tuple per record.
-        records = self.log.append(batch.items, self.cluster.env.now, batch)
+        records = self.log.append(items, self.cluster.env.now, batch)
         base = batch.base_offset = records[0].offset
         count = len(records)  # speed: the batch's record count, measured once
         # Speed: `_remember` inlined.
@@ -345,6 +363,104 @@ class Partition:
             # record held in the log.
             for record in records:
                 record.batch = None
+
+    def _append_one(
+        self,
+        batch: ProducerBatch,
+        item: tuple[Message, bytes | None, int, bool],
+        acks: int,
+        done: Callable[[str], None],
+        leader: int,
+    ) -> None:
+        """`append`'s rest for a batch of one record on a partition of one replica, no trace
+        and no acks=all answer pending (with linger.ms 0 and one replica: every append).
+
+        Speed: the same steps as `append` then `_advance_hw(records)` take for it, in the same
+        order, without the list of appended records, the replication check, the acks=all
+        queue (the high watermark reaches the record at once: its answer goes where that
+        queue would have given it) and the loops and lengths for several records, replicas
+        or groups: `PartitionLog.append_one` and one call here, where `append` made four
+        (tests/test_kafka_one_record.py runs both and compares). `one_record = False` turns
+        it off."""
+        recorder = self._recorder
+        record = self.log.append_one(item, self.cluster.env.now, batch)
+        base = batch.base_offset = record.offset
+        # `_remember`, as in `append`.
+        entries = self._dedupe.get(batch.producer_id)
+        if entries is None:
+            entries = self._dedupe[batch.producer_id] = deque(maxlen=5)
+        entries.append((batch.sequence, base, 1))
+        if not batch.published:
+            recorder.published += 1  # `append`'s count without a trace
+        batch.published = True
+        end = base + 1  # the log end offset after this record
+        leo = self.leo
+        leo[leader] = end
+        recorder.counters["kafka.batches_appended"] += 1
+        # One replica: nothing to replicate. `_answer_when_replicated`: at once, or once the
+        # high watermark passes the record (below, where `_advance_hw` pops the acks queue).
+        if acks != -1 or self.hw >= end:
+            done(NONE)
+            pending = None
+        else:
+            pending = done
+        # `_advance_hw([record])`, reading the high watermark after the answer above (which
+        # may have sent, and appended, more). The leader appended, so it is set; one
+        # replica: the ISR is the leader, the high watermark its log end offset.
+        old = self.hw
+        hw = leo[self.isr[0]]
+        if hw <= old:
+            if pending is not None:
+                self._acks.append((end, pending))
+        else:
+            self.hw = hw
+            tp = self.tp
+            for maybe in self.hw_listeners.values():
+                maybe.add(tp)
+            if self.readers:
+                if base == old and end == hw:
+                    if record.copies is None and self._one_reader and base >= self.reader_start[0]:
+                        record.copies = MSG_ONLY  # `_copy_records` for one record, one group
+                    else:
+                        self._copy_records([record])
+                else:
+                    self._make_copies(old, hw)
+                if self._one_reader and not self.range_listeners:
+                    # `_refresh_ready(0)`, as `_advance_hw` inlines it.
+                    position = self.reader_position[0]
+                    if position is None:
+                        ready = 0
+                    else:
+                        start = self.log.log_start_offset
+                        ready = hw - (position if position > start else start)
+                        if ready < 0:
+                            ready = 0
+                    delta = ready - self._reader_ready[0]
+                    if delta:
+                        self._reader_ready[0] = ready
+                        recorder.ready_values[self._reader_source[0]] += delta
+                        total = recorder.ready_total + delta
+                        recorder.ready_total = total
+                        if total > recorder.max_queue_depth:
+                            recorder.max_queue_depth = total
+                else:
+                    self._refresh_all_ready()
+            if pending is not None:
+                acks_queue = self._acks
+                if acks_queue or end > hw:  # not the usual case: the queue keeps the order
+                    acks_queue.append((end, pending))
+                    while acks_queue and acks_queue[0][0] <= hw:
+                        _, answer = acks_queue.popleft()
+                        answer(NONE)
+                else:
+                    pending(NONE)
+            waiters = self.waiters
+            if waiters:
+                self.waiters = []
+                for wake in waiters:
+                    wake()
+        if batch.acknowledged or batch.done:
+            record.batch = None  # as in `append` (memory)
 
     def _answer_when_replicated(
         self, batch: ProducerBatch, acks: int, done: Callable[[str], None]
@@ -483,6 +599,7 @@ class Partition:
             self.reader_position.append(None)
             self._reader_ready.append(0)
             self._reader_source.append(self.cluster.recorder.source(f"{self.topic.name}/{group}"))
+            self._one_reader = len(self.readers) == 1
         old = self.reader_start[slot]
         if start < old:
             self.reader_start[slot] = start

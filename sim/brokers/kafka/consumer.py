@@ -106,6 +106,11 @@ class KafkaConsumer:
     ideal network.
     """
 
+    # Whether a poll for one record may take the one-record paths (`poll` with one
+    # candidate, `PartitionLog.read_one` in `_fetch`); False polls the general way, the
+    # reference tests/test_kafka_one_record.py compares them with.
+    one_record = True
+
     def __init__(
         self,
         cluster: KafkaCluster,
@@ -335,6 +340,16 @@ class KafkaConsumer:
         # those outside `_maybe`: a fetch from them would find nothing and change nothing.
         # Speed: the count taken once for the branches below (one `len` fewer a poll).
         size = len(maybe)
+        if size == 1 and self.one_record:
+            # Speed: one candidate (the usual case: records arrive one at a time): the walk
+            # below for it alone, unrolled (no copy of the set, no loop, no lengths: `found`
+            # is empty, so the fetch's budget is the poll's, and the walk ends after it).
+            (tp,) = maybe  # speed: the one member, no iterator call
+            if not self._fetch(tp, budget, found) or self._positions[tp] >= (
+                self._partition_of[tp].hw
+            ):
+                maybe.discard(tp)  # as below: nothing there now, or read up to the HW
+            return found
         if size == 1:
             # Speed: one candidate (the usual case: records arrive one at a time): the walk
             # in turn order would act on it alone. A copy, as a fetch may discard it.
@@ -431,8 +446,13 @@ class KafkaConsumer:
         # Speed: `in_range` inlined.
         if position is None or not log.log_start_offset <= position <= log.log_end_offset:
             position = self._reset_position(tp, out_of_range=position is not None)
-        # Speed: `Partition.fetch` inlined.
-        records, fetched = log.read(position, budget, partition.hw)
+        # Speed: `Partition.fetch` inlined; a fetch of one record (max.poll.records 1) takes
+        # the log's one-record read: the same record and position, no list.
+        if budget == 1 and self.one_record:
+            record, fetched = log.read_one(position, partition.hw)
+            records: Any = () if record is None else (record,)
+        else:
+            records, fetched = log.read(position, budget, partition.hw)
         self._positions[tp] = fetched
         if fetched != position:
             self._moved.add(tp)
@@ -445,7 +465,21 @@ class KafkaConsumer:
             slot = partition.set_position(self.reader, position)
         else:
             partition.reader_position[slot] = position
-            partition._refresh_ready(slot)
+            # Speed: `Partition._refresh_ready(slot)` inlined (the same arithmetic and
+            # updates), once a record.
+            start = log.log_start_offset
+            ready = partition.hw - (position if position > start else start)
+            if ready < 0:
+                ready = 0
+            delta = ready - partition._reader_ready[slot]
+            if delta:
+                partition._reader_ready[slot] = ready
+                ready_recorder = partition._recorder
+                ready_recorder.ready_values[partition._reader_source[slot]] += delta
+                total = ready_recorder.ready_total + delta
+                ready_recorder.ready_total = total
+                if total > ready_recorder.max_queue_depth:
+                    ready_recorder.max_queue_depth = total
         recorder = self.recorder
         delivered, name = recorder.delivered_message, partition.name
         # Speed: without a trace, `delivered_message` of a copy not dead-lettered only counts
