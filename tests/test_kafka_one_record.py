@@ -1,8 +1,8 @@
 """Kafka's one-record paths (speed) against the general paths they shortcut: the producer's
 one-record direct send (`KafkaProducer._append` with `direct`), the partition's one-record
-append (`Partition._append_one`, switched by `Partition.one_record`), the log's
-`append_one` and the consumer's one-record fetch (`KafkaConsumer.one_record`). Each run with
-the shortcuts and without them must give the same outputs, bit for bit."""
+append (in `Partition.append`, switched by `Partition.one_record`) with the log's
+`append_one`, and the consumer's one-record poll and read (`KafkaConsumer.one_record`).
+Each run with the shortcuts and without them must give the same outputs, bit for bit."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ VARIANTS = {
 def test_one_record_paths_give_what_the_general_paths_give(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    appended = _count(monkeypatch, Partition, "_append_one")
+    appended = _count(monkeypatch, PartitionLog, "append_one")
     fast = _outputs(sim.run(Scenario.from_dict(VARIANTS[name]())))
     assert appended[0] > 0  # the shortcut was taken
     _general(monkeypatch)

@@ -204,7 +204,7 @@ class BrokerNode:
 class Partition:
     """One partition: its replicas, leader, ISR, high watermark, log, and the groups reading it."""
 
-    # Whether `append` may take `_append_one` for a one-record batch on one replica (see
+    # Whether `append` may take its one-record path for a batch of one on one replica (see
     # there); False appends every batch the general way, the reference the tests compare.
     one_record = True
 
@@ -249,7 +249,7 @@ class Partition:
         self._min_insync = settings.min_insync_replicas
         self._brokers = cluster.brokers
         self._recorder = cluster.recorder
-        # Speed: `_append_one`'s conditions kept as flags (the replicas never change; the
+        # Speed: the one-record append's conditions kept as flags (the replicas never change; the
         # readers only grow, in `attach`).
         self._single = len(replicas) == 1
         self._one_reader = False
@@ -311,87 +311,34 @@ class Partition:
             self._answer_when_replicated(batch, acks, done)
             return
         items = batch.items
-        if (
+        if not (
             self._single
             and len(items) == 1
             and recorder.trace is None
             and not self._acks
             and self.one_record
         ):
-            self._append_one(batch, items[0], acks, done, leader)
+            self._append_records(batch, items, acks, done, leader)
             return
-        # Speed: the batch's own items go to the log (their timestamp is the message's
-        # creation time), not a rebuilt tuple per record.
-        records = self.log.append(items, self.cluster.env.now, batch)
-        base = batch.base_offset = records[0].offset
-        count = len(records)  # speed: the batch's record count, measured once
-        # Speed: `_remember` inlined.
-        entries = self._dedupe.get(batch.producer_id)
-        if entries is None:
-            entries = self._dedupe[batch.producer_id] = deque(maxlen=5)
-        entries.append((batch.sequence, base, count))
-        first_time = not batch.published
-        batch.published = True
-        if recorder.trace is None:
-            # Speed: without a trace, `published_message` only counts and `enqueued` does
-            # nothing: the count made in place, two calls fewer a record.
-            if first_time:
-                recorder.published += count
-        else:
-            name = self.name
-            published, enqueued = recorder.published_message, recorder.enqueued
-            for record in records:
-                msg = record.msg
-                if first_time:
-                    published(msg, name)
-                enqueued(msg, name)
-        end = self.log.log_end_offset
-        self.leo[leader] = end
-        recorder.counters["kafka.batches_appended"] += 1  # speed: counted in place
-        if len(self.replicas) > 1:
-            self._replication.send(self._replicated, self.epoch, end)
-        # Speed: `_answer_when_replicated` inlined.
-        if acks != -1 or self.hw >= base + count:
-            done(NONE)
-        else:
-            self._acks.append((base + count, done))
-        self._advance_hw(records)
-        if batch.acknowledged or batch.done:
-            # Memory: a record keeps its batch only while the producer may still retry it
-            # (records_gone asks); answered at once (acks=all on one replica: by the high
-            # watermark just advanced; acks 0 or 1), it lets the batch go, about 300 bytes a
-            # record held in the log.
-            for record in records:
-                record.batch = None
-
-    def _append_one(
-        self,
-        batch: ProducerBatch,
-        item: tuple[Message, bytes | None, int, bool],
-        acks: int,
-        done: Callable[[str], None],
-        leader: int,
-    ) -> None:
-        """`append`'s rest for a batch of one record on a partition of one replica, no trace
-        and no acks=all answer pending (with linger.ms 0 and one replica: every append).
-
-        Speed: the same steps as `append` then `_advance_hw(records)` take for it, in the same
-        order, without the list of appended records, the replication check, the acks=all
-        queue (the high watermark reaches the record at once: its answer goes where that
-        queue would have given it) and the loops and lengths for several records, replicas
-        or groups: `PartitionLog.append_one` and one call here, where `append` made four
-        (tests/test_kafka_one_record.py runs both and compares). `one_record = False` turns
-        it off."""
-        recorder = self._recorder
+        # Speed: the one-record append, on a partition of one replica with no trace and no
+        # acks=all answer pending (with linger.ms 0 and one replica: every append). The same
+        # steps as `_append_records` then `_advance_hw(records)` take for it, in the same
+        # order, without the list of appended records, the replication check, the acks=all
+        # queue (the high watermark reaches the record at once: its answer goes where that
+        # queue would have given it) and the loops and lengths for several records,
+        # replicas or groups: `PartitionLog.append_one` and no call of this partition's,
+        # where the general path makes three (tests/test_kafka_one_record.py runs both and
+        # compares; `one_record = False` turns it off).
+        item = items[0]
         record = self.log.append_one(item, self.cluster.env.now, batch)
         base = batch.base_offset = record.offset
-        # `_remember`, as in `append`.
+        # `_remember`, as in `_append_records`.
         entries = self._dedupe.get(batch.producer_id)
         if entries is None:
             entries = self._dedupe[batch.producer_id] = deque(maxlen=5)
         entries.append((batch.sequence, base, 1))
         if not batch.published:
-            recorder.published += 1  # `append`'s count without a trace
+            recorder.published += 1  # `_append_records`'s count without a trace
         batch.published = True
         end = base + 1  # the log end offset after this record
         leo = self.leo
@@ -460,7 +407,62 @@ class Partition:
                 for wake in waiters:
                     wake()
         if batch.acknowledged or batch.done:
-            record.batch = None  # as in `append` (memory)
+            record.batch = None  # as in `_append_records` (memory)
+
+    def _append_records(
+        self,
+        batch: ProducerBatch,
+        items: list[tuple[Message, bytes | None, int, bool]],
+        acks: int,
+        done: Callable[[str], None],
+        leader: int,
+    ) -> None:
+        """`append`'s general rest: the batch's records go to the log, are remembered for
+        the duplicate check and counted, replicated, answered and committed."""
+        recorder = self._recorder
+        # Speed: the batch's own items go to the log (their timestamp is the message's
+        # creation time), not a rebuilt tuple per record.
+        records = self.log.append(items, self.cluster.env.now, batch)
+        base = batch.base_offset = records[0].offset
+        count = len(records)  # speed: the batch's record count, measured once
+        # Speed: `_remember` inlined.
+        entries = self._dedupe.get(batch.producer_id)
+        if entries is None:
+            entries = self._dedupe[batch.producer_id] = deque(maxlen=5)
+        entries.append((batch.sequence, base, count))
+        first_time = not batch.published
+        batch.published = True
+        if recorder.trace is None:
+            # Speed: without a trace, `published_message` only counts and `enqueued` does
+            # nothing: the count made in place, two calls fewer a record.
+            if first_time:
+                recorder.published += count
+        else:
+            name = self.name
+            published, enqueued = recorder.published_message, recorder.enqueued
+            for record in records:
+                msg = record.msg
+                if first_time:
+                    published(msg, name)
+                enqueued(msg, name)
+        end = self.log.log_end_offset
+        self.leo[leader] = end
+        recorder.counters["kafka.batches_appended"] += 1  # speed: counted in place
+        if len(self.replicas) > 1:
+            self._replication.send(self._replicated, self.epoch, end)
+        # Speed: `_answer_when_replicated` inlined.
+        if acks != -1 or self.hw >= base + count:
+            done(NONE)
+        else:
+            self._acks.append((base + count, done))
+        self._advance_hw(records)
+        if batch.acknowledged or batch.done:
+            # Memory: a record keeps its batch only while the producer may still retry it
+            # (records_gone asks); answered at once (acks=all on one replica: by the high
+            # watermark just advanced; acks 0 or 1), it lets the batch go, about 300 bytes a
+            # record held in the log.
+            for record in records:
+                record.batch = None
 
     def _answer_when_replicated(
         self, batch: ProducerBatch, acks: int, done: Callable[[str], None]

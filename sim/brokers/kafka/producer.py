@@ -312,8 +312,12 @@ class KafkaProducer:
             # batch went at once, none waits here).
             if not self._batches.get(tp) or self._needs_new_batch(tp, size):
                 # KIP-480: a record that would open a new batch first moves the sticky partition.
-                chosen = sticky.batch_complete()
-                tp = (topic, chosen)
+                if partitions == 1:
+                    # Speed: what `batch_complete` does for one partition (no draw), no call.
+                    sticky._current = 0
+                else:
+                    chosen = sticky.batch_complete()
+                    tp = (topic, chosen)
             self._append(tp, msg, key, size, tombstone, future)
             return
         self._append((topic, chosen), msg, key, size, tombstone, future)
