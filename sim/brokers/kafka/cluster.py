@@ -330,7 +330,8 @@ class Partition:
         # where the general path makes three (tests/test_kafka_one_record.py runs both and
         # compares; `one_record = False` turns it off).
         item = items[0]
-        record = self.log.append_one(item, self.cluster.env.now, batch)
+        # Speed: SimPy's clock field, not its `now` property (a call).
+        record = self.log.append_one(item, self.cluster.env._now, batch)
         base = batch.base_offset = record.offset
         # `_remember`, as in `_append_records`.
         entries = self._dedupe.get(batch.producer_id)

@@ -308,7 +308,7 @@ class KafkaConsumer:
         """Records from the assigned partitions (at most `max.poll.records`); [] if none now."""
         if self._closed:
             self._check_open()
-        now = self.env.now
+        now = self.env._now  # speed: SimPy's field, not its `now` property (a call a poll)
         self._last_poll = now
         group = self._group
         # Speed: `_group_poll` is nothing for a classic group's member (not out of it) while
@@ -325,10 +325,8 @@ class KafkaConsumer:
         budget = settings.max_poll_records if max_records is None else max_records
         if not self._assignment or budget <= 0:
             return []
-        order = self._order
-        count = len(order)
-        start = self._turn % count
-        self._turn += 1
+        turn = self._turn
+        self._turn = turn + 1
         found: list[ConsumerRecord] = []
         # Speed: `_check_epoch` inlined.
         maybe = self._maybe
@@ -350,6 +348,10 @@ class KafkaConsumer:
             ):
                 maybe.discard(tp)  # as below: nothing there now, or read up to the HW
             return found
+        # Speed: the turn's start, only where the walk needs it (not for one candidate).
+        order = self._order
+        count = len(order)
+        start = turn % count
         if size == 1:
             # Speed: one candidate (the usual case: records arrive one at a time): the walk
             # in turn order would act on it alone. A copy, as a fetch may discard it.

@@ -380,7 +380,7 @@ class KafkaProducer:
             # (`_answered_alone`). The same checks, in the same order where they act: a
             # batch `_send_alone` would not send directly (expired, leader down, too many
             # in flight) takes the general path below, nothing changed yet.
-            now = self.env.now
+            now = self.env._now  # speed: SimPy's field, not its `now` property (a call)
             settings = self.settings
             deadline = now + settings.delivery_timeout  # created_at + delivery.timeout.ms
             partition = self._partition_of.get(tp) or self._find_partition(tp)
