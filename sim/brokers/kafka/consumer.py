@@ -352,6 +352,29 @@ class KafkaConsumer:
         order = self._order
         count = len(order)
         start = turn % count
+        if budget == 1 and self.one_record:
+            # Speed: a poll of one record (max.poll.records 1) from several candidates: the
+            # walk below stops at the first candidate in turn order that has a record, so
+            # it takes them one at a time, each the least at or after `order[start]` (else
+            # the least: the turn wraps), with no sort, bisection or copy of the order. A
+            # fetch changes no other candidate, so the next one found is the walk's next.
+            pivot = order[start]
+            fetch, positions, partition_of = self._fetch, self._positions, self._partition_of
+            while maybe:
+                first = wrapped = None
+                for candidate in maybe:
+                    if candidate >= pivot:
+                        if first is None or candidate < first:
+                            first = candidate
+                    elif wrapped is None or candidate < wrapped:
+                        wrapped = candidate
+                tp = first if first is not None else wrapped
+                if fetch(tp, 1, found):
+                    if positions[tp] >= partition_of[tp].hw:
+                        maybe.discard(tp)  # read up to the high watermark, as below
+                    return found
+                maybe.discard(tp)  # nothing there now, as below
+            return found
         if size == 1:
             # Speed: one candidate (the usual case: records arrive one at a time): the walk
             # in turn order would act on it alone. A copy, as a fetch may discard it.

@@ -316,7 +316,18 @@ class KafkaProducer:
                     # Speed: what `batch_complete` does for one partition (no draw), no call.
                     sticky._current = 0
                 else:
-                    chosen = sticky.batch_complete()
+                    # Speed: `batch_complete` inlined (a call a record): `chosen` is the
+                    # current sticky partition (set above); the same draws from the same
+                    # block until one differs from it.
+                    draws = sticky._draws
+                    while True:
+                        if partitions != draws._n or draws._next == len(draws._values):
+                            draws._refill(partitions)
+                        candidate = draws._values[draws._next]
+                        draws._next += 1
+                        if candidate != chosen:
+                            break
+                    sticky._current = chosen = candidate
                     tp = (topic, chosen)
             self._append(tp, msg, key, size, tombstone, future)
             return
