@@ -214,6 +214,8 @@ class PartitionLog:
         """`append` for a batch of one record: the same segment roll, offsets, timestamp and
         sizes (speed: no loops and no list of appended records; with linger.ms 0 every batch
         is one record; tests/test_kafka_one_record.py checks it against `append`)."""
+        # Speed: the same steps as `append` for one item, in the same order (its roll check
+        # with the item's size as the batch's bytes): no sum loop, no record loop, no list.
         msg, key, size, tombstone = item
         segment = self.segments[-1]
         if segment.records and (
@@ -290,6 +292,8 @@ class PartitionLog:
         else goes to `read` (tests/test_kafka_one_record.py compares the two)."""
         if offset >= upper:
             return None, offset
+        # Speed: `read`'s active-segment slice for one record is the record at its index
+        # (offsets there are base, base+1, ...), and the position after it is offset + 1.
         last = self.segments[-1]
         index = offset - last.base_offset
         if last.contiguous and index >= 0:
