@@ -14,7 +14,7 @@ from sim.brokers.pulsar.ledgers import LedgerConfig, ManagedLedger
 from sim.brokers.pulsar.policies import RetentionPolicies
 from sim.brokers.pulsar.runtime import _brokers_can_die
 from sim.brokers.pulsar.service import PulsarService
-from sim.brokers.pulsar.storage import Entry, Record, TopicStorage
+from sim.brokers.pulsar.storage import Entry, TopicStorage
 from sim.context import RunContext
 from sim.message import Message
 from sim.metrics import Recorder
@@ -42,7 +42,7 @@ def test_cursors_that_hold_nothing_share_nothing() -> None:
 
 def _entry(size: int = 10, count: int = 1) -> Entry:
     msgs = tuple(Message(i, 0.0, size) for i in range(count))
-    return Entry(Record(msgs, size * count, None, 0.0, 0))
+    return Entry(msgs, size * count, None, 0.0, 0)
 
 
 def test_the_stored_count_is_the_messages_of_the_ledgers_kept() -> None:

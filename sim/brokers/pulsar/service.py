@@ -23,7 +23,7 @@ from sim.brokers.pulsar.charges import ClusterCharges
 from sim.brokers.pulsar.cluster import Cluster, ClusterNode
 from sim.brokers.pulsar.ledgers import LedgerConfig
 from sim.brokers.pulsar.names import TopicName
-from sim.brokers.pulsar.storage import Entry, Record
+from sim.brokers.pulsar.storage import Entry
 from sim.brokers.pulsar.subscription import SourceAccount
 from sim.brokers.pulsar.topic import PersistentTopic
 from sim.message import Message, State
@@ -196,7 +196,7 @@ class PulsarService:
     def make_copy(self, entry: Entry, group: int, component: str) -> tuple[Message, ...]:
         """Group `group`'s copy of `entry`: the producer's own messages for the first group,
         a fresh copy (one more to account for) for every other."""
-        record = entry.record
+        record = entry.record or entry  # where `original` is kept (see Entry)
         copies = record.copies
         while len(copies) <= group:
             copies.append(None)
@@ -215,7 +215,7 @@ class PulsarService:
                 enqueued(msg, component)
         return msgs
 
-    def no_subscription(self, record: Record) -> None:
+    def no_subscription(self, record: Entry) -> None:
         """A message no subscription holds: nothing will deliver it (readers and retention
         aside), so it ends `dropped` (the topic's backlog does not hold it)."""
         msgs, record.original = record.original, None

@@ -37,7 +37,7 @@ from sim.brokers.pulsar.errors import (
 )
 from sim.brokers.pulsar.ledgers import LedgerConfig
 from sim.brokers.pulsar.policies import BacklogQuotaPolicy, EffectivePolicies
-from sim.brokers.pulsar.storage import Entry, Record, TopicStorage
+from sim.brokers.pulsar.storage import Entry, TopicStorage
 from sim.brokers.pulsar.subscription import SourceAccount, Subscription, make_subscription
 
 if TYPE_CHECKING:
@@ -107,10 +107,12 @@ class PersistentTopic:
         self.cluster.ledger_opened(self, self.writer)
         return True
 
-    def write(self, record: Record, done: Callable[[Entry | None], None]) -> bool:
+    def write(self, record: Entry, done: Callable[[Entry | None], None]) -> bool:
         """Write `record` to BookKeeper; `done(entry)` runs once it is confirmed and stored
         (`done(None)` if the topic was unloaded meanwhile). False: the add failed at once (too
-        few bookies), which the broker answers with a ``PersistenceError``."""
+        few bookies), which the broker answers with a ``PersistenceError``. A `record` not
+        stored yet (a publish) becomes the entry; one stored elsewhere (geo replication) is
+        stored as its `replica`."""
         writer = self.writer
         now = self.service.env._now  # Speed: SimPy's field, not its `now` property (per entry)
         if writer is None and not self._open_writer():
@@ -134,7 +136,7 @@ class PersistentTopic:
         self._next_entry_id += 1
         if confirm <= now:
             # Speed: `_store` inlined for an add confirmed at once (the ideal bookies).
-            entry = Entry(record)
+            entry = record if record.index < 0 else record.replica()
             rolled = self.storage.append(entry, now)
             self.entry_stored(entry)
             if rolled:
@@ -154,8 +156,8 @@ class PersistentTopic:
         return True
 
     # ----- entries -----
-    def _store(self, record: Record) -> Entry:
-        entry = Entry(record)
+    def _store(self, record: Entry) -> Entry:
+        entry = record if record.index < 0 else record.replica()
         rolled = self.storage.append(entry, self.service.env.now)
         self.entry_stored(entry)
         if rolled:
@@ -167,7 +169,7 @@ class PersistentTopic:
         """Hand a stored entry to the subscriptions, replicators and readers."""
         service = self.service
         subs = self.sub_list
-        record = entry.record
+        record = entry.record or entry  # where `original` is kept (see Entry)
         copies = entry.copies
         for sub in subs:
             group = sub.group  # Speed: `copy_of` inlined: only a missing copy is made
