@@ -156,12 +156,14 @@ class PulsarRuntime:
         client = self.client_producer(producer)
         self.producers[producer.name] = client
         send, env = client.send, self.ctx.env
+        after = producer.deliver_after
         if client.router is None and len(client.partitions) == 1:
             # Speed: a non-partitioned topic's producer sends through its one partition, as
             # `ClientProducer.send` does without a router: its `add` directly (a call fewer
-            # a message).
+            # a message), or its fused ideal path (`add_direct`) when that may be taken.
             send = client.partitions[0].add
-        after = producer.deliver_after
+            if after is None and client.direct_ok:
+                send = client.partitions[0].add_direct
         properties = producer.properties
 
         def stamp(msg: Message) -> None:
