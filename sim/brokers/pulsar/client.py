@@ -770,7 +770,21 @@ class PartitionConsumer:
         if link.instant:
             # Speed: `_arrive` inlined: its epoch test holds (the epoch was just set).
             if conn.state == "ready":
-                self.parent.enqueue(self, delivery)
+                parent = self.parent
+                if parent.max_redeliver is not None or len(delivery.msgs) != 1:
+                    parent.enqueue(self, delivery)
+                    return
+                # Speed: `enqueue`'s usual case inlined (a one-message entry, no
+                # redelivery limit to check): a delivery a message.
+                parent.incoming.append((self, delivery))
+                waiter = parent._waiter
+                if waiter is not None:
+                    if waiter is _AT_ONCE:  # see `enqueue`
+                        parent._waiter = None
+                        parent._woken = next(parent.env._eid)
+                    elif not waiter.triggered:
+                        parent._waiter = None
+                        waiter.succeed()
         else:
             link.send(self._arrive, delivery)
 
@@ -1106,7 +1120,13 @@ class ClientConsumer:
         # the consumer goes on now (no event made, scheduled, popped). Else it is made now,
         # triggered, and put in the heap with that entry, as `succeed` would have put it.
         if not queue or (now, NORMAL, eid) < queue[0]:
-            return self.receive_now()
+            # Speed: `receive_now` inlined (the Flow's message is in the queue: a message
+            # each); a zero-queue consumer sends no Flow for it.
+            got = self.incoming.popleft()
+            if self.unacked is not None:
+                self.unacked.add((partition, got[1].delivery))
+            self.waiting_for_message = False
+            return got
         event = simpy.Event(env)
         event._ok = True
         event._value = None

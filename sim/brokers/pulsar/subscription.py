@@ -212,6 +212,9 @@ class Subscription:
     kind = ""
     individual_ack = False  # Subscription.isIndividualAckMode: Shared and Key_Shared
     delays = False  # delayed delivery: only the multiple-consumers dispatchers track it
+    # Whether `dispatch_new` does nothing while the dispatcher is blocked or no consumer is
+    # available (then `entry_added` need not call it).
+    new_waits_for_available = False
 
     def __init__(
         self,
@@ -312,6 +315,10 @@ class Subscription:
             self.ready += count  # Speed: `add_ready` inlined (per entry)
             if self.counted:
                 self.recorder.ready_add(self.account.slot, count)
+        if self.new_waits_for_available and (self.blocked or not self.available):
+            # Speed: the shared dispatcher's `dispatch_new` would return at once (no consumer
+            # can take it: the usual case under load), told without its call (an entry each).
+            return
         self.dispatch_new()
 
     def dispatch_new(self) -> None:
@@ -873,6 +880,7 @@ class SharedSubscription(Subscription):
     kind = "shared"
     individual_ack = True
     delays = True
+    new_waits_for_available = True  # see dispatch_new
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -935,9 +943,18 @@ class SharedSubscription(Subscription):
         limit = self.max_unacked_consumer
         while not self.blocked:
             round_robin = self.round_robin
-            handle = self.next_consumer()
-            if handle is None:
-                return
+            handles = self.handles
+            if len(handles) == 1:
+                # Speed: `next_consumer`'s one-consumer case inlined (a dispatch a message):
+                # `available` holds here (tested above, and at the end of every round).
+                handle = handles[0]
+                if handle.permits <= 0 or handle.blocked:
+                    return
+                self.round_robin = 1
+            else:
+                handle = self.next_consumer()
+                if handle is None:
+                    return
             room = handle.permits
             if limit:
                 room = min(room, max(limit - handle.unacked, 0))
