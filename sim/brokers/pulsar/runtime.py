@@ -78,7 +78,7 @@ def _build(ctx: RunContext) -> PulsarRuntime:
             )
             service.account(f"{dlq}/{policy.initial_subscription_name}")
         for replica in range(consumer.replicas):
-            part = PulsarConsumer(ctx, runtime, consumer, replica)
+            part = consumer_class(consumer)(ctx, runtime, consumer, replica)
             runtime.consumers.append(part)
             ctx.register_part(part, consumer.name, f"{consumer.name}.{replica}")  # fault target
     for cluster in service.clusters:
@@ -207,7 +207,9 @@ class PulsarRuntime:
         config = SPEC.service_consumer(service)
         replicas = []
         for replica in range(config.replicas):
-            part = PulsarConsumer(self.ctx, self, config, replica, name=f"{service.name}.{replica}")
+            part = consumer_class(config)(
+                self.ctx, self, config, replica, name=f"{service.name}.{replica}"
+            )
             part.work = work
             self.consumers.append(part)
             replicas.append(part)
@@ -391,9 +393,6 @@ class PulsarConsumer(ConsumerReplica):
                 return True
         return self.failed()
 
-    def checks_failures(self) -> bool:
-        return self.poison is not None
-
     def settle(self, delivery: Any) -> None:
         partition, item = delivery
         if self.cumulative:
@@ -460,7 +459,17 @@ class PulsarConsumer(ConsumerReplica):
             else:
                 order[key] = msg.id
         self.recorder.processed(msg, self.name)
-        item.release()
+        if item.__class__ is Delivery:
+            # Speed: `Delivery.release` inlined (a message each): done with once, and no
+            # longer in flight unless it was returned.
+            if not item.released:
+                item.released = True
+                if item.done < len(item.msgs):
+                    item.done += 1
+                    if not item.returned:
+                        item.sub.account.in_flight -= 1
+        else:
+            item.release()
 
     def drop(self) -> None:
         """The process dies: its connections close, so the broker takes back every message it
@@ -470,6 +479,21 @@ class PulsarConsumer(ConsumerReplica):
 
     def reconnect(self) -> None:
         self._subscribe()
+
+
+class PoisonCheckingConsumer(PulsarConsumer):
+    """A consumer with a poison property: its every processing asks `fails`, even with no
+    error probability (a poisoned message fails)."""
+
+    def checks_failures(self) -> bool:
+        return True
+
+
+def consumer_class(config: PulsarConsumerConfig) -> type[PulsarConsumer]:
+    """The replica class of `config`. Speed: only a consumer with a poison property
+    overrides `checks_failures`, so the cycle of every other one skips that call (it skips
+    the base verb, which answers False; a message each)."""
+    return PulsarConsumer if config.poison_property is None else PoisonCheckingConsumer
 
 
 def _dead_letter_policy(config: PulsarConsumerConfig) -> dict[str, Any] | None:
