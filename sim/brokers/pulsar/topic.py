@@ -184,7 +184,22 @@ class PersistentTopic:
         self._next_entry_id += 1
         entry = Entry(msgs, size, key, 0.0, self.cluster.index)
         rolled = self.storage.append(entry, now)
-        self.entry_stored(entry)
+        subs = self.sub_list
+        if (
+            len(subs) == 1
+            and subs[0].group == 0
+            and not self.replicators
+            and not self.listeners
+            and self.service.recorder.trace is None
+        ):
+            # Speed: `entry_stored` inlined for one subscription, the topic's first group,
+            # untraced (a message each): the producer's messages become its copy (what
+            # `make_copy` does for the first group), and it gets the entry.
+            entry.copies[0] = msgs
+            entry.original = None
+            subs[0].entry_added(entry)
+        else:
+            self.entry_stored(entry)
         if rolled:
             self._open_writer()
             self.trim()
