@@ -1154,6 +1154,12 @@ class ClientConsumer:
 
     # ----- acknowledging -----
     def acknowledge(self, partition: PartitionConsumer, item: Any) -> None:
+        self.acknowledge_received((partition, item))
+
+    def acknowledge_received(self, got: tuple[PartitionConsumer, Any]) -> None:
+        """`acknowledge` of what `receive_now` gave (a partition and its item): the form the
+        consumer cycle settles a delivery in (PulsarConsumer binds it as its `settle`)."""
+        partition, item = got
         if not item.released:  # Speed: `finish` released it, as a rule
             item.release()  # acked: no longer in flight, processed or not
         # Speed: a one-message entry is its own delivery (what the `delivery` property
