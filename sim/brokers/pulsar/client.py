@@ -771,7 +771,7 @@ class PartitionConsumer:
             # Speed: `_arrive` inlined: its epoch test holds (the epoch was just set).
             if conn.state == "ready":
                 parent = self.parent
-                if parent.max_redeliver is not None or len(delivery.msgs) != 1:
+                if parent.max_redeliver is not None or delivery.entry.count != 1:
                     parent.enqueue(self, delivery)
                     return
                 # Speed: `enqueue`'s usual case inlined (a one-message entry, no
@@ -1169,7 +1169,9 @@ class ClientConsumer:
         nacks = self.nacks
         if nacks.pending:  # Speed: no key to make and forget while nothing is nacked
             nacks.remove((partition, delivery))
-        if delivery.acked < len(delivery.msgs):
+        # Speed: the entry's count is its messages' (every group's copy has as many), read
+        # without a len() call (an ack a message).
+        if delivery.acked < delivery.entry.count:
             return  # BatchMessageAcker: the entry is acked when every message is
         if self.unacked is not None:
             self.unacked.remove((partition, delivery))

@@ -468,7 +468,7 @@ class PulsarConsumer(ConsumerReplica):
             # longer in flight unless it was returned.
             if not item.released:
                 item.released = True
-                if item.done < len(item.msgs):
+                if item.done < item.entry.count:  # (its messages' count, no len())
                     item.done += 1
                     if not item.returned:
                         item.sub.account.in_flight -= 1

@@ -396,7 +396,7 @@ class Subscription:
         msgs = copies[group] if group < len(copies) else None
         if msgs is None:
             msgs = self.copy_of(entry)
-        count = len(msgs)
+        count = entry.count  # Speed: the copy's length, without a len() call (per delivery)
         delivery = Delivery(entry, msgs, self, handle)
         if self.individual_ack:
             # Speed: `cursor.redelivery_count` inlined for the usual cursor that tracks no
@@ -522,7 +522,7 @@ class Subscription:
             if self.plain_removal:
                 # Speed: `_pending_removed` inlined up to what unblocks (an ack a message).
                 owner = delivery.handle
-                count = len(delivery.msgs)
+                count = delivery.entry.count  # (the copy's length, without a len() call)
                 owner.unacked -= count
                 self.unacked -= count
                 if (
