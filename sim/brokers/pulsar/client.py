@@ -1106,7 +1106,25 @@ class ClientConsumer:
         self.waiting_for_message = True
         sub.read_now = True
         try:
-            sub.flow(handle, 1)  # send_flow and _flow_arrives on an instant link
+            # send_flow and _flow_arrives on an instant link, then the subscription's Flow.
+            limit = sub.max_unacked_consumer
+            if (
+                handle.sub is sub
+                and not handle.blocked
+                and not sub._read_scheduled
+                and not (sub.individual_ack and limit and handle.unacked >= limit)
+            ):
+                # Speed: `Subscription.flow`'s usual case inlined (a read a message): the
+                # permit, the consumer's availability, and the dispatch at once that
+                # `read_now` makes.
+                handle.permits += 1
+                now_available = handle.permits > 0
+                if now_available is not handle.avail:
+                    handle.avail = now_available
+                    sub.available += 1 if now_available else -1
+                sub.dispatch()
+            else:
+                sub.flow(handle, 1)
         finally:
             sub.read_now = False
         eid = self._woken
