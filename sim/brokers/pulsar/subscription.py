@@ -994,6 +994,22 @@ class SharedSubscription(Subscription):
                     return
                 self.round_robin = 1
             else:
+                cursor = self.cursor
+                if not self.delayed_set and cursor._replay is _NO_REPLAY:
+                    # Speed: nothing to read (the read is past the last entry and every
+                    # acked range): the pick would find a consumer, read nothing and put the
+                    # round-robin index back, so the walk over the consumers is not made
+                    # (with competing consumers, the round after every send, and every Flow
+                    # of an idle consumer). What `next_entry` leaves is left: the read
+                    # position at least past mark-delete.
+                    position = cursor.read_position
+                    if position <= cursor.mark_delete:
+                        position = cursor.mark_delete + 1
+                    if position > storage.ledger.next_entry - 1 and (
+                        not cursor._acked or position > cursor._acked_end
+                    ):
+                        cursor.read_position = position
+                        return
                 handle = self.next_consumer()
                 if handle is None:
                     return
