@@ -26,20 +26,29 @@ from sim.message import Message
 __all__ = ["Entry", "TopicStorage"]
 
 
+# `Entry.taker` before any group took the producer's own messages, and after they went to no
+# group (`PulsarService.no_subscription`).
+NO_TAKER_YET = -1
+NO_TAKER = -2
+
+
 class Entry:
     """One stored entry (a message or a batch) of one topic instance, and what its producer
-    sent: its messages (the template copies are made from), each consumer group's copy
-    (`copies[g]`), and the producer's own message objects until the first group takes them
-    (`original`).
+    sent: its messages (`msgs`, the template copies are made from) and each consumer group's
+    copy of them (`copy_in(g)`). The first group to want a copy takes the producer's own
+    messages (`taker`: that group); every other group gets a fresh copy, kept in `copies`
+    (by group, None where a group has none).
 
-    An entry replicated into another cluster is a `replica` of the entry first stored: it
-    shares the `copies` list, and its `record` is that first entry, which alone holds
-    `original` (read it through `entry.record or entry`). The first entry's `record` is None
-    rather than itself: a self-reference would make every entry a cycle that only the
-    garbage collector could free.
+    An entry replicated into another cluster is a `replica` of the entry first stored: its
+    `record` is that first entry, which alone holds `taker` and `copies`, so a replicated
+    subscription reads the same copies in either cluster (read them through
+    `entry.record or entry`). The first entry's `record` is None rather than itself: a
+    self-reference would make every entry a cycle that only the garbage collector could
+    free.
 
-    Memory: one object a stored entry where there were two (an Entry and its Record: 128 +
-    96 bytes; now 152).
+    Memory: one object a stored entry where there were three (an Entry, its Record and the
+    list of copies: 128 + 96 + 64 bytes; now 152). A topic read by one group keeps no list:
+    the group's copy is the producer's messages.
     """
 
     __slots__ = (
@@ -54,10 +63,10 @@ class Entry:
         "key",
         "msgs",
         "origin",
-        "original",
         "publish_time",
         "record",
         "size",
+        "taker",
     )
 
     def __init__(
@@ -70,10 +79,10 @@ class Entry:
         original: bool = True,
     ) -> None:
         self.msgs = msgs
-        self.original: tuple[Message, ...] | None = msgs if original else None
-        # Memory: made with the first group's place (None: no copy yet), one pointer; an empty
-        # list's first append reserves four (32 bytes, not 8, a held entry).
-        self.copies: list[tuple[Message, ...] | None] = [None]
+        # The group whose copy `msgs` is (NO_TAKER_YET: none yet; NO_TAKER: none will be).
+        self.taker = NO_TAKER_YET if original else NO_TAKER
+        # Memory: made at the first fresh copy (a second group); None until then.
+        self.copies: list[tuple[Message, ...] | None] | None = None
         self.count = len(msgs)
         self.size = size
         self.key = key
@@ -89,12 +98,21 @@ class Entry:
 
     def replica(self) -> Entry:
         """A new, unstored entry of the same record, for another topic instance (geo
-        replication): the same messages and copies, `original` left with the first entry."""
+        replication): the same messages; its copies are the first entry's."""
         record = self.record or self
         entry = Entry(record.msgs, record.size, record.key, record.deliver_at, record.origin, False)
-        entry.copies = record.copies  # the same list in every replica of the entry
         entry.record = record
         return entry
+
+    def copy_in(self, group: int) -> tuple[Message, ...] | None:
+        """Group `group`'s copy of the messages, or None while it has none."""
+        record = self.record or self
+        if record.taker == group:
+            return record.msgs
+        copies = record.copies
+        if copies is not None and group < len(copies):
+            return copies[group]
+        return None
 
     def __repr__(self) -> str:
         return f"Entry(index={self.index}, count={self.count}, key={self.key!r})"

@@ -286,13 +286,10 @@ class Subscription:
 
     def copy_of(self, entry: Entry) -> tuple[Message, ...]:
         """This group's copy of `entry`'s messages (made now if the group had none)."""
-        copies = entry.copies
-        group = self.group
-        if group < len(copies):
-            msgs = copies[group]
-            if msgs is not None:
-                return msgs
-        return self.topic.service.make_copy(entry, group, self.topic.name)
+        msgs = entry.copy_in(self.group)
+        if msgs is not None:
+            return msgs
+        return self.topic.service.make_copy(entry, self.group, self.topic.name)
 
     def _return(self, delivery: Delivery) -> None:
         """A delivery goes back for redelivery: its messages are ready again."""
@@ -392,10 +389,8 @@ class Subscription:
 
     # ----- sending -----
     def send(self, handle: BrokerConsumer, entry: Entry) -> None:
-        copies, group = entry.copies, self.group  # Speed: `copy_of`'s usual case inlined
-        msgs = copies[group] if group < len(copies) else None
-        if msgs is None:
-            msgs = self.copy_of(entry)
+        record = entry.record or entry  # Speed: `copy_of`'s usual case inlined
+        msgs = record.msgs if record.taker == self.group else self.copy_of(entry)
         count = entry.count  # Speed: the copy's length, without a len() call (per delivery)
         delivery = Delivery(entry, msgs, self, handle)
         if self.individual_ack:
@@ -555,8 +550,9 @@ class Subscription:
                 # Speed: `_acked_entry` inlined for an entry that was delivered (an ack a
                 # message): the group's copy is there, its messages end acked.
                 self.backlog_messages -= entry.count
-                copies, group = entry.copies, self.group
-                msgs = copies[group] if group < len(copies) else None
+                record = entry.record or entry  # (`copy_in`'s usual case inlined)
+                group = self.group
+                msgs = record.msgs if record.taker == group else entry.copy_in(group)
                 if msgs is not None:
                     recorder, source = self.recorder, self.account.name
                     for msg in msgs:
@@ -600,7 +596,7 @@ class Subscription:
                 self.delayed_set.discard(index)
             else:
                 self.add_ready(-entry.count)  # acked before it was delivered: no longer ready
-        msgs = entry.copies[self.group] if self.group < len(entry.copies) else None
+        msgs = entry.copy_in(self.group)
         if msgs is not None:
             recorder, source = self.recorder, self.account.name
             for msg in msgs:

@@ -37,7 +37,7 @@ from sim.brokers.pulsar.errors import (
 )
 from sim.brokers.pulsar.ledgers import LedgerConfig
 from sim.brokers.pulsar.policies import BacklogQuotaPolicy, EffectivePolicies
-from sim.brokers.pulsar.storage import Entry, TopicStorage
+from sim.brokers.pulsar.storage import NO_TAKER_YET, Entry, TopicStorage
 from sim.brokers.pulsar.subscription import SourceAccount, Subscription, make_subscription
 from sim.message import Message
 
@@ -187,17 +187,16 @@ class PersistentTopic:
         subs = self.sub_list
         if (
             len(subs) == 1
-            and subs[0].group == 0
             and not self.replicators
             and not self.listeners
             and self.service.recorder.trace is None
         ):
-            # Speed: `entry_stored` inlined for one subscription, the topic's first group,
-            # untraced (a message each): the producer's messages become its copy (what
-            # `make_copy` does for the first group), and it gets the entry.
-            entry.copies[0] = msgs
-            entry.original = None
-            subs[0].entry_added(entry)
+            # Speed: `entry_stored` inlined for one subscription, untraced (a message each):
+            # the producer's messages become its copy (what `make_copy` does for the first
+            # group to ask), and it gets the entry.
+            sub = subs[0]
+            entry.taker = sub.group
+            sub.entry_added(entry)
         else:
             self.entry_stored(entry)
         if rolled:
@@ -219,23 +218,20 @@ class PersistentTopic:
         """Hand a stored entry to the subscriptions, replicators and readers."""
         service = self.service
         subs = self.sub_list
-        record = entry.record or entry  # where `original` is kept (see Entry)
-        copies = entry.copies
+        record = entry.record or entry  # where the copies are kept (see Entry)
         for sub in subs:
-            group = sub.group  # Speed: `copy_of` inlined: only a missing copy is made
-            if group >= len(copies) or copies[group] is None:
-                if (
-                    group < len(copies)
-                    and record.original is not None
-                    and service.recorder.trace is None
-                ):
+            group = sub.group  # Speed: `copy_in` inlined: only a missing copy is made
+            if record.taker == group:
+                continue
+            copies = record.copies  # (read again: make_copy may have made the list)
+            if copies is None or group >= len(copies) or copies[group] is None:
+                if record.taker == NO_TAKER_YET and service.recorder.trace is None:
                     # Speed: `make_copy`'s first group, untraced (a message each): the
                     # producer's own messages become its copy, as make_copy does.
-                    copies[group] = record.original
-                    record.original = None
+                    record.taker = group
                 else:
                     service.make_copy(entry, group, self.name)
-        if not subs and record.original is not None and not self.replicators:
+        if not subs and record.taker == NO_TAKER_YET and not self.replicators:
             service.no_subscription(record)
         for sub in subs:
             sub.entry_added(entry)
