@@ -1137,7 +1137,8 @@ class ClientConsumer:
         # (now, NORMAL, eid). First in the heap, it would be popped at once, never processed:
         # the consumer goes on now (no event made, scheduled, popped). Else it is made now,
         # triggered, and put in the heap with that entry, as `succeed` would have put it.
-        if not queue or (now, NORMAL, eid) < queue[0]:
+        # Speed: a head due later is told by its time alone (no entry tuple made to compare).
+        if not queue or queue[0][0] > now or (now, NORMAL, eid) < queue[0]:
             # Speed: `receive_now` inlined (the Flow's message is in the queue: a message
             # each); a zero-queue consumer sends no Flow for it.
             got = self.incoming.popleft()
