@@ -46,8 +46,9 @@ HELD = {
     "redis": 56 + 28 + 3 * 8,  # the stream id tuple and its seq, the listpack's three lists
     # (a one-group stream's entry is the message itself, no copies tuple)
     "kafka": 96 + 28 + 8,  # Record, its offset, the segment's list (one group: MSG_ONLY)
-    "pulsar": 128 + 96 + 64 + 48 + 2 * 28 + 2 * 8,  # Entry, Record, copies list, the
-    # messages tuple, the entry's index and cumulative count, the entries and times lists
+    "pulsar": 152 + 48 + 2 * 28 + 2 * 8,  # Entry (its own record; one group: no list of
+    # copies), the messages tuple, the entry's index and cumulative count, the entries and
+    # times lists
 }
 
 

@@ -14,7 +14,7 @@ from sim.brokers.pulsar.ledgers import LedgerConfig, ManagedLedger
 from sim.brokers.pulsar.policies import RetentionPolicies
 from sim.brokers.pulsar.runtime import _brokers_can_die
 from sim.brokers.pulsar.service import PulsarService
-from sim.brokers.pulsar.storage import Entry, Record, TopicStorage
+from sim.brokers.pulsar.storage import Entry, TopicStorage
 from sim.context import RunContext
 from sim.message import Message
 from sim.metrics import Recorder
@@ -42,7 +42,7 @@ def test_cursors_that_hold_nothing_share_nothing() -> None:
 
 def _entry(size: int = 10, count: int = 1) -> Entry:
     msgs = tuple(Message(i, 0.0, size) for i in range(count))
-    return Entry(Record(msgs, size * count, None, 0.0, 0))
+    return Entry(msgs, size * count, None, 0.0, 0)
 
 
 def test_the_stored_count_is_the_messages_of_the_ledgers_kept() -> None:
@@ -230,22 +230,23 @@ def test_a_wake_up_not_first_in_the_heap_is_made_with_the_id_it_would_have_had(
     monkeypatch: Any,
 ) -> None:
     """read_at_once makes no wake-up event when the delivery it brings would be taken at once;
-    when another event of the same instant comes first (here an urgent one the Flow schedules),
-    it makes the event with the id `succeed` would have given it, and the run is the deferred
-    read's, event for event."""
+    when another event of the same instant comes first (here an urgent one scheduled as the
+    broker sends the delivery, before the delivery wakes the consumer), it makes the event
+    with the id `succeed` would have given it, and the run is the deferred read's, event for
+    event."""
     from simpy.events import URGENT
 
-    from sim.brokers.pulsar import client, subscription
+    from sim.brokers.pulsar import client
 
-    flow = subscription.Subscription.flow
+    from_broker = client.PartitionConsumer._from_broker
     made: list[int] = []
 
-    def flow_with_an_urgent_event(self: Any, handle: Any, permits: int) -> None:
-        event = simpy.Event(self.env)
+    def delivery_with_an_urgent_event(self: Any, delivery: Any) -> None:
+        event = simpy.Event(self.core.env)
         event._ok = True
         event._value = None
-        self.env.schedule(event, URGENT)  # due now, before any wake-up of this instant
-        flow(self, handle, permits)
+        self.core.env.schedule(event, URGENT)  # due now, before any wake-up of this instant
+        from_broker(self, delivery)
 
     original = client.ClientConsumer.read_at_once
 
@@ -255,7 +256,7 @@ def test_a_wake_up_not_first_in_the_heap_is_made_with_the_id_it_would_have_had(
             made.append(1)  # the fallback: a triggered wake-up made after the Flow
         return got
 
-    monkeypatch.setattr(subscription.Subscription, "flow", flow_with_an_urgent_event)
+    monkeypatch.setattr(client.PartitionConsumer, "_from_broker", delivery_with_an_urgent_event)
     scenario = _tied(0.9, 1.0, 1, service_time="exp(1s)")
     monkeypatch.setattr(client.ClientConsumer, "read_at_once", counted)
     fast = _fingerprint(sim.run(scenario, trace=True))

@@ -87,7 +87,7 @@ def test_message_ttl_expires_what_no_consumer_acked() -> None:
     assert sub.backlog_messages == 3  # the TTL passed, the check has not run yet
     p.sleep(2)
     assert sub.backlog_messages == 0
-    copies = [m for entry in p.topic().storage.entries for m in entry.copies[sub.group]]
+    copies = [m for entry in p.topic().storage.entries for m in entry.copy_in(sub.group) or ()]
     assert {m.state for m in copies} == {State.EXPIRED}
 
 

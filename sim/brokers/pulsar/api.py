@@ -116,7 +116,7 @@ class PulsarMessage:
         self._entry = entry
         self._reader_topic = reader_topic  # the topic instance a reader read this from
         self._batch_index = batch_index  # a reader's message: its place in the entry
-        self.msg: Message = item.msg if item is not None else entry.record.msgs[batch_index]
+        self.msg: Message = item.msg if item is not None else entry.msgs[batch_index]
 
     def data(self) -> Any:
         return self.msg.body
@@ -145,7 +145,7 @@ class PulsarMessage:
         batch = -1
         if item is not None and len(item.delivery.msgs) > 1:
             batch = item.i
-        elif item is None and len(entry.record.msgs) > 1:
+        elif item is None and len(entry.msgs) > 1:
             batch = self._batch_index
         topic = item.delivery.sub.topic if item is not None else self._reader_topic
         partition = -1 if topic is None else topic.partition_index
@@ -507,7 +507,7 @@ class PulsarReader:
             index, batch = storage.first, 0  # deleted entries are gone for readers too
         while index <= storage.last_index:
             entry = storage.get(index)
-            if entry is not None and batch < len(entry.record.msgs):
+            if entry is not None and batch < len(entry.msgs):
                 return index, batch
             index, batch = index + 1, 0
         return None

@@ -54,7 +54,7 @@ from sim.brokers.pulsar.errors import (
 )
 from sim.brokers.pulsar.negative_acks import NegativeAcksTracker
 from sim.brokers.pulsar.routing import message_router
-from sim.brokers.pulsar.storage import Record
+from sim.brokers.pulsar.storage import Entry
 from sim.brokers.pulsar.subscription import BatchItem, BrokerConsumer, Delivery, SourceAccount
 
 if TYPE_CHECKING:
@@ -259,6 +259,10 @@ class Op:
 class PartitionProducer:
     """A ``ProducerImpl`` on one partition (or a non-partitioned topic)."""
 
+    # Whether a scenario producer's sends may take `add_direct`'s fused path (see there);
+    # False: every send takes the general path (tests compare the two).
+    direct = True
+
     def __init__(self, parent: ClientProducer, family: TopicFamily) -> None:
         self.parent = parent
         self.core = parent.core
@@ -347,6 +351,54 @@ class PartitionProducer:
             op.callbacks = [callback]
         self._enqueue(op)
 
+    def add_direct(self, msg: Message) -> None:
+        """`add` of a scenario producer's message (no delay, no callback) when the producer
+        neither batches nor crosses a hop (`ClientProducer.direct_ok`).
+
+        Speed: the fused path of the ideal case: when nothing is pending, the connection is
+        ready and the topic stores the entry at once (`PersistentTopic.store_at_once`), the
+        publish, its arrival, its write and its receipt are made here in one step, with no
+        `Op`, no `_enqueue`, `_arrive`, `write` or `_persisted` call and no partial (nine
+        calls and two objects a message fewer). It does what they do in their order: the
+        pending counts go up, the send timeout is armed, the entry is stored and handed on,
+        the message is published, the counts go down. Otherwise (or when the topic cannot
+        store at once) it is the general path, from the same point. `direct` (a class
+        switch) turns it off: tests/test_pulsar_direct_path.py runs both and compares."""
+        parent = self.parent
+        topic = self.topic
+        limit = parent.max_pending
+        size = msg.size
+        if (
+            self.pending
+            or parent.blocked
+            or topic is None
+            or not topic.available
+            or self.conn.state != "ready"
+            or (limit and parent.pending_count >= limit)
+            or parent.pending_bytes + size > parent.memory_limit
+        ):
+            self.add(msg)
+            return
+        now = self.env._now
+        parent.pending_count += 1
+        parent.pending_bytes += size
+        if not self._timeout_armed:
+            self._arm_timeout(now + parent.send_timeout)
+        msgs = (msg,)
+        if topic.store_at_once(msgs, size, msg.key, now) is None:
+            # Not stored at once: the general path from `_enqueue` on (the counts are up and
+            # the timeout armed, as `add` and `_enqueue` leave them).
+            op = Op(msgs, msg.key, 0.0, now)
+            self.pending.append(op)
+            self._arrive(op, self.conn.epoch)
+            return
+        # What `_persisted` does for this receipt (the Op was never pending: nothing to pop).
+        self.recorder.published_message(msg, parent.topic.declared)
+        parent.pending_count -= 1
+        parent.pending_bytes -= size
+        if parent.blocked:
+            parent.unblock()
+
     def _arm_batch_timer(self) -> None:
         self._batch_timer += 1
         token = self._batch_timer
@@ -410,7 +462,7 @@ class PartitionProducer:
         if topic is None or not topic.available:
             self.conn.lost()
             return
-        record = Record(op.msgs, op.size, op.key, op.deliver_at, topic.cluster.index)
+        record = Entry(op.msgs, op.size, op.key, op.deliver_at, topic.cluster.index)
         # Speed: a C-level partial, not a lambda: one Python call fewer a message.
         if not topic.write(record, partial(self._persisted, op)):
             # PersistenceError: the client closes the connection and sends again later.
@@ -556,6 +608,18 @@ class ClientProducer:
                 router.choose_partition(key, self.topic.partitions, self.env.now)
             ]
         partition.add(msg, deliver_at, callback)
+
+    @property
+    def direct_ok(self) -> bool:
+        """Whether a scenario producer may send through `PartitionProducer.add_direct`: one
+        partition, no batching, an instant hop, and the switch on."""
+        return (
+            PartitionProducer.direct
+            and self.router is None
+            and len(self.partitions) == 1
+            and not self.batching
+            and self.link.instant
+        )
 
     def refused(self, partition: PartitionProducer, error: PulsarClientException) -> None:
         """The broker refused to (re)create the producer."""
@@ -706,7 +770,21 @@ class PartitionConsumer:
         if link.instant:
             # Speed: `_arrive` inlined: its epoch test holds (the epoch was just set).
             if conn.state == "ready":
-                self.parent.enqueue(self, delivery)
+                parent = self.parent
+                if parent.max_redeliver is not None or delivery.entry.count != 1:
+                    parent.enqueue(self, delivery)
+                    return
+                # Speed: `enqueue`'s usual case inlined (a one-message entry, no
+                # redelivery limit to check): a delivery a message.
+                parent.incoming.append((self, delivery))
+                waiter = parent._waiter
+                if waiter is not None:
+                    if waiter is _AT_ONCE:  # see `enqueue`
+                        parent._waiter = None
+                        parent._woken = next(parent.env._eid)
+                    elif not waiter.triggered:
+                        parent._waiter = None
+                        waiter.succeed()
         else:
             link.send(self._arrive, delivery)
 
@@ -1028,7 +1106,25 @@ class ClientConsumer:
         self.waiting_for_message = True
         sub.read_now = True
         try:
-            sub.flow(handle, 1)  # send_flow and _flow_arrives on an instant link
+            # send_flow and _flow_arrives on an instant link, then the subscription's Flow.
+            limit = sub.max_unacked_consumer
+            if (
+                handle.sub is sub
+                and not handle.blocked
+                and not sub._read_scheduled
+                and not (sub.individual_ack and limit and handle.unacked >= limit)
+            ):
+                # Speed: `Subscription.flow`'s usual case inlined (a read a message): the
+                # permit, the consumer's availability, and the dispatch at once that
+                # `read_now` makes.
+                handle.permits += 1
+                now_available = handle.permits > 0
+                if now_available is not handle.avail:
+                    handle.avail = now_available
+                    sub.available += 1 if now_available else -1
+                sub.dispatch()
+            else:
+                sub.flow(handle, 1)
         finally:
             sub.read_now = False
         eid = self._woken
@@ -1041,8 +1137,15 @@ class ClientConsumer:
         # (now, NORMAL, eid). First in the heap, it would be popped at once, never processed:
         # the consumer goes on now (no event made, scheduled, popped). Else it is made now,
         # triggered, and put in the heap with that entry, as `succeed` would have put it.
-        if not queue or (now, NORMAL, eid) < queue[0]:
-            return self.receive_now()
+        # Speed: a head due later is told by its time alone (no entry tuple made to compare).
+        if not queue or queue[0][0] > now or (now, NORMAL, eid) < queue[0]:
+            # Speed: `receive_now` inlined (the Flow's message is in the queue: a message
+            # each); a zero-queue consumer sends no Flow for it.
+            got = self.incoming.popleft()
+            if self.unacked is not None:
+                self.unacked.add((partition, got[1].delivery))
+            self.waiting_for_message = False
+            return got
         event = simpy.Event(env)
         event._ok = True
         event._value = None
@@ -1070,6 +1173,12 @@ class ClientConsumer:
 
     # ----- acknowledging -----
     def acknowledge(self, partition: PartitionConsumer, item: Any) -> None:
+        self.acknowledge_received((partition, item))
+
+    def acknowledge_received(self, got: tuple[PartitionConsumer, Any]) -> None:
+        """`acknowledge` of what `receive_now` gave (a partition and its item): the form the
+        consumer cycle settles a delivery in (PulsarConsumer binds it as its `settle`)."""
+        partition, item = got
         if not item.released:  # Speed: `finish` released it, as a rule
             item.release()  # acked: no longer in flight, processed or not
         # Speed: a one-message entry is its own delivery (what the `delivery` property
@@ -1079,7 +1188,9 @@ class ClientConsumer:
         nacks = self.nacks
         if nacks.pending:  # Speed: no key to make and forget while nothing is nacked
             nacks.remove((partition, delivery))
-        if delivery.acked < len(delivery.msgs):
+        # Speed: the entry's count is its messages' (every group's copy has as many), read
+        # without a len() call (an ack a message).
+        if delivery.acked < delivery.entry.count:
             return  # BatchMessageAcker: the entry is acked when every message is
         if self.unacked is not None:
             self.unacked.remove((partition, delivery))
@@ -1093,6 +1204,18 @@ class ClientConsumer:
             # this partition at once, and leave nothing behind, so it is sent without it
             # (and on an instant link, `send_acks` inlined).
             if partition.link_out.instant:
+                # Speed: `_acks_arrive`'s usual case inlined (the client's cluster chosen, its
+                # instance up, no cost model): the ack goes to the subscription with no
+                # one-index list (an ack a message).
+                current = partition.core.current
+                if current is not None:
+                    topic = partition.family.instances.get(current)
+                    if topic is not None and topic.available and topic.cluster.charges is None:
+                        sub = topic.subscriptions.get(self.subscription)
+                        if sub is not None:
+                            handle = partition.handle if partition.sub is sub else None
+                            sub.ack(handle, delivery.index)
+                        return
                 partition._acks_arrive([delivery.index], None, None)
             else:
                 partition.send_acks([delivery.index], None)
@@ -1295,7 +1418,7 @@ class ClientConsumer:
             instance.subscription(
                 self._dlq_initial, "exclusive", account, family.group(self._dlq_initial), "Earliest"
             )
-        record = Record(
+        record = Entry(
             msgs,
             sum(m.size for m in msgs),
             key if isinstance(key, str) else None,

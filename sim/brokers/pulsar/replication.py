@@ -130,7 +130,7 @@ class Replicator:
     def entry_added(self, entry: Entry) -> None:
         if self.connected:
             self._pump()
-        elif entry.record.origin != self.local.cluster.index:
+        elif entry.origin != self.local.cluster.index:
             self._ack(entry.index)
 
     def _pump(self) -> None:
@@ -147,7 +147,7 @@ class Replicator:
             entry = storage.get(index)
             if entry is None or cursor.is_acked(index):
                 continue
-            if entry.record.origin != here:
+            if entry.origin != here:
                 self._ack(index)
                 continue
             send(self._arrive, entry, generation)
@@ -169,7 +169,7 @@ class Replicator:
             self.replicated_count += entry.count
             self._ack(entry.index)
 
-        if not self.remote.write(entry.record, stored):
+        if not self.remote.write(entry, stored):
             self._disconnect()  # a PersistenceError there: try again later
 
     def _ack(self, index: int) -> None:

@@ -23,7 +23,7 @@ from sim.brokers.pulsar.charges import ClusterCharges
 from sim.brokers.pulsar.cluster import Cluster, ClusterNode
 from sim.brokers.pulsar.ledgers import LedgerConfig
 from sim.brokers.pulsar.names import TopicName
-from sim.brokers.pulsar.storage import Entry, Record
+from sim.brokers.pulsar.storage import NO_TAKER, NO_TAKER_YET, Entry
 from sim.brokers.pulsar.subscription import SourceAccount
 from sim.brokers.pulsar.topic import PersistentTopic
 from sim.message import Message, State
@@ -196,31 +196,34 @@ class PulsarService:
     def make_copy(self, entry: Entry, group: int, component: str) -> tuple[Message, ...]:
         """Group `group`'s copy of `entry`: the producer's own messages for the first group,
         a fresh copy (one more to account for) for every other."""
-        record = entry.record
-        copies = record.copies
-        while len(copies) <= group:
-            copies.append(None)
-        if record.original is not None:
-            msgs = record.original
-            record.original = None
+        record = entry.record or entry  # where the copies are kept (see Entry)
+        if record.taker == NO_TAKER_YET:
+            record.taker = group
+            msgs = record.msgs
         else:
             recorder = self.recorder
             msgs = tuple(m.copy() for m in record.msgs)
             for msg in msgs:
                 recorder.copied(msg)
-        copies[group] = msgs
+            copies = record.copies
+            if copies is None:
+                copies = record.copies = [None] * (group + 1)
+            elif len(copies) <= group:
+                copies.extend([None] * (group + 1 - len(copies)))
+            copies[group] = msgs
         if self.recorder.trace is not None:  # Speed: `enqueued` only traces
             enqueued = self.recorder.enqueued
             for msg in msgs:
                 enqueued(msg, component)
         return msgs
 
-    def no_subscription(self, record: Record) -> None:
+    def no_subscription(self, record: Entry) -> None:
         """A message no subscription holds: nothing will deliver it (readers and retention
         aside), so it ends `dropped` (the topic's backlog does not hold it)."""
-        msgs, record.original = record.original, None
-        if msgs is None:
+        if record.taker != NO_TAKER_YET:
             return
+        record.taker = NO_TAKER
+        msgs = record.msgs
         recorder = self.recorder
         dropped = 0
         for msg in msgs:

@@ -23,39 +23,33 @@ from sim.brokers.pulsar.ledgers import LedgerConfig, ManagedLedger
 from sim.brokers.pulsar.policies import RetentionPolicies
 from sim.message import Message
 
-__all__ = ["Entry", "Record", "TopicStorage"]
+__all__ = ["Entry", "TopicStorage"]
 
 
-class Record:
-    """What a producer sent, shared by every replica of the entry in every cluster: its
-    messages (the template copies are made from), each consumer group's copy (`copies[g]`), and
-    the producer's own message objects until the first group takes them (`original`)."""
-
-    __slots__ = ("copies", "count", "deliver_at", "key", "msgs", "origin", "original", "size")
-
-    def __init__(
-        self,
-        msgs: tuple[Message, ...],
-        size: int,
-        key: str | None,
-        deliver_at: float,
-        origin: int,
-        original: bool = True,
-    ) -> None:
-        self.msgs = msgs
-        self.original: tuple[Message, ...] | None = msgs if original else None
-        # Memory: made with the first group's place (None: no copy yet), one pointer; an empty
-        # list's first append reserves four (32 bytes, not 8, a held entry).
-        self.copies: list[tuple[Message, ...] | None] = [None]
-        self.count = len(msgs)
-        self.size = size
-        self.key = key
-        self.deliver_at = deliver_at
-        self.origin = origin  # index of the cluster where it was published
+# `Entry.taker` before any group took the producer's own messages, and after they went to no
+# group (`PulsarService.no_subscription`).
+NO_TAKER_YET = -1
+NO_TAKER = -2
 
 
 class Entry:
-    """One stored entry (a message or a batch) of one topic instance."""
+    """One stored entry (a message or a batch) of one topic instance, and what its producer
+    sent: its messages (`msgs`, the template copies are made from) and each consumer group's
+    copy of them (`copy_in(g)`). The first group to want a copy takes the producer's own
+    messages (`taker`: that group); every other group gets a fresh copy, kept in `copies`
+    (by group, None where a group has none).
+
+    An entry replicated into another cluster is a `replica` of the entry first stored: its
+    `record` is that first entry, which alone holds `taker` and `copies`, so a replicated
+    subscription reads the same copies in either cluster (read them through
+    `entry.record or entry`). The first entry's `record` is None rather than itself: a
+    self-reference would make every entry a cycle that only the garbage collector could
+    free.
+
+    Memory: one object a stored entry where there were three (an Entry, its Record and the
+    list of copies: 128 + 96 + 64 bytes; now 152). A topic read by one group keeps no list:
+    the group's copy is the producer's messages.
+    """
 
     __slots__ = (
         "copies",
@@ -67,24 +61,58 @@ class Entry:
         "hash_ch",
         "index",
         "key",
+        "msgs",
+        "origin",
         "publish_time",
         "record",
         "size",
+        "taker",
     )
 
-    def __init__(self, record: Record) -> None:
-        self.record = record
-        self.copies = record.copies  # the same list in every replica of the entry
-        self.count = record.count
-        self.size = record.size
-        self.key = record.key
-        self.deliver_at = record.deliver_at
+    def __init__(
+        self,
+        msgs: tuple[Message, ...],
+        size: int,
+        key: str | None,
+        deliver_at: float,
+        origin: int,
+        original: bool = True,
+    ) -> None:
+        self.msgs = msgs
+        # The group whose copy `msgs` is (NO_TAKER_YET: none yet; NO_TAKER: none will be).
+        self.taker = NO_TAKER_YET if original else NO_TAKER
+        # Memory: made at the first fresh copy (a second group); None until then.
+        self.copies: list[tuple[Message, ...] | None] | None = None
+        self.count = len(msgs)
+        self.size = size
+        self.key = key
+        self.deliver_at = deliver_at
+        self.origin = origin  # index of the cluster where it was published
+        self.record: Entry | None = None  # the entry first stored (None: this one)
         self.index = -1  # set by TopicStorage.append
         self.publish_time = 0.0
         self.cum_count = 0  # messages in this topic instance up to and including this entry
         self.cum_bytes = 0
         self.hash_ch = 0  # cached sticky key hashes (0: not computed yet)
         self.hash_as = 0
+
+    def replica(self) -> Entry:
+        """A new, unstored entry of the same record, for another topic instance (geo
+        replication): the same messages; its copies are the first entry's."""
+        record = self.record or self
+        entry = Entry(record.msgs, record.size, record.key, record.deliver_at, record.origin, False)
+        entry.record = record
+        return entry
+
+    def copy_in(self, group: int) -> tuple[Message, ...] | None:
+        """Group `group`'s copy of the messages, or None while it has none."""
+        record = self.record or self
+        if record.taker == group:
+            return record.msgs
+        copies = record.copies
+        if copies is not None and group < len(copies):
+            return copies[group]
+        return None
 
     def __repr__(self) -> str:
         return f"Entry(index={self.index}, count={self.count}, key={self.key!r})"
@@ -112,8 +140,26 @@ class TopicStorage:
     def append(self, entry: Entry, now: float) -> bool:
         """Store `entry` as the next one; True when the ledger rolled over after it."""
         ledger = self.ledger
-        rolled_before = ledger.ledgers[-1].ledger_id  # Speed: `current` inlined (per entry)
-        entry.index = ledger.add_entry(entry.size, now)
+        current = ledger.ledgers[-1]  # Speed: `current` inlined (per entry)
+        rolled_before = current.ledger_id
+        size = entry.size
+        if (
+            size >= 0
+            and current.entries + 1 < ledger.config.managed_ledger_max_entries_per_ledger
+            and current.size_bytes + size < ledger.max_size_bytes
+            and now - current.created_at < ledger._max_rollover
+        ):
+            # Speed: `ledger.add_entry` inlined for an entry that leaves its ledger below
+            # every bound (`add_entry`'s own first test, made before its counts move): what
+            # it does then, without the call (an entry a message).
+            current.entries += 1
+            current.size_bytes += size
+            ledger.total_size_bytes += size
+            ledger.total_entries += 1
+            entry.index = ledger.next_entry
+            ledger.next_entry += 1
+        else:
+            entry.index = ledger.add_entry(size, now)
         entry.publish_time = now
         self.total_count += entry.count
         self.total_bytes += entry.size

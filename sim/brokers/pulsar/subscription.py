@@ -34,7 +34,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.pulsar.cursor import Cursor
+from sim.brokers.pulsar.cursor import _NO_REPLAY, Cursor
 from sim.brokers.pulsar.hash_assignments import removed_hash_ranges
 from sim.brokers.pulsar.hashing import AUTO_SPLIT, NONE_KEY, murmur3_32_hash
 from sim.brokers.pulsar.selectors import ConsistentHashingSelector, HashRangeAutoSplitSelector
@@ -212,6 +212,12 @@ class Subscription:
     kind = ""
     individual_ack = False  # Subscription.isIndividualAckMode: Shared and Key_Shared
     delays = False  # delayed delivery: only the multiple-consumers dispatchers track it
+    # Whether `dispatch_new` does nothing while the dispatcher is blocked or no consumer is
+    # available (then `entry_added` need not call it).
+    new_waits_for_available = False
+    # Whether `_pending_removed` is the base one of an individual-ack type (then `ack` does
+    # it inline); key_shared adds its draining hashes to it.
+    plain_removal = False
 
     def __init__(
         self,
@@ -280,13 +286,10 @@ class Subscription:
 
     def copy_of(self, entry: Entry) -> tuple[Message, ...]:
         """This group's copy of `entry`'s messages (made now if the group had none)."""
-        copies = entry.copies
-        group = self.group
-        if group < len(copies):
-            msgs = copies[group]
-            if msgs is not None:
-                return msgs
-        return self.topic.service.make_copy(entry, group, self.topic.name)
+        msgs = entry.copy_in(self.group)
+        if msgs is not None:
+            return msgs
+        return self.topic.service.make_copy(entry, self.group, self.topic.name)
 
     def _return(self, delivery: Delivery) -> None:
         """A delivery goes back for redelivery: its messages are ready again."""
@@ -312,6 +315,10 @@ class Subscription:
             self.ready += count  # Speed: `add_ready` inlined (per entry)
             if self.counted:
                 self.recorder.ready_add(self.account.slot, count)
+        if self.new_waits_for_available and (self.blocked or not self.available):
+            # Speed: the shared dispatcher's `dispatch_new` would return at once (no consumer
+            # can take it: the usual case under load), told without its call (an entry each).
+            return
         self.dispatch_new()
 
     def dispatch_new(self) -> None:
@@ -382,11 +389,9 @@ class Subscription:
 
     # ----- sending -----
     def send(self, handle: BrokerConsumer, entry: Entry) -> None:
-        copies, group = entry.copies, self.group  # Speed: `copy_of`'s usual case inlined
-        msgs = copies[group] if group < len(copies) else None
-        if msgs is None:
-            msgs = self.copy_of(entry)
-        count = len(msgs)
+        record = entry.record or entry  # Speed: `copy_of`'s usual case inlined
+        msgs = record.msgs if record.taker == self.group else self.copy_of(entry)
+        count = entry.count  # Speed: the copy's length, without a len() call (per delivery)
         delivery = Delivery(entry, msgs, self, handle)
         if self.individual_ack:
             # Speed: `cursor.redelivery_count` inlined for the usual cursor that tracks no
@@ -509,16 +514,49 @@ class Subscription:
         if delivery is None:
             delivery = self._owner(handle, index)
         if delivery is not None:
-            self._pending_removed(delivery)
+            if self.plain_removal:
+                # Speed: `_pending_removed` inlined up to what unblocks (an ack a message).
+                owner = delivery.handle
+                count = delivery.entry.count  # (the copy's length, without a len() call)
+                owner.unacked -= count
+                self.unacked -= count
+                if (
+                    owner.blocked and owner.unacked <= self.max_unacked_consumer // 2
+                ) or self.blocked:
+                    self._unblock_after_removal(owner)
+            else:
+                self._pending_removed(delivery)
         cursor = self.cursor
         before = cursor.mark_delete
-        if not cursor.ack(index):
+        if index == before + 1 and not cursor._acked and not cursor._redelivery:
+            # Speed: `cursor.ack`'s in-order case inlined (an ack a message): mark-delete
+            # moves by one, the read position with it, the entry leaves the replay set.
+            cursor.mark_delete = index
+            if cursor.read_position <= index:
+                cursor.read_position = index + 1
+            replay = cursor._replay
+            if replay is not _NO_REPLAY and replay:
+                replay.discard(index)
+        elif not cursor.ack(index):
             return
         storage = self.topic.storage
         offset = index - storage.first  # Speed: `storage.get` inlined (an ack a message)
         entries = storage.entries
         if 0 <= offset < len(entries):
-            self._acked_entry(entries[offset], delivery)
+            entry = entries[offset]
+            if delivery is None:
+                self._acked_entry(entry, delivery)
+            else:
+                # Speed: `_acked_entry` inlined for an entry that was delivered (an ack a
+                # message): the group's copy is there, its messages end acked.
+                self.backlog_messages -= entry.count
+                record = entry.record or entry  # (`copy_in`'s usual case inlined)
+                group = self.group
+                msgs = record.msgs if record.taker == group else entry.copy_in(group)
+                if msgs is not None:
+                    recorder, source = self.recorder, self.account.name
+                    for msg in msgs:
+                        recorder.acked_message(msg, source)
         if cursor.mark_delete != before:
             self._persist_due = True  # Speed: `mark_delete_moved` inlined
             topic = self.topic
@@ -558,7 +596,7 @@ class Subscription:
                 self.delayed_set.discard(index)
             else:
                 self.add_ready(-entry.count)  # acked before it was delivered: no longer ready
-        msgs = entry.copies[self.group] if self.group < len(entry.copies) else None
+        msgs = entry.copy_in(self.group)
         if msgs is not None:
             recorder, source = self.recorder, self.account.name
             for msg in msgs:
@@ -572,6 +610,12 @@ class Subscription:
         count = len(delivery.msgs)
         handle.unacked -= count
         self.unacked -= count
+        if (handle.blocked and handle.unacked <= self.max_unacked_consumer // 2) or self.blocked:
+            self._unblock_after_removal(handle)
+
+    def _unblock_after_removal(self, handle: BrokerConsumer) -> None:
+        """What `_pending_removed` does once the unacked counts are down: unblock the
+        consumer (at half its limit) and the subscription, if they were blocked."""
         if handle.blocked and handle.unacked <= self.max_unacked_consumer // 2:
             # Consumer.removePendingAcks -> flowConsumerBlockedPermits
             handle.blocked = False
@@ -873,6 +917,8 @@ class SharedSubscription(Subscription):
     kind = "shared"
     individual_ack = True
     delays = True
+    new_waits_for_available = True  # see dispatch_new
+    plain_removal = True  # see Subscription.plain_removal
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -935,22 +981,71 @@ class SharedSubscription(Subscription):
         limit = self.max_unacked_consumer
         while not self.blocked:
             round_robin = self.round_robin
-            handle = self.next_consumer()
-            if handle is None:
-                return
+            handles = self.handles
+            if len(handles) == 1:
+                # Speed: `next_consumer`'s one-consumer case inlined (a dispatch a message):
+                # `available` holds here (tested above, and at the end of every round).
+                handle = handles[0]
+                if handle.permits <= 0 or handle.blocked:
+                    return
+                self.round_robin = 1
+            else:
+                cursor = self.cursor
+                if not self.delayed_set and cursor._replay is _NO_REPLAY:
+                    # Speed: nothing to read (the read is past the last entry and every
+                    # acked range): the pick would find a consumer, read nothing and put the
+                    # round-robin index back, so the walk over the consumers is not made
+                    # (with competing consumers, the round after every send, and every Flow
+                    # of an idle consumer). What `next_entry` leaves is left: the read
+                    # position at least past mark-delete.
+                    position = cursor.read_position
+                    if position <= cursor.mark_delete:
+                        position = cursor.mark_delete + 1
+                    if position > storage.ledger.next_entry - 1 and (
+                        not cursor._acked or position > cursor._acked_end
+                    ):
+                        cursor.read_position = position
+                        return
+                handle = self.next_consumer()
+                if handle is None:
+                    return
+            # Speed: max(1, min(permits, max(limit - unacked, 0), batch)) by comparisons,
+            # not four builtin calls (a dispatch a message); anything below 1 becomes 1.
             room = handle.permits
             if limit:
-                room = min(room, max(limit - handle.unacked, 0))
-            room = max(1, min(room, batch))
+                free = limit - handle.unacked
+                if free < room:
+                    room = free if free > 0 else 0
+            if room > batch:
+                room = batch
+            if room < 1:
+                room = 1
             sent = 0
             while sent < room and handle.permits > 0 and not handle.blocked:
+                cursor = self.cursor
                 # Speed: `next_index` inlined while nothing is delayed (its loop then ends at
                 # once), and `storage.get` too (per dispatch).
                 if self.delayed_set:
                     index = self.next_index()
+                elif cursor._replay is _NO_REPLAY:
+                    # Speed: `cursor.next_entry` inlined when nothing waits for redelivery and
+                    # the read is past every acked range (see `Cursor._acked_end`), with
+                    # `ledger.last_entry` (a read a message); else it is asked.
+                    position = cursor.read_position
+                    if position <= cursor.mark_delete:
+                        position = cursor.mark_delete + 1
+                    last = storage.ledger.next_entry - 1
+                    if cursor._acked and position <= cursor._acked_end:
+                        index = cursor.next_entry(last)
+                    elif position > last:
+                        cursor.read_position = position
+                        index = None
+                    else:
+                        cursor.read_position = position + 1
+                        index = position
                 else:
                     # Speed: `ledger.last_entry` inlined (the property's one line).
-                    index = self.cursor.next_entry(storage.ledger.next_entry - 1)
+                    index = cursor.next_entry(storage.ledger.next_entry - 1)
                 if index is None:
                     if not sent:
                         # trySendMessagesToConsumers calls getNextConsumer only with entries

@@ -37,8 +37,9 @@ from sim.brokers.pulsar.errors import (
 )
 from sim.brokers.pulsar.ledgers import LedgerConfig
 from sim.brokers.pulsar.policies import BacklogQuotaPolicy, EffectivePolicies
-from sim.brokers.pulsar.storage import Entry, Record, TopicStorage
+from sim.brokers.pulsar.storage import NO_TAKER_YET, Entry, TopicStorage
 from sim.brokers.pulsar.subscription import SourceAccount, Subscription, make_subscription
+from sim.message import Message
 
 if TYPE_CHECKING:
     from sim.brokers.pulsar.cluster import Cluster
@@ -107,10 +108,12 @@ class PersistentTopic:
         self.cluster.ledger_opened(self, self.writer)
         return True
 
-    def write(self, record: Record, done: Callable[[Entry | None], None]) -> bool:
+    def write(self, record: Entry, done: Callable[[Entry | None], None]) -> bool:
         """Write `record` to BookKeeper; `done(entry)` runs once it is confirmed and stored
         (`done(None)` if the topic was unloaded meanwhile). False: the add failed at once (too
-        few bookies), which the broker answers with a ``PersistenceError``."""
+        few bookies), which the broker answers with a ``PersistenceError``. A `record` not
+        stored yet (a publish) becomes the entry; one stored elsewhere (geo replication) is
+        stored as its `replica`."""
         writer = self.writer
         now = self.service.env._now  # Speed: SimPy's field, not its `now` property (per entry)
         if writer is None and not self._open_writer():
@@ -134,7 +137,7 @@ class PersistentTopic:
         self._next_entry_id += 1
         if confirm <= now:
             # Speed: `_store` inlined for an add confirmed at once (the ideal bookies).
-            entry = Entry(record)
+            entry = record if record.index < 0 else record.replica()
             rolled = self.storage.append(entry, now)
             self.entry_stored(entry)
             if rolled:
@@ -153,9 +156,57 @@ class PersistentTopic:
         self.service.env.timeout(confirm - now).callbacks.append(confirmed)
         return True
 
+    def store_at_once(
+        self, msgs: tuple[Message, ...], size: int, key: str | None, now: float
+    ) -> Entry | None:
+        """`write` of a new publish on the ideal bookies, which confirm every add at once (no
+        cost model, no latency, every bookie of the ensemble as last checked): the entry is
+        stored and handed on now, and returned. None, with nothing done, when the add would
+        not be confirmed at once, or needs a new ledger or an ensemble change first: then the
+        caller takes `write`.
+
+        Speed: the producer's fused path (`PartitionProducer.add_direct`) comes here in place
+        of `write`, `LedgerWriter.write` and the `done` partial: what they do for such an add
+        (the writer's last confirmation and the entry id move on, the entry is stored) in one
+        call. tests/test_pulsar_direct_path.py compares the two paths."""
+        writer = self.writer
+        if writer is None or self.ledger_thread is not None:
+            return None
+        bk = writer.bk
+        if (
+            bk.charges is not None
+            or not bk.zero_latency
+            or writer._checked != bk.version
+            or writer.last_confirm > now
+        ):
+            return None
+        writer.last_confirm = now  # what `LedgerWriter.write` sets (confirm = now)
+        self._next_entry_id += 1
+        entry = Entry(msgs, size, key, 0.0, self.cluster.index)
+        rolled = self.storage.append(entry, now)
+        subs = self.sub_list
+        if (
+            len(subs) == 1
+            and not self.replicators
+            and not self.listeners
+            and self.service.recorder.trace is None
+        ):
+            # Speed: `entry_stored` inlined for one subscription, untraced (a message each):
+            # the producer's messages become its copy (what `make_copy` does for the first
+            # group to ask), and it gets the entry.
+            sub = subs[0]
+            entry.taker = sub.group
+            sub.entry_added(entry)
+        else:
+            self.entry_stored(entry)
+        if rolled:
+            self._open_writer()
+            self.trim()
+        return entry
+
     # ----- entries -----
-    def _store(self, record: Record) -> Entry:
-        entry = Entry(record)
+    def _store(self, record: Entry) -> Entry:
+        entry = record if record.index < 0 else record.replica()
         rolled = self.storage.append(entry, self.service.env.now)
         self.entry_stored(entry)
         if rolled:
@@ -167,23 +218,20 @@ class PersistentTopic:
         """Hand a stored entry to the subscriptions, replicators and readers."""
         service = self.service
         subs = self.sub_list
-        record = entry.record
-        copies = entry.copies
+        record = entry.record or entry  # where the copies are kept (see Entry)
         for sub in subs:
-            group = sub.group  # Speed: `copy_of` inlined: only a missing copy is made
-            if group >= len(copies) or copies[group] is None:
-                if (
-                    group < len(copies)
-                    and record.original is not None
-                    and service.recorder.trace is None
-                ):
+            group = sub.group  # Speed: `copy_in` inlined: only a missing copy is made
+            if record.taker == group:
+                continue
+            copies = record.copies  # (read again: make_copy may have made the list)
+            if copies is None or group >= len(copies) or copies[group] is None:
+                if record.taker == NO_TAKER_YET and service.recorder.trace is None:
                     # Speed: `make_copy`'s first group, untraced (a message each): the
                     # producer's own messages become its copy, as make_copy does.
-                    copies[group] = record.original
-                    record.original = None
+                    record.taker = group
                 else:
                     service.make_copy(entry, group, self.name)
-        if not subs and record.original is not None and not self.replicators:
+        if not subs and record.taker == NO_TAKER_YET and not self.replicators:
             service.no_subscription(record)
         for sub in subs:
             sub.entry_added(entry)
