@@ -34,9 +34,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simpy
+from simpy.events import NORMAL
 
 from sim.clients.disturbance import Disturbance
 from sim.consumers.calls import ProviderCalls
@@ -217,6 +219,10 @@ class ConsumerReplica(Disturbance):
         own_finish = kind.finish is not _BASE["finish"]
         own_settle = kind.settle is not _BASE["settle"]  # speed: the base one does nothing
         message, processed, name = self.message, self.recorder.processed, self.name
+        env = self.env
+        queue, eid = env._queue, env._eid  # speed: SimPy's own fields (sim/timer.py)
+        served = simpy.Event(env)  # the re-armed service timer: a timeout's value and outcome
+        served._ok, served._value, served.callbacks = True, None, None  # not pending
         try:
             while True:
                 if self._paused:
@@ -245,7 +251,18 @@ class ConsumerReplica(Disturbance):
                             before = self.before_work(delivery)
                             if before is not None:
                                 yield from before
-                        yield timeout(service_time() * self.slowdown)
+                        delay = service_time() * self.slowdown
+                        if served.callbacks is None:
+                            # Speed: the service time waits on one re-armed event (see
+                            # sim/timer.py), not a new Timeout: the same queue entry that
+                            # `timeout(delay)` schedules, without its two calls and its
+                            # object. Still pending after an interrupt (a crash left it in
+                            # the queue): a new Timeout then, as before.
+                            served.callbacks = []
+                            heappush(queue, (env._now + delay, NORMAL, next(eid), served))
+                            yield served
+                        else:
+                            yield timeout(delay)
                         if (
                             self.error_probability or (own_checks and self.checks_failures())
                         ) and self.fails(delivery):
