@@ -279,8 +279,9 @@ class Recorder:
 
     def produced_message(self, msg: Message, component: str) -> None:
         self.produced += 1
-        # Speed: `_live(1)` inlined (once a message): the same steps.
-        now = self.env.now
+        # Speed: `_live(1)` inlined (once a message): the same steps; SimPy's `_now` field,
+        # not its `now` property (a Python call).
+        now = self.env._now
         if now > self._area_at:
             warmup = self.warmup
             if now > warmup:
@@ -360,14 +361,16 @@ class Recorder:
 
     def processed(self, msg: Message, component: str) -> None:
         self.processed_total += 1
-        msg.processed += 1
+        times = msg.processed + 1
+        msg.processed = times
         self.processed_by[component] += 1
-        if msg.processed == 1 and msg.state is _LIVE:
+        if times == 1 and msg.state is _LIVE:
             # Speed: the usual case, a live copy processed for the first time: what the
             # general path below does through _final and _move, in one place.
             self.processed_unique += 1
-            # Speed: `_live(-1)` inlined (the backlog only falls here: no new maximum).
-            now = self.env.now
+            # Speed: `_live(-1)` inlined (the backlog only falls here: no new maximum);
+            # SimPy's `_now` field, not its `now` property (a Python call).
+            now = self.env._now
             warmup = self.warmup
             if now > self._area_at:
                 if now > warmup:
@@ -387,16 +390,26 @@ class Recorder:
                 if reader is None:  # a part that never registered: its own consumer
                     reader = self.reader(component, component, "")
                 # Speed: LatencyHistogram.record for the run's and the reader's histograms,
-                # inlined (the same steps: count, exact sum, max, buffered value).
-                for histogram in (self.latency, reader.latency):
-                    histogram.count += 1
-                    histogram.total += latency
-                    if latency > histogram.max:
-                        histogram.max = latency
-                    buffer = histogram._buffer
-                    buffer.append(latency)
-                    if len(buffer) >= _BUFFER:
-                        histogram.flush()
+                # inlined (the same steps: count, exact sum, max, buffered value), written
+                # out twice rather than looped over a tuple made a message.
+                histogram = self.latency
+                histogram.count += 1
+                histogram.total += latency
+                if latency > histogram.max:
+                    histogram.max = latency
+                buffer = histogram._buffer
+                buffer.append(latency)
+                if len(buffer) >= _BUFFER:
+                    histogram.flush()
+                histogram = reader.latency
+                histogram.count += 1
+                histogram.total += latency
+                if latency > histogram.max:
+                    histogram.max = latency
+                buffer = histogram._buffer
+                buffer.append(latency)
+                if len(buffer) >= _BUFFER:
+                    histogram.flush()
             if self.trace is not None:
                 self.trace.append((now, msg.id, "processed", component))
             return
