@@ -32,7 +32,7 @@ class Timer:
     `set(delay)` must only be called while the timer is not pending, i.e. from its own
     callback or before it was first set (as a process only ever waits on one event)."""
 
-    __slots__ = ("_callbacks", "_eid", "_env", "_event", "_queue")
+    __slots__ = ("_eid", "_env", "_queue", "callbacks", "event")
 
     def __init__(self, env: simpy.Environment, callback: Callable[[Any], None]) -> None:
         event = simpy.Event(env)
@@ -40,26 +40,27 @@ class Timer:
         event._value = None
         event.callbacks = None  # not pending until set
         self._env = env
-        self._event = event
+        self.event = event
         self._queue = env._queue
         self._eid = env._eid
         # One list for every firing: `step` takes it off the event before calling it, and
-        # `set` puts it back (nothing else ever appends to this private event).
-        self._callbacks: list[Callable[[Any], None]] = [callback]
+        # `set` puts it back (nothing else ever appends to this private event). A hot path
+        # may inline `set` with these two (`event`, `callbacks`).
+        self.callbacks: list[Callable[[Any], None]] = [callback]
 
     def retarget(self, callback: Callable[[Any], None]) -> None:
         """Call `callback` from now on (safe from inside the current callback: `step` has
         already read the list's one entry)."""
-        self._callbacks[0] = callback
+        self.callbacks[0] = callback
 
     def set(self, delay: float) -> None:
         """Fire `delay` from now, as `env.timeout(delay)` made now would."""
-        event = self._event
-        event.callbacks = self._callbacks
+        event = self.event
+        event.callbacks = self.callbacks
         heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), event))
 
     def urgent(self) -> None:
         """Fire now, before the instant's normal events, as a new process's Initialize does."""
-        event = self._event
-        event.callbacks = self._callbacks
+        event = self.event
+        event.callbacks = self.callbacks
         heappush(self._queue, (self._env._now, URGENT, next(self._eid), event))
