@@ -141,6 +141,9 @@ class ClassicQueue:
         # `ready_count`, `_push`, `_take` and `_pop` calls: four a message) where the class
         # keeps this class's own ready list, the classic queue's.
         kind = type(self)
+        # Speed: where `dispatch` is this class's own, a caller that knows it would find
+        # nothing to do (no consumer waiting, or nothing ready) skips the call.
+        self._plain_dispatch = kind.dispatch is ClassicQueue.dispatch
         self._plain_ready = all(
             getattr(kind, hook) is getattr(ClassicQueue, hook)
             for hook in ("ready_count", "_push", "_pop", "_take")
@@ -268,7 +271,10 @@ class ClassicQueue:
         self.recorder.ready_add(self._ready_slot, 1)
         if self.recorder.trace is not None:  # speed: `enqueued` only traces
             self.recorder.enqueued(msg, self.name)
-        self.dispatch()
+        if self._active or not self._plain_dispatch:
+            self.dispatch()
+        elif self._may_expire:  # all `dispatch` does with no consumer waiting (speed)
+            self._schedule_expiry()
         return True
 
     def _drop_head(self) -> None:
@@ -462,7 +468,10 @@ class ClassicQueue:
                     self._active.append(slot)
                     slot.in_active = True
         self.recorder.acked_message(msg, self.name)
-        self.dispatch()
+        if self._fresh or self._returned or not (self._plain_dispatch and self._plain_ready):
+            self.dispatch()
+        elif self._may_expire:  # all `dispatch` does with nothing ready (speed)
+            self._schedule_expiry()
 
     def discard(self, entries: Iterable[Entry]) -> None:
         """nack/reject without requeue: dead-lettered (reason rejected), else dropped."""
