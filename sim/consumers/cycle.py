@@ -38,7 +38,7 @@ from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simpy
-from simpy.events import NORMAL
+from simpy.events import NORMAL, Timeout
 
 from sim.clients.disturbance import Disturbance
 from sim.consumers.calls import ProviderCalls
@@ -236,8 +236,12 @@ class ConsumerReplica(Disturbance):
         message, processed, name = self.message, self.recorder.processed, self.name
         env = self.env
         queue, eid = env._queue, env._eid  # speed: SimPy's own fields (sim/timer.py)
-        served = simpy.Event(env)  # the re-armed service timer: a timeout's value and outcome
-        served._ok, served._value, served.callbacks = True, None, None  # not pending
+        # The re-armed service timer: a Timeout (a broker may ask whether its replica was
+        # resumed by a timeout, as Pulsar's read_at_once does), never scheduled by its own
+        # __init__: a timeout's value and outcome, not pending until armed.
+        served = Timeout.__new__(Timeout)
+        served.env, served._delay = env, 0.0
+        served._ok, served._value, served.callbacks = True, None, None
         try:
             while True:
                 if self._paused:
