@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from functools import partial
-from operator import call, itemgetter
+from functools import partial, reduce
+from operator import add, call, itemgetter
 
 import numpy as np
 import simpy
@@ -59,27 +59,60 @@ class LatencyHistogram:
         self.histogram = HdrHistogram(1, int(highest_seconds * NANOSECONDS), digits)
         self._counts = np.ctypeslib.as_array(self.histogram.counts)
         self._buffer: list[float] = []
-        self.count = 0
-        self.total = 0.0  # exact sum, so the mean is not rounded to histogram buckets
-        self.max = 0.0
+        # Speed: the count, exact sum and maximum of the buffered values are taken a block at
+        # a time (`_fold`, C-level over the buffer: `len`, `functools.reduce(operator.add)`,
+        # `max`), not value by value: a recorded value is one `append`. The sum is the same
+        # left-to-right sequence of float additions `total += value` made, so bit-identical.
+        self._count = 0
+        self._total = 0.0  # exact sum, so the mean is not rounded to histogram buckets
+        self._max = 0.0
+        self._folded = 0  # how many buffered values the three above include
 
     def record(self, seconds: float) -> None:
-        self.count += 1
-        self.total += seconds
-        if seconds > self.max:
-            self.max = seconds
         buffer = self._buffer
         buffer.append(seconds)
         if len(buffer) >= _BUFFER:
             self.flush()
 
+    def _fold(self) -> None:
+        """Bring the count, sum and maximum up to date with the buffer."""
+        buffer, start = self._buffer, self._folded
+        if start < len(buffer):
+            part = buffer[start:] if start else buffer
+            self._count += len(part)
+            self._total = reduce(add, part, self._total)
+            top = max(part)
+            if top > self._max:
+                self._max = top
+            self._folded = len(buffer)
+
+    @property
+    def count(self) -> int:
+        self._fold()
+        return self._count
+
+    @property
+    def total(self) -> float:
+        self._fold()
+        return self._total
+
+    @property
+    def max(self) -> float:
+        self._fold()
+        return self._max
+
     def flush(self) -> None:
         if not self._buffer:
             return
+        self._fold()
         h = self.histogram
-        values = np.asarray(self._buffer) * NANOSECONDS
+        # Speed: fromiter with the dtype and count given (a third of asarray's time: no type
+        # to infer); the same float64 values.
+        buffer = self._buffer
+        values = np.fromiter(buffer, np.float64, len(buffer)) * NANOSECONDS
         values = np.minimum(np.rint(values), h.highest_trackable_value).astype(np.int64)
         self._buffer.clear()
+        self._folded = 0
         # bit_length(v | sub_bucket_mask), exact through frexp since values stay below 2**53
         pow2ceiling = np.frexp((values | h.sub_bucket_mask).astype(np.float64))[1]
         bucket = pow2ceiling - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
@@ -87,7 +120,11 @@ class LatencyHistogram:
         index = ((bucket + 1) << h.sub_bucket_half_count_magnitude) + (
             sub_bucket - h.sub_bucket_half_count
         )
-        np.add.at(self._counts, index, 1)
+        # Speed: the values per bucket counted by bincount, then added in one pass: the
+        # same integer counts as `np.add.at(counts, index, 1)`, which costs about 25 times
+        # as much (it was two fifths of a flush, a third of a microsecond a message).
+        counts = self._counts
+        counts += np.bincount(index, minlength=counts.size).astype(counts.dtype)
         h.total_count += len(values)
         h.min_value = min(h.min_value, int(values.min()))
         h.max_value = max(h.max_value, int(values.max()))
@@ -129,9 +166,9 @@ class LatencyHistogram:
         other.flush()
         self.flush()
         self.histogram.add(other.histogram)
-        self.count += other.count
-        self.total += other.total
-        self.max = max(self.max, other.max)
+        self._count += other._count
+        self._total += other._total
+        self._max = max(self._max, other._max)
 
     def stats(self) -> dict[str, float]:
         """count, mean, p50, p95, p99 and max, in seconds (NaN where nothing was recorded)."""
@@ -279,8 +316,9 @@ class Recorder:
 
     def produced_message(self, msg: Message, component: str) -> None:
         self.produced += 1
-        # Speed: `_live(1)` inlined (once a message): the same steps.
-        now = self.env.now
+        # Speed: `_live(1)` inlined (once a message): the same steps; SimPy's `_now` field,
+        # not its `now` property (a Python call).
+        now = self.env._now
         if now > self._area_at:
             warmup = self.warmup
             if now > warmup:
@@ -360,14 +398,16 @@ class Recorder:
 
     def processed(self, msg: Message, component: str) -> None:
         self.processed_total += 1
-        msg.processed += 1
+        times = msg.processed + 1
+        msg.processed = times
         self.processed_by[component] += 1
-        if msg.processed == 1 and msg.state is _LIVE:
+        if times == 1 and msg.state is _LIVE:
             # Speed: the usual case, a live copy processed for the first time: what the
             # general path below does through _final and _move, in one place.
             self.processed_unique += 1
-            # Speed: `_live(-1)` inlined (the backlog only falls here: no new maximum).
-            now = self.env.now
+            # Speed: `_live(-1)` inlined (the backlog only falls here: no new maximum);
+            # SimPy's `_now` field, not its `now` property (a Python call).
+            now = self.env._now
             warmup = self.warmup
             if now > self._area_at:
                 if now > warmup:
@@ -387,16 +427,16 @@ class Recorder:
                 if reader is None:  # a part that never registered: its own consumer
                     reader = self.reader(component, component, "")
                 # Speed: LatencyHistogram.record for the run's and the reader's histograms,
-                # inlined (the same steps: count, exact sum, max, buffered value).
-                for histogram in (self.latency, reader.latency):
-                    histogram.count += 1
-                    histogram.total += latency
-                    if latency > histogram.max:
-                        histogram.max = latency
-                    buffer = histogram._buffer
-                    buffer.append(latency)
-                    if len(buffer) >= _BUFFER:
-                        histogram.flush()
+                # inlined (the same steps: the buffered value, a flush when the buffer is
+                # full), written out twice rather than looped over a tuple made a message.
+                buffer = self.latency._buffer
+                buffer.append(latency)
+                if len(buffer) >= _BUFFER:
+                    self.latency.flush()
+                buffer = reader.latency._buffer
+                buffer.append(latency)
+                if len(buffer) >= _BUFFER:
+                    reader.latency.flush()
             if self.trace is not None:
                 self.trace.append((now, msg.id, "processed", component))
             return

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from simpy.events import NORMAL
 
 from sim.clients.load import LoadSchedule
 from sim.distributions import Distribution, Sampler
 from sim.message import Message, MessageCore
 from sim.network import Link
+from sim.timer import Timer
 
 if TYPE_CHECKING:
     from sim.clients.config import ProducerBase
@@ -63,9 +66,17 @@ class Producer:
             arrivals = ctx.streams.generator(f"producer:{config.name}/arrivals")
             self.interarrival = profile.gaps(unit.sampler(arrivals), config.start)
         self._keys = key_chooser(config, ctx)
-        ctx.env.process(self.run())
+        self._start()
 
-    def run(self) -> Generator[Any, Any, None]:
+    def _start(self) -> None:
+        """Start producing once the run starts.
+
+        Speed: the producer is a chain of timer callbacks, not a SimPy process: no generator
+        to resume per message (Process._resume and generator.send), and one event object
+        re-armed for every arrival (sim/timer.py; no Timeout made and scheduled by two calls).
+        The events are the ones the process made, in the same places of the event queue: an
+        urgent event now (the process's Initialize), then one timer per arrival, set after
+        the previous message was sent (where the process's `yield timeout(gap)` came)."""
         env, config = self.ctx.env, self.config
         recorder, ids, link, send = self.ctx.recorder, self.ctx.message_ids, self._link, self._send
         next_gap, next_key, size, name, stamp = (
@@ -77,15 +88,12 @@ class Producer:
         )
         make = self._message
         stop = config.stop if config.stop is not None else np.inf
-        if config.start > 0:
-            yield env.timeout(config.start)
-        timeout = env.timeout
         instant = link.instant  # speed: an ideal hop calls `send` directly (what Link does)
-        while True:
-            yield timeout(next_gap())
-            now = env.now  # speed: the clock read once a message
+
+        def arrive(_event: Any) -> None:
+            now = env._now  # speed: SimPy's field, not its `now` property; read once a message
             if now >= stop:
-                return
+                return  # where the process returned: nothing more is scheduled
             msg = make(next(ids), now, size, None if next_key is None else next_key())
             if stamp is not None:
                 stamp(msg)
@@ -94,6 +102,25 @@ class Producer:
                 send(msg)
             else:
                 link.send(send, msg)
+            # Speed: `timer.set(next_gap())` inlined (its call a message): the same entry.
+            event.callbacks = callbacks
+            heappush(queue, (env._now + next_gap(), NORMAL, next(eid), event))
+
+        def first(_event: Any) -> None:
+            timer.retarget(arrive)
+            timer.set(next_gap())
+
+        def begin(_event: Any) -> None:
+            if config.start > 0:
+                timer.retarget(first)
+                timer.set(config.start)
+            else:
+                first(_event)
+
+        timer = Timer(env, begin)
+        event, callbacks = timer.event, timer.callbacks
+        queue, eid = env._queue, env._eid
+        timer.urgent()
 
 
 def key_chooser(config: ProducerBase, ctx: RunContext) -> Callable[[], str] | None:

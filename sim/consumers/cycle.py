@@ -34,9 +34,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simpy
+from simpy.events import NORMAL, Timeout
 
 from sim.clients.disturbance import Disturbance
 from sim.consumers.calls import ProviderCalls
@@ -60,6 +62,9 @@ class ConsumerReplica(Disturbance):
     acks_per_batch = False
     #: The broker forgets a delivery as soon as it sends it (auto-ack, NOACK, delete on receipt).
     forgets_on_delivery = False
+    #: `checks_failures()` gives the same answer for the whole of a cycle's run (it reads
+    #: settings fixed when the replica is made): the cycle asks it once, not once a message.
+    fixed_failure_checks = False
 
     def init_replica(
         self,
@@ -118,6 +123,13 @@ class ConsumerReplica(Disturbance):
         raise NotImplementedError
 
     def fetch(self) -> Generator[Any, Any, None]:
+        raise NotImplementedError
+
+    def fetch_event(self) -> simpy.Event | None:
+        """`fetch` one wait at a time, for a broker whose `fetch` only waits on events in a
+        loop: the next event to wait on, or None once `take()` may have something. The cycle
+        waits on these instead of running `fetch` when a subclass overrides this (speed: no
+        generator made and resumed through `yield from` each time the replica waits)."""
         raise NotImplementedError
 
     def message(self, delivery: Any) -> Message:
@@ -214,16 +226,35 @@ class ConsumerReplica(Disturbance):
         own_begin = kind.begin_batch is not _BASE["begin_batch"]
         own_end = kind.end_batch is not _BASE["end_batch"]
         own_checks = kind.checks_failures is not _BASE["checks_failures"]
+        checked = False  # what a fixed `checks_failures` answers
+        if own_checks and self.fixed_failure_checks:
+            # Speed: asked once (see the class attribute), not once a message.
+            checked, own_checks = self.checks_failures(), False
+        own_fetch_event = kind.fetch_event is not _BASE["fetch_event"]
         own_finish = kind.finish is not _BASE["finish"]
         own_settle = kind.settle is not _BASE["settle"]  # speed: the base one does nothing
         message, processed, name = self.message, self.recorder.processed, self.name
+        env = self.env
+        queue, eid = env._queue, env._eid  # speed: SimPy's own fields (sim/timer.py)
+        # The re-armed service timer: a Timeout (a broker may ask whether its replica was
+        # resumed by a timeout, as Pulsar's read_at_once does), never scheduled by its own
+        # __init__: a timeout's value and outcome, not pending until armed.
+        served = Timeout.__new__(Timeout)
+        served.env, served._delay = env, 0.0
+        served._ok, served._value, served.callbacks = True, None, None
         try:
             while True:
                 if self._paused:
                     yield from self.wait_while_down()
                 batch = take()
                 if not batch:
-                    yield from fetch()
+                    if own_fetch_event:  # the same waits as `yield from fetch()`
+                        wait = self.fetch_event()
+                        while wait is not None:
+                            yield wait
+                            wait = self.fetch_event()
+                    else:
+                        yield from fetch()
                     continue
                 if guarantee is None:
                     if own_begin:
@@ -245,9 +276,22 @@ class ConsumerReplica(Disturbance):
                             before = self.before_work(delivery)
                             if before is not None:
                                 yield from before
-                        yield timeout(service_time() * self.slowdown)
+                        delay = service_time() * self.slowdown
+                        if served.callbacks is None:
+                            # Speed: the service time waits on one re-armed event (see
+                            # sim/timer.py), not a new Timeout: the same queue entry that
+                            # `timeout(delay)` schedules, without its two calls and its
+                            # object. Still pending after an interrupt (a crash left it in
+                            # the queue): a new Timeout then, as before.
+                            served.callbacks = []
+                            heappush(queue, (env._now + delay, NORMAL, next(eid), served))
+                            yield served
+                        else:
+                            yield timeout(delay)
                         if (
-                            self.error_probability or (own_checks and self.checks_failures())
+                            self.error_probability
+                            or checked
+                            or (own_checks and self.checks_failures())
                         ) and self.fails(delivery):
                             yield from self._retry(delivery)
                             continue
@@ -496,5 +540,5 @@ class ConsumerReplica(Disturbance):
 # as it is (see there).
 _BASE = {
     verb: ConsumerReplica.__dict__[verb]
-    for verb in ("begin_batch", "end_batch", "checks_failures", "finish", "settle")
+    for verb in ("begin_batch", "end_batch", "checks_failures", "finish", "settle", "fetch_event")
 }

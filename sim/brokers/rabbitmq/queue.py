@@ -137,6 +137,17 @@ class ClassicQueue:
         self._dispatching = False
         # Speed: `ack_one` inlines `_release` where a subclass keeps this class's own.
         self._plain_release = type(self)._release is ClassicQueue._release
+        # Speed: `accept` and `dispatch` read and change the ready list directly (no
+        # `ready_count`, `_push`, `_take` and `_pop` calls: four a message) where the class
+        # keeps this class's own ready list, the classic queue's.
+        kind = type(self)
+        # Speed: where `dispatch` is this class's own, a caller that knows it would find
+        # nothing to do (no consumer waiting, or nothing ready) skips the call.
+        self._plain_dispatch = kind.dispatch is ClassicQueue.dispatch
+        self._plain_ready = all(
+            getattr(kind, hook) is getattr(ClassicQueue, hook)
+            for hook in ("ready_count", "_push", "_pop", "_take")
+        )
 
     # ----- the ready list (hooks a subclass may replace) -----
     @property
@@ -239,7 +250,10 @@ class ClassicQueue:
             msg.expires_at = INF
         else:
             msg.expires_at = self.env.now + self.message_ttl
-        self._push(msg)
+        if self._plain_ready:
+            self._fresh.append(msg)  # speed: `_push` inlined (see __init__)
+        else:
+            self._push(msg)
         self.ready_bytes += msg.size
         # Speed: `_over_limit()` only asked with a limit set (with neither it answers False,
         # a subclass's too): one call fewer a message on an unbounded queue.
@@ -257,7 +271,10 @@ class ClassicQueue:
         self.recorder.ready_add(self._ready_slot, 1)
         if self.recorder.trace is not None:  # speed: `enqueued` only traces
             self.recorder.enqueued(msg, self.name)
-        self.dispatch()
+        if self._active or not self._plain_dispatch:
+            self.dispatch()
+        elif self._may_expire:  # all `dispatch` does with no consumer waiting (speed)
+            self._schedule_expiry()
         return True
 
     def _drop_head(self) -> None:
@@ -350,26 +367,61 @@ class ClassicQueue:
         if active and not self._dispatching:
             self._dispatching = True
             try:
-                while active and self.ready_count:
-                    if self._may_expire:
-                        self._expire_head(inclusive=False)
-                        if not self.ready_count:
-                            break
-                    slot = active.popleft()
-                    slot.in_active = False
-                    msg = self._take()
-                    if not slot.auto_ack:
-                        slot.unacked += 1
-                        self.unacked += 1
-                    slot.channel.deliver(slot, msg)
-                    # Back of the turn if it still has credit (speed: `_activate` inlined).
-                    if (
-                        not slot.in_active
-                        and not slot.cancelled
-                        and (slot.auto_ack or slot.prefetch == 0 or slot.unacked < slot.prefetch)
-                    ):
-                        active.append(slot)
-                        slot.in_active = True
+                if self._plain_ready:
+                    # Speed: the loop below on the classic queue's own ready list, with
+                    # `ready_count`, `_take` and `_pop` inlined: the same steps, three calls
+                    # fewer a delivery (and one fewer when nothing is ready).
+                    fresh, returned = self._fresh, self._returned
+                    while active and (fresh or returned):
+                        if self._may_expire:
+                            self._expire_head(inclusive=False)
+                            if not (fresh or returned):
+                                break
+                        slot = active.popleft()
+                        slot.in_active = False
+                        # `_take`: the older of the fresh head and the returned heap's top
+                        if returned and (not fresh or returned[0][0] < fresh[0].seq):
+                            msg = heapq.heappop(returned)[1]
+                        else:
+                            msg = fresh.popleft()
+                        self.ready_bytes -= msg.size
+                        self.recorder.ready_add(self._ready_slot, -1)
+                        if not slot.auto_ack:
+                            slot.unacked += 1
+                            self.unacked += 1
+                        slot.channel.deliver(slot, msg)
+                        if (
+                            not slot.in_active
+                            and not slot.cancelled
+                            and (
+                                slot.auto_ack or slot.prefetch == 0 or slot.unacked < slot.prefetch
+                            )
+                        ):
+                            active.append(slot)
+                            slot.in_active = True
+                else:
+                    while active and self.ready_count:
+                        if self._may_expire:
+                            self._expire_head(inclusive=False)
+                            if not self.ready_count:
+                                break
+                        slot = active.popleft()
+                        slot.in_active = False
+                        msg = self._take()
+                        if not slot.auto_ack:
+                            slot.unacked += 1
+                            self.unacked += 1
+                        slot.channel.deliver(slot, msg)
+                        # Back of the turn if it still has credit (speed: `_activate` inlined).
+                        if (
+                            not slot.in_active
+                            and not slot.cancelled
+                            and (
+                                slot.auto_ack or slot.prefetch == 0 or slot.unacked < slot.prefetch
+                            )
+                        ):
+                            active.append(slot)
+                            slot.in_active = True
             finally:
                 self._dispatching = False
         if self._may_expire:
@@ -416,7 +468,10 @@ class ClassicQueue:
                     self._active.append(slot)
                     slot.in_active = True
         self.recorder.acked_message(msg, self.name)
-        self.dispatch()
+        if self._fresh or self._returned or not (self._plain_dispatch and self._plain_ready):
+            self.dispatch()
+        elif self._may_expire:  # all `dispatch` does with nothing ready (speed)
+            self._schedule_expiry()
 
     def discard(self, entries: Iterable[Entry]) -> None:
         """nack/reject without requeue: dead-lettered (reason rejected), else dropped."""
