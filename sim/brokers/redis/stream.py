@@ -458,9 +458,19 @@ class Stream:
             index = node.first_live
             if type(ids) is not list:
                 # A packed node (always ordered): the same loop on its array, each id made
-                # as _PackedIds.__getitem__ makes it (speed: no call an id, nor a len).
+                # as _PackedIds.__getitem__ makes it (speed: no call an id, nor a len, and
+                # `ids.rank_left(start)` inlined: a reader far behind reads here each time).
                 keys, base = ids.keys, ids.base  # type: ignore[union-attr]
-                at_start = ids.rank_left(start)  # type: ignore[union-attr]
+                start_ms, start_seq = start
+                offset = start_ms - base
+                if offset < 0:
+                    at_start = 0
+                elif offset >= _PACKED_SPAN:
+                    at_start = len(keys)
+                elif start_seq >= _PACKED_SPAN:
+                    at_start = bisect_left(keys, (offset + 1) << _LOW)
+                else:
+                    at_start = bisect_left(keys, offset << _LOW | start_seq)
                 if at_start > index:
                     index = at_start
                 slots = len(keys)
