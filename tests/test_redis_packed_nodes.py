@@ -119,3 +119,35 @@ def test_ids_that_do_not_fit_stay_tuples() -> None:
     assert server.execute_command("XRANGE", "s", "5-4294967296", "6-1") == [
         [f"5-{i * WIDE}", ["n", str(i)]] for i in range(1, NODE)
     ] + [["6-0", ["n", "0"]], ["6-1", ["n", "1"]]]
+
+
+def _model_reads(deletes: list[int]) -> list[Any]:
+    """The model's own XREADGROUP (`read_new`, its one-entry path included) over packed
+    nodes, with the later nodes' entries deleted so that a packed node is the tail."""
+    env = simpy.Environment()
+    server = RedisStreamsServer(env, node_max_entries=NODE)
+    server.execute_command("XGROUP", "CREATE", "s", "g", "0", "MKSTREAM")
+    added = []
+    for i in range(5 * NODE):
+        env.run(until=env.now + 0.0005)  # two entries a millisecond: seqs 0 and 1
+        added.append(server.add_entry("s", i, None, None))
+    for index in deletes:
+        ms, seq = added[index]
+        server.execute_command("XDEL", "s", f"{ms}-{seq}")
+    reads = []
+    for count in [1, 3, 45, 1, 1, 7, 1, None, 1]:  # 45: into the third node
+        reads.append(server.read_new("s", "g", "c", count, False))
+        group = server.streams["s"].groups["g"]
+        reads.append((group.last_id, group.entries_read, list(group.pel.items)))
+    return reads
+
+
+@pytest.mark.parametrize(
+    "deletes", [[], list(range(3 * NODE, 5 * NODE)), [5, 17, *range(2 * NODE, 5 * NODE)]]
+)
+def test_model_reads_from_packed_nodes_match_tuples(
+    deletes: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packed = _model_reads(deletes)
+    monkeypatch.setattr(stream_module, "_PACK_FROM", 10**9)
+    assert packed == _model_reads(deletes)
