@@ -242,15 +242,16 @@ class SQSQueue:
         # slot of `entries` (about 30) and one of the visible heap (8). Such a message is
         # visible, receivable in arrival order only (the oldest visible first, as the heap
         # hands them out: a receive takes the smaller of the heap's head and the first
-        # fresh one) and cannot be named by a receipt handle, so nothing else can reach it
-        # until a receive (or retention, or a purge) makes its Entry (`_promote`), the one
-        # `enqueue_standard` would have made: the same fields, equal numbers.
+        # fresh one) and has no receipt handle yet, so nothing else reaches it until a
+        # receive (or retention, a purge, or a made-up handle naming it) makes its Entry
+        # (`_promote`), the one `enqueue_standard` would have made: the same fields, equal
+        # numbers, and for those made before they are received, the same heap push.
         self._fresh: list[Message | None] = []
         self._fresh_sent: list[float] = []  # the clock's values themselves: equal types
         self._fresh_head = 0
-        # Fresh messages made Entries, in arrival order, while their Message is still in
-        # `_arrivals` (fresh messages are promoted oldest first, so this order and
-        # `_fresh`'s follow on).
+        # Fresh messages made Entries, in arrival order, while their sent time still stands
+        # for them in `_arrivals` (fresh messages are promoted oldest first, so this order
+        # and `_fresh`'s follow on).
         self._promoted: deque[Entry] = deque()
         self._group_dedup = settings.deduplication_scope == "messageGroup"
         self._dedup: dict[tuple[str | None, str], float] = {}
@@ -833,8 +834,8 @@ class SQSQueue:
         """The next deadline that still counts, after dropping those that do not from the
         heads of the heaps (advance and _ring would skip them)."""
         arrivals, promoted = self._arrivals, self._promoted
-        # Speed: `_arrival` and `_pop_arrival` inlined (about one deleted message a message
-        # is dropped here).
+        # Speed: the Entry an item stands for found inline, as `_pop_arrival` finds it
+        # (about one deleted message a message is dropped here: no call for it).
         while arrivals:
             first = arrivals[0]
             if isinstance(first, Entry):
