@@ -41,10 +41,12 @@ MESSAGE = {"rabbitmq": AMQP_MESSAGE}
 # What each broker keeps for a held message besides the Message (tracemalloc's sizes).
 HELD = {
     "rabbitmq": 8,  # a pointer in the queue's deque
-    "sqs": 128 + 8 + 8 + 40,  # Entry (its seq and MessageId number are the message's id),
-    # arrivals, the visible heap's pointer, the entries dict's slot
-    "redis": 56 + 28 + 3 * 8,  # the stream id tuple and its seq, the listpack's three lists
-    # (a one-group stream's entry is the message itself, no copies tuple)
+    "sqs": 3 * 8,  # a fresh message has no Entry (its arrival and MessageId numbers are
+    # the message's id): the fresh list's pointer, its sent time's, and arrivals' (the same
+    # float as its produced_at)
+    "redis": 8 + 8 + 1,  # a packed node: its id in the keys array, the values list's
+    # pointer, its deleted flag in a bytearray (a one-group stream's entry is the message
+    # itself, no copies tuple)
     "kafka": 96 + 28 + 8,  # Record, its offset, the segment's list (one group: MSG_ONLY)
     "pulsar": 152 + 48 + 2 * 28 + 2 * 8,  # Entry (its own record; one group: no list of
     # copies), the messages tuple, the entry's index and cumulative count, the entries and

@@ -22,7 +22,7 @@ def _state(service: SQSService) -> Any:
     recorder = service.recorder
     entries = [
         (e.seq, e.message_number, e.state, e.receive_count, e.receipt, e.msg.id)
-        for e in queue.entries.values()
+        for e in queue.held()
     ]
     counts = (queue.visible_count, queue.inflight_count, queue.delayed_count)
     totals = (recorder.published, recorder.delivered, recorder.ready_total, recorder.requeued)
@@ -103,7 +103,7 @@ def test_a_send_at_a_retention_deadline_expires_the_old_message_first() -> None:
 
     def at_deadline(_event: Any) -> None:
         send(Message(2, env.now))
-        seen.append([entry.msg.id for entry in queue.entries.values()])
+        seen.append([entry.msg.id for entry in queue.held()])
 
     env.timeout(60.0).callbacks.append(at_deadline)  # scheduled before the clock is armed
     send(Message(1, env.now))

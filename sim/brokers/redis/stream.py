@@ -16,9 +16,11 @@ slot by slot, as Redis's iterator does (it skips deleted slots, streamIteratorGe
 from __future__ import annotations
 
 import struct
+from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 from itertools import pairwise
+from operator import itemgetter
 from typing import Any
 
 __all__ = [
@@ -44,15 +46,105 @@ def format_id(stream_id: StreamId) -> str:
     return f"{stream_id[0]}-{stream_id[1]}"
 
 
+_LOW = 32  # a packed id's sequence bits (see _PackedIds)
+_LOW_MASK = (1 << _LOW) - 1
+_PACKED_SPAN = 1 << _LOW  # the millisecond offsets and sequences a packed id can hold
+# Nodes this small stay as they are: the arrays' own headers would cost more than they save.
+_PACK_FROM = 16
+_SEQ = itemgetter(1)
+
+
+class _PackedIds:
+    """A full node's ids, 8 bytes each: ((ms - base) << 32 | seq) in one unsigned array.
+
+    Memory: a list of (ms, seq) tuples costs a tuple (56 bytes) and, past 256, a seq int (28)
+    an entry besides the list's pointer (8); the array holds the same id in 8 bytes and makes
+    the tuple again only when it is read. The mapping keeps the ids' order exactly (it is
+    used only when every offset and sequence is below 2**32, see `pack`), so the array
+    bisects in C as the tuples did; `rank_left`/`rank_right` map an id outside that range to
+    where it falls. Reads give equal tuples, so every comparison, key and formatted id is
+    the same as before.
+    """
+
+    __slots__ = ("base", "keys")
+
+    def __init__(self, base: int, keys: array[int]) -> None:
+        self.base = base
+        self.keys = keys
+
+    @staticmethod
+    def pack(ids: list[StreamId]) -> _PackedIds | None:
+        """The ids packed, or None when one does not fit (an id far from the first, or a
+        sequence of 2**32 or more: kept as tuples). `ids` must be in increasing order."""
+        base = ids[0][0]
+        # Speed: the widest sequence found in C (map, itemgetter), no generator to resume.
+        if ids[-1][0] - base >= _PACKED_SPAN or max(map(_SEQ, ids)) >= _PACKED_SPAN:
+            return None
+        return _PackedIds(base, array("Q", [(ms - base) << _LOW | seq for ms, seq in ids]))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index: int) -> StreamId:
+        key = self.keys[index]
+        return (self.base + (key >> _LOW), key & _LOW_MASK)
+
+    def __iter__(self) -> Iterator[StreamId]:
+        # Speed: the ids made in one list comprehension (a node's trim or count reads them
+        # all), not a generator resumed once an id.
+        base = self.base
+        return iter([(base + (key >> _LOW), key & _LOW_MASK) for key in self.keys])
+
+    def rank_left(self, stream_id: StreamId) -> int:
+        """bisect_left of the ids: how many are < stream_id."""
+        ms, seq = stream_id
+        offset = ms - self.base
+        if offset < 0:
+            return 0
+        if offset >= _PACKED_SPAN:
+            return len(self.keys)
+        if seq >= _PACKED_SPAN:  # after every id of its millisecond here
+            return bisect_left(self.keys, (offset + 1) << _LOW)
+        return bisect_left(self.keys, offset << _LOW | seq)
+
+    def rank_right(self, stream_id: StreamId) -> int:
+        """bisect_right of the ids: how many are <= stream_id."""
+        ms, seq = stream_id
+        offset = ms - self.base
+        if offset < 0:
+            return 0
+        if offset >= _PACKED_SPAN:
+            return len(self.keys)
+        if seq >= _PACKED_SPAN:
+            return bisect_left(self.keys, (offset + 1) << _LOW)
+        return bisect_right(self.keys, offset << _LOW | seq)
+
+
+def _rank_left(ids: list[StreamId] | _PackedIds, stream_id: StreamId) -> int:
+    return bisect_left(ids, stream_id) if type(ids) is list else ids.rank_left(stream_id)  # type: ignore[union-attr, arg-type]
+
+
+def _rank_right(ids: list[StreamId] | _PackedIds, stream_id: StreamId) -> int:
+    return bisect_right(ids, stream_id) if type(ids) is list else ids.rank_right(stream_id)  # type: ignore[union-attr, arg-type]
+
+
 class _Node:
-    """One listpack: entries in append order with a deleted flag each (slots are never reused)."""
+    """One listpack: entries in append order with a deleted flag each (slots are never reused).
+
+    The last two nodes (the tail, taking entries, and the full one before it) keep their ids
+    as (ms, seq) tuples and their flags as a list; when a new tail is made, the node two
+    before it, if ordered, is `freeze`d: its ids packed (_PackedIds) and its flags a
+    bytearray. Memory: 17 bytes a held entry then, not about 100. Speed: the appends and the
+    reads of readers keeping up, all in the last two nodes, are as they were; a node is
+    packed once, in C but for one expression an id.
+    """
 
     __slots__ = ("first_live", "ids", "live", "ordered", "valid", "values")
 
     def __init__(self) -> None:
-        self.ids: list[StreamId] = []
+        self.ids: list[StreamId] | _PackedIds = []
         self.values: list[Any] = []
-        self.live: list[bool] = []
+        self.live: list[bool] | bytearray = []
         self.valid = 0  # entries not deleted (the listpack's first integer)
         self.first_live = 0  # index below which every slot is deleted: trims start here
         self.ordered = True  # slots in id order, so bisect finds them (see the module docstring)
@@ -61,11 +153,23 @@ class _Node:
         """The first slot that can hold a live id >= start."""
         if not self.ordered:
             return self.first_live
-        return max(self.first_live, bisect_left(self.ids, start))
+        return max(self.first_live, _rank_left(self.ids, start))
 
     def index_through(self, end: StreamId) -> int:
         """One past the last slot that can hold a live id <= end."""
-        return bisect_right(self.ids, end) if self.ordered else len(self.ids)
+        return _rank_right(self.ids, end) if self.ordered else len(self.ids)
+
+    def freeze(self) -> None:
+        """The node is full and no longer the tail: its ids packed, its flags a bytearray
+        (see the class docstring). An unordered node, a small one, or one whose ids do not
+        fit stays as it is."""
+        ids = self.ids
+        if not self.ordered or type(ids) is not list or len(ids) < _PACK_FROM:
+            return
+        packed = _PackedIds.pack(ids)
+        if packed is not None:
+            self.ids = packed
+            self.live = bytearray(self.live)  # the flags as 0/1: tested for truth only
 
 
 def radix_tree_nodes(keys: Iterable[StreamId]) -> int:
@@ -308,7 +412,7 @@ class Stream:
                 if live[index] and ids[index] == stream_id:
                     return node, index
             return None
-        index = bisect_left(ids, stream_id)
+        index = _rank_left(ids, stream_id)
         if index < len(ids) and ids[index] == stream_id and live[index]:
             return node, index
         return None
@@ -323,7 +427,8 @@ class Stream:
             node = nodes[at]
             index = node.index_from(start)
             ids, live, values = node.ids, node.live, node.values
-            while index < len(ids):
+            slots = len(ids)  # speed: asked once (a packed node's len is a call)
+            while index < slots:
                 if live[index]:  # deleted slots are skipped before the range test
                     key = ids[index]
                     if key > end:
@@ -351,6 +456,35 @@ class Stream:
             ids, live, values = node.ids, node.live, node.values
             # Speed: `node.index_from(start)` inlined (a call and a `max` fewer a read).
             index = node.first_live
+            if type(ids) is not list:
+                # A packed node (always ordered): the same loop on its array, each id made
+                # as _PackedIds.__getitem__ makes it (speed: no call an id, nor a len, and
+                # `ids.rank_left(start)` inlined: a reader far behind reads here each time).
+                keys, base = ids.keys, ids.base  # type: ignore[union-attr]
+                start_ms, start_seq = start
+                offset = start_ms - base
+                if offset < 0:
+                    at_start = 0
+                elif offset >= _PACKED_SPAN:
+                    at_start = len(keys)
+                elif start_seq >= _PACKED_SPAN:
+                    at_start = bisect_left(keys, (offset + 1) << _LOW)
+                else:
+                    at_start = bisect_left(keys, offset << _LOW | start_seq)
+                if at_start > index:
+                    index = at_start
+                slots = len(keys)
+                while index < slots:
+                    if live[index]:
+                        packed = keys[index]
+                        key = (base + (packed >> _LOW), packed & _LOW_MASK)
+                        if key >= start:
+                            found.append((key, values[index]))
+                            if len(found) == count:
+                                return found
+                    index += 1
+                at += 1
+                continue
             if node.ordered:
                 at_start = bisect_left(ids, start)
                 if at_start > index:
@@ -416,7 +550,7 @@ class Stream:
                 pairs = zip(node.ids, node.live, strict=True)
                 total += sum(1 for key, live in pairs if live and key > stream_id)
                 break
-            index = bisect_right(node.ids, stream_id)
+            index = _rank_right(node.ids, stream_id)
             total += sum(node.live[index:])
             break
         return total
@@ -429,6 +563,11 @@ class Stream:
         # Speed: the tail node and its id list read once (an XADD each message).
         node = nodes[-1] if nodes else None
         if node is None or len(node.ids) >= self.node_max_entries:
+            if len(nodes) > 1:
+                # Memory: the node before the full tail is packed (see _Node). Speed: not the
+                # full tail itself, which a reader keeping up may still be reading through the
+                # general path (entries_after) for a while: those reads stay on tuples.
+                nodes[-2].freeze()
             node = _Node()
             nodes.append(node)
             self._firsts.append(stream_id)

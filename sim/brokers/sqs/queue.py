@@ -230,7 +230,29 @@ class SQSQueue:
         # and version are the same entry's same timer).
         self._timer_run: deque[tuple[float, int, int, Entry]] = deque()
         self._timers: list[tuple[float, int, int, Entry]] = []  # the heap part
-        self._arrivals: deque[Entry] = deque()  # retention: oldest first
+        # Retention: oldest first. A fresh message (below) is here as its sent time (the
+        # clock's own value, the float its Message's produced_at and `_fresh_sent` hold
+        # too when the send took no time: no object of its own), which stands for the
+        # first of `_promoted` then of `_fresh` (`_pop_arrival`); its retention starts then.
+        self._arrivals: deque[Entry | float] = deque()
+        # Memory: a fresh message (sent by the model's producers to a standard queue, no
+        # delay, its arrival number its MessageId number and its id, never received yet)
+        # has no Entry: its Message and its sent time wait here, oldest first from
+        # `_fresh_head`, 16 bytes besides its place in `_arrivals`, not an Entry (128), a
+        # slot of `entries` (about 30) and one of the visible heap (8). Such a message is
+        # visible, receivable in arrival order only (the oldest visible first, as the heap
+        # hands them out: a receive takes the smaller of the heap's head and the first
+        # fresh one) and has no receipt handle yet, so nothing else reaches it until a
+        # receive (or retention, a purge, or a made-up handle naming it) makes its Entry
+        # (`_promote`), the one `enqueue_standard` would have made: the same fields, equal
+        # numbers, and for those made before they are received, the same heap push.
+        self._fresh: list[Message | None] = []
+        self._fresh_sent: list[float] = []  # the clock's values themselves: equal types
+        self._fresh_head = 0
+        # Fresh messages made Entries, in arrival order, while their sent time still stands
+        # for them in `_arrivals` (fresh messages are promoted oldest first, so this order
+        # and `_fresh`'s follow on).
+        self._promoted: deque[Entry] = deque()
         self._group_dedup = settings.deduplication_scope == "messageGroup"
         self._dedup: dict[tuple[str | None, str], float] = {}
         self._dedup_order: deque[tuple[float, tuple[str | None, str]]] = deque()
@@ -298,7 +320,13 @@ class SQSQueue:
         if (
             (run and run[0][0] <= now)
             or (heap and heap[0][0] <= now)
-            or (arrivals and arrivals[0].retain_from + self.settings.message_retention <= now)
+            or (
+                arrivals
+                # Speed: `_retained_from()` inlined (no call a message).
+                and (first.retain_from if isinstance(first := arrivals[0], Entry) else first)
+                + self.settings.message_retention
+                <= now
+            )
         ):
             self.advance(now)
         seq = self._seq + 1
@@ -307,6 +335,22 @@ class SQSQueue:
             # same int object, not a second one a held message (32 bytes). Equal ints, so
             # every comparison and key is the same.
             seq = message_number
+            if seq == msg.id and self.settings.delay <= 0:
+                # A fresh message (see `_fresh`): no Entry until it is received. The same
+                # steps as below for a visible Entry, but the heap push.
+                self._seq = seq
+                self._fresh.append(msg)
+                self._fresh_sent.append(now)
+                arrivals.append(now)
+                if self.recorder.trace is not None:  # speed: `enqueued` only traces
+                    self.recorder.enqueued(msg, self.name)
+                self.visible_count += 1
+                self.recorder.ready_add(self._ready_slot, 1)
+                if self._waiters:
+                    self._serve_waiters()
+                if len(arrivals) == 1:  # `_wake_clock_for_retention`
+                    self._arm()
+                return
         self._seq = seq
         entry = Entry(msg, seq, message_number, now, self.name)
         self.entries[seq] = entry
@@ -327,6 +371,65 @@ class SQSQueue:
                 self._serve_waiters()
         if len(arrivals) == 1:  # `_wake_clock_for_retention`
             self._arm()
+
+    def _promote(self) -> Entry:
+        """The first fresh message's Entry (visible, in `entries`), as `enqueue_standard`
+        would have made it; the caller puts it where it goes (`_promoted`, the heap)."""
+        fresh, head = self._fresh, self._fresh_head
+        msg = fresh[head]
+        sent_at = self._fresh_sent[head]
+        fresh[head] = None
+        head += 1
+        if head == len(fresh):  # none left: start again (the usual case when keeping up)
+            fresh.clear()
+            self._fresh_sent.clear()
+            head = 0
+        elif head >= 4096 and 2 * head >= len(fresh):  # speed: amortized O(1) a message
+            del fresh[:head]
+            del self._fresh_sent[:head]
+            head = 0
+        self._fresh_head = head
+        seq = msg.id  # type: ignore[union-attr]
+        entry = Entry(msg, seq, seq, sent_at, self.name)  # type: ignore[arg-type]
+        entry.state = _VISIBLE
+        self.entries[seq] = entry
+        return entry
+
+    def _promote_through(self, seq: int) -> None:
+        """Make the Entries of the fresh messages up to arrival number `seq`, oldest first,
+        visible in the heap as `enqueue_standard` would have left them: a handle can name
+        one, a purge removes them all (rare; a receive promotes just the one it takes)."""
+        fresh = self._fresh
+        while fresh and fresh[self._fresh_head].id <= seq:  # type: ignore[union-attr]
+            entry = self._promote()
+            self._promoted.append(entry)
+            heapq.heappush(self._visible, entry.seq)
+
+    def _retained_from(self) -> float:
+        """The retention start of the first of `_arrivals` (a fresh message's sent time is
+        its retain_from: `Entry` starts it there)."""
+        head = self._arrivals[0]
+        return head.retain_from if isinstance(head, Entry) else head
+
+    def _pop_arrival(self) -> Entry:
+        """Take the first of `_arrivals`: the Entry it stands for (a fresh one promoted)."""
+        head = self._arrivals.popleft()
+        if isinstance(head, Entry):
+            return head
+        if self._promoted:
+            return self._promoted.popleft()
+        return self._promote()
+
+    def held(self) -> list[Entry]:
+        """Every live message's Entry in arrival order, a fresh one's as it would be (made
+        for the asking, not kept): for inspection."""
+        live = sorted(self.entries.values(), key=lambda e: e.seq)
+        head = self._fresh_head
+        for msg, sent_at in zip(self._fresh[head:], self._fresh_sent[head:], strict=True):
+            entry = Entry(msg, msg.id, msg.id, sent_at, self.name)  # type: ignore[union-attr, arg-type]
+            entry.state = _VISIBLE
+            live.append(entry)
+        return sorted(live, key=lambda e: e.seq)
 
     def next_sequence_number(self) -> str:
         """A number for a send that stores nothing (a deduplicated FIFO send)."""
@@ -382,7 +485,13 @@ class SQSQueue:
         if (
             (run and run[0][0] <= now)
             or (heap and heap[0][0] <= now)
-            or (arrivals and arrivals[0].retain_from + settings.message_retention <= now)
+            or (
+                arrivals
+                # Speed: `_retained_from()` inlined (no call a receive).
+                and (first.retain_from if isinstance(first := arrivals[0], Entry) else first)
+                + settings.message_retention
+                <= now
+            )
         ):
             self.advance(now)
         room = settings.max_inflight - self.inflight_count
@@ -395,12 +504,40 @@ class SQSQueue:
         elif max_messages == 1 and settings.max_receive_count is None:
             # Speed: `_take(1)` inlined where no redrive policy can apply (`_redrive` would
             # answer False): the first entry of the heap still visible.
+            # A fresh message when it is older than the heap's head (see `_fresh`).
             taken = []
-            visible, entries = self._visible, self.entries
-            while visible:
-                entry = entries.get(heapq.heappop(visible))
-                if entry is not None and entry.state is _VISIBLE:
+            visible, entries, fresh = self._visible, self.entries, self._fresh
+            while True:
+                if visible and (
+                    self._fresh_head == len(fresh) or visible[0] < fresh[self._fresh_head].id  # type: ignore[union-attr]
+                ):
+                    entry = entries.get(heapq.heappop(visible))
+                    if entry is not None and entry.state is _VISIBLE:
+                        taken.append(entry)
+                        break
+                elif fresh:
+                    # Speed: `_promote()` inlined (once a message), the same steps but the
+                    # state, which the loop below sets to in flight at once.
+                    head = self._fresh_head
+                    msg, sent_at = fresh[head], self._fresh_sent[head]
+                    fresh[head] = None
+                    head += 1
+                    if head == len(fresh):
+                        fresh.clear()
+                        self._fresh_sent.clear()
+                        head = 0
+                    elif head >= 4096 and 2 * head >= len(fresh):
+                        del fresh[:head]
+                        del self._fresh_sent[:head]
+                        head = 0
+                    self._fresh_head = head
+                    seq = msg.id  # type: ignore[union-attr]
+                    entry = Entry(msg, seq, seq, sent_at, self.name)  # type: ignore[arg-type]
+                    entries[seq] = entry
+                    self._promoted.append(entry)
                     taken.append(entry)
+                    break
+                else:
                     break
         else:
             taken = self._take(max_messages)
@@ -517,9 +654,16 @@ class SQSQueue:
 
     def _take(self, limit: int) -> list[Entry]:
         out: list[Entry] = []
-        visible, entries = self._visible, self.entries
-        while visible and len(out) < limit:
-            entry = entries.get(heapq.heappop(visible))
+        visible, entries, fresh = self._visible, self.entries, self._fresh
+        while (visible or fresh) and len(out) < limit:
+            if not visible or (
+                self._fresh_head < len(fresh) and fresh[self._fresh_head].id < visible[0]  # type: ignore[union-attr]
+            ):
+                # The first fresh message is older than the heap's head (see `_fresh`).
+                entry = self._promote()
+                self._promoted.append(entry)
+            else:
+                entry = entries.get(heapq.heappop(visible))  # type: ignore[assignment]
             if entry is None or entry.state is not _VISIBLE:
                 continue  # expired or purged while visible (gone from `entries`)
             if self._redrive(entry):
@@ -569,7 +713,10 @@ class SQSQueue:
         """(the live entry a receipt handle names, whether it is the latest handle)."""
         try:
             queue, seq, count = handle.split("#")
-            entry = self.entries.get(int(seq)) if queue == self.name else None
+            number = int(seq)
+            if queue == self.name:
+                self._promote_through(number)  # a fresh message is named too (see `_fresh`)
+            entry = self.entries.get(number) if queue == self.name else None
             int(count)
         except ValueError:
             raise KeyError(handle) from None
@@ -605,7 +752,9 @@ class SQSQueue:
             self._timer(self.env.now + timeout, entry)
 
     def purge(self) -> int:
-        gone = list(self.entries.values())
+        self._promote_through(self._seq)  # every fresh message made an Entry (see `_fresh`)
+        # In arrival order, as `entries` was filled (a promoted Entry was put in it later).
+        gone = sorted(self.entries.values(), key=lambda e: e.seq)
         for entry in gone:
             self._remove(entry)
             self.recorder.dropped(entry.msg, self.name)
@@ -684,10 +833,27 @@ class SQSQueue:
     def _next_due(self) -> float | None:
         """The next deadline that still counts, after dropping those that do not from the
         heads of the heaps (advance and _ring would skip them)."""
-        arrivals = self._arrivals
-        while arrivals and arrivals[0].state is _GONE:
-            arrivals.popleft()
-        due = arrivals[0].retain_from + self.settings.message_retention if arrivals else None
+        arrivals, promoted = self._arrivals, self._promoted
+        # Speed: the Entry an item stands for found inline, as `_pop_arrival` finds it
+        # (about one deleted message a message is dropped here: no call for it).
+        while arrivals:
+            first = arrivals[0]
+            if isinstance(first, Entry):
+                if first.state is not _GONE:
+                    break
+                arrivals.popleft()
+            elif promoted and promoted[0].state is _GONE:
+                arrivals.popleft()
+                promoted.popleft()
+            else:  # a fresh message (never gone) or a promoted one still live
+                break
+        # Speed: `_retained_from()` inlined (no call a deadline asked for).
+        due = (
+            (first.retain_from if isinstance(first := arrivals[0], Entry) else first)
+            + self.settings.message_retention
+            if arrivals
+            else None
+        )
         # Speed: `_first_timer` and `_pop_timer` inlined: about one stale timer is dropped
         # here a message (its message deleted), two calls each.
         run, heap = self._timer_run, self._timers
@@ -762,8 +928,8 @@ class SQSQueue:
             elif entry.state is _INFLIGHT:
                 self._return(entry)
         retention, arrivals = self.settings.message_retention, self._arrivals
-        while arrivals and arrivals[0].retain_from + retention <= now:
-            entry = arrivals.popleft()
+        while arrivals and self._retained_from() + retention <= now:
+            entry = self._pop_arrival()
             if entry.state is not _GONE:
                 self._remove(entry)
                 self.recorder.expired(entry.msg, self.name)
