@@ -237,8 +237,8 @@ class SQSQueue:
         self._arrivals: deque[Entry | float] = deque()
         # Memory: a fresh message (sent by the model's producers to a standard queue, no
         # delay, its arrival number its MessageId number and its id, never received yet)
-        # has no Entry: its Message and its sent time wait here, oldest first from
-        # `_fresh_head`, 16 bytes besides its place in `_arrivals`, not an Entry (128), a
+        # has no Entry: its Message and its sent time wait here, oldest first, 16 bytes
+        # besides its place in `_arrivals` (two deque slots), not an Entry (128), a
         # slot of `entries` (about 30) and one of the visible heap (8). Such a message is
         # visible, receivable in arrival order only (the oldest visible first, as the heap
         # hands them out: a receive takes the smaller of the heap's head and the first
@@ -246,9 +246,8 @@ class SQSQueue:
         # receive (or retention, a purge, or a made-up handle naming it) makes its Entry
         # (`_promote`), the one `enqueue_standard` would have made: the same fields, equal
         # numbers, and for those made before they are received, the same heap push.
-        self._fresh: list[Message | None] = []
-        self._fresh_sent: list[float] = []  # the clock's values themselves: equal types
-        self._fresh_head = 0
+        self._fresh: deque[Message] = deque()
+        self._fresh_sent: deque[float] = deque()  # the clock's values themselves: equal types
         # Fresh messages made Entries, in arrival order, while their sent time still stands
         # for them in `_arrivals` (fresh messages are promoted oldest first, so this order
         # and `_fresh`'s follow on).
@@ -375,22 +374,9 @@ class SQSQueue:
     def _promote(self) -> Entry:
         """The first fresh message's Entry (visible, in `entries`), as `enqueue_standard`
         would have made it; the caller puts it where it goes (`_promoted`, the heap)."""
-        fresh, head = self._fresh, self._fresh_head
-        msg = fresh[head]
-        sent_at = self._fresh_sent[head]
-        fresh[head] = None
-        head += 1
-        if head == len(fresh):  # none left: start again (the usual case when keeping up)
-            fresh.clear()
-            self._fresh_sent.clear()
-            head = 0
-        elif head >= 4096 and 2 * head >= len(fresh):  # speed: amortized O(1) a message
-            del fresh[:head]
-            del self._fresh_sent[:head]
-            head = 0
-        self._fresh_head = head
-        seq = msg.id  # type: ignore[union-attr]
-        entry = Entry(msg, seq, seq, sent_at, self.name)  # type: ignore[arg-type]
+        msg = self._fresh.popleft()
+        seq = msg.id
+        entry = Entry(msg, seq, seq, self._fresh_sent.popleft(), self.name)
         entry.state = _VISIBLE
         self.entries[seq] = entry
         return entry
@@ -400,7 +386,7 @@ class SQSQueue:
         visible in the heap as `enqueue_standard` would have left them: a handle can name
         one, a purge removes them all (rare; a receive promotes just the one it takes)."""
         fresh = self._fresh
-        while fresh and fresh[self._fresh_head].id <= seq:  # type: ignore[union-attr]
+        while fresh and fresh[0].id <= seq:
             entry = self._promote()
             self._promoted.append(entry)
             heapq.heappush(self._visible, entry.seq)
@@ -424,9 +410,8 @@ class SQSQueue:
         """Every live message's Entry in arrival order, a fresh one's as it would be (made
         for the asking, not kept): for inspection."""
         live = sorted(self.entries.values(), key=lambda e: e.seq)
-        head = self._fresh_head
-        for msg, sent_at in zip(self._fresh[head:], self._fresh_sent[head:], strict=True):
-            entry = Entry(msg, msg.id, msg.id, sent_at, self.name)  # type: ignore[union-attr, arg-type]
+        for msg, sent_at in zip(self._fresh, self._fresh_sent, strict=True):
+            entry = Entry(msg, msg.id, msg.id, sent_at, self.name)
             entry.state = _VISIBLE
             live.append(entry)
         return sorted(live, key=lambda e: e.seq)
@@ -508,9 +493,7 @@ class SQSQueue:
             taken = []
             visible, entries, fresh = self._visible, self.entries, self._fresh
             while True:
-                if visible and (
-                    self._fresh_head == len(fresh) or visible[0] < fresh[self._fresh_head].id  # type: ignore[union-attr]
-                ):
+                if visible and (not fresh or visible[0] < fresh[0].id):
                     entry = entries.get(heapq.heappop(visible))
                     if entry is not None and entry.state is _VISIBLE:
                         taken.append(entry)
@@ -518,21 +501,9 @@ class SQSQueue:
                 elif fresh:
                     # Speed: `_promote()` inlined (once a message), the same steps but the
                     # state, which the loop below sets to in flight at once.
-                    head = self._fresh_head
-                    msg, sent_at = fresh[head], self._fresh_sent[head]
-                    fresh[head] = None
-                    head += 1
-                    if head == len(fresh):
-                        fresh.clear()
-                        self._fresh_sent.clear()
-                        head = 0
-                    elif head >= 4096 and 2 * head >= len(fresh):
-                        del fresh[:head]
-                        del self._fresh_sent[:head]
-                        head = 0
-                    self._fresh_head = head
-                    seq = msg.id  # type: ignore[union-attr]
-                    entry = Entry(msg, seq, seq, sent_at, self.name)  # type: ignore[arg-type]
+                    msg = fresh.popleft()
+                    seq = msg.id
+                    entry = Entry(msg, seq, seq, self._fresh_sent.popleft(), self.name)
                     entries[seq] = entry
                     self._promoted.append(entry)
                     taken.append(entry)
@@ -656,9 +627,7 @@ class SQSQueue:
         out: list[Entry] = []
         visible, entries, fresh = self._visible, self.entries, self._fresh
         while (visible or fresh) and len(out) < limit:
-            if not visible or (
-                self._fresh_head < len(fresh) and fresh[self._fresh_head].id < visible[0]  # type: ignore[union-attr]
-            ):
+            if not visible or (fresh and fresh[0].id < visible[0]):
                 # The first fresh message is older than the heap's head (see `_fresh`).
                 entry = self._promote()
                 self._promoted.append(entry)
