@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -180,7 +179,10 @@ class BrokerConsumer:
         self.send = send  # puts a delivery on the broker->consumer hop
         self.permits = 0
         self.blocked_permits = 0  # PERMITS_RECEIVED_WHILE_CONSUMER_BLOCKED
-        self.pending: OrderedDict[int, Delivery] = OrderedDict()  # entry index -> delivery
+        # Entry index -> delivery, in the order sent. Speed: a dict, not an OrderedDict (its
+        # insertion order is the same, and nothing moves an entry: setting and popping one,
+        # a delivery and an ack a message, cost about a quarter less).
+        self.pending: dict[int, Delivery] = {}
         self.unacked = 0  # messages (individual-ack types only)
         self.blocked = False  # blockedConsumerOnUnackedMsgs
         self.avail = False  # has permits and is not blocked (isConsumerAvailable)
