@@ -82,6 +82,7 @@ MAX_ACK_GROUP_SIZE = 1000  # ConsumerConfigurationData.maxAcknowledgmentGroupSiz
 # is not made unless something must wait on it (see read_at_once).
 _AT_ONCE: Any = object()
 _new = object.__new__
+_GENERAL: Any = object()  # what `ClientConsumer._read_one` returns when it cannot read
 
 
 class Connection:
@@ -1119,10 +1120,13 @@ class ClientConsumer:
             return None
         if not partition.link_out.instant:
             return None
+        if ClientConsumer.fused_read and sub.__class__ is SharedSubscription:
+            got = self._read_one(partition, sub, handle, queue, now)
+            if got is not _GENERAL:
+                return got
         self._waiter = _AT_ONCE  # before the Flow: the broker answers at once
         self.waiting_for_message = True
         sub.read_now = True
-        got = None
         try:
             # send_flow and _flow_arrives on an instant link, then the subscription's Flow.
             limit = sub.max_unacked_consumer
@@ -1140,31 +1144,11 @@ class ClientConsumer:
                 if now_available is not handle.avail:
                     handle.avail = now_available
                     sub.available += 1 if now_available else -1
-                if ClientConsumer.fused_read and sub.__class__ is SharedSubscription:
-                    got = self._read_one(partition, sub, handle)
-                if got is None:
-                    sub.dispatch()
+                sub.dispatch()
             else:
                 sub.flow(handle, 1)
         finally:
             sub.read_now = False
-        if got is not None:
-            # The fused read's delivery (see `_read_one`): what follows `enqueue` below, with
-            # the wake-up's event id taken there.
-            eid = self._woken
-            self._woken = None
-            if not queue or queue[0][0] > now or (now, NORMAL, eid) < queue[0]:
-                if self.unacked is not None:
-                    self.unacked.add((partition, got[1]))
-                self.waiting_for_message = False
-                return got
-            self.incoming.append(got)
-            event = simpy.Event(env)
-            event._ok = True
-            event._value = None
-            heappush(queue, (now, NORMAL, eid, event))
-            self._prepared = event
-            return None
         eid = self._woken
         if eid is None:  # nothing came yet: the consumer waits for the Flow's message
             event = self._waiter = env.event()
@@ -1192,38 +1176,50 @@ class ClientConsumer:
         return None
 
     def _read_one(
-        self, partition: PartitionConsumer, sub: SharedSubscription, handle: BrokerConsumer
-    ) -> tuple[PartitionConsumer, Delivery] | None:
-        """The shared dispatcher's read after a zero-queue consumer's one permit, when it is
-        the subscription's only consumer and the next entry is one message the group has as
-        its copy, untraced, with nothing delayed, replayed or acked out of order on the way:
-        `SharedSubscription.dispatch`, `Subscription.send` and the delivery's arrival
-        (`PartitionConsumer._from_broker`, `enqueue`) in one step. Returns what the receiver
-        queue would get, not put there: `read_at_once` hands it on at once as a rule. None,
-        with nothing done, when any of that does not hold: then `dispatch` reads.
+        self,
+        partition: PartitionConsumer,
+        sub: SharedSubscription,
+        handle: BrokerConsumer,
+        queue: list[Any],
+        now: float,
+    ) -> Any:
+        """`read_at_once`'s Flow and read, fused, when the consumer is the shared
+        subscription's only one, its Flow the usual one (not blocked, its permit the only
+        one) and the next entry one message the group has as its copy, untraced, with nothing
+        delayed, replayed or acked out of order on the way: the Flow (`Subscription.flow`),
+        the read (`SharedSubscription.dispatch`), the send (`Subscription.send`) and the
+        delivery's arrival (`PartitionConsumer._from_broker`, `enqueue`) in one step.
+        Returns what `read_at_once` returns; `_GENERAL`, with nothing done, when any of that
+        does not hold (then `read_at_once` takes its general path).
 
-        Speed: three calls and their lookups a message fewer (`dispatch`, `send`,
-        `_from_broker`), no len() of the consumers or the entries, no receiver-queue append
-        and pop. The same steps in the same order for this case: the read position moves on,
-        the delivery is made and counted, the consumer's permit is used, the message counted
-        delivered, its epoch set, the wake-up's event id taken. `fused_read` (a class
-        switch) turns it off: tests/test_pulsar_direct_path.py runs both and compares."""
+        Speed: four calls a message fewer, and what they set only for one another: the
+        `_AT_ONCE` waiter, the `read_now` flag, the waiting flag, the permit that comes and
+        goes, the receiver-queue append and pop while the consumer goes on at once, the len()
+        of the consumers and the entries. The rest in the same order: the read position
+        moves on, the delivery is made and counted, the consumer is no longer available, the
+        message counted delivered, its epoch set, the wake-up's event id taken (see
+        `read_at_once` for the wake-up). `dispatch` would go round again only while a consumer
+        is available: its one consumer's permit is used, so it would end. `fused_read` (a
+        class switch) turns it off: tests/test_pulsar_direct_path.py runs both and compares."""
         cursor = sub.cursor
+        limit = sub.max_unacked_consumer
         if (
-            sub.blocked
-            or not sub.available
-            or handle.permits != 1
+            handle.sub is not sub
             or handle.blocked
+            or handle.permits != 0
+            or sub._read_scheduled
+            or (limit and handle.unacked >= limit)  # (a shared subscription acks individually)
+            or sub.blocked
             or sub.delayed_set
             or cursor._replay is not _NO_REPLAY
             or sub.dispatch_cost is not None
             or self.max_redeliver is not None
             or not partition.link_in.instant
         ):
-            return None
+            return _GENERAL
         handles = sub.handles
         if len(handles) != 1 or handles[0] is not handle:
-            return None
+            return _GENERAL
         # `next_entry`'s usual case, as `dispatch` inlines it.
         position = cursor.read_position
         if position <= cursor.mark_delete:
@@ -1232,16 +1228,21 @@ class ClientConsumer:
         if position > storage.ledger.next_entry - 1 or (
             cursor._acked and position <= cursor._acked_end
         ):
-            return None
+            return _GENERAL  # nothing to read now (or a lookup to make): the general read
         offset = position - storage.first
         entries = storage.entries
         if not 0 <= offset < len(entries):
-            return None
+            return _GENERAL
         entry = entries[offset]
         record = entry.record or entry
         recorder = sub.recorder
         if entry.count != 1 or record.taker != sub.group or recorder.trace is not None:
-            return None
+            return _GENERAL
+        # The Flow's permit, used at once by the send: the consumer ends not available (it
+        # was made available by the permit, then not by the send).
+        if handle.avail:
+            handle.avail = False
+            sub.available -= 1
         # What `dispatch` does for one consumer: the round-robin index, the read position.
         sub.round_robin = 1
         cursor.read_position = position + 1
@@ -1249,7 +1250,7 @@ class ClientConsumer:
         msgs = record.msgs
         # Speed: the Delivery made without its class call and `__init__` (see
         # `PersistentTopic.store_at_once`): every slot set once, as `Delivery(entry, msgs,
-        # sub, handle)` and `send` leave it (the epoch is set below, as `_from_broker` sets it).
+        # sub, handle)`, `send` and `_from_broker` leave it.
         delivery = _new(Delivery)
         delivery.released = False
         delivery.entry = entry
@@ -1263,15 +1264,11 @@ class ClientConsumer:
         delivery.redelivery_count = cursor.redelivery_count(index) if cursor._redelivery else 0
         handle.unacked += 1
         sub.unacked += 1
-        if sub.max_unacked_consumer and handle.unacked >= sub.max_unacked_consumer:
+        if limit and handle.unacked >= limit:
             handle.blocked = True
         if sub.max_unacked_subscription and sub.unacked >= sub.max_unacked_subscription:
             sub.blocked = True
         handle.pending[index] = delivery
-        handle.permits = 0
-        if handle.avail:  # (its permits are used up)
-            handle.avail = False
-            sub.available -= 1
         account = sub.account
         account.in_flight += 1
         sub.ready -= 1
@@ -1287,16 +1284,24 @@ class ClientConsumer:
             recorder.delivered_message(msg, account.name)
         else:
             recorder.delivered += 1
-        # `dispatch` goes on only while a consumer is available: with its one consumer's
-        # permit used, it ends (asked again in case the count says otherwise).
         # `_from_broker` on an instant hop, its connection ready, a one-message entry and no
-        # redelivery limit: into the receiver queue, waking the consumer by the event id.
+        # redelivery limit: for the receiver queue, the wake-up by its event id.
         delivery.epoch = partition.conn.epoch
-        self._waiter = None
-        self._woken = next(self.env._eid)
-        if sub.available and not sub.blocked:
-            sub.dispatch()
-        return partition, delivery
+        self._waiter = self._woken = None
+        eid = next(self.env._eid)
+        got = (partition, delivery)
+        if not queue or queue[0][0] > now or (now, NORMAL, eid) < queue[0]:
+            if self.unacked is not None:
+                self.unacked.add(got)
+            return got
+        self.incoming.append(got)
+        self.waiting_for_message = True
+        event = simpy.Event(self.env)
+        event._ok = True
+        event._value = None
+        heappush(queue, (now, NORMAL, eid, event))
+        self._prepared = event
+        return None
 
     def wait(self) -> simpy.Event:
         """An event that fires when a message may be there; a zero-queue consumer asks the
