@@ -1008,6 +1008,19 @@ class ClientConsumer:
         # Speed: one source account per topic, looked up once, not per partition.
         accounts = {id(t): self.service.account(f"{t.declared}/{subscription}") for t in topics}
         self.partitions = [PartitionConsumer(self, f, t, accounts[id(t)]) for f, t in families]
+        # Speed: what `read_at_once` and `_read_one` ask of the consumer's build at every read,
+        # asked once (none of it changes after the build): no receiver queue, one partition,
+        # instant hops both ways, no redelivery limit.
+        one = self.partitions[0] if len(self.partitions) == 1 else None
+        self._reads_at_once = (
+            one is not None and self.partition_queue_size == 0 and one.link_out.instant
+        )
+        self._reads_fused = (
+            self._reads_at_once
+            and one is not None
+            and one.link_in.instant
+            and self.max_redeliver is None
+        )
         # Acknowledgements.
         self.ack_group_time = ack_group_time
         self._acks: dict[PartitionConsumer, list[int]] = {}
@@ -1106,9 +1119,8 @@ class ClientConsumer:
         now = env._now  # Speed: SimPy's fields, not its properties (`now`, `active_process`)
         if (
             self.waiting_for_message
-            or self.partition_queue_size != 0
+            or not self._reads_at_once  # (a receiver queue, partitions, a hop: see __init__)
             or (queue and queue[0][0] <= now)
-            or len(self.partitions) != 1
         ):
             return None
         process = env._active_proc
@@ -1118,9 +1130,7 @@ class ClientConsumer:
         sub, handle = partition.sub, partition.handle
         if sub is None or handle is None or partition.conn.state != "ready":
             return None
-        if not partition.link_out.instant:
-            return None
-        if ClientConsumer.fused_read and sub.__class__ is SharedSubscription:
+        if self._reads_fused and ClientConsumer.fused_read and sub.__class__ is SharedSubscription:
             got = self._read_one(partition, sub, handle, queue, now)
             if got is not _GENERAL:
                 return got
@@ -1213,8 +1223,6 @@ class ClientConsumer:
             or sub.delayed_set
             or cursor._replay is not _NO_REPLAY
             or sub.dispatch_cost is not None
-            or self.max_redeliver is not None
-            or not partition.link_in.instant
         ):
             return _GENERAL
         handles = sub.handles
