@@ -390,14 +390,18 @@ class PartitionProducer:
             self.add(msg)
             return
         now = self.env._now
-        parent.pending_count += 1
-        parent.pending_bytes += size
         if not self._timeout_armed:
             self._arm_timeout(now + parent.send_timeout)
         msgs = (msg,)
+        # Speed: the pending counts would go up here and down once stored, with nothing in
+        # between that reads them (only this producer's own `add`, `add_direct` and
+        # `unblock` do, and the store calls none of them): they move only when the entry is
+        # not stored at once (four attribute updates a message fewer).
         if topic.store_at_once(msgs, size, msg.key, now) is None:
-            # Not stored at once: the general path from `_enqueue` on (the counts are up and
-            # the timeout armed, as `add` and `_enqueue` leave them).
+            # Not stored at once: the general path from `_enqueue` on (the counts up and the
+            # timeout armed, as `add` and `_enqueue` leave them).
+            parent.pending_count += 1
+            parent.pending_bytes += size
             op = Op(msgs, msg.key, 0.0, now)
             self.pending.append(op)
             self._arrive(op, self.conn.epoch)
@@ -408,8 +412,6 @@ class PartitionProducer:
             recorder.published += 1  # Speed: `published_message` untraced, inlined (per message)
         else:
             recorder.published_message(msg, parent.topic.declared)
-        parent.pending_count -= 1
-        parent.pending_bytes -= size
         if parent.blocked:
             parent.unblock()
 

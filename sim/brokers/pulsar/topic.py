@@ -92,6 +92,9 @@ class PersistentTopic:
         self.ledger_entry = 0.0 if charges is None else charges.ledger_entry
         self._open_writer()
         self.quota_exceeded_policy: BacklogQuotaPolicy | None = None
+        # Speed: whether an entry due at once (deliver_at 0.0) may still be held as delayed:
+        # only with a negative tick (the clock is never negative); asked once, not a message.
+        self._tick_may_defer = service.settings.delayed_delivery_tick < 0
         self.listeners: list[Callable[[Entry], None]] = []
 
     def __repr__(self) -> str:
@@ -253,7 +256,11 @@ class PersistentTopic:
             # group to ask), and it gets the entry.
             sub = subs[0]
             entry.taker = sub.group
-            if sub.delays and now + self.service.settings.delayed_delivery_tick < 0.0:
+            if (
+                self._tick_may_defer
+                and sub.delays
+                and now + self.service.settings.delayed_delivery_tick < 0.0
+            ):
                 sub.entry_added(entry)  # (deliver_at 0.0: never, with a tick of 0 or more)
             else:
                 # Speed: `entry_added` inlined for an entry ready at once (its deliver_at is
