@@ -154,3 +154,23 @@ def test_a_pulsar_entry_keeps_its_count_as_the_next_index_and_the_message_id() -
     third = topic.store_at_once((BareMessage(big + 3, 0.0),), 0, None, 0.0)
     assert third is not None and third.cum_count == big + 3
     assert third.cum_count is third.msgs[0].id is topic.storage.ledger.next_entry
+
+
+def test_a_pulsar_entry_appended_to_storage_shares_its_ints_too() -> None:
+    """`TopicStorage.append` (every entry past the fused path's bounds, e.g. beyond a ledger's
+    50,000 entries while it is too young to roll): the same sharing."""
+    from sim.brokers.pulsar.ledgers import LedgerConfig
+    from sim.brokers.pulsar.storage import Entry, TopicStorage
+
+    storage = TopicStorage(LedgerConfig(3, 0, 240, 2048), 0.0, 0.0)  # three entries a ledger
+    big = 10**6
+    storage.ledger.next_entry = storage.total_count = big  # (ids from 1, entries from 0)
+    entries = []
+    for i in range(5):
+        entry = Entry((BareMessage(big + 1 + i, 0.0),), 0, None, 0.0, 0)
+        storage.append(entry, float(i))
+        entries.append(entry)
+    for first, second in zip(entries, entries[1:], strict=False):
+        assert first.cum_count == second.index
+        assert first.cum_count is second.index is first.msgs[0].id
+    assert [e.index for e in entries] == list(range(big, big + 5))
