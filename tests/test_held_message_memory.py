@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import tracemalloc
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -170,7 +171,7 @@ def test_a_pulsar_entry_appended_to_storage_shares_its_ints_too() -> None:
         entry = Entry((BareMessage(big + 1 + i, 0.0),), 0, None, 0.0, 0)
         storage.append(entry, float(i))
         entries.append(entry)
-    for first, second in zip(entries, entries[1:], strict=False):
+    for first, second in pairwise(entries):
         assert first.cum_count == second.index
         assert first.cum_count is second.index is first.msgs[0].id
     assert [e.index for e in entries] == list(range(big, big + 5))
