@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import tracemalloc
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -48,9 +49,9 @@ HELD = {
     # pointer, its deleted flag in a bytearray (a one-group stream's entry is the message
     # itself, no copies tuple)
     "kafka": 96 + 28 + 8,  # Record, its offset, the segment's list (one group: MSG_ONLY)
-    "pulsar": 152 + 48 + 2 * 28 + 2 * 8,  # Entry (its own record; one group: no list of
-    # copies), the messages tuple, the entry's index and cumulative count, the entries and
-    # times lists
+    "pulsar": 152 + 48 + 28 + 2 * 8,  # Entry (its own record; one group: no list of
+    # copies), the messages tuple, the entry's index (its cumulative count is the next
+    # entry's index and the message's id, one int), the entries and times lists
 }
 
 
@@ -134,3 +135,43 @@ def test_a_classic_queue_keeps_arrival_order_whatever_the_ids() -> None:
         queue._return(msg, closing=False)
     again = [queue.basic_get() for _ in ids]
     assert [m.id for m in again if m is not None] == ids
+
+
+def test_a_pulsar_entry_keeps_its_count_as_the_next_index_and_the_message_id() -> None:
+    """A topic of one-message entries, every message of the run: an entry's cumulative count,
+    the next entry's index and the message's id are one int object (equal values)."""
+    from tests.pulsar_helpers import Pulsar
+
+    p = Pulsar()
+    p.client.subscribe("t", "s", "Shared")
+    topic = p.topic()
+    big = 10**6  # past the small ints Python shares anyway
+    first = topic.store_at_once((BareMessage(big + 1, 0.0),), 0, None, 0.0)
+    second = topic.store_at_once((BareMessage(big + 2, 0.0),), 0, None, 0.0)
+    assert first is not None and second is not None
+    assert (first.index, first.cum_count, second.index) == (0, 1, 1)
+    assert first.cum_count is second.index
+    topic.storage.ledger.next_entry = topic.storage.total_count = big + 2  # (ids from 1)
+    third = topic.store_at_once((BareMessage(big + 3, 0.0),), 0, None, 0.0)
+    assert third is not None and third.cum_count == big + 3
+    assert third.cum_count is third.msgs[0].id is topic.storage.ledger.next_entry
+
+
+def test_a_pulsar_entry_appended_to_storage_shares_its_ints_too() -> None:
+    """`TopicStorage.append` (every entry past the fused path's bounds, e.g. beyond a ledger's
+    50,000 entries while it is too young to roll): the same sharing."""
+    from sim.brokers.pulsar.ledgers import LedgerConfig
+    from sim.brokers.pulsar.storage import Entry, TopicStorage
+
+    storage = TopicStorage(LedgerConfig(3, 0, 240, 2048), 0.0, 0.0)  # three entries a ledger
+    big = 10**6
+    storage.ledger.next_entry = storage.total_count = big  # (ids from 1, entries from 0)
+    entries = []
+    for i in range(5):
+        entry = Entry((BareMessage(big + 1 + i, 0.0),), 0, None, 0.0, 0)
+        storage.append(entry, float(i))
+        entries.append(entry)
+    for first, second in pairwise(entries):
+        assert first.cum_count == second.index
+        assert first.cum_count is second.index is first.msgs[0].id
+    assert [e.index for e in entries] == list(range(big, big + 5))

@@ -256,6 +256,9 @@ def test_a_wake_up_not_first_in_the_heap_is_made_with_the_id_it_would_have_had(
             made.append(1)  # the fallback: a triggered wake-up made after the Flow
         return got
 
+    # The general read (the fused one, which makes no `_from_broker` call, has its own test
+    # in tests/test_pulsar_direct_path.py).
+    monkeypatch.setattr(client.ClientConsumer, "fused_read", False)
     monkeypatch.setattr(client.PartitionConsumer, "_from_broker", delivery_with_an_urgent_event)
     scenario = _tied(0.9, 1.0, 1, service_time="exp(1s)")
     monkeypatch.setattr(client.ClientConsumer, "read_at_once", counted)

@@ -44,6 +44,7 @@ from simpy.events import NORMAL, Timeout
 
 from sim.brokers.pulsar.acktimeout import UnAckedMessageTracker
 from sim.brokers.pulsar.backoff import Backoff
+from sim.brokers.pulsar.cursor import _NO_REPLAY
 from sim.brokers.pulsar.errors import (
     ConsumerBusyException,
     MemoryBufferIsFullError,
@@ -55,7 +56,14 @@ from sim.brokers.pulsar.errors import (
 from sim.brokers.pulsar.negative_acks import NegativeAcksTracker
 from sim.brokers.pulsar.routing import message_router
 from sim.brokers.pulsar.storage import Entry
-from sim.brokers.pulsar.subscription import BatchItem, BrokerConsumer, Delivery, SourceAccount
+from sim.brokers.pulsar.subscription import (
+    _DEAD_LETTERED,
+    BatchItem,
+    BrokerConsumer,
+    Delivery,
+    SharedSubscription,
+    SourceAccount,
+)
 
 if TYPE_CHECKING:
     from sim.brokers.pulsar.service import PulsarService, ScenarioTopic, TopicFamily
@@ -73,6 +81,8 @@ MAX_ACK_GROUP_SIZE = 1000  # ConsumerConfigurationData.maxAcknowledgmentGroupSiz
 # What `ClientConsumer._waiter` holds while `read_at_once` sends its Flow: the wake-up event
 # is not made unless something must wait on it (see read_at_once).
 _AT_ONCE: Any = object()
+_new = object.__new__
+_GENERAL: Any = object()  # what `ClientConsumer._read_one` returns when it cannot read
 
 
 class Connection:
@@ -380,22 +390,28 @@ class PartitionProducer:
             self.add(msg)
             return
         now = self.env._now
-        parent.pending_count += 1
-        parent.pending_bytes += size
         if not self._timeout_armed:
             self._arm_timeout(now + parent.send_timeout)
         msgs = (msg,)
+        # Speed: the pending counts would go up here and down once stored, with nothing in
+        # between that reads them (only this producer's own `add`, `add_direct` and
+        # `unblock` do, and the store calls none of them): they move only when the entry is
+        # not stored at once (four attribute updates a message fewer).
         if topic.store_at_once(msgs, size, msg.key, now) is None:
-            # Not stored at once: the general path from `_enqueue` on (the counts are up and
-            # the timeout armed, as `add` and `_enqueue` leave them).
+            # Not stored at once: the general path from `_enqueue` on (the counts up and the
+            # timeout armed, as `add` and `_enqueue` leave them).
+            parent.pending_count += 1
+            parent.pending_bytes += size
             op = Op(msgs, msg.key, 0.0, now)
             self.pending.append(op)
             self._arrive(op, self.conn.epoch)
             return
         # What `_persisted` does for this receipt (the Op was never pending: nothing to pop).
-        self.recorder.published_message(msg, parent.topic.declared)
-        parent.pending_count -= 1
-        parent.pending_bytes -= size
+        recorder = self.recorder
+        if recorder.trace is None:
+            recorder.published += 1  # Speed: `published_message` untraced, inlined (per message)
+        else:
+            recorder.published_message(msg, parent.topic.declared)
         if parent.blocked:
             parent.unblock()
 
@@ -916,6 +932,10 @@ class ClientConsumer:
     ``retryEnable``, one on the retry letter topic), one receiver queue for the application,
     the ack grouping, negative-ack and ack-timeout trackers, and the dead letter policy."""
 
+    # Whether `read_at_once` may read through `_read_one`'s fused path (see there); False
+    # (tests only) keeps the dispatcher's general read.
+    fused_read = True
+
     def __init__(
         self,
         core: ClientCore,
@@ -990,6 +1010,19 @@ class ClientConsumer:
         # Speed: one source account per topic, looked up once, not per partition.
         accounts = {id(t): self.service.account(f"{t.declared}/{subscription}") for t in topics}
         self.partitions = [PartitionConsumer(self, f, t, accounts[id(t)]) for f, t in families]
+        # Speed: what `read_at_once` and `_read_one` ask of the consumer's build at every read,
+        # asked once (none of it changes after the build): no receiver queue, one partition,
+        # instant hops both ways, no redelivery limit.
+        one = self.partitions[0] if len(self.partitions) == 1 else None
+        self._reads_at_once = (
+            one is not None and self.partition_queue_size == 0 and one.link_out.instant
+        )
+        self._reads_fused = (
+            self._reads_at_once
+            and one is not None
+            and one.link_in.instant
+            and self.max_redeliver is None
+        )
         # Acknowledgements.
         self.ack_group_time = ack_group_time
         self._acks: dict[PartitionConsumer, list[int]] = {}
@@ -1088,9 +1121,8 @@ class ClientConsumer:
         now = env._now  # Speed: SimPy's fields, not its properties (`now`, `active_process`)
         if (
             self.waiting_for_message
-            or self.partition_queue_size != 0
+            or not self._reads_at_once  # (a receiver queue, partitions, a hop: see __init__)
             or (queue and queue[0][0] <= now)
-            or len(self.partitions) != 1
         ):
             return None
         process = env._active_proc
@@ -1100,8 +1132,10 @@ class ClientConsumer:
         sub, handle = partition.sub, partition.handle
         if sub is None or handle is None or partition.conn.state != "ready":
             return None
-        if not partition.link_out.instant:
-            return None
+        if self._reads_fused and ClientConsumer.fused_read and sub.__class__ is SharedSubscription:
+            got = self._read_one(partition, sub, handle, queue, now)
+            if got is not _GENERAL:
+                return got
         self._waiter = _AT_ONCE  # before the Flow: the broker answers at once
         self.waiting_for_message = True
         sub.read_now = True
@@ -1147,6 +1181,132 @@ class ClientConsumer:
             self.waiting_for_message = False
             return got
         event = simpy.Event(env)
+        event._ok = True
+        event._value = None
+        heappush(queue, (now, NORMAL, eid, event))
+        self._prepared = event
+        return None
+
+    def _read_one(
+        self,
+        partition: PartitionConsumer,
+        sub: SharedSubscription,
+        handle: BrokerConsumer,
+        queue: list[Any],
+        now: float,
+    ) -> Any:
+        """`read_at_once`'s Flow and read, fused, when the consumer is the shared
+        subscription's only one, its Flow the usual one (not blocked, its permit the only
+        one) and the next entry one message the group has as its copy, untraced, with nothing
+        delayed, replayed or acked out of order on the way: the Flow (`Subscription.flow`),
+        the read (`SharedSubscription.dispatch`), the send (`Subscription.send`) and the
+        delivery's arrival (`PartitionConsumer._from_broker`, `enqueue`) in one step.
+        Returns what `read_at_once` returns; `_GENERAL`, with nothing done, when any of that
+        does not hold (then `read_at_once` takes its general path).
+
+        Speed: four calls a message fewer, and what they set only for one another: the
+        `_AT_ONCE` waiter, the `read_now` flag, the waiting flag, the permit that comes and
+        goes, the receiver-queue append and pop while the consumer goes on at once, the len()
+        of the consumers and the entries. The rest in the same order: the read position
+        moves on, the delivery is made and counted, the consumer is no longer available, the
+        message counted delivered, its epoch set, the wake-up's event id taken (see
+        `read_at_once` for the wake-up). `dispatch` would go round again only while a consumer
+        is available: its one consumer's permit is used, so it would end. `fused_read` (a
+        class switch) turns it off: tests/test_pulsar_direct_path.py runs both and compares."""
+        cursor = sub.cursor
+        limit = sub.max_unacked_consumer
+        if (
+            handle.sub is not sub
+            or handle.blocked
+            or handle.permits != 0
+            or sub._read_scheduled
+            or (limit and handle.unacked >= limit)  # (a shared subscription acks individually)
+            or sub.blocked
+            or sub.delayed_set
+            or cursor._replay is not _NO_REPLAY
+            or sub.dispatch_cost is not None
+        ):
+            return _GENERAL
+        handles = sub.handles
+        if len(handles) != 1 or handles[0] is not handle:
+            return _GENERAL
+        # `next_entry`'s usual case, as `dispatch` inlines it.
+        position = cursor.read_position
+        if position <= cursor.mark_delete:
+            position = cursor.mark_delete + 1
+        storage = sub.topic.storage
+        if position > storage.ledger.next_entry - 1 or (
+            cursor._acked and position <= cursor._acked_end
+        ):
+            return _GENERAL  # nothing to read now (or a lookup to make): the general read
+        offset = position - storage.first
+        entries = storage.entries
+        if not 0 <= offset < len(entries):
+            return _GENERAL
+        entry = entries[offset]
+        record = entry.record or entry
+        recorder = sub.recorder
+        if entry.count != 1 or record.taker != sub.group or recorder.trace is not None:
+            return _GENERAL
+        # The Flow's permit, used at once by the send: the consumer ends not available (it
+        # was made available by the permit, then not by the send).
+        if handle.avail:
+            handle.avail = False
+            sub.available -= 1
+        # What `dispatch` does for one consumer: the round-robin index, the read position.
+        sub.round_robin = 1
+        cursor.read_position = position + 1
+        # `send`, for one message of the group's own copy on the ideal broker.
+        msgs = record.msgs
+        # Speed: the Delivery made without its class call and `__init__` (see
+        # `PersistentTopic.store_at_once`): every slot set once, as `Delivery(entry, msgs,
+        # sub, handle)`, `send` and `_from_broker` leave it.
+        delivery = _new(Delivery)
+        delivery.released = False
+        delivery.entry = entry
+        delivery.msgs = msgs
+        delivery.sub = sub
+        delivery.handle = handle
+        delivery.index = index = entry.index
+        delivery.done = 0
+        delivery.acked = 0
+        delivery.returned = False
+        delivery.redelivery_count = cursor.redelivery_count(index) if cursor._redelivery else 0
+        handle.unacked += 1
+        sub.unacked += 1
+        if limit and handle.unacked >= limit:
+            handle.blocked = True
+        if sub.max_unacked_subscription and sub.unacked >= sub.max_unacked_subscription:
+            sub.blocked = True
+        handle.pending[index] = delivery
+        account = sub.account
+        account.in_flight += 1
+        sub.ready -= 1
+        if sub.counted:
+            recorder.ready_values[account.slot] -= 1
+            total = recorder.ready_total - 1
+            recorder.ready_total = total
+            if total > recorder.max_queue_depth:
+                recorder.max_queue_depth = total
+        msg = msgs[0]
+        deliveries = msg.deliveries = msg.deliveries + 1
+        if deliveries > 1 or msg.state is _DEAD_LETTERED:
+            recorder.delivered_message(msg, account.name)
+        else:
+            recorder.delivered += 1
+        # `_from_broker` on an instant hop, its connection ready, a one-message entry and no
+        # redelivery limit: for the receiver queue, the wake-up by its event id.
+        delivery.epoch = partition.conn.epoch
+        self._waiter = self._woken = None
+        eid = next(self.env._eid)
+        got = (partition, delivery)
+        if not queue or queue[0][0] > now or (now, NORMAL, eid) < queue[0]:
+            if self.unacked is not None:
+                self.unacked.add(got)
+            return got
+        self.incoming.append(got)
+        self.waiting_for_message = True
+        event = simpy.Event(self.env)
         event._ok = True
         event._value = None
         heappush(queue, (now, NORMAL, eid, event))
