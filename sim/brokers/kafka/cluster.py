@@ -596,6 +596,10 @@ class Partition:
         slot = self._slots.get(group)
         if slot is None:
             slot = len(self.readers)
+            if slot == 1:
+                # Memory: a settled record's copies are one group's (log.py, SettledRecord);
+                # a second group may claim a copy of any record: every record a Record again.
+                self.log.unsettle()
             self._slots[group] = slot
             self.readers.append(group)
             self.reader_start.append(math.inf)
