@@ -596,7 +596,7 @@ class Partition:
         slot = self._slots.get(group)
         if slot is None:
             slot = len(self.readers)
-            if slot == 1:
+            if slot == 1 and self.log.settling:
                 # Memory: a settled record's copies are one group's (log.py, SettledRecord);
                 # a second group may claim a copy of any record: every record a Record again.
                 self.log.unsettle()

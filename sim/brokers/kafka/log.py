@@ -145,6 +145,12 @@ class SettledRecord:
     it. Setting `copies` to MSG_ONLY (the one group's claim) sets the bit; `batch` and
     `tombstone` are class values (setting one raises: `PartitionLog.unsettle` gives every
     record its Record back before a second group could claim one).
+
+    A Record handed out before its record settled stays right to read (its fields do not
+    change once it may settle). The one change left, a group's claim, goes through the log
+    (`records_between`, `records_from`), which gives the view: a record settles only
+    SETTLE_LAG appends after its own, and once later appends moved the high watermark past
+    it, its own append's frame no longer claims it from the Record it holds.
     """
 
     __slots__ = ("key", "msg", "offset", "segment")
@@ -160,7 +166,8 @@ class SettledRecord:
     @copies.setter
     def copies(self, value: Any) -> None:
         # One group's claim (`Partition._claim`, `_copy_records`): MSG_ONLY, never a tuple.
-        assert value is MSG_ONLY, "a second group's copy needs the record's Record"
+        if value is not MSG_ONLY:
+            raise TypeError("a second group's copy needs the record's Record (unsettle)")
         segment = self.segment
         segment.claims[self.offset - segment.base_offset] = 1
 
@@ -543,7 +550,8 @@ class PartitionLog:
         for segment in self.segments:
             if segment.max_timestamp < timestamp:
                 continue
-            for record in segment.records_in(0, len(segment.records)):
+            for j in range(len(segment.records)):  # lazily: a view only for those read
+                record = segment.record_at(j)
                 if record.timestamp >= timestamp:
                     return record.offset
         return None
@@ -604,7 +612,8 @@ class PartitionLog:
                 continue
             kept = []
             gone = []
-            for record in segment.records_in(0, len(segment.records)):
+            for j in range(len(segment.records)):
+                record = segment.record_at(j)
                 (kept if keep(record) else gone).append(record)
             if gone:
                 # Offsets now have gaps: a settled record gets its Record back (its offset
@@ -628,7 +637,9 @@ class PartitionLog:
         """Records of every segment but the active one (what the cleaner may rewrite)."""
         segments = self.segments
         for i in range(len(segments) - 1):
-            yield from segments[i].records_in(0, len(segments[i].records))
+            segment = segments[i]
+            for j in range(len(segment.records)):  # lazily: no list of a whole segment's views
+                yield segment.record_at(j)
 
 
 def _settle_below(segment: Segment, limit: int) -> bool:
