@@ -51,9 +51,27 @@ def _outputs(results: sim.Results) -> dict[str, Any]:
 
 
 def _counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """Count the views made, the views made Records again and the logs unsettled."""
-    counts = {"views": 0, "records": 0, "unsettled": 0}
+    """Count the views read (`read`, `read_one`) and made elsewhere, the views made Records
+    again, the logs unsettled and the group's claims made in the log."""
+    counts = {"views": 0, "records": 0, "unsettled": 0, "claims": 0}
     view, record, unsettle = kafka_log._view, SettledRecord.record, PartitionLog.unsettle
+    claim = PartitionLog.claim
+
+    def counted_claim(self: PartitionLog, start: int, stop: int) -> None:
+        counts["claims"] += 1
+        claim(self, start, stop)
+
+    read, read_one = PartitionLog.read, PartitionLog.read_one
+
+    def counted_read(self: PartitionLog, *args: Any) -> tuple[list[Any], int]:
+        found, position = read(self, *args)
+        counts["views"] += sum(r.__class__ is SettledRecord for r in found)
+        return found, position
+
+    def counted_read_one(self: PartitionLog, *args: Any) -> tuple[Any, int]:
+        found, position = read_one(self, *args)
+        counts["views"] += found.__class__ is SettledRecord
+        return found, position
 
     def counted_view(*args: Any) -> Any:
         counts["views"] += 1
@@ -70,6 +88,9 @@ def _counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     monkeypatch.setattr(kafka_log, "_view", counted_view)
     monkeypatch.setattr(SettledRecord, "record", counted_record)
     monkeypatch.setattr(PartitionLog, "unsettle", counted_unsettle)
+    monkeypatch.setattr(PartitionLog, "claim", counted_claim)
+    monkeypatch.setattr(PartitionLog, "read", counted_read)
+    monkeypatch.setattr(PartitionLog, "read_one", counted_read_one)
     return counts
 
 
@@ -99,9 +120,10 @@ def _two_groups(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-# Each must read settled records (views made); `records`: a view made a Record again.
+# Each must read settled records (views made), claim them (`claims`: the group attaching
+# to the backlog), make a view a Record again (`records`) or unsettle a log.
 VARIANTS: dict[str, tuple[Any, str]] = {
-    "backlog": (lambda: workloads.backlog("kafka", 3000), "views"),
+    "backlog": (lambda: workloads.backlog("kafka", 3000), "claims"),
     "drain": (lambda: workloads.drain("kafka", 3000), "views"),
     "drain-batched": (
         lambda: workloads.drain("kafka", 3000, consumer={"max.poll.records": 50}),
@@ -255,16 +277,21 @@ def test_a_settled_log_reads_as_the_log_of_records() -> None:
 
 def test_a_settled_record_takes_its_group_claim_and_loses_nothing_when_cut() -> None:
     settled, general = _filled(True), _filled(False)
-    for log in (settled, general):  # the one group claims what it had not
-        for record in log.records_from(0):
-            if record.copies is None and record.offset % 8 == 0:
-                record.copies = MSG_ONLY
+    unclaimed = next(
+        r for r in settled.records_from(1500) if r.__class__ is SettledRecord and r.copies is None
+    )
+    assert unclaimed.copy_in(0) is None
+    ranges = [(0, 1000), (1500, 2600), (2900, 10**9)]
+    for start, stop in ranges:  # the one group claims what it had not, through the log
+        settled.claim(start, stop)
+    for record in general.records_from(0):  # `Partition._claim(record, 0)`, one by one
+        if record.copies is None and any(a <= record.offset < b for a, b in ranges):
+            record.copies = MSG_ONLY
     assert _state(settled) == _state(general)
-    view = next(r for r in settled.records_from(0) if r.__class__ is SettledRecord)
+    # A view read before the claim still reads its copy from the log (`_copy_for`).
+    assert unclaimed.copy_in(0) is unclaimed.msg and unclaimed.copy_in(1) is None
     with pytest.raises(AttributeError):
-        view.batch = object()  # nothing else of a settled record changes
-    with pytest.raises(TypeError):
-        view.copies = [view.msg, view.msg.copy()]  # a second group's copy: unsettle first
+        unclaimed.batch = object()  # nothing else of a settled record changes
     # A new leader truncates (views of the cut records become Records), the cleaner drops
     # every third record of the closed segments, retention deletes the oldest segment.
     cut = settled.log_end_offset - SETTLE_LAG - 100

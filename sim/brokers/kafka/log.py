@@ -137,39 +137,37 @@ class SettledRecord:
     """A record the log keeps as its bare message (`PartitionLog._settle`), seen as a Record.
 
     A settled record is in a usual state: at most one group has it (`copies` MSG_ONLY or
-    None, one bit in its segment's `claims`), its batch is answered (None), it is no
+    None, one byte in its segment's `claims`), its batch is answered (None), it is no
     tombstone, it opened its own batch (base offset = offset), its key is its message's and
     its size is `record_size(msg.size, key)`. Every field follows from the message, its
-    place in the segment and that bit, so the segment's list holds the message alone (96
+    place in the segment and that byte, so the segment's list holds the message alone (96
     bytes of Record and 32 of offset int less a record held) and a read makes this view of
-    it. Setting `copies` to MSG_ONLY (the one group's claim) sets the bit; `batch` and
-    `tombstone` are class values (setting one raises: `PartitionLog.unsettle` gives every
-    record its Record back before a second group could claim one).
+    it (`_view`).
 
-    A Record handed out before its record settled stays right to read (its fields do not
-    change once it may settle). The one change left, a group's claim, goes through the log
-    (`records_between`, `records_from`), which gives the view: a record settles only
-    SETTLE_LAG appends after its own, and once later appends moved the high watermark past
-    it, its own append's frame no longer claims it from the Record it holds.
+    A view is a copy of the record's state when it was read: nothing writes to it. The one
+    change a settled record can take, the one group's claim, is made through the log
+    (`PartitionLog.claim`: `Partition.attach` and `_make_copies` use it while the log
+    settles); `batch` and `tombstone` are class values (setting one raises), and
+    `PartitionLog.unsettle` gives every record its Record back before a second group could
+    claim one. A Record handed out before its record settled stays right to read: a record
+    settles only SETTLE_LAG appends after its own, by when its own append's frame, if still
+    running, no longer claims it from the Record it holds (the later appends moved the high
+    watermark past it, and claimed it through the log).
     """
 
-    __slots__ = ("key", "msg", "offset", "segment")
+    __slots__ = ("copies", "key", "msg", "offset", "segment")
 
     batch: Any = None
     tombstone = False
 
-    @property
-    def copies(self) -> Any:
+    def copy_in(self, slot: int) -> Message | None:
+        """Slot `slot`'s copy of the message, None if it has none yet: read from the log,
+        not the view's `copies` (a group that found none claims the record, then asks again:
+        `KafkaConsumer._copy_for`)."""
+        if slot:
+            return None
         segment = self.segment
-        return MSG_ONLY if segment.claims[self.offset - segment.base_offset] else None
-
-    @copies.setter
-    def copies(self, value: Any) -> None:
-        # One group's claim (`Partition._claim`, `_copy_records`): MSG_ONLY, never a tuple.
-        if value is not MSG_ONLY:
-            raise TypeError("a second group's copy needs the record's Record (unsettle)")
-        segment = self.segment
-        segment.claims[self.offset - segment.base_offset] = 1
+        return self.msg if segment.claims[self.offset - segment.base_offset] else None
 
     @property
     def base_offset(self) -> int:
@@ -182,8 +180,6 @@ class SettledRecord:
     @property
     def timestamp(self) -> float:
         return self.msg.produced_at
-
-    copy_in = Record.copy_in
 
     def record(self) -> Record:
         """The Record this view stands for (a new one, its fields as the view gives them)."""
@@ -198,12 +194,15 @@ class SettledRecord:
 _new = object.__new__
 
 
-def _view(msg: Message, offset: int, segment: Segment) -> Any:
-    """A settled record's view (speed: no __init__ frame; one a settled record read)."""
+def _view(msg: Message, segment: Segment, index: int) -> Any:
+    """The view of the settled record at `segment.records[index]` (its message `msg`).
+    Speed: the reads of a backlog (`read`, `read_one`) make theirs inline, the same stores
+    without this call."""
     view = _new(SettledRecord)
     view.msg = msg
-    view.offset = offset
+    view.offset = segment.base_offset + index
     view.key = msg.key
+    view.copies = MSG_ONLY if segment.claims[index] else None
     view.segment = segment
     return view
 
@@ -256,7 +255,7 @@ class Segment:
         entry = self.records[index]
         if entry.__class__ is Record:
             return entry
-        return _view(entry, self.base_offset + index, self)
+        return _view(entry, self, index)
 
     def records_in(self, start: int, stop: int) -> list[Any]:
         """`records[start:stop]` as records (a settled record's message as its view)."""
@@ -276,10 +275,17 @@ def _as_records(found: list[Any], segment: Segment, start: int) -> None:
     if settled > len(found):
         settled = len(found)
     offset = segment.base_offset + start
+    claims = segment.claims
     for i in range(settled):
         entry = found[i]
         if entry.__class__ is not Record:
-            found[i] = _view(entry, offset + i, segment)
+            # Speed: `_view` inlined (a poll of many records reads a backlog this way).
+            view = found[i] = _new(SettledRecord)
+            view.msg = entry
+            view.offset = offset + i
+            view.key = entry.key
+            view.copies = MSG_ONLY if claims[start + i] else None
+            view.segment = segment
 
 
 def _offset(record: Record) -> int:
@@ -426,13 +432,43 @@ class PartitionLog:
         self._closing.clear()
         for segment in self.segments:
             records = segment.records
-            base = segment.base_offset
             for i in range(segment.settled):
                 entry = records[i]
                 if entry.__class__ is not Record:
-                    records[i] = _view(entry, base + i, segment).record()
+                    records[i] = _view(entry, segment, i).record()
             segment.settled = 0
             segment.claims = bytearray()
+
+    def claim(self, start: int, stop: int) -> None:
+        """The one group claims every record with start <= offset < stop: what
+        `Partition._claim(record, 0)` does for each while the log settles (one group: a
+        record's copies go from None to MSG_ONLY), made here, where a settled record's
+        claim is (its claims byte; a view is only a copy). Speed: no view and no call a
+        record (a group attaching to a backlog claims all of it)."""
+        segments = self.segments
+        i = self._segment_index(start)
+        while i < len(segments):
+            segment = segments[i]
+            records = segment.records
+            if segment.contiguous:
+                first = segment.index_of(start)
+                end = segment.index_of(stop)
+                settled = segment.settled if segment.settled < end else end
+                if first < settled:  # a Record's byte is not read: every byte set at once
+                    segment.claims[first:settled] = b"\x01" * (settled - first)
+                for j in range(first, end):
+                    record = records[j]
+                    if record.__class__ is Record and record.copies is None:
+                        record.copies = MSG_ONLY
+                if end < len(records):
+                    return
+            else:
+                for record in records:
+                    if record.offset >= stop:
+                        return
+                    if record.offset >= start and record.copies is None:
+                        record.copies = MSG_ONLY
+            i += 1
 
     # ----- reading -----
     def _segment_index(self, offset: int) -> int:
@@ -475,7 +511,7 @@ class PartitionLog:
             while j < len(records) and len(found) < max_records:
                 record = records[j]
                 if record.__class__ is not Record:  # a settled record: its view
-                    record = _view(record, segment.base_offset + j, segment)
+                    record = _view(record, segment, j)
                 if record.offset >= upper:
                     return found, max(position, min(record.offset, upper))
                 found.append(record)
@@ -502,8 +538,16 @@ class PartitionLog:
             records = last.records
             if index < len(records):  # `upper` is past `offset`: the record is below it
                 record = records[index]
-                if record.__class__ is not Record:  # a settled record: its view
-                    record = _view(record, offset, last)
+                if record.__class__ is not Record:
+                    # A settled record: its view (speed: `_view` inlined, once a record read
+                    # from a backlog).
+                    msg = record
+                    record = _new(SettledRecord)
+                    record.msg = msg
+                    record.offset = offset
+                    record.key = msg.key
+                    record.copies = MSG_ONLY if last.claims[index] else None
+                    record.segment = last
                 return record, offset + 1
         found, position = self.read(offset, 1, upper)
         return (found[0] if found else None), position
