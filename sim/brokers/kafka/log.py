@@ -395,7 +395,16 @@ class PartitionLog:
         if not segment.records:
             segment.created_at = now
         offset = self.log_end_offset
-        record = Record(offset, msg, key, size, tombstone, batch, offset)
+        # Speed: `Record(offset, msg, key, size, tombstone, batch, offset)` made inline (no
+        # __init__ frame a record: it pays for the settling scan's look at the record).
+        record = _new(Record)
+        record.offset = record.base_offset = offset
+        record.msg = msg
+        record.key = key
+        record.size = size
+        record.tombstone = tombstone
+        record.batch = batch
+        record.copies = None
         segment.records.append(record)
         timestamp = msg.produced_at
         if timestamp > segment.max_timestamp:
