@@ -128,7 +128,7 @@ class Record:
 # reads the Record itself, so no view is made on its path. Checked every SETTLE_EVERY
 # offsets (a power of two: `offset & SETTLE_MASK` is the check).
 SETTLE_LAG = 256
-SETTLE_SHIFT = 6
+SETTLE_SHIFT = 8
 SETTLE_EVERY = 1 << SETTLE_SHIFT
 SETTLE_MASK = SETTLE_EVERY - 1
 
