@@ -48,7 +48,8 @@ HELD = {
     "redis": 8 + 8 + 1,  # a packed node: its id in the keys array, the values list's
     # pointer, its deleted flag in a bytearray (a one-group stream's entry is the message
     # itself, no copies tuple)
-    "kafka": 96 + 28 + 8,  # Record, its offset, the segment's list (one group: MSG_ONLY)
+    "kafka": 8 + 1,  # a settled record (log.py, SettledRecord): the segment's list's
+    # pointer to the message and its claims byte (no Record, no offset int: its place)
     "pulsar": 152 + 48 + 28 + 2 * 8,  # Entry (its own record; one group: no list of
     # copies), the messages tuple, the entry's index (its cumulative count is the next
     # entry's index and the message's id, one int), the entries and times lists

@@ -596,6 +596,10 @@ class Partition:
         slot = self._slots.get(group)
         if slot is None:
             slot = len(self.readers)
+            if slot == 1 and self.log.settling:
+                # Memory: a settled record's copies are one group's (log.py, SettledRecord);
+                # a second group may claim a copy of any record: every record a Record again.
+                self.log.unsettle()
             self._slots[group] = slot
             self.readers.append(group)
             self.reader_start.append(math.inf)
@@ -606,6 +610,11 @@ class Partition:
         old = self.reader_start[slot]
         if start < old:
             self.reader_start[slot] = start
+            if self.log.settling:
+                # Memory: one group (slot 0); its claims are made in the log, where a
+                # settled record's is kept (log.py, `PartitionLog.claim`): the walk below's.
+                self.log.claim(start, min(old, self.hw))
+                return slot
             for record in self.log.records_from(start):
                 if record.offset >= min(old, self.hw):
                     break
@@ -659,8 +668,15 @@ class Partition:
             listener()
 
     def _make_copies(self, old_hw: int, new_hw: int) -> None:
+        log = self.log
+        if log.settling and len(self.reader_start) == 1:
+            # Memory: `_copy_records` for the one group, made in the log, where a settled
+            # record's claim is kept (log.py, `PartitionLog.claim`).
+            start = self.reader_start[0]
+            log.claim(start if start > old_hw else old_hw, new_hw)
+            return
         # speed: a list, no generator
-        self._copy_records(self.log.records_between(old_hw, new_hw))
+        self._copy_records(log.records_between(old_hw, new_hw))
 
     def _copy_records(self, records: list[Record]) -> None:
         """Newly committed `records` (in offset order) become one copy per group reading."""
