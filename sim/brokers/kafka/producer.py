@@ -186,6 +186,10 @@ class KafkaProducer:
     # Whether `_send_alone` may take its direct path on an ideal hop (see there); False
     # sends every batch through `_send_request`, the reference the tests compare it with.
     direct = True
+    # Whether the direct path may hand a record whose answer nobody waits on to the leader's
+    # `Partition.append_alone`, without a batch (see there); False makes the batch and its
+    # answer, the reference tests/test_kafka_fused_path.py compares it with.
+    fused = True
 
     def __init__(
         self,
@@ -406,6 +410,32 @@ class KafkaProducer:
             ):
                 sequence = self._sequences.get(tp, 0)
                 self._sequences[tp] = sequence + 1
+                # As `_send_alone` (a deadline below the wake-up set is below INF too).
+                if deadline < self._wake_at:
+                    self._schedule_wake(deadline)
+                counters = self._counters
+                counters["kafka.requests"] += 1
+                counters["kafka.batches"] += 1
+                counters["kafka.produce_requests"] += 1
+                if (
+                    future is None
+                    and not self._flush_waiters
+                    and self.fused
+                    and partition.append_alone(
+                        msg, key, size, tombstone, self.producer_id, sequence, settings.acks
+                    )
+                ):
+                    # Speed: the fused path (see `Partition.append_alone`): the record went to
+                    # the log and was answered NONE at once, with no batch: what the lines
+                    # below and `_answered_alone` leave behind for it (the in-flight and
+                    # incomplete counts back where they were, the batch let go), minus the
+                    # batch, its items, the `partial` and the answering call. Nothing here
+                    # reads the counts and the batch between the steps they skip, and the
+                    # counters and the wake-up come in the same order (the in-flight count
+                    # is no counter: no output sees when it is taken).
+                    if self._waiting_tps:  # as below (a waiter woken by the append sent)
+                        self._run_sender()
+                    return
                 batch = ProducerBatch(tp[0], tp[1], self.producer_id, sequence, now)
                 self._incomplete += 1
                 batch.items.append((msg, key, size, tombstone))
@@ -413,14 +443,7 @@ class KafkaProducer:
                     batch.futures = [future]
                 batch.size += size
                 batch.full = True  # sent now, as `_send_alone` marks it
-                # As `_send_alone` (a deadline below the wake-up set is below INF too).
-                if deadline < self._wake_at:
-                    self._schedule_wake(deadline)
-                counters = self._counters
-                counters["kafka.requests"] += 1
-                counters["kafka.batches"] += 1
                 in_flight[leader] = flying + 1
-                counters["kafka.produce_requests"] += 1
                 partition.append(batch, settings.acks, partial(self._answered_alone, batch, leader))
                 if self._waiting_tps:  # the answer came at once and put a batch back
                     self._run_sender()
