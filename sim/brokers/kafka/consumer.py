@@ -366,6 +366,7 @@ class KafkaConsumer:
             # fetch changes no other candidate, so the next one found is the walk's next.
             pivot = order[start]
             fetch, positions, partition_of = self._fetch, self._positions, self._partition_of
+            fused, poll_alone = self.fused, self._poll_alone
             while maybe:
                 first = wrapped = None
                 for candidate in maybe:
@@ -375,6 +376,13 @@ class KafkaConsumer:
                     elif wrapped is None or candidate < wrapped:
                         wrapped = candidate
                 tp = first if first is not None else wrapped
+                if fused:
+                    # Speed: `_poll_alone` fetches and discards as the lines below (`found`
+                    # is empty here, and gets the record if there is one).
+                    poll_alone(tp, maybe, found)
+                    if found:
+                        return found
+                    continue
                 if fetch(tp, 1, found):
                     if positions[tp] >= partition_of[tp].hw:
                         maybe.discard(tp)  # read up to the high watermark, as below
