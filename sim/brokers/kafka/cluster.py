@@ -257,6 +257,17 @@ class Partition:
         # readers only grow, in `attach`).
         self._single = len(replicas) == 1
         self._one_reader = False
+        # Speed: what `append_alone` asks and never changes, as one flag: one replica, no
+        # trace (the recorder's is set when it is made), no key check (a compacted topic
+        # refuses keyless records: its appends go to `append`), and no refusal for too few
+        # in-sync replicas (min.insync.replicas 1). A partition without it appends the
+        # general way, which is what this flag only shortcuts.
+        self._alone = (
+            self._single
+            and self._recorder.trace is None
+            and not self._compacts
+            and self._min_insync <= 1
+        )
         self.unflushed = 0  # messages appended since the last forced fsync (cost model)
 
     # ----- state -----
@@ -440,20 +451,17 @@ class Partition:
         same order, with `PartitionLog.append_one` inline and the record made without its
         batch, which `append` lets go at its end (tests/test_kafka_fused_path.py runs both
         and compares; `KafkaProducer.fused = False` turns it off)."""
-        recorder = self._recorder
         leader = self.leader
         isr = self.isr
         if not (
-            self._single
+            self._alone  # what never changes (see __init__)
             and not self._acks
-            and recorder.trace is None
             and self.one_record
             and len(isr) == 1
             and isr[0] == leader  # the high watermark reaches the record at once
-            and (acks != -1 or self._min_insync <= 1)
-            and (key is not None or not self._compacts)
         ):
             return False
+        recorder = self._recorder
         log = self.log
         # `PartitionLog.append_one` inline (speed: a call a record), the same roll check,
         # offsets, timestamp and sizes. SimPy's clock field, not its `now` property.

@@ -661,7 +661,9 @@ class KafkaConsumer:
         )
         found.append(consumer_record)
         self._in_hand.append(consumer_record)
-        if positions[tp] >= partition.hw:
+        # `poll`'s `self._positions[tp]`: `fetched`, as stored above (the delivery's steps
+        # touch the partition and the recorder, never this consumer's positions).
+        if fetched >= partition.hw:
             maybe.discard(tp)  # read up to the high watermark, as `poll` does
         return found
 

@@ -400,9 +400,7 @@ class KafkaProducer:
                 batch.size += size
                 batch.full = True  # sent now, as `_send_alone` marks it
                 in_flight[leader] = flying + 1
-                target.append(
-                    batch, settings.acks, partial(self._answered_alone, batch, leader)
-                )
+                target.append(batch, settings.acks, partial(self._answered_alone, batch, leader))
                 if self._waiting_tps:  # the answer came at once and put a batch back
                     self._run_sender()
                 return
