@@ -1,5 +1,5 @@
 """Kafka's one-record paths (speed) against the general paths they shortcut: the producer's
-one-record direct send (`KafkaProducer._append` with `direct`), the partition's one-record
+one-record direct send (`KafkaProducer.send_message` with `direct`), the partition's one-record
 append (in `Partition.append`, switched by `Partition.one_record`) with the log's
 `append_one`, and the consumer's one-record poll and read (`KafkaConsumer.one_record`).
 Each run with the shortcuts and without them must give the same outputs, bit for bit."""

@@ -436,9 +436,10 @@ class Partition:
         acks: int,
     ) -> bool:
         """`append` of a first-try batch of this one record whose answer nobody waits on
-        (`KafkaProducer._append`'s fused path: no future, no flush, leader checked alive),
-        without the batch: False, with nothing done, where `append` would not answer it
-        NONE at once (its one-record path with the answer at once, below).
+        (`KafkaProducer.send_message`'s fused path: no future, no flush, leader checked alive),
+        without the batch: False, with nothing done, where the conditions below do not hold
+        (then `append` takes it; with them it is `append`'s one-record path answered NONE at
+        once).
 
         Speed: every record of the ideal case (linger.ms 0, one replica, acks 1 or all) went
         through a ProducerBatch of 15 slots, its items list and tuple, a `partial` of the

@@ -240,7 +240,7 @@ class KafkaProducer:
         self._closed = False
         settings = self.settings
         # Whether a record that finds nothing waiting may go straight to its leader's
-        # append in `_append` (with `direct`, checked there): linger.ms 0 (a batch a record,
+        # append in `send_message` (with `direct`, checked there): linger.ms 0 (a batch a record,
         # sent at once), an answer (acks 1 or all), instant hops both ways and a broker that
         # takes no time. None of these changes during a run.
         self._one_direct = (
@@ -692,7 +692,7 @@ class KafkaProducer:
             self._run_sender()
 
     def _answered_alone(self, batch: ProducerBatch, node: int, error: str) -> None:
-        """The leader's answer to a batch `_append` sent directly: what
+        """The leader's answer to a batch `send_message` sent directly: what
         `ProduceRequest.batch_done` and then `on_response` do for a request of this one batch
         (acks 1 or all, an instant answer), in one call."""
         # Speed: no request object, no errors dict keyed by `id(batch)`, no second call: the
