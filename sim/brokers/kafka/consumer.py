@@ -368,12 +368,14 @@ class KafkaConsumer:
             fetch, positions, partition_of = self._fetch, self._positions, self._partition_of
             fused, poll_alone = self.fused, self._poll_alone
             while maybe:
-                # Speed: the least candidate at or after the pivot, else the least of all
-                # (every one is before it: the turn wraps), by a comprehension and `min` in C
-                # rather than a comparison loop in Python (about 20 steps a candidate with
-                # 100 partitions, where a poll has about six).
-                after = [candidate for candidate in maybe if candidate >= pivot]
-                tp = min(after) if after else min(maybe)
+                first = wrapped = None
+                for candidate in maybe:
+                    if candidate >= pivot:
+                        if first is None or candidate < first:
+                            first = candidate
+                    elif wrapped is None or candidate < wrapped:
+                        wrapped = candidate
+                tp = first if first is not None else wrapped
                 if fused:
                     # Speed: `_poll_alone` fetches and discards as the lines below (`found`
                     # is empty here, and gets the record if there is one).
