@@ -1,5 +1,5 @@
 """Kafka's one-record paths (speed) against the general paths they shortcut: the producer's
-one-record direct send (`KafkaProducer._append` with `direct`), the partition's one-record
+one-record direct send (`KafkaProducer.send_message` with `direct`), the partition's one-record
 append (in `Partition.append`, switched by `Partition.one_record`) with the log's
 `append_one`, and the consumer's one-record poll and read (`KafkaConsumer.one_record`).
 Each run with the shortcuts and without them must give the same outputs, bit for bit."""
@@ -88,6 +88,10 @@ VARIANTS = {
 def test_one_record_paths_give_what_the_general_paths_give(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The one-record paths, not the fused ones that take their place where they can
+    # (tests/test_kafka_fused_path.py compares those).
+    monkeypatch.setattr(KafkaProducer, "fused", False)
+    monkeypatch.setattr(KafkaConsumer, "fused", False)
     appended = _count(monkeypatch, PartitionLog, "append_one")
     fast = _outputs(sim.run(Scenario.from_dict(VARIANTS[name]())))
     assert appended[0] > 0  # the shortcut was taken

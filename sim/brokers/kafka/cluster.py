@@ -201,6 +201,10 @@ class BrokerNode:
                 job.fail(NETWORK_EXCEPTION)
 
 
+# Speed: an object made without its class's __init__ (see `Partition.append_alone`).
+_new_object = object.__new__
+
+
 class Partition:
     """One partition: its replicas, leader, ISR, high watermark, log, and the groups reading it."""
 
@@ -253,6 +257,17 @@ class Partition:
         # readers only grow, in `attach`).
         self._single = len(replicas) == 1
         self._one_reader = False
+        # Speed: what `append_alone` asks and never changes, as one flag: one replica, no
+        # trace (the recorder's is set when it is made), no key check (a compacted topic
+        # refuses keyless records: its appends go to `append`), and no refusal for too few
+        # in-sync replicas (min.insync.replicas 1). A partition without it appends the
+        # general way, which is what this flag only shortcuts.
+        self._alone = (
+            self._single
+            and self._recorder.trace is None
+            and not self._compacts
+            and self._min_insync <= 1
+        )
         self.unflushed = 0  # messages appended since the last forced fsync (cost model)
 
     # ----- state -----
@@ -409,6 +424,129 @@ class Partition:
                     wake()
         if batch.acknowledged or batch.done:
             record.batch = None  # as in `_append_records` (memory)
+
+    def append_alone(
+        self,
+        msg: Message,
+        key: bytes | None,
+        size: int,
+        tombstone: bool,
+        producer_id: int,
+        sequence: int,
+        acks: int,
+    ) -> bool:
+        """`append` of a first-try batch of this one record whose answer nobody waits on
+        (`KafkaProducer.send_message`'s fused path: no future, no flush, leader checked alive),
+        without the batch: False, with nothing done, where the conditions below do not hold
+        (then `append` takes it; with them it is `append`'s one-record path answered NONE at
+        once).
+
+        Speed: every record of the ideal case (linger.ms 0, one replica, acks 1 or all) went
+        through a ProducerBatch of 15 slots, its items list and tuple, a `partial` of the
+        answer and `_answered_alone`, only for the producer to let go of all of them before
+        `append` returned: the answer comes inside `append` (acks 1 before the high
+        watermark moves, acks all once it reaches the record, which on one in-sync replica is
+        at once) and it only takes back the producer's in-flight and incomplete counts, which
+        nothing reads in between (the waiters woken below run after it; the producer left
+        them unchanged). The same steps as the one-record path of `append` otherwise, in the
+        same order, with `PartitionLog.append_one` inline and the record made without its
+        batch, which `append` lets go at its end (tests/test_kafka_fused_path.py runs both
+        and compares; `KafkaProducer.fused = False` turns it off)."""
+        leader = self.leader
+        isr = self.isr
+        if not (
+            self._alone  # what never changes (see __init__)
+            and not self._acks
+            and self.one_record
+            and len(isr) == 1
+            and isr[0] == leader  # the high watermark reaches the record at once
+        ):
+            return False
+        recorder = self._recorder
+        log = self.log
+        # `PartitionLog.append_one` inline (speed: a call a record), the same roll check,
+        # offsets, timestamp and sizes. SimPy's clock field, not its `now` property.
+        now = self.cluster.env._now
+        segment = log.segments[-1]
+        records = segment.records
+        if records and (
+            segment.size + size > log.segment_bytes
+            or now - segment.created_at >= log.segment_seconds
+        ):
+            segment = log.roll(now)
+            records = segment.records
+        if not records:
+            segment.created_at = now
+        base = log.log_end_offset
+        # Speed: the record's slots set here, not through `Record.__init__` (a class call
+        # into a Python __init__, its defaults and its `base_offset` test, once a record).
+        record = _new_object(Record)
+        record.offset = record.base_offset = base
+        record.msg = msg
+        record.key = key
+        record.size = size
+        record.tombstone = tombstone
+        record.batch = None  # `append` lets the batch go at its end: answered at once
+        record.copies = None
+        records.append(record)
+        timestamp = msg.produced_at
+        if timestamp > segment.max_timestamp:
+            segment.max_timestamp = timestamp
+        segment.size += size
+        log.size += size
+        log.count += 1
+        end = log.log_end_offset = base + 1
+        # `_remember`, as in `append`.
+        entries = self._dedupe.get(producer_id)
+        if entries is None:
+            entries = self._dedupe[producer_id] = deque(maxlen=5)
+        entries.append((sequence, base, 1))
+        recorder.published += 1  # a first try: counted as `append` counts it without a trace
+        self.leo[leader] = end
+        recorder.counters["kafka.batches_appended"] += 1
+        # The answer (NONE) would come here for acks 1, after the copies and counts below for
+        # acks all: the producer's counts it takes back were never taken (see above).
+        # `_advance_hw`: the ISR is the leader, so the high watermark is its log end offset.
+        old = self.hw
+        if end > old:
+            self.hw = end
+            tp = self.tp
+            for maybe in self.hw_listeners.values():
+                maybe.add(tp)
+            if self.readers:
+                if base == old:
+                    if self._one_reader and base >= self.reader_start[0]:
+                        record.copies = MSG_ONLY  # `_copy_records` for one record, one group
+                    else:
+                        self._copy_records([record])
+                else:
+                    self._make_copies(old, end)
+                if self._one_reader and not self.range_listeners:
+                    # `_refresh_ready(0)`, as `append` inlines it.
+                    position = self.reader_position[0]
+                    if position is None:
+                        ready = 0
+                    else:
+                        start = log.log_start_offset
+                        ready = end - (position if position > start else start)
+                        if ready < 0:
+                            ready = 0
+                    delta = ready - self._reader_ready[0]
+                    if delta:
+                        self._reader_ready[0] = ready
+                        recorder.ready_values[self._reader_source[0]] += delta
+                        total = recorder.ready_total + delta
+                        recorder.ready_total = total
+                        if total > recorder.max_queue_depth:
+                            recorder.max_queue_depth = total
+                else:
+                    self._refresh_all_ready()
+            waiters = self.waiters
+            if waiters:
+                self.waiters = []
+                for wake in waiters:
+                    wake()
+        return True
 
     def _append_records(
         self,

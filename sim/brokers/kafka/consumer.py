@@ -110,6 +110,10 @@ class KafkaConsumer:
     # candidate, `PartitionLog.read_one` in `_fetch`); False polls the general way, the
     # reference tests/test_kafka_one_record.py compares them with.
     one_record = True
+    # Whether such a poll with one candidate may take `_poll_alone` (the walk, the fetch and
+    # the read in one call); False takes `_fetch`, the reference tests/test_kafka_fused_path.py
+    # compares it with.
+    fused = True
 
     def __init__(
         self,
@@ -343,6 +347,8 @@ class KafkaConsumer:
             # below for it alone, unrolled (no copy of the set, no loop, no lengths: `found`
             # is empty, so the fetch's budget is the poll's, and the walk ends after it).
             (tp,) = maybe  # speed: the one member, no iterator call
+            if budget == 1 and self.fused:
+                return self._poll_alone(tp, maybe, found)
             if not self._fetch(tp, budget, found) or self._positions[tp] >= (
                 self._partition_of[tp].hw
             ):
@@ -360,6 +366,7 @@ class KafkaConsumer:
             # fetch changes no other candidate, so the next one found is the walk's next.
             pivot = order[start]
             fetch, positions, partition_of = self._fetch, self._positions, self._partition_of
+            fused, poll_alone = self.fused, self._poll_alone
             while maybe:
                 first = wrapped = None
                 for candidate in maybe:
@@ -369,6 +376,13 @@ class KafkaConsumer:
                     elif wrapped is None or candidate < wrapped:
                         wrapped = candidate
                 tp = first if first is not None else wrapped
+                if fused:
+                    # Speed: `_poll_alone` fetches and discards as the lines below (`found`
+                    # is empty here, and gets the record if there is one).
+                    poll_alone(tp, maybe, found)
+                    if found:
+                        return found
+                    continue
                 if fetch(tp, 1, found):
                     if positions[tp] >= partition_of[tp].hw:
                         maybe.discard(tp)  # read up to the high watermark, as below
@@ -549,6 +563,111 @@ class KafkaConsumer:
             found.append(consumer_record)
             in_hand.append(consumer_record)
         return True
+
+    def _poll_alone(
+        self, tp: TopicPartition, maybe: set[TopicPartition], found: list[ConsumerRecord]
+    ) -> list[ConsumerRecord]:
+        """`poll`'s one-candidate walk for a poll of one record: `_fetch(tp, 1, found)` with
+        `PartitionLog.read_one`, then the candidate's discard, in one call.
+
+        Speed: a poll of the ideal case (max.poll.records 1, records arriving one at a time)
+        went `poll` -> `_fetch` -> `read_one`, made a one-record tuple to loop over and
+        returned the read as a pair: here the same steps in the same order, the read from the
+        active segment inline, the record delivered without the loop. Anything else (an
+        inactive segment, a gap) reads through `PartitionLog.read` as `read_one` does.
+        `fused = False` polls through `_fetch` (tests/test_kafka_fused_path.py compares)."""
+        partition = self._partition_of.get(tp) or self._find_partition(tp)
+        leader = partition.leader
+        if leader is None or not self._brokers[leader].alive:  # speed: `available` inlined
+            maybe.discard(tp)  # nothing there now
+            return found
+        positions = self._positions
+        position = positions.get(tp)
+        log = partition.log
+        # Speed: `in_range` inlined.
+        if position is None or not log.log_start_offset <= position <= log.log_end_offset:
+            position = self._reset_position(tp, out_of_range=position is not None)
+        # `read_one(position, hw)` inline.
+        hw = partition.hw
+        if position >= hw:
+            positions[tp] = position
+            maybe.discard(tp)  # nothing there now
+            return found
+        last = log.segments[-1]
+        index = position - last.base_offset
+        records = last.records
+        if last.contiguous and index >= 0 and index < len(records):
+            record = records[index]  # `hw` is past `position`: the record is below it
+            fetched = position + 1
+        else:
+            read, fetched = log.read(position, 1, hw)
+            record = read[0] if read else None
+        positions[tp] = fetched
+        if fetched != position:
+            self._moved.add(tp)
+        if record is None:
+            maybe.discard(tp)  # nothing there now
+            return found
+        # `_fetch`'s delivery of its one record, the same steps.
+        slot = partition._slots.get(self.reader)
+        if slot is None:
+            slot = partition.set_position(self.reader, fetched)
+        else:
+            partition.reader_position[slot] = fetched
+            # `Partition._refresh_ready(slot)`, as `_fetch` inlines it.
+            start = log.log_start_offset
+            ready = partition.hw - (fetched if fetched > start else start)
+            if ready < 0:
+                ready = 0
+            delta = ready - partition._reader_ready[slot]
+            if delta:
+                partition._reader_ready[slot] = ready
+                ready_recorder = partition._recorder
+                ready_recorder.ready_values[partition._reader_source[slot]] += delta
+                total = ready_recorder.ready_total + delta
+                ready_recorder.ready_total = total
+                if total > ready_recorder.max_queue_depth:
+                    ready_recorder.max_queue_depth = total
+        copies = record.copies
+        if copies is MSG_ONLY and slot == 0:  # one group's copy: `msg` itself (log.py)
+            msg = record.msg
+        elif (
+            copies is not None
+            and copies is not MSG_ONLY
+            and slot < len(copies)
+            and copies[slot] is not None
+        ):
+            msg = copies[slot]
+        else:
+            msg = self._copy_for(partition, record, slot)
+        recorder = self.recorder
+        deliveries = msg.deliveries = msg.deliveries + 1
+        if recorder.trace is None and msg.state is not _DEAD_LETTERED:
+            recorder.delivered += 1
+            if deliveries > 1:
+                recorder.redelivered += 1
+        else:
+            recorder.delivered_message(msg, partition.name)
+        origin = record.msg
+        consumer_record = _new_record(
+            ConsumerRecord,
+            (
+                tp[0],
+                tp[1],
+                record.offset,
+                origin.produced_at,  # the record's timestamp, without its property
+                record.key,
+                None if record.tombstone else origin.body,
+                msg,
+            ),
+        )
+        found.append(consumer_record)
+        self._in_hand.append(consumer_record)
+        # `poll`'s `self._positions[tp]`: `fetched`, as stored above (the delivery's steps
+        # touch the partition and the recorder, never this consumer's positions).
+        if fetched >= partition.hw:
+            maybe.discard(tp)  # read up to the high watermark, as `poll` does
+        return found
 
     def _find_partition(self, tp: TopicPartition) -> Any:
         partition = self._partition_of[tp] = self.cluster.partition(*tp)

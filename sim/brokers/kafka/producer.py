@@ -186,6 +186,10 @@ class KafkaProducer:
     # Whether `_send_alone` may take its direct path on an ideal hop (see there); False
     # sends every batch through `_send_request`, the reference the tests compare it with.
     direct = True
+    # Whether the direct path may hand a record whose answer nobody waits on to the leader's
+    # `Partition.append_alone`, without a batch (see there); False makes the batch and its
+    # answer, the reference tests/test_kafka_fused_path.py compares it with.
+    fused = True
 
     def __init__(
         self,
@@ -236,7 +240,7 @@ class KafkaProducer:
         self._closed = False
         settings = self.settings
         # Whether a record that finds nothing waiting may go straight to its leader's
-        # append in `_append` (with `direct`, checked there): linger.ms 0 (a batch a record,
+        # append in `send_message` (with `direct`, checked there): linger.ms 0 (a batch a record,
         # sent at once), an answer (acks 1 or all), instant hops both ways and a broker that
         # takes no time. None of these changes during a run.
         self._one_direct = (
@@ -296,9 +300,11 @@ class KafkaProducer:
         if partition is not None:
             if not 0 <= partition < partitions:
                 raise KafkaError("UNKNOWN_TOPIC_OR_PARTITION", f"{topic}-{partition}")
-            chosen = partition
+            tp = (topic, partition)
+            dq = self._batches.get(tp)
         elif key is not None:
-            chosen = default_partition(key, partitions)
+            tp = (topic, default_partition(key, partitions))
+            dq = self._batches.get(tp)
         else:
             sticky = self._sticky.get(topic)
             if sticky is None:
@@ -310,10 +316,12 @@ class KafkaProducer:
             tp = (topic, chosen)
             # Speed: `_needs_new_batch` inlined for the usual case (linger.ms 0: the last
             # batch went at once, none waits here).
-            if not self._batches.get(tp) or self._needs_new_batch(tp, size):
+            dq = self._batches.get(tp)
+            if not dq or self._needs_new_batch(tp, size):
                 # KIP-480: a record that would open a new batch first moves the sticky partition.
                 if partitions == 1:
-                    # Speed: what `batch_complete` does for one partition (no draw), no call.
+                    # Speed: what `batch_complete` does for one partition (no draw), no call;
+                    # the partition stays, and so does its deque (`dq`, not looked up again).
                     sticky._current = 0
                 else:
                     # Speed: `batch_complete` inlined (a call a record): `chosen` is the
@@ -329,9 +337,74 @@ class KafkaProducer:
                             break
                     sticky._current = chosen = candidate
                     tp = (topic, chosen)
-            self._append(tp, msg, key, size, tombstone, future)
-            return
-        self._append((topic, chosen), msg, key, size, tombstone, future)
+                    dq = self._batches.get(tp)
+        if dq is None:
+            dq = self._batches[tp] = deque()
+            self._first_use[tp] = len(self._first_use)
+        if not dq and self._one_direct and not self._waiting_tps and self.direct:
+            # Speed: the one-record direct path (linger.ms 0, nothing waiting: every record
+            # of the ideal case), here rather than in `_append` (a call a record). What
+            # `_append`, `_send_alone`'s direct path, `ProduceRequest.batch_done` and
+            # `on_response` do for a new batch sent alone, without the batch's stop in the
+            # accumulator (its deque and the waiting set), the request object and the two
+            # answering calls: one call answers it (`_answered_alone`), none on the fused
+            # path (`Partition.append_alone`). The same checks, in the same order where they
+            # act: a batch `_send_alone` would not send directly (expired, leader down, too
+            # many in flight) takes the general path, `_append`, nothing changed yet.
+            now = self.env._now  # speed: SimPy's field, not its `now` property (a call)
+            settings = self.settings
+            deadline = now + settings.delivery_timeout  # created_at + delivery.timeout.ms
+            target = self._partition_of.get(tp) or self._find_partition(tp)
+            leader = target.leader
+            in_flight = self._in_flight
+            flying = in_flight.get(leader, 0) if leader is not None else 0
+            if (
+                deadline > now
+                and leader is not None
+                and self._brokers[leader].alive
+                and flying < settings.max_in_flight
+            ):
+                sequence = self._sequences.get(tp, 0)
+                self._sequences[tp] = sequence + 1
+                # As `_send_alone` (a deadline below the wake-up set is below INF too).
+                if deadline < self._wake_at:
+                    self._schedule_wake(deadline)
+                counters = self._counters
+                counters["kafka.requests"] += 1
+                counters["kafka.batches"] += 1
+                counters["kafka.produce_requests"] += 1
+                if (
+                    future is None
+                    and not self._flush_waiters
+                    and self.fused
+                    and target.append_alone(
+                        msg, key, size, tombstone, self.producer_id, sequence, settings.acks
+                    )
+                ):
+                    # Speed: the fused path (see `Partition.append_alone`): the record went to
+                    # the log and was answered NONE at once, with no batch: what the lines
+                    # below and `_answered_alone` leave behind for it (the in-flight and
+                    # incomplete counts back where they were, the batch let go), minus the
+                    # batch, its items, the `partial` and the answering call. Nothing here
+                    # reads the counts and the batch between the steps they skip, and the
+                    # counters and the wake-up come in the same order (the in-flight count
+                    # is no counter: no output sees when it is taken).
+                    if self._waiting_tps:  # as below (a waiter woken by the append sent)
+                        self._run_sender()
+                    return
+                batch = ProducerBatch(tp[0], tp[1], self.producer_id, sequence, now)
+                self._incomplete += 1
+                batch.items.append((msg, key, size, tombstone))
+                if future is not None:
+                    batch.futures = [future]
+                batch.size += size
+                batch.full = True  # sent now, as `_send_alone` marks it
+                in_flight[leader] = flying + 1
+                target.append(batch, settings.acks, partial(self._answered_alone, batch, leader))
+                if self._waiting_tps:  # the answer came at once and put a batch back
+                    self._run_sender()
+                return
+        self._append(tp, dq, msg, key, size, tombstone, future)
 
     def flush(self) -> simpy.Event:
         """Send everything now; the event fires when every record sent so far is answered."""
@@ -372,59 +445,15 @@ class KafkaProducer:
     def _append(
         self,
         tp: tuple[str, int],
+        dq: deque[ProducerBatch],
         msg: Message,
         key: bytes | None,
         size: int,
         tombstone: bool,
         future: FutureRecordMetadata | None,
     ) -> None:
-        dq = self._batches.get(tp)
-        if dq is None:
-            dq = self._batches[tp] = deque()
-            self._first_use[tp] = len(self._first_use)
-        if not dq and self._one_direct and not self._waiting_tps and self.direct:
-            # Speed: the one-record direct path (linger.ms 0, nothing waiting: every record
-            # of the ideal case). What the lines below, `_send_alone`'s direct path,
-            # `ProduceRequest.batch_done` and `on_response` do for a new batch sent alone,
-            # without the batch's stop in the accumulator (its deque and the waiting set),
-            # the request object and the two answering calls: one call answers it
-            # (`_answered_alone`). The same checks, in the same order where they act: a
-            # batch `_send_alone` would not send directly (expired, leader down, too many
-            # in flight) takes the general path below, nothing changed yet.
-            now = self.env._now  # speed: SimPy's field, not its `now` property (a call)
-            settings = self.settings
-            deadline = now + settings.delivery_timeout  # created_at + delivery.timeout.ms
-            partition = self._partition_of.get(tp) or self._find_partition(tp)
-            leader = partition.leader
-            in_flight = self._in_flight
-            flying = in_flight.get(leader, 0) if leader is not None else 0
-            if (
-                deadline > now
-                and leader is not None
-                and self._brokers[leader].alive
-                and flying < settings.max_in_flight
-            ):
-                sequence = self._sequences.get(tp, 0)
-                self._sequences[tp] = sequence + 1
-                batch = ProducerBatch(tp[0], tp[1], self.producer_id, sequence, now)
-                self._incomplete += 1
-                batch.items.append((msg, key, size, tombstone))
-                if future is not None:
-                    batch.futures = [future]
-                batch.size += size
-                batch.full = True  # sent now, as `_send_alone` marks it
-                # As `_send_alone` (a deadline below the wake-up set is below INF too).
-                if deadline < self._wake_at:
-                    self._schedule_wake(deadline)
-                counters = self._counters
-                counters["kafka.requests"] += 1
-                counters["kafka.batches"] += 1
-                in_flight[leader] = flying + 1
-                counters["kafka.produce_requests"] += 1
-                partition.append(batch, settings.acks, partial(self._answered_alone, batch, leader))
-                if self._waiting_tps:  # the answer came at once and put a batch back
-                    self._run_sender()
-                return
+        """`send_message`'s general rest: the record joins the last batch of `tp`'s deque
+        `dq` (or a new one), which is sent once it is ready."""
         batch = dq[-1] if dq else None
         became_ready = opened = False
         batch_size = self.settings.batch_size
@@ -663,7 +692,7 @@ class KafkaProducer:
             self._run_sender()
 
     def _answered_alone(self, batch: ProducerBatch, node: int, error: str) -> None:
-        """The leader's answer to a batch `_append` sent directly: what
+        """The leader's answer to a batch `send_message` sent directly: what
         `ProduceRequest.batch_done` and then `on_response` do for a request of this one batch
         (acks 1 or all, an instant answer), in one call."""
         # Speed: no request object, no errors dict keyed by `id(batch)`, no second call: the
