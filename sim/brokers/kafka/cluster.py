@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.brokers.kafka.log import MSG_ONLY, PartitionLog, Record
+from sim.brokers.kafka.log import MSG_ONLY, SETTLE_MASK, PartitionLog, Record
 from sim.brokers.kafka.settings import CostSettings, GroupCoordinatorSettings, TopicSettings
 from sim.brokers.pauses import PauseSchedule
 from sim.distributions import Distribution, Sampler
@@ -496,6 +496,9 @@ class Partition:
         log.size += size
         log.count += 1
         end = log.log_end_offset = base + 1
+        # Memory: `append_one`'s settling scan once every SETTLE_EVERY offsets (log.py).
+        if not base & SETTLE_MASK and log.settling:
+            log._settle()
         # `_remember`, as in `append`.
         entries = self._dedupe.get(producer_id)
         if entries is None:

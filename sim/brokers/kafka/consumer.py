@@ -47,7 +47,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import simpy
 
@@ -59,13 +59,10 @@ from sim.brokers.kafka.group import (
     ModernMember,
     TopicPartition,
 )
-from sim.brokers.kafka.log import MSG_ONLY
+from sim.brokers.kafka.log import MSG_ONLY, Record, settled_view
 from sim.brokers.kafka.settings import ConsumerSettings
 from sim.message import Message, State
 from sim.network import Link
-
-if TYPE_CHECKING:
-    from sim.brokers.kafka.log import Record
 
 __all__ = ["ConsumerRebalanceListener", "ConsumerRecord", "KafkaConsumer"]
 
@@ -598,6 +595,9 @@ class KafkaConsumer:
         records = last.records
         if last.contiguous and index >= 0 and index < len(records):
             record = records[index]  # `hw` is past `position`: the record is below it
+            if record.__class__ is not Record:
+                # A settled record (log.py, SettledRecord): its view, as `read_one` makes.
+                record = settled_view(record, last, index)
             fetched = position + 1
         else:
             read, fetched = log.read(position, 1, hw)

@@ -32,6 +32,7 @@ __all__ = [
     "Segment",
     "SettledRecord",
     "record_size",
+    "settled_view",
 ]
 
 # Message format v2 (KIP-98): a RecordBatch header is 61 bytes; each record adds a few varint
@@ -142,7 +143,7 @@ class SettledRecord:
     its size is `record_size(msg.size, key)`. Every field follows from the message, its
     place in the segment and that byte, so the segment's list holds the message alone (96
     bytes of Record and 32 of offset int less a record held) and a read makes this view of
-    it (`_view`).
+    it (`settled_view`).
 
     A view is a copy of the record's state when it was read: nothing writes to it. The one
     change a settled record can take, the one group's claim, is made through the log
@@ -194,7 +195,7 @@ class SettledRecord:
 _new = object.__new__
 
 
-def _view(msg: Message, segment: Segment, index: int) -> Any:
+def settled_view(msg: Message, segment: Segment, index: int) -> Any:
     """The view of the settled record at `segment.records[index]` (its message `msg`).
     Speed: the reads of a backlog (`read`, `read_one`) make theirs inline, the same stores
     without this call."""
@@ -255,7 +256,7 @@ class Segment:
         entry = self.records[index]
         if entry.__class__ is Record:
             return entry
-        return _view(entry, self, index)
+        return settled_view(entry, self, index)
 
     def records_in(self, start: int, stop: int) -> list[Any]:
         """`records[start:stop]` as records (a settled record's message as its view)."""
@@ -279,7 +280,7 @@ def _as_records(found: list[Any], segment: Segment, start: int) -> None:
     for i in range(settled):
         entry = found[i]
         if entry.__class__ is not Record:
-            # Speed: `_view` inlined (a poll of many records reads a backlog this way).
+            # Speed: `settled_view` inlined (a poll of many records reads a backlog this way).
             view = found[i] = _new(SettledRecord)
             view.msg = entry
             view.offset = offset + i
@@ -444,7 +445,7 @@ class PartitionLog:
             for i in range(segment.settled):
                 entry = records[i]
                 if entry.__class__ is not Record:
-                    records[i] = _view(entry, segment, i).record()
+                    records[i] = settled_view(entry, segment, i).record()
             segment.settled = 0
             segment.claims = bytearray()
 
@@ -520,7 +521,7 @@ class PartitionLog:
             while j < len(records) and len(found) < max_records:
                 record = records[j]
                 if record.__class__ is not Record:  # a settled record: its view
-                    record = _view(record, segment, j)
+                    record = settled_view(record, segment, j)
                 if record.offset >= upper:
                     return found, max(position, min(record.offset, upper))
                 found.append(record)
@@ -548,7 +549,7 @@ class PartitionLog:
             if index < len(records):  # `upper` is past `offset`: the record is below it
                 record = records[index]
                 if record.__class__ is not Record:
-                    # A settled record: its view (speed: `_view` inlined, once a record read
+                    # A settled record: its view (speed: `settled_view` inlined, once a record read
                     # from a backlog).
                     msg = record
                     record = _new(SettledRecord)
