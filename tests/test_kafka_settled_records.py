@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import sim
+import sim.brokers.kafka.consumer as kafka_consumer
 import sim.brokers.kafka.log as kafka_log
 from sim.brokers.kafka.log import (
     MSG_ONLY,
@@ -54,7 +55,7 @@ def _counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Count the views read (`read`, `read_one`) and made elsewhere, the views made Records
     again, the logs unsettled and the group's claims made in the log."""
     counts = {"views": 0, "records": 0, "unsettled": 0, "claims": 0}
-    view, record, unsettle = kafka_log._view, SettledRecord.record, PartitionLog.unsettle
+    view, record, unsettle = kafka_log.settled_view, SettledRecord.record, PartitionLog.unsettle
     claim = PartitionLog.claim
 
     def counted_claim(self: PartitionLog, start: int, stop: int) -> None:
@@ -85,7 +86,9 @@ def _counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         counts["unsettled"] += 1
         unsettle(self)
 
-    monkeypatch.setattr(kafka_log, "_view", counted_view)
+    monkeypatch.setattr(kafka_log, "settled_view", counted_view)
+    # The consumer's fused one-record poll makes its views too (consumer.py `_poll_alone`).
+    monkeypatch.setattr(kafka_consumer, "settled_view", counted_view)
     monkeypatch.setattr(SettledRecord, "record", counted_record)
     monkeypatch.setattr(PartitionLog, "unsettle", counted_unsettle)
     monkeypatch.setattr(PartitionLog, "claim", counted_claim)
