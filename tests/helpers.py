@@ -1,7 +1,9 @@
-"""Test helpers: where the golden data lives, and a small scenario builder."""
+"""Test helpers: where the golden data lives, a small scenario builder, and the outputs of a
+run as hashes, which the tests of the fast paths compare with the general paths'."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -10,8 +12,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pandas as pd
 import pytest
 
+from sim.results import Results
 from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,3 +71,27 @@ def tool(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def digest(frame: pd.DataFrame | None) -> str:
+    """A table's hash, its index included ("-" for no table, e.g. an untraced run's trace)."""
+    if frame is None:
+        return "-"
+    return hashlib.sha256(frame.to_csv(index=True).encode()).hexdigest()
+
+
+def run_outputs(results: Results) -> dict[str, Any]:
+    """Every output of a run, the summary as JSON and the tables as hashes: two runs that must
+    be bit-identical (a fast path against the general path it shortcuts) compare equal here
+    only when they are. `json.loads(outputs["summary"])` reads the summary back."""
+    return {
+        # As JSON: NaN (no latency) equals NaN there.
+        "summary": json.dumps(results.summary, sort_keys=True, default=repr),
+        "timeseries": digest(results.timeseries),
+        "latency": digest(results.latency),
+        "events": digest(results.events),
+        "trace": digest(results.trace),
+        "series": json.dumps(results.series, sort_keys=True),
+        "tables": {name: digest(table) for name, table in sorted(results.tables.items())},
+        "latencies": {name: digest(table) for name, table in sorted(results.latencies.items())},
+    }

@@ -8,13 +8,10 @@ every counter), the time series, the latency CDF, the events and every table."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 import sim
@@ -22,29 +19,12 @@ from sim.brokers.kafka.cluster import Partition
 from sim.brokers.kafka.consumer import KafkaConsumer
 from sim.brokers.kafka.producer import KafkaProducer
 from sim.scenario import Scenario
+from tests.helpers import digest, run_outputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _digest(frame: pd.DataFrame | None) -> str:
-    if frame is None:
-        return "-"
-    return hashlib.sha256(frame.to_csv(index=True).encode()).hexdigest()
-
-
-def _outputs(results: sim.Results) -> dict[str, Any]:
-    return {
-        # As JSON: NaN (no latency) equals NaN there.
-        "summary": json.dumps(results.summary, sort_keys=True, default=repr),
-        "timeseries": _digest(results.timeseries),
-        "latency": _digest(results.latency),
-        "events": _digest(results.events),
-        "tables": {name: _digest(table) for name, table in sorted(results.tables.items())},
-        "latencies": {name: _digest(table) for name, table in sorted(results.latencies.items())},
-    }
 
 
 def _counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
@@ -124,7 +104,7 @@ def test_fused_paths_give_what_the_paths_they_fuse_give(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken = _counted(monkeypatch)
-    fused = _outputs(sim.run(Scenario.from_dict(WORKLOADS[name]())))
+    fused = run_outputs(sim.run(Scenario.from_dict(WORKLOADS[name]())))
     if name == "min-insync-2":
         assert taken["append"] == 0  # refused appends are `append`'s
         assert '"kafka.not_enough_replicas"' in fused["summary"]
@@ -136,7 +116,7 @@ def test_fused_paths_give_what_the_paths_they_fuse_give(
         assert taken["poll"] > 0
     _general(monkeypatch)
     before = dict(taken)
-    general = _outputs(sim.run(Scenario.from_dict(WORKLOADS[name]())))
+    general = run_outputs(sim.run(Scenario.from_dict(WORKLOADS[name]())))
     assert taken == before  # the general runs did not take them
     assert fused == general
 
@@ -146,12 +126,12 @@ def test_fused_paths_give_the_same_scenarios(path: str, monkeypatch: pytest.Monk
     """Every variant of the Kafka scenarios (failures, crashes, rebalances, retention, share
     groups, transactions), untraced, both ways."""
     fused = {
-        name: _outputs(results)
+        name: run_outputs(results)
         for name, results in sim.run_variants(ROOT / "scenarios" / path).items()
     }
     _general(monkeypatch)
     general = {
-        name: _outputs(results)
+        name: run_outputs(results)
         for name, results in sim.run_variants(ROOT / "scenarios" / path).items()
     }
     assert fused == general
@@ -166,10 +146,10 @@ def test_a_traced_run_polls_the_fused_way_and_appends_the_general_way(
     data = workloads.mm1("kafka", 300)
     results = sim.run(Scenario.from_dict(data), trace=True)
     assert taken["append"] == 0 and taken["poll"] > 0
-    fused = {**_outputs(results), "trace": _digest(results.trace)}
+    fused = {**run_outputs(results), "trace": digest(results.trace)}
     _general(monkeypatch)
     results = sim.run(Scenario.from_dict(data), trace=True)
-    assert fused == {**_outputs(results), "trace": _digest(results.trace)}
+    assert fused == {**run_outputs(results), "trace": digest(results.trace)}
 
 
 def _client_run(fused: bool) -> tuple[Any, ...]:

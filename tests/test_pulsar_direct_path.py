@@ -6,12 +6,11 @@ the general one (`Subscription.flow`, `dispatch`, `send`, `_from_broker`)."""
 
 from __future__ import annotations
 
-import hashlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 import simpy
 import yaml
@@ -23,29 +22,13 @@ from sim.brokers.pulsar.client import PartitionProducer
 from sim.brokers.pulsar.storage import Entry
 from sim.message import BareMessage, new_bare_message
 from sim.scenario import Scenario
+from tests.helpers import run_outputs
 from tests.pulsar_helpers import Pulsar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _digest(frame: pd.DataFrame | None) -> str:
-    if frame is None:
-        return "-"
-    return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
-
-
-def _outputs(results: Any) -> dict[str, Any]:
-    return {
-        "summary": results.summary,
-        "timeseries": _digest(results.timeseries),
-        "latency": _digest(results.latency),
-        "trace": _digest(results.trace),
-        "events": _digest(results.events),
-        "tables": {name: _digest(table) for name, table in sorted(results.tables.items())},
-    }
 
 
 def _count_general(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -75,11 +58,11 @@ def test_direct_path_gives_what_the_general_path_gives(
     args: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = _count_general(monkeypatch)
-    direct = _outputs(sim.run(Scenario.from_dict(workloads.mm1("pulsar", **args))))
+    direct = run_outputs(sim.run(Scenario.from_dict(workloads.mm1("pulsar", **args))))
     assert calls[0] == 0  # every publish took the fused path
     monkeypatch.setattr(PartitionProducer, "direct", False)
-    general = _outputs(sim.run(Scenario.from_dict(workloads.mm1("pulsar", **args))))
-    assert calls[0] == general["summary"]["produced"]  # no batching: an Op a message
+    general = run_outputs(sim.run(Scenario.from_dict(workloads.mm1("pulsar", **args))))
+    assert calls[0] == json.loads(general["summary"])["produced"]  # no batching: an Op a message
     assert direct == general
 
 
@@ -108,10 +91,10 @@ def test_scenarios_give_the_same_both_ways_traced(
 
     def run() -> dict[str, dict[str, Any]]:
         variants = sim.run_variants(scenario, trace=True)
-        return {variant: _outputs(results) for variant, results in variants.items()}
+        return {variant: run_outputs(results) for variant, results in variants.items()}
 
     direct = run()
-    fused = sum(v["summary"]["produced"] for v in direct.values()) - calls[0]
+    fused = sum(json.loads(v["summary"])["produced"] for v in direct.values()) - calls[0]
     assert fused > 0  # some publishes took the fused path
     monkeypatch.setattr(PartitionProducer, "direct", False)
     assert run() == direct
@@ -192,15 +175,15 @@ def test_the_fused_read_gives_what_the_general_read_gives(
     equal, traced or not, with one consumer or several, with ties, an ack timeout's tracker
     and a consumer's unacked limit; the producer's fused path on and off."""
     taken = _count_fused(monkeypatch)
-    fused = _outputs(sim.run(Scenario.from_dict(data), trace=traced))
+    fused = run_outputs(sim.run(Scenario.from_dict(data), trace=traced))
     if reads_fused and not traced:
         assert taken[0] > 0  # the fused read was taken
     monkeypatch.setattr(client.ClientConsumer, "fused_read", False)
     taken[0] = 0
-    assert _outputs(sim.run(Scenario.from_dict(data), trace=traced)) == fused
+    assert run_outputs(sim.run(Scenario.from_dict(data), trace=traced)) == fused
     assert taken[0] == 0
     monkeypatch.setattr(PartitionProducer, "direct", False)
-    assert _outputs(sim.run(Scenario.from_dict(data), trace=traced)) == fused
+    assert run_outputs(sim.run(Scenario.from_dict(data), trace=traced)) == fused
 
 
 @pytest.mark.parametrize(
@@ -228,7 +211,7 @@ def test_scenarios_give_the_same_with_the_fused_read_and_without(
     scenario = Scenario.from_dict(data)
 
     def run() -> dict[str, dict[str, Any]]:
-        return {v: _outputs(r) for v, r in sim.run_variants(scenario).items()}
+        return {v: run_outputs(r) for v, r in sim.run_variants(scenario).items()}
 
     fused = run()
     monkeypatch.setattr(client.ClientConsumer, "fused_read", False)
@@ -283,10 +266,10 @@ def test_a_fused_read_behind_an_event_of_its_instant_makes_the_wake_up(
         return got
 
     monkeypatch.setattr(client.ClientConsumer, "_read_one", counted)
-    fused = _outputs(sim.run(Scenario.from_dict(data)))  # (untraced: the fused read's case)
+    fused = run_outputs(sim.run(Scenario.from_dict(data)))  # (untraced: the fused read's case)
     assert made and prepared[0] == len(made)
     monkeypatch.setattr(client.ClientConsumer, "fused_read", False)
-    assert _outputs(sim.run(Scenario.from_dict(data))) == fused
+    assert run_outputs(sim.run(Scenario.from_dict(data))) == fused
 
 
 def test_the_fused_store_makes_the_entry_write_makes() -> None:
