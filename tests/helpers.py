@@ -95,3 +95,17 @@ def run_outputs(results: Results) -> dict[str, Any]:
         "tables": {name: digest(table) for name, table in sorted(results.tables.items())},
         "latencies": {name: digest(table) for name, table in sorted(results.latencies.items())},
     }
+
+
+def kafka_acks_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A Kafka workload (benchmarks/workloads.py) whose producer sends with acks=1."""
+    data["producers"][0]["acks"] = 1
+    return data
+
+
+def kafka_second_group(data: dict[str, Any]) -> dict[str, Any]:
+    """A Kafka workload with a second consumer group on the same topic, so that every record
+    gets two copies (`_copy_records`) and leaves the one-group paths."""
+    second = dict(data["consumers"][0], name="audit", **{"group.id": "audit"})
+    data["consumers"].append(second)
+    return data

@@ -19,7 +19,7 @@ from sim.brokers.kafka.cluster import Partition
 from sim.brokers.kafka.consumer import KafkaConsumer
 from sim.brokers.kafka.producer import KafkaProducer
 from sim.scenario import Scenario
-from tests.helpers import digest, run_outputs
+from tests.helpers import digest, kafka_acks_1, kafka_second_group, run_outputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
@@ -48,18 +48,6 @@ def _counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return taken
 
 
-def _acks_1(data: dict[str, Any]) -> dict[str, Any]:
-    data["producers"][0]["acks"] = 1
-    return data
-
-
-def _two_groups(data: dict[str, Any]) -> dict[str, Any]:
-    # A second group on the same topic: every record gets two copies (`_copy_records`).
-    second = dict(data["consumers"][0], name="audit", **{"group.id": "audit"})
-    data["consumers"].append(second)
-    return data
-
-
 def _min_insync_2(data: dict[str, Any]) -> dict[str, Any]:
     # acks=all with min.insync.replicas 2 on one replica: every append is refused
     # (NOT_ENOUGH_REPLICAS), which the fused path leaves to `append`.
@@ -72,8 +60,8 @@ WORKLOADS = {
     "partitions": lambda: workloads.mm1("kafka", 3000, partitions=20),
     "consumers": lambda: workloads.mm1("kafka", 3000, partitions=6, consumers=6),
     "sources": lambda: workloads.mm1("kafka", 1500, sources=3, consumers=2),
-    "acks-1": lambda: _acks_1(workloads.mm1("kafka", 3000)),
-    "two-groups": lambda: _two_groups(workloads.mm1("kafka", 2000)),
+    "acks-1": lambda: kafka_acks_1(workloads.mm1("kafka", 3000)),
+    "two-groups": lambda: kafka_second_group(workloads.mm1("kafka", 2000)),
     "batched-poll": lambda: workloads.mm1("kafka", 3000, consumer={"max.poll.records": 5}),
     "bounded": lambda: workloads.mm1("kafka", 3000, bounded=True),
     "drain": lambda: workloads.drain("kafka", 2000),

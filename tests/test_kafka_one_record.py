@@ -20,7 +20,7 @@ from sim.brokers.kafka.log import PartitionLog, record_size
 from sim.brokers.kafka.producer import KafkaProducer
 from sim.message import Message
 from sim.scenario import Scenario
-from tests.helpers import run_outputs
+from tests.helpers import kafka_acks_1, kafka_second_group, run_outputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
@@ -46,25 +46,13 @@ def _count(monkeypatch: pytest.MonkeyPatch, cls: type, name: str) -> list[int]:
     return calls
 
 
-def _acks_1(data: dict[str, Any]) -> dict[str, Any]:
-    data["producers"][0]["acks"] = 1
-    return data
-
-
-def _two_groups(data: dict[str, Any]) -> dict[str, Any]:
-    # A second group on the same topic: every record gets two copies (`_copy_records`).
-    second = dict(data["consumers"][0], name="audit", **{"group.id": "audit"})
-    data["consumers"].append(second)
-    return data
-
-
 VARIANTS = {
     "mm1": lambda: workloads.mm1("kafka", 3000),
     "partitions": lambda: workloads.mm1("kafka", 3000, partitions=20),
     "consumers": lambda: workloads.mm1("kafka", 3000, consumers=3),
     "sources": lambda: workloads.mm1("kafka", 1500, sources=3),
-    "acks-1": lambda: _acks_1(workloads.mm1("kafka", 3000)),
-    "two-groups": lambda: _two_groups(workloads.mm1("kafka", 2000)),
+    "acks-1": lambda: kafka_acks_1(workloads.mm1("kafka", 3000)),
+    "two-groups": lambda: kafka_second_group(workloads.mm1("kafka", 2000)),
     "batched-poll": lambda: workloads.mm1("kafka", 3000, consumer={"max.poll.records": 5}),
 }
 
