@@ -935,6 +935,10 @@ class ClientConsumer:
     # Whether `read_at_once` may read through `_read_one`'s fused path (see there); False
     # (tests only) keeps the dispatcher's general read.
     fused_read = True
+    # Whether that fused read also serves a consumer of a shared subscription with several
+    # consumers, when no other one is available (see `_read_one`); False (tests only) keeps
+    # it for a lone consumer, the others taking the general read.
+    fused_read_shared = True
 
     def __init__(
         self,
@@ -1196,7 +1200,8 @@ class ClientConsumer:
         now: float,
     ) -> Any:
         """`read_at_once`'s Flow and read, fused, when the consumer is the shared
-        subscription's only one, its Flow the usual one (not blocked, its permit the only
+        subscription's only one (or, `fused_read_shared`, the only one available: see
+        below), its Flow the usual one (not blocked, its permit the only
         one) and the next entry one message the group has as its copy, untraced, with nothing
         delayed, replayed or acked out of order on the way: the Flow (`Subscription.flow`),
         the read (`SharedSubscription.dispatch`), the send (`Subscription.send`) and the
@@ -1211,8 +1216,10 @@ class ClientConsumer:
         moves on, the delivery is made and counted, the consumer is no longer available, the
         message counted delivered, its epoch set, the wake-up's event id taken (see
         `read_at_once` for the wake-up). `dispatch` would go round again only while a consumer
-        is available: its one consumer's permit is used, so it would end. `fused_read` (a
-        class switch) turns it off: tests/test_pulsar_direct_path.py runs both and compares."""
+        is available: its one available consumer's permit is used, so it would end.
+        `fused_read` (a class switch) turns it off, `fused_read_shared` for several consumers
+        only: tests/test_pulsar_direct_path.py and tests/test_pulsar_shared_reads.py run both
+        and compare."""
         cursor = sub.cursor
         limit = sub.max_unacked_consumer
         if (
@@ -1228,8 +1235,23 @@ class ClientConsumer:
         ):
             return _GENERAL
         handles = sub.handles
-        if len(handles) != 1 or handles[0] is not handle:
+        if len(handles) == 1:
+            if handles[0] is not handle:
+                return _GENERAL
+            round_robin = 1
+        elif sub.available != handle.avail or not ClientConsumer.fused_read_shared:
+            # Another consumer is available: `next_consumer`'s round robin picks among them.
             return _GENERAL
+        else:
+            # No other consumer is available (with competing consumers, the usual case when
+            # the backlog is not empty: an available one would have been sent the entry), so
+            # after its Flow this consumer is the only one `next_consumer` can pick, whatever
+            # the round-robin index and priority levels: the index becomes its place + 1
+            # (``AbstractDispatcherMultipleConsumers.getNextConsumer``, Pulsar 4.0.0:
+            # ``currentConsumerRoundRobinIndex = availableConsumerIndex + 1``). Speed: the
+            # general read's dispatch, pick (a walk over the consumers), send and arrival are
+            # skipped for every message read off a backlog by a competing consumer.
+            round_robin = handles.index(handle) + 1
         # `next_entry`'s usual case, as `dispatch` inlines it.
         position = cursor.read_position
         if position <= cursor.mark_delete:
@@ -1253,8 +1275,8 @@ class ClientConsumer:
         if handle.avail:
             handle.avail = False
             sub.available -= 1
-        # What `dispatch` does for one consumer: the round-robin index, the read position.
-        sub.round_robin = 1
+        # What `dispatch` does for its one pick: the round-robin index, the read position.
+        sub.round_robin = round_robin
         cursor.read_position = position + 1
         # `send`, for one message of the group's own copy on the ideal broker.
         msgs = record.msgs
