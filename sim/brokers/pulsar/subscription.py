@@ -946,6 +946,9 @@ class SharedSubscription(Subscription):
     delays = True
     new_waits_for_available = True  # see dispatch_new
     plain_removal = True  # see Subscription.plain_removal
+    # Whether `next_consumer` walks one priority level by its slices (see there); False
+    # (tests only) keeps the general walk.
+    one_level_walk = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -984,6 +987,21 @@ class SharedSubscription(Subscription):
                 return handle
             return None
         start = self.round_robin if self.round_robin < count else 0
+        if handles[0].priority == handles[-1].priority and SharedSubscription.one_level_walk:
+            # Speed: one priority level (the consumers are sorted by it, so the first and the
+            # last tell), where the walk below comes to the first available consumer at or
+            # after the index, wrapping round: a loop over the list's two slices with the
+            # availability test alone, its place then found by `index` (C-level). With 50
+            # competing consumers, a pick from an entry that finds some idle walks about 10.
+            for handle in handles[start:]:
+                if handle.permits > 0 and not handle.blocked:
+                    self.round_robin = handles.index(handle, start) + 1
+                    return handle
+            for handle in handles[:start]:
+                if handle.permits > 0 and not handle.blocked:
+                    self.round_robin = handles.index(handle) + 1
+                    return handle
+            return None
         best: int | None = None
         for offset in range(count):
             i = (start + offset) % count
