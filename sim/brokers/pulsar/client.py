@@ -939,6 +939,9 @@ class ClientConsumer:
     # consumers, when no other one is available (see `_read_one`); False (tests only) keeps
     # it for a lone consumer, the others taking the general read.
     fused_read_shared = True
+    # Whether `_read_one` also serves a read that finds nothing (the consumer then waits);
+    # False (tests only) gives it to the general read.
+    fused_idle = True
 
     def __init__(
         self,
@@ -1234,7 +1237,35 @@ class ClientConsumer:
             or sub.dispatch_cost is not None
         ):
             return _GENERAL
+        # `next_entry`'s usual case, as `dispatch` inlines it.
+        position = cursor.read_position
+        if position <= cursor.mark_delete:
+            position = cursor.mark_delete + 1
+        if cursor._acked and position <= cursor._acked_end:
+            return _GENERAL  # (a lookup to make: the general read)
+        storage = sub.topic.storage
         handles = sub.handles
+        if position > storage.ledger.next_entry - 1:
+            # Nothing to read: the Flow's permit stays and the consumer waits for an entry.
+            if not ClientConsumer.fused_idle or (len(handles) == 1 and handles[0] is not handle):
+                return _GENERAL
+            # Speed: what the general read comes to then, made without the Flow's and the
+            # dispatch's calls (with competing consumers, most reads: a consumer that is done
+            # finds the backlog empty): the permit, the consumer available, the read position
+            # where `dispatch` leaves it (its test for nothing to read, before any pick, with
+            # several consumers; its read finding nothing, which puts the round-robin index
+            # back, with one), and the wake-up event the consumer waits on.
+            handle.permits = 1
+            if not handle.avail:
+                handle.avail = True
+                sub.available += 1
+            cursor.read_position = position
+            self.waiting_for_message = True
+            # (`env.event()` made by setting its two fields, as `Event.__init__` does.)
+            event = self._waiter = self._prepared = _new(simpy.Event)
+            event.env = self.env
+            event.callbacks = []
+            return None
         if len(handles) == 1:
             if handles[0] is not handle:
                 return _GENERAL
@@ -1252,15 +1283,6 @@ class ClientConsumer:
             # general read's dispatch, pick (a walk over the consumers), send and arrival are
             # skipped for every message read off a backlog by a competing consumer.
             round_robin = handles.index(handle) + 1
-        # `next_entry`'s usual case, as `dispatch` inlines it.
-        position = cursor.read_position
-        if position <= cursor.mark_delete:
-            position = cursor.mark_delete + 1
-        storage = sub.topic.storage
-        if position > storage.ledger.next_entry - 1 or (
-            cursor._acked and position <= cursor._acked_end
-        ):
-            return _GENERAL  # nothing to read now (or a lookup to make): the general read
         offset = position - storage.first
         entries = storage.entries
         if not 0 <= offset < len(entries):
