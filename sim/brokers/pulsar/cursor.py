@@ -162,15 +162,21 @@ class Cursor:
         if entry <= self.mark_delete:
             return False
         start = end = entry
-        acked = self._own_acked()
+        acked = self._acked
+        if acked is _NO_RANGES:  # Speed: `_own_acked` inlined (an ack out of order each)
+            acked = self._acked = {}
+            self._starts = []
         starts = self._starts
+        # Speed: `_forget` called only when it has something to drop from (see there).
+        forget = self._redelivery or self._replay is not _NO_REPLAY
         bound = self._acked_end
         if entry > bound + 1:
             # Speed: every range ends below entry - 1 (see `_acked_end`): the entry is not
             # acked, no range ends just below it and none starts just above it, so it is a
             # range of its own, the last (an ack out of order that is the highest yet, the
             # usual one with competing consumers).
-            self._forget(entry)
+            if forget:
+                self._forget(entry)
             self._acked_end = entry
             starts.append(entry)
         else:
@@ -188,7 +194,8 @@ class Cursor:
                 if below_end == entry - 1:
                     start = below_start  # join the range ending just below
                     joined = True
-            self._forget(entry)
+            if forget:
+                self._forget(entry)
             if entry + 1 in acked:
                 end = acked.pop(entry + 1)  # join the range starting just above (starts[i])
                 if joined:
