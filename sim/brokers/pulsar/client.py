@@ -40,7 +40,7 @@ from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simpy
-from simpy.events import NORMAL, Timeout
+from simpy.events import NORMAL, PENDING, Timeout
 
 from sim.brokers.pulsar.acktimeout import UnAckedMessageTracker
 from sim.brokers.pulsar.backoff import Backoff
@@ -798,9 +798,15 @@ class PartitionConsumer:
                     if waiter is _AT_ONCE:  # see `enqueue`
                         parent._waiter = None
                         parent._woken = next(parent.env._eid)
-                    elif not waiter.triggered:
+                    elif waiter._value is PENDING:  # (`triggered`, inlined)
                         parent._waiter = None
-                        waiter.succeed()
+                        # Speed: `succeed` and the environment's `schedule` inlined (with
+                        # competing consumers, the wake-up of an idle one, most messages):
+                        # the same outcome and queue entry, without their two calls.
+                        waiter._ok = True
+                        waiter._value = None
+                        env = parent.env
+                        heappush(env._queue, (env._now, NORMAL, next(env._eid), waiter))
         else:
             link.send(self._arrive, delivery)
 
