@@ -149,6 +149,52 @@ def test_reads_and_out_of_order_acks_agree_with_a_plain_set(ops: list[tuple[str,
         assert all(end <= cursor._acked_end for _, end in ranges)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["ack", "ack", "ack", "cumulative", "restore", "reset"]),
+            st.integers(0, 40),
+        ),
+        max_size=120,
+    )
+)
+def test_the_range_map_and_its_sorted_starts_agree_with_a_plain_set(
+    ops: list[tuple[str, int]],
+) -> None:
+    # The acked ranges are a plain dict and the sorted list of its starts (`_starts`): every
+    # join (below, above, both), cumulative cut, absorption, restore from the persisted
+    # ranges and reset must keep the list the dict's keys in order, the ranges disjoint and
+    # not touching, and cover what a plain set covers above mark-delete.
+    last = 40
+    cursor = Cursor()
+    acked: set[int] = set()
+    for op, entry in ops:
+        if op == "ack":
+            assert cursor.ack(entry) == (entry not in acked)
+            acked.add(entry)
+        elif op == "cumulative":
+            cursor.ack_cumulative(entry)
+            acked |= set(range(entry + 1))
+        elif op == "restore":
+            cursor = Cursor.restore(cursor.mark_delete, cursor.individually_acked_ranges())
+        else:
+            cursor.reset(entry)
+            acked = set(range(entry))
+        mark_delete = -1
+        while mark_delete + 1 in acked:
+            mark_delete += 1
+        assert cursor.mark_delete == mark_delete
+        assert cursor._starts == sorted(cursor._acked)
+        ranges = cursor.individually_acked_ranges()
+        assert all(a[1] + 1 < b[0] for a, b in itertools.pairwise(ranges))
+        assert {e for start, end in ranges for e in range(start, end + 1)} == {
+            e for e in acked if e > mark_delete
+        }
+        assert all(cursor.is_acked(e) == (e in acked) for e in range(last + 2))
+        assert cursor.backlog(last) == sum(1 for e in range(last + 1) if e not in acked)
+
+
 def test_reading_skips_acked_entries_and_replays_redeliveries_first() -> None:
     cursor = Cursor()
     assert [cursor.next_entry(last_entry=2) for _ in range(3)] == [0, 1, 2]

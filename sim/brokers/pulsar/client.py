@@ -40,7 +40,7 @@ from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simpy
-from simpy.events import NORMAL, Timeout
+from simpy.events import NORMAL, PENDING, Timeout
 
 from sim.brokers.pulsar.acktimeout import UnAckedMessageTracker
 from sim.brokers.pulsar.backoff import Backoff
@@ -798,9 +798,15 @@ class PartitionConsumer:
                     if waiter is _AT_ONCE:  # see `enqueue`
                         parent._waiter = None
                         parent._woken = next(parent.env._eid)
-                    elif not waiter.triggered:
+                    elif waiter._value is PENDING:  # (`triggered`, inlined)
                         parent._waiter = None
-                        waiter.succeed()
+                        # Speed: `succeed` and the environment's `schedule` inlined (with
+                        # competing consumers, the wake-up of an idle one, most messages):
+                        # the same outcome and queue entry, without their two calls.
+                        waiter._ok = True
+                        waiter._value = None
+                        env = parent.env
+                        heappush(env._queue, (env._now, NORMAL, next(env._eid), waiter))
         else:
             link.send(self._arrive, delivery)
 
@@ -935,6 +941,13 @@ class ClientConsumer:
     # Whether `read_at_once` may read through `_read_one`'s fused path (see there); False
     # (tests only) keeps the dispatcher's general read.
     fused_read = True
+    # Whether that fused read also serves a consumer of a shared subscription with several
+    # consumers, when no other one is available (see `_read_one`); False (tests only) keeps
+    # it for a lone consumer, the others taking the general read.
+    fused_read_shared = True
+    # Whether `_read_one` also serves a read that finds nothing (the consumer then waits);
+    # False (tests only) gives it to the general read.
+    fused_idle = True
 
     def __init__(
         self,
@@ -1196,7 +1209,8 @@ class ClientConsumer:
         now: float,
     ) -> Any:
         """`read_at_once`'s Flow and read, fused, when the consumer is the shared
-        subscription's only one, its Flow the usual one (not blocked, its permit the only
+        subscription's only one (or, `fused_read_shared`, the only one available: see
+        below), its Flow the usual one (not blocked, its permit the only
         one) and the next entry one message the group has as its copy, untraced, with nothing
         delayed, replayed or acked out of order on the way: the Flow (`Subscription.flow`),
         the read (`SharedSubscription.dispatch`), the send (`Subscription.send`) and the
@@ -1211,8 +1225,10 @@ class ClientConsumer:
         moves on, the delivery is made and counted, the consumer is no longer available, the
         message counted delivered, its epoch set, the wake-up's event id taken (see
         `read_at_once` for the wake-up). `dispatch` would go round again only while a consumer
-        is available: its one consumer's permit is used, so it would end. `fused_read` (a
-        class switch) turns it off: tests/test_pulsar_direct_path.py runs both and compares."""
+        is available: its one available consumer's permit is used, so it would end.
+        `fused_read` (a class switch) turns it off, `fused_read_shared` for several consumers
+        only: tests/test_pulsar_direct_path.py and tests/test_pulsar_shared_reads.py run both
+        and compare."""
         cursor = sub.cursor
         limit = sub.max_unacked_consumer
         if (
@@ -1227,18 +1243,52 @@ class ClientConsumer:
             or sub.dispatch_cost is not None
         ):
             return _GENERAL
-        handles = sub.handles
-        if len(handles) != 1 or handles[0] is not handle:
-            return _GENERAL
         # `next_entry`'s usual case, as `dispatch` inlines it.
         position = cursor.read_position
         if position <= cursor.mark_delete:
             position = cursor.mark_delete + 1
+        if cursor._acked and position <= cursor._acked_end:
+            return _GENERAL  # (a lookup to make: the general read)
         storage = sub.topic.storage
-        if position > storage.ledger.next_entry - 1 or (
-            cursor._acked and position <= cursor._acked_end
-        ):
-            return _GENERAL  # nothing to read now (or a lookup to make): the general read
+        handles = sub.handles
+        if position > storage.ledger.next_entry - 1:
+            # Nothing to read: the Flow's permit stays and the consumer waits for an entry.
+            if not ClientConsumer.fused_idle or (len(handles) == 1 and handles[0] is not handle):
+                return _GENERAL
+            # Speed: what the general read comes to then, made without the Flow's and the
+            # dispatch's calls (with competing consumers, most reads: a consumer that is done
+            # finds the backlog empty): the permit, the consumer available, the read position
+            # where `dispatch` leaves it (its test for nothing to read, before any pick, with
+            # several consumers; its read finding nothing, which puts the round-robin index
+            # back, with one), and the wake-up event the consumer waits on.
+            handle.permits = 1
+            if not handle.avail:
+                handle.avail = True
+                sub.available += 1
+            cursor.read_position = position
+            self.waiting_for_message = True
+            # (`env.event()` made by setting its two fields, as `Event.__init__` does.)
+            event = self._waiter = self._prepared = _new(simpy.Event)
+            event.env = self.env
+            event.callbacks = []
+            return None
+        if len(handles) == 1:
+            if handles[0] is not handle:
+                return _GENERAL
+            round_robin = 1
+        elif sub.available != handle.avail or not ClientConsumer.fused_read_shared:
+            # Another consumer is available: `next_consumer`'s round robin picks among them.
+            return _GENERAL
+        else:
+            # No other consumer is available (with competing consumers, the usual case when
+            # the backlog is not empty: an available one would have been sent the entry), so
+            # after its Flow this consumer is the only one `next_consumer` can pick, whatever
+            # the round-robin index and priority levels: the index becomes its place + 1
+            # (``AbstractDispatcherMultipleConsumers.getNextConsumer``, Pulsar 4.0.0:
+            # ``currentConsumerRoundRobinIndex = availableConsumerIndex + 1``). Speed: the
+            # general read's dispatch, pick (a walk over the consumers), send and arrival are
+            # skipped for every message read off a backlog by a competing consumer.
+            round_robin = handles.index(handle) + 1
         offset = position - storage.first
         entries = storage.entries
         if not 0 <= offset < len(entries):
@@ -1253,8 +1303,8 @@ class ClientConsumer:
         if handle.avail:
             handle.avail = False
             sub.available -= 1
-        # What `dispatch` does for one consumer: the round-robin index, the read position.
-        sub.round_robin = 1
+        # What `dispatch` does for its one pick: the round-robin index, the read position.
+        sub.round_robin = round_robin
         cursor.read_position = position + 1
         # `send`, for one message of the group's own copy on the ideal broker.
         msgs = record.msgs

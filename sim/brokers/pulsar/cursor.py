@@ -22,25 +22,31 @@ its ledger and entry id. An entry is one stored message (or one batch).
   on ack; redelivered entries wait in the replay set, which the dispatcher reads lowest first
   before new entries (``redeliveryMessages``).
 
-Every operation is O(log n) in the number of acked ranges or replayed entries (sorted maps from
-``sortedcontainers``), amortised for cumulative acks, which remove each range at most once.
+Finding an entry's range is O(log n) in the number of acked ranges (a bisect of their sorted
+starts), as are the replay set's operations (``sortedcontainers``); putting a range in or taking
+one out moves the list of starts' tail (C-level, a memmove: fast for the ranges a run keeps,
+about the entries in flight with competing consumers). A cumulative ack removes each range at
+most once, in one slice.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 
 from sortedcontainers import SortedDict, SortedList
 
 __all__ = ["Cursor"]
 
-# Speed: a cursor's three sorted containers start as these shared empty ones and get their own
-# only when something is put in (most cursors never hold an acked range, a redelivery count or
-# a replay: acks come in order). A topic of 10,000 partitions makes 10,000 cursors per
-# subscription; three sortedcontainers each (about a dozen objects) made the set-up slow and
-# gave the garbage collector millions of objects to walk. Every path that inserts checks for
-# these first (`_own_*`); removing from, clearing or reading an empty one changes nothing.
-_NO_RANGES: SortedDict = SortedDict()
+# Speed: a cursor's range map (and its list of starts) and two sorted containers start as these
+# shared empty ones and get their own only when something is put in (most cursors never hold an
+# acked range, a redelivery count or a replay: acks come in order). A topic of 10,000
+# partitions makes 10,000 cursors per subscription; three sortedcontainers each (about a dozen
+# objects) made the set-up slow and gave the garbage collector millions of objects to walk.
+# Every path that inserts checks for these first (`_own_*`); removing from, clearing or reading
+# an empty one changes nothing.
+_NO_RANGES: dict[int, int] = {}
+_NO_STARTS: list[int] = []
 _NO_COUNTS: SortedDict = SortedDict()
 _NO_REPLAY: SortedList = SortedList()
 
@@ -54,6 +60,7 @@ class Cursor:
         "_acked_end",
         "_redelivery",
         "_replay",
+        "_starts",
         "mark_delete",
         "read_position",
     )
@@ -68,23 +75,28 @@ class Cursor:
             raise ValueError(f"mark_delete must be >= -1, got {mark_delete}")
         self.mark_delete = mark_delete
         self.read_position = mark_delete + 1  # readPosition: the next entry to read
-        self._acked: SortedDict = _NO_RANGES  # range start -> inclusive end, all > md + 1
+        # Acked ranges: start -> inclusive end, every start > md + 1. Speed: a plain dict and
+        # the sorted list of its keys, searched with the C-level `bisect`, not a SortedDict,
+        # whose bisect, peekitem, insertion and removal are each a few Python-level calls
+        # (with competing consumers acks come out of order: the ranges change at every ack).
+        self._acked: dict[int, int] = _NO_RANGES
+        self._starts: list[int] = _NO_STARTS  # the keys of _acked, sorted
         self._acked_above = 0  # entries in _acked
         # Speed: an upper bound on every range end in _acked (-1: none was ever put in). An
-        # entry above it is in no range, told without SortedDict's bisect and peekitem (a
-        # few Python-level calls each): with competing consumers, acks come out of order and
-        # ranges are kept, yet each read is past every acked entry (an entry is acked only
-        # after it was read). Only putting a range in can raise the largest end; taking one
-        # out (absorbed into mark-delete, cut by a cumulative ack) leaves the bound an upper
-        # bound, which is all its readers need.
+        # entry above it is in no range, told without a bisect and a lookup: with competing
+        # consumers, acks come out of order and ranges are kept, yet each read is past every
+        # acked entry (an entry is acked only after it was read). Only putting a range in can
+        # raise the largest end; taking one out (absorbed into mark-delete, cut by a cumulative
+        # ack) leaves the bound an upper bound, which is all its readers need.
         self._acked_end = -1
         self._redelivery: SortedDict = _NO_COUNTS  # entry -> redelivery count
         self._replay: SortedList = _NO_REPLAY  # entries waiting to be redelivered
 
-    def _own_acked(self) -> SortedDict:
+    def _own_acked(self) -> dict[int, int]:
         acked = self._acked
         if acked is _NO_RANGES:
-            acked = self._acked = SortedDict()
+            acked = self._acked = {}
+            self._starts = []
         return acked
 
     def _own_redelivery(self) -> SortedDict:
@@ -110,8 +122,9 @@ class Cursor:
         # above every range's end (see `_acked_end`).
         if not acked or entry > self._acked_end:
             return False
-        index = acked.bisect_right(entry) - 1
-        return index >= 0 and acked.peekitem(index)[1] >= entry
+        starts = self._starts
+        index = bisect_right(starts, entry)
+        return index > 0 and acked[starts[index - 1]] >= entry
 
     def backlog(self, last_entry: int) -> int:
         """Unacknowledged entries up to ``last_entry`` (the topic's last written entry)."""
@@ -119,7 +132,8 @@ class Cursor:
 
     def individually_acked_ranges(self) -> list[tuple[int, int]]:
         """Acked ranges above mark-delete, inclusive, sorted (``individualDeletedMessages``)."""
-        return list(self._acked.items())
+        acked = self._acked
+        return [(start, acked[start]) for start in self._starts]
 
     def redelivery_count(self, entry: int) -> int:
         """How many times ``entry`` was sent for redelivery (the message's ``redeliveryCount``)."""
@@ -148,34 +162,51 @@ class Cursor:
         if entry <= self.mark_delete:
             return False
         start = end = entry
-        acked = self._own_acked()
+        acked = self._acked
+        if acked is _NO_RANGES:  # Speed: `_own_acked` inlined (an ack out of order each)
+            acked = self._acked = {}
+            self._starts = []
+        starts = self._starts
+        # Speed: `_forget` called only when it has something to drop from (see there).
+        forget = self._redelivery or self._replay is not _NO_REPLAY
         bound = self._acked_end
         if entry > bound + 1:
             # Speed: every range ends below entry - 1 (see `_acked_end`): the entry is not
             # acked, no range ends just below it and none starts just above it, so it is a
-            # range of its own with no bisect, peekitem or pop (an ack out of order that is
-            # the highest yet, the usual one with competing consumers).
-            self._forget(entry)
+            # range of its own, the last (an ack out of order that is the highest yet, the
+            # usual one with competing consumers).
+            if forget:
+                self._forget(entry)
             self._acked_end = entry
+            starts.append(entry)
         else:
-            # Speed: one bisect both tells whether the entry is acked (`is_acked`) and finds
-            # the range ending just below it: when the entry is in no range it is no range's
-            # start, so bisect_right and bisect_left agree. Saves a bisect and a peekitem an
-            # ack out of order.
-            below = acked.bisect_right(entry) - 1
-            if below >= 0:
-                below_start, below_end = acked.peekitem(below)
+            # One bisect both tells whether the entry is acked (`is_acked`) and finds the
+            # range ending just below it: when the entry is in no range it is no range's
+            # start, so bisect_right and bisect_left agree; the range starting just above,
+            # if any, is the next one.
+            i = bisect_right(starts, entry)
+            joined = False  # the entry extends the range just below
+            if i:
+                below_start = starts[i - 1]
+                below_end = acked[below_start]
                 if below_end >= entry:
                     return False  # already acked
                 if below_end == entry - 1:
                     start = below_start  # join the range ending just below
-            self._forget(entry)
-            # Speed: SortedDict.pop is a Python call; a dict's `in` is not (no range starting
-            # just above, the usual case of an ack out of order).
+                    joined = True
+            if forget:
+                self._forget(entry)
             if entry + 1 in acked:
-                end = acked.pop(entry + 1)  # join the range starting just above
-            elif entry > bound:
-                self._acked_end = entry
+                end = acked.pop(entry + 1)  # join the range starting just above (starts[i])
+                if joined:
+                    del starts[i]
+                else:
+                    starts[i] = entry
+            else:
+                if not joined:
+                    starts.insert(i, entry)
+                if entry > bound:
+                    self._acked_end = entry
         acked[start] = end
         self._acked_above += 1
         if start == self.mark_delete + 1:
@@ -192,20 +223,24 @@ class Cursor:
         if entry <= self.mark_delete:
             return 0
         newly = entry - self.mark_delete
-        acked = self._acked
-        while acked:
-            start, end = acked.peekitem(0)
+        acked, starts = self._acked, self._starts
+        gone = 0  # ranges at the front of `starts` that end at or below `entry`
+        for start in starts:
             if start > entry:
                 break
-            del acked[start]
+            end = acked.pop(start)
             if end <= entry:
                 newly -= end - start + 1
                 self._acked_above -= end - start + 1
+                gone += 1
             else:
                 newly -= entry - start + 1
                 self._acked_above -= entry - start + 1
                 acked[entry + 1] = end
+                starts[gone] = entry + 1
                 break
+        if gone:
+            del starts[:gone]
         for tracked in list(self._redelivery.irange(maximum=entry)):
             del self._redelivery[tracked]
         for waiting in list(self._replay.irange(maximum=entry)):
@@ -217,10 +252,13 @@ class Cursor:
 
     def _absorb_first_range(self) -> None:
         # A range starting right after mark-delete becomes part of it.
-        if self._acked:
-            start, end = self._acked.peekitem(0)
+        acked = self._acked
+        if acked:
+            starts = self._starts
+            start = starts[0]
             if start == self.mark_delete + 1:
-                del self._acked[start]
+                end = acked.pop(start)
+                del starts[0]
                 self._acked_above -= end - start + 1
                 self.mark_delete = end
                 self.read_position = max(self.read_position, end + 1)
@@ -252,9 +290,11 @@ class Cursor:
         # Speed: a read past every acked range's end (see `_acked_end`) skips nothing, told
         # without bisect and peekitem: with competing consumers, every read.
         if acked and position <= self._acked_end:
-            index = acked.bisect_right(position) - 1
+            starts = self._starts
+            index = bisect_right(starts, position) - 1
             if index >= 0:
-                start, end = acked.peekitem(index)
+                start = starts[index]
+                end = acked[start]
                 if start <= position <= end:
                     position = end + 1  # skip an acked range (entries acked before being read)
         if position > last_entry:
@@ -306,8 +346,10 @@ class Cursor:
                 continue
             start = max(start, cursor.mark_delete + 1)
             cursor._own_acked()[start] = end
+            cursor._starts.append(start)
             cursor._acked_above += end - start + 1
             cursor._acked_end = max(cursor._acked_end, end)
+        cursor._starts.sort()
         cursor._absorb_first_range()
         return cursor
 
@@ -323,7 +365,8 @@ class Cursor:
             raise ValueError(f"entry index must be >= 0, got {entry}")
         self.mark_delete = entry - 1
         self.read_position = entry
-        self._acked.clear()
+        self._acked = _NO_RANGES
+        self._starts = _NO_STARTS
         self._acked_above = 0
         self._acked_end = -1
         self._redelivery.clear()
