@@ -340,7 +340,12 @@ class TopicStorage:
         entry.index = index
         entry.publish_time = self.publish_times[offset]
         entry.cum_count = index + 1 + self._shifts[(index >> SETTLE_SHIFT) - self._block0]
-        entry.cum_bytes = self._cum_bytes(offset)
+        if offset and entries[offset - 1].__class__ is Entry:
+            # Speed: `_cum_bytes`'s first case inlined (a backlog read in order: the entry
+            # before was given back just before).
+            entry.cum_bytes = entries[offset - 1].cum_bytes + msg.size
+        else:
+            entry.cum_bytes = self._cum_bytes(offset)
         entry.hash_ch = 0
         entry.hash_as = 0
         entries[offset] = entry
