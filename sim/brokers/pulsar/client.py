@@ -1294,6 +1294,8 @@ class ClientConsumer:
         if not 0 <= offset < len(entries):
             return _GENERAL
         entry = entries[offset]
+        if entry.__class__ is not Entry:
+            entry = storage.unsettle(offset)  # a settled entry: its Entry back (`get`)
         record = entry.record or entry
         recorder = sub.recorder
         if entry.count != 1 or record.taker != sub.group or recorder.trace is not None:

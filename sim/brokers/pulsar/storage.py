@@ -11,10 +11,15 @@ replicated subscription reads the same copies in either cluster.
 managed ledger that decides rollover and whole-ledger deletion
 (:class:`sim.brokers.pulsar.ledgers.ManagedLedger`). Entry indexes are global per topic instance
 (0, 1, 2...), as the cursors use them.
+
+Memory: a one-message entry some distance behind the end and in its usual state is kept as its
+bare message ("settled", :meth:`TopicStorage._settle`); :meth:`TopicStorage.get` gives it its
+Entry back (the same values in every slot) before anyone reads it.
 """
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from typing import Any
@@ -23,13 +28,25 @@ from sim.brokers.pulsar.ledgers import LedgerConfig, ManagedLedger
 from sim.brokers.pulsar.policies import RetentionPolicies
 from sim.message import Message
 
-__all__ = ["Entry", "TopicStorage"]
+__all__ = ["SETTLE_EVERY", "Entry", "TopicStorage"]
 
 
 # `Entry.taker` before any group took the producer's own messages, and after they went to no
 # group (`PulsarService.no_subscription`).
 NO_TAKER_YET = -1
 NO_TAKER = -2
+
+# Memory: the settling scan (`TopicStorage._settle`) looks at the entries a block of
+# SETTLE_EVERY indexes at a time (block b: indexes b * SETTLE_EVERY to (b + 1) * SETTLE_EVERY
+# - 1), once the block is a whole block behind the end: at the append of index
+# (b + 2) * SETTLE_EVERY. A consumer keeping up (fewer than that many entries ready) reads
+# the Entry itself, which is never settled under it. A power of two: `index & SETTLE_MASK` is
+# the check an append makes.
+SETTLE_SHIFT = 8
+SETTLE_EVERY = 1 << SETTLE_SHIFT
+SETTLE_MASK = SETTLE_EVERY - 1
+
+_new = object.__new__
 
 
 class Entry:
@@ -119,7 +136,26 @@ class Entry:
 
 
 class TopicStorage:
-    """The entries a topic instance stores, its managed ledger, and O(1) range totals."""
+    """The entries a topic instance stores, its managed ledger, and O(1) range totals.
+
+    Memory: `entries` holds an Entry per stored entry, or, for a settled one, its bare
+    message (`_settle`): a one-message entry of this cluster's own producers (`origin`,
+    `record` None, no copy for any other group, its `taker` the `settled_group`, no
+    deliver_at delay, no sticky key hash cached, its key and size its message's). Such an
+    entry's other slots follow from its place (`index`, `publish_time`), from its block's
+    running-count shift (`cum_count`: index + 1 + shift, the same for every settled entry of
+    the block) and from the block's running bytes at its end less the sizes after it
+    (`cum_bytes`). That is 152 bytes of Entry and 48 of one-message tuple less a held
+    message. Every read goes through `get` (or tells a message by its class and asks `get`),
+    which gives the entry its Entry back, kept from then on, so whatever a reader sets on it
+    (a copy for another group, a cached hash) stays, as it did on the Entry never settled.
+    An Entry a reader held before its entry settled keeps the same values (nothing settles
+    once changed; see `_settle` for what could still change one and why it does not).
+
+    `settles = False` keeps every Entry (the general path: tests/test_pulsar_settled_entries.py
+    runs both and compares every output)."""
+
+    settles = True
 
     def __init__(
         self, config: LedgerConfig, now: float, rollover_jitter: float | Callable[[], float]
@@ -135,6 +171,19 @@ class TopicStorage:
         # storage gauges of every partition at every sample, is O(1) and not a sum.
         self._stored = 0
         self.publish_times: list[float] = []  # parallel to entries, for TTL lookups
+        # ----- settling (memory: see the class's docstring and `_settle`) -----
+        self.settling = self.settles  # False once the topic has a replicator or a listener
+        self.origin = 0  # this cluster's index: the origin of its own producers' entries
+        self.settled_group = NO_TAKER_YET  # the taker of every settled entry (set once)
+        # The topic's replicators and entry listeners (its own lists, set by the topic): no
+        # entry settles once either has one (see `_settle`).
+        self.gates: tuple[list[Any], list[Any]] = ([], [])
+        self._scan_block = 0  # the next block the scan looks at
+        self._block0 = 0  # the block of _shifts[0] and _block_bytes[0]
+        # Per block scanned: the running-count shift of its settled entries (cum_count -
+        # index - 1) and the running bytes at its last entry (cum_bytes).
+        self._shifts = array("q")
+        self._block_bytes = array("q")
 
     # ----- writing -----
     def append(self, entry: Entry, now: float) -> bool:
@@ -180,6 +229,11 @@ class TopicStorage:
         self._stored += entry.count
         self.entries.append(entry)
         self.publish_times.append(now)
+        index = entry.index
+        if not index & SETTLE_MASK and self.settling:
+            # Memory: the settling scan once every SETTLE_EVERY entries (one test of the index
+            # an entry; the scan's own cost is a few slot reads an entry, once).
+            self._settle(index)
         current = ledger.ledgers[-1].ledger_id
         if current != rolled_before:
             counts[current] = 0
@@ -200,36 +254,174 @@ class TopicStorage:
         return self.ledger.last_entry
 
     def get(self, index: int) -> Entry | None:
-        """The stored entry at `index`, or None if it was deleted (or never written)."""
+        """The stored entry at `index`, or None if it was deleted (or never written). A settled
+        entry gets its Entry back here, kept in `entries` from then on (see the class)."""
         offset = index - self.first
-        if 0 <= offset < len(self.entries):
-            return self.entries[offset]
+        entries = self.entries
+        if 0 <= offset < len(entries):
+            entry = entries[offset]
+            if entry.__class__ is not Entry:
+                return self.unsettle(offset)
+            return entry
         return None
 
     def count_through(self, index: int) -> int:
         """Messages in entries 0..index (0 for index -1; deleted entries still count)."""
         if index < 0:
             return 0
+        entries = self.entries
         if index >= self.first:
             # Speed: `get` inlined (the storage gauges ask this of every topic every sample).
             offset = index - self.first
-            if offset < len(self.entries):
-                return self.entries[offset].cum_count
-        first = self.get(self.first)
-        if first is None:
+            if offset < len(entries):
+                entry = entries[offset]
+                if entry.__class__ is Entry:
+                    return entry.cum_count
+                # A settled entry (no Entry made for a count): its block's shift.
+                return index + 1 + self._shifts[(index >> SETTLE_SHIFT) - self._block0]
+        if not entries:
             return self.total_count
-        return first.cum_count - first.count  # everything before the oldest stored entry
+        # Everything before the oldest stored entry.
+        first = entries[0]
+        if first.__class__ is Entry:
+            return first.cum_count - first.count
+        return self.count_through(self.first) - 1  # (a settled entry has one message)
 
     def bytes_through(self, index: int) -> int:
         if index < 0:
             return 0
-        entry = self.get(index)
-        if entry is not None:
-            return entry.cum_bytes
-        first = self.get(self.first)
-        if first is None or index >= self.first:
+        entries = self.entries
+        offset = index - self.first
+        if 0 <= offset < len(entries):
+            return self._cum_bytes(offset)
+        if not entries or index >= self.first:
             return self.total_bytes
-        return first.cum_bytes - first.size
+        return self._cum_bytes(0) - entries[0].size  # (a message's size is its entry's)
+
+    def _cum_bytes(self, offset: int) -> int:
+        """`cum_bytes` of the entry at `offset`, settled or not (no Entry made)."""
+        entries = self.entries
+        entry = entries[offset]
+        if entry.__class__ is Entry:
+            return entry.cum_bytes
+        # A settled entry's running bytes: its neighbour's, when that one is an Entry (a
+        # backlog read in order gives back its entries one after the other), else the
+        # running bytes at its block's last entry less the sizes after it in the block (an
+        # Entry's size and a settled entry's message's size are the same slot name).
+        if offset:
+            before = entries[offset - 1]
+            if before.__class__ is Entry:
+                return before.cum_bytes + entry.size
+        index = self.first + offset
+        block = index >> SETTLE_SHIFT
+        total = self._block_bytes[block - self._block0]
+        last = ((block + 1) << SETTLE_SHIFT) - self.first - 1  # (never trimmed before it)
+        for j in range(offset + 1, last + 1):
+            total -= entries[j].size
+        return total
+
+    def unsettle(self, offset: int) -> Entry:
+        """The Entry of the settled entry at `offset` (its bare message in `entries`), made
+        and kept there: every slot as the Entry had it when it settled (see `_settle`)."""
+        entries = self.entries
+        msg = entries[offset]
+        index = self.first + offset
+        # The Entry made by setting its slots (as `PersistentTopic.store_at_once` does).
+        entry = _new(Entry)
+        entry.msgs = (msg,)
+        entry.taker = self.settled_group
+        entry.copies = None
+        entry.count = 1
+        entry.size = msg.size
+        entry.key = msg.key
+        entry.deliver_at = 0.0
+        entry.origin = self.origin
+        entry.record = None
+        entry.index = index
+        entry.publish_time = self.publish_times[offset]
+        entry.cum_count = index + 1 + self._shifts[(index >> SETTLE_SHIFT) - self._block0]
+        if offset and entries[offset - 1].__class__ is Entry:
+            # Speed: `_cum_bytes`'s first case inlined (a backlog read in order: the entry
+            # before was given back just before).
+            entry.cum_bytes = entries[offset - 1].cum_bytes + msg.size
+        else:
+            entry.cum_bytes = self._cum_bytes(offset)
+        entry.hash_ch = 0
+        entry.hash_as = 0
+        entries[offset] = entry
+        return entry
+
+    def settled(self) -> int:
+        """How many stored entries are kept settled (as their bare messages) now."""
+        return sum(e.__class__ is not Entry for e in self.entries)
+
+    # ----- settling: a held entry kept as its bare message -----
+    def _settle(self, index: int) -> None:
+        """At the append of `index` (a multiple of SETTLE_EVERY): keep the entries of every
+        block not scanned yet and now a whole block behind the end that are in their usual
+        state (see the class) as their bare messages. Each entry is looked at once; one that
+        is not in that state then stays an Entry.
+
+        What could still change a settled entry, and why it does not: a copy for another
+        group, or its taker, is made on the Entry a reader got from `get` (so it is kept);
+        an Entry held from before (a pending delivery, Key_Shared's queues) is read for its
+        own group's copy only, and a Key_Shared one had its hash cached (so it did not
+        settle). A replicator's entries are shared with another cluster's replicas (their
+        `record`) and a listener is handed each entry: a topic with either settles no more
+        (its entries settled before are given back by `get` as they are read), so no Entry
+        another cluster or a listener holds ever settles."""
+        replicators, listeners = self.gates
+        if replicators or listeners:
+            self.settling = False  # for good: see above
+            return
+        stop = (index >> SETTLE_SHIFT) - 1  # the blocks below it are a block behind the end
+        block = self._scan_block
+        if block >= stop:
+            return
+        entries = self.entries
+        first = self.first
+        shifts = self._shifts
+        block_bytes = self._block_bytes
+        group = self.settled_group
+        origin = self.origin
+        while block < stop:
+            base = block << SETTLE_SHIFT
+            start = base - first
+            end = start + SETTLE_EVERY
+            if start < 0:
+                start = 0  # (trimmed inside the block: `trim` keeps the scan past it)
+            last = entries[end - 1]  # never settled yet: an Entry
+            shift = last.cum_count - base - SETTLE_EVERY  # cum_count - index - 1 at the end
+            shifts.append(shift)
+            block_bytes.append(last.cum_bytes)
+            expected = first + 1 + shift  # a settled entry's cum_count, less its offset
+            if group < 0:
+                # The first scan's group: the first taker that is a group (the entries of
+                # any other group stay Entries; a topic of one group, the usual one, settles).
+                for offset in range(start, end):
+                    taker = entries[offset].taker
+                    if taker >= 0:
+                        group = self.settled_group = taker
+                        break
+            if group >= 0:  # (no group yet: nothing settles in this block)
+                for offset in range(start, end):
+                    entry = entries[offset]
+                    if (
+                        entry.count == 1
+                        and entry.taker == group
+                        and entry.copies is None
+                        and entry.record is None
+                        and entry.deliver_at == 0.0
+                        and not entry.hash_ch
+                        and not entry.hash_as
+                        and entry.origin == origin
+                        and entry.cum_count == expected + offset
+                    ):
+                        msg = entry.msgs[0]
+                        if entry.key is msg.key and entry.size == msg.size:
+                            entries[offset] = msg
+            block += 1
+        self._scan_block = block
 
     def first_published_from(self, timestamp: float) -> int:
         """The first stored entry index published at or after `timestamp` (last + 1 if none):
@@ -267,4 +459,13 @@ class TopicStorage:
             del self.entries[:drop]
             del self.publish_times[:drop]
             self.first = new_first
+            # The scanned blocks' figures from the new first entry's block on (settled
+            # entries of its block may still be stored), and the scan past what is gone.
+            gone_blocks = (new_first >> SETTLE_SHIFT) - self._block0
+            if gone_blocks > 0:
+                del self._shifts[:gone_blocks]
+                del self._block_bytes[:gone_blocks]
+                self._block0 += gone_blocks
+                if self._scan_block < self._block0:
+                    self._scan_block = self._block0
         return gone

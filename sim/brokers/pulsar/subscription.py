@@ -566,6 +566,8 @@ class Subscription:
         entries = storage.entries
         if 0 <= offset < len(entries):
             entry = entries[offset]
+            if entry.__class__ is not Entry:
+                entry = storage.unsettle(offset)  # a settled entry: its Entry back (`get`)
             if delivery is None:
                 self._acked_entry(entry, delivery)
             else:
@@ -1221,6 +1223,8 @@ class SharedSubscription(Subscription):
                 if not 0 <= offset < len(entries):
                     continue
                 entry = entries[offset]
+                if entry.__class__ is not Entry:
+                    entry = storage.unsettle(offset)  # a settled entry: its Entry back (`get`)
                 self.send(handle, entry)
                 sent += entry.count
                 if self.blocked:

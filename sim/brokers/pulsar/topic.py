@@ -37,7 +37,7 @@ from sim.brokers.pulsar.errors import (
 )
 from sim.brokers.pulsar.ledgers import LedgerConfig
 from sim.brokers.pulsar.policies import BacklogQuotaPolicy, EffectivePolicies
-from sim.brokers.pulsar.storage import NO_TAKER_YET, Entry, TopicStorage
+from sim.brokers.pulsar.storage import NO_TAKER_YET, SETTLE_MASK, Entry, TopicStorage
 from sim.brokers.pulsar.subscription import SourceAccount, Subscription, make_subscription
 from sim.message import Message
 
@@ -96,6 +96,10 @@ class PersistentTopic:
         # only with a negative tick (the clock is never negative); asked once, not a message.
         self._tick_may_defer = service.settings.delayed_delivery_tick < 0
         self.listeners: list[Callable[[Entry], None]] = []
+        # What the storage's settling asks of the topic (memory, see TopicStorage): the
+        # cluster of its own entries, and its replicator and listener lists themselves.
+        self.storage.origin = cluster.index
+        self.storage.gates = (self.replicators, self.listeners)
 
     def __repr__(self) -> str:
         return f"PersistentTopic({self.name} @ {self.cluster.name})"
@@ -241,6 +245,9 @@ class PersistentTopic:
             storage._stored += count
             storage.entries.append(entry)
             storage.publish_times.append(now)
+            if not index & SETTLE_MASK and storage.settling:
+                # Memory: the settling scan, once every SETTLE_EVERY entries (as `append`).
+                storage._settle(index)
             rolled = False
         else:
             rolled = storage.append(entry, now)  # (sets those four)
@@ -391,8 +398,9 @@ class PersistentTopic:
             return 0
         offset = slowest - storage.first
         entries = storage.entries
-        if 0 <= offset < len(entries):
-            # Speed: `count_through`'s usual case (a stored entry's running count), no call.
+        if 0 <= offset < len(entries) and entries[offset].__class__ is Entry:
+            # Speed: `count_through`'s usual case (a stored Entry's running count; a settled
+            # entry's is asked of the storage), no call.
             through = entries[offset].cum_count
         else:
             through = storage.count_through(slowest)
