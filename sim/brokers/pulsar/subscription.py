@@ -1006,6 +1006,8 @@ class SharedSubscription(Subscription):
         if not 0 <= offset < len(entries):
             self.dispatch()
             return
+        # (The newest entry: never settled, as settling keeps a block behind the end; see
+        # TopicStorage._settle.)
         entry = entries[offset]
         record = entry.record or entry
         if entry.count != 1 or record.taker != self.group:
