@@ -13,6 +13,10 @@ is its own and no run warms another's caches:
 - `simpy_store_drain N`: SimPy's own `Store` drained, for contrast (its `get` pops the head
   of a Python list, O(backlog) per get).
 
+`simpy_many` and `mqsim` also take `"calls": true`: the simulation then runs under cProfile
+and the case reports `calls`, the Python and C function calls the simulation made (a count
+that the machine's caches and load do not change, unlike its time).
+
 Run one with `python benchmarks/bench_kernel.py CASE ARG`; `benchmarks/run.py` runs them all.
 
 Every time is CPU time of this process (`time.process_time`), not wall time: the benchmark
@@ -28,10 +32,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +50,16 @@ RHO = 0.9
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _calls(run: Callable[[], Any]) -> tuple[Any, int]:
+    """`run()` under cProfile: what it returned and the function calls it made."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    result = profile.runcall(run)
+    return result, pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
 
 
 def case_simpy(messages: int) -> dict[str, Any]:
@@ -109,8 +125,12 @@ def case_simpy_many(spec: str) -> dict[str, Any]:
         env.process(producer(store, rng.exponential(1 / (RHO * consumers), per).tolist()))
         for _ in range(consumers):
             env.process(consumer(store, rng.exponential(1.0, per).tolist()))
+    until = per / (RHO * consumers)
+    if request.get("calls"):
+        _, calls = _calls(lambda: env.run(until=until))
+        return {"calls": calls, "messages": done[0]}
     started = time.process_time()
-    env.run(until=per / (RHO * consumers))
+    env.run(until=until)
     cpu = time.process_time() - started
     return {"cpu": cpu, "messages": done[0], "peak_mb": _peak_mb()}
 
@@ -144,6 +164,10 @@ def case_mqsim(spec: str) -> dict[str, Any]:
     request = json.loads(spec)
     started = time.process_time()
     scenario = Scenario.from_dict(getattr(workloads, request["kind"])(**request["args"]))
+    if request.get("calls"):
+        calls = _counting_advance()
+        summary = sim.run(scenario).summary
+        return {"calls": calls[0], "messages": summary["processed"]}
     simulated = _timing_advance()
     results = sim.run(scenario)
     total = time.process_time() - started
@@ -177,6 +201,20 @@ def _timing_advance() -> list[float]:
 
     sim.kernel._advance = timed  # type: ignore[assignment]
     return timing
+
+
+def _counting_advance() -> list[int]:
+    """Wrap sim.kernel's `_advance` to run it under cProfile: the list gets its calls."""
+    import sim.kernel
+
+    calls = [0]
+    advance = sim.kernel._advance
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        calls[0] = _calls(lambda: advance(*args, **kwargs))[1]
+
+    sim.kernel._advance = counted  # type: ignore[assignment]
+    return calls
 
 
 def case_drain(spec: str) -> dict[str, Any]:
@@ -276,11 +314,13 @@ CASES = {
 }
 
 
-def measure(case: str, arg: int | dict[str, Any]) -> dict[str, Any]:
-    """Run one case in a fresh interpreter and return what it printed."""
+def measure(case: str, arg: int | dict[str, Any], hash_seed: int | None = None) -> dict[str, Any]:
+    """Run one case in a fresh interpreter and return what it printed. `hash_seed`: the
+    interpreter's PYTHONHASHSEED (a call count is then the same from run to run)."""
     text = json.dumps(arg) if isinstance(arg, dict) else str(arg)
+    env = None if hash_seed is None else {**os.environ, "PYTHONHASHSEED": str(hash_seed)}
     done = subprocess.run(
-        [sys.executable, __file__, case, text], capture_output=True, text=True, check=False
+        [sys.executable, __file__, case, text], capture_output=True, text=True, check=False, env=env
     )
     if done.returncode != 0:
         raise RuntimeError(f"{case} {text} failed:\n{done.stderr}")
