@@ -337,3 +337,65 @@ def test_a_topic_with_a_replicator_or_a_listener_settles_no_more() -> None:
             entry.taker = 0
             storage.append(entry, 0.0)
         assert not storage.settling and storage.settled() == SETTLE_EVERY
+
+
+def _is_entry(storage: TopicStorage, index: int) -> bool:
+    return storage.entries[index - storage.first].__class__ is Entry
+
+
+def test_an_entry_read_and_acked_in_order_settles_again() -> None:
+    """A backlog read in order: each settled entry given back for its read settles again
+    after its ack (`settle_again`) unless its state changed, and reads as before."""
+    settled, general = _filled(True), _filled(False)
+    kept = {i for i in range(settled.first, settled.scanned_end) if not _is_entry(settled, i)}
+    changed = set()
+    for i in range(settled.first, settled.scanned_end):
+        entry = settled.get(i)
+        assert _slots(entry) == _slots(general.get(i))
+        assert entry is not None
+        if i % 97 == 0 and entry.taker == settled.settled_group:
+            # A copy for a second group made on the Entry read: it must stay an Entry.
+            entry.copies = [None] * 5
+            general_entry = general.get(i)
+            assert general_entry is not None
+            general_entry.copies = [None] * 5
+            changed.add(i)
+        settled.settle_again(i - settled.first)
+    assert changed & kept
+    # The settled ones settled again, but for those changed; no other one settled.
+    now = {i for i in range(settled.first, settled.scanned_end) if not _is_entry(settled, i)}
+    assert now == kept - changed
+    assert _totals(settled) == _totals(general)
+    assert _entries(settled) == _entries(general)
+
+
+def test_settle_again_keeps_every_entry_with_a_replicator_or_a_listener() -> None:
+    for gate in (0, 1):
+        storage = _filled(True)
+        storage.gates = ([], [])
+        index = next(
+            i
+            for i in range(storage.first, storage.scanned_end)
+            if storage.entries[i - storage.first].__class__ is not Entry
+        )
+        storage.get(index)
+        storage.gates[gate].append(object())
+        storage.settle_again(index - storage.first)
+        assert storage.entries[index - storage.first].__class__ is Entry
+
+
+def test_a_drain_settles_its_entries_again_after_their_acks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settled_again = [0]
+    settle_again = TopicStorage.settle_again
+
+    def counted(self: TopicStorage, offset: int) -> None:
+        settle_again(self, offset)
+        settled_again[0] += self.entries[offset].__class__ is not Entry
+
+    monkeypatch.setattr(TopicStorage, "settle_again", counted)
+    sim.run(Scenario.from_dict(_drain(3000)))
+    # Every entry of a scanned block read and acked in order settles again (the drain's
+    # backlog is all one group's one-message entries).
+    assert settled_again[0] >= 3000 - 3 * SETTLE_EVERY

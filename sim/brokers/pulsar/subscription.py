@@ -587,6 +587,10 @@ class Subscription:
                         source = self.account.name
                         for msg in msgs:
                             recorder.acked_message(msg, source)
+            if index < storage.scanned_end:
+                # Memory and speed: an entry of a scanned block, given back for its read,
+                # settles again now that it is acked (`TopicStorage.settle_again`).
+                storage.settle_again(offset)
         if cursor.mark_delete != before:
             self._persist_due = True  # Speed: `mark_delete_moved` inlined
             topic = self.topic
