@@ -290,6 +290,7 @@ class StreamConsumer(ConsumerReplica):
         # message with 50 competing consumers); the switch `fused_wait` keeps `fetch`.
         self.waits_by_event = self._instant and StreamConsumer.fused_wait
         self._woken: simpy.Event | None = None  # the blocked read fetch_event waits on
+        self._blocked: deque[simpy.Event] | None = None  # the queue it waits in (the key's)
         self.reconnect()
         self.start()
 
@@ -431,12 +432,16 @@ class StreamConsumer(ConsumerReplica):
                 )
             entries = server.read_new(self.stream, self.group, self.name, self.count, self.noack)
         if entries is None:  # block: `read_new_wait`'s queue of the key's group, its event
-            groups = server._waiters.get(self.stream)
-            if groups is None:
-                groups = server._waiters[self.stream] = {}
-            waiting = groups.get(self.group)
+            # Speed: the queue found once, then kept (the server never drops one it made).
+            waiting = self._blocked
             if waiting is None:
-                waiting = groups[self.group] = deque()
+                groups = server._waiters.get(self.stream)
+                if groups is None:
+                    groups = server._waiters[self.stream] = {}
+                waiting = groups.get(self.group)
+                if waiting is None:
+                    waiting = groups[self.group] = deque()
+                self._blocked = waiting
             self._woken = woken = self.env.event()
             waiting.append(woken)
             return woken
