@@ -51,7 +51,10 @@ if TYPE_CHECKING:
     from sim.clients.config import ConsumerBase
     from sim.context import RunContext
 
-__all__ = ["ConsumerReplica"]
+__all__ = ["FETCH", "ConsumerReplica"]
+
+#: What a first `fetch_event` call answers when this wait is not one it makes (see there).
+FETCH = object()
 
 
 class ConsumerReplica(Disturbance):
@@ -65,6 +68,10 @@ class ConsumerReplica(Disturbance):
     #: `checks_failures()` gives the same answer for the whole of a cycle's run (it reads
     #: settings fixed when the replica is made): the cycle asks it once, not once a message.
     fixed_failure_checks = False
+    #: A subclass overriding `fetch_event` has the cycle wait on its events; False (which a
+    #: replica may set for itself before its cycle starts, when its waits are not of that
+    #: kind) has the cycle run `fetch` instead.
+    waits_by_event = True
 
     def init_replica(
         self,
@@ -125,11 +132,13 @@ class ConsumerReplica(Disturbance):
     def fetch(self) -> Generator[Any, Any, None]:
         raise NotImplementedError
 
-    def fetch_event(self) -> simpy.Event | None:
+    def fetch_event(self) -> simpy.Event | object | None:
         """`fetch` one wait at a time, for a broker whose `fetch` only waits on events in a
         loop: the next event to wait on, or None once `take()` may have something. The cycle
         waits on these instead of running `fetch` when a subclass overrides this (speed: no
-        generator made and resumed through `yield from` each time the replica waits)."""
+        generator made and resumed through `yield from` each time the replica waits). A first
+        call (not one after a wait) may answer `FETCH`: the cycle then runs `fetch` instead,
+        this time."""
         raise NotImplementedError
 
     def message(self, delivery: Any) -> Message:
@@ -230,7 +239,7 @@ class ConsumerReplica(Disturbance):
         if own_checks and self.fixed_failure_checks:
             # Speed: asked once (see the class attribute), not once a message.
             checked, own_checks = self.checks_failures(), False
-        own_fetch_event = kind.fetch_event is not _BASE["fetch_event"]
+        own_fetch_event = kind.fetch_event is not _BASE["fetch_event"] and self.waits_by_event
         own_finish = kind.finish is not _BASE["finish"]
         own_settle = kind.settle is not _BASE["settle"]  # speed: the base one does nothing
         message, processed, name = self.message, self.recorder.processed, self.name
@@ -250,6 +259,9 @@ class ConsumerReplica(Disturbance):
                 if not batch:
                     if own_fetch_event:  # the same waits as `yield from fetch()`
                         wait = self.fetch_event()
+                        if wait is FETCH:  # not a wait of that kind this time
+                            yield from fetch()
+                            continue
                         while wait is not None:
                             yield wait
                             wait = self.fetch_event()

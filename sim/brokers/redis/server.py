@@ -17,10 +17,12 @@ import re
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
+from heapq import heappush
 from itertools import islice
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL, PENDING
 
 from sim.brokers.redis.stream import (
     MAX_ID,
@@ -323,13 +325,18 @@ class RedisStreamsServer:
             self._trim(name, stream, *trim)
         # Speed: `_wake(name)` inlined (one call an XADD fewer): the first reader still
         # blocked in each group is woken; nothing to do when nobody ever blocked on the key.
+        # The event's `triggered` and `succeed()` inlined too (its own test and steps, no
+        # property or method call: with 50 competing consumers 0.6 XADDs in 1 wake one).
         groups = self._waiters.get(name)
         if groups:
             for waiting in groups.values():
                 while waiting:
                     event = waiting.popleft()
-                    if not event.triggered:
-                        event.succeed()
+                    if event._value is PENDING:
+                        event._ok = True
+                        event._value = None
+                        env = self.env
+                        heappush(env._queue, (env._now, NORMAL, next(env._eid), event))
                         break
         return added
 
