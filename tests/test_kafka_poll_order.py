@@ -1,7 +1,8 @@
 """The Kafka consumer's poll shortcuts (speed) keep the documented behaviour: a poll takes
 the candidate partitions (the set bits of `_bits`) in turn from `sorted(assignment)[turn %
-n]`, whichever branch picks them (one, two, a few or many candidates), and each assigned partition has exactly
-one waiter of the consumer or is among those it watches again at its next wait."""
+n]`, whichever branch picks them (one, two, a few or many candidates), and each assigned
+partition has exactly one waiter of the consumer or is among those it watches again at its
+next wait."""
 
 from __future__ import annotations
 
