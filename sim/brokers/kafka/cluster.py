@@ -236,11 +236,11 @@ class Partition:
         self._reader_source: list[int] = []  # the recorder's slot of `<topic>/<group>`
         self._slots: dict[str, int] = {}
         self.waiters: list[Callable[[], None]] = []  # consumers waiting for new data
-        # Speed: the consumers assigned this partition, each with its set of partitions that
-        # may have records to poll (KafkaConsumer._maybe): a rising high watermark adds
-        # this one, so a poll never looks at the partitions with nothing new.
+        # Speed: the consumers assigned this partition, each with this partition's bit in its
+        # mask of partitions that may have records to poll (KafkaConsumer._bits): a rising
+        # high watermark sets it, so a poll never looks at the partitions with nothing new.
         self.tp = (topic.name, index)
-        self.hw_listeners: dict[Any, set[tuple[str, int]]] = {}
+        self.hw_listeners: dict[Any, int] = {}
         # Called whenever the readable range may have changed (high watermark, log start,
         # truncation): share-partitions keep their ready counts from it.
         self.range_listeners: list[Callable[[], None]] = []
@@ -377,9 +377,8 @@ class Partition:
                 self._acks.append((end, pending))
         else:
             self.hw = hw
-            tp = self.tp
-            for maybe in self.hw_listeners.values():
-                maybe.add(tp)
+            for consumer, bit in self.hw_listeners.items():
+                consumer._bits |= bit  # a candidate of its polls again (KafkaConsumer._bits)
             if self.readers:
                 if base == old and end == hw:
                     if record.copies is None and self._one_reader and base >= self.reader_start[0]:
@@ -513,9 +512,8 @@ class Partition:
         old = self.hw
         if end > old:
             self.hw = end
-            tp = self.tp
-            for maybe in self.hw_listeners.values():
-                maybe.add(tp)
+            for consumer, bit in self.hw_listeners.items():
+                consumer._bits |= bit  # a candidate of its polls again (KafkaConsumer._bits)
             if self.readers:
                 if base == old:
                     if self._one_reader and base >= self.reader_start[0]:
@@ -659,9 +657,8 @@ class Partition:
         if hw <= self.hw:
             return
         old, self.hw = self.hw, hw
-        tp = self.tp
-        for maybe in self.hw_listeners.values():
-            maybe.add(tp)
+        for consumer, bit in self.hw_listeners.items():
+            consumer._bits |= bit  # a candidate of its polls again (KafkaConsumer._bits)
         if self.readers:
             # Speed: the records just appended are the ones committed, not looked up again.
             if appended and appended[0].offset == old and appended[-1].offset + 1 == hw:
@@ -995,7 +992,7 @@ class KafkaCluster:
         # Bumped by whatever may make a partition readable again without its high watermark
         # rising (a broker crash or restart, a leader election, truncation, retention moving
         # the log start): consumers then look at every assigned partition at their next poll
-        # (KafkaConsumer._maybe).
+        # (KafkaConsumer._bits).
         self.epoch = 0
 
     @property

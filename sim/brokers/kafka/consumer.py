@@ -43,9 +43,9 @@ timeout) at apache/kafka 1eb7644.
 from __future__ import annotations
 
 import contextlib
-from bisect import bisect_left
+import itertools
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any, NamedTuple, Protocol
 
@@ -67,8 +67,6 @@ from sim.network import Link
 __all__ = ["ConsumerRebalanceListener", "ConsumerRecord", "KafkaConsumer"]
 
 
-# Up to this many assigned partitions a poll walks its turn order from a copy (see poll).
-_SLICED_WALK = 1024
 # Speed: the state `_fetch` tests per record, as a plain name (the same member: `is` holds).
 _DEAD_LETTERED = State.DEAD_LETTERED
 
@@ -84,6 +82,17 @@ class ConsumerRecord(NamedTuple):
 
 
 _new_record = tuple.__new__  # speed: see KafkaConsumer._fetch
+
+
+def _turn_bits(bits: int, start: int) -> Iterator[int]:
+    """The indices of the set bits of `bits`: from `start` up, then from 0 up to `start`
+    (a poll's turn order over its candidates, `KafkaConsumer._bits`)."""
+    high = bits >> start << start
+    for part in (high, bits ^ high):
+        while part:
+            low = part & -part
+            yield low.bit_length() - 1
+            part ^= low
 
 
 class ConsumerRebalanceListener(Protocol):
@@ -111,6 +120,12 @@ class KafkaConsumer:
     # the read in one call); False takes `_fetch`, the reference tests/test_kafka_fused_path.py
     # compares it with.
     fused = True
+    # Whether a poll finds its candidates by arithmetic on the bit mask `_bits` (one
+    # candidate: its one bit; the next in turn: the least set bit at or after the turn's
+    # start; several: the set bits in turn order); False walks the whole turn order partition
+    # by partition, testing each one's bit, the reference tests/test_kafka_bit_walk.py
+    # compares with.
+    bit_walk = True
 
     def __init__(
         self,
@@ -169,19 +184,28 @@ class KafkaConsumer:
         # Speed: what a poll must look at, so that its cost does not grow with the number of
         # assigned partitions (see _assignment_changed):
         # - `_order`, the assignment sorted once per change (a poll takes partitions in turn);
-        # - `_maybe`, the assigned partitions that may have something to poll: a partition
-        #   outside it has no record past the position, a usable position and no change of
-        #   leader, broker, log start or log end since it was last found so (its high
-        #   watermark moving adds it back: Partition.hw_listeners; anything else bumps
-        #   KafkaCluster.epoch, and the next poll looks at every partition again);
+        # - `_bits`, the assigned partitions that may have something to poll, as a bit mask
+        #   over `_order` (bit i: `_order[i]`, `_bit_of[tp]` its bit): a partition outside it
+        #   has no record past the position, a usable position and no change of leader,
+        #   broker, log start or log end since it was last found so (its high watermark
+        #   moving sets its bit again: Partition.hw_listeners; anything else bumps
+        #   KafkaCluster.epoch, and the next poll looks at every partition again). Speed: a
+        #   set was this once, and a poll with several candidates took the next in turn by
+        #   iterating it, comparing each with the turn's start: a set never shrinks, so with
+        #   100 partitions each iteration scanned a table of 256 slots or more for the few
+        #   candidates (3,400 instructions and 65 first-level cache misses a record), and
+        #   each rise of a high watermark hashed the partition's tuple into it. An int's
+        #   least set bit at or after the start is a few arithmetic operations whatever
+        #   the partition count, and a rise is one `|=`;
         # - `_unwatched`, assigned partitions without a waiter of this consumer. Speed: the
         #   partitions with one are not kept in a set of their own (a set update at every
         #   wait and every wake-up, 1 call a record with 100 partitions): a change of the
         #   assignment looks for them in the partitions' waiters (`_has_waiter`).
         self._order: list[TopicPartition] = []
-        self._maybe: set[TopicPartition] = set()
+        self._bits = 0
+        self._bit_of: dict[TopicPartition, int] = {}
         self._unwatched: set[TopicPartition] = set()
-        self._listening: set[TopicPartition] = set()  # where `_maybe` is in hw_listeners
+        self._listening: set[TopicPartition] = set()  # where hw_listeners has this consumer
         self._epoch = cluster.epoch
         # Speed: each partition's object by (topic, partition), found once (a topic's
         # partitions never change), and the brokers, for `Partition.available` inlined.
@@ -330,113 +354,93 @@ class KafkaConsumer:
         self._turn = turn + 1
         found: list[ConsumerRecord] = []
         # Speed: `_check_epoch` inlined.
-        maybe = self._maybe
+        bits = self._bits
         if self.cluster.epoch != self._epoch:
-            maybe = self._check_epoch()
-        if not maybe:
+            bits = self._check_epoch()
+        if not bits:
             return found
         # Partitions in turn from `start`, as sorted(assignment)[start:] + [:start], skipping
-        # those outside `_maybe`: a fetch from them would find nothing and change nothing.
-        # Speed: the count taken once for the branches below (one `len` fewer a poll).
-        size = len(maybe)
-        if size == 1 and self.one_record:
-            # Speed: one candidate (the usual case: records arrive one at a time): the walk
-            # below for it alone, unrolled (no copy of the set, no loop, no lengths: `found`
-            # is empty, so the fetch's budget is the poll's, and the walk ends after it).
-            (tp,) = maybe  # speed: the one member, no iterator call
-            if budget == 1 and self.fused:
-                return self._poll_alone(tp, maybe, found)
-            if not self._fetch(tp, budget, found) or self._positions[tp] >= (
-                self._partition_of[tp].hw
-            ):
-                maybe.discard(tp)  # as below: nothing there now, or read up to the HW
-            return found
-        # Speed: the turn's start, only where the walk needs it (not for one candidate).
+        # those outside `_bits`: a fetch from them would find nothing and change nothing.
         order = self._order
+        if self.bit_walk and self.one_record:
+            if not bits & (bits - 1):
+                # Speed: one candidate (the usual case: records arrive one at a time): the
+                # walk below for it alone, unrolled (`bits` is its bit; no loop, no lengths:
+                # `found` is empty, so the fetch's budget is the poll's, and the walk ends
+                # after it).
+                tp = order[bits.bit_length() - 1]
+                if budget == 1 and self.fused:
+                    return self._poll_alone(tp, bits, found)
+                if not self._fetch(tp, budget, found) or self._positions[tp] >= (
+                    self._partition_of[tp].hw
+                ):
+                    self._bits &= ~bits  # as below: nothing there now, or read up to the HW
+                return found
+            if budget == 1:
+                # Speed: a poll of one record (max.poll.records 1) from several candidates:
+                # the walk below stops at the first candidate in turn order that has a
+                # record, so it takes them one at a time, each the least set bit at or after
+                # the turn's start (else the least: the turn wraps), found by arithmetic on
+                # the mask, whatever the number of candidates or partitions. A fetch changes
+                # no other candidate's bit, so the next one found is the walk's next.
+                start = turn % len(order)
+                fetch, positions, partition_of = self._fetch, self._positions, self._partition_of
+                fused, poll_alone = self.fused, self._poll_alone
+                while bits:
+                    above = bits >> start
+                    bit = (above & -above) << start if above else bits & -bits
+                    tp = order[bit.bit_length() - 1]
+                    if fused:
+                        # Speed: `_poll_alone` fetches and clears the bit as the lines below
+                        # (`found` is empty here, and gets the record if there is one).
+                        poll_alone(tp, bit, found)
+                        if found:
+                            return found
+                    elif fetch(tp, 1, found):
+                        if positions[tp] >= partition_of[tp].hw:
+                            self._bits &= ~bit  # read up to the high watermark, as below
+                        return found
+                    else:
+                        self._bits &= ~bit  # nothing there now, as below
+                    bits = self._bits
+                return found
         count = len(order)
         start = turn % count
-        if budget == 1 and self.one_record:
-            # Speed: a poll of one record (max.poll.records 1) from several candidates: the
-            # walk below stops at the first candidate in turn order that has a record, so
-            # it takes them one at a time, each the least at or after `order[start]` (else
-            # the least: the turn wraps), with no sort, bisection or copy of the order. A
-            # fetch changes no other candidate, so the next one found is the walk's next.
-            pivot = order[start]
-            fetch, positions, partition_of = self._fetch, self._positions, self._partition_of
-            fused, poll_alone = self.fused, self._poll_alone
-            while maybe:
-                first = wrapped = None
-                for candidate in maybe:
-                    if candidate >= pivot:
-                        if first is None or candidate < first:
-                            first = candidate
-                    elif wrapped is None or candidate < wrapped:
-                        wrapped = candidate
-                tp = first if first is not None else wrapped
-                if fused:
-                    # Speed: `_poll_alone` fetches and discards as the lines below (`found`
-                    # is empty here, and gets the record if there is one).
-                    poll_alone(tp, maybe, found)
-                    if found:
-                        return found
-                    continue
-                if fetch(tp, 1, found):
-                    if positions[tp] >= partition_of[tp].hw:
-                        maybe.discard(tp)  # read up to the high watermark, as below
-                    return found
-                maybe.discard(tp)  # nothing there now, as below
-            return found
-        if size == 1:
-            # Speed: one candidate (the usual case: records arrive one at a time): the walk
-            # in turn order would act on it alone. A copy, as a fetch may discard it.
-            visit = tuple(maybe)
-        elif size == 2 and count > 16:
-            # Speed: two candidates (a seventh of the polls with more than one, with 100
-            # partitions): sorted(maybe) rotated at `order[start]`, as the branch below
-            # does, is the pair in order unless `order[start]` falls between them. No sort,
-            # no bisection, no slices: two calls fewer and half the time of that branch.
-            low, high = maybe
-            if high < low:
-                low, high = high, low
-            visit = (high, low) if low < order[start] <= high else (low, high)
-        elif size * 8 < count:  # few candidates: visit only them, in the same turn order
-            candidates = sorted(maybe)
-            first = bisect_left(candidates, order[start])
-            visit: Any = candidates[first:] + candidates[:first]
-        elif count <= _SLICED_WALK:
-            # Many: walk the turn order, the first candidates come soon. Speed: the order as
-            # two slices (copied in C) costs less than a generator's steps, 6 a poll with
-            # 100 partitions; past a thousand partitions the copy would cost more.
-            visit = order[start:] + order[:start]
-        else:
-            visit = (order[(start + i) % count] for i in range(count))
         fetch, positions = self._fetch, self._positions
         partition_of = self._partition_of
+        # The candidates in turn order: with `bit_walk`, only the set bits (the others would
+        # be passed over below); else every partition of the order, the reference.
+        visit = (
+            _turn_bits(bits, start)
+            if self.bit_walk
+            else itertools.chain(range(start, count), range(start))
+        )
         # Speed: the budget is checked after each fetch, not at every partition of the walk
-        # (the walk passes many non-candidates between two fetches: a `len` each, 11 a poll
-        # with 100 partitions). The same stop: `found` only grows in a fetch, and it starts
-        # empty with a positive budget.
-        for tp in visit:
-            if tp in maybe:
+        # (the walk passes many non-candidates between two fetches). The same stop: `found`
+        # only grows in a fetch, and it starts empty with a positive budget.
+        for index in visit:
+            bit = 1 << index
+            if self._bits & bit:
+                tp = order[index]
                 if not fetch(tp, budget - len(found), found):
-                    maybe.discard(tp)  # nothing there now: only a change brings it back
+                    self._bits &= ~bit  # nothing there now: only a change brings it back
                 elif positions[tp] >= partition_of[tp].hw:
                     # Read up to the high watermark: the next fetch would find nothing, so
                     # it leaves the candidates until the high watermark rises again (else
                     # every partition read once stayed a candidate, and a poll's cost grew
                     # with the partition count).
-                    maybe.discard(tp)
+                    self._bits &= ~bit
                 if len(found) >= budget:
                     break
         return found
 
-    def _check_epoch(self) -> set[TopicPartition]:
-        """`_maybe`, first reset to every assigned partition if the cluster changed since."""
+    def _check_epoch(self) -> int:
+        """`_bits`, first set for every assigned partition if the cluster changed since."""
         epoch = self.cluster.epoch
         if epoch != self._epoch:
             self._epoch = epoch
-            self._maybe.update(self._assignment)
-        return self._maybe
+            self._bits = (1 << len(self._order)) - 1  # `_order` is the assignment, sorted
+        return self._bits
 
     def _assignment_changed(self) -> None:
         """After every change of `_assignment`: the sorted order, the candidates, the
@@ -444,17 +448,24 @@ class KafkaConsumer:
         assignment = self._assignment
         self._landed_count = -1  # the next commit of the positions sends all of them
         self._assignments += 1
-        self._order = sorted(assignment)
+        old_order, old_bits = self._order, self._bits
+        kept = {tp for index, tp in enumerate(old_order) if old_bits >> index & 1}
+        order = self._order = sorted(assignment)
         added = assignment - self._listening
-        maybe = self._maybe
-        maybe.intersection_update(assignment)
-        maybe.update(added)
+        # The candidates kept (still assigned) and the partitions added, as bits of the new
+        # order (the bits move with the order: every assigned partition's is set again).
+        bit_of = self._bit_of = {tp: 1 << index for index, tp in enumerate(order)}
+        bits = 0
+        for tp in order:
+            if tp in kept or tp in added:
+                bits |= bit_of[tp]
+        self._bits = bits
         cluster = self.cluster
         self._unwatched = {tp for tp in assignment if not self._has_waiter(cluster.partition(*tp))}
         for tp in self._listening - assignment:
             cluster.partition(*tp).hw_listeners.pop(self, None)
-        for tp in added:
-            cluster.partition(*tp).hw_listeners[self] = maybe
+        for tp in order:
+            cluster.partition(*tp).hw_listeners[self] = bit_of[tp]
         self._listening = set(assignment)
 
     def _has_waiter(self, partition: Any) -> bool:
@@ -562,7 +573,7 @@ class KafkaConsumer:
         return True
 
     def _poll_alone(
-        self, tp: TopicPartition, maybe: set[TopicPartition], found: list[ConsumerRecord]
+        self, tp: TopicPartition, bit: int, found: list[ConsumerRecord]
     ) -> list[ConsumerRecord]:
         """`poll`'s one-candidate walk for a poll of one record: `_fetch(tp, 1, found)` with
         `PartitionLog.read_one`, then the candidate's discard, in one call.
@@ -576,7 +587,7 @@ class KafkaConsumer:
         partition = self._partition_of.get(tp) or self._find_partition(tp)
         leader = partition.leader
         if leader is None or not self._brokers[leader].alive:  # speed: `available` inlined
-            maybe.discard(tp)  # nothing there now
+            self._bits &= ~bit  # nothing there now
             return found
         positions = self._positions
         position = positions.get(tp)
@@ -588,7 +599,7 @@ class KafkaConsumer:
         hw = partition.hw
         if position >= hw:
             positions[tp] = position
-            maybe.discard(tp)  # nothing there now
+            self._bits &= ~bit  # nothing there now
             return found
         last = log.segments[-1]
         index = position - last.base_offset
@@ -606,7 +617,7 @@ class KafkaConsumer:
         if fetched != position:
             self._moved.add(tp)
         if record is None:
-            maybe.discard(tp)  # nothing there now
+            self._bits &= ~bit  # nothing there now
             return found
         # `_fetch`'s delivery of its one record, the same steps.
         slot = partition._slots.get(self.reader)
@@ -666,7 +677,7 @@ class KafkaConsumer:
         # `poll`'s `self._positions[tp]`: `fetched`, as stored above (the delivery's steps
         # touch the partition and the recorder, never this consumer's positions).
         if fetched >= partition.hw:
-            maybe.discard(tp)  # read up to the high watermark, as `poll` does
+            self._bits &= ~bit  # read up to the high watermark, as `poll` does
         return found
 
     def _find_partition(self, tp: TopicPartition) -> Any:
@@ -719,14 +730,15 @@ class KafkaConsumer:
             and group.needs_join(member)
         ):
             return True
-        maybe = self._check_epoch()
-        for tp in list(maybe):  # the others have nothing (see __init__: `_maybe`)
+        order = self._order
+        for index in _turn_bits(self._check_epoch(), 0):  # the others have nothing (`_bits`)
+            tp = order[index]
             partition = self.cluster.partition(*tp)
             if partition.available:
                 position = self._positions.get(tp)
                 if position is None or position < partition.hw or not partition.in_range(position):
                     return True
-            maybe.discard(tp)
+            self._bits &= ~(1 << index)
         return False
 
     def _data_arrived(self, tp: TopicPartition) -> None:
@@ -777,7 +789,7 @@ class KafkaConsumer:
         self._positions[tp] = position
         self._moved.add(tp)
         if tp in self._assignment:
-            self._maybe.add(tp)  # a new position may have records past it
+            self._bits |= self._bit_of[tp]  # a new position may have records past it
         partition = self.cluster.partition(*tp)
         partition.attach(self.reader, position)
         partition.set_position(self.reader, position)
