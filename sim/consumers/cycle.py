@@ -65,6 +65,9 @@ class ConsumerReplica(Disturbance):
     #: `checks_failures()` gives the same answer for the whole of a cycle's run (it reads
     #: settings fixed when the replica is made): the cycle asks it once, not once a message.
     fixed_failure_checks = False
+    #: Whether the cycle waits by `fetch_event` when a subclass defines it; False (tests
+    #: only) runs `fetch` instead, the general wait it shortcuts.
+    waits_by_event = True
 
     def init_replica(
         self,
@@ -230,7 +233,7 @@ class ConsumerReplica(Disturbance):
         if own_checks and self.fixed_failure_checks:
             # Speed: asked once (see the class attribute), not once a message.
             checked, own_checks = self.checks_failures(), False
-        own_fetch_event = kind.fetch_event is not _BASE["fetch_event"]
+        own_fetch_event = kind.fetch_event is not _BASE["fetch_event"] and self.waits_by_event
         own_finish = kind.finish is not _BASE["finish"]
         own_settle = kind.settle is not _BASE["settle"]  # speed: the base one does nothing
         message, processed, name = self.message, self.recorder.processed, self.name

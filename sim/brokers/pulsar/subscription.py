@@ -33,6 +33,8 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from simpy.events import NORMAL, PENDING, Event
+
 from sim.brokers.pulsar.cursor import _NO_REPLAY, Cursor
 from sim.brokers.pulsar.hash_assignments import removed_hash_ranges
 from sim.brokers.pulsar.hashing import AUTO_SPLIT, NONE_KEY, murmur3_32_hash
@@ -1050,7 +1052,6 @@ class SharedSubscription(Subscription):
         delivery.acked = 0
         delivery.returned = False
         delivery.redelivery_count = cursor.redelivery_count(index) if cursor._redelivery else 0
-        delivery.epoch = 0
         handle.unacked += 1
         self.unacked += 1
         if limit and handle.unacked >= limit:
@@ -1077,7 +1078,31 @@ class SharedSubscription(Subscription):
             recorder.delivered_message(msg, account.name)
         else:
             recorder.delivered += 1
-        handle.send(delivery)
+        # `handle.send` is the consumer's `PartitionConsumer._from_broker` (see
+        # `PartitionConsumer.try_connect`). Speed: its usual case inlined (an instant hop, the
+        # connection ready, no redelivery limit, a one-message entry): the delivery into the
+        # receiver queue and the idle consumer's wake-up, without its call and tests.
+        partition = handle.client
+        conn = partition.conn
+        parent = partition.parent
+        if partition.link_in.instant and conn.state == "ready" and parent.max_redeliver is None:
+            delivery.epoch = conn.epoch
+            parent.incoming.append((partition, delivery))
+            waiter = parent._waiter
+            if waiter is not None:
+                env = parent.env
+                if waiter.__class__ is not Event:  # read_at_once's `_AT_ONCE`: see `enqueue`
+                    parent._waiter = None
+                    parent._woken = next(env._eid)
+                elif waiter._value is PENDING:
+                    # (`succeed` and the environment's `schedule`, as `_from_broker` makes them.)
+                    parent._waiter = None
+                    waiter._ok = True
+                    waiter._value = None
+                    heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), waiter))
+        else:
+            delivery.epoch = 0
+            handle.send(delivery)
         # What `dispatch` does next: its room used, it ends if blocked or no consumer is
         # available; else it goes round again (a dispatch of its own, from the same state),
         # where with several consumers it first tells that nothing is left to read.
