@@ -1082,24 +1082,26 @@ class SharedSubscription(Subscription):
         # `PartitionConsumer.try_connect`). Speed: its usual case inlined (an instant hop, the
         # connection ready, no redelivery limit, a one-message entry): the delivery into the
         # receiver queue and the idle consumer's wake-up, without its call and tests.
+        # (A waiter that is no event, read_at_once's `_AT_ONCE`, is left to `_from_broker`.)
         partition = handle.client
         conn = partition.conn
         parent = partition.parent
-        if partition.link_in.instant and conn.state == "ready" and parent.max_redeliver is None:
+        waiter = parent._waiter
+        if (
+            partition.link_in.instant
+            and conn.state == "ready"
+            and parent.max_redeliver is None
+            and (waiter is None or waiter.__class__ is Event)
+        ):
             delivery.epoch = conn.epoch
             parent.incoming.append((partition, delivery))
-            waiter = parent._waiter
-            if waiter is not None:
+            if waiter is not None and waiter._value is PENDING:
+                # (`succeed` and the environment's `schedule`, as `_from_broker` makes them.)
+                parent._waiter = None
+                waiter._ok = True
+                waiter._value = None
                 env = parent.env
-                if waiter.__class__ is not Event:  # read_at_once's `_AT_ONCE`: see `enqueue`
-                    parent._waiter = None
-                    parent._woken = next(env._eid)
-                elif waiter._value is PENDING:
-                    # (`succeed` and the environment's `schedule`, as `_from_broker` makes them.)
-                    parent._waiter = None
-                    waiter._ok = True
-                    waiter._value = None
-                    heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), waiter))
+                heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), waiter))
         else:
             delivery.epoch = 0
             handle.send(delivery)
@@ -1141,12 +1143,16 @@ class SharedSubscription(Subscription):
             # after the index, wrapping round: a loop over the list's two slices with the
             # availability test alone, its place then found by `index` (C-level). With 50
             # competing consumers, a pick from an entry that finds some idle walks about 10.
+            # The test is the consumer's `avail` flag, kept as `permits > 0 and not blocked`
+            # wherever either changes (`refresh` and its inlined copies; checked at every
+            # pick by tests/test_pulsar_shared_reads.py): one attribute a step, not two and
+            # a comparison.
             for handle in handles[start:]:
-                if handle.permits > 0 and not handle.blocked:
+                if handle.avail:
                     self.round_robin = handles.index(handle, start) + 1
                     return handle
             for handle in handles[:start]:
-                if handle.permits > 0 and not handle.blocked:
+                if handle.avail:
                     self.round_robin = handles.index(handle) + 1
                     return handle
             return None
