@@ -412,7 +412,14 @@ class PulsarConsumer(ConsumerReplica):
             self._fetched = False
             return None
         self._fetched = True
-        return self.client.wait()
+        client = self.client
+        prepared = client._prepared
+        if prepared is not None:
+            # Speed: `wait`'s usual case inlined (the event `read_at_once` made: with
+            # competing consumers, every idle wait).
+            client._prepared = None
+            return prepared
+        return client.wait()
 
     def start(self) -> None:
         self._fetched = False  # see fetch_event
