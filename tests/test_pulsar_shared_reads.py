@@ -3,7 +3,9 @@ general dispatch gives: the fused read of a consumer that is the only one availa
 (`ClientConsumer.fused_read_shared`), the fused read that finds nothing
 (`ClientConsumer.fused_idle`), the send of a new entry to a consumer with room for one
 (`SharedSubscription.fused_send`) and the pick's walk over one priority level
-(`SharedSubscription.one_level_walk`). Each is turned off alone, then all together, and every
+(`SharedSubscription.one_level_walk`, which tests each consumer's `avail` flag) and the idle
+consumer's wait by `fetch_event`, not `fetch`'s generator (`ConsumerReplica.waits_by_event`).
+Each is turned off alone, then all together, and every
 output compared (`run_outputs`: the summary, time series, latency CDF, tables and trace), on
 workloads with several consumers, unacked limits, receiver queues, priority levels, ties,
 nacks, ack timeouts, consumer crashes and pauses and a broker crash (the cursor comes back from
@@ -22,7 +24,9 @@ import yaml
 import sim
 from sim.brokers.pulsar import client, subscription
 from sim.brokers.pulsar.client import ClientConsumer
+from sim.brokers.pulsar.runtime import PulsarConsumer
 from sim.brokers.pulsar.subscription import BrokerConsumer, SharedSubscription
+from sim.consumers import ConsumerReplica
 from sim.scenario import Scenario
 from tests.helpers import run_outputs
 
@@ -37,6 +41,7 @@ SWITCHES = [
     (ClientConsumer, "fused_idle"),
     (SharedSubscription, "fused_send"),
     (SharedSubscription, "one_level_walk"),
+    (ConsumerReplica, "waits_by_event"),
 ]
 
 
@@ -73,6 +78,16 @@ def _faults(data: dict[str, Any], *faults: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _idle_crash() -> dict[str, Any]:
+    """Consumers idle most of the time (short service times): a crash mostly interrupts the
+    cycle's wait, and the restart comes while the others wait too."""
+    return _faults(
+        _mm1(1500, 4, service_time="exp(0.05s)"),
+        {"target": "c0.1", "kind": "crash", "start": "300s", "end": "500s"},
+        {"target": "c0.2", "kind": "crash", "start": "301s", "end": "320s"},
+    )
+
+
 def _variants() -> list[tuple[str, dict[str, Any]]]:
     return [
         ("5 consumers", _mm1(2500, 5)),
@@ -104,6 +119,7 @@ def _variants() -> list[tuple[str, dict[str, Any]]]:
                 {"target": "c0.2", "kind": "crash", "start": "700s"},
             ),
         ),
+        ("a consumer crashes while idle", _idle_crash()),
         (
             "a consumer pauses",
             _faults(
@@ -182,9 +198,14 @@ def test_the_fast_paths_are_taken_with_competing_consumers(
     """With 5 competing consumers on the ideal broker, most reads off a backlog are fused,
     most reads that find nothing too, and most new entries that find a consumer idle are
     sent without the general `send`; with the switches off, none is."""
-    counts = {"read": 0, "idle": 0, "send": 0}
+    counts = {"read": 0, "idle": 0, "send": 0, "wait": 0}
     read_one = ClientConsumer._read_one
     general_send = subscription.Subscription.send
+    fetch_event = PulsarConsumer.fetch_event
+
+    def counted_fetch_event(self: PulsarConsumer) -> Any:
+        counts["wait"] += 1
+        return fetch_event(self)
 
     def counted_read(self: ClientConsumer, partition: Any, sub: Any, *args: Any) -> Any:
         permits = partition.handle.permits
@@ -200,18 +221,43 @@ def test_the_fast_paths_are_taken_with_competing_consumers(
 
     monkeypatch.setattr(ClientConsumer, "_read_one", counted_read)
     monkeypatch.setattr(subscription.Subscription, "send", counted_send)
+    monkeypatch.setattr(PulsarConsumer, "fetch_event", counted_fetch_event)
     data = _mm1(3000, 5)
     delivered = sim.run(Scenario.from_dict(data)).summary["delivered"]
     fused = dict(counts)
     assert fused["read"] > delivered // 10
     assert fused["idle"] > delivered // 10
     assert fused["send"] < delivered // 20  # every delivery but a few took a fused path
-    counts.update(read=0, idle=0, send=0)
+    assert fused["wait"] > fused["idle"]  # each idle wait: its event, then None
+    counts.update(read=0, idle=0, send=0, wait=0)
     for owner, switch in SWITCHES:
         monkeypatch.setattr(owner, switch, False)
     assert sim.run(Scenario.from_dict(data)).summary["delivered"] == delivered
-    assert counts["read"] == counts["idle"] == 0
+    assert counts["read"] == counts["idle"] == counts["wait"] == 0
     assert counts["send"] == delivered  # every delivery by the general send
+
+
+@pytest.mark.parametrize(("label", "data"), VARIANTS, ids=[label for label, _ in VARIANTS])
+def test_every_pick_finds_the_avail_flags_as_permits_and_blocks_make_them(
+    label: str, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-level walk tests `avail` alone: at every pick, on every workload, each
+    consumer's flag is `permits > 0 and not blocked`, and the subscription's `available`
+    counts the flags set."""
+    picks = 0
+    next_consumer = SharedSubscription.next_consumer
+
+    def checked(self: SharedSubscription) -> Any:
+        nonlocal picks
+        picks += 1
+        for handle in self.handles:
+            assert handle.avail == (handle.permits > 0 and not handle.blocked), label
+        assert self.available == sum(handle.avail for handle in self.handles), label
+        return next_consumer(self)
+
+    monkeypatch.setattr(SharedSubscription, "next_consumer", checked)
+    sim.run(Scenario.from_dict(data))
+    assert picks > 0
 
 
 def test_the_one_level_walk_picks_what_the_general_walk_picks() -> None:
@@ -225,6 +271,7 @@ def test_the_one_level_walk_picks_what_the_general_walk_picks() -> None:
             handle = BrokerConsumer(None, f"c{i}", 0, lambda _d: None)
             handle.permits = rng.choice([0, 0, 1, 2])
             handle.blocked = rng.random() < 0.2
+            handle.avail = handle.permits > 0 and not handle.blocked  # as `refresh` keeps it
             handles.append(handle)
         index = rng.randint(0, count + 1)
         picks = []
@@ -240,3 +287,23 @@ def test_the_one_level_walk_picks_what_the_general_walk_picks() -> None:
                 SharedSubscription.one_level_walk = True
             picks.append((picked, sub.round_robin))
         assert picks[0] == picks[1]
+
+
+def test_a_consumer_restarted_after_a_crash_in_its_wait_waits_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A crash that interrupts the cycle's wait on `fetch_event`'s event leaves `_fetched`
+    set; `start` clears it, so the restarted cycle's first `fetch_event` is a wait, not the
+    None that ends one (which would make it take again at once)."""
+    seen: list[tuple[bool | None, bool]] = []
+    start = PulsarConsumer.start
+
+    def recorded(self: PulsarConsumer) -> None:
+        before = getattr(self, "_fetched", None)
+        start(self)
+        seen.append((before, self._fetched))
+
+    monkeypatch.setattr(PulsarConsumer, "start", recorded)
+    sim.run(Scenario.from_dict(_idle_crash()))
+    assert (True, False) in seen  # a restart after a crash in the wait, and it was cleared
+    assert all(after is False for _before, after in seen)

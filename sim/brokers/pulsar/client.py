@@ -994,6 +994,10 @@ class ClientConsumer:
         self._waiter: simpy.Event | None = None
         self._prepared: simpy.Event | None = None  # made by read_at_once, for `wait`
         self._woken: int | None = None  # the wake-up's event id (read_at_once, enqueue)
+        # The event `_read_one` re-arms for an idle wait: made processed, so free to use.
+        self._idle_event = _new(simpy.Event)
+        self._idle_event.env = self.env
+        self._idle_event.callbacks = None
         # Dead letter and retry letter topics (ConsumerImpl: "<topic>-<subscription>-DLQ").
         self.dead_letter = dead_letter
         self.retry_enable = retry_enable
@@ -1267,10 +1271,21 @@ class ClientConsumer:
                 sub.available += 1
             cursor.read_position = position
             self.waiting_for_message = True
-            # (`env.event()` made by setting its two fields, as `Event.__init__` does.)
-            event = self._waiter = self._prepared = _new(simpy.Event)
-            event.env = self.env
-            event.callbacks = []
+            # Speed: the wait is on one re-armed event (see sim/timer.py), not a new one each
+            # time the consumer goes idle (with competing consumers, most messages): once
+            # processed (its callbacks gone) nothing holds it, so it is reset to pending, as a
+            # new event is. One still pending (a crash left it untriggered, or it is in the
+            # queue) is left alone: a new event then, made by setting its two fields, as
+            # `Event.__init__` does.
+            event = self._idle_event
+            if event.callbacks is None:
+                event.callbacks = []
+                event._value = PENDING
+            else:
+                event = self._idle_event = _new(simpy.Event)
+                event.env = self.env
+                event.callbacks = []
+            self._waiter = self._prepared = event
             return None
         if len(handles) == 1:
             if handles[0] is not handle:

@@ -157,9 +157,11 @@ class Cursor:
             if replay is not _NO_REPLAY and replay:
                 replay.discard(entry)
             return True
-        if entry < 0:
-            raise ValueError(f"entry index must be >= 0, got {entry}")
         if entry <= self.mark_delete:
+            # Speed: a negative entry is at or below mark-delete (never below -1), so it is
+            # told here, not tested before every ack out of order.
+            if entry < 0:
+                raise ValueError(f"entry index must be >= 0, got {entry}")
             return False
         start = end = entry
         acked = self._acked

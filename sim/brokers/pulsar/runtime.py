@@ -21,6 +21,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import simpy
 
 from sim.brokers.base import Sender, Source
 from sim.brokers.pulsar.client import RECONSUMETIMES, ClientConsumer, ClientCore, ClientProducer
@@ -376,15 +377,53 @@ class PulsarConsumer(ConsumerReplica):
         if not self.subscribed:
             return None
         client = self.client
-        got = client.receive_now() if client.incoming else None  # Speed: no call when empty
-        if got is None and not self._paused:
-            # Speed: the Flow and the receive `fetch` would make, made now where that
-            # changes no order (ClientConsumer.read_at_once); `fetch` waits otherwise.
-            got = client.read_at_once()
+        incoming = client.incoming
+        if incoming:
+            # Speed: `receive_now` inlined (with competing consumers, every wake-up of an
+            # idle consumer: the delivery its wake-up brought is in the receiver queue).
+            got = incoming.popleft()
+            partition = got[0]
+            if partition.queue_size > 0:  # a zero-queue consumer sends no Flow for it
+                partition.message_processed()
+            if client.unacked is not None:
+                client.unacked.add((partition, got[1].delivery))
+            client.waiting_for_message = False
+            return [got]
+        if self._paused:
+            return None
+        # Speed: the Flow and the receive `fetch` would make, made now where that changes no
+        # order (ClientConsumer.read_at_once); `fetch` waits otherwise.
+        got = client.read_at_once()
         return None if got is None else [got]
 
     def fetch(self) -> Generator[Any, Any, None]:
         yield self.client.wait()
+
+    def fetch_event(self) -> simpy.Event | None:
+        """`fetch`'s one wait, for the cycle to wait on instead of running `fetch` (see
+        `ConsumerReplica.fetch_event`): the client's `wait()` event, then None once it has
+        fired (the cycle then takes again, as after `fetch`).
+
+        Speed: with competing consumers an idle consumer waits for most messages; its wait
+        then makes no generator, and its wake-up resumes no `yield from`. `_fetched` tells
+        the two calls apart; `start` clears it, so a crash that interrupted the wait leaves
+        the restarted cycle nothing stale."""
+        if self._fetched:
+            self._fetched = False
+            return None
+        self._fetched = True
+        client = self.client
+        prepared = client._prepared
+        if prepared is not None:
+            # Speed: `wait`'s usual case inlined (the event `read_at_once` made: with
+            # competing consumers, every idle wait).
+            client._prepared = None
+            return prepared
+        return client.wait()
+
+    def start(self) -> None:
+        self._fetched = False  # see fetch_event
+        super().start()
 
     def message(self, delivery: Any) -> Message:
         return delivery[1].msg
