@@ -97,6 +97,14 @@ def run_outputs(results: Results) -> dict[str, Any]:
     }
 
 
+def outputs_of(data: dict[str, Any]) -> dict[str, Any]:
+    """`run_outputs` of a run of the scenario `data` (a dict, as benchmarks/workloads.py
+    builds them), untraced, with its own seed."""
+    import sim
+
+    return run_outputs(sim.run(Scenario.from_dict(data)))
+
+
 def kafka_acks_1(data: dict[str, Any]) -> dict[str, Any]:
     """A Kafka workload (benchmarks/workloads.py) whose producer sends with acks=1."""
     data["producers"][0]["acks"] = 1

@@ -15,14 +15,10 @@ import sim
 from sim.brokers.kafka import producer as producer_module
 from sim.brokers.kafka.producer import KafkaProducer
 from sim.scenario import Scenario
-from tests.helpers import run_outputs
+from tests.helpers import outputs_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
-
-
-def _run(data: dict[str, Any]) -> dict[str, Any]:
-    return run_outputs(sim.run(Scenario.from_dict(data)))
 
 
 def _count_requests(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -51,10 +47,10 @@ def test_direct_path_gives_what_the_general_path_gives(
     args: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = _count_requests(monkeypatch)
-    direct = _run(workloads.mm1(**args))
+    direct = outputs_of(workloads.mm1(**args))
     assert calls[0] == 0  # every batch took the direct path
     monkeypatch.setattr(producer_module.KafkaProducer, "direct", False)
-    general = _run(workloads.mm1(**args))
+    general = outputs_of(workloads.mm1(**args))
     assert calls[0] == json.loads(general["summary"])["produced"]  # linger.ms 0: a request a record
     assert direct == general
 

@@ -17,8 +17,7 @@ import pytest
 
 import sim
 from sim.brokers.redis.runtime import StreamConsumer
-from sim.scenario import Scenario
-from tests.helpers import run_outputs
+from tests.helpers import outputs_of, run_outputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
@@ -120,19 +119,15 @@ def _count_fused(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return counts
 
 
-def _run(data: dict[str, Any]) -> dict[str, Any]:
-    return run_outputs(sim.run(Scenario.from_dict(data)))
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_fused_wait_gives_what_the_general_path_gives(
     case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counts = _count_fused(monkeypatch)
-    fused = _run(_workload(case))
+    fused = outputs_of(_workload(case))
     assert (counts[0] > 0) == (case not in ("network", "claims"))  # claims: the general path
     monkeypatch.setattr(StreamConsumer, "fused_wait", False)
-    assert _run(_workload(case)) == fused
+    assert outputs_of(_workload(case)) == fused
 
 
 def test_a_crash_while_blocked_is_a_reader_no_longer_blocked(
@@ -149,7 +144,7 @@ def test_a_crash_while_blocked_is_a_reader_no_longer_blocked(
         removed.append(blocked - len(self.server._waiters[self.stream][self.group]))
 
     monkeypatch.setattr(StreamConsumer, "interrupted", watched)
-    fused = _run(_workload("crash while blocked"))
+    fused = outputs_of(_workload("crash while blocked"))
     assert removed == [1]
     assert json.loads(fused["summary"])["processed"] > 20
 

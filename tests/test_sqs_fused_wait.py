@@ -23,7 +23,7 @@ from sim.brokers.sqs.config import QueueConfig
 from sim.brokers.sqs.queue import QueueSettings, SQSQueue
 from sim.brokers.sqs.runtime import SQSConsumer
 from sim.scenario import Scenario
-from tests.helpers import run_outputs
+from tests.helpers import outputs_of, run_outputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
@@ -166,16 +166,12 @@ def _count_fused(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return counts
 
 
-def _run(data: dict[str, Any]) -> dict[str, Any]:
-    return run_outputs(sim.run(Scenario.from_dict(data)))
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_fused_waits_give_what_the_general_paths_give(
     case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counts = _count_fused(monkeypatch)
-    fused = _run(_workload(case))
+    fused = outputs_of(_workload(case))
     if case != "network":  # a network hop: the general path only
         assert counts["wait"] > 0
     if case in ("one", "fifty", "failures and crashes", "never queued", "outlasting visibility"):
@@ -184,7 +180,7 @@ def test_fused_waits_give_what_the_general_paths_give(
         with monkeypatch.context() as patch:
             for owner, switch in switches:
                 patch.setattr(owner, switch, False)
-            assert _run(_workload(case)) == fused, name
+            assert outputs_of(_workload(case)) == fused, name
 
 
 def test_an_in_flight_quota_gives_the_same_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,13 +193,13 @@ def test_an_in_flight_quota_gives_the_same_both_ways(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(QueueConfig, "settings", quota)
     data = workloads.mm1("sqs", 1500, consumers=50)
-    fused = _run(data)
+    fused = outputs_of(data)
     assert sim.run(Scenario.from_dict(data)).summary["max_backlog"] > 10  # the quota held
     for switches in SWITCHES.values():
         with monkeypatch.context() as patch:
             for owner, switch in switches:
                 patch.setattr(owner, switch, False)
-            assert _run(data) == fused
+            assert outputs_of(data) == fused
 
 
 @pytest.mark.parametrize("name", ["sqs_visibility_timeout.yaml", "sqs_fifo_groups.yaml"])
@@ -238,11 +234,11 @@ def test_a_crash_while_polling_leaves_no_stale_wait(monkeypatch: pytest.MonkeyPa
         dropped.append(self._poll is None)
 
     monkeypatch.setattr(SQSConsumer, "drop", watched)
-    fused = _run(data)
+    fused = outputs_of(data)
     assert dropped == [True]
     assert json.loads(fused["summary"])["processed"] > 20
     monkeypatch.setattr(SQSConsumer, "fused_wait", False)
-    assert _run(data) == fused
+    assert outputs_of(data) == fused
 
 
 def test_the_switch_is_read_when_the_replica_is_made() -> None:
