@@ -21,7 +21,7 @@ from typing import Any
 import simpy
 from simpy.events import NORMAL, URGENT
 
-__all__ = ["Timer"]
+__all__ = ["Timer", "succeed_now"]
 
 
 class Timer:
@@ -64,3 +64,14 @@ class Timer:
         event = self.event
         event.callbacks = self.callbacks
         heappush(self._queue, (self._env._now, URGENT, next(self._eid), event))
+
+
+def succeed_now(event: simpy.Event, value: Any = None) -> None:
+    """`event.succeed(value)` for a pending event, in one call instead of two (`succeed`,
+    then the environment's `schedule`): the same outcome and the same queue entry (now,
+    NORMAL, the next event id). Speed: for the wake-ups on the per-message paths (an idle
+    consumer woken by a message); the caller knows the event is pending."""
+    event._ok = True
+    event._value = value
+    env = event.env
+    heappush(env._queue, (env._now, NORMAL, next(env._eid), event))

@@ -377,23 +377,11 @@ class PulsarConsumer(ConsumerReplica):
         if not self.subscribed:
             return None
         client = self.client
-        incoming = client.incoming
-        if incoming:
-            # Speed: `receive_now` inlined (with competing consumers, every wake-up of an
-            # idle consumer: the delivery its wake-up brought is in the receiver queue).
-            got = incoming.popleft()
-            partition = got[0]
-            if partition.queue_size > 0:  # a zero-queue consumer sends no Flow for it
-                partition.message_processed()
-            if client.unacked is not None:
-                client.unacked.add((partition, got[1].delivery))
-            client.waiting_for_message = False
-            return [got]
-        if self._paused:
-            return None
-        # Speed: the Flow and the receive `fetch` would make, made now where that changes no
-        # order (ClientConsumer.read_at_once); `fetch` waits otherwise.
-        got = client.read_at_once()
+        got = client.receive_now() if client.incoming else None  # Speed: no call when empty
+        if got is None and not self._paused:
+            # Speed: the Flow and the receive `fetch` would make, made now where that
+            # changes no order (ClientConsumer.read_at_once); `fetch` waits otherwise.
+            got = client.read_at_once()
         return None if got is None else [got]
 
     def fetch(self) -> Generator[Any, Any, None]:

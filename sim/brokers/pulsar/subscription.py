@@ -33,8 +33,6 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from simpy.events import NORMAL, PENDING, Event
-
 from sim.brokers.pulsar.cursor import _NO_REPLAY, Cursor
 from sim.brokers.pulsar.hash_assignments import removed_hash_ranges
 from sim.brokers.pulsar.hashing import AUTO_SPLIT, NONE_KEY, murmur3_32_hash
@@ -1082,33 +1080,8 @@ class SharedSubscription(Subscription):
             recorder.delivered_message(msg, account.name)
         else:
             recorder.delivered += 1
-        # `handle.send` is the consumer's `PartitionConsumer._from_broker` (see
-        # `PartitionConsumer.try_connect`). Speed: its usual case inlined (an instant hop, the
-        # connection ready, no redelivery limit, a one-message entry): the delivery into the
-        # receiver queue and the idle consumer's wake-up, without its call and tests.
-        # (A waiter that is no event, read_at_once's `_AT_ONCE`, is left to `_from_broker`.)
-        partition = handle.client
-        conn = partition.conn
-        parent = partition.parent
-        waiter = parent._waiter
-        if (
-            partition.link_in.instant
-            and conn.state == "ready"
-            and parent.max_redeliver is None
-            and (waiter is None or waiter.__class__ is Event)
-        ):
-            delivery.epoch = conn.epoch
-            parent.incoming.append((partition, delivery))
-            if waiter is not None and waiter._value is PENDING:
-                # (`succeed` and the environment's `schedule`, as `_from_broker` makes them.)
-                parent._waiter = None
-                waiter._ok = True
-                waiter._value = None
-                env = parent.env
-                heapq.heappush(env._queue, (env._now, NORMAL, next(env._eid), waiter))
-        else:
-            delivery.epoch = 0
-            handle.send(delivery)
+        delivery.epoch = 0
+        handle.send(delivery)
         # What `dispatch` does next: its room used, it ends if blocked or no consumer is
         # available; else it goes round again (a dispatch of its own, from the same state),
         # where with several consumers it first tells that nothing is left to read.

@@ -28,7 +28,7 @@ import simpy
 from sim.brokers.base import Sender, Source
 from sim.brokers.redis.cost import EventLoop, write_time
 from sim.brokers.redis.retries import dead_letter_stream
-from sim.brokers.redis.server import RedisStreamsServer, ResponseError
+from sim.brokers.redis.server import RedisStreamsServer
 from sim.brokers.redis.stream import Group, StreamId, format_id
 from sim.consumers import ConsumerReplica
 from sim.consumers.cycle import FETCH
@@ -425,23 +425,13 @@ class StreamConsumer(ConsumerReplica):
                 )
         else:  # woken: as `read_new_wait` goes on after its wait
             self._woken = None
-            stream = server.streams.get(self.stream)  # XGROUP DESTROY wakes its readers
-            if stream is None or self.group not in stream.groups:
-                raise ResponseError(
-                    "NOGROUP the consumer group this client was blocked on no longer exists"
-                )
+            server.check_group_after_wake(self.stream, self.group)
             entries = server.read_new(self.stream, self.group, self.name, self.count, self.noack)
         if entries is None:  # block: `read_new_wait`'s queue of the key's group, its event
             # Speed: the queue found once, then kept (the server never drops one it made).
             waiting = self._blocked
             if waiting is None:
-                groups = server._waiters.get(self.stream)
-                if groups is None:
-                    groups = server._waiters[self.stream] = {}
-                waiting = groups.get(self.group)
-                if waiting is None:
-                    waiting = groups[self.group] = deque()
-                self._blocked = waiting
+                waiting = self._blocked = server.blocked_readers(self.stream, self.group)
             self._woken = woken = self.env.event()
             waiting.append(woken)
             return woken
@@ -461,12 +451,8 @@ class StreamConsumer(ConsumerReplica):
         if woken is None:
             return
         self._woken = None
-        if not woken.triggered:  # no longer blocked
-            waiting = self.server._waiters[self.stream][self.group]
-            if woken in waiting:
-                waiting.remove(woken)
-        else:  # woken, then interrupted before reading: the entry goes to the next reader
-            self.server._wake(self.stream)
+        assert self._blocked is not None  # (set before any wait)
+        self.server.wait_ended(self.stream, self._blocked, woken, read=False)
 
     def _deliver(self, entries: list[Any]) -> list[tuple[StreamId, Message]]:
         """Take the messages of a read or claim (the reply's hop is the caller's)."""

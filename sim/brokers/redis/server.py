@@ -17,12 +17,11 @@ import re
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
-from heapq import heappush
 from itertools import islice
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL, PENDING
+from simpy.events import PENDING
 
 from sim.brokers.redis.stream import (
     MAX_ID,
@@ -34,6 +33,7 @@ from sim.brokers.redis.stream import (
     StreamId,
     format_id,
 )
+from sim.timer import succeed_now
 
 __all__ = [
     "RedisStreamsServer",
@@ -61,6 +61,7 @@ _NEEDS_KEY = (
     "The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use "
     "the MKSTREAM option to create an empty stream automatically."
 )
+
 _U64 = 2**64
 _I64 = 2**63
 # string2ll (util.c): an optional minus, then 0 alone or digits without a leading zero.
@@ -325,18 +326,15 @@ class RedisStreamsServer:
             self._trim(name, stream, *trim)
         # Speed: `_wake(name)` inlined (one call an XADD fewer): the first reader still
         # blocked in each group is woken; nothing to do when nobody ever blocked on the key.
-        # The event's `triggered` and `succeed()` inlined too (its own test and steps, no
-        # property or method call: with 50 competing consumers 0.6 XADDs in 1 wake one).
+        # The event's `triggered` as its own test, and `succeed` in one call (sim/timer.py):
+        # with 50 competing consumers 0.6 XADDs in 1 wake one.
         groups = self._waiters.get(name)
         if groups:
             for waiting in groups.values():
                 while waiting:
                     event = waiting.popleft()
                     if event._value is PENDING:
-                        event._ok = True
-                        event._value = None
-                        env = self.env
-                        heappush(env._queue, (env._now, NORMAL, next(env._eid), event))
+                        succeed_now(event)
                         break
         return added
 
@@ -779,14 +777,7 @@ class RedisStreamsServer:
                 return entries
         env = self.env
         deadline = None if block == 0 else env.now + block / 1000.0
-        # Speed: the key's and the group's queues looked up (made once, on the first block),
-        # not `setdefault` with a new dict and deque made at every blocked read.
-        groups = self._waiters.get(key)
-        if groups is None:
-            groups = self._waiters[key] = {}
-        waiting = groups.get(groupname)
-        if waiting is None:
-            waiting = groups[groupname] = deque()
+        waiting = self.blocked_readers(key, groupname)
         while True:
             woken = env.event()
             waiting.append(woken)
@@ -798,19 +789,44 @@ class RedisStreamsServer:
                     yield env.any_of([woken, env.timeout(max(0.0, deadline - env.now))])
                 read = True
             finally:
-                if not woken.triggered:  # timed out or interrupted: no longer blocked
-                    if woken in waiting:
-                        waiting.remove(woken)
-                elif not read:  # woken, then interrupted before reading: the entry that
-                    self._wake(key)  # woke it goes to the next blocked reader
-            stream = self.streams.get(key)  # XGROUP DESTROY wakes its blocked readers
-            if stream is None or groupname not in stream.groups:
-                raise ResponseError(
-                    "NOGROUP the consumer group this client was blocked on no longer exists"
-                )
+                self.wait_ended(key, waiting, woken, read)
+            self.check_group_after_wake(key, groupname)
             entries = self.read_new(key, groupname, consumername, count, noack)
             if entries is not None or (deadline is not None and env.now >= deadline):
                 return entries
+
+    def blocked_readers(self, key: str, groupname: str) -> deque[simpy.Event]:
+        """The readers of `groupname` blocked on `key`, in the order they blocked (each an
+        event an XADD succeeds), the queue made on the first block and kept. Speed: looked up,
+        not `setdefault` with a new dict and deque made at every blocked read."""
+        groups = self._waiters.get(key)
+        if groups is None:
+            groups = self._waiters[key] = {}
+        waiting = groups.get(groupname)
+        if waiting is None:
+            waiting = groups[groupname] = deque()
+        return waiting
+
+    def wait_ended(
+        self, key: str, waiting: deque[simpy.Event], woken: simpy.Event, read: bool
+    ) -> None:
+        """A blocked read's wait on `woken` (in `waiting`) ended: timed out or interrupted,
+        it is no longer blocked; woken but interrupted before reading (`read` False), the
+        entry that woke it goes to the next blocked reader."""
+        if not woken.triggered:
+            if woken in waiting:
+                waiting.remove(woken)
+        elif not read:
+            self._wake(key)
+
+    def check_group_after_wake(self, key: str, groupname: str) -> None:
+        """XGROUP DESTROY (or the key's deletion) wakes its blocked readers, which then
+        fail with NOGROUP (blocked.c)."""
+        stream = self.streams.get(key)
+        if stream is None or groupname not in stream.groups:
+            raise ResponseError(
+                "NOGROUP the consumer group this client was blocked on no longer exists"
+            )
 
     def xreadgroup_wait(
         self,
