@@ -58,12 +58,19 @@ class Table:
         print(f"  {what:<44} {measured:<56} {goal:<20} {verdict}", flush=True)
 
 
-def best(case: str, arg: Any, repeat: int) -> dict[str, Any]:
-    """The fastest of `repeat` runs (per message), with its peak memory."""
-    runs = [bench_kernel.measure(case, arg) for _ in range(repeat)]
-    for run in runs:
-        run["us"] = run["cpu"] / max(1, run["messages"]) * 1e6
-    return min(runs, key=lambda r: r["us"])
+def best_of_rounds(cases: dict[str, tuple[str, Any]], repeat: int) -> dict[str, dict[str, Any]]:
+    """The fastest of `repeat` runs of each case (a name: bench_kernel's case and its
+    argument), measured in rounds, each round one run of every case in turn. A ratio of two
+    cases then compares runs made minutes apart at most: on a shared machine whose speed
+    drifts (bare SimPy took 4.29 to 4.97 us a message in one day), the best of runs made one
+    case after the other would put the drift into the ratio."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
+    for _ in range(repeat):
+        for name, (case, arg) in cases.items():
+            run = bench_kernel.measure(case, arg)
+            run["us"] = run["cpu"] / max(1, run["messages"]) * 1e6
+            runs[name].append(run)
+    return {name: min(made, key=lambda r: r["us"]) for name, made in runs.items()}
 
 
 def mqsim(kind: str, **args: Any) -> dict[str, Any]:
@@ -75,13 +82,16 @@ def speed(table: Table, brokers: list[str], messages: int, repeat: int) -> dict[
         f"per message: M/M/1 at rho 0.9, {messages:,} messages, ideal settings, tracing off "
         f"(best of {repeat})"
     )
-    bare = best("simpy", messages, repeat)
-    ciw = best("ciw", messages, repeat)
+    cases = {"simpy": ("simpy", messages), "ciw": ("ciw", messages)}
+    for broker in brokers:
+        cases[broker] = ("mqsim", mqsim("mm1", broker=broker, messages=messages))
+    measured = best_of_rounds(cases, repeat)
+    bare, ciw = measured["simpy"], measured["ciw"]
     table.row("bare SimPy (producer, Store, consumer)", f"{bare['us']:6.2f} us/msg   1.00x")
     table.row("ciw", f"{ciw['us']:6.2f} us/msg  {ciw['us'] / bare['us']:5.2f}x")
     cost: dict[str, float] = {}
     for broker in brokers:
-        run = best("mqsim", mqsim("mm1", broker=broker, messages=messages), repeat)
+        run = measured[broker]
         cost[broker] = run["us"]
         ratio = run["us"] / bare["us"]
         table.row(
@@ -130,12 +140,11 @@ def _ratio_row(
     )
 
 
-def _timed_and_counted(case: str, spec: dict[str, Any], repeat: int) -> dict[str, Any]:
-    """The best of `repeat` timed runs, with `calls`: the function calls each further message
-    makes, from two runs under cProfile (a tenth and a fifth of the messages, hash seed 0):
-    their difference over the difference of their messages, so that what a run does once
-    whatever its length (the set-up, the about 500 samples) is left out."""
-    run = best(case, spec, repeat)
+def _calls(case: str, spec: dict[str, Any]) -> float:
+    """The function calls each further message makes, from two runs under cProfile (a tenth
+    and a fifth of the messages, hash seed 0): their difference over the difference of their
+    messages, so that what a run does once whatever its length (the set-up, the about 500
+    samples) is left out. A count: the same on any machine, under any load."""
     counts = []
     for share in (10, 5):
         if case == "simpy_many":
@@ -145,53 +154,59 @@ def _timed_and_counted(case: str, spec: dict[str, Any], repeat: int) -> dict[str
             counted = {**spec, "args": args, "calls": True}
         counts.append(bench_kernel.measure(case, counted, hash_seed=0))
     short, long = counts
-    run["calls"] = (long["calls"] - short["calls"]) / max(1, long["messages"] - short["messages"])
-    return run
+    return (long["calls"] - short["calls"]) / max(1, long["messages"] - short["messages"])
 
 
-def _simpy_many(messages: int, sources: int, consumers: int, repeat: int) -> dict[str, Any]:
-    spec = {"messages": messages, "sources": sources, "consumers": consumers}
-    return _timed_and_counted("simpy_many", spec, repeat)
+def flat_cases(brokers: list[str], messages: int) -> tuple[dict[str, Any], list[tuple[str, ...]]]:
+    """The flatness section's runs (a name: bench_kernel's case and its argument) and its
+    rows: (label, the run with one, the run with many, the bare SimPy growth it is set
+    beside, or "" for none). A run two rows share (a broker's one-source run) is made once."""
+
+    def simpy(sources: int, consumers: int) -> tuple[str, dict[str, Any]]:
+        return "simpy_many", {"messages": messages, "sources": sources, "consumers": consumers}
+
+    def mm1(broker: str, **args: Any) -> tuple[str, dict[str, Any]]:
+        return "mqsim", mqsim("mm1", broker=broker, messages=messages, **args)
+
+    cases: dict[str, Any] = {
+        "simpy": simpy(1, 1),
+        "simpy sources": simpy(50, 1),
+        "simpy group": simpy(1, 50),
+    }
+    rows: list[tuple[str, ...]] = [
+        ("(reference) bare SimPy: 1 vs 50 queues", "simpy", "simpy sources", ""),
+        ("(reference) bare SimPy: 1 vs 50 consumers", "simpy", "simpy group", ""),
+    ]
+    if "kafka" in brokers:
+        cases["kafka partitions"] = mm1("kafka", partitions=100)
+        cases["kafka 50"] = mm1("kafka", partitions=50)
+        cases["kafka 50 group"] = mm1("kafka", partitions=50, consumers=50)
+        rows.append(("kafka: 1 vs 100 partitions, 1 consumer", "kafka", "kafka partitions", ""))
+        rows.append(("kafka: 1 vs 50 consumers, 50 partitions", "kafka 50", "kafka 50 group", ""))
+    for broker in brokers:
+        cases[broker] = mm1(broker)
+        cases[f"{broker} sources"] = mm1(broker, sources=50)
+        cases[f"{broker} group"] = mm1(broker, consumers=50)
+        sources, group = f"{broker}: 1 vs 50 sources", f"{broker}: 1 vs 50 competing consumers"
+        rows.append((sources, broker, f"{broker} sources", "simpy sources"))
+        rows.append((group, broker, f"{broker} group", "simpy group"))
+    return cases, rows
 
 
 def flat(table: Table, brokers: list[str], messages: int, repeat: int) -> None:
     table.section(
-        f"flat per-message cost, {messages:,} messages each (best of {repeat}); calls: "
-        "function calls a further message, from a tenth and a fifth of the messages"
+        f"flat per-message cost, {messages:,} messages each (best of {repeat}, in rounds); "
+        "calls: function calls a further message, from a tenth and a fifth of the messages"
     )
-
-    def run(broker: str, **args: Any) -> dict[str, Any]:
-        return _timed_and_counted(
-            "mqsim", mqsim("mm1", broker=broker, messages=messages, **args), repeat
-        )
-
-    bare = _simpy_many(messages, 1, 1, repeat)
-    bare_sources = _simpy_many(messages, 50, 1, repeat)
-    bare_group = _simpy_many(messages, 1, 50, repeat)
-    _ratio_row(table, "(reference) bare SimPy: 1 vs 50 queues", bare, bare_sources)
-    _ratio_row(table, "(reference) bare SimPy: 1 vs 50 consumers", bare, bare_group)
-    sources_growth = bare_sources["us"] / bare["us"]
-    group_growth = bare_group["us"] / bare["us"]
-    if "kafka" in brokers:
-        _ratio_row(
-            table,
-            "kafka: 1 vs 100 partitions, 1 consumer",
-            run("kafka"),
-            run("kafka", partitions=100),
-        )
-        _ratio_row(
-            table,
-            "kafka: 1 vs 50 consumers, 50 partitions",
-            run("kafka", partitions=50),
-            run("kafka", partitions=50, consumers=50),
-        )
-    for broker in brokers:
-        one = run(broker)
-        _ratio_row(
-            table, f"{broker}: 1 vs 50 sources", one, run(broker, sources=50), sources_growth
-        )
-        group = run(broker, consumers=50)
-        _ratio_row(table, f"{broker}: 1 vs 50 competing consumers", one, group, group_growth)
+    cases, rows = flat_cases(brokers, messages)
+    measured = best_of_rounds(cases, repeat)
+    for name, (case, spec) in cases.items():
+        measured[name]["calls"] = _calls(case, spec)
+    for label, one, many, reference in rows:
+        simpy = None
+        if reference:
+            simpy = measured[reference]["us"] / measured["simpy"]["us"]
+        _ratio_row(table, label, measured[one], measured[many], simpy)
 
 
 # Drains beyond the ideal settings: where a per-message cost could grow with the backlog.
