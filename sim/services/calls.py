@@ -43,6 +43,7 @@ class Call:
     """One call to a service (or one delivery from its queue), waiting for or held by a worker."""
 
     __slots__ = (
+        "_root",
         "answered",
         "caller_gave_up",
         "delivery",
@@ -51,7 +52,6 @@ class Call:
         "msg",
         "on_answer",
         "retry_after",
-        "root",
         "sent_at",
     )
 
@@ -64,7 +64,11 @@ class Call:
     ) -> None:
         self.msg = msg
         self.sent_at = sent_at
-        self.root = self if root is None else root
+        # Memory: a root call is its own root, but kept as None, not as a reference to
+        # itself: a call that referred to itself was a reference cycle, which only the
+        # cyclic collector frees (two objects a request, with its message, until the next
+        # collection; the collector then walks every held object of the run to find them).
+        self._root = root
         self.on_answer = on_answer
         self.answered = False
         self.caller_gave_up = False  # timed out, deadline passed, or the caller crashed
@@ -72,6 +76,11 @@ class Call:
         self.event: simpy.Event | None = None  # what a waiting worker yields on
         self.delivery = False  # a delivery from a source the service consumes
         self.retry_after = 0.0  # with a THROTTLED answer: how long the callee asks to wait
+
+    @property
+    def root(self) -> Call:
+        """The client's call this hop serves (a client's own call is its own root)."""
+        return self if self._root is None else self._root
 
     def answer(self, outcome: Outcome) -> None:
         """Send the answer; a caller that has stopped waiting never hears it."""
