@@ -1,0 +1,128 @@
+"""A run frees what it lets go by reference counting: it makes no reference cycles, which
+only CPython's cyclic collector would free. sim/collector.py leans on that to keep the
+collector from walking what a run holds, and frees cycles anyway, later, if a model makes
+them."""
+
+from __future__ import annotations
+
+import gc
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import sim
+import sim.kernel
+from sim import collector
+from tests.helpers import ROOT, run_outputs
+
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+@pytest.fixture
+def collector_restored() -> Iterator[None]:
+    enabled = gc.isenabled()
+    yield
+    if enabled:
+        gc.enable()
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda path: path.stem)
+def test_a_run_makes_no_reference_cycles(
+    path: Any, monkeypatch: pytest.MonkeyPatch, collector_restored: None
+) -> None:
+    """With the cyclic collector off for the whole run, a collection after it finds nothing
+    the run made and let go (the model frozen before the run is left out of it)."""
+    advance = sim.kernel._advance
+    found: list[int] = []
+
+    def without_the_collector(*args: Any, **kwargs: Any) -> None:
+        gc.collect()
+        gc.disable()
+        advance(*args, **kwargs)
+        found.append(gc.collect())
+        gc.enable()
+
+    monkeypatch.setattr(sim.kernel, "_advance", without_the_collector)
+    results = sim.run(path)
+    assert results.summary["produced"] > 0
+    assert found == [0]
+
+
+class _Ring:
+    """An object in a reference cycle with itself (one tracked object: no instance dict),
+    counting the ones still alive."""
+
+    __slots__ = ("me",)
+    alive = 0
+
+    def __init__(self) -> None:
+        self.me = self
+        _Ring.alive += 1
+
+    def __del__(self) -> None:
+        _Ring.alive -= 1
+
+
+def test_survivors_are_frozen_while_a_run_goes_on(collector_restored: None) -> None:
+    gc.enable()
+    with collector.held_out_of_collections():
+        before = gc.get_freeze_count()
+        held = [[i] for i in range(20_000)]  # long-lived: a log's records, say
+        # Allocations enough for young collections, which freeze their survivors.
+        for _ in range(5):
+            _scratch = [[i] for i in range(2_000)]
+        frozen = gc.get_freeze_count()
+    assert frozen >= before + len(held)
+    assert gc.get_freeze_count() == 0  # all unfrozen after the run
+
+
+def test_without_the_switch_only_the_model_is_frozen(
+    monkeypatch: pytest.MonkeyPatch, collector_restored: None
+) -> None:
+    gc.enable()
+    monkeypatch.setattr(collector, "FREEZE_SURVIVORS", False)
+    with collector.held_out_of_collections():
+        before = gc.get_freeze_count()
+        held = [[i] for i in range(20_000)]
+        for _ in range(5):
+            _scratch = [[i] for i in range(2_000)]
+        frozen = gc.get_freeze_count()
+    assert len(held) == 20_000
+    assert frozen == before
+
+
+def test_cycles_a_model_makes_are_still_freed(
+    monkeypatch: pytest.MonkeyPatch, collector_restored: None
+) -> None:
+    """Frozen cycles would live until the run ends; once the frozen objects may have doubled,
+    a full collection walks them all and frees the cycles among them."""
+    gc.enable()
+    gc.collect()
+    monkeypatch.setattr(collector, "_FLOOR", 20_000)
+    with collector.held_out_of_collections():
+        # The most alive at once: about what was frozen when the run began (the doubling),
+        # plus what is made while the full collection that frees them is waited for.
+        bound = gc.get_freeze_count() + 150_000
+        made, most = 3 * bound, 0
+        # Each ring is held for a while (a request in flight), so young collections see it
+        # alive and freeze it; let go after, it is cyclic garbage among the frozen.
+        window: deque[_Ring] = deque(maxlen=5_000)
+        for _ in range(made):
+            window.append(_Ring())
+            most = max(most, _Ring.alive)
+        window.clear()
+    gc.collect()
+    assert _Ring.alive == 0
+    assert most < bound  # freed along the way, not only when the run ended
+
+
+@pytest.mark.parametrize(
+    "name", ["kafka_retention", "notification_system", "pulsar_backlog_quota", "work_queue"]
+)
+def test_freezing_survivors_changes_no_output(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = ROOT / "scenarios" / f"{name}.yaml"
+    frozen = run_outputs(sim.run(path))
+    monkeypatch.setattr(collector, "FREEZE_SURVIVORS", False)
+    assert run_outputs(sim.run(path)) == frozen
