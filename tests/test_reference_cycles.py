@@ -6,7 +6,8 @@ them."""
 from __future__ import annotations
 
 import gc
-from collections import deque
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,21 +51,6 @@ def test_a_run_makes_no_reference_cycles(
     assert found == [0]
 
 
-class _Ring:
-    """An object in a reference cycle with itself (one tracked object: no instance dict),
-    counting the ones still alive."""
-
-    __slots__ = ("me",)
-    alive = 0
-
-    def __init__(self) -> None:
-        self.me = self
-        _Ring.alive += 1
-
-    def __del__(self) -> None:
-        _Ring.alive -= 1
-
-
 def test_survivors_are_frozen_while_a_run_goes_on(collector_restored: None) -> None:
     gc.enable()
     with collector.held_out_of_collections():
@@ -93,28 +79,49 @@ def test_without_the_switch_only_the_model_is_frozen(
     assert frozen == before
 
 
-def test_cycles_a_model_makes_are_still_freed(
-    monkeypatch: pytest.MonkeyPatch, collector_restored: None
-) -> None:
+_CYCLES = """
+import gc
+from collections import deque
+from sim import collector
+
+class Ring:
+    __slots__ = ("me",)
+    alive = 0
+    def __init__(self):
+        self.me = self
+        Ring.alive += 1
+    def __del__(self):
+        Ring.alive -= 1
+
+gc.collect()
+collector._FLOOR = 20_000
+with collector.held_out_of_collections():
+    # The most alive at once: about what was frozen when the run began (the doubling),
+    # plus what is made while the full collection that frees them is waited for.
+    bound = gc.get_freeze_count() + 150_000
+    made, most = 3 * bound, 0
+    # Each ring is held for a while (a request in flight), so young collections see it
+    # alive and freeze it; let go after, it is cyclic garbage among the frozen.
+    window = deque(maxlen=5_000)
+    for _ in range(made):
+        window.append(Ring())
+        most = max(most, Ring.alive)
+    window.clear()
+gc.collect()
+print(Ring.alive, most, bound)
+"""
+
+
+def test_cycles_a_model_makes_are_still_freed() -> None:
     """Frozen cycles would live until the run ends; once the frozen objects may have doubled,
-    a full collection walks them all and frees the cycles among them."""
-    gc.enable()
-    gc.collect()
-    monkeypatch.setattr(collector, "_FLOOR", 20_000)
-    with collector.held_out_of_collections():
-        # The most alive at once: about what was frozen when the run began (the doubling),
-        # plus what is made while the full collection that frees them is waited for.
-        bound = gc.get_freeze_count() + 150_000
-        made, most = 3 * bound, 0
-        # Each ring is held for a while (a request in flight), so young collections see it
-        # alive and freeze it; let go after, it is cyclic garbage among the frozen.
-        window: deque[_Ring] = deque(maxlen=5_000)
-        for _ in range(made):
-            window.append(_Ring())
-            most = max(most, _Ring.alive)
-        window.clear()
-    gc.collect()
-    assert _Ring.alive == 0
+    a full collection walks them all and frees the cycles among them. In a fresh
+    interpreter: when the next full collection comes depends on what the process did before
+    (the old generation's size at its last full collection)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CYCLES], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    alive, most, bound = map(int, done.stdout.split())
+    assert alive == 0
     assert most < bound  # freed along the way, not only when the run ended
 
 
