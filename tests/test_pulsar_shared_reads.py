@@ -42,6 +42,8 @@ SWITCHES = [
     (SharedSubscription, "fused_send"),
     (SharedSubscription, "one_level_walk"),
     (ConsumerReplica, "waits_by_event"),
+    (SharedSubscription, "placed"),
+    (PulsarConsumer, "fetch_event_once"),
 ]
 
 
@@ -272,6 +274,7 @@ def test_the_one_level_walk_picks_what_the_general_walk_picks() -> None:
             handle.permits = rng.choice([0, 0, 1, 2])
             handle.blocked = rng.random() < 0.2
             handle.avail = handle.permits > 0 and not handle.blocked  # as `refresh` keeps it
+            handle.place = i  # as `_number_handles` keeps it
             handles.append(handle)
         index = rng.randint(0, count + 1)
         picks = []
@@ -297,6 +300,8 @@ def test_a_consumer_restarted_after_a_crash_in_its_wait_waits_again(
     None that ends one (which would make it take again at once)."""
     seen: list[tuple[bool | None, bool]] = []
     start = PulsarConsumer.start
+    # `_fetched` is set only by the cycle's two calls a wait (one call: nothing to clear).
+    monkeypatch.setattr(PulsarConsumer, "fetch_event_once", False)
 
     def recorded(self: PulsarConsumer) -> None:
         before = getattr(self, "_fetched", None)

@@ -297,6 +297,11 @@ class PulsarConsumer(ConsumerReplica):
     the subscription type's rules); a restart subscribes again.
     """
 
+    # `fetch_event`'s wait is always one event (`fetch` is one `yield`): the cycle takes again
+    # once it has fired, without asking for the None that ends it (an idle wait each; with
+    # competing consumers, most messages). False (tests only) keeps that second call.
+    fetch_event_once = True
+
     def __init__(
         self,
         ctx: RunContext,
@@ -395,11 +400,12 @@ class PulsarConsumer(ConsumerReplica):
         Speed: with competing consumers an idle consumer waits for most messages; its wait
         then makes no generator, and its wake-up resumes no `yield from`. `_fetched` tells
         the two calls apart; `start` clears it, so a crash that interrupted the wait leaves
-        the restarted cycle nothing stale."""
+        the restarted cycle nothing stale. Under `fetch_event_once` the cycle makes only the
+        first call (the wait is always the one event), so nothing is set for the second."""
         if self._fetched:
             self._fetched = False
             return None
-        self._fetched = True
+        self._fetched = not self.fetch_event_once
         client = self.client
         prepared = client._prepared
         if prepared is not None:

@@ -165,6 +165,7 @@ class BrokerConsumer:
         "name",
         "pending",
         "permits",
+        "place",
         "priority",
         "send",
         "sub",
@@ -188,6 +189,9 @@ class BrokerConsumer:
         self.blocked = False  # blockedConsumerOnUnackedMsgs
         self.avail = False  # has permits and is not blocked (isConsumerAvailable)
         self.sub: Subscription | None = None
+        # Its index in its subscription's `handles` (-1: in none), kept by `_number_handles`
+        # wherever the list changes (see `SharedSubscription.placed`).
+        self.place = -1
 
     def __repr__(self) -> str:
         return f"BrokerConsumer({self.name!r}, permits={self.permits})"
@@ -461,6 +465,7 @@ class Subscription:
         handle.sub = self
         self.handles.append(handle)
         self.consumers_changed(added=handle)
+        self._number_handles()  # after the sort a dispatcher may make (consumers_changed)
         self.dispatch_later()  # its Flow comes next: a read serves them together
 
     def remove_consumer(self, handle: BrokerConsumer) -> None:
@@ -468,6 +473,8 @@ class Subscription:
         if handle not in self.handles:
             return
         self.handles.remove(handle)
+        handle.place = -1
+        self._number_handles()
         if handle.avail:
             handle.avail = False
             self.available -= 1
@@ -482,6 +489,13 @@ class Subscription:
         handle.sub = None
         self.consumer_left(handle, [d.entry for d in returned if not self.cursor.is_acked(d.index)])
         self.dispatch()
+
+    def _number_handles(self) -> None:
+        """Each consumer's `place`: its index in `handles`, set again after every change of
+        the list (a consumer added, removed, the list sorted; `unload` clears it, and its
+        consumers leave with their `sub`)."""
+        for place, handle in enumerate(self.handles):
+            handle.place = place
 
     def flow(self, handle: BrokerConsumer, permits: int) -> None:
         """A Flow command (``Consumer.flowPermits``)."""
@@ -881,6 +895,7 @@ class SingleActiveSubscription(Subscription):
             self.active = None
             return
         handles.sort(key=lambda h: (h.priority, h.name))
+        self._number_handles()
         top = handles[0].priority
         size = sum(1 for h in handles if h.priority == top)
         partition = self.topic.partition_index
@@ -959,6 +974,10 @@ class SharedSubscription(Subscription):
     # Whether `dispatch_new` sends a new entry to a consumer with room for one by itself
     # (see there); False (tests only) keeps the general dispatch.
     fused_send = True
+    # Whether the one-level walk and the client's fused read take a picked consumer's index
+    # in `handles` from its `place` (kept by `_number_handles` at every change of the list);
+    # False (tests only) finds it by `handles.index`, a scan of the list.
+    placed = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -1123,14 +1142,18 @@ class SharedSubscription(Subscription):
             # The test is the consumer's `avail` flag, kept as `permits > 0 and not blocked`
             # wherever either changes (`refresh` and its inlined copies; checked at every
             # pick by tests/test_pulsar_shared_reads.py): one attribute a step, not two and
-            # a comparison.
+            # a comparison. The picked consumer's index is its `place` (no `index` call, a
+            # pick each; see `placed`).
+            placed = SharedSubscription.placed
             for handle in handles[start:]:
                 if handle.avail:
-                    self.round_robin = handles.index(handle, start) + 1
+                    self.round_robin = (
+                        handle.place if placed else handles.index(handle, start)
+                    ) + 1
                     return handle
             for handle in handles[:start]:
                 if handle.avail:
-                    self.round_robin = handles.index(handle) + 1
+                    self.round_robin = (handle.place if placed else handles.index(handle)) + 1
                     return handle
             return None
         best: int | None = None
