@@ -44,6 +44,7 @@ SWITCHES = [
     (ConsumerReplica, "waits_by_event"),
     (SharedSubscription, "placed"),
     (PulsarConsumer, "fetch_event_once"),
+    (subscription.Subscription, "fused_ack"),
 ]
 
 

@@ -33,7 +33,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.pulsar.cursor import _NO_REPLAY, Cursor
+from sim.brokers.pulsar.cursor import _NO_RANGES, _NO_REPLAY, Cursor
 from sim.brokers.pulsar.hash_assignments import removed_hash_ranges
 from sim.brokers.pulsar.hashing import AUTO_SPLIT, NONE_KEY, murmur3_32_hash
 from sim.brokers.pulsar.selectors import ConsistentHashingSelector, HashRangeAutoSplitSelector
@@ -228,6 +228,9 @@ class Subscription:
     # Whether `_pending_removed` is the base one of an individual-ack type (then `ack` does
     # it inline); key_shared adds its draining hashes to it.
     plain_removal = False
+    # Whether `ack` makes the cursor's out-of-order ack itself (see there); False (tests
+    # only) calls `Cursor.ack` for it.
+    fused_ack = True
 
     def __init__(
         self,
@@ -573,6 +576,51 @@ class Subscription:
             replay = cursor._replay
             if replay is not _NO_REPLAY and replay:
                 replay.discard(index)
+        elif (
+            index > before
+            and cursor._acked is not _NO_RANGES
+            and not cursor._redelivery
+            and cursor._replay is _NO_REPLAY
+            and Subscription.fused_ack
+        ):
+            # Speed: `cursor.ack`'s out-of-order case inlined, with no redelivery count or
+            # replay to forget the entry from and the cursor's own range map (with competing
+            # consumers acks come out of order: every ack). Its steps as they are there (see
+            # `Cursor.ack`): a range of its own above every range, else the one bisect that
+            # tells whether the entry is acked and joins it to the ranges next to it.
+            acked = cursor._acked
+            starts = cursor._starts
+            start = end = index
+            bound = cursor._acked_end
+            if index > bound + 1:
+                cursor._acked_end = index
+                starts.append(index)
+            else:
+                i = bisect_right(starts, index)
+                joined = False
+                if i:
+                    below_start = starts[i - 1]
+                    below_end = acked[below_start]
+                    if below_end >= index:
+                        return  # already acked: `cursor.ack` answers False
+                    if below_end == index - 1:
+                        start = below_start
+                        joined = True
+                if index + 1 in acked:
+                    end = acked.pop(index + 1)
+                    if joined:
+                        del starts[i]
+                    else:
+                        starts[i] = index
+                else:
+                    if not joined:
+                        starts.insert(i, index)
+                    if index > bound:
+                        cursor._acked_end = index
+            acked[start] = end
+            cursor._acked_above += 1
+            if start == before + 1:
+                cursor._absorb_first_range()
         elif not cursor.ack(index):
             return
         storage = self.topic.storage
