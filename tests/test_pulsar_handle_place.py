@@ -1,7 +1,7 @@
 """A consumer's place in its subscription's list (`BrokerConsumer.place`, read under
-`SharedSubscription.placed` by the one-level walk and the client's fused read instead of
-`handles.index`) and the shared subscription's out-of-order ack made in `Subscription.ack`
-(`Subscription.fused_ack`, instead of `Cursor.ack`).
+`SharedSubscription.placed` by the one-level walk, `dispatch_new`'s own walk and the client's
+fused read instead of `handles.index`) and the shared subscription's out-of-order ack made in
+`Subscription.ack` (`Subscription.fused_ack`, instead of `Cursor.ack`).
 
 The place must be the consumer's index after every change of the list: consumers joining (the
 list sorted by priority level), leaving, a broker's unload and the reconnects after it; the
@@ -81,9 +81,11 @@ def test_every_pick_and_fused_read_finds_each_place_its_index(
     label: str, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On every workload (crashes and restarts, a broker crash and the reconnects after it,
-    priority levels), at every pick and every fused read each consumer's place is its index."""
+    priority levels), at every pick (by `next_consumer` or `dispatch_new`'s own walk) and
+    every fused read each consumer's place is its index."""
     checks = 0
     next_consumer = SharedSubscription.next_consumer
+    dispatch_new = SharedSubscription.dispatch_new
     read_one = ClientConsumer._read_one
 
     def check(sub: Subscription) -> None:
@@ -100,7 +102,12 @@ def test_every_pick_and_fused_read_finds_each_place_its_index(
         check(sub)
         return read_one(self, partition, sub, *args)
 
+    def new_entry(self: SharedSubscription) -> None:
+        check(self)
+        dispatch_new(self)
+
     monkeypatch.setattr(SharedSubscription, "next_consumer", picked)
+    monkeypatch.setattr(SharedSubscription, "dispatch_new", new_entry)
     monkeypatch.setattr(ClientConsumer, "_read_one", read)
     sim.run(Scenario.from_dict(data))
     assert checks > 0

@@ -45,6 +45,7 @@ SWITCHES = [
     (SharedSubscription, "placed"),
     (PulsarConsumer, "fetch_event_once"),
     (subscription.Subscription, "fused_ack"),
+    (SharedSubscription, "fused_pick"),
 ]
 
 
@@ -244,21 +245,30 @@ def test_the_fast_paths_are_taken_with_competing_consumers(
 def test_every_pick_finds_the_avail_flags_as_permits_and_blocks_make_them(
     label: str, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The one-level walk tests `avail` alone: at every pick, on every workload, each
+    """The one-level walks test `avail` alone: at every pick, on every workload, each
     consumer's flag is `permits > 0 and not blocked`, and the subscription's `available`
     counts the flags set."""
     picks = 0
     next_consumer = SharedSubscription.next_consumer
+    dispatch_new = SharedSubscription.dispatch_new
 
-    def checked(self: SharedSubscription) -> Any:
+    def check(self: SharedSubscription) -> None:
         nonlocal picks
         picks += 1
         for handle in self.handles:
             assert handle.avail == (handle.permits > 0 and not handle.blocked), label
         assert self.available == sum(handle.avail for handle in self.handles), label
+
+    def checked(self: SharedSubscription) -> Any:
+        check(self)
         return next_consumer(self)
 
+    def new_entry(self: SharedSubscription) -> None:  # its own walk (`fused_pick`)
+        check(self)
+        dispatch_new(self)
+
     monkeypatch.setattr(SharedSubscription, "next_consumer", checked)
+    monkeypatch.setattr(SharedSubscription, "dispatch_new", new_entry)
     sim.run(Scenario.from_dict(data))
     assert picks > 0
 

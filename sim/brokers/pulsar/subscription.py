@@ -1026,6 +1026,9 @@ class SharedSubscription(Subscription):
     # in `handles` from its `place` (kept by `_number_handles` at every change of the list);
     # False (tests only) finds it by `handles.index`, a scan of the list.
     placed = True
+    # Whether `dispatch_new` walks one priority level itself, not by `next_consumer`'s call
+    # (see there); False (tests only) calls it.
+    fused_pick = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -1085,11 +1088,34 @@ class SharedSubscription(Subscription):
             self.dispatch()
             return
         picked = self.round_robin
-        # `dispatch` with one consumer makes `next_consumer`'s one-consumer case inline: the
-        # same test and index.
-        handle = self.next_consumer()
-        if handle is None:
-            return
+        handles = self.handles
+        if (
+            handles[0] is not handles[-1]  # (several: `available` > 0 holds a consumer)
+            and handles[0].priority == handles[-1].priority
+            and SharedSubscription.fused_pick
+            and SharedSubscription.one_level_walk
+            and SharedSubscription.placed
+        ):
+            # Speed: `next_consumer`'s one-level walk made here (with competing consumers,
+            # every entry that finds a consumer idle): the first available at or after the
+            # round-robin index, wrapping round. An index past the end leaves the first slice
+            # empty and the second the whole list, the walk from 0 `next_consumer` makes.
+            for handle in handles[picked:]:
+                if handle.avail:
+                    break
+            else:
+                for handle in handles[:picked]:
+                    if handle.avail:
+                        break
+                else:
+                    return
+            self.round_robin = handle.place + 1
+        else:
+            # `dispatch` with one consumer makes `next_consumer`'s one-consumer case inline:
+            # the same test and index.
+            handle = self.next_consumer()
+            if handle is None:
+                return
         # The room `dispatch` gives the pick (see there): one, or the general dispatch, from
         # the same state (the pick is a function of it: the round-robin index put back, it
         # picks the same consumer again).
