@@ -1181,7 +1181,9 @@ class SharedSubscription(Subscription):
         if self.blocked or not self.available:
             return
         handles = self.handles
-        if len(handles) != 1 and not self.delayed_set and cursor._replay is _NO_REPLAY:
+        # Speed: several consumers told by the first and the last (`available` > 0: some
+        # consumer is there), no len() call (with competing consumers, every new entry sent).
+        if handles[0] is not handles[-1] and not self.delayed_set and cursor._replay is _NO_REPLAY:
             position = cursor.read_position
             if position <= cursor.mark_delete:
                 position = cursor.mark_delete + 1
