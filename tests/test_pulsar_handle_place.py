@@ -11,9 +11,11 @@ among its SWITCHES)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import sim
 from sim.brokers.pulsar.client import ClientConsumer
@@ -21,6 +23,8 @@ from sim.brokers.pulsar.cursor import Cursor
 from sim.brokers.pulsar.subscription import BrokerConsumer, SharedSubscription, Subscription
 from sim.scenario import Scenario
 from tests.test_pulsar_shared_reads import VARIANTS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class _Bare(SharedSubscription):
@@ -136,32 +140,48 @@ def _clone(cursor: Cursor) -> Cursor:
     return copy
 
 
-@pytest.mark.parametrize(("label", "data"), VARIANTS, ids=[label for label, _ in VARIANTS])
-def test_every_fused_ack_leaves_the_cursor_as_cursor_ack_does(
-    label: str, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """At every ack of every workload, a copy of the cursor acked by `Cursor.ack` ends as the
-    subscription's own cursor after `Subscription.ack` (the fused out-of-order ack, the
-    in-order one, or `Cursor.ack` itself), an entry acked already included."""
-    acks = fused = 0
+def _checked_acks(monkeypatch: pytest.MonkeyPatch, label: str) -> list[int]:
+    """`Subscription.ack` patched to check, at every ack, that a copy of the cursor acked by
+    `Cursor.ack` ends as the subscription's own cursor (the fused out-of-order ack, the
+    in-order one, or `Cursor.ack` itself), an entry acked already included. Returns the
+    counts [acks, acks out of order], filled as the run goes."""
+    counts = [0, 0]
     ack = Subscription.ack
 
     def checked(self: Subscription, handle: Any, index: int) -> None:
-        nonlocal acks, fused
         cursor = self.cursor
-        if cursor.__class__ is not Cursor:
-            ack(self, handle, index)
-            return
         copy = _clone(cursor)
         out_of_order = index != cursor.mark_delete + 1 or bool(cursor._acked)
         ack(self, handle, index)
         copy.ack(index)
         assert _state(cursor) == _state(copy), label
-        acks += 1
-        fused += out_of_order
+        counts[0] += 1
+        counts[1] += out_of_order
 
     monkeypatch.setattr(Subscription, "ack", checked)
+    return counts
+
+
+@pytest.mark.parametrize(("label", "data"), VARIANTS, ids=[label for label, _ in VARIANTS])
+def test_every_fused_ack_leaves_the_cursor_as_cursor_ack_does(
+    label: str, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At every ack of every shared workload (see `_checked_acks`)."""
+    counts = _checked_acks(monkeypatch, label)
     sim.run(Scenario.from_dict(data))
+    acks, fused = counts
     assert acks > 0
     if label in ("5 consumers", "50 consumers"):
         assert fused > 0  # competing consumers ack out of order
+
+
+def test_every_ack_of_every_subscription_type_leaves_the_cursor_as_cursor_ack_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Exclusive, failover, shared and key_shared (the scenario's variants, a crash among
+    them): every ack as `Cursor.ack` makes it."""
+    data = yaml.safe_load((ROOT / "scenarios" / "pulsar_subscription_types.yaml").read_text())
+    data["duration"] = "120s"
+    counts = _checked_acks(monkeypatch, "subscription types")
+    sim.run_variants(Scenario.from_dict(data))
+    assert counts[0] > 0
