@@ -4,8 +4,11 @@ general dispatch gives: the fused read of a consumer that is the only one availa
 (`ClientConsumer.fused_idle`), the send of a new entry to a consumer with room for one
 (`SharedSubscription.fused_send`) and the pick's walk over one priority level
 (`SharedSubscription.one_level_walk`, which tests each consumer's `avail` flag) and the idle
-consumer's wait by `fetch_event`, not `fetch`'s generator (`ConsumerReplica.waits_by_event`).
-Each is turned off alone, then all together, and every
+consumer's wait by `fetch_event`, not `fetch`'s generator (`ConsumerReplica.waits_by_event`),
+and four of the tenth round: a consumer's place in the list (`SharedSubscription.placed`),
+`dispatch_new`'s own walk (`SharedSubscription.fused_pick`), the out-of-order ack made in
+`Subscription.ack` (`Subscription.fused_ack`) and the wait `take` leaves for the cycle
+(`PulsarConsumer.take_waits`). Each is turned off alone, then all together, and every
 output compared (`run_outputs`: the summary, time series, latency CDF, tables and trace), on
 workloads with several consumers, unacked limits, receiver queues, priority levels, ties,
 nacks, ack timeouts, consumer crashes and pauses and a broker crash (the cursor comes back from
@@ -42,6 +45,10 @@ SWITCHES = [
     (SharedSubscription, "fused_send"),
     (SharedSubscription, "one_level_walk"),
     (ConsumerReplica, "waits_by_event"),
+    (SharedSubscription, "placed"),
+    (PulsarConsumer, "take_waits"),
+    (subscription.Subscription, "fused_ack"),
+    (SharedSubscription, "fused_pick"),
 ]
 
 
@@ -201,11 +208,17 @@ def test_the_fast_paths_are_taken_with_competing_consumers(
     counts = {"read": 0, "idle": 0, "send": 0, "wait": 0}
     read_one = ClientConsumer._read_one
     general_send = subscription.Subscription.send
-    fetch_event = PulsarConsumer.fetch_event
+    take = PulsarConsumer.take
 
-    def counted_fetch_event(self: PulsarConsumer) -> Any:
-        counts["wait"] += 1
-        return fetch_event(self)
+    def counted_take(self: PulsarConsumer) -> Any:
+        self.take_wait = None
+        got = take(self)
+        if got is None and self.take_wait is not None:
+            counts["wait"] += 1  # a wait left for the cycle (`take_waits`)
+            # One not yet processed (a re-armed one is pending again): an event whose
+            # callbacks ran would resume the cycle at once.
+            assert self.take_wait.callbacks is not None
+        return got
 
     def counted_read(self: ClientConsumer, partition: Any, sub: Any, *args: Any) -> Any:
         permits = partition.handle.permits
@@ -221,14 +234,14 @@ def test_the_fast_paths_are_taken_with_competing_consumers(
 
     monkeypatch.setattr(ClientConsumer, "_read_one", counted_read)
     monkeypatch.setattr(subscription.Subscription, "send", counted_send)
-    monkeypatch.setattr(PulsarConsumer, "fetch_event", counted_fetch_event)
+    monkeypatch.setattr(PulsarConsumer, "take", counted_take)
     data = _mm1(3000, 5)
     delivered = sim.run(Scenario.from_dict(data)).summary["delivered"]
     fused = dict(counts)
     assert fused["read"] > delivered // 10
     assert fused["idle"] > delivered // 10
     assert fused["send"] < delivered // 20  # every delivery but a few took a fused path
-    assert fused["wait"] > fused["idle"]  # each idle wait: its event, then None
+    assert fused["wait"] >= fused["idle"]  # each idle fused read: its wait left by `take`
     counts.update(read=0, idle=0, send=0, wait=0)
     for owner, switch in SWITCHES:
         monkeypatch.setattr(owner, switch, False)
@@ -241,21 +254,30 @@ def test_the_fast_paths_are_taken_with_competing_consumers(
 def test_every_pick_finds_the_avail_flags_as_permits_and_blocks_make_them(
     label: str, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The one-level walk tests `avail` alone: at every pick, on every workload, each
+    """The one-level walks test `avail` alone: at every pick, on every workload, each
     consumer's flag is `permits > 0 and not blocked`, and the subscription's `available`
     counts the flags set."""
     picks = 0
     next_consumer = SharedSubscription.next_consumer
+    dispatch_new = SharedSubscription.dispatch_new
 
-    def checked(self: SharedSubscription) -> Any:
+    def check(self: SharedSubscription) -> None:
         nonlocal picks
         picks += 1
         for handle in self.handles:
             assert handle.avail == (handle.permits > 0 and not handle.blocked), label
         assert self.available == sum(handle.avail for handle in self.handles), label
+
+    def checked(self: SharedSubscription) -> Any:
+        check(self)
         return next_consumer(self)
 
+    def new_entry(self: SharedSubscription) -> None:  # its own walk (`fused_pick`)
+        check(self)
+        dispatch_new(self)
+
     monkeypatch.setattr(SharedSubscription, "next_consumer", checked)
+    monkeypatch.setattr(SharedSubscription, "dispatch_new", new_entry)
     sim.run(Scenario.from_dict(data))
     assert picks > 0
 
@@ -272,6 +294,7 @@ def test_the_one_level_walk_picks_what_the_general_walk_picks() -> None:
             handle.permits = rng.choice([0, 0, 1, 2])
             handle.blocked = rng.random() < 0.2
             handle.avail = handle.permits > 0 and not handle.blocked  # as `refresh` keeps it
+            handle.place = i  # as `_number_handles` keeps it
             handles.append(handle)
         index = rng.randint(0, count + 1)
         picks = []
@@ -297,6 +320,8 @@ def test_a_consumer_restarted_after_a_crash_in_its_wait_waits_again(
     None that ends one (which would make it take again at once)."""
     seen: list[tuple[bool | None, bool]] = []
     start = PulsarConsumer.start
+    # `_fetched` is set only when the cycle waits by `fetch_event` (not by `take`'s wait).
+    monkeypatch.setattr(PulsarConsumer, "take_waits", False)
 
     def recorded(self: PulsarConsumer) -> None:
         before = getattr(self, "_fetched", None)

@@ -297,6 +297,11 @@ class PulsarConsumer(ConsumerReplica):
     the subscription type's rules); a restart subscribes again.
     """
 
+    # `fetch_event`'s wait is always one event (`fetch` is one `yield`): `take` leaves it for
+    # the cycle when it has nothing (see `ConsumerReplica.take_waits`; an idle wait each, with
+    # competing consumers most messages). False (tests only) has the cycle ask `fetch_event`.
+    take_waits = True
+
     def __init__(
         self,
         ctx: RunContext,
@@ -374,15 +379,26 @@ class PulsarConsumer(ConsumerReplica):
 
     # ----- the cycle's native verbs -----
     def take(self) -> list[Any] | None:
-        if not self.subscribed:
-            return None
         client = self.client
-        got = client.receive_now() if client.incoming else None  # Speed: no call when empty
-        if got is None and not self._paused:
-            # Speed: the Flow and the receive `fetch` would make, made now where that
-            # changes no order (ClientConsumer.read_at_once); `fetch` waits otherwise.
-            got = client.read_at_once()
-        return None if got is None else [got]
+        if self.subscribed:
+            got = client.receive_now() if client.incoming else None  # Speed: no call when empty
+            if got is None and not self._paused:
+                # Speed: the Flow and the receive `fetch` would make, made now where that
+                # changes no order (ClientConsumer.read_at_once); `fetch` waits otherwise.
+                got = client.read_at_once()
+            if got is not None:
+                return [got]
+        if self.take_waits and self.waits_by_event:
+            # The wait `fetch_event`'s first call would answer, next in the cycle, left for it
+            # (see `ConsumerReplica.take_waits`): the event `read_at_once` made (with
+            # competing consumers, every idle wait), else `wait`'s own.
+            prepared = client._prepared
+            if prepared is not None:
+                client._prepared = None
+                self.take_wait = prepared
+            else:
+                self.take_wait = client.wait()
+        return None
 
     def fetch(self) -> Generator[Any, Any, None]:
         yield self.client.wait()
@@ -395,7 +411,8 @@ class PulsarConsumer(ConsumerReplica):
         Speed: with competing consumers an idle consumer waits for most messages; its wait
         then makes no generator, and its wake-up resumes no `yield from`. `_fetched` tells
         the two calls apart; `start` clears it, so a crash that interrupted the wait leaves
-        the restarted cycle nothing stale."""
+        the restarted cycle nothing stale. Under `take_waits` the cycle does not call it:
+        `take` leaves the same event."""
         if self._fetched:
             self._fetched = False
             return None

@@ -33,7 +33,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sim.brokers.pulsar.cursor import _NO_REPLAY, Cursor
+from sim.brokers.pulsar.cursor import _NO_RANGES, _NO_REPLAY, Cursor
 from sim.brokers.pulsar.hash_assignments import removed_hash_ranges
 from sim.brokers.pulsar.hashing import AUTO_SPLIT, NONE_KEY, murmur3_32_hash
 from sim.brokers.pulsar.selectors import ConsistentHashingSelector, HashRangeAutoSplitSelector
@@ -165,6 +165,7 @@ class BrokerConsumer:
         "name",
         "pending",
         "permits",
+        "place",
         "priority",
         "send",
         "sub",
@@ -188,6 +189,9 @@ class BrokerConsumer:
         self.blocked = False  # blockedConsumerOnUnackedMsgs
         self.avail = False  # has permits and is not blocked (isConsumerAvailable)
         self.sub: Subscription | None = None
+        # Its index in its subscription's `handles` (-1: in none), kept by `_number_handles`
+        # wherever the list changes (see `SharedSubscription.placed`).
+        self.place = -1
 
     def __repr__(self) -> str:
         return f"BrokerConsumer({self.name!r}, permits={self.permits})"
@@ -224,6 +228,9 @@ class Subscription:
     # Whether `_pending_removed` is the base one of an individual-ack type (then `ack` does
     # it inline); key_shared adds its draining hashes to it.
     plain_removal = False
+    # Whether `ack` makes the cursor's out-of-order ack itself (see there); False (tests
+    # only) calls `Cursor.ack` for it.
+    fused_ack = True
 
     def __init__(
         self,
@@ -461,6 +468,7 @@ class Subscription:
         handle.sub = self
         self.handles.append(handle)
         self.consumers_changed(added=handle)
+        self._number_handles()  # after the sort a dispatcher may make (consumers_changed)
         self.dispatch_later()  # its Flow comes next: a read serves them together
 
     def remove_consumer(self, handle: BrokerConsumer) -> None:
@@ -468,6 +476,8 @@ class Subscription:
         if handle not in self.handles:
             return
         self.handles.remove(handle)
+        handle.place = -1
+        self._number_handles()
         if handle.avail:
             handle.avail = False
             self.available -= 1
@@ -482,6 +492,13 @@ class Subscription:
         handle.sub = None
         self.consumer_left(handle, [d.entry for d in returned if not self.cursor.is_acked(d.index)])
         self.dispatch()
+
+    def _number_handles(self) -> None:
+        """Each consumer's `place`: its index in `handles`, set again after every change of
+        the list (a consumer added, removed, the list sorted; `unload` clears it, and its
+        consumers leave with their `sub`)."""
+        for place, handle in enumerate(self.handles):
+            handle.place = place
 
     def flow(self, handle: BrokerConsumer, permits: int) -> None:
         """A Flow command (``Consumer.flowPermits``)."""
@@ -559,6 +576,51 @@ class Subscription:
             replay = cursor._replay
             if replay is not _NO_REPLAY and replay:
                 replay.discard(index)
+        elif (
+            index > before
+            and cursor._acked is not _NO_RANGES
+            and not cursor._redelivery
+            and cursor._replay is _NO_REPLAY
+            and Subscription.fused_ack
+        ):
+            # Speed: `cursor.ack`'s out-of-order case inlined, with no redelivery count or
+            # replay to forget the entry from and the cursor's own range map (with competing
+            # consumers acks come out of order: every ack). Its steps as they are there (see
+            # `Cursor.ack`): a range of its own above every range, else the one bisect that
+            # tells whether the entry is acked and joins it to the ranges next to it.
+            acked = cursor._acked
+            starts = cursor._starts
+            start = end = index
+            bound = cursor._acked_end
+            if index > bound + 1:
+                cursor._acked_end = index
+                starts.append(index)
+            else:
+                i = bisect_right(starts, index)
+                joined = False
+                if i:
+                    below_start = starts[i - 1]
+                    below_end = acked[below_start]
+                    if below_end >= index:
+                        return  # already acked: `cursor.ack` answers False
+                    if below_end == index - 1:
+                        start = below_start
+                        joined = True
+                if index + 1 in acked:
+                    end = acked.pop(index + 1)
+                    if joined:
+                        del starts[i]
+                    else:
+                        starts[i] = index
+                else:
+                    if not joined:
+                        starts.insert(i, index)
+                    if index > bound:
+                        cursor._acked_end = index
+            acked[start] = end
+            cursor._acked_above += 1
+            if start == before + 1:
+                cursor._absorb_first_range()
         elif not cursor.ack(index):
             return
         storage = self.topic.storage
@@ -881,6 +943,7 @@ class SingleActiveSubscription(Subscription):
             self.active = None
             return
         handles.sort(key=lambda h: (h.priority, h.name))
+        self._number_handles()
         top = handles[0].priority
         size = sum(1 for h in handles if h.priority == top)
         partition = self.topic.partition_index
@@ -959,6 +1022,13 @@ class SharedSubscription(Subscription):
     # Whether `dispatch_new` sends a new entry to a consumer with room for one by itself
     # (see there); False (tests only) keeps the general dispatch.
     fused_send = True
+    # Whether the one-level walk and the client's fused read take a picked consumer's index
+    # in `handles` from its `place` (kept by `_number_handles` at every change of the list);
+    # False (tests only) finds it by `handles.index`, a scan of the list.
+    placed = True
+    # Whether `dispatch_new` walks one priority level itself, not by `next_consumer`'s call
+    # (see there); False (tests only) calls it.
+    fused_pick = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -1018,11 +1088,34 @@ class SharedSubscription(Subscription):
             self.dispatch()
             return
         picked = self.round_robin
-        # `dispatch` with one consumer makes `next_consumer`'s one-consumer case inline: the
-        # same test and index.
-        handle = self.next_consumer()
-        if handle is None:
-            return
+        handles = self.handles
+        if (
+            handles[0] is not handles[-1]  # (several: `available` > 0 holds a consumer)
+            and handles[0].priority == handles[-1].priority
+            and SharedSubscription.fused_pick
+            and SharedSubscription.one_level_walk
+            and SharedSubscription.placed
+        ):
+            # Speed: `next_consumer`'s one-level walk made here (with competing consumers,
+            # every entry that finds a consumer idle): the first available at or after the
+            # round-robin index, wrapping round. An index past the end leaves the first slice
+            # empty and the second the whole list, the walk from 0 `next_consumer` makes.
+            for handle in handles[picked:]:
+                if handle.avail:
+                    break
+            else:
+                for handle in handles[:picked]:
+                    if handle.avail:
+                        break
+                else:
+                    return
+            self.round_robin = handle.place + 1
+        else:
+            # `dispatch` with one consumer makes `next_consumer`'s one-consumer case inline:
+            # the same test and index.
+            handle = self.next_consumer()
+            if handle is None:
+                return
         # The room `dispatch` gives the pick (see there): one, or the general dispatch, from
         # the same state (the pick is a function of it: the round-robin index put back, it
         # picks the same consumer again).
@@ -1088,7 +1181,9 @@ class SharedSubscription(Subscription):
         if self.blocked or not self.available:
             return
         handles = self.handles
-        if len(handles) != 1 and not self.delayed_set and cursor._replay is _NO_REPLAY:
+        # Speed: several consumers told by the first and the last (`available` > 0: some
+        # consumer is there), no len() call (with competing consumers, every new entry sent).
+        if handles[0] is not handles[-1] and not self.delayed_set and cursor._replay is _NO_REPLAY:
             position = cursor.read_position
             if position <= cursor.mark_delete:
                 position = cursor.mark_delete + 1
@@ -1123,14 +1218,18 @@ class SharedSubscription(Subscription):
             # The test is the consumer's `avail` flag, kept as `permits > 0 and not blocked`
             # wherever either changes (`refresh` and its inlined copies; checked at every
             # pick by tests/test_pulsar_shared_reads.py): one attribute a step, not two and
-            # a comparison.
+            # a comparison. The picked consumer's index is its `place` (no `index` call, a
+            # pick each; see `placed`).
+            placed = SharedSubscription.placed
             for handle in handles[start:]:
                 if handle.avail:
-                    self.round_robin = handles.index(handle, start) + 1
+                    self.round_robin = (
+                        handle.place if placed else handles.index(handle, start)
+                    ) + 1
                     return handle
             for handle in handles[:start]:
                 if handle.avail:
-                    self.round_robin = handles.index(handle) + 1
+                    self.round_robin = (handle.place if placed else handles.index(handle)) + 1
                     return handle
             return None
         best: int | None = None
