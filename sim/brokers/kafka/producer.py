@@ -176,6 +176,36 @@ class ProduceRequest:
             self.batch_done(batch, error)
 
 
+class _PartitionState:
+    """What the producer keeps for one partition of a topic, found once a record.
+
+    Speed: `send_message` found a record's partition by a (topic, partition) tuple made per
+    record, hashed again in four dicts (the batches, the partition object, the sequence, the
+    first use): here the tuple, the deque and the partition object are kept together, and the
+    idempotence sequence is a field. `dq` is `_batches[tp]` (None until a record first joins
+    this partition: the order of first use is as before), `partition` is `_partition_of[tp]`."""
+
+    __slots__ = ("dq", "partition", "sequence", "tp")
+
+    def __init__(self, tp: tuple[str, int], partition: Partition) -> None:
+        self.tp = tp
+        self.dq: deque[ProducerBatch] | None = None
+        self.partition = partition
+        self.sequence = 0  # the next batch's sequence (per producer and partition, KIP-98)
+
+
+class _TopicState:
+    """A topic's partition count, sticky partitioner and `_PartitionState`s, by index (speed:
+    one dict lookup by the topic's name a record, where there were three by name or tuple)."""
+
+    __slots__ = ("count", "parts", "sticky")
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.sticky: StickyPartitioner | None = None  # made at its first keyless record
+        self.parts: list[_PartitionState | None] = [None] * count
+
+
 class KafkaProducer:
     """A producer client with Kafka's settings (`{"acks": "all", "linger.ms": 5, ...}`).
 
@@ -228,10 +258,8 @@ class KafkaProducer:
         # Speed: each partition's object by (topic, partition), found once: the sender looks
         # at the partition of every batch it sends (a topic's partitions never change).
         self._partition_of: dict[tuple[str, int], Partition] = {}
-        self._partition_counts: dict[str, int] = {}
+        self._topics: dict[str, _TopicState] = {}  # speed: see _TopicState
         self._brokers = cluster.brokers
-        self._sequences: dict[tuple[str, int], int] = {}
-        self._sticky: dict[str, StickyPartitioner] = {}
         self._in_flight: dict[int, int] = {}
         self._incomplete = 0
         self._flushing = 0
@@ -291,33 +319,35 @@ class KafkaProducer:
         if self._closed:
             raise KafkaError("ILLEGAL_STATE", "the producer is closed")
         # Speed: the partition count, not a list of every partition per record, found once
-        # per topic (a topic's partitions never change; an unknown topic raises each time).
-        partitions = self._partition_counts.get(topic)
-        if partitions is None:
-            partitions = self._partition_counts[topic] = self.cluster.partition_count(topic)
+        # per topic (a topic's partitions never change; an unknown topic raises each time),
+        # with the topic's partitioner and partition states (`_TopicState`).
+        lane = self._topics.get(topic)
+        if lane is None:
+            lane = self._topics[topic] = _TopicState(self.cluster.partition_count(topic))
+        partitions = lane.count
+        parts = lane.parts
         # Speed: `record_size` inlined.
         size = RECORD_OVERHEAD + msg.size + (len(key) if key is not None else 0)
         if partition is not None:
             if not 0 <= partition < partitions:
                 raise KafkaError("UNKNOWN_TOPIC_OR_PARTITION", f"{topic}-{partition}")
-            tp = (topic, partition)
-            dq = self._batches.get(tp)
+            state = parts[partition] or self._new_state(lane, topic, partition)
         elif key is not None:
-            tp = (topic, default_partition(key, partitions))
-            dq = self._batches.get(tp)
+            chosen = default_partition(key, partitions)
+            state = parts[chosen] or self._new_state(lane, topic, chosen)
         else:
-            sticky = self._sticky.get(topic)
+            sticky = lane.sticky
             if sticky is None:
-                sticky = self._sticky[topic] = StickyPartitioner(partitions, draws=self._draws)
+                sticky = lane.sticky = StickyPartitioner(partitions, draws=self._draws)
             # Speed: the sticky partition read in place (`partition()` once it is chosen).
             chosen = sticky._current
             if chosen is None:
                 chosen = sticky.partition()
-            tp = (topic, chosen)
+            state = parts[chosen] or self._new_state(lane, topic, chosen)
             # Speed: `_needs_new_batch` inlined for the usual case (linger.ms 0: the last
             # batch went at once, none waits here).
-            dq = self._batches.get(tp)
-            if not dq or self._needs_new_batch(tp, size):
+            dq = state.dq
+            if not dq or self._needs_new_batch(state.tp, size):
                 # KIP-480: a record that would open a new batch first moves the sticky partition.
                 if partitions == 1:
                     # Speed: what `batch_complete` does for one partition (no draw), no call;
@@ -336,10 +366,10 @@ class KafkaProducer:
                         if candidate != chosen:
                             break
                     sticky._current = chosen = candidate
-                    tp = (topic, chosen)
-                    dq = self._batches.get(tp)
+                    state = parts[chosen] or self._new_state(lane, topic, chosen)
+        tp, dq = state.tp, state.dq
         if dq is None:
-            dq = self._batches[tp] = deque()
+            dq = state.dq = self._batches[tp] = deque()
             self._first_use[tp] = len(self._first_use)
         if not dq and self._one_direct and not self._waiting_tps and self.direct:
             # Speed: the one-record direct path (linger.ms 0, nothing waiting: every record
@@ -354,7 +384,7 @@ class KafkaProducer:
             now = self.env._now  # speed: SimPy's field, not its `now` property (a call)
             settings = self.settings
             deadline = now + settings.delivery_timeout  # created_at + delivery.timeout.ms
-            target = self._partition_of.get(tp) or self._find_partition(tp)
+            target = state.partition
             leader = target.leader
             in_flight = self._in_flight
             flying = in_flight.get(leader, 0) if leader is not None else 0
@@ -364,8 +394,8 @@ class KafkaProducer:
                 and self._brokers[leader].alive
                 and flying < settings.max_in_flight
             ):
-                sequence = self._sequences.get(tp, 0)
-                self._sequences[tp] = sequence + 1
+                sequence = state.sequence
+                state.sequence = sequence + 1
                 # As `_send_alone` (a deadline below the wake-up set is below INF too).
                 if deadline < self._wake_at:
                     self._schedule_wake(deadline)
@@ -404,7 +434,15 @@ class KafkaProducer:
                 if self._waiting_tps:  # the answer came at once and put a batch back
                     self._run_sender()
                 return
-        self._append(tp, dq, msg, key, size, tombstone, future)
+        self._append(state, dq, msg, key, size, tombstone, future)
+
+    def _new_state(self, lane: _TopicState, topic: str, index: int) -> _PartitionState:
+        """Partition `index` of `topic`'s state, made at its first record (the index is in
+        range: checked, hashed or drawn below the partition count)."""
+        tp = (topic, index)
+        partition = self._partition_of.get(tp) or self._find_partition(tp)
+        state = lane.parts[index] = _PartitionState(tp, partition)
+        return state
 
     def flush(self) -> simpy.Event:
         """Send everything now; the event fires when every record sent so far is answered."""
@@ -444,7 +482,7 @@ class KafkaProducer:
 
     def _append(
         self,
-        tp: tuple[str, int],
+        state: _PartitionState,
         dq: deque[ProducerBatch],
         msg: Message,
         key: bytes | None,
@@ -452,8 +490,9 @@ class KafkaProducer:
         tombstone: bool,
         future: FutureRecordMetadata | None,
     ) -> None:
-        """`send_message`'s general rest: the record joins the last batch of `tp`'s deque
-        `dq` (or a new one), which is sent once it is ready."""
+        """`send_message`'s general rest: the record joins the last batch of the partition's
+        deque `dq` (`state.dq`, or a new batch), which is sent once it is ready."""
+        tp = state.tp
         batch = dq[-1] if dq else None
         became_ready = opened = False
         batch_size = self.settings.batch_size
@@ -467,8 +506,8 @@ class KafkaProducer:
             if batch is not None and not batch.full:
                 batch.full = True
                 became_ready = True
-            sequence = self._sequences.get(tp, 0)
-            self._sequences[tp] = sequence + 1
+            sequence = state.sequence
+            state.sequence = sequence + 1
             # Speed: the clock read once (a property call) for the batch and `_send_alone`.
             now = self.env.now
             batch = ProducerBatch(tp[0], tp[1], self.producer_id, sequence, now)
