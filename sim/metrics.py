@@ -253,7 +253,12 @@ class Recorder:
         self.processed_after_warmup = 0
         self.processed_by: Counter[str] = Counter()
         self.latency = LatencyHistogram()
-        self.counters: Counter[str] = Counter()  # model-specific counts (timeouts, retries...)
+        # Model-specific counts (timeouts, retries...), read through `counters`. Writes that
+        # are in a hot path go to `raw_counters`, the same Counter.
+        self.raw_counters: Counter[str] = Counter()
+        # Counts a model keeps elsewhere and adds in when the counters are read (`counters`):
+        # each call brings its counts into `raw_counters` (see `KafkaProducer.folds_counts`).
+        self.count_folds: list[Callable[[], None]] = []
         self.trace: list[tuple[float, int, str, str]] | None = [] if trace else None
         self.events: list[tuple[float, str, str]] = []  # (time, component, event): faults...
         self._columns: list[str] = []  # the gauges' columns, in registration order
@@ -503,8 +508,15 @@ class Recorder:
         if self.trace is not None:
             self._log(msg, "lost", component)
 
+    @property
+    def counters(self) -> Counter[str]:
+        """The model-specific counts, with every count kept elsewhere folded in first."""
+        for fold in self.count_folds:
+            fold()
+        return self.raw_counters
+
     def count(self, name: str, amount: int = 1) -> None:
-        self.counters[name] += amount
+        self.raw_counters[name] += amount
 
     def event(self, component: str, event: str) -> None:
         """Something that happened to a part rather than to a message ("down start", ...)."""

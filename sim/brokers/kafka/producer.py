@@ -220,6 +220,12 @@ class KafkaProducer:
     # `Partition.append_alone`, without a batch (see there); False makes the batch and its
     # answer, the reference tests/test_kafka_fused_path.py compares it with.
     fused = True
+    # Whether a record of the fused path counts its four counters (kafka.requests,
+    # kafka.batches, kafka.produce_requests, kafka.batches_appended: one each) as one count
+    # of its own, `_fused_records`, added to the four when the counters are read
+    # (`Recorder.counters` calls `_fold_counts`); False counts the four in place, the
+    # reference tests/test_kafka_folded_counts.py compares it with.
+    folds_counts = True
 
     def __init__(
         self,
@@ -254,7 +260,9 @@ class KafkaProducer:
         # saw them (`_first_use`), as a scan of `_batches` would visit them.
         self._waiting_tps: set[tuple[str, int]] = set()
         self._first_use: dict[tuple[str, int], int] = {}
-        self._counters = self.recorder.counters  # speed: counted in place, not by a call
+        self._counters = self.recorder.raw_counters  # speed: counted in place, not by a call
+        self._fused_records = 0  # fused records not yet in the counters (`folds_counts`)
+        self.recorder.count_folds.append(self._fold_counts)
         # Speed: each partition's object by (topic, partition), found once: the sender looks
         # at the partition of every batch it sends (a topic's partitions never change).
         self._partition_of: dict[tuple[str, int], Partition] = {}
@@ -399,18 +407,30 @@ class KafkaProducer:
                 # As `_send_alone` (a deadline below the wake-up set is below INF too).
                 if deadline < self._wake_at:
                     self._schedule_wake(deadline)
-                counters = self._counters
-                counters["kafka.requests"] += 1
-                counters["kafka.batches"] += 1
-                counters["kafka.produce_requests"] += 1
-                if (
-                    future is None
-                    and not self._flush_waiters
-                    and self.fused
-                    and target.append_alone(
-                        msg, key, size, tombstone, self.producer_id, sequence, settings.acks
-                    )
-                ):
+                if future is None and not self._flush_waiters and self.fused:
+                    if self.folds_counts:
+                        # Speed: the record's four counts as one (see `folds_counts`), taken
+                        # where the first of them was (a read during the append sees them),
+                        # and taken back if the append does not take the record.
+                        self._fused_records += 1
+                        fused = target.append_alone(
+                            msg, key, size, tombstone, self.producer_id, sequence, settings.acks
+                        )
+                        if not fused:
+                            self._fused_records -= 1
+                    else:
+                        fused = target.append_alone(
+                            msg, key, size, tombstone, self.producer_id, sequence, settings.acks
+                        )
+                        if fused:  # the four counts in place (nothing reads them in between)
+                            counters = self._counters
+                            counters["kafka.requests"] += 1
+                            counters["kafka.batches"] += 1
+                            counters["kafka.produce_requests"] += 1
+                            counters["kafka.batches_appended"] += 1
+                else:
+                    fused = False
+                if fused:
                     # Speed: the fused path (see `Partition.append_alone`): the record went to
                     # the log and was answered NONE at once, with no batch: what the lines
                     # below and `_answered_alone` leave behind for it (the in-flight and
@@ -422,6 +442,10 @@ class KafkaProducer:
                     if self._waiting_tps:  # as below (a waiter woken by the append sent)
                         self._run_sender()
                     return
+                counters = self._counters
+                counters["kafka.requests"] += 1
+                counters["kafka.batches"] += 1
+                counters["kafka.produce_requests"] += 1
                 batch = ProducerBatch(tp[0], tp[1], self.producer_id, sequence, now)
                 self._incomplete += 1
                 batch.items.append((msg, key, size, tombstone))
@@ -435,6 +459,18 @@ class KafkaProducer:
                     self._run_sender()
                 return
         self._append(state, dq, msg, key, size, tombstone, future)
+
+    def _fold_counts(self) -> None:
+        """The fused records' counts into the counters (`folds_counts`): one each of the four
+        a record sent alone, as a batch of its own in a request of its own, counts."""
+        records = self._fused_records
+        if records:
+            self._fused_records = 0
+            counters = self._counters
+            counters["kafka.requests"] += records
+            counters["kafka.batches"] += records
+            counters["kafka.produce_requests"] += records
+            counters["kafka.batches_appended"] += records
 
     def _new_state(self, lane: _TopicState, topic: str, index: int) -> _PartitionState:
         """Partition `index` of `topic`'s state, made at its first record (the index is in
