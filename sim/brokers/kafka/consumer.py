@@ -146,6 +146,11 @@ class KafkaConsumer:
             else ConsumerSettings.from_config(config or {})
         )
         self.client_id = self.settings.client_id
+        # Speed: the settings every poll reads, as plain fields: a pydantic model's attribute
+        # goes through its `__getattr__` hook, several times the cost of an instance's own
+        # (the settings are frozen and never replaced).
+        self._auto_commits = self.settings.enable_auto_commit
+        self._max_poll_records = self.settings.max_poll_records
         self.group_id = self.settings.group_id
         self.strategy = self.settings.partition_assignment_strategy
         self.protocol = self.settings.group_protocol
@@ -344,10 +349,9 @@ class KafkaConsumer:
             or group.state == "PreparingRebalance"
         ):
             self._group_poll()
-        settings = self.settings
-        if settings.enable_auto_commit and now >= self._next_auto_commit:
+        if self._auto_commits and now >= self._next_auto_commit:
             self._auto_commit()
-        budget = settings.max_poll_records if max_records is None else max_records
+        budget = self._max_poll_records if max_records is None else max_records
         if not self._assignment or budget <= 0:
             return []
         turn = self._turn

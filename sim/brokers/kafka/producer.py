@@ -248,6 +248,12 @@ class KafkaProducer:
             if isinstance(config, ProducerSettings)
             else ProducerSettings.from_config(config or {})
         )
+        # Speed: the settings a record's direct path reads, as plain fields: a pydantic
+        # model's attribute goes through its `__getattr__` hook, several times the cost of an
+        # instance's own (the settings are frozen and never replaced).
+        self._acks = self.settings.acks
+        self._delivery_timeout = self.settings.delivery_timeout
+        self._max_in_flight = self.settings.max_in_flight
         instant = Distribution.constant(0.0)
         self.link = link or Link(self.env, instant, Sampler.of(instant, None))
         self.response_link = response_link or Link(self.env, instant, Sampler.of(instant, None))
@@ -390,8 +396,7 @@ class KafkaProducer:
             # act: a batch `_send_alone` would not send directly (expired, leader down, too
             # many in flight) takes the general path, `_append`, nothing changed yet.
             now = self.env._now  # speed: SimPy's field, not its `now` property (a call)
-            settings = self.settings
-            deadline = now + settings.delivery_timeout  # created_at + delivery.timeout.ms
+            deadline = now + self._delivery_timeout  # created_at + delivery.timeout.ms
             target = state.partition
             leader = target.leader
             in_flight = self._in_flight
@@ -400,8 +405,9 @@ class KafkaProducer:
                 deadline > now
                 and leader is not None
                 and self._brokers[leader].alive
-                and flying < settings.max_in_flight
+                and flying < self._max_in_flight
             ):
+                acks = self._acks
                 sequence = state.sequence
                 state.sequence = sequence + 1
                 # As `_send_alone` (a deadline below the wake-up set is below INF too).
@@ -414,13 +420,13 @@ class KafkaProducer:
                         # and taken back if the append does not take the record.
                         self._fused_records += 1
                         fused = target.append_alone(
-                            msg, key, size, tombstone, self.producer_id, sequence, settings.acks
+                            msg, key, size, tombstone, self.producer_id, sequence, acks
                         )
                         if not fused:
                             self._fused_records -= 1
                     else:
                         fused = target.append_alone(
-                            msg, key, size, tombstone, self.producer_id, sequence, settings.acks
+                            msg, key, size, tombstone, self.producer_id, sequence, acks
                         )
                         if fused:  # the four counts in place (nothing reads them in between)
                             counters = self._counters
@@ -454,7 +460,7 @@ class KafkaProducer:
                 batch.size += size
                 batch.full = True  # sent now, as `_send_alone` marks it
                 in_flight[leader] = flying + 1
-                target.append(batch, settings.acks, partial(self._answered_alone, batch, leader))
+                target.append(batch, acks, partial(self._answered_alone, batch, leader))
                 if self._waiting_tps:  # the answer came at once and put a batch back
                     self._run_sender()
                 return
