@@ -112,6 +112,57 @@ class KafkaConsumer:
     ideal network.
     """
 
+    # Speed: slots, not a dict (see `Partition`: more than 30 attributes outgrow CPython
+    # 3.11's shared keys, and every method call and field then takes the generic lookup).
+    __slots__ = (
+        "_assignment",
+        "_assignments",
+        "_auto_commits",
+        "_bit_of",
+        "_bits",
+        "_brokers",
+        "_closed",
+        "_commits_on_the_way",
+        "_epoch",
+        "_group",
+        "_heartbeats",
+        "_in_hand",
+        "_landed",
+        "_landed_count",
+        "_landed_group",
+        "_last_poll",
+        "_listener",
+        "_listening",
+        "_max_poll_records",
+        "_member",
+        "_moved",
+        "_next_auto_commit",
+        "_order",
+        "_out_of_group",
+        "_partition_of",
+        "_pending_target",
+        "_poll_timer_armed",
+        "_positions",
+        "_sent_commits",
+        "_subscription",
+        "_turn",
+        "_unwatched",
+        "_waiter_of",
+        "_waiting",
+        "client_id",
+        "cluster",
+        "crashed",
+        "env",
+        "group_id",
+        "link_in",
+        "link_out",
+        "protocol",
+        "reader",
+        "recorder",
+        "settings",
+        "strategy",
+    )
+
     # Whether a poll for one record may take the one-record paths (`poll` with one
     # candidate, `PartitionLog.read_one` in `_fetch`); False polls the general way, the
     # reference tests/test_kafka_one_record.py compares them with.
@@ -146,6 +197,11 @@ class KafkaConsumer:
             else ConsumerSettings.from_config(config or {})
         )
         self.client_id = self.settings.client_id
+        # Speed: the settings every poll reads, as plain fields: a pydantic model's attribute
+        # goes through its `__getattr__` hook, several times the cost of an instance's own
+        # (the settings are frozen and never replaced).
+        self._auto_commits = self.settings.enable_auto_commit
+        self._max_poll_records = self.settings.max_poll_records
         self.group_id = self.settings.group_id
         self.strategy = self.settings.partition_assignment_strategy
         self.protocol = self.settings.group_protocol
@@ -344,10 +400,9 @@ class KafkaConsumer:
             or group.state == "PreparingRebalance"
         ):
             self._group_poll()
-        settings = self.settings
-        if settings.enable_auto_commit and now >= self._next_auto_commit:
+        if self._auto_commits and now >= self._next_auto_commit:
             self._auto_commit()
-        budget = settings.max_poll_records if max_records is None else max_records
+        budget = self._max_poll_records if max_records is None else max_records
         if not self._assignment or budget <= 0:
             return []
         turn = self._turn

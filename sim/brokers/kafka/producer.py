@@ -176,6 +176,36 @@ class ProduceRequest:
             self.batch_done(batch, error)
 
 
+class _PartitionState:
+    """What the producer keeps for one partition of a topic, found once a record.
+
+    Speed: `send_message` found a record's partition by a (topic, partition) tuple made per
+    record, hashed again in four dicts (the batches, the partition object, the sequence, the
+    first use): here the tuple, the deque and the partition object are kept together, and the
+    idempotence sequence is a field. `dq` is `_batches[tp]` (None until a record first joins
+    this partition: the order of first use is as before), `partition` is `_partition_of[tp]`."""
+
+    __slots__ = ("dq", "partition", "sequence", "tp")
+
+    def __init__(self, tp: tuple[str, int], partition: Partition) -> None:
+        self.tp = tp
+        self.dq: deque[ProducerBatch] | None = None
+        self.partition = partition
+        self.sequence = 0  # the next batch's sequence (per producer and partition, KIP-98)
+
+
+class _TopicState:
+    """A topic's partition count, sticky partitioner and `_PartitionState`s, by index (speed:
+    one dict lookup by the topic's name a record, where there were three by name or tuple)."""
+
+    __slots__ = ("count", "parts", "sticky")
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.sticky: StickyPartitioner | None = None  # made at its first keyless record
+        self.parts: list[_PartitionState | None] = [None] * count
+
+
 class KafkaProducer:
     """A producer client with Kafka's settings (`{"acks": "all", "linger.ms": 5, ...}`).
 
@@ -190,6 +220,12 @@ class KafkaProducer:
     # `Partition.append_alone`, without a batch (see there); False makes the batch and its
     # answer, the reference tests/test_kafka_fused_path.py compares it with.
     fused = True
+    # Whether a record of the fused path counts its four counters (kafka.requests,
+    # kafka.batches, kafka.produce_requests, kafka.batches_appended: one each) as one count
+    # of its own, `_fused_records`, added to the four when the counters are read
+    # (`Recorder.counters` calls `_fold_counts`); False counts the four in place, the
+    # reference tests/test_kafka_folded_counts.py compares it with.
+    folds_counts = True
 
     def __init__(
         self,
@@ -212,6 +248,12 @@ class KafkaProducer:
             if isinstance(config, ProducerSettings)
             else ProducerSettings.from_config(config or {})
         )
+        # Speed: the settings a record's direct path reads, as plain fields: a pydantic
+        # model's attribute goes through its `__getattr__` hook, several times the cost of an
+        # instance's own (the settings are frozen and never replaced).
+        self._acks = self.settings.acks
+        self._delivery_timeout = self.settings.delivery_timeout
+        self._max_in_flight = self.settings.max_in_flight
         instant = Distribution.constant(0.0)
         self.link = link or Link(self.env, instant, Sampler.of(instant, None))
         self.response_link = response_link or Link(self.env, instant, Sampler.of(instant, None))
@@ -224,14 +266,14 @@ class KafkaProducer:
         # saw them (`_first_use`), as a scan of `_batches` would visit them.
         self._waiting_tps: set[tuple[str, int]] = set()
         self._first_use: dict[tuple[str, int], int] = {}
-        self._counters = self.recorder.counters  # speed: counted in place, not by a call
+        self._counters = self.recorder.raw_counters  # speed: counted in place, not by a call
+        self._fused_records = 0  # fused records not yet in the counters (`folds_counts`)
+        self.recorder.count_folds.append(self._fold_counts)
         # Speed: each partition's object by (topic, partition), found once: the sender looks
         # at the partition of every batch it sends (a topic's partitions never change).
         self._partition_of: dict[tuple[str, int], Partition] = {}
-        self._partition_counts: dict[str, int] = {}
+        self._topics: dict[str, _TopicState] = {}  # speed: see _TopicState
         self._brokers = cluster.brokers
-        self._sequences: dict[tuple[str, int], int] = {}
-        self._sticky: dict[str, StickyPartitioner] = {}
         self._in_flight: dict[int, int] = {}
         self._incomplete = 0
         self._flushing = 0
@@ -291,33 +333,35 @@ class KafkaProducer:
         if self._closed:
             raise KafkaError("ILLEGAL_STATE", "the producer is closed")
         # Speed: the partition count, not a list of every partition per record, found once
-        # per topic (a topic's partitions never change; an unknown topic raises each time).
-        partitions = self._partition_counts.get(topic)
-        if partitions is None:
-            partitions = self._partition_counts[topic] = self.cluster.partition_count(topic)
+        # per topic (a topic's partitions never change; an unknown topic raises each time),
+        # with the topic's partitioner and partition states (`_TopicState`).
+        lane = self._topics.get(topic)
+        if lane is None:
+            lane = self._topics[topic] = _TopicState(self.cluster.partition_count(topic))
+        partitions = lane.count
+        parts = lane.parts
         # Speed: `record_size` inlined.
         size = RECORD_OVERHEAD + msg.size + (len(key) if key is not None else 0)
         if partition is not None:
             if not 0 <= partition < partitions:
                 raise KafkaError("UNKNOWN_TOPIC_OR_PARTITION", f"{topic}-{partition}")
-            tp = (topic, partition)
-            dq = self._batches.get(tp)
+            state = parts[partition] or self._new_state(lane, topic, partition)
         elif key is not None:
-            tp = (topic, default_partition(key, partitions))
-            dq = self._batches.get(tp)
+            chosen = default_partition(key, partitions)
+            state = parts[chosen] or self._new_state(lane, topic, chosen)
         else:
-            sticky = self._sticky.get(topic)
+            sticky = lane.sticky
             if sticky is None:
-                sticky = self._sticky[topic] = StickyPartitioner(partitions, draws=self._draws)
+                sticky = lane.sticky = StickyPartitioner(partitions, draws=self._draws)
             # Speed: the sticky partition read in place (`partition()` once it is chosen).
             chosen = sticky._current
             if chosen is None:
                 chosen = sticky.partition()
-            tp = (topic, chosen)
+            state = parts[chosen] or self._new_state(lane, topic, chosen)
             # Speed: `_needs_new_batch` inlined for the usual case (linger.ms 0: the last
             # batch went at once, none waits here).
-            dq = self._batches.get(tp)
-            if not dq or self._needs_new_batch(tp, size):
+            dq = state.dq
+            if not dq or self._needs_new_batch(state.tp, size):
                 # KIP-480: a record that would open a new batch first moves the sticky partition.
                 if partitions == 1:
                     # Speed: what `batch_complete` does for one partition (no draw), no call;
@@ -336,10 +380,10 @@ class KafkaProducer:
                         if candidate != chosen:
                             break
                     sticky._current = chosen = candidate
-                    tp = (topic, chosen)
-                    dq = self._batches.get(tp)
+                    state = parts[chosen] or self._new_state(lane, topic, chosen)
+        tp, dq = state.tp, state.dq
         if dq is None:
-            dq = self._batches[tp] = deque()
+            dq = state.dq = self._batches[tp] = deque()
             self._first_use[tp] = len(self._first_use)
         if not dq and self._one_direct and not self._waiting_tps and self.direct:
             # Speed: the one-record direct path (linger.ms 0, nothing waiting: every record
@@ -352,9 +396,8 @@ class KafkaProducer:
             # act: a batch `_send_alone` would not send directly (expired, leader down, too
             # many in flight) takes the general path, `_append`, nothing changed yet.
             now = self.env._now  # speed: SimPy's field, not its `now` property (a call)
-            settings = self.settings
-            deadline = now + settings.delivery_timeout  # created_at + delivery.timeout.ms
-            target = self._partition_of.get(tp) or self._find_partition(tp)
+            deadline = now + self._delivery_timeout  # created_at + delivery.timeout.ms
+            target = state.partition
             leader = target.leader
             in_flight = self._in_flight
             flying = in_flight.get(leader, 0) if leader is not None else 0
@@ -362,25 +405,38 @@ class KafkaProducer:
                 deadline > now
                 and leader is not None
                 and self._brokers[leader].alive
-                and flying < settings.max_in_flight
+                and flying < self._max_in_flight
             ):
-                sequence = self._sequences.get(tp, 0)
-                self._sequences[tp] = sequence + 1
+                acks = self._acks
+                sequence = state.sequence
+                state.sequence = sequence + 1
                 # As `_send_alone` (a deadline below the wake-up set is below INF too).
                 if deadline < self._wake_at:
                     self._schedule_wake(deadline)
-                counters = self._counters
-                counters["kafka.requests"] += 1
-                counters["kafka.batches"] += 1
-                counters["kafka.produce_requests"] += 1
-                if (
-                    future is None
-                    and not self._flush_waiters
-                    and self.fused
-                    and target.append_alone(
-                        msg, key, size, tombstone, self.producer_id, sequence, settings.acks
-                    )
-                ):
+                if future is None and not self._flush_waiters and self.fused:
+                    if self.folds_counts:
+                        # Speed: the record's four counts as one (see `folds_counts`), taken
+                        # where the first of them was (a read during the append sees them),
+                        # and taken back if the append does not take the record.
+                        self._fused_records += 1
+                        fused = target.append_alone(
+                            msg, key, size, tombstone, self.producer_id, sequence, acks
+                        )
+                        if not fused:
+                            self._fused_records -= 1
+                    else:
+                        fused = target.append_alone(
+                            msg, key, size, tombstone, self.producer_id, sequence, acks
+                        )
+                        if fused:  # the four counts in place (nothing reads them in between)
+                            counters = self._counters
+                            counters["kafka.requests"] += 1
+                            counters["kafka.batches"] += 1
+                            counters["kafka.produce_requests"] += 1
+                            counters["kafka.batches_appended"] += 1
+                else:
+                    fused = False
+                if fused:
                     # Speed: the fused path (see `Partition.append_alone`): the record went to
                     # the log and was answered NONE at once, with no batch: what the lines
                     # below and `_answered_alone` leave behind for it (the in-flight and
@@ -392,6 +448,10 @@ class KafkaProducer:
                     if self._waiting_tps:  # as below (a waiter woken by the append sent)
                         self._run_sender()
                     return
+                counters = self._counters
+                counters["kafka.requests"] += 1
+                counters["kafka.batches"] += 1
+                counters["kafka.produce_requests"] += 1
                 batch = ProducerBatch(tp[0], tp[1], self.producer_id, sequence, now)
                 self._incomplete += 1
                 batch.items.append((msg, key, size, tombstone))
@@ -400,11 +460,31 @@ class KafkaProducer:
                 batch.size += size
                 batch.full = True  # sent now, as `_send_alone` marks it
                 in_flight[leader] = flying + 1
-                target.append(batch, settings.acks, partial(self._answered_alone, batch, leader))
+                target.append(batch, acks, partial(self._answered_alone, batch, leader))
                 if self._waiting_tps:  # the answer came at once and put a batch back
                     self._run_sender()
                 return
-        self._append(tp, dq, msg, key, size, tombstone, future)
+        self._append(state, dq, msg, key, size, tombstone, future)
+
+    def _fold_counts(self) -> None:
+        """The fused records' counts into the counters (`folds_counts`): one each of the four
+        a record sent alone, as a batch of its own in a request of its own, counts."""
+        records = self._fused_records
+        if records:
+            self._fused_records = 0
+            counters = self._counters
+            counters["kafka.requests"] += records
+            counters["kafka.batches"] += records
+            counters["kafka.produce_requests"] += records
+            counters["kafka.batches_appended"] += records
+
+    def _new_state(self, lane: _TopicState, topic: str, index: int) -> _PartitionState:
+        """Partition `index` of `topic`'s state, made at its first record (the index is in
+        range: checked, hashed or drawn below the partition count)."""
+        tp = (topic, index)
+        partition = self._partition_of.get(tp) or self._find_partition(tp)
+        state = lane.parts[index] = _PartitionState(tp, partition)
+        return state
 
     def flush(self) -> simpy.Event:
         """Send everything now; the event fires when every record sent so far is answered."""
@@ -444,7 +524,7 @@ class KafkaProducer:
 
     def _append(
         self,
-        tp: tuple[str, int],
+        state: _PartitionState,
         dq: deque[ProducerBatch],
         msg: Message,
         key: bytes | None,
@@ -452,8 +532,9 @@ class KafkaProducer:
         tombstone: bool,
         future: FutureRecordMetadata | None,
     ) -> None:
-        """`send_message`'s general rest: the record joins the last batch of `tp`'s deque
-        `dq` (or a new one), which is sent once it is ready."""
+        """`send_message`'s general rest: the record joins the last batch of the partition's
+        deque `dq` (`state.dq`, or a new batch), which is sent once it is ready."""
+        tp = state.tp
         batch = dq[-1] if dq else None
         became_ready = opened = False
         batch_size = self.settings.batch_size
@@ -467,8 +548,8 @@ class KafkaProducer:
             if batch is not None and not batch.full:
                 batch.full = True
                 became_ready = True
-            sequence = self._sequences.get(tp, 0)
-            self._sequences[tp] = sequence + 1
+            sequence = state.sequence
+            state.sequence = sequence + 1
             # Speed: the clock read once (a property call) for the batch and `_send_alone`.
             now = self.env.now
             batch = ProducerBatch(tp[0], tp[1], self.producer_id, sequence, now)
