@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+import sim
 from sim.results import Results
 from sim.scenario import Scenario
 
@@ -94,6 +95,15 @@ def run_outputs(results: Results) -> dict[str, Any]:
         "series": json.dumps(results.series, sort_keys=True),
         "tables": {name: digest(table) for name, table in sorted(results.tables.items())},
         "latencies": {name: digest(table) for name, table in sorted(results.latencies.items())},
+    }
+
+
+def variant_outputs(path: str) -> dict[str, dict[str, Any]]:
+    """`run_outputs` of every variant of `scenarios/PATH`, by variant name: the runs a fast
+    path's test makes once with it and once with its switch off, then compares."""
+    return {
+        name: run_outputs(results)
+        for name, results in sim.run_variants(ROOT / "scenarios" / path).items()
     }
 
 

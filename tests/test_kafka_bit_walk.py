@@ -23,7 +23,7 @@ from sim.brokers.kafka.cluster import KafkaCluster
 from sim.brokers.kafka.consumer import KafkaConsumer, _turn_bits
 from sim.message import Message
 from sim.scenario import Scenario
-from tests.helpers import kafka_second_group, run_outputs
+from tests.helpers import kafka_second_group, run_outputs, variant_outputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
@@ -97,15 +97,9 @@ def test_the_bit_walk_gives_what_the_reference_walk_gives(
 def test_the_bit_walk_gives_the_same_scenarios(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every variant of the Kafka scenarios (failures, crashes, rebalances, retention),
     traced as they are, both ways."""
-    fast = {
-        name: run_outputs(results)
-        for name, results in sim.run_variants(ROOT / "scenarios" / path).items()
-    }
+    fast = variant_outputs(path)
     monkeypatch.setattr(KafkaConsumer, "bit_walk", False)
-    reference = {
-        name: run_outputs(results)
-        for name, results in sim.run_variants(ROOT / "scenarios" / path).items()
-    }
+    reference = variant_outputs(path)
     assert fast == reference
 
 

@@ -17,7 +17,7 @@ from sim.brokers.kafka.cluster import KafkaCluster
 from sim.brokers.kafka.producer import KafkaProducer
 from sim.message import Message
 from sim.scenario import Scenario
-from tests.helpers import kafka_acks_1, kafka_second_group, run_outputs
+from tests.helpers import kafka_acks_1, kafka_second_group, run_outputs, variant_outputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
@@ -76,15 +76,9 @@ def test_folded_counts_give_what_counts_in_place_give(
 
 @pytest.mark.parametrize("path", SCENARIOS)
 def test_folded_counts_give_the_same_scenarios(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    folded = {
-        name: run_outputs(results)
-        for name, results in sim.run_variants(ROOT / "scenarios" / path).items()
-    }
+    folded = variant_outputs(path)
     monkeypatch.setattr(KafkaProducer, "folds_counts", False)
-    in_place = {
-        name: run_outputs(results)
-        for name, results in sim.run_variants(ROOT / "scenarios" / path).items()
-    }
+    in_place = variant_outputs(path)
     assert folded == in_place
 
 

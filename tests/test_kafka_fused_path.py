@@ -19,7 +19,7 @@ from sim.brokers.kafka.cluster import Partition
 from sim.brokers.kafka.consumer import KafkaConsumer
 from sim.brokers.kafka.producer import KafkaProducer
 from sim.scenario import Scenario
-from tests.helpers import digest, kafka_acks_1, kafka_second_group, run_outputs
+from tests.helpers import digest, kafka_acks_1, kafka_second_group, run_outputs, variant_outputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
@@ -113,15 +113,9 @@ def test_fused_paths_give_what_the_paths_they_fuse_give(
 def test_fused_paths_give_the_same_scenarios(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every variant of the Kafka scenarios (failures, crashes, rebalances, retention, share
     groups, transactions), untraced, both ways."""
-    fused = {
-        name: run_outputs(results)
-        for name, results in sim.run_variants(ROOT / "scenarios" / path).items()
-    }
+    fused = variant_outputs(path)
     _general(monkeypatch)
-    general = {
-        name: run_outputs(results)
-        for name, results in sim.run_variants(ROOT / "scenarios" / path).items()
-    }
+    general = variant_outputs(path)
     assert fused == general
 
 
