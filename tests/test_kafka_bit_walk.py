@@ -28,8 +28,6 @@ from tests.helpers import kafka_second_group, run_outputs, variant_outputs
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
 
-ROOT = Path(__file__).resolve().parent.parent
-
 WORKLOADS = {
     "partitions": lambda: workloads.mm1("kafka", 3000, partitions=100),
     "consumers": lambda: workloads.mm1("kafka", 3000, partitions=20, consumers=3),

@@ -22,8 +22,6 @@ from tests.helpers import kafka_acks_1, kafka_second_group, run_outputs, variant
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
 
-ROOT = Path(__file__).resolve().parent.parent
-
 FOUR = ("kafka.requests", "kafka.batches", "kafka.produce_requests", "kafka.batches_appended")
 
 WORKLOADS = {

@@ -24,8 +24,6 @@ from tests.helpers import digest, kafka_acks_1, kafka_second_group, run_outputs,
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import workloads
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def _counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Count the records the fused paths took: appends `append_alone` made (it answered
