@@ -14,10 +14,14 @@ round).
 `held_out_of_collections` freezes (`gc.freeze`) the model before the run, and, while it runs,
 the survivors of every young and middle collection: each object is walked once, in the young
 collection after it was made, and never again while the run lasts. A reference cycle made by
-a model this does not foresee is still freed: once the frozen objects have doubled since the
-last full collection, they are unfrozen, the next full collection walks everything, and
-freezing resumes after it (so a cycle lives at most until the held objects double, and the
-full walks cost at most twice the objects held, as a doubling array's copies do).
+a model this does not foresee is still freed: once the frozen objects have grown by half
+since the last full collection, they are unfrozen, the next full collection walks everything,
+and freezing resumes after it (so a cycle lives at most until the held objects grow by half,
+and the full walks cost at most three times the objects held, as a growing array's copies
+do). What is frozen is counted, not guessed from the young collections: a drain makes young
+collections without holding more (a fetch's batch is made, frozen alive, then let go), and a
+full walk over the whole backlog then would cost as much as a tenth of the drain
+(benchmarks/README.md, eleventh round).
 """
 
 from __future__ import annotations
@@ -42,23 +46,29 @@ _FLOOR = 250_000
 
 class _SurvivorFreezer:
     """A gc callback: freezes the survivors of each young and middle collection, and lets a
-    full collection walk them once the frozen objects may have doubled.
+    full collection walk them once the frozen objects have grown by half.
 
-    Speed: the frozen objects are not counted at each collection (`gc.get_freeze_count` walks
-    them all); a young collection comes after `threshold` tracked objects more were made than
-    freed, so `threshold` times the young collections since the last full one bounds how many
-    more are frozen."""
+    Speed: counting the frozen objects (`gc.get_freeze_count`) walks them all, so they are
+    counted only when they may have doubled. A young collection comes after
+    `threshold` tracked objects more were made than freed, and it freezes about that many at
+    most, so `threshold` times the young collections since the last count bounds the growth.
+    They are counted once that bound reaches the objects held (they may have doubled), and
+    unfrozen if they did grow by half: a count comes after as many objects were made as it
+    walks (a step through each, about 10 to 25 ns, where making one costs far more)."""
 
     def __init__(self) -> None:
         self.freezing = True
-        self.young = 0  # young and middle collections since the limit was set
-        self.limit = self._limit()
+        self._counted_after_full()
 
-    @staticmethod
-    def _limit() -> int:
-        """How many young collections may freeze their survivors before a full one: the
-        objects frozen now (counted once, after a full collection), at least `_FLOOR`."""
-        return max(gc.get_freeze_count(), _FLOOR) // gc.get_threshold()[0]
+    def _counted_after_full(self) -> None:
+        """Counts what is frozen now that a full collection (or the run's start) left it."""
+        self.held = max(gc.get_freeze_count(), _FLOOR)
+        self._count_later()
+
+    def _count_later(self) -> None:
+        """Counts again after the young collections that could have frozen `held` more."""
+        self.young = 0  # young and middle collections since the last count
+        self.limit = self.held // gc.get_threshold()[0]
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase != "stop":
@@ -67,15 +77,17 @@ class _SurvivorFreezer:
             if not self.freezing:  # the full collection the unfreezing let in has walked all
                 self.freezing = True
                 gc.freeze()
-                self.young = 0
-                self.limit = self._limit()
+                self._counted_after_full()
             return
         if self.freezing:
             gc.freeze()
             self.young += 1
             if self.young > self.limit:
-                gc.unfreeze()  # into the old generation: the next full collection walks them
-                self.freezing = False
+                if gc.get_freeze_count() - self.held >= self.held // 2:
+                    gc.unfreeze()  # into the old generation: the next full collection walks them
+                    self.freezing = False
+                else:  # what the young collections froze was let go again
+                    self._count_later()
 
 
 @contextmanager
