@@ -49,9 +49,10 @@ class _SurvivorFreezer:
     full collection walk them once the frozen objects have grown by half.
 
     Speed: counting the frozen objects (`gc.get_freeze_count`) walks them all, so they are
-    counted only when they may have doubled. A young collection comes after
-    `threshold` tracked objects more were made than freed, and it freezes about that many at
-    most, so `threshold` times the young collections since the last count bounds the growth.
+    counted only when they may have doubled. A young collection freezes at most about
+    `threshold` objects (what the young generation held), so `threshold` times the young
+    collections since the last count bounds the growth; only a bound: the young count stops
+    at zero, so batches made and let go (a drain's) bring young collections without growth.
     They are counted once that bound reaches the objects held (they may have doubled), and
     unfrozen if they did grow by half: a count comes after as many objects were made as it
     walks (a step through each, about 10 to 25 ns, where making one costs far more)."""
